@@ -1,0 +1,14 @@
+//! Concord's pure core: everything that is hashed, signed or sent.
+//!
+//! Nothing here does I/O, reads a clock, draws randomness or logs: callers pass
+//! `now`, keys and hash sources in, and get values or typed errors back. The
+//! byte formats are specified in `PROTOCOL.md` at the repository root.
+
+pub mod canonical;
+pub mod checkpoint;
+pub mod entry;
+pub mod merkle;
+pub mod note;
+pub mod origin;
+pub mod record;
+pub mod wire;
