@@ -7,6 +7,7 @@
 pub mod canonical;
 pub mod checkpoint;
 pub mod entry;
+pub mod equivocation;
 pub mod merkle;
 pub mod note;
 pub mod origin;

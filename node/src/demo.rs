@@ -1,0 +1,280 @@
+//! `concord demo`: the Pacific Alliance federation on loopback, one process
+//! per node, publishing the sample records and showing them spread.
+//!
+//! Chile, Colombia, Mexico, Peru and Brazil are members; the UN 1540
+//! Committee's experts and the World Customs Organization observe. Each
+//! state's node publishes the sample denials and notices of that state; the
+//! demo prints which node received which entry and when, checks that every
+//! node holds identical logs, and runs until Ctrl-C, which stops every
+//! process it started.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use crate::api::StatusView;
+use crate::cli::{CliError, CliResult, exit};
+use crate::testnet::{self, NewHomeView, TestnetArgs};
+
+/// The sample records compiled into the binary: (kind, file name, JSON).
+pub const SAMPLES: &[(&str, &str, &str)] = include!(concat!(env!("OUT_DIR"), "/samples.rs"));
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Where to put the federation's homes; default: a new temporary directory.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Stop after showing convergence instead of running until Ctrl-C.
+    #[arg(long)]
+    pub exit_after_sync: bool,
+    /// Seconds to wait for every node to hold every entry.
+    #[arg(long, default_value_t = 60)]
+    pub timeout_secs: u64,
+}
+
+/// Child processes that are stopped (SIGTERM, then SIGKILL) when dropped.
+struct Nodes {
+    children: Vec<(String, Child)>,
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.children {
+            // SIGTERM lets each node flush and close its store.
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for (id, child) in &mut self.children {
+            loop {
+                match child.try_wait() {
+                    Ok(Some(_)) => break,
+                    Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                    _ => {
+                        eprintln!("node {id} did not stop in time; killing it");
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct Client {
+    agent: ureq::Agent,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    fn new(home: &NewHomeView) -> anyhow::Result<Self> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        Ok(Self { agent, base: format!("http://{}", home.config.api.listen), token: home.home.token()? })
+    }
+
+    fn status(&self) -> anyhow::Result<StatusView> {
+        let mut response = self
+            .agent
+            .get(format!("{}/v1/status", self.base))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .call()?;
+        Ok(serde_json::from_str(&response.body_mut().read_to_string()?)?)
+    }
+
+    fn publish(&self, kind: &str, body: &str) -> anyhow::Result<serde_json::Value> {
+        let mut response = self
+            .agent
+            .post(format!("{}/v1/records/{kind}", self.base))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .header("Content-Type", "application/json")
+            .send(body)?;
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string()?;
+        anyhow::ensure!(status == 201, "publish answered HTTP {status}: {text}");
+        Ok(serde_json::from_str(&text)?)
+    }
+}
+
+/// `concord demo`.
+///
+/// # Errors
+/// Failure to create the federation, start a node or see it converge.
+pub fn run(args: &DemoArgs) -> CliResult {
+    demo(args).map_err(|e| CliError::new(exit::FAILURE, e))
+}
+
+fn demo(args: &DemoArgs) -> anyhow::Result<()> {
+    let dir = match &args.dir {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir().join(format!("concord-demo-{}", std::process::id())),
+    };
+    println!("Creating the Pacific Alliance federation in {}", dir.display());
+    let homes = testnet::build(&TestnetArgs {
+        dir: dir.clone(),
+        members: ["cl", "co", "mx", "pe", "br"].map(String::from).to_vec(),
+        observers: ["un1540:US", "wco:BE"].map(String::from).to_vec(),
+        federation: "pacific-alliance".into(),
+        sync_interval_ms: 1000,
+        json: false,
+    })?;
+    let exe = std::env::current_exe().context("locating the concord binary")?;
+    let mut nodes = Nodes { children: Vec::new() };
+    for home in &homes {
+        let id = home.member.id.to_string();
+        nodes.children.push((id.clone(), start_node(&exe, &home.home.dir)?));
+        println!("  started {:<7} {}  api http://{}", id, home.member.name, home.config.api.listen);
+    }
+    let clients: Vec<(String, Client)> =
+        homes.iter().map(|h| Ok((h.member.id.to_string(), Client::new(h)?))).collect::<anyhow::Result<_>>()?;
+    wait_until(Duration::from_secs(30), "every node's API answers", || clients.iter().all(|(_, c)| c.status().is_ok()))?;
+    wait_until(Duration::from_secs(30), "every node sees a peer", || {
+        clients.iter().all(|(_, c)| c.status().is_ok_and(|s| !s.peers.is_empty()))
+    })?;
+
+    let start = Instant::now();
+    let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+    for (kind, name, body) in SAMPLES {
+        let state = state_of(body).with_context(|| format!("sample {name} names no state"))?;
+        let Some((id, client)) = clients.iter().find(|(id, _)| id.as_str() == state) else { continue };
+        let published = client.publish(kind, body).with_context(|| format!("publishing {name} on {id}"))?;
+        let origin = published["origin"].as_str().unwrap_or_default().to_owned();
+        *expected.entry(origin.clone()).or_default() += 1;
+        println!(
+            "{:>7.3}s  {:<3} published {:<7} {} #{}",
+            start.elapsed().as_secs_f64(),
+            id,
+            kind,
+            name,
+            published["index"]
+        );
+    }
+    watch_convergence(&clients, &expected, start, Duration::from_secs(args.timeout_secs))?;
+    check_identical(&clients)?;
+    if args.exit_after_sync {
+        return Ok(());
+    }
+    print_usage(&dir, &homes);
+    wait_for_ctrl_c();
+    println!("stopping every node…");
+    drop(nodes);
+    Ok(())
+}
+
+fn start_node(exe: &Path, home: &Path) -> anyhow::Result<Child> {
+    let log = std::fs::File::create(home.join("node.log")).context("creating node.log")?;
+    Command::new(exe)
+        .args(["run", "--home"])
+        .arg(home)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("starting the node of {}", home.display()))
+}
+
+/// The member id that publishes a sample: its denying or issuing state.
+fn state_of(body: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    let state = value.get("denying_state").or_else(|| value.get("issuing_state"))?.as_str()?;
+    Some(state.to_lowercase())
+}
+
+fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) -> anyhow::Result<()> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if done() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    anyhow::bail!("timed out after {limit:?} waiting until {what}")
+}
+
+/// Prints each (node, log) size change as it happens until every node holds
+/// every published entry.
+fn watch_convergence(
+    clients: &[(String, Client)],
+    expected: &BTreeMap<String, u64>,
+    start: Instant,
+    limit: Duration,
+) -> anyhow::Result<()> {
+    let mut seen: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let deadline = Instant::now() + limit;
+    loop {
+        let mut complete = true;
+        for (id, client) in clients {
+            let Ok(status) = client.status() else {
+                complete = false;
+                continue;
+            };
+            for (origin, want) in expected {
+                let size = status.logs.iter().find(|l| &l.origin == origin).map_or(0, |l| l.size);
+                let before = seen.insert((id.clone(), origin.clone()), size).unwrap_or(0);
+                if size > before {
+                    let log_id = origin.rsplit('/').next().unwrap_or(origin);
+                    for index in before..size {
+                        println!("{:>7.3}s  {:<7} received {}#{}", start.elapsed().as_secs_f64(), id, log_id, index);
+                    }
+                }
+                complete &= size >= *want;
+            }
+        }
+        if complete {
+            println!("{:>7.3}s  every node holds every entry", start.elapsed().as_secs_f64());
+            return Ok(());
+        }
+        anyhow::ensure!(Instant::now() < deadline, "nodes did not converge within {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Every node must report the same size and root for every log.
+fn check_identical(clients: &[(String, Client)]) -> anyhow::Result<()> {
+    let mut reference: Option<BTreeMap<String, (u64, String)>> = None;
+    for (id, client) in clients {
+        let status = client.status()?;
+        let logs: BTreeMap<String, (u64, String)> =
+            status.logs.into_iter().map(|l| (l.origin, (l.size, l.root))).collect();
+        match &reference {
+            None => reference = Some(logs),
+            Some(r) => anyhow::ensure!(r == &logs, "node {id} holds different logs: {logs:?} vs {r:?}"),
+        }
+    }
+    if let Some(r) = reference {
+        println!("all {} nodes hold identical logs:", clients.len());
+        for (origin, (size, root)) in r {
+            println!("  {origin:<40} size {size:>3}  root {root}");
+        }
+    }
+    Ok(())
+}
+
+fn print_usage(dir: &Path, homes: &[NewHomeView]) {
+    let mx = dir.join("mx");
+    let un = dir.join("un1540");
+    println!();
+    println!("The federation keeps running. Try, in another terminal:");
+    println!("  concord status --home {}", mx.display());
+    println!("  concord list --home {} --log cl", mx.display());
+    println!("  concord show --home {} --log br --index 0 --json", un.display());
+    println!("  concord checkpoint --home {} --log pe", un.display());
+    println!("  concord proof inclusion --home {} --log co --index 0", mx.display());
+    println!("  concord publish denial --home {} --file scenarios/records/denials/<file>.json", mx.display());
+    println!("Nodes: {}", homes.iter().map(|h| h.member.id.to_string()).collect::<Vec<_>>().join(", "));
+    println!("Press Ctrl-C to stop every node.");
+}
+
+fn wait_for_ctrl_c() {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+    runtime.block_on(async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+}

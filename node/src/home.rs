@@ -1,0 +1,232 @@
+//! A node's home directory: configuration, keys, roster and database.
+//!
+//! ```text
+//! HOME/config.toml     what the operator chose (id, federation, addresses)
+//! HOME/identity.key    the agency's keys (concord-keyfile/v1), mode 0600
+//! HOME/api.token       bearer token of the local HTTP API, mode 0600
+//! HOME/roster/N.json   every signed roster version, 1 (genesis) to current
+//! HOME/db/             the sled store
+//! ```
+//!
+//! The key file's passphrase comes from `CONCORD_PASSPHRASE`; demo homes
+//! made with insecure keys need none.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use concord_keys::roster::{Roster, SignedRoster};
+use concord_keys::{AgencyIdentity, Passphrase};
+use serde::{Deserialize, Serialize};
+
+/// Environment variable holding the key file passphrase.
+pub const PASSPHRASE_ENV: &str = "CONCORD_PASSPHRASE";
+
+/// `config.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub id: String,
+    pub federation: String,
+    pub network: NetworkConfig,
+    pub api: ApiConfig,
+    #[serde(default)]
+    pub witness: WitnessConfig,
+    #[serde(default)]
+    pub sync: SyncConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// libp2p listen multiaddrs.
+    pub listen: Vec<String>,
+    /// Local discovery by mDNS; for demos on one machine or LAN.
+    #[serde(default)]
+    pub mdns: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Loopback by default: the API is for this agency's own officers.
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessConfig {
+    /// Cosign every checkpoint this node verified.
+    pub cosign: bool,
+    /// Cosignatures a checkpoint needs before `status` calls it final.
+    pub required_cosignatures: usize,
+}
+
+impl Default for WitnessConfig {
+    fn default() -> Self {
+        Self { cosign: false, required_cosignatures: 0 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    /// Milliseconds between anti-entropy rounds.
+    pub interval_ms: u64,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self { interval_ms: 2000 }
+    }
+}
+
+/// Paths of one home directory.
+#[derive(Debug, Clone)]
+pub struct Home {
+    pub dir: PathBuf,
+}
+
+impl Home {
+    pub fn new(dir: &Path) -> Self {
+        Self { dir: dir.to_path_buf() }
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("config.toml")
+    }
+
+    pub fn key_path(&self) -> PathBuf {
+        self.dir.join("identity.key")
+    }
+
+    pub fn token_path(&self) -> PathBuf {
+        self.dir.join("api.token")
+    }
+
+    pub fn roster_dir(&self) -> PathBuf {
+        self.dir.join("roster")
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.join("db")
+    }
+
+    /// Reads `config.toml`.
+    ///
+    /// # Errors
+    /// A missing home, or a config that does not parse (the error names the
+    /// field).
+    pub fn config(&self) -> anyhow::Result<Config> {
+        let path = self.config_path();
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {} (is {} a Concord home? create one with `concord init`)", path.display(), self.dir.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+
+    /// Writes `config.toml`, refusing to replace one.
+    ///
+    /// # Errors
+    /// An existing config or an I/O failure.
+    pub fn write_config(&self, config: &Config) -> anyhow::Result<()> {
+        let text = toml::to_string_pretty(config).context("encoding config")?;
+        write_new(&self.config_path(), text.as_bytes(), 0o644)
+    }
+
+    /// Opens the key file, with the passphrase from `CONCORD_PASSPHRASE`.
+    ///
+    /// # Errors
+    /// A missing or unreadable key file, or a wrong passphrase.
+    pub fn identity(&self) -> anyhow::Result<AgencyIdentity> {
+        let passphrase = std::env::var(PASSPHRASE_ENV).ok().map(Passphrase::new);
+        concord_keys::keyfile::read_key_file(&self.key_path(), passphrase.as_ref())
+            .with_context(|| format!("opening {}", self.key_path().display()))
+    }
+
+    /// The API bearer token.
+    ///
+    /// # Errors
+    /// A missing token file.
+    pub fn token(&self) -> anyhow::Result<String> {
+        let text = std::fs::read_to_string(self.token_path())
+            .with_context(|| format!("reading {}", self.token_path().display()))?;
+        Ok(text.trim().to_owned())
+    }
+
+    /// Creates a fresh random API token, mode 0600.
+    ///
+    /// # Errors
+    /// An existing token or an I/O failure.
+    pub fn create_token(&self) -> anyhow::Result<()> {
+        let mut raw = [0u8; 32];
+        getrandom::fill(&mut raw).map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
+        let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        write_new(&self.token_path(), format!("{token}\n").as_bytes(), 0o600)
+    }
+
+    /// Every installed roster version, verified as a chain from genesis.
+    ///
+    /// # Errors
+    /// No roster installed, or a version that does not verify against the one
+    /// before it.
+    pub fn roster(&self) -> anyhow::Result<Roster> {
+        let mut roster: Option<Roster> = None;
+        for version in 1.. {
+            let path = self.roster_dir().join(format!("{version}.json"));
+            if !path.exists() {
+                break;
+            }
+            let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let next = match &roster {
+                None => SignedRoster::verify_genesis(&bytes),
+                Some(previous) => SignedRoster::verify_update(&bytes, previous),
+            }
+            .with_context(|| format!("verifying {}", path.display()))?;
+            roster = Some(next);
+        }
+        roster.with_context(|| {
+            format!("no roster installed in {} (install one with `concord roster install`)", self.roster_dir().display())
+        })
+    }
+
+    /// Verifies `bytes` as the next roster version and installs it.
+    ///
+    /// # Errors
+    /// A roster that does not verify as genesis or as the next version.
+    pub fn install_roster(&self, bytes: &[u8]) -> anyhow::Result<Roster> {
+        std::fs::create_dir_all(self.roster_dir())?;
+        let roster = match self.roster() {
+            Ok(previous) => SignedRoster::verify_update(bytes, &previous)?,
+            Err(_) => SignedRoster::verify_genesis(bytes)?,
+        };
+        let path = self.roster_dir().join(format!("{}.json", roster.version));
+        write_new(&path, bytes, 0o644)?;
+        Ok(roster)
+    }
+}
+
+/// Writes a new file durably (temp file, fsync, rename), never replacing one.
+///
+/// # Errors
+/// The file exists, or an I/O failure.
+pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
+    if path.exists() {
+        bail!("{} already exists; refusing to overwrite it", path.display());
+    }
+    let dir = path.parent().context("path has no parent directory")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
+    file.write_all(bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    file.sync_all().with_context(|| format!("syncing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    Ok(())
+}

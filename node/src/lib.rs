@@ -1,0 +1,19 @@
+//! The Concord node: a verified replica of every member's log, the own log's
+//! writer, the libp2p federation, audit, the HTTP API and the CLI.
+//!
+//! The binary `concord` is a thin `main` over this library; see
+//! `ARCHITECTURE.md` at the repository root for the data path and invariants.
+
+pub mod api;
+pub mod audit;
+pub mod cli;
+pub mod clock;
+pub mod demo;
+pub mod home;
+pub mod net;
+pub mod publish;
+pub mod replicate;
+pub mod run;
+pub mod store;
+pub mod testnet;
+pub mod views;

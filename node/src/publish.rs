@@ -1,0 +1,156 @@
+//! The one writer of the node's own log, with group commit.
+//!
+//! Publishers hold a cloneable [`Publisher`] and send requests over a bounded
+//! channel; the writer task takes every request waiting (up to
+//! [`MAX_GROUP`]), signs and stages them as one sled batch together with the
+//! checkpoint of the new tree, flushes, and only then answers each request.
+//! One flush per group is what keeps durable publishing fast under load.
+
+use concord_protocol::checkpoint::SignedCheckpoint;
+use concord_protocol::origin::Origin;
+use ed25519_dalek::SigningKey;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{AppendOutcome, OwnEntry, Rejected, Store};
+
+/// Most publishes committed by one flush.
+pub const MAX_GROUP: usize = 1024;
+/// Publishes waiting for the writer before senders wait too.
+const QUEUE: usize = 4096;
+
+/// Why a publish was not acknowledged.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PublishError {
+    #[error("refused: {0}")]
+    Rejected(#[from] Rejected),
+    /// The disk refused; the entry may or may not survive a restart, and was
+    /// not acknowledged.
+    #[error("not stored durably: {0}")]
+    Storage(String),
+    #[error("the node is shutting down")]
+    ShuttingDown,
+}
+
+/// A committed group: what the node gossips after the flush.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub entries: Vec<AppendOutcome>,
+    pub checkpoint: SignedCheckpoint,
+}
+
+struct Request {
+    entry: OwnEntry,
+    reply: oneshot::Sender<Result<AppendOutcome, PublishError>>,
+}
+
+/// A handle to publish on the own log; cheap to clone.
+#[derive(Clone)]
+pub struct Publisher {
+    tx: mpsc::Sender<Request>,
+}
+
+impl Publisher {
+    /// Publishes one record and waits until it is durable.
+    ///
+    /// # Errors
+    /// [`PublishError`] when it was refused or could not be made durable.
+    pub async fn publish(&self, entry: OwnEntry) -> Result<AppendOutcome, PublishError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send(Request { entry, reply }).await.map_err(|_| PublishError::ShuttingDown)?;
+        answer.await.map_err(|_| PublishError::ShuttingDown)?
+    }
+}
+
+/// The writer's fixed inputs.
+pub struct Writer {
+    pub store: Store,
+    pub origin: Origin,
+    pub key: SigningKey,
+    /// Seconds since the Unix epoch; passed in so tests can fix time.
+    pub clock: fn() -> u64,
+}
+
+/// Starts the writer task. It ends when `shutdown` fires or every
+/// [`Publisher`] is dropped, after answering what it already took.
+pub fn spawn(
+    writer: Writer,
+    committed: Option<mpsc::Sender<Committed>>,
+    shutdown: CancellationToken,
+) -> (Publisher, JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let task = tokio::spawn(run(writer, rx, committed, shutdown));
+    (Publisher { tx }, task)
+}
+
+async fn run(
+    writer: Writer,
+    mut rx: mpsc::Receiver<Request>,
+    committed: Option<mpsc::Sender<Committed>>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let first = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            request = rx.recv() => match request {
+                Some(r) => r,
+                None => break,
+            },
+        };
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(request) => group.push(request),
+                Err(_) => break,
+            }
+        }
+        if let Some(done) = commit_group(&writer, group).await
+            && let Some(tx) = &committed
+        {
+            // The node core may lag; gossip is only the fast path, so a full
+            // queue costs latency, never correctness.
+            let _ = tx.send(done).await;
+        }
+    }
+    rx.close();
+    while let Ok(request) = rx.try_recv() {
+        let _ = request.reply.send(Err(PublishError::ShuttingDown));
+    }
+}
+
+async fn commit_group(writer: &Writer, group: Vec<Request>) -> Option<Committed> {
+    let (entries, replies): (Vec<OwnEntry>, Vec<_>) = group.into_iter().map(|r| (r.entry, r.reply)).unzip();
+    let store = writer.store.clone();
+    let origin = writer.origin.clone();
+    let key = writer.key.clone();
+    let time = (writer.clock)();
+    let staged = tokio::task::spawn_blocking(move || store.append_own(&origin, &key, time, &entries)).await;
+    let (outcomes, checkpoint) = match staged {
+        Ok(Ok(done)) => done,
+        Ok(Err(e)) => return fail_all(replies, e.to_string()),
+        Err(join) => return fail_all(replies, format!("writer task failed: {join}")),
+    };
+    // The entries and the checkpoint covering them are flushed before anyone
+    // hears they exist.
+    if let Err(e) = writer.store.flush().await {
+        return fail_all(replies, e.to_string());
+    }
+    let mut appended = Vec::with_capacity(outcomes.len());
+    for (outcome, reply) in outcomes.into_iter().zip(replies) {
+        if let Ok(done) = &outcome {
+            appended.push(done.clone());
+        }
+        let _ = reply.send(outcome.map_err(PublishError::from));
+    }
+    (!appended.is_empty()).then_some(Committed { entries: appended, checkpoint })
+}
+
+fn fail_all(replies: Vec<oneshot::Sender<Result<AppendOutcome, PublishError>>>, why: String) -> Option<Committed> {
+    tracing::error!(error = %why, "publish group not stored");
+    for reply in replies {
+        let _ = reply.send(Err(PublishError::Storage(why.clone())));
+    }
+    None
+}

@@ -1,0 +1,469 @@
+//! The node core: turns network events into verified store writes, gossips
+//! what this node committed, witnesses checkpoints, and runs anti-entropy.
+//!
+//! Two tasks share the store: the event task (gossip verdicts, serving sync
+//! requests, gossiping own commits) and the anti-entropy task (asking peers
+//! for their checkpoints and fetching what is missing). Anti-entropy runs on
+//! its own so that awaiting a peer's answer never stalls the event queue.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use concord_keys::roster::{Role, Roster};
+use concord_protocol::checkpoint::{self, SignedCheckpoint};
+use concord_protocol::entry::{SignedEntry, Visibility, WireEntry};
+use concord_protocol::equivocation::{EquivocationProof, KeyLookup};
+use concord_protocol::origin::Origin;
+use concord_protocol::record::Country;
+use concord_protocol::wire::{Gossip, MAX_RANGE_ENTRIES, SyncRequest, SyncResponse};
+use ed25519_dalek::SigningKey;
+use libp2p::PeerId;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::net::{NetEvent, NetHandle, Topic, Verdict};
+use crate::publish::Committed;
+use crate::store::{CheckpointOutcome, EvidenceRecord, IngestOutcome, Store, StoreError};
+
+/// A witness identity: cosigns checkpoints this node verified.
+#[derive(Clone)]
+pub struct Witness {
+    pub name: String,
+    pub key: SigningKey,
+}
+
+/// What the node core needs, shared by its tasks.
+#[derive(Clone)]
+pub struct Core {
+    pub store: Store,
+    pub roster: Arc<Roster>,
+    pub net: NetHandle,
+    pub witness: Option<Witness>,
+    pub clock: fn() -> u64,
+    pub sync_interval: Duration,
+    pub state: Arc<Mutex<SyncState>>,
+    /// Work for the anti-entropy task that the event task noticed.
+    pub hints: mpsc::Sender<Hint>,
+}
+
+/// Sync work the event task hands to the anti-entropy task.
+#[derive(Debug)]
+pub enum Hint {
+    /// Fetch `origin` from `from` off `peer`.
+    CatchUp { peer: PeerId, origin: Origin, from: u64 },
+    /// `peer` showed a checkpoint of `size` the stored tree contradicts.
+    Diverged { peer: PeerId, origin: Origin, size: u64 },
+    /// Fetch the payload of entry `index` that gossip carried without it.
+    Payload { peer: PeerId, origin: Origin, index: u64 },
+}
+
+/// Capacity of the hint queue; when full, the next round finds the work anyway.
+pub const HINT_QUEUE: usize = 1024;
+
+/// What peers told this node, for `status`.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct SyncState {
+    /// Largest verified checkpoint size seen per log, from any peer.
+    pub seen_sizes: HashMap<String, u64>,
+    /// Entries received by gossip and stored.
+    pub gossip_appended: u64,
+    /// Gossip messages rejected as invalid.
+    pub gossip_rejected: u64,
+    /// Entries fetched by anti-entropy and stored.
+    pub synced_appended: u64,
+}
+
+impl Core {
+    fn now(&self) -> u64 {
+        (self.clock)()
+    }
+
+    fn note_seen(&self, origin: &Origin, size: u64) {
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let seen = state.seen_sizes.entry(origin.to_string()).or_default();
+        *seen = (*seen).max(size);
+    }
+
+    fn hint(&self, hint: Hint) {
+        if self.hints.try_send(hint).is_err() {
+            tracing::debug!("sync hint queue full; the next anti-entropy round will catch up");
+        }
+    }
+
+    fn count(&self, f: impl FnOnce(&mut SyncState)) {
+        f(&mut self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    }
+
+    /// Whether the roster participant behind `peer` may read a payload.
+    fn peer_may_read(&self, peer: &PeerId, visibility: &Visibility) -> bool {
+        let peer_text = peer.to_string();
+        self.roster
+            .members
+            .iter()
+            .find(|m| m.peer_id == peer_text)
+            .is_some_and(|m| may_read(m.role, &m.country, visibility))
+    }
+}
+
+/// Who may read a payload of the given visibility.
+pub fn may_read(role: Role, country: &Country, visibility: &Visibility) -> bool {
+    match visibility {
+        Visibility::Public | Visibility::Federation => true,
+        Visibility::Members => role == Role::Member,
+        Visibility::Bilateral { states } => role == Role::Member && states.contains(country),
+    }
+}
+
+/// Starts the event task and the anti-entropy task; `hints` is the receiving
+/// end of `core.hints`.
+pub fn spawn(
+    core: Core,
+    events: mpsc::Receiver<NetEvent>,
+    committed: mpsc::Receiver<Committed>,
+    hints: mpsc::Receiver<Hint>,
+    shutdown: CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    let events_task = tokio::spawn(event_loop(core.clone(), events, committed, shutdown.clone()));
+    let sync_task = tokio::spawn(anti_entropy_loop(core, hints, shutdown));
+    vec![events_task, sync_task]
+}
+
+async fn event_loop(
+    core: Core,
+    mut events: mpsc::Receiver<NetEvent>,
+    mut committed: mpsc::Receiver<Committed>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            Some(done) = committed.recv() => gossip_committed(&core, done).await,
+            event = events.recv() => match event {
+                Some(event) => {
+                    if let Err(e) = handle_event(&core, event).await {
+                        tracing::error!(error = %e, "store failure while handling a network event");
+                    }
+                }
+                None => break,
+            },
+        }
+    }
+}
+
+async fn gossip_committed(core: &Core, done: Committed) {
+    for appended in &done.entries {
+        // Gossip reaches every roster participant, observers included, so it
+        // carries only payloads they may all read; others are fetched by sync.
+        let payload = match appended.header.payload.visibility {
+            Visibility::Public | Visibility::Federation => Some(appended.payload.as_slice()),
+            Visibility::Members | Visibility::Bilateral { .. } => None,
+        };
+        let message = Gossip::Entry { entry: appended.entry.to_wire(payload) };
+        if let Err(e) = core.net.publish(Topic::Entries, &message).await {
+            tracing::warn!(error = %e, index = appended.index, "could not gossip entry; sync will carry it");
+        }
+    }
+    let note = String::from_utf8_lossy(&done.checkpoint.to_bytes()).into_owned();
+    if let Err(e) = core.net.publish(Topic::Checkpoints, &Gossip::Checkpoint { note }).await {
+        tracing::warn!(error = %e, "could not gossip checkpoint; sync will carry it");
+    }
+}
+
+async fn handle_event(core: &Core, event: NetEvent) -> Result<(), StoreError> {
+    match event {
+        NetEvent::Gossip { source, message_id, message, .. } => {
+            let verdict = handle_gossip(core, source, message).await?;
+            if verdict == Verdict::Reject {
+                core.count(|s| s.gossip_rejected += 1);
+                tracing::warn!(%source, "rejected an invalid gossip message");
+            }
+            core.net.report(message_id, source, verdict).await;
+        }
+        NetEvent::SyncRequest { peer, request, reply } => {
+            let response = serve(core, &peer, request).unwrap_or_else(|e| SyncResponse::Refused { reason: e.to_string() });
+            reply.send(response);
+        }
+        NetEvent::PeerConnected { peer, addr } => tracing::info!(%peer, %addr, "peer connected"),
+        NetEvent::PeerDisconnected { peer } => tracing::info!(%peer, "peer disconnected"),
+        NetEvent::Listening { addr } => tracing::info!(%addr, "listening"),
+    }
+    Ok(())
+}
+
+async fn handle_gossip(core: &Core, source: PeerId, message: Gossip) -> Result<Verdict, StoreError> {
+    match message {
+        Gossip::Entry { entry } => {
+            let Ok((signed, payload)) = entry.decode() else { return Ok(Verdict::Reject) };
+            let Ok(header) = signed.decode_header() else { return Ok(Verdict::Reject) };
+            let origin = header.origin.clone();
+            let outcome = ingest(core, &origin, vec![(signed, payload)]).await?;
+            core.count(|s| s.gossip_appended += outcome.appended);
+            if outcome.held > 0 {
+                // A gap before it: fetch the missing range from the relay.
+                core.hint(Hint::CatchUp { peer: source, origin, from: header.index + 1 });
+                return Ok(Verdict::Ignore);
+            }
+            if outcome.appended > 0 {
+                if !matches!(header.payload.visibility, Visibility::Public | Visibility::Federation) {
+                    core.hint(Hint::Payload { peer: source, origin, index: header.index });
+                }
+                return Ok(Verdict::Accept);
+            }
+            Ok(if outcome.rejected.is_empty() { Verdict::Ignore } else { Verdict::Reject })
+        }
+        Gossip::Checkpoint { note } => {
+            let verdict = take_checkpoint(core, source, note.as_bytes()).await?;
+            Ok(verdict)
+        }
+        Gossip::Equivocation { proof } => match proof.verify(core.roster.as_ref()) {
+            Ok(found) => {
+                let known = core.store.quarantined(&found.origin)?.is_some();
+                record_equivocation(core, proof, false).await?;
+                Ok(if known { Verdict::Ignore } else { Verdict::Accept })
+            }
+            Err(e) => {
+                tracing::warn!(%source, error = %e, "equivocation proof does not verify");
+                Ok(Verdict::Reject)
+            }
+        },
+    }
+}
+
+/// Stores entries (verification happens in the store), and turns any
+/// equivocation found into evidence.
+async fn ingest(core: &Core, origin: &Origin, items: Vec<(SignedEntry, Option<Vec<u8>>)>) -> Result<IngestOutcome, StoreError> {
+    let store = core.store.clone();
+    let roster = core.roster.clone();
+    let origin_owned = origin.clone();
+    let outcome = tokio::task::spawn_blocking(move || store.ingest(&origin_owned, items, roster.as_ref()))
+        .await
+        .map_err(|e| StoreError::Io(format!("ingest task failed: {e}")))??;
+    for (index, rejected) in &outcome.rejected {
+        tracing::warn!(%origin, index, reason = %rejected, "entry refused");
+    }
+    for proof in &outcome.equivocations {
+        record_equivocation(core, proof.clone(), true).await?;
+    }
+    if outcome.appended > 0 {
+        maybe_cosign(core, origin).await?;
+    }
+    Ok(outcome)
+}
+
+async fn take_checkpoint(core: &Core, source: PeerId, note: &[u8]) -> Result<Verdict, StoreError> {
+    match core.store.accept_checkpoint(note, core.roster.as_ref())? {
+        Err(rejected) => {
+            tracing::warn!(%source, reason = %rejected, "checkpoint refused");
+            Ok(Verdict::Reject)
+        }
+        Ok(outcome) => {
+            let Ok(signed) = SignedCheckpoint::parse(note) else { return Ok(Verdict::Reject) };
+            let origin = signed.checkpoint.origin.clone();
+            core.note_seen(&origin, signed.checkpoint.size);
+            match outcome {
+                CheckpointOutcome::Stored { .. } => {
+                    maybe_cosign(core, &origin).await?;
+                    Ok(Verdict::Accept)
+                }
+                CheckpointOutcome::Known | CheckpointOutcome::Older => Ok(Verdict::Ignore),
+                CheckpointOutcome::Ahead { have, .. } => {
+                    core.hint(Hint::CatchUp { peer: source, origin, from: have });
+                    Ok(Verdict::Accept)
+                }
+                CheckpointOutcome::Inconsistent { size, proof } => {
+                    tracing::error!(%origin, size, "checkpoint inconsistent with the stored tree");
+                    match proof {
+                        Some(proof) => record_equivocation(core, proof, true).await?,
+                        // The peer's entries below that size that differ from
+                        // ours become an entry proof.
+                        None => core.hint(Hint::Diverged { peer: source, origin, size }),
+                    }
+                    Ok(Verdict::Reject)
+                }
+            }
+        }
+    }
+}
+
+async fn record_equivocation(core: &Core, proof: EquivocationProof, gossip: bool) -> Result<(), StoreError> {
+    let Ok(found) = proof.verify(core.roster.as_ref()) else { return Ok(()) };
+    tracing::error!(origin = %found.origin, position = found.position, "equivocation proven; log quarantined");
+    let record = EvidenceRecord { origin: found.origin, position: found.position, found_at: core.now(), proof: proof.clone() };
+    core.store.record_equivocation(record).await?;
+    if gossip && let Err(e) = core.net.publish(Topic::Checkpoints, &Gossip::Equivocation { proof }).await {
+        tracing::warn!(error = %e, "could not gossip equivocation proof");
+    }
+    Ok(())
+}
+
+/// Cosigns the latest stored checkpoint of `origin` if this node witnesses
+/// and has not cosigned it yet; the stored tree already matched it.
+async fn maybe_cosign(core: &Core, origin: &Origin) -> Result<(), StoreError> {
+    let Some(witness) = &core.witness else { return Ok(()) };
+    let Some(mut latest) = core.store.checkpoint(origin)? else { return Ok(()) };
+    let verifier = checkpoint::CosignatureVerifier::new(&witness.name, witness.key.verifying_key())
+        .expect("a witness name from the roster is a valid key name");
+    if matches!(verifier.verify(&latest), Ok(Some(_))) {
+        return Ok(());
+    }
+    let line = checkpoint::cosign(&latest, &witness.name, &witness.key, core.now());
+    if latest.add_cosignature(line).is_err() {
+        return Ok(());
+    }
+    let bytes = latest.to_bytes();
+    core.store.accept_checkpoint(&bytes, core.roster.as_ref())?.ok();
+    let note = String::from_utf8_lossy(&bytes).into_owned();
+    if let Err(e) = core.net.publish(Topic::Checkpoints, &Gossip::Checkpoint { note }).await {
+        tracing::debug!(error = %e, "could not gossip cosignature");
+    }
+    Ok(())
+}
+
+/// Answers a peer's sync request from the store, payloads as visibility allows.
+fn serve(core: &Core, peer: &PeerId, request: SyncRequest) -> Result<SyncResponse, StoreError> {
+    if request.check().is_err() {
+        return Ok(SyncResponse::Refused { reason: "range is empty or too long".into() });
+    }
+    match request {
+        SyncRequest::Checkpoints => {
+            let mut notes = Vec::new();
+            for (origin, _) in core.store.logs()? {
+                if let Some(cp) = core.store.checkpoint(&origin)? {
+                    notes.push(String::from_utf8_lossy(&cp.to_bytes()).into_owned());
+                }
+            }
+            Ok(SyncResponse::Checkpoints { notes })
+        }
+        SyncRequest::Entries { origin, start, end } => {
+            let entries = core.store.entries(&origin, start, end - start)?;
+            let mut wire = Vec::with_capacity(entries.len());
+            for entry in entries {
+                let Ok(header) = entry.decode_header() else { break };
+                let payload = if core.peer_may_read(peer, &header.payload.visibility) {
+                    core.store.payload(&header.payload.sha256.0)?
+                } else {
+                    None
+                };
+                wire.push(entry.to_wire(payload.as_deref()));
+            }
+            Ok(SyncResponse::Entries { origin, start, entries: wire })
+        }
+    }
+}
+
+fn decode_all(entries: &[WireEntry]) -> Vec<(SignedEntry, Option<Vec<u8>>)> {
+    entries.iter().filter_map(|w| w.decode().ok()).collect()
+}
+
+/// Fetches `origin` from `from` onwards off `peer` until the stored log
+/// reaches the sync target or the peer has nothing more.
+async fn catch_up(core: &Core, peer: PeerId, origin: &Origin, from: u64) {
+    let mut start = from.min(core.store.head(origin).map(|h| h.size).unwrap_or(from));
+    loop {
+        let target = match core.store.target(origin) {
+            Ok(Some(t)) => t.checkpoint.size,
+            _ => start + MAX_RANGE_ENTRIES,
+        };
+        if target <= start {
+            return;
+        }
+        let end = target.min(start + MAX_RANGE_ENTRIES);
+        let request = SyncRequest::Entries { origin: origin.clone(), start, end };
+        let entries = match core.net.request(peer, request).await {
+            Ok(SyncResponse::Entries { entries, .. }) if !entries.is_empty() => entries,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::debug!(%peer, %origin, error = %e, "range request failed");
+                return;
+            }
+        };
+        match ingest(core, origin, decode_all(&entries)).await {
+            Ok(outcome) if outcome.appended > 0 => {
+                core.count(|s| s.synced_appended += outcome.appended);
+                start = core.store.head(origin).map(|h| h.size).unwrap_or(end);
+            }
+            Ok(_) => return,
+            Err(e) => {
+                tracing::error!(error = %e, "store failure while catching up");
+                return;
+            }
+        }
+    }
+}
+
+/// Fetches `peer`'s entries of `origin` below `size`, newest range first, so
+/// that an entry differing from the stored one turns into evidence.
+async fn find_divergence(core: &Core, peer: PeerId, origin: &Origin, size: u64) {
+    let mut end = size;
+    while end > 0 {
+        let start = end.saturating_sub(MAX_RANGE_ENTRIES);
+        let request = SyncRequest::Entries { origin: origin.clone(), start, end };
+        let Ok(SyncResponse::Entries { entries, .. }) = core.net.request(peer, request).await else { return };
+        match ingest(core, origin, decode_all(&entries)).await {
+            Ok(outcome) if !outcome.equivocations.is_empty() => return,
+            Ok(_) => end = start,
+            Err(_) => return,
+        }
+    }
+}
+
+async fn fetch_payload(core: &Core, peer: PeerId, origin: &Origin, index: u64) {
+    let request = SyncRequest::Entries { origin: origin.clone(), start: index, end: index + 1 };
+    if let Ok(SyncResponse::Entries { entries, .. }) = core.net.request(peer, request).await
+        && let Err(e) = ingest(core, origin, decode_all(&entries)).await
+    {
+        tracing::error!(error = %e, "store failure while fetching a payload");
+    }
+}
+
+async fn anti_entropy_loop(core: Core, mut hints: mpsc::Receiver<Hint>, shutdown: CancellationToken) {
+    let mut ticker = tokio::time::interval(core.sync_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            Some(hint) = hints.recv() => match hint {
+                Hint::CatchUp { peer, origin, from } => catch_up(&core, peer, &origin, from).await,
+                Hint::Diverged { peer, origin, size } => find_divergence(&core, peer, &origin, size).await,
+                Hint::Payload { peer, origin, index } => fetch_payload(&core, peer, &origin, index).await,
+            },
+            _ = ticker.tick() => anti_entropy_round(&core).await,
+        }
+    }
+}
+
+/// One round: ask every connected peer for its checkpoints and catch up on
+/// whatever a peer holds beyond the stored logs.
+async fn anti_entropy_round(core: &Core) {
+    for peer in core.net.peers().await {
+        let notes = match core.net.request(peer.peer_id, SyncRequest::Checkpoints).await {
+            Ok(SyncResponse::Checkpoints { notes }) => notes,
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::debug!(peer = %peer.peer_id, error = %e, "checkpoint request failed");
+                continue;
+            }
+        };
+        for note in notes {
+            match take_checkpoint(core, peer.peer_id, note.as_bytes()).await {
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "store failure during anti-entropy"),
+            }
+        }
+        // Catch up inline too: spawned catch-ups from take_checkpoint may race
+        // this, and the store's write lock keeps them consistent.
+        if let Ok(logs) = core.store.logs() {
+            for (origin, head) in logs {
+                if let Ok(Some(target)) = core.store.target(&origin)
+                    && target.checkpoint.size > head.size
+                {
+                    catch_up(core, peer.peer_id, &origin, head.size).await;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! Key layout of the `data` tree.
+//!
+//! Everything that must change together lives in one sled tree so that one
+//! `apply_batch` makes it durable together: entries, Merkle hashes, the head of
+//! each log, verified checkpoints, payloads, denial status and search indexes.
+//! The first byte of a key says what it holds; integers are big-endian so
+//! that sled's byte order is numeric order.
+//!
+//! | prefix | rest of key                       | value                              |
+//! |--------|-----------------------------------|------------------------------------|
+//! | `E`    | log id u32, index u64             | signature (64) ‖ header bytes      |
+//! | `H`    | log id u32, stored-hash index u64 | hash (32)                          |
+//! | `S`    | log id u32                        | size u64 ‖ root (32)               |
+//! | `C`    | log id u32, tree size u64         | checkpoint note, cosignatures incl. |
+//! | `G`    | log id u32                        | verified checkpoint ahead of us    |
+//! | `P`    | payload SHA-256 (32)              | payload bytes                      |
+//! | `T`    | log id u32, index u64             | denial status (JSON)               |
+//! | `R`    | log id u32, index u64             | purge record (JSON)                |
+//! | `I`    | index kind u8, term, 0x00, log id, index | empty                      |
+
+pub const ENTRY: u8 = b'E';
+pub const HASH: u8 = b'H';
+pub const HEAD: u8 = b'S';
+pub const CHECKPOINT: u8 = b'C';
+pub const TARGET: u8 = b'G';
+pub const PAYLOAD: u8 = b'P';
+pub const STATUS: u8 = b'T';
+pub const PURGE: u8 = b'R';
+pub const INDEX: u8 = b'I';
+
+/// The search indexes a screening query can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum IndexKind {
+    Kind = b'k',
+    Party = b'p',
+    Country = b'c',
+    ControlEntry = b'x',
+    HsCode = b'h',
+}
+
+pub fn log_key(prefix: u8, log_id: u32) -> [u8; 5] {
+    let mut key = [0u8; 5];
+    key[0] = prefix;
+    key[1..5].copy_from_slice(&log_id.to_be_bytes());
+    key
+}
+
+pub fn log_item_key(prefix: u8, log_id: u32, n: u64) -> [u8; 13] {
+    let mut key = [0u8; 13];
+    key[0] = prefix;
+    key[1..5].copy_from_slice(&log_id.to_be_bytes());
+    key[5..13].copy_from_slice(&n.to_be_bytes());
+    key
+}
+
+/// The u64 at the end of a `log_item_key`.
+pub fn item_of(key: &[u8]) -> Option<u64> {
+    let tail: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
+    Some(u64::from_be_bytes(tail))
+}
+
+pub fn payload_key(digest: &[u8; 32]) -> [u8; 33] {
+    let mut key = [0u8; 33];
+    key[0] = PAYLOAD;
+    key[1..].copy_from_slice(digest);
+    key
+}
+
+/// Prefix of every index key for one term; terms never hold 0x00.
+pub fn index_prefix(kind: IndexKind, term: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(3 + term.len());
+    key.push(INDEX);
+    key.push(kind as u8);
+    key.extend(term.bytes().filter(|b| *b != 0));
+    key.push(0);
+    key
+}
+
+pub fn index_key(kind: IndexKind, term: &str, log_id: u32, index: u64) -> Vec<u8> {
+    let mut key = index_prefix(kind, term);
+    key.extend_from_slice(&log_id.to_be_bytes());
+    key.extend_from_slice(&index.to_be_bytes());
+    key
+}
+
+/// The (log id, index) at the end of an index key.
+pub fn index_target(key: &[u8]) -> Option<(u32, u64)> {
+    let n = key.len().checked_sub(12)?;
+    let log_id = u32::from_be_bytes(key.get(n..n + 4)?.try_into().ok()?);
+    let index = u64::from_be_bytes(key.get(n + 4..)?.try_into().ok()?);
+    Some((log_id, index))
+}

@@ -1,0 +1,717 @@
+//! Appending to logs: the own log (signed here) and replicas (verified here).
+//!
+//! Both paths stage every write of a group — entries, Merkle hashes, head,
+//! status, indexes, payloads, checkpoint — into one sled batch, applied
+//! atomically. Durability is the caller's flush, which must return before any
+//! publish is acknowledged.
+
+use std::collections::{BTreeMap, HashMap};
+
+use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint};
+use concord_protocol::entry::{self, EntryError, EntryHeader, EntryRef, NewEntry, SignedEntry, Visibility};
+use concord_protocol::equivocation::{EquivocationProof, KeyLookup};
+use concord_protocol::merkle::{self, Hash, HashReader, MerkleError};
+use concord_protocol::origin::Origin;
+use concord_protocol::record::{Kind, Record};
+use ed25519_dalek::SigningKey;
+
+use super::keys::{self, IndexKind, log_item_key, log_key};
+use super::query::{DenialState, DenialStatus};
+use super::{LogHead, MAX_PENDING_PER_LOG, Store, StoreError, TreeReader, encode_entry};
+
+/// One record to append to the node's own log.
+#[derive(Debug, Clone)]
+pub struct OwnEntry {
+    pub record: Record,
+    pub visibility: Visibility,
+    /// For amendments and revocations: the index of the denial they change.
+    pub refers_to: Option<u64>,
+}
+
+/// Where an appended entry landed, and what to gossip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendOutcome {
+    pub origin: Origin,
+    pub index: u64,
+    pub leaf_hash: Hash,
+    pub entry: SignedEntry,
+    pub header: EntryHeader,
+    pub payload: Vec<u8>,
+}
+
+/// Why one entry of a group was not appended.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejected {
+    #[error(transparent)]
+    Entry(#[from] EntryError),
+    #[error("entry is for {found}, not {expected}")]
+    WrongLog { expected: Origin, found: Origin },
+    #[error("{0}")]
+    Key(#[from] concord_protocol::equivocation::KeyRefusal),
+    #[error("{kind} must refer to a denial of the same log, and entry {index} is not one")]
+    BadReference { kind: Kind, index: u64 },
+    #[error("denial {0} was revoked and can no longer be amended or revoked")]
+    AlreadyRevoked(u64),
+    #[error("payload does not validate: {0}")]
+    Record(String),
+    #[error("log {0} is quarantined after equivocation; nothing of it is accepted until an operator clears it")]
+    Quarantined(Origin),
+    #[error("entries {start}..{end} do not give the root of the signed checkpoint of size {size}")]
+    CheckpointMismatch { start: u64, end: u64, size: u64 },
+    #[error("entry {index} conflicts with the stored entry: equivocation")]
+    Equivocation { index: u64 },
+    #[error("too many entries are held ahead of a gap in {0}")]
+    TooManyPending(Origin),
+}
+
+/// What a replica ingest did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct IngestOutcome {
+    pub appended: u64,
+    pub duplicates: u64,
+    pub held: u64,
+    pub payloads_filled: u64,
+    pub rejected: Vec<(u64, Rejected)>,
+    pub equivocations: Vec<EquivocationProof>,
+}
+
+/// What accepting a checkpoint did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckpointOutcome {
+    /// Matches the stored tree; stored (or merged into the stored one).
+    Stored { new_cosignatures: usize },
+    /// Already held, nothing new.
+    Known,
+    /// Ahead of the stored tree: kept as the target that sync must reach.
+    Ahead { have: u64, want: u64 },
+    /// Older than a stored one but consistent with the tree: nothing to do.
+    Older,
+    /// Signed, but not the stored tree's root at that size.
+    Inconsistent { size: u64, proof: Option<EquivocationProof> },
+}
+
+/// Hashes staged in this batch, in front of the stored ones.
+struct Overlay<'a> {
+    base: TreeReader<'a>,
+    first_new: u64,
+    new: Vec<Hash>,
+}
+
+impl HashReader for Overlay<'_> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, MerkleError> {
+        indexes
+            .iter()
+            .map(|idx| match idx.checked_sub(self.first_new) {
+                Some(offset) => self.new.get(offset as usize).copied().ok_or(MerkleError::HashNotFound(*idx)),
+                None => self.base.read_hashes(&[*idx]).map(|mut v| v.remove(0)),
+            })
+            .collect()
+    }
+}
+
+/// One group of writes to one log, built up and then applied at once.
+struct Staging<'a> {
+    store: &'a Store,
+    log_id: u32,
+    size: u64,
+    overlay: Overlay<'a>,
+    batch: sled::Batch,
+    status: HashMap<u64, DenialStatus>,
+}
+
+impl<'a> Staging<'a> {
+    fn new(store: &'a Store, log_id: u32) -> Result<Self, StoreError> {
+        let head = store.head_of(log_id)?;
+        Ok(Self {
+            store,
+            log_id,
+            size: head.size,
+            overlay: Overlay {
+                base: store.hash_reader(log_id),
+                first_new: merkle::stored_hash_count(head.size),
+                new: Vec::new(),
+            },
+            batch: sled::Batch::default(),
+            status: HashMap::new(),
+        })
+    }
+
+    fn root(&self) -> Result<Hash, StoreError> {
+        Ok(merkle::tree_hash(self.size, &self.overlay)?)
+    }
+
+    fn root_at(&self, size: u64) -> Result<Hash, StoreError> {
+        Ok(merkle::tree_hash(size, &self.overlay)?)
+    }
+
+    fn denial_status(&self, index: u64) -> Result<Option<DenialStatus>, StoreError> {
+        if let Some(status) = self.status.get(&index) {
+            return Ok(Some(status.clone()));
+        }
+        self.store.status_by_id(self.log_id, index)
+    }
+
+    /// Checks that `reference` names a denial of this log that can still change.
+    fn check_reference(&self, kind: Kind, reference: &EntryRef, index: u64) -> Result<(), Rejected> {
+        let bad = || Rejected::BadReference { kind, index: reference.index };
+        if reference.index >= index {
+            return Err(bad());
+        }
+        let leaf = self.overlay.read_hashes(&[merkle::stored_hash_index(0, reference.index)]).map_err(|_| bad())?;
+        if leaf.first() != Some(&reference.leaf_hash.0) {
+            return Err(bad());
+        }
+        match self.denial_status(reference.index) {
+            Ok(Some(status)) if status.state == DenialState::Revoked => Err(Rejected::AlreadyRevoked(reference.index)),
+            Ok(Some(_)) => Ok(()),
+            _ => Err(bad()),
+        }
+    }
+
+    /// Stages entry `self.size`, already verified, with what it indexes.
+    fn push(
+        &mut self,
+        entry: &SignedEntry,
+        header: &EntryHeader,
+        payload: Option<&[u8]>,
+        record: Option<&Record>,
+    ) -> Result<Hash, StoreError> {
+        let index = self.size;
+        let leaf = entry.leaf_hash();
+        let new_hashes = merkle::stored_hashes_for_record(index, leaf, &self.overlay)?;
+        self.overlay.new.extend(new_hashes);
+        self.batch.insert(&log_item_key(keys::ENTRY, self.log_id, index), encode_entry(entry));
+        if let Some(payload) = payload {
+            self.batch.insert(&keys::payload_key(&header.payload.sha256.0), payload);
+        }
+        self.index(header, index, record)?;
+        self.size += 1;
+        Ok(leaf)
+    }
+
+    fn index(&mut self, header: &EntryHeader, index: u64, record: Option<&Record>) -> Result<(), StoreError> {
+        let log_id = self.log_id;
+        self.batch.insert(keys::index_key(IndexKind::Kind, header.kind.as_str(), log_id, index), &[]);
+        let Some(record) = record else { return Ok(()) };
+        let terms = record.index_terms();
+        for name in &terms.party_names {
+            self.batch.insert(keys::index_key(IndexKind::Party, name, log_id, index), &[]);
+        }
+        for country in &terms.countries {
+            self.batch.insert(keys::index_key(IndexKind::Country, country.as_str(), log_id, index), &[]);
+        }
+        for control in &terms.control_entries {
+            self.batch.insert(keys::index_key(IndexKind::ControlEntry, control.as_str(), log_id, index), &[]);
+        }
+        for hs in &terms.hs_codes {
+            self.batch.insert(keys::index_key(IndexKind::HsCode, &hs.digits(), log_id, index), &[]);
+        }
+        let valid_until = terms.valid_until.map(|d| d.to_string());
+        match (header.kind, header.refers_to) {
+            (Kind::Denial, _) => {
+                self.set_status(index, DenialStatus { state: DenialState::Active, latest_index: index, valid_until });
+            }
+            (Kind::DenialAmend, Some(reference)) => {
+                if let Some(mut status) = self.denial_status(reference.index)? {
+                    status.state = DenialState::Amended;
+                    status.latest_index = index;
+                    status.valid_until = valid_until;
+                    self.set_status(reference.index, status);
+                }
+            }
+            (Kind::DenialRevoke, Some(reference)) => {
+                if let Some(mut status) = self.denial_status(reference.index)? {
+                    status.state = DenialState::Revoked;
+                    status.latest_index = index;
+                    self.set_status(reference.index, status);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn set_status(&mut self, index: u64, status: DenialStatus) {
+        let json = serde_json::to_vec(&status).expect("a status holds only strings and integers");
+        self.batch.insert(&log_item_key(keys::STATUS, self.log_id, index), json);
+        self.status.insert(index, status);
+    }
+
+    /// Stages the new head and hashes, then applies everything atomically.
+    fn commit(mut self, checkpoint: Option<&SignedCheckpoint>) -> Result<(), StoreError> {
+        let root = self.root()?;
+        for (offset, hash) in self.overlay.new.iter().enumerate() {
+            let idx = self.overlay.first_new + offset as u64;
+            self.batch.insert(&log_item_key(keys::HASH, self.log_id, idx), hash);
+        }
+        let head = LogHead { size: self.size, root };
+        self.batch.insert(&log_key(keys::HEAD, self.log_id), &head.encode());
+        if let Some(checkpoint) = checkpoint {
+            self.batch.insert(
+                &log_item_key(keys::CHECKPOINT, self.log_id, checkpoint.checkpoint.size),
+                checkpoint.to_bytes(),
+            );
+        }
+        self.store.inner.data.apply_batch(self.batch)?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Signs and appends a group of records to the node's own log, then signs
+    /// the checkpoint of the new tree. Records that cannot be appended are
+    /// reported one by one; the rest go in.
+    ///
+    /// The caller must [`Store::flush`] before acknowledging any of them: the
+    /// entries and the checkpoint covering them become durable together.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot be written; nothing is applied.
+    pub fn append_own(
+        &self,
+        origin: &Origin,
+        key: &SigningKey,
+        time: u64,
+        group: &[OwnEntry],
+    ) -> Result<(Vec<Result<AppendOutcome, Rejected>>, SignedCheckpoint), StoreError> {
+        let _write = self.lock_write();
+        let log_id = self.ensure_log_id(origin)?;
+        let mut staging = Staging::new(self, log_id)?;
+        let mut outcomes = Vec::with_capacity(group.len());
+        for own in group {
+            outcomes.push(self.stage_own(&mut staging, origin, key, time, own)?);
+        }
+        let checkpoint = SignedCheckpoint::sign(Checkpoint::new(origin.clone(), staging.size, staging.root()?), key);
+        staging.commit(Some(&checkpoint))?;
+        Ok((outcomes, checkpoint))
+    }
+
+    fn stage_own(
+        &self,
+        staging: &mut Staging<'_>,
+        origin: &Origin,
+        key: &SigningKey,
+        time: u64,
+        own: &OwnEntry,
+    ) -> Result<Result<AppendOutcome, Rejected>, StoreError> {
+        let index = staging.size;
+        let kind = own.record.kind();
+        let refers_to = match own.refers_to {
+            None => None,
+            Some(ref_index) => {
+                let Some(leaf) =
+                    staging.overlay.read_hashes(&[merkle::stored_hash_index(0, ref_index)]).ok().and_then(|v| v.first().copied())
+                else {
+                    return Ok(Err(Rejected::BadReference { kind, index: ref_index }));
+                };
+                let reference = EntryRef { index: ref_index, leaf_hash: entry::Digest256(leaf) };
+                if let Err(rejected) = staging.check_reference(kind, &reference, index) {
+                    return Ok(Err(rejected));
+                }
+                Some(reference)
+            }
+        };
+        let payload = own.record.to_canonical_bytes();
+        let new = NewEntry { origin, index, time, kind, refers_to, payload: &payload, visibility: own.visibility.clone() };
+        let signed = match entry::sign_entry(&new, key) {
+            Ok(signed) => signed,
+            Err(e) => return Ok(Err(e.into())),
+        };
+        let header = signed.decode_header().expect("a header this node just signed decodes");
+        let leaf_hash = staging.push(&signed, &header, Some(&payload), Some(&own.record))?;
+        Ok(Ok(AppendOutcome { origin: origin.clone(), index, leaf_hash, entry: signed, header, payload }))
+    }
+
+    /// Verifies and appends entries of another member's log, in any order and
+    /// with duplicates. An entry is stored only after its signature by the key
+    /// the roster authorises for its index verified, its payload (if sent)
+    /// matched the header, and the tree it extends matched any signed
+    /// checkpoint held for that size. Entries past a gap are held aside until
+    /// the gap fills.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot be read or written.
+    pub fn ingest(
+        &self,
+        origin: &Origin,
+        items: Vec<(SignedEntry, Option<Vec<u8>>)>,
+        roster: &impl KeyLookup,
+    ) -> Result<IngestOutcome, StoreError> {
+        let _write = self.lock_write();
+        let mut outcome = IngestOutcome::default();
+        if self.quarantined(origin)?.is_some() {
+            outcome.rejected = items.iter().map(|_| (0, Rejected::Quarantined(origin.clone()))).collect();
+            return Ok(outcome);
+        }
+        let log_id = self.ensure_log_id(origin)?;
+        let head = self.head_of(log_id)?;
+
+        // Decode, sort, and split by position against the stored head.
+        let mut ahead: BTreeMap<u64, (SignedEntry, EntryHeader, Option<Vec<u8>>)> = BTreeMap::new();
+        for (signed, payload) in items {
+            let header = match signed.decode_header() {
+                Ok(h) => h,
+                Err(e) => {
+                    outcome.rejected.push((0, e.into()));
+                    continue;
+                }
+            };
+            if &header.origin != origin {
+                outcome.rejected.push((header.index, Rejected::WrongLog { expected: origin.clone(), found: header.origin }));
+                continue;
+            }
+            if header.index < head.size {
+                self.check_stored(log_id, signed, header, payload, roster, &mut outcome)?;
+            } else {
+                ahead.insert(header.index, (signed, header, payload));
+            }
+        }
+        self.take_pending(log_id, head.size, &mut ahead)?;
+
+        let mut staging = Staging::new(self, log_id)?;
+        let target = self.target_by_id(log_id)?;
+        let mut reached: Option<SignedCheckpoint> = None;
+        let mut run: Vec<(SignedEntry, EntryHeader, Option<Vec<u8>>)> = Vec::new();
+        let mut next = head.size;
+        while let Some(item) = ahead.remove(&next) {
+            run.push(item);
+            next += 1;
+        }
+        // Signatures of the whole run at once; a bad one cuts the run there.
+        let mut verified_len = run.len();
+        let mut keyed = Vec::with_capacity(run.len());
+        for (i, (signed, header, _)) in run.iter().enumerate() {
+            match roster.entry_key(origin, header.index) {
+                Ok(key) => keyed.push((signed, header, key)),
+                Err(refusal) => {
+                    outcome.rejected.push((header.index, refusal.into()));
+                    verified_len = i;
+                    break;
+                }
+            }
+        }
+        if let Err(e) = entry::verify_batch(&keyed) {
+            let bad_index = match &e {
+                EntryError::BadSignature { index, .. } | EntryError::WrongKey { index, .. } => *index,
+                _ => head.size,
+            };
+            verified_len = verified_len.min((bad_index - head.size) as usize);
+            outcome.rejected.push((bad_index, e.into()));
+        }
+        run.truncate(verified_len);
+        let run_start = head.size;
+        for (signed, header, payload) in &run {
+            let record = match payload {
+                Some(bytes) => match check_payload(header, bytes) {
+                    Ok(record) => record,
+                    Err(rejected) => {
+                        outcome.rejected.push((header.index, rejected));
+                        break;
+                    }
+                },
+                None => None,
+            };
+            if let Some(reference) = &header.refers_to
+                && let Err(rejected) = staging.check_reference(header.kind, reference, header.index)
+            {
+                outcome.rejected.push((header.index, rejected));
+                break;
+            }
+            staging.push(signed, header, payload.as_deref(), record.as_ref())?;
+            if let Some(cp) = &target
+                && cp.checkpoint.size == staging.size
+            {
+                if staging.root()? != cp.checkpoint.root {
+                    outcome.rejected.push((
+                        header.index,
+                        Rejected::CheckpointMismatch { start: run_start, end: staging.size, size: cp.checkpoint.size },
+                    ));
+                    return Ok(outcome);
+                }
+                reached = Some(cp.clone());
+            }
+        }
+        outcome.appended = staging.size - run_start;
+        // Keep what is still ahead of a gap, verified later when it fills.
+        outcome.held = self.hold_pending(log_id, origin, ahead, &mut outcome.rejected)?;
+        if outcome.appended > 0 {
+            if let Some(cp) = &target
+                && cp.checkpoint.size < staging.size
+                && staging.root_at(cp.checkpoint.size)? != cp.checkpoint.root
+            {
+                outcome.rejected.push((
+                    cp.checkpoint.size,
+                    Rejected::CheckpointMismatch { start: run_start, end: staging.size, size: cp.checkpoint.size },
+                ));
+                outcome.appended = 0;
+                return Ok(outcome);
+            }
+            staging.commit(reached.as_ref())?;
+            if reached.is_some() {
+                self.inner.data.remove(log_key(keys::TARGET, log_id))?;
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// An entry for an index already stored: a replay, or evidence.
+    fn check_stored(
+        &self,
+        log_id: u32,
+        signed: SignedEntry,
+        header: EntryHeader,
+        payload: Option<Vec<u8>>,
+        roster: &impl KeyLookup,
+        outcome: &mut IngestOutcome,
+    ) -> Result<(), StoreError> {
+        let stored = self
+            .entry_by_id(log_id, header.index)?
+            .ok_or_else(|| StoreError::Corrupt(format!("entry {} of {} is missing below the head", header.index, header.origin)))?;
+        if stored.header_bytes == signed.header_bytes {
+            outcome.duplicates += 1;
+            // A replay may carry a payload this node lacked (it first saw the
+            // header alone); the header's digest decides whether it is kept.
+            if let Some(payload) = payload
+                && header.check_payload(&payload).is_ok()
+                && self.payload(&header.payload.sha256.0)?.is_none()
+                && self.purge_record_by_id(log_id, header.index)?.is_none()
+            {
+                self.inner.data.insert(keys::payload_key(&header.payload.sha256.0), payload)?;
+                outcome.payloads_filled += 1;
+            }
+            return Ok(());
+        }
+        let verdict = roster.entry_key(&header.origin, header.index).map_err(Rejected::from).and_then(|key| {
+            signed.check_signature(&header, &key).map_err(Rejected::from)
+        });
+        match verdict {
+            Err(rejected) => outcome.rejected.push((header.index, rejected)),
+            Ok(()) => {
+                let proof = EquivocationProof::Entries { a: stored.to_wire(None), b: signed.to_wire(None) };
+                outcome.rejected.push((header.index, Rejected::Equivocation { index: header.index }));
+                outcome.equivocations.push(proof);
+            }
+        }
+        Ok(())
+    }
+
+    fn take_pending(
+        &self,
+        log_id: u32,
+        from: u64,
+        ahead: &mut BTreeMap<u64, (SignedEntry, EntryHeader, Option<Vec<u8>>)>,
+    ) -> Result<(), StoreError> {
+        let mut next = from;
+        loop {
+            if ahead.contains_key(&next) {
+                next += 1;
+                continue;
+            }
+            let key = log_item_key(b'p', log_id, next);
+            let Some(raw) = self.inner.pending.remove(key)? else { break };
+            if let Some((signed, payload)) = decode_pending(&raw)
+                && let Ok(header) = signed.decode_header()
+            {
+                ahead.insert(next, (signed, header, payload));
+                next += 1;
+            } else {
+                break;
+            }
+        }
+        // Anything below the head left in pending is stale.
+        let stale: Vec<_> = self
+            .inner
+            .pending
+            .range(log_item_key(b'p', log_id, 0)..log_item_key(b'p', log_id, from))
+            .keys()
+            .collect::<Result<_, _>>()?;
+        for key in stale {
+            self.inner.pending.remove(key)?;
+        }
+        Ok(())
+    }
+
+    fn hold_pending(
+        &self,
+        log_id: u32,
+        origin: &Origin,
+        ahead: BTreeMap<u64, (SignedEntry, EntryHeader, Option<Vec<u8>>)>,
+        rejected: &mut Vec<(u64, Rejected)>,
+    ) -> Result<u64, StoreError> {
+        let prefix = log_key(b'p', log_id);
+        let mut n_pending = self.inner.pending.scan_prefix(prefix).count();
+        let mut held = 0;
+        for (index, (signed, _, payload)) in ahead {
+            if n_pending >= MAX_PENDING_PER_LOG {
+                rejected.push((index, Rejected::TooManyPending(origin.clone())));
+                continue;
+            }
+            if self.inner.pending.insert(log_item_key(b'p', log_id, index), encode_pending(&signed, payload.as_deref()))?.is_none() {
+                n_pending += 1;
+            }
+            held += 1;
+        }
+        Ok(held)
+    }
+
+    fn target_by_id(&self, log_id: u32) -> Result<Option<SignedCheckpoint>, StoreError> {
+        match self.inner.data.get(log_key(keys::TARGET, log_id))? {
+            None => Ok(None),
+            Some(raw) => SignedCheckpoint::parse(&raw)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("sync target of log {log_id}: {e}"))),
+        }
+    }
+
+    /// The verified checkpoint ahead of the stored tree that sync must reach.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a read failure.
+    pub fn target(&self, origin: &Origin) -> Result<Option<SignedCheckpoint>, StoreError> {
+        match self.log_id(origin) {
+            Some(id) => self.target_by_id(id),
+            None => Ok(None),
+        }
+    }
+
+    /// Takes in a signed checkpoint of another log (or of ours, from a
+    /// witness): checks its signature and its consistency with the stored tree,
+    /// merges cosignatures by known witnesses, and keeps it.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a storage failure; a bad signature is
+    /// `Ok(Err(..))`-free: it comes back as [`Rejected`].
+    pub fn accept_checkpoint(
+        &self,
+        note: &[u8],
+        roster: &impl KeyLookup,
+    ) -> Result<Result<CheckpointOutcome, Rejected>, StoreError> {
+        let signed = match SignedCheckpoint::parse(note) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(Rejected::Record(format!("checkpoint: {e}")))),
+        };
+        let origin = signed.checkpoint.origin.clone();
+        let verifiers = roster.checkpoint_verifiers(&origin);
+        if let Err(e) = signed.verify(&origin, &verifiers) {
+            return Ok(Err(Rejected::Record(format!("checkpoint of {origin}: {e}"))));
+        }
+        if self.quarantined(&origin)?.is_some() {
+            return Ok(Err(Rejected::Quarantined(origin)));
+        }
+        let _write = self.lock_write();
+        let log_id = self.ensure_log_id(&origin)?;
+        let head = self.head_of(log_id)?;
+        let size = signed.checkpoint.size;
+        let witnesses = roster.witnesses();
+        let same_size_key = log_item_key(keys::CHECKPOINT, log_id, size);
+        if let Some(raw) = self.inner.data.get(same_size_key)?
+            && let Ok(mut stored) = SignedCheckpoint::parse(&raw)
+        {
+            if stored.checkpoint.root != signed.checkpoint.root {
+                let proof = EquivocationProof::Checkpoints {
+                    a: String::from_utf8_lossy(&stored.to_bytes()).into_owned(),
+                    b: String::from_utf8_lossy(note).into_owned(),
+                };
+                return Ok(Ok(CheckpointOutcome::Inconsistent { size, proof: Some(proof) }));
+            }
+            let added = merge_cosignatures(&mut stored, &signed, &witnesses);
+            if added == 0 {
+                return Ok(Ok(CheckpointOutcome::Known));
+            }
+            self.inner.data.insert(same_size_key, stored.to_bytes())?;
+            return Ok(Ok(CheckpointOutcome::Stored { new_cosignatures: added }));
+        }
+        if size <= head.size {
+            let root = merkle::tree_hash(size, &self.hash_reader(log_id))?;
+            if root != signed.checkpoint.root {
+                return Ok(Ok(CheckpointOutcome::Inconsistent { size, proof: None }));
+            }
+            let latest = self.checkpoint_by_id(log_id)?.map_or(0, |c| c.checkpoint.size);
+            if size < latest {
+                return Ok(Ok(CheckpointOutcome::Older));
+            }
+            let mut clean = SignedCheckpoint { checkpoint: signed.checkpoint.clone(), note: signed.note.clone() };
+            keep_known_signatures(&mut clean, &verifiers, &witnesses);
+            self.inner.data.insert(same_size_key, clean.to_bytes())?;
+            let cosignatures = clean.note.signatures().len().saturating_sub(1);
+            return Ok(Ok(CheckpointOutcome::Stored { new_cosignatures: cosignatures }));
+        }
+        // Ahead of us: remember the largest as the target to sync towards.
+        match self.target_by_id(log_id)? {
+            Some(target) if target.checkpoint.size == size && target.checkpoint.root != signed.checkpoint.root => {
+                let proof = EquivocationProof::Checkpoints {
+                    a: String::from_utf8_lossy(&target.to_bytes()).into_owned(),
+                    b: String::from_utf8_lossy(note).into_owned(),
+                };
+                Ok(Ok(CheckpointOutcome::Inconsistent { size, proof: Some(proof) }))
+            }
+            Some(target) if target.checkpoint.size >= size => Ok(Ok(CheckpointOutcome::Ahead { have: head.size, want: target.checkpoint.size })),
+            _ => {
+                self.inner.data.insert(log_key(keys::TARGET, log_id), note)?;
+                Ok(Ok(CheckpointOutcome::Ahead { have: head.size, want: size }))
+            }
+        }
+    }
+}
+
+/// Checks a replica payload against its header and its record schema.
+fn check_payload(header: &EntryHeader, payload: &[u8]) -> Result<Option<Record>, Rejected> {
+    header.check_payload(payload)?;
+    if header.kind == Kind::EquivocationProof {
+        return Ok(None);
+    }
+    Record::parse(header.kind, payload).map(Some).map_err(|e| Rejected::Record(e.to_string()))
+}
+
+/// Adds to `stored` the cosignatures of `incoming` by known witnesses that
+/// verify; returns how many were added.
+fn merge_cosignatures(
+    stored: &mut SignedCheckpoint,
+    incoming: &SignedCheckpoint,
+    witnesses: &[concord_protocol::checkpoint::CosignatureVerifier],
+) -> usize {
+    let mut added = 0;
+    for witness in witnesses {
+        let already = matches!(witness.verify(stored), Ok(Some(_)));
+        if already || !matches!(witness.verify(incoming), Ok(Some(_))) {
+            continue;
+        }
+        let key_id = witness.key_id();
+        if let Some(line) = incoming.note.signatures().iter().find(|s| s.key_name == witness.name && s.key_id == key_id)
+            && stored.add_cosignature(line.clone()).is_ok()
+        {
+            added += 1;
+        }
+    }
+    added
+}
+
+/// Drops signature lines that are neither the log's nor a known witness's
+/// valid cosignature, so that stored notes carry only what verifies.
+fn keep_known_signatures(
+    checkpoint: &mut SignedCheckpoint,
+    verifiers: &[concord_protocol::note::NoteVerifier],
+    witnesses: &[concord_protocol::checkpoint::CosignatureVerifier],
+) {
+    let text = checkpoint.note.text().to_owned();
+    let mut kept = concord_protocol::note::Note::new(text).expect("text of a parsed note is valid");
+    for line in checkpoint.note.signatures() {
+        let by_log = verifiers.iter().any(|v| v.name == line.key_name && v.key_id() == line.key_id);
+        let by_witness = witnesses.iter().any(|w| {
+            w.name == line.key_name && w.key_id() == line.key_id && matches!(w.verify(checkpoint), Ok(Some(_)))
+        });
+        if by_log || by_witness {
+            let _ = kept.push_signature(line.clone());
+        }
+    }
+    checkpoint.note = kept;
+}
+
+fn encode_pending(signed: &SignedEntry, payload: Option<&[u8]>) -> Vec<u8> {
+    serde_json::to_vec(&signed.to_wire(payload)).expect("a wire entry holds only strings")
+}
+
+fn decode_pending(raw: &[u8]) -> Option<(SignedEntry, Option<Vec<u8>>)> {
+    let wire: entry::WireEntry = serde_json::from_slice(raw).ok()?;
+    wire.decode().ok()
+}

@@ -1,0 +1,472 @@
+//! The node's sled database: a verified replica of every member's log.
+//!
+//! Only this module touches sled. It holds, in one `data` tree (layout in
+//! [`keys`]), the entries of every log verbatim, the Merkle hashes that answer
+//! any root or proof in O(log n) reads, verified checkpoints with their
+//! cosignatures, payloads by digest, denial status and search indexes. Beside
+//! it: `meta` (format version, log ids), `pending` (entries that arrived ahead
+//! of a gap), `evidence` (equivocation proofs), `quarantine` and `decisions`.
+//!
+//! Invariants, each enforced where the write happens:
+//! - an entry is written only after it verified, in the same atomic batch as
+//!   its Merkle hashes and the new head of its log;
+//! - a stored index is never overwritten: other bytes for it become evidence;
+//! - a checkpoint is stored only if its root is the root of the stored tree at
+//!   its size, or it is kept aside as the target that sync must reach;
+//! - nothing is acknowledged before `flush` returned.
+
+pub mod keys;
+mod log;
+mod query;
+
+pub use log::{AppendOutcome, CheckpointOutcome, IngestOutcome, OwnEntry, Rejected};
+pub use query::{DenialState, DenialStatus, EvidenceRecord, PurgeRecord, QuarantineRecord};
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use concord_protocol::checkpoint::SignedCheckpoint;
+use concord_protocol::entry::SignedEntry;
+use concord_protocol::merkle::{self, Hash, HashReader, MerkleError};
+use concord_protocol::origin::Origin;
+
+use keys::{log_item_key, log_key};
+
+/// The store format this code writes. A store of a newer format is refused.
+pub const FORMAT_VERSION: u32 = 1;
+/// Most entries held aside per log while a gap before them is open.
+pub const MAX_PENDING_PER_LOG: usize = 4096;
+
+/// What can go wrong with the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store at {0} is in use by another process (is a node already running with this home?)")]
+    Locked(String),
+    #[error("the store was written by a newer Concord (format {found}, this build reads up to {FORMAT_VERSION}); upgrade before opening it")]
+    NewerFormat { found: u32 },
+    #[error("the store is corrupt: {0}")]
+    Corrupt(String),
+    #[error("storage I/O failed: {0}")]
+    Io(String),
+    #[error("log {0} is not known to this store")]
+    UnknownLog(Origin),
+    #[error("index {index} is beyond the {size} entries of {origin}")]
+    OutOfRange { origin: Origin, index: u64, size: u64 },
+    #[error("merkle: {0}")]
+    Merkle(#[from] MerkleError),
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        match e {
+            sled::Error::Corruption { .. } => StoreError::Corrupt(e.to_string()),
+            other => StoreError::Io(other.to_string()),
+        }
+    }
+}
+
+/// Size and root of one log as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogHead {
+    pub size: u64,
+    pub root: Hash,
+}
+
+impl LogHead {
+    pub const EMPTY: LogHead = LogHead { size: 0, root: merkle::EMPTY_ROOT };
+
+    fn encode(&self) -> [u8; 40] {
+        let mut out = [0u8; 40];
+        out[..8].copy_from_slice(&self.size.to_be_bytes());
+        out[8..].copy_from_slice(&self.root);
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        let size = u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?);
+        let root: Hash = bytes.get(8..40)?.try_into().ok()?;
+        (bytes.len() == 40).then_some(Self { size, root })
+    }
+}
+
+/// A handle on the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sled::Db,
+    data: sled::Tree,
+    meta: sled::Tree,
+    pending: sled::Tree,
+    evidence: sled::Tree,
+    quarantine: sled::Tree,
+    decisions: sled::Tree,
+    /// Log ids by origin, and the reverse; loaded on open.
+    log_ids: Mutex<LogIds>,
+    /// Serialises every append so that heads only move forward.
+    write: Mutex<()>,
+}
+
+#[derive(Default)]
+struct LogIds {
+    by_origin: HashMap<Origin, u32>,
+    by_id: HashMap<u32, Origin>,
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path` and checks what it reads.
+    ///
+    /// # Errors
+    /// [`StoreError::Locked`] when another process holds it,
+    /// [`StoreError::NewerFormat`], or [`StoreError::Corrupt`] naming the log
+    /// whose tail does not match its head or checkpoint.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = sled::Config::new().path(path).open().map_err(|e| match e {
+            sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => {
+                StoreError::Locked(path.display().to_string())
+            }
+            other => StoreError::from(other),
+        })?;
+        let meta = db.open_tree("meta")?;
+        match meta.get("format")? {
+            None => {
+                meta.insert("format", &FORMAT_VERSION.to_be_bytes())?;
+                db.flush()?;
+            }
+            Some(raw) => {
+                let found = u32::from_be_bytes(
+                    raw.as_ref().try_into().map_err(|_| StoreError::Corrupt("format version is not 4 bytes".into()))?,
+                );
+                if found > FORMAT_VERSION {
+                    return Err(StoreError::NewerFormat { found });
+                }
+            }
+        }
+        let store = Store {
+            inner: Arc::new(Inner {
+                data: db.open_tree("data")?,
+                pending: db.open_tree("pending")?,
+                evidence: db.open_tree("evidence")?,
+                quarantine: db.open_tree("quarantine")?,
+                decisions: db.open_tree("decisions")?,
+                meta,
+                db,
+                log_ids: Mutex::new(LogIds::default()),
+                write: Mutex::new(()),
+            }),
+        };
+        store.load_log_ids()?;
+        store.check_tails()?;
+        Ok(store)
+    }
+
+    fn load_log_ids(&self) -> Result<(), StoreError> {
+        let mut ids = self.lock_ids();
+        for item in self.inner.meta.scan_prefix(b"log:") {
+            let (key, value) = item?;
+            let origin = std::str::from_utf8(&key[4..])
+                .ok()
+                .and_then(|s| Origin::new(s).ok())
+                .ok_or_else(|| StoreError::Corrupt("a log id is registered under an invalid origin".into()))?;
+            let id = u32::from_be_bytes(
+                value.as_ref().try_into().map_err(|_| StoreError::Corrupt(format!("log id of {origin} is not 4 bytes")))?,
+            );
+            ids.by_id.insert(id, origin.clone());
+            ids.by_origin.insert(origin, id);
+        }
+        Ok(())
+    }
+
+    /// On open: every log's head must match its last entry, its stored hashes
+    /// and its latest checkpoint. Reading is cheap (O(log n) per log).
+    fn check_tails(&self) -> Result<(), StoreError> {
+        for (origin, log_id) in self.log_ids() {
+            let head = self.head_of(log_id)?;
+            let reader = self.hash_reader(log_id);
+            if head.size > 0 {
+                let last = self
+                    .entry_by_id(log_id, head.size - 1)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("{origin}: entry {} is missing", head.size - 1)))?;
+                let stored_leaf = reader.read_hashes(&[merkle::stored_hash_index(0, head.size - 1)])?;
+                if stored_leaf.first() != Some(&last.leaf_hash()) {
+                    return Err(StoreError::Corrupt(format!(
+                        "{origin}: entry {} does not match its stored leaf hash",
+                        head.size - 1
+                    )));
+                }
+            }
+            if self.inner.data.get(log_item_key(keys::ENTRY, log_id, head.size))?.is_some() {
+                return Err(StoreError::Corrupt(format!("{origin}: an entry is stored past the head ({})", head.size)));
+            }
+            let root = merkle::tree_hash(head.size, &reader)?;
+            if root != head.root {
+                return Err(StoreError::Corrupt(format!("{origin}: stored hashes do not give the head's root")));
+            }
+            if let Some(checkpoint) = self.checkpoint_by_id(log_id)? {
+                let cp = &checkpoint.checkpoint;
+                if cp.size > head.size || merkle::tree_hash(cp.size, &reader)? != cp.root {
+                    return Err(StoreError::Corrupt(format!(
+                        "{origin}: latest checkpoint (size {}) does not match the stored tree",
+                        cp.size
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn lock_ids(&self) -> std::sync::MutexGuard<'_, LogIds> {
+        // A panic while holding this lock leaves the maps valid: each insert is
+        // a single operation on each map.
+        self.inner.log_ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn lock_write(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.inner.write.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Every log this store knows, with its id.
+    fn log_ids(&self) -> Vec<(Origin, u32)> {
+        let ids = self.lock_ids();
+        let mut logs: Vec<_> = ids.by_origin.iter().map(|(o, id)| (o.clone(), *id)).collect();
+        logs.sort();
+        logs
+    }
+
+    fn log_id(&self, origin: &Origin) -> Option<u32> {
+        self.lock_ids().by_origin.get(origin).copied()
+    }
+
+    fn origin_of(&self, log_id: u32) -> Option<Origin> {
+        self.lock_ids().by_id.get(&log_id).cloned()
+    }
+
+    /// The id of `origin`, registering it (durably) on first use.
+    fn ensure_log_id(&self, origin: &Origin) -> Result<u32, StoreError> {
+        let mut ids = self.lock_ids();
+        if let Some(id) = ids.by_origin.get(origin) {
+            return Ok(*id);
+        }
+        let id = u32::try_from(ids.by_origin.len()).map_err(|_| StoreError::Corrupt("too many logs".into()))?;
+        let mut key = b"log:".to_vec();
+        key.extend_from_slice(origin.as_str().as_bytes());
+        self.inner.meta.insert(key, &id.to_be_bytes())?;
+        ids.by_id.insert(id, origin.clone());
+        ids.by_origin.insert(origin.clone(), id);
+        Ok(id)
+    }
+
+    fn head_of(&self, log_id: u32) -> Result<LogHead, StoreError> {
+        match self.inner.data.get(log_key(keys::HEAD, log_id))? {
+            None => Ok(LogHead::EMPTY),
+            Some(raw) => LogHead::decode(&raw).ok_or_else(|| StoreError::Corrupt(format!("head of log {log_id} is malformed"))),
+        }
+    }
+
+    /// Size and root of `origin`'s log (empty if unknown).
+    ///
+    /// # Errors
+    /// [`StoreError`] on a read failure or a malformed head.
+    pub fn head(&self, origin: &Origin) -> Result<LogHead, StoreError> {
+        match self.log_id(origin) {
+            Some(id) => self.head_of(id),
+            None => Ok(LogHead::EMPTY),
+        }
+    }
+
+    /// Every known log and its head, ordered by origin.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a read failure.
+    pub fn logs(&self) -> Result<Vec<(Origin, LogHead)>, StoreError> {
+        self.log_ids().into_iter().map(|(origin, id)| Ok((origin, self.head_of(id)?))).collect()
+    }
+
+    fn entry_by_id(&self, log_id: u32, index: u64) -> Result<Option<SignedEntry>, StoreError> {
+        let Some(raw) = self.inner.data.get(log_item_key(keys::ENTRY, log_id, index))? else {
+            return Ok(None);
+        };
+        decode_entry(&raw).map(Some).ok_or_else(|| StoreError::Corrupt(format!("entry {index} of log {log_id} is malformed")))
+    }
+
+    /// Entry `index` of `origin`, verbatim.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a read failure or a malformed record.
+    pub fn entry(&self, origin: &Origin, index: u64) -> Result<Option<SignedEntry>, StoreError> {
+        match self.log_id(origin) {
+            Some(id) => self.entry_by_id(id, index),
+            None => Ok(None),
+        }
+    }
+
+    /// Up to `limit` consecutive entries of `origin` from `start`.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a read failure or a malformed record.
+    pub fn entries(&self, origin: &Origin, start: u64, limit: u64) -> Result<Vec<SignedEntry>, StoreError> {
+        let Some(log_id) = self.log_id(origin) else { return Ok(Vec::new()) };
+        let from = log_item_key(keys::ENTRY, log_id, start);
+        let to = log_item_key(keys::ENTRY, log_id, start.saturating_add(limit));
+        let mut out = Vec::new();
+        for item in self.inner.data.range(from..to) {
+            let (key, raw) = item?;
+            let index = keys::item_of(&key).unwrap_or(u64::MAX);
+            if index != start + out.len() as u64 {
+                break;
+            }
+            out.push(decode_entry(&raw).ok_or_else(|| StoreError::Corrupt(format!("entry {index} of {origin} is malformed")))?);
+        }
+        Ok(out)
+    }
+
+    /// The payload with this digest, unless absent or purged.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a read failure.
+    pub fn payload(&self, digest: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.inner.data.get(keys::payload_key(digest))?.map(|v| v.to_vec()))
+    }
+
+    fn checkpoint_by_id(&self, log_id: u32) -> Result<Option<SignedCheckpoint>, StoreError> {
+        let prefix = log_key(keys::CHECKPOINT, log_id);
+        match self.inner.data.scan_prefix(prefix).next_back() {
+            None => Ok(None),
+            Some(item) => {
+                let (_, raw) = item?;
+                SignedCheckpoint::parse(&raw)
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt(format!("stored checkpoint of log {log_id}: {e}")))
+            }
+        }
+    }
+
+    /// The latest verified checkpoint of `origin` that the stored tree matches.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a read failure or a malformed note.
+    pub fn checkpoint(&self, origin: &Origin) -> Result<Option<SignedCheckpoint>, StoreError> {
+        match self.log_id(origin) {
+            Some(id) => self.checkpoint_by_id(id),
+            None => Ok(None),
+        }
+    }
+
+    /// Every stored checkpoint of `origin`, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a read failure or a malformed note.
+    pub fn checkpoints(&self, origin: &Origin) -> Result<Vec<SignedCheckpoint>, StoreError> {
+        let Some(log_id) = self.log_id(origin) else { return Ok(Vec::new()) };
+        self.inner
+            .data
+            .scan_prefix(log_key(keys::CHECKPOINT, log_id))
+            .map(|item| {
+                let (_, raw) = item?;
+                SignedCheckpoint::parse(&raw).map_err(|e| StoreError::Corrupt(format!("stored checkpoint of {origin}: {e}")))
+            })
+            .collect()
+    }
+
+    /// Makes every write so far durable.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] when the disk refuses (full, failing).
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.inner.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Makes every write so far durable, blocking the caller.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] when the disk refuses (full, failing).
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.inner.db.flush()?;
+        Ok(())
+    }
+
+    fn hash_reader(&self, log_id: u32) -> TreeReader<'_> {
+        TreeReader { tree: &self.inner.data, log_id }
+    }
+
+    /// Root of `origin`'s tree at `size` (at most the stored size).
+    ///
+    /// # Errors
+    /// [`StoreError::OutOfRange`] past the stored size.
+    pub fn root_at(&self, origin: &Origin, size: u64) -> Result<Hash, StoreError> {
+        let log_id = self.log_id(origin).ok_or_else(|| StoreError::UnknownLog(origin.clone()))?;
+        let head = self.head_of(log_id)?;
+        if size > head.size {
+            return Err(StoreError::OutOfRange { origin: origin.clone(), index: size, size: head.size });
+        }
+        Ok(merkle::tree_hash(size, &self.hash_reader(log_id))?)
+    }
+
+    /// Inclusion proof of entry `index` in the tree of `size` leaves.
+    ///
+    /// # Errors
+    /// [`StoreError::OutOfRange`] when `size` exceeds the stored log or
+    /// `index` is not below `size`.
+    pub fn inclusion_proof(&self, origin: &Origin, index: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
+        let log_id = self.log_id(origin).ok_or_else(|| StoreError::UnknownLog(origin.clone()))?;
+        let head = self.head_of(log_id)?;
+        if size > head.size || index >= size {
+            return Err(StoreError::OutOfRange { origin: origin.clone(), index, size: head.size.min(size) });
+        }
+        Ok(merkle::inclusion_proof(size, index, &self.hash_reader(log_id))?)
+    }
+
+    /// Consistency proof from the tree of `old_size` leaves to `new_size`.
+    ///
+    /// # Errors
+    /// [`StoreError::OutOfRange`] when `new_size` exceeds the stored log.
+    pub fn consistency_proof(&self, origin: &Origin, old_size: u64, new_size: u64) -> Result<Vec<Hash>, StoreError> {
+        let log_id = self.log_id(origin).ok_or_else(|| StoreError::UnknownLog(origin.clone()))?;
+        let head = self.head_of(log_id)?;
+        if new_size > head.size {
+            return Err(StoreError::OutOfRange { origin: origin.clone(), index: new_size, size: head.size });
+        }
+        Ok(merkle::consistency_proof(new_size, old_size, &self.hash_reader(log_id))?)
+    }
+}
+
+/// Reads a log's stored hashes straight from sled.
+struct TreeReader<'a> {
+    tree: &'a sled::Tree,
+    log_id: u32,
+}
+
+impl HashReader for TreeReader<'_> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, MerkleError> {
+        indexes
+            .iter()
+            .map(|idx| {
+                let raw = self
+                    .tree
+                    .get(log_item_key(keys::HASH, self.log_id, *idx))
+                    .ok()
+                    .flatten()
+                    .ok_or(MerkleError::HashNotFound(*idx))?;
+                raw.as_ref().try_into().map_err(|_| MerkleError::HashNotFound(*idx))
+            })
+            .collect()
+    }
+}
+
+fn encode_entry(entry: &SignedEntry) -> Vec<u8> {
+    let mut value = Vec::with_capacity(64 + entry.header_bytes.len());
+    value.extend_from_slice(&entry.signature);
+    value.extend_from_slice(&entry.header_bytes);
+    value
+}
+
+fn decode_entry(raw: &[u8]) -> Option<SignedEntry> {
+    if raw.len() <= 64 {
+        return None;
+    }
+    SignedEntry::from_parts(raw[64..].to_vec(), &raw[..64]).ok()
+}

@@ -1,0 +1,247 @@
+//! Reads for officers and auditors, and the operator's decisions: denial
+//! status, index lookups, evidence of equivocation, quarantine, payload purges.
+
+use concord_protocol::entry::Digest256;
+use concord_protocol::equivocation::EquivocationProof;
+use concord_protocol::origin::Origin;
+use concord_protocol::record::Date;
+use serde::{Deserialize, Serialize};
+
+use super::keys::{self, IndexKind, log_item_key};
+use super::{Store, StoreError};
+
+/// Where a denial stands, as its log says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DenialState {
+    Active,
+    Amended,
+    Revoked,
+    /// Not stored: derived from `valid_until` and the reader's clock.
+    Expired,
+}
+
+/// Status of one denial, kept under the index of the original denial entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DenialStatus {
+    pub state: DenialState,
+    /// The entry with the denial's current content (the last amendment), or
+    /// the revocation.
+    pub latest_index: u64,
+    pub valid_until: Option<String>,
+}
+
+impl DenialStatus {
+    /// The state as of `today`: an active or amended denial past its validity
+    /// is expired.
+    pub fn state_on(&self, today: &Date) -> DenialState {
+        let expired = self.valid_until.as_deref().and_then(|d| Date::parse(d).ok()).is_some_and(|until| &until < today);
+        match self.state {
+            DenialState::Active | DenialState::Amended if expired => DenialState::Expired,
+            other => other,
+        }
+    }
+}
+
+/// A stored equivocation proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceRecord {
+    pub origin: Origin,
+    pub position: u64,
+    pub found_at: u64,
+    pub proof: EquivocationProof,
+}
+
+/// Why a log is quarantined, and since when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantineRecord {
+    pub origin: Origin,
+    pub since: u64,
+    pub reason: String,
+}
+
+/// A payload removed when its retention ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgeRecord {
+    pub index: u64,
+    pub sha256: Digest256,
+    pub purged_at: u64,
+    pub reason: String,
+}
+
+impl Store {
+    pub(super) fn status_by_id(&self, log_id: u32, index: u64) -> Result<Option<DenialStatus>, StoreError> {
+        match self.inner.data.get(log_item_key(keys::STATUS, log_id, index))? {
+            None => Ok(None),
+            Some(raw) => serde_json::from_slice(&raw)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("status of entry {index} of log {log_id}: {e}"))),
+        }
+    }
+
+    /// Status of the denial at `index` of `origin`.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a read failure.
+    pub fn denial_status(&self, origin: &Origin, index: u64) -> Result<Option<DenialStatus>, StoreError> {
+        match self.log_id(origin) {
+            Some(id) => self.status_by_id(id, index),
+            None => Ok(None),
+        }
+    }
+
+    /// Every (log, index) the index `kind` lists under `term`.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a read failure.
+    pub fn lookup(&self, kind: IndexKind, term: &str) -> Result<Vec<(Origin, u64)>, StoreError> {
+        let mut out = Vec::new();
+        for key in self.inner.data.scan_prefix(keys::index_prefix(kind, term)).keys() {
+            let key = key?;
+            if let Some((log_id, index)) = keys::index_target(&key)
+                && let Some(origin) = self.origin_of(log_id)
+            {
+                out.push((origin, index));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Keeps `record`, and quarantines its log, both durably.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot be written.
+    pub async fn record_equivocation(&self, record: EvidenceRecord) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(&record).expect("evidence holds only strings and integers");
+        let id = Digest256::of(&serde_json::to_vec(&record.proof).expect("a proof serialises"));
+        self.inner.evidence.insert(id.0, json)?;
+        if self.quarantined(&record.origin)?.is_none() {
+            let quarantine = QuarantineRecord {
+                origin: record.origin.clone(),
+                since: record.found_at,
+                reason: format!("equivocation at position {}", record.position),
+            };
+            self.inner
+                .quarantine
+                .insert(record.origin.as_str(), serde_json::to_vec(&quarantine).expect("serialisable"))?;
+        }
+        self.flush().await
+    }
+
+    /// Every equivocation proof held.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a read failure.
+    pub fn evidence(&self) -> Result<Vec<EvidenceRecord>, StoreError> {
+        self.inner
+            .evidence
+            .iter()
+            .values()
+            .map(|raw| serde_json::from_slice(&raw?).map_err(|e| StoreError::Corrupt(format!("evidence record: {e}"))))
+            .collect()
+    }
+
+    /// The quarantine record of `origin`, if it is quarantined.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a read failure.
+    pub fn quarantined(&self, origin: &Origin) -> Result<Option<QuarantineRecord>, StoreError> {
+        match self.inner.quarantine.get(origin.as_str())? {
+            None => Ok(None),
+            Some(raw) => serde_json::from_slice(&raw)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("quarantine record of {origin}: {e}"))),
+        }
+    }
+
+    /// Every quarantined log.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a read failure.
+    pub fn quarantines(&self) -> Result<Vec<QuarantineRecord>, StoreError> {
+        self.inner
+            .quarantine
+            .iter()
+            .values()
+            .map(|raw| serde_json::from_slice(&raw?).map_err(|e| StoreError::Corrupt(format!("quarantine record: {e}"))))
+            .collect()
+    }
+
+    /// Lifts the quarantine of `origin`, recording who decided and why.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot be written.
+    pub async fn clear_quarantine(&self, origin: &Origin, operator: &str, reason: &str, now: u64) -> Result<bool, StoreError> {
+        let Some(record) = self.quarantined(origin)? else { return Ok(false) };
+        let decision = serde_json::json!({
+            "origin": origin, "cleared_at": now, "operator": operator, "reason": reason, "quarantine": record,
+        });
+        let mut key = now.to_be_bytes().to_vec();
+        key.extend_from_slice(origin.as_str().as_bytes());
+        self.inner.decisions.insert(key, serde_json::to_vec(&decision).expect("serialisable"))?;
+        self.inner.quarantine.remove(origin.as_str())?;
+        self.flush().await?;
+        Ok(true)
+    }
+
+    /// Operator decisions recorded so far, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a read failure.
+    pub fn decisions(&self) -> Result<Vec<serde_json::Value>, StoreError> {
+        self.inner
+            .decisions
+            .iter()
+            .values()
+            .map(|raw| serde_json::from_slice(&raw?).map_err(|e| StoreError::Corrupt(format!("decision record: {e}"))))
+            .collect()
+    }
+
+    /// Removes the payload of entry `index` of `origin` and records the purge.
+    /// Headers, hashes and proofs are untouched, so the log still verifies.
+    ///
+    /// # Errors
+    /// [`StoreError::OutOfRange`] for an index not stored.
+    pub async fn purge_payload(&self, origin: &Origin, index: u64, reason: &str, now: u64) -> Result<bool, StoreError> {
+        let log_id = self.log_id(origin).ok_or_else(|| StoreError::UnknownLog(origin.clone()))?;
+        let entry = self.entry_by_id(log_id, index)?.ok_or_else(|| StoreError::OutOfRange {
+            origin: origin.clone(),
+            index,
+            size: self.head_of(log_id).map(|h| h.size).unwrap_or(0),
+        })?;
+        let header = entry
+            .decode_header()
+            .map_err(|e| StoreError::Corrupt(format!("entry {index} of {origin}: {e}")))?;
+        let digest = header.payload.sha256;
+        if self.inner.data.get(keys::payload_key(&digest.0))?.is_none() {
+            return Ok(false);
+        }
+        let purge = PurgeRecord { index, sha256: digest, purged_at: now, reason: reason.to_owned() };
+        let mut batch = sled::Batch::default();
+        batch.remove(&keys::payload_key(&digest.0));
+        batch.insert(&log_item_key(keys::PURGE, log_id, index), serde_json::to_vec(&purge).expect("serialisable"));
+        self.inner.data.apply_batch(batch)?;
+        self.flush().await?;
+        Ok(true)
+    }
+
+    /// The purge record of entry `index` of `origin`, if its payload was purged.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a read failure.
+    pub fn purge_record(&self, origin: &Origin, index: u64) -> Result<Option<PurgeRecord>, StoreError> {
+        match self.log_id(origin) {
+            Some(log_id) => self.purge_record_by_id(log_id, index),
+            None => Ok(None),
+        }
+    }
+
+    pub(super) fn purge_record_by_id(&self, log_id: u32, index: u64) -> Result<Option<PurgeRecord>, StoreError> {
+        match self.inner.data.get(log_item_key(keys::PURGE, log_id, index))? {
+            None => Ok(None),
+            Some(raw) => serde_json::from_slice(&raw)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("purge record of entry {index} of log {log_id}: {e}"))),
+        }
+    }
+}

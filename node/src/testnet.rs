@@ -1,0 +1,256 @@
+//! `concord init` and `concord testnet create`: homes for one agency, or for a
+//! whole local federation with a roster every member signed.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use concord_keys::roster::{LogKey, Member, Policy, Role, Roster, SignedRoster, Threshold};
+use concord_keys::{AgencyIdentity, KdfParams, MemberId, Passphrase, Protection, VerifierKey};
+use concord_protocol::origin::Origin;
+use concord_protocol::record::Country;
+
+use crate::cli::{CliError, CliResult, InitArgs, exit};
+use crate::home::{ApiConfig, Config, Home, NetworkConfig, PASSPHRASE_ENV, SyncConfig, WitnessConfig};
+
+#[derive(Debug, clap::Args)]
+pub struct TestnetArgs {
+    /// Directory that receives one home per id.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Comma-separated member ids; the first two letters name the country
+    /// unless written `id:CC`.
+    #[arg(long, value_delimiter = ',', default_value = "cl,co,mx,pe,br")]
+    pub members: Vec<String>,
+    /// Comma-separated observer ids, `id:CC` for the seat's country.
+    #[arg(long, value_delimiter = ',', default_value = "un1540:US,wco:BE")]
+    pub observers: Vec<String>,
+    #[arg(long, default_value = "pacific-alliance")]
+    pub federation: String,
+    /// Anti-entropy interval of every node, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub sync_interval_ms: u64,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Display names of the seed scenario's agencies.
+fn display_name(id: &str) -> String {
+    match id {
+        "cl" => "Chile — Subsecretaría de Relaciones Económicas Internacionales".into(),
+        "co" => "Colombia — Ministerio de Comercio, Industria y Turismo".into(),
+        "mx" => "México — Secretaría de Economía".into(),
+        "pe" => "Perú — Ministerio de la Producción".into(),
+        "br" => "Brasil — Ministério das Relações Exteriores".into(),
+        "un1540" => "UN Security Council 1540 Committee — Group of Experts".into(),
+        "wco" => "World Customs Organization".into(),
+        other => format!("Agency {other}"),
+    }
+}
+
+/// A free loopback port, chosen by the OS. Another process may take it
+/// before the node binds it; for local federations that risk is accepted.
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The public facts of a new agency, as the roster needs them.
+#[derive(Debug, serde::Serialize)]
+struct InitFacts {
+    id: String,
+    home: String,
+    origin: String,
+    verifier_key: String,
+    witness_key: String,
+    peer_id: String,
+    addrs: Vec<String>,
+    api: String,
+}
+
+struct NewHome {
+    home: Home,
+    identity: AgencyIdentity,
+    member: Member,
+    config: Config,
+}
+
+fn make_home(
+    dir: &std::path::Path,
+    id: &str,
+    name: &str,
+    country: &str,
+    role: Role,
+    federation: &str,
+    ports: (u16, u16),
+    protection: Protection<'_>,
+) -> anyhow::Result<NewHome> {
+    let home = Home::new(dir);
+    if home.config_path().exists() || home.key_path().exists() {
+        anyhow::bail!("{} already holds a Concord home; refusing to overwrite it", dir.display());
+    }
+    let member_id = MemberId::new(id).with_context(|| format!("member id {id:?}"))?;
+    let country = Country::try_from(country.to_owned()).map_err(|e| anyhow::anyhow!("country: {e}"))?;
+    let origin = Origin::for_member(federation, id).with_context(|| "federation and id make no valid origin")?;
+    let identity = AgencyIdentity::generate(member_id.clone())?;
+    let keypair = libp2p::identity::Keypair::ed25519_from_bytes(identity.transport_seed)?;
+    let peer_id = keypair.public().to_peer_id().to_string();
+    let p2p_port = if ports.0 == 0 { free_port()? } else { ports.0 };
+    let api_port = if ports.1 == 0 { free_port()? } else { ports.1 };
+    let addrs = vec![format!("/ip4/127.0.0.1/tcp/{p2p_port}"), format!("/ip4/127.0.0.1/udp/{p2p_port}/quic-v1")];
+    let config = Config {
+        id: id.to_owned(),
+        federation: federation.to_owned(),
+        network: NetworkConfig { listen: addrs.clone(), mdns: false },
+        api: ApiConfig { listen: std::net::SocketAddr::from(([127, 0, 0, 1], api_port)) },
+        witness: WitnessConfig { cosign: role == Role::Observer, required_cosignatures: 0 },
+        sync: SyncConfig::default(),
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    concord_keys::keyfile::write_key_file(&home.key_path(), &identity, protection)
+        .with_context(|| format!("writing {}", home.key_path().display()))?;
+    home.write_config(&config)?;
+    home.create_token()?;
+    let vkey = VerifierKey::note(origin.as_str(), identity.log_public_key())?;
+    let member = Member {
+        id: member_id,
+        name: name.to_owned(),
+        country,
+        role,
+        origin: origin.to_string(),
+        keys: vec![LogKey::open(vkey, 0)],
+        peer_id,
+        addrs,
+    };
+    Ok(NewHome { home, identity, member, config })
+}
+
+fn facts(home: &Home, member: &Member, config: &Config) -> InitFacts {
+    let vkey = &member.keys[0].vkey;
+    InitFacts {
+        id: member.id.to_string(),
+        home: home.dir.display().to_string(),
+        origin: member.origin.clone(),
+        verifier_key: vkey.to_string(),
+        witness_key: vkey.to_witness().to_string(),
+        peer_id: member.peer_id.clone(),
+        addrs: member.addrs.clone(),
+        api: config.api.listen.to_string(),
+    }
+}
+
+/// `concord init`.
+///
+/// # Errors
+/// Bad arguments (exit 3) or an existing home (exit 1).
+pub fn init(args: &InitArgs) -> CliResult {
+    let passphrase = std::env::var(PASSPHRASE_ENV).ok().map(Passphrase::new);
+    let protection = match (&passphrase, args.insecure_demo_keys) {
+        (_, true) => Protection::InsecurePlaintext,
+        (Some(p), false) => Protection::Passphrase { passphrase: p, params: KdfParams::PRODUCTION },
+        (None, false) => {
+            return Err(CliError::new(
+                exit::INVALID_INPUT,
+                anyhow::anyhow!("set {PASSPHRASE_ENV} to encrypt the key file, or pass --insecure-demo-keys for a throwaway demo"),
+            ));
+        }
+    };
+    let new = make_home(
+        &args.home.home,
+        &args.id,
+        &args.name,
+        &args.country,
+        args.role.into(),
+        &args.federation,
+        (args.p2p_port, args.api_port),
+        protection,
+    )
+    .map_err(|e| CliError::new(exit::INVALID_INPUT, e))?;
+    let member_json = serde_json::to_string_pretty(&new.member).expect("a member serialises");
+    println!("{}", serde_json::to_string_pretty(&facts(&new.home, &new.member, &new.config)).expect("facts serialise"));
+    println!("roster entry for this agency:\n{member_json}");
+    Ok(())
+}
+
+fn split_id(spec: &str) -> (String, String) {
+    match spec.split_once(':') {
+        Some((id, cc)) => (id.to_owned(), cc.to_uppercase()),
+        None => (spec.to_owned(), spec.chars().take(2).collect::<String>().to_uppercase()),
+    }
+}
+
+/// `concord testnet create`.
+///
+/// # Errors
+/// Bad ids or countries (exit 3), or an existing home.
+pub fn create(args: &TestnetArgs) -> CliResult {
+    let homes = build(args).map_err(|e| CliError::new(exit::INVALID_INPUT, e))?;
+    let listing: Vec<InitFacts> = homes.iter().map(|h| facts(&h.home, &h.member, &h.config)).collect();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&listing).expect("facts serialise"));
+    } else {
+        println!("federation {} created in {}", args.federation, args.dir.display());
+        for f in &listing {
+            println!("  {:<8} {}  api {}  {}", f.id, f.home, f.api, f.addrs[0]);
+        }
+        println!("start a node with: concord run --home {}/<id>", args.dir.display());
+    }
+    Ok(())
+}
+
+/// Creates the homes and installs the roster signed by every member.
+///
+/// # Errors
+/// Any failure creating a home or the roster.
+pub fn build(args: &TestnetArgs) -> anyhow::Result<Vec<NewHomeView>> {
+    let mut homes = Vec::new();
+    let specs = args
+        .members
+        .iter()
+        .map(|s| (s, Role::Member))
+        .chain(args.observers.iter().filter(|s| !s.is_empty()).map(|s| (s, Role::Observer)));
+    for (spec, role) in specs {
+        let (id, country) = split_id(spec);
+        let mut new = make_home(
+            &args.dir.join(&id),
+            &id,
+            &display_name(&id),
+            &country,
+            role,
+            &args.federation,
+            (0, 0),
+            Protection::InsecurePlaintext,
+        )?;
+        new.config.sync.interval_ms = args.sync_interval_ms;
+        std::fs::remove_file(new.home.config_path())?;
+        new.home.write_config(&new.config)?;
+        homes.push(new);
+    }
+    let roster = Roster {
+        federation: args.federation.clone(),
+        version: 1,
+        policy: Policy { threshold: Threshold::Majority },
+        members: homes.iter().map(|h| h.member.clone()).collect(),
+    };
+    let mut signed = SignedRoster::new(&roster)?;
+    for new in homes.iter().filter(|h| h.member.role == Role::Member) {
+        signed.sign(&new.identity);
+    }
+    let bytes = signed.to_bytes();
+    for new in &homes {
+        new.home.install_roster(&bytes)?;
+    }
+    Ok(homes.into_iter().map(NewHomeView::from).collect())
+}
+
+/// The public part of a new home.
+pub struct NewHomeView {
+    pub home: Home,
+    pub member: Member,
+    pub config: Config,
+}
+
+impl From<NewHome> for NewHomeView {
+    fn from(n: NewHome) -> Self {
+        Self { home: n.home, member: n.member, config: n.config }
+    }
+}
