@@ -59,6 +59,7 @@ impl MemberId {
         }
     }
 
+    /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -103,6 +104,7 @@ pub enum IdentityError {
 /// seed. `Debug` prints the id and the public log key only, and the transport
 /// seed is wiped on drop (the signing key wipes itself).
 pub struct AgencyIdentity {
+    /// Whose secrets these are.
     pub id: MemberId,
     /// Signs entries, checkpoints, roster approvals and cosignatures.
     pub log_key: SigningKey,

@@ -198,6 +198,7 @@ impl Default for KdfParams {
 pub struct Passphrase(Zeroizing<String>);
 
 impl Passphrase {
+    /// Wraps the passphrase text (taken as UTF-8 bytes by Argon2id).
     pub fn new(passphrase: impl Into<String>) -> Self {
         Self(Zeroizing::new(passphrase.into()))
     }

@@ -202,9 +202,13 @@ pub enum RosterError {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Roster {
+    /// Federation name, `[a-z0-9-]{1,64}`; the first part of every origin.
     pub federation: String,
+    /// 1 for the genesis, then one more for each approved update.
     pub version: u64,
+    /// How the next roster is approved.
     pub policy: Policy,
+    /// Members and observers, in no particular order.
     pub members: Vec<Member>,
 }
 
@@ -212,6 +216,7 @@ pub struct Roster {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
+    /// Approvals the next roster needs.
     pub threshold: Threshold,
 }
 
@@ -249,11 +254,13 @@ pub enum Role {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Member {
+    /// Unique within the roster; the last part of the origin.
     pub id: MemberId,
     /// Human-readable name of the agency.
     pub name: String,
     /// The state the agency belongs to (for an international body, its seat).
     pub country: Country,
+    /// Whether it publishes and approves, or only audits and witnesses.
     pub role: Role,
     /// The member's log origin, `<federation>.concord/<id>`.
     pub origin: String,
@@ -271,10 +278,12 @@ pub struct Member {
 pub struct LogKey {
     /// An Ed25519 note key (algorithm 0x01) named by the member's origin.
     pub vkey: VerifierKey,
+    /// First log index the key may sign.
     pub first_index: u64,
     /// Last index the key may sign; `None` for no end (the current key), or,
     /// when revoked, for a key that may sign nothing.
     pub last_index: Option<u64>,
+    /// Revoked keys sign nothing after `last_index` and no checkpoint.
     pub revoked: bool,
 }
 
@@ -739,8 +748,11 @@ impl Roster {
 /// One approval of a roster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RosterSignature {
+    /// The approving participant.
     pub member: MemberId,
+    /// C2SP key id of the note key that signed (name = the member's origin).
     pub key_id: [u8; 4],
+    /// Ed25519 over [`SIGNING_CONTEXT`] || the roster bytes.
     pub signature: [u8; 64],
 }
 
@@ -895,6 +907,7 @@ impl SignedRoster {
         &self.roster_bytes
     }
 
+    /// The signatures, unverified unless this came from a `verify_*`.
     pub fn signatures(&self) -> &[RosterSignature] {
         &self.signatures
     }

@@ -389,3 +389,33 @@ fn read_missing_file_names_the_path() {
     assert!(matches!(error, KeyFileError::Io { .. }), "{error:?}");
     assert!(error.to_string().contains("absent.key"), "{error}");
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = keyfile::open(&bytes, None);
+            let _ = keyfile::open(&bytes, Some(&passphrase()));
+        }
+
+        /// Changing any one byte of an encrypted file either breaks it or
+        /// yields the same secrets (say, a changed space between fields).
+        #[test]
+        fn one_changed_byte_never_yields_other_secrets(position in any::<prop::sample::Index>(), flip in 1u8..=255) {
+            let mx = identity("mx-se", 3);
+            let mut bytes = encrypted(&mx, &passphrase());
+            let at = position.index(bytes.len());
+            bytes[at] ^= flip;
+            if let Ok(opened) = keyfile::open(&bytes, Some(&passphrase())) {
+                prop_assert_eq!(&opened.id, &mx.id);
+                prop_assert_eq!(opened.log_key.to_bytes(), mx.log_key.to_bytes());
+                prop_assert_eq!(opened.transport_seed, mx.transport_seed);
+            }
+        }
+    }
+}

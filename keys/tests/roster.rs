@@ -778,3 +778,28 @@ fn roster_json_shape() {
     let back: Roster = serde_json::from_value(json).expect("parses");
     assert_eq!(back, at_least);
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = SignedRoster::verify_genesis(&bytes);
+        }
+
+        /// Changing any one byte of an approved file either breaks it or
+        /// leaves the very same roster: never a different approved roster.
+        #[test]
+        fn one_changed_byte_never_yields_another_roster(position in any::<prop::sample::Index>(), flip in 1u8..=255) {
+            let (roster, identities) = genesis();
+            let mut bytes = signed_by(&roster, &pick(&identities, &[CL, CO, MX]));
+            let at = position.index(bytes.len());
+            bytes[at] ^= flip;
+            if let Ok(verified) = SignedRoster::verify_genesis(&bytes) {
+                prop_assert_eq!(verified, roster);
+            }
+        }
+    }
+}
