@@ -216,7 +216,7 @@ pub enum Protection<'a> {
     /// Argon2id with these costs, then XChaCha20-Poly1305.
     Passphrase {
         passphrase: &'a Passphrase,
-        kdf: KdfParams,
+        params: KdfParams,
     },
     /// Secrets in the clear: tests and local demos only.
     InsecurePlaintext,
@@ -327,7 +327,10 @@ pub fn seal(
             None,
             Some(SecretsJson::of(identity)),
         ),
-        Protection::Passphrase { passphrase, kdf } => {
+        Protection::Passphrase {
+            passphrase,
+            params: kdf,
+        } => {
             if passphrase.0.is_empty() {
                 return Err(KeyFileError::EmptyPassphrase);
             }

@@ -62,6 +62,8 @@ use std::collections::HashSet;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use concord_protocol::canonical;
+use concord_protocol::checkpoint::CosignatureVerifier;
+use concord_protocol::equivocation::{KeyLookup, KeyRefusal};
 use concord_protocol::note::{NoteVerifier, check_key_name};
 use concord_protocol::origin::Origin;
 use concord_protocol::record::Country;
@@ -713,21 +715,6 @@ impl Roster {
         }
     }
 
-    /// Note verifiers for the checkpoints of log `origin`: every key of its
-    /// member that is not revoked. Empty for an unknown origin.
-    pub fn checkpoint_verifiers(&self, origin: &str) -> Vec<NoteVerifier> {
-        self.member_by_origin(origin)
-            .map(|member| {
-                member
-                    .keys
-                    .iter()
-                    .filter(|key| !key.revoked)
-                    .filter_map(|key| key.vkey.note_verifier())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
     /// Witness (cosignature/v1) keys of every participant, members and
     /// observers: each key that is not revoked, under the participant's
     /// origin, so cosignatures made before a rotation still verify.
@@ -741,6 +728,52 @@ impl Roster {
                     .filter(|key| !key.revoked)
                     .map(|key| (member.id.clone(), key.vkey.to_witness()))
             })
+            .collect()
+    }
+}
+
+/// The roster is what every entry, checkpoint and cosignature is verified
+/// against.
+impl KeyLookup for Roster {
+    /// As [`Roster::authorised_key`].
+    fn entry_key(&self, origin: &Origin, index: u64) -> Result<VerifyingKey, KeyRefusal> {
+        self.authorised_key(origin.as_str(), index)
+            .map_err(|error| match error {
+                RosterError::UnknownOrigin(_) => KeyRefusal::UnknownOrigin(origin.clone()),
+                RosterError::ObserverCannotPublish(_) => KeyRefusal::Observer(origin.clone()),
+                RosterError::KeyRevoked { index, .. } => KeyRefusal::Revoked {
+                    origin: origin.clone(),
+                    index,
+                },
+                // authorised_key has no other refusal; anything else still refuses.
+                _ => KeyRefusal::NoKeyAtIndex {
+                    origin: origin.clone(),
+                    index,
+                },
+            })
+    }
+
+    /// Every key of the member with this origin that is not revoked: its
+    /// current key and the keys it rotated away from, so checkpoints signed
+    /// before a rotation still verify. Empty for an unknown origin.
+    fn checkpoint_verifiers(&self, origin: &Origin) -> Vec<NoteVerifier> {
+        self.member_by_origin(origin.as_str())
+            .map(|member| {
+                member
+                    .keys
+                    .iter()
+                    .filter(|key| !key.revoked)
+                    .filter_map(|key| key.vkey.note_verifier())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// [`Roster::witness_keys`] as cosignature verifiers.
+    fn witnesses(&self) -> Vec<CosignatureVerifier> {
+        self.witness_keys()
+            .iter()
+            .filter_map(|(_, vkey)| vkey.cosignature_verifier())
             .collect()
     }
 }

@@ -23,6 +23,7 @@ use std::str::FromStr;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use concord_protocol::checkpoint::CosignatureVerifier;
 use concord_protocol::note::{
     ALG_COSIGNATURE_V1, ALG_ED25519, NoteVerifier, check_key_name, key_id,
 };
@@ -165,6 +166,18 @@ impl VerifierKey {
             return None;
         }
         Some(NoteVerifier {
+            name: self.name.clone(),
+            key: self.key,
+        })
+    }
+
+    /// The cosignature verifier for this key; `None` unless it is a
+    /// cosignature/v1 key (algorithm 0x04).
+    pub fn cosignature_verifier(&self) -> Option<CosignatureVerifier> {
+        if self.alg != ALG_COSIGNATURE_V1 {
+            return None;
+        }
+        Some(CosignatureVerifier {
             name: self.name.clone(),
             key: self.key,
         })

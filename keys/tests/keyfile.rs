@@ -25,7 +25,7 @@ fn encrypted(identity: &AgencyIdentity, passphrase: &Passphrase) -> Vec<u8> {
         identity,
         Protection::Passphrase {
             passphrase,
-            kdf: KDF,
+            params: KDF,
         },
     )
     .expect("seals")
@@ -269,7 +269,7 @@ fn seal_errors() {
         &mx,
         Protection::Passphrase {
             passphrase: &empty,
-            kdf: KDF,
+            params: KDF,
         },
     );
     assert!(
@@ -285,7 +285,7 @@ fn seal_errors() {
         &mx,
         Protection::Passphrase {
             passphrase: &passphrase(),
-            kdf: bad_kdf,
+            params: bad_kdf,
         },
     );
     assert!(
@@ -316,7 +316,7 @@ fn write_creates_mode_0600_and_reads_back() {
         &mx,
         Protection::Passphrase {
             passphrase: &pass,
-            kdf: KDF,
+            params: KDF,
         },
     )
     .expect("writes");
@@ -358,7 +358,7 @@ fn read_refuses_encrypted_file_readable_by_others() {
         &identity("mx-se", 3),
         Protection::Passphrase {
             passphrase: &pass,
-            kdf: KDF,
+            params: KDF,
         },
     )
     .expect("writes");

@@ -8,8 +8,14 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use common::{FEDERATION, genesis, identity, member, member_id, note_vkey, origin};
 use concord_keys::roster::{LogKey, Role, Roster, RosterError, SignedRoster, Threshold};
 use concord_keys::{AgencyIdentity, VerifierKey};
+use concord_protocol::equivocation::{KeyLookup, KeyRefusal};
 use concord_protocol::note::ALG_COSIGNATURE_V1;
+use concord_protocol::origin::Origin;
 use ed25519_dalek::Signer as _;
+
+fn as_origin(origin: &str) -> Origin {
+    Origin::new(origin).expect("valid origin")
+}
 
 // Indexes into the fixture identities.
 const CL: usize = 0;
@@ -389,7 +395,7 @@ fn rotation_moves_authority_at_from_index() {
             "index {index}"
         );
     }
-    assert_eq!(update.checkpoint_verifiers(&mx).len(), 2);
+    assert_eq!(update.checkpoint_verifiers(&as_origin(&mx)).len(), 2);
     let member = update.member(&member_id("mx-se")).expect("present");
     assert_eq!(member.current_key().map(|key| *key.vkey.key()), Some(new));
 }
@@ -455,7 +461,7 @@ fn revoked_key_is_refused_from_its_revocation_index() {
         update.authorised_key(&mx, 1000),
         Ok(mx_new.log_public_key())
     );
-    let verifiers = update.checkpoint_verifiers(&mx);
+    let verifiers = update.checkpoint_verifiers(&as_origin(&mx));
     assert_eq!(verifiers.len(), 1);
     assert_eq!(verifiers[0].key, mx_new.log_public_key());
     assert_eq!(
@@ -477,7 +483,7 @@ fn revoked_key_is_refused_from_its_revocation_index() {
         update.authorised_key(&mx, 1000),
         Err(RosterError::KeyRevoked { .. })
     ));
-    assert!(update.checkpoint_verifiers(&mx).is_empty());
+    assert!(update.checkpoint_verifiers(&as_origin(&mx)).is_empty());
     let member = update.member(&mx_id).expect("present");
     assert!(member.current_key().is_none());
     update
@@ -546,7 +552,11 @@ fn lookups() {
         assert_eq!(vkey.name(), origin(id.as_str()));
         assert_eq!(*vkey.key(), signer.log_public_key());
     }
-    assert!(roster.checkpoint_verifiers("unknown").is_empty());
+    assert!(
+        roster
+            .checkpoint_verifiers(&as_origin("pacific-alliance.concord/nobody"))
+            .is_empty()
+    );
 }
 
 #[test]
@@ -802,4 +812,66 @@ mod properties {
             }
         }
     }
+}
+
+#[test]
+fn key_lookup_for_the_protocol() {
+    let (roster, identities) = genesis();
+    let (mut update, mx_new) = rotated_update(&roster);
+    update
+        .revoke_key(
+            &member_id("mx-se"),
+            note_vkey(&identities[MX]).key_id(),
+            500,
+        )
+        .expect("known key");
+    let mx = as_origin(&origin("mx-se"));
+    let un = as_origin(&origin("un1540"));
+    let nobody = as_origin("pacific-alliance.concord/nobody");
+    assert_eq!(
+        update.entry_key(&mx, 10),
+        Ok(identities[MX].log_public_key())
+    );
+    assert_eq!(update.entry_key(&mx, 1000), Ok(mx_new.log_public_key()));
+    assert_eq!(
+        update.entry_key(&mx, 600),
+        Err(KeyRefusal::Revoked {
+            origin: mx.clone(),
+            index: 600
+        })
+    );
+    assert_eq!(
+        update.entry_key(&un, 0),
+        Err(KeyRefusal::Observer(un.clone()))
+    );
+    assert_eq!(
+        update.entry_key(&nobody, 0),
+        Err(KeyRefusal::UnknownOrigin(nobody.clone()))
+    );
+    let mut late = genesis().0;
+    late.members[0].keys[0].first_index = 10;
+    let cl = as_origin(&origin("cl-subrei"));
+    assert_eq!(
+        late.entry_key(&cl, 3),
+        Err(KeyRefusal::NoKeyAtIndex {
+            origin: cl,
+            index: 3
+        })
+    );
+
+    // Seven witnesses, one cosignature key each, named by their origins.
+    let witnesses = roster.witnesses();
+    assert_eq!(witnesses.len(), 7);
+    for (witness, identity) in witnesses.iter().zip(&identities) {
+        assert_eq!(witness.name, origin(identity.id.as_str()));
+        assert_eq!(witness.key, identity.log_public_key());
+    }
+    // Mexico's revoked key no longer cosigns; its new key does.
+    let names: Vec<_> = update
+        .witnesses()
+        .into_iter()
+        .filter(|w| w.name == origin("mx-se"))
+        .collect();
+    assert_eq!(names.len(), 1);
+    assert_eq!(names[0].key, mx_new.log_public_key());
 }

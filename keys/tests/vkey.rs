@@ -65,6 +65,9 @@ fn note_and_witness_round_trip() {
     }
     assert!(note.note_verifier().is_some());
     assert!(witness.note_verifier().is_none());
+    assert!(note.cosignature_verifier().is_none());
+    let cosignature = witness.cosignature_verifier().expect("a witness key");
+    assert_eq!(cosignature.key_id(), witness.key_id());
     assert_eq!(
         note.note_verifier().map(|v| v.to_vkey()),
         Some(note.to_string())
