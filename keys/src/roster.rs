@@ -36,6 +36,8 @@
 //!   (`first_index..=last_index`, or none at all when `last_index` is
 //!   `null`), so entries signed before a compromise stay valid and nothing
 //!   later does. The ranges of one member never overlap.
+//! - `version`, indexes and `at_least` are at most 2^53 - 1, so that their
+//!   canonical form is exact.
 //! - `peer_id`: the libp2p peer id text (1 to 128 base58 characters); `addrs`:
 //!   up to 16 multiaddr texts of up to 256 bytes each.
 //!
@@ -94,6 +96,10 @@ pub const MAX_PEER_ID: usize = 128;
 pub const MAX_ADDRS: usize = 16;
 /// Longest address.
 pub const MAX_ADDR: usize = 256;
+/// Largest version, index or threshold a roster holds: 2^53 - 1, the
+/// largest integer RFC 8785 (which writes numbers as IEEE 754 doubles)
+/// carries exactly.
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 const BASE58_ALPHABET: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 
@@ -105,6 +111,10 @@ pub enum RosterError {
     BadFederation(String),
     #[error("roster version must be at least 1")]
     VersionZero,
+    #[error(
+        "{field} is {value}, more than {MAX_SAFE_INTEGER} (the largest integer canonical JSON carries exactly)"
+    )]
+    NumberTooLarge { field: &'static str, value: u64 },
     #[error("roster has {0} participants, more than the {MAX_MEMBERS} allowed")]
     TooManyMembers(usize),
     #[error("roster has no participant with role member")]
@@ -470,6 +480,30 @@ impl Roster {
         }
         if self.version == 0 {
             return Err(RosterError::VersionZero);
+        }
+        let numbers = self
+            .members
+            .iter()
+            .flat_map(|member| &member.keys)
+            .flat_map(|key| {
+                [
+                    ("first_index", Some(key.first_index)),
+                    ("last_index", key.last_index),
+                ]
+            });
+        let at_least = match self.policy.threshold {
+            Threshold::AtLeast(at_least) => Some(at_least),
+            Threshold::Majority => None,
+        };
+        for (field, value) in [("version", Some(self.version)), ("at_least", at_least)]
+            .into_iter()
+            .chain(numbers)
+        {
+            if let Some(value) = value
+                && value > MAX_SAFE_INTEGER
+            {
+                return Err(RosterError::NumberTooLarge { field, value });
+            }
         }
         if self.members.len() > MAX_MEMBERS {
             return Err(RosterError::TooManyMembers(self.members.len()));

@@ -416,6 +416,13 @@ fn rotation_rejects_nonsense() {
         Err(RosterError::BadRotation { .. })
     ));
     assert!(matches!(
+        update.rotate_key(&mx, newer.clone(), u64::MAX),
+        Err(RosterError::NumberTooLarge {
+            field: "first_index",
+            ..
+        })
+    ));
+    assert!(matches!(
         update.rotate_key(&mx, note_vkey(&mx_new), 2000),
         Err(RosterError::DuplicateKey { .. })
     ));
@@ -638,6 +645,22 @@ fn validation_table() {
         "is invalid: must be 1 to 64",
     );
     check(&|r| r.version = 0, "version must be at least 1");
+    check(
+        &|r| r.version = 1 << 53,
+        "version is 9007199254740992, more than 9007199254740991",
+    );
+    check(
+        &|r| r.members[0].keys[0].first_index = u64::MAX,
+        "first_index is 18446744073709551615",
+    );
+    check(
+        &|r| r.members[0].keys[0].last_index = Some(1 << 60),
+        "last_index is 1152921504606846976",
+    );
+    check(
+        &|r| r.policy.threshold = Threshold::AtLeast(1 << 53),
+        "at_least is 9007199254740992",
+    );
     check(
         &|r| r.policy.threshold = Threshold::AtLeast(0),
         "threshold at_least 0 is invalid",
