@@ -3,17 +3,14 @@
 //! Every wait polls with a deadline; "nothing arrives" is asserted over a
 //! bounded window after the event that would have caused it.
 
-// Until node/src/lib.rs declares `pub mod net`, this test compiles the module
-// itself; not every public item is used here, hence the allow.
-#[path = "../src/net/mod.rs"]
-#[allow(dead_code)]
-mod net;
-
 use std::collections::HashSet;
 use std::future::Future;
 use std::io;
 use std::time::Duration;
 
+use concord_node::net::{
+    self, NetConfig, NetError, NetEvent, NetHandle, SYNC_PROTOCOL, SyncCodec, Topic, Verdict,
+};
 use concord_protocol::entry::WireEntry;
 use concord_protocol::origin::Origin;
 use concord_protocol::wire::{
@@ -24,7 +21,6 @@ use libp2p::identity::Keypair;
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::Codec;
 use libp2p::{Multiaddr, PeerId, StreamProtocol};
-use net::{NetConfig, NetError, NetEvent, NetHandle, SYNC_PROTOCOL, SyncCodec, Topic, Verdict};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
