@@ -222,7 +222,7 @@ async fn gossip_is_forwarded_after_accept_and_not_after_reject() {
         unreachable!("matched above")
     };
     assert_eq!(
-        (source, author, topic, &message),
+        (source, author, topic, &*message),
         (id_a, id_a, Topic::Entries, &first)
     );
     b.handle.report(message_id, source, Verdict::Accept).await;
@@ -242,7 +242,7 @@ async fn gossip_is_forwarded_after_accept_and_not_after_reject() {
         unreachable!("matched above")
     };
     assert_eq!(
-        (source, author, &message),
+        (source, author, &*message),
         (id_b, id_a, &first),
         "B forwarded A's entry"
     );
@@ -267,7 +267,7 @@ async fn gossip_is_forwarded_after_accept_and_not_after_reject() {
         unreachable!("matched above")
     };
     assert_eq!(
-        (source, &message),
+        (source, &*message),
         (id_a, &second),
         "the second entry reached B"
     );

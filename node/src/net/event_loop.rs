@@ -433,7 +433,7 @@ impl EventLoop {
                     author,
                     message_id,
                     topic,
-                    message: gossip,
+                    message: Box::new(gossip),
                 }),
                 Err(reason) => {
                     tracing::warn!(peer = %propagation_source, %message_id, %reason, "rejecting gossip");

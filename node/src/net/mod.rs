@@ -138,8 +138,8 @@ pub enum NetEvent {
         message_id: MessageId,
         /// The topic it arrived on.
         topic: Topic,
-        /// The message.
-        message: Gossip,
+        /// The message, boxed: it is by far the largest event.
+        message: Box<Gossip>,
     },
     /// A roster peer asks for state; answer through `reply`.
     SyncRequest {
