@@ -236,6 +236,86 @@ fn error_variants() {
 }
 
 #[test]
+fn error_paths() {
+    // serde reports a rejected value either just after it or just after the
+    // bracket that closes its container; the path must name the value in
+    // both cases.
+    let revoke = |body: &str| Record::parse(Kind::DenialRevoke, body.as_bytes());
+    let request = |body: &str| Record::parse(Kind::ConsultationRequest, body.as_bytes());
+    let link = r#""denial":{"origin":"pacific-alliance.concord/mx-se","index":1}"#;
+    let cases: Vec<(Result<Record, RecordError>, &str)> = vec![
+        (revoke(r#"{"date":"2025-02-30","reason":"x"}"#), "date"),
+        (revoke(r#"{"reason":"x","date":"2025-02-30"}"#), "date"),
+        (
+            revoke("{\"reason\":\"x\",\n  \"date\":\"2025-02-30\"\n}\n"),
+            "date",
+        ),
+        (revoke(r#"{"reason":"","date":"2025-01-01"}"#), "reason"),
+        (
+            revoke(r#"{"reason":"x","date":"2025-01-01","extra":1}"#),
+            "extra",
+        ),
+        (revoke(r#"{"reason":"x"}"#), "date"),
+        (revoke(r#"{"reason":"x","date":20250101}"#), "date"),
+        (revoke(r#"{"reason":["x"],"date":"2025-01-01"}"#), "reason"),
+        (
+            revoke(r#"{"reason":"x","date":"2025-01-01","reason":"y"}"#),
+            "reason",
+        ),
+        (revoke("[]"), "payload"),
+        (
+            request(&format!(
+                r#"{{{link},"requesting_state":"CL","denying_state":"MX","application_reference":"A","question":"q","items_summary":"s\u0001"}}"#
+            )),
+            "items_summary",
+        ),
+        (
+            request(r#"{"denial":{"origin":"a b","index":1},"requesting_state":"CL"}"#),
+            "denial.origin",
+        ),
+        (
+            request(r#"{"denial":{"index":1,"origin":"a b"}}"#),
+            "denial.origin",
+        ),
+        (request(r#"{"denial":{"index":1}}"#), "denial.origin"),
+        (
+            request(r#"{"denial":{"origin":"o","index":-1}}"#),
+            "denial.index",
+        ),
+        (
+            request(
+                r#"{"denial":{"origin":"o","index":9007199254740992},"requesting_state":"CL","denying_state":"MX","application_reference":"A","question":"q"}"#,
+            ),
+            "denial.index",
+        ),
+    ];
+    for (result, path) in cases {
+        match result {
+            Err(error) => assert_eq!(error.path(), Some(path), "{error}"),
+            Ok(record) => panic!("accepted {record:?}, expected an error at {path}"),
+        }
+    }
+
+    let mut denial: serde_json::Value =
+        serde_json::from_slice(&sample("denials/mx-2025-thiodiglycol.json")).expect("sample");
+    denial["regimes"] = serde_json::json!(["cwc", "cwc"]);
+    let error = Record::parse(Kind::Denial, denial.to_string().as_bytes()).expect_err("twice");
+    assert_eq!(error.to_string(), "regimes[1]: cwc is listed twice");
+    denial["regimes"] = serde_json::json!(["cwc"]);
+    denial["items"][0]["control_entries"] = serde_json::json!(["1C350.1", "1c350"]);
+    let error = Record::parse(Kind::Denial, denial.to_string().as_bytes()).expect_err("entry");
+    assert_eq!(error.path(), Some("items[0].control_entries[1]"));
+    denial["items"][0]["control_entries"] = serde_json::json!(["1C350.1"]);
+    denial["parties"][1]["identifiers"] = serde_json::json!([{"scheme": "ssn", "value": "1"}]);
+    let error = Record::parse(Kind::Denial, denial.to_string().as_bytes()).expect_err("scheme");
+    assert_eq!(error.path(), Some("parties[1].identifiers[0].scheme"));
+    denial["parties"][1]["identifiers"] = serde_json::json!([]);
+    denial["items"][0]["value"] = serde_json::json!({"amount": "1.5", "currency": "usd"});
+    let error = Record::parse(Kind::Denial, denial.to_string().as_bytes()).expect_err("currency");
+    assert_eq!(error.path(), Some("items[0].value.currency"));
+}
+
+#[test]
 fn kinds() {
     for kind in Kind::ALL {
         assert_eq!(kind.as_str().parse::<Kind>(), Ok(kind));

@@ -34,15 +34,15 @@
 //! the bytes that were signed, and are never re-encoded.
 
 pub mod consultation;
-mod control;
-mod country;
-mod date;
+pub mod control;
+pub mod country;
+pub mod date;
 pub mod denial;
 pub mod federation;
 mod locate;
 pub mod notice;
-mod screening;
-mod text;
+pub mod screening;
+pub mod text;
 mod validate;
 
 use std::fmt;
@@ -106,7 +106,7 @@ pub enum RecordError {
     #[error("{0} payloads are not records: they are parsed by the equivocation module")]
     NotARecordKind(Kind),
     /// A string that names no kind.
-    #[error("unknown record kind {0:?}")]
+    #[error("unknown record kind {0}")]
     UnknownKind(String),
 }
 
