@@ -10,7 +10,7 @@
 //!   "reference": "SE-DGCE-2025-0412",
 //!   "decision_date": "2025-03-14",
 //!   "regimes": ["australia_group"],
-//!   "items": [{"description": "Thiodiglycol, 99 %", "control_entries": ["1C350.d.13"],
+//!   "items": [{"description": "Thiodiglycol, 99 %", "control_entries": ["1C350.1"],
 //!              "hs_code": "2930.90", "quantity": {"amount": "2000", "unit": "kg"},
 //!              "value": {"amount": "48000.00", "currency": "USD"}}],
 //!   "parties": [{"role": "consignee", "name": "Química del Pacífico S.A. de C.V.",
