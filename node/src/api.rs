@@ -190,8 +190,8 @@ async fn status(State(state): State<ApiState>) -> ApiResult<Json<StatusView>> {
             .await
             .into_iter()
             .map(|p| PeerView {
-                member: state.roster.member_by_peer_id(&p.peer_id.to_string()).map(|m| m.id.to_string()),
-                peer_id: p.peer_id.to_string(),
+                member: state.roster.member_by_peer_id(&p.peer.to_string()).map(|m| m.id.to_string()),
+                peer_id: p.peer.to_string(),
                 addrs: p.addrs.iter().map(ToString::to_string).collect(),
             })
             .collect(),

@@ -13,7 +13,7 @@ use std::time::Duration;
 use concord_keys::roster::{Role, Roster};
 use concord_protocol::checkpoint::{self, SignedCheckpoint};
 use concord_protocol::entry::{SignedEntry, Visibility, WireEntry};
-use concord_protocol::equivocation::{EquivocationProof, KeyLookup};
+use concord_protocol::equivocation::EquivocationProof;
 use concord_protocol::origin::Origin;
 use concord_protocol::record::Country;
 use concord_protocol::wire::{Gossip, MAX_RANGE_ENTRIES, SyncRequest, SyncResponse};
@@ -175,7 +175,7 @@ async fn gossip_committed(core: &Core, done: Committed) {
 async fn handle_event(core: &Core, event: NetEvent) -> Result<(), StoreError> {
     match event {
         NetEvent::Gossip { source, message_id, message, .. } => {
-            let verdict = handle_gossip(core, source, message).await?;
+            let verdict = handle_gossip(core, source, *message).await?;
             if verdict == Verdict::Reject {
                 core.count(|s| s.gossip_rejected += 1);
                 tracing::warn!(%source, "rejected an invalid gossip message");
@@ -184,10 +184,16 @@ async fn handle_event(core: &Core, event: NetEvent) -> Result<(), StoreError> {
         }
         NetEvent::SyncRequest { peer, request, reply } => {
             let response = serve(core, &peer, request).unwrap_or_else(|e| SyncResponse::Refused { reason: e.to_string() });
-            reply.send(response);
+            if reply.send(response).is_err() {
+                tracing::debug!(%peer, "sync answer not delivered: the request already ended");
+            }
         }
         NetEvent::PeerConnected { peer, addr } => tracing::info!(%peer, %addr, "peer connected"),
         NetEvent::PeerDisconnected { peer } => tracing::info!(%peer, "peer disconnected"),
+        NetEvent::PeerRefused { peer, addr } => {
+            let addr = addr.map(|a| a.to_string()).unwrap_or_else(|| "unknown address".into());
+            tracing::warn!(%peer, %addr, "refused a peer outside the roster");
+        }
         NetEvent::Listening { addr } => tracing::info!(%addr, "listening"),
     }
     Ok(())
@@ -440,16 +446,16 @@ async fn anti_entropy_loop(core: Core, mut hints: mpsc::Receiver<Hint>, shutdown
 /// whatever a peer holds beyond the stored logs.
 async fn anti_entropy_round(core: &Core) {
     for peer in core.net.peers().await {
-        let notes = match core.net.request(peer.peer_id, SyncRequest::Checkpoints).await {
+        let notes = match core.net.request(peer.peer, SyncRequest::Checkpoints).await {
             Ok(SyncResponse::Checkpoints { notes }) => notes,
             Ok(_) => continue,
             Err(e) => {
-                tracing::debug!(peer = %peer.peer_id, error = %e, "checkpoint request failed");
+                tracing::debug!(peer = %peer.peer, error = %e, "checkpoint request failed");
                 continue;
             }
         };
         for note in notes {
-            match take_checkpoint(core, peer.peer_id, note.as_bytes()).await {
+            match take_checkpoint(core, peer.peer, note.as_bytes()).await {
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "store failure during anti-entropy"),
             }
@@ -461,7 +467,7 @@ async fn anti_entropy_round(core: &Core) {
                 if let Ok(Some(target)) = core.store.target(&origin)
                     && target.checkpoint.size > head.size
                 {
-                    catch_up(core, peer.peer_id, &origin, head.size).await;
+                    catch_up(core, peer.peer, &origin, head.size).await;
                 }
             }
         }

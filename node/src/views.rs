@@ -138,7 +138,7 @@ pub fn entry(store: &Store, origin: &Origin, index: u64, reader: (Role, &Country
         None => (None, "not held".to_owned()),
     };
     let today = Date::from_unix_seconds(crate::clock::now() as i64);
-    let status = store.denial_status(origin, index)?.map(|s| status_json(&s, &today));
+    let status = store.denial_status(origin, index)?.map(|s| status_json(&s, today.as_ref()));
     Ok(EntryView {
         origin: origin.to_string(),
         index,
@@ -154,9 +154,10 @@ pub fn entry(store: &Store, origin: &Origin, index: u64, reader: (Role, &Country
     })
 }
 
-fn status_json(status: &DenialStatus, today: &Date) -> serde_json::Value {
+fn status_json(status: &DenialStatus, today: Option<&Date>) -> serde_json::Value {
+    let state = today.map_or(status.state, |t| status.state_on(t));
     serde_json::json!({
-        "state": status.state_on(today),
+        "state": state,
         "latest_index": status.latest_index,
         "valid_until": status.valid_until,
     })
@@ -203,7 +204,7 @@ fn summarise(record: &Record) -> String {
         Record::Denial(d) => format!("{} {}", d.reference, d.items.first().map(|i| i.description.as_str()).unwrap_or("")),
         Record::DenialAmend(a) => format!("amends: {}", a.reason),
         Record::DenialRevoke(r) => format!("revokes: {}", r.reason),
-        Record::Notice(n) => n.summary.chars().take(80).collect(),
+        Record::Notice(n) => n.summary.as_str().chars().take(80).collect(),
         other => other.kind().as_str().to_owned(),
     }
 }

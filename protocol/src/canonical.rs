@@ -15,7 +15,7 @@ pub struct CanonicalError(String);
 /// # Errors
 /// [`CanonicalError`] when the value holds something JSON cannot carry (a
 /// non-finite float, a map with non-string keys).
-pub fn to_canonical_vec<T: serde::Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CanonicalError> {
+pub fn to_canonical_vec<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, CanonicalError> {
     serde_json_canonicalizer::to_vec(value).map_err(|e| CanonicalError(e.to_string()))
 }
 

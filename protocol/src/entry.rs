@@ -35,6 +35,9 @@ pub const ENTRY_SIGNATURE_DOMAIN: &[u8] = b"concord/entry/v1\n";
 pub const MAX_HEADER_BYTES: usize = 4 * 1024;
 /// Largest payload accepted (the record schemas bound it further).
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+/// Largest integer in a header: RFC 8785 writes numbers as IEEE 754 doubles,
+/// so integers above 2^53 - 1 would not survive a round trip.
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// Why an entry was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,6 +68,8 @@ pub enum EntryError {
     UnexpectedReference(Kind),
     #[error("bilateral visibility must name two different states")]
     BilateralStates,
+    #[error("header field {0} is larger than 2^53 - 1")]
+    IntegerTooLarge(&'static str),
     #[error("base64 field {0} is malformed")]
     Base64(&'static str),
 }
@@ -201,6 +206,12 @@ impl EntryHeader {
     pub fn check(&self) -> Result<(), EntryError> {
         if self.v != ENTRY_FORMAT {
             return Err(EntryError::UnsupportedVersion(self.v));
+        }
+        let reference = self.refers_to.map_or(0, |r| r.index);
+        for (field, value) in [("index", self.index), ("time", self.time), ("refers_to.index", reference)] {
+            if value > MAX_SAFE_INTEGER {
+                return Err(EntryError::IntegerTooLarge(field));
+            }
         }
         let needs_ref = matches!(self.kind, Kind::DenialAmend | Kind::DenialRevoke);
         match (needs_ref, self.refers_to.is_some()) {

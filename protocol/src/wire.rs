@@ -113,7 +113,7 @@ mod tests {
             Err(WireError::TooLarge { size: bytes.len(), max: 4 })
         );
         assert!(matches!(decode::<SyncRequest>(&bytes[..bytes.len() - 1], 1 << 20), Err(WireError::Malformed(_))));
-        let unknown = br#"{"type":"checkpoints","extra":1}"#;
+        let unknown = br#"{"type":"entries","origin":"o","start":0,"end":1,"extra":1}"#;
         assert!(matches!(decode::<SyncRequest>(unknown, 1 << 20), Err(WireError::Malformed(m)) if m.contains("extra")));
         let too_long = SyncRequest::Entries { origin: Origin::new("o").expect("valid"), start: 5, end: 5 + MAX_RANGE_ENTRIES + 1 };
         assert!(too_long.check().is_err());

@@ -182,7 +182,7 @@ impl<'a> Staging<'a> {
         self.overlay.new.extend(new_hashes);
         self.batch.insert(&log_item_key(keys::ENTRY, self.log_id, index), encode_entry(entry));
         if let Some(payload) = payload {
-            self.batch.insert(&keys::payload_key(&header.payload.sha256.0), payload);
+            self.batch.insert(&keys::payload_key(&header.payload.sha256.0)[..], payload);
         }
         self.index(header, index, record)?;
         self.size += 1;
@@ -245,7 +245,7 @@ impl<'a> Staging<'a> {
             self.batch.insert(&log_item_key(keys::HASH, self.log_id, idx), hash);
         }
         let head = LogHead { size: self.size, root };
-        self.batch.insert(&log_key(keys::HEAD, self.log_id), &head.encode());
+        self.batch.insert(&log_key(keys::HEAD, self.log_id)[..], &head.encode()[..]);
         if let Some(checkpoint) = checkpoint {
             self.batch.insert(
                 &log_item_key(keys::CHECKPOINT, self.log_id, checkpoint.checkpoint.size),

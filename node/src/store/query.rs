@@ -218,7 +218,7 @@ impl Store {
         }
         let purge = PurgeRecord { index, sha256: digest, purged_at: now, reason: reason.to_owned() };
         let mut batch = sled::Batch::default();
-        batch.remove(&keys::payload_key(&digest.0));
+        batch.remove(&keys::payload_key(&digest.0)[..]);
         batch.insert(&log_item_key(keys::PURGE, log_id, index), serde_json::to_vec(&purge).expect("serialisable"));
         self.inner.data.apply_batch(batch)?;
         self.flush().await?;
