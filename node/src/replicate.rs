@@ -188,13 +188,11 @@ async fn handle_event(core: &Core, event: NetEvent) -> Result<(), StoreError> {
                 tracing::debug!(%peer, "sync answer not delivered: the request already ended");
             }
         }
-        NetEvent::PeerConnected { peer, addr } => tracing::info!(%peer, %addr, "peer connected"),
-        NetEvent::PeerDisconnected { peer } => tracing::info!(%peer, "peer disconnected"),
-        NetEvent::PeerRefused { peer, addr } => {
-            let addr = addr.map(|a| a.to_string()).unwrap_or_else(|| "unknown address".into());
-            tracing::warn!(%peer, %addr, "refused a peer outside the roster");
-        }
-        NetEvent::Listening { addr } => tracing::info!(%addr, "listening"),
+        // The network task already logs connections, refusals and listeners.
+        NetEvent::PeerConnected { .. }
+        | NetEvent::PeerDisconnected { .. }
+        | NetEvent::PeerRefused { .. }
+        | NetEvent::Listening { .. } => {}
     }
     Ok(())
 }
