@@ -16,10 +16,20 @@ fn main() {
         files.retain(|p| p.extension().is_some_and(|e| e == "json"));
         files.sort();
         for path in files {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
-            let absolute = path.canonicalize().expect("a listed file has a canonical path");
-            writeln!(out, "    ({kind:?}, {name:?}, include_str!({:?})),", absolute.display().to_string())
-                .expect("writing to a String cannot fail");
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            let absolute = path
+                .canonicalize()
+                .expect("a listed file has a canonical path");
+            writeln!(
+                out,
+                "    ({kind:?}, {name:?}, include_str!({:?})),",
+                absolute.display().to_string()
+            )
+            .expect("writing to a String cannot fail");
         }
     }
     out.push_str("]\n");

@@ -74,7 +74,11 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -90,7 +94,9 @@ impl From<ViewError> for ApiError {
         match e {
             ViewError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
             ViewError::BadRequest(m) => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", m),
-            ViewError::Store(s) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", s.to_string()),
+            ViewError::Store(s) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", s.to_string())
+            }
         }
     }
 }
@@ -101,11 +107,17 @@ impl From<PublishError> for ApiError {
             PublishError::Rejected(r @ Rejected::Quarantined(_)) => {
                 ApiError::new(StatusCode::CONFLICT, "quarantined", r.to_string())
             }
-            PublishError::Rejected(r) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "rejected", r.to_string()),
-            PublishError::Storage(m) => ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "storage", m),
-            PublishError::ShuttingDown => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the node is shutting down")
+            PublishError::Rejected(r) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "rejected", r.to_string())
             }
+            PublishError::Storage(m) => {
+                ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "storage", m)
+            }
+            PublishError::ShuttingDown => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the node is shutting down",
+            ),
         }
     }
 }
@@ -127,7 +139,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/quarantine/{log}/clear", post(clear_quarantine))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
-        .route("/v1/health", get(|| async { Json(serde_json::json!({"ok": true})) }))
+        .route(
+            "/v1/health",
+            get(|| async { Json(serde_json::json!({"ok": true})) }),
+        )
         .route("/metrics", get(metrics))
         .merge(protected)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -138,22 +153,41 @@ pub fn router(state: ApiState) -> Router {
 ///
 /// # Errors
 /// An I/O failure of the listener.
-pub async fn serve(listener: tokio::net::TcpListener, state: ApiState, shutdown: CancellationToken) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
 }
 
-async fn require_token(State(state): State<ApiState>, headers: HeaderMap, request: Request, next: Next) -> Response {
+async fn require_token(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Response {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     // Compare in constant time: the token is the only secret on this path.
     let matches = presented.is_some_and(|p| {
-        p.len() == state.token.len() && p.bytes().zip(state.token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        p.len() == state.token.len()
+            && p.bytes()
+                .zip(state.token.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
     });
     if !matches {
-        return ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token (see HOME/api.token)")
-            .into_response();
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or wrong bearer token (see HOME/api.token)",
+        )
+        .into_response();
     }
     next.run(request).await
 }
@@ -183,22 +217,40 @@ pub struct PeerView {
 }
 
 async fn status(State(state): State<ApiState>) -> ApiResult<Json<StatusView>> {
-    let sync = state.sync.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    let sync = state
+        .sync
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
     let peers = match &state.net {
         Some(net) => net
             .peers()
             .await
             .into_iter()
             .map(|p| PeerView {
-                member: state.roster.member_by_peer_id(&p.peer.to_string()).map(|m| m.id.to_string()),
+                member: state
+                    .roster
+                    .member_by_peer_id(&p.peer.to_string())
+                    .map(|m| m.id.to_string()),
                 peer_id: p.peer.to_string(),
                 addrs: p.addrs.iter().map(ToString::to_string).collect(),
             })
             .collect(),
         None => Vec::new(),
     };
-    let logs = views::logs(&state.store, &state.roster, state.required_cosignatures, &sync.seen_sizes)?;
-    let quarantined = state.store.quarantines().map_err(ViewError::from)?.into_iter().map(|q| q.origin.to_string()).collect();
+    let logs = views::logs(
+        &state.store,
+        &state.roster,
+        state.required_cosignatures,
+        &sync.seen_sizes,
+    )?;
+    let quarantined = state
+        .store
+        .quarantines()
+        .map_err(ViewError::from)?
+        .into_iter()
+        .map(|q| q.origin.to_string())
+        .collect();
     Ok(Json(StatusView {
         me: state.me.clone(),
         federation: state.roster.federation.clone(),
@@ -232,7 +284,11 @@ async fn publish(
     body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, Json<Published>)> {
     let publisher = state.publisher.as_ref().ok_or_else(|| {
-        ApiError::new(StatusCode::FORBIDDEN, "observer", "this node is an observer: observers cannot publish")
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "observer",
+            "this node is an observer: observers cannot publish",
+        )
     })?;
     let entry = own_entry(&kind, query.visibility.as_deref(), query.refers_to, &body)?;
     let outcome = publisher.publish(entry).await?;
@@ -251,11 +307,21 @@ async fn publish(
 /// # Errors
 /// [`ViewError::BadRequest`] naming the problem (the record's field, the
 /// visibility, a missing reference).
-pub fn own_entry(kind: &str, visibility: Option<&str>, refers_to: Option<u64>, body: &[u8]) -> Result<OwnEntry, ViewError> {
+pub fn own_entry(
+    kind: &str,
+    visibility: Option<&str>,
+    refers_to: Option<u64>,
+    body: &[u8],
+) -> Result<OwnEntry, ViewError> {
     let kind = views::parse_kind(kind)?;
-    let record = Record::parse(kind, body).map_err(|e| ViewError::BadRequest(format!("{kind} record refused: {e}")))?;
+    let record = Record::parse(kind, body)
+        .map_err(|e| ViewError::BadRequest(format!("{kind} record refused: {e}")))?;
     let visibility = views::parse_visibility(visibility.unwrap_or("federation"))?;
-    Ok(OwnEntry { record, visibility, refers_to })
+    Ok(OwnEntry {
+        record,
+        visibility,
+        refers_to,
+    })
 }
 
 fn base64_encode(bytes: &[u8]) -> String {
@@ -276,12 +342,25 @@ async fn list_entries(
 ) -> ApiResult<Json<Vec<views::EntryLine>>> {
     let origin = log_origin(&state, &log)?;
     let limit = query.limit.unwrap_or(100).min(1000);
-    Ok(Json(views::list(&state.store, &origin, query.start.unwrap_or(0), limit)?))
+    Ok(Json(views::list(
+        &state.store,
+        &origin,
+        query.start.unwrap_or(0),
+        limit,
+    )?))
 }
 
-async fn show_entry(State(state): State<ApiState>, Path((log, index)): Path<(String, u64)>) -> ApiResult<Json<views::EntryView>> {
+async fn show_entry(
+    State(state): State<ApiState>,
+    Path((log, index)): Path<(String, u64)>,
+) -> ApiResult<Json<views::EntryView>> {
     let origin = log_origin(&state, &log)?;
-    Ok(Json(views::entry(&state.store, &origin, index, (state.me.role, &state.me.country))?))
+    Ok(Json(views::entry(
+        &state.store,
+        &origin,
+        index,
+        (state.me.role, &state.me.country),
+    )?))
 }
 
 async fn checkpoint(State(state): State<ApiState>, Path(log): Path<String>) -> ApiResult<Response> {
@@ -290,8 +369,18 @@ async fn checkpoint(State(state): State<ApiState>, Path(log): Path<String>) -> A
         .store
         .checkpoint(&origin)
         .map_err(ViewError::from)?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no checkpoint of {origin} yet")))?;
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], cp.to_bytes()).into_response())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no checkpoint of {origin} yet"),
+            )
+        })?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        cp.to_bytes(),
+    )
+        .into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -306,7 +395,12 @@ async fn inclusion(
     Query(query): Query<InclusionQuery>,
 ) -> ApiResult<Json<views::ProofView>> {
     let origin = log_origin(&state, &log)?;
-    Ok(Json(views::inclusion(&state.store, &origin, query.index, query.size)?))
+    Ok(Json(views::inclusion(
+        &state.store,
+        &origin,
+        query.index,
+        query.size,
+    )?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -321,7 +415,12 @@ async fn consistency(
     Query(query): Query<ConsistencyQuery>,
 ) -> ApiResult<Json<views::ProofView>> {
     let origin = log_origin(&state, &log)?;
-    Ok(Json(views::consistency(&state.store, &origin, query.from, query.to)?))
+    Ok(Json(views::consistency(
+        &state.store,
+        &origin,
+        query.from,
+        query.to,
+    )?))
 }
 
 async fn roster(State(state): State<ApiState>) -> Json<serde_json::Value> {
@@ -332,7 +431,9 @@ async fn evidence(State(state): State<ApiState>) -> ApiResult<Json<serde_json::V
     let evidence = state.store.evidence().map_err(ViewError::from)?;
     let quarantines = state.store.quarantines().map_err(ViewError::from)?;
     let decisions = state.store.decisions().map_err(ViewError::from)?;
-    Ok(Json(serde_json::json!({ "evidence": evidence, "quarantines": quarantines, "decisions": decisions })))
+    Ok(Json(
+        serde_json::json!({ "evidence": evidence, "quarantines": quarantines, "decisions": decisions }),
+    ))
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -348,14 +449,25 @@ async fn clear_quarantine(
 ) -> ApiResult<Json<serde_json::Value>> {
     let origin = log_origin(&state, &log)?;
     if request.operator.trim().is_empty() || request.reason.trim().is_empty() {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "operator and reason must not be empty"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "operator and reason must not be empty",
+        ));
     }
     let cleared = state
         .store
-        .clear_quarantine(&origin, &request.operator, &request.reason, crate::clock::now())
+        .clear_quarantine(
+            &origin,
+            &request.operator,
+            &request.reason,
+            crate::clock::now(),
+        )
         .await
         .map_err(ViewError::from)?;
-    Ok(Json(serde_json::json!({ "origin": origin, "cleared": cleared })))
+    Ok(Json(
+        serde_json::json!({ "origin": origin, "cleared": cleared }),
+    ))
 }
 
 async fn metrics(State(state): State<ApiState>) -> Response {
@@ -367,13 +479,29 @@ async fn metrics(State(state): State<ApiState>) -> Response {
             let _ = writeln!(out, "concord_log_size{{origin=\"{origin}\"}} {}", head.size);
         }
     }
-    let sync = state.sync.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    let sync = state
+        .sync
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
     let _ = writeln!(out, "# TYPE concord_gossip_appended_total counter");
-    let _ = writeln!(out, "concord_gossip_appended_total {}", sync.gossip_appended);
+    let _ = writeln!(
+        out,
+        "concord_gossip_appended_total {}",
+        sync.gossip_appended
+    );
     let _ = writeln!(out, "# TYPE concord_gossip_rejected_total counter");
-    let _ = writeln!(out, "concord_gossip_rejected_total {}", sync.gossip_rejected);
+    let _ = writeln!(
+        out,
+        "concord_gossip_rejected_total {}",
+        sync.gossip_rejected
+    );
     let _ = writeln!(out, "# TYPE concord_synced_appended_total counter");
-    let _ = writeln!(out, "concord_synced_appended_total {}", sync.synced_appended);
+    let _ = writeln!(
+        out,
+        "concord_synced_appended_total {}",
+        sync.synced_appended
+    );
     let quarantined = state.store.quarantines().map(|q| q.len()).unwrap_or(0);
     let _ = writeln!(out, "# TYPE concord_quarantined_logs gauge");
     let _ = writeln!(out, "concord_quarantined_logs {quarantined}");

@@ -313,7 +313,10 @@ pub struct CliError {
 
 impl CliError {
     pub fn new(code: u8, error: impl Into<anyhow::Error>) -> Self {
-        Self { code, error: error.into() }
+        Self {
+            code,
+            error: error.into(),
+        }
     }
 }
 
@@ -332,13 +335,19 @@ impl From<anyhow::Error> for CliError {
 
 impl From<ViewError> for CliError {
     fn from(e: ViewError) -> Self {
-        Self { code: view_code(&e), error: e.into() }
+        Self {
+            code: view_code(&e),
+            error: e.into(),
+        }
     }
 }
 
 impl From<StoreError> for CliError {
     fn from(e: StoreError) -> Self {
-        Self { code: store_code(&e), error: e.into() }
+        Self {
+            code: store_code(&e),
+            error: e.into(),
+        }
     }
 }
 
@@ -368,7 +377,9 @@ pub type CliResult = Result<(), CliError>;
 pub fn dispatch(cli: Cli) -> CliResult {
     match cli.command {
         Command::Init(args) => crate::testnet::init(&args),
-        Command::Testnet { command: TestnetCommand::Create(args) } => crate::testnet::create(&args),
+        Command::Testnet {
+            command: TestnetCommand::Create(args),
+        } => crate::testnet::create(&args),
         Command::Roster { command } => roster(command),
         Command::Run(home) => run_node(&home.home),
         Command::Publish(args) => {
@@ -385,9 +396,15 @@ pub fn dispatch(cli: Cli) -> CliResult {
         Command::Checkpoint(args) => checkpoint(&args),
         Command::Proof { command } => proof(command),
         Command::Audit(args) => crate::audit::command(&args),
-        Command::Quarantine { command: QuarantineCommand::Clear { home, log, operator, reason } } => {
-            clear_quarantine(&home.home, &log, &operator, &reason)
-        }
+        Command::Quarantine {
+            command:
+                QuarantineCommand::Clear {
+                    home,
+                    log,
+                    operator,
+                    reason,
+                },
+        } => clear_quarantine(&home.home, &log, &operator, &reason),
         Command::Demo(args) => crate::demo::run(&args),
     }
 }
@@ -410,7 +427,10 @@ fn run_node(dir: &Path) -> CliResult {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
         (Ok(mut int), Ok(mut term)) => {
             tokio::select! {
                 _ = int.recv() => {}
@@ -432,11 +452,20 @@ fn read_input(path: &Path) -> Result<Vec<u8>, CliError> {
     } else {
         std::fs::File::open(path).and_then(|f| f.take(limit).read_to_end(&mut bytes))
     };
-    result.map_err(|e| CliError::new(exit::INVALID_INPUT, anyhow::anyhow!("reading {}: {e}", path.display())))?;
+    result.map_err(|e| {
+        CliError::new(
+            exit::INVALID_INPUT,
+            anyhow::anyhow!("reading {}: {e}", path.display()),
+        )
+    })?;
     if bytes.len() > api::MAX_BODY_BYTES {
         return Err(CliError::new(
             exit::INVALID_INPUT,
-            anyhow::anyhow!("{} is larger than the {} bytes a record may have", path.display(), api::MAX_BODY_BYTES),
+            anyhow::anyhow!(
+                "{} is larger than the {} bytes a record may have",
+                path.display(),
+                api::MAX_BODY_BYTES
+            ),
         ));
     }
     Ok(bytes)
@@ -444,7 +473,13 @@ fn read_input(path: &Path) -> Result<Vec<u8>, CliError> {
 
 fn change(args: ChangeArgs, kind: &str) -> CliResult {
     let body = read_input(&args.file)?;
-    let published = publish(&args.home.home, kind, &args.visibility, Some(args.index), body)?;
+    let published = publish(
+        &args.home.home,
+        kind,
+        &args.visibility,
+        Some(args.index),
+        body,
+    )?;
     print_published(&published, args.json.json);
     Ok(())
 }
@@ -453,7 +488,10 @@ fn print_published(published: &Published, json: bool) {
     if json {
         print_json(published);
     } else {
-        println!("published {} index {} leaf {}", published.origin, published.index, published.leaf_hash);
+        println!(
+            "published {} index {} leaf {}",
+            published.origin, published.index, published.leaf_hash
+        );
     }
 }
 
@@ -468,7 +506,10 @@ fn backend(home: &Home) -> Result<Backend, CliError> {
         Ok(store) => Ok(Backend::Local { store }),
         Err(StoreError::Locked(_)) => {
             let config = home.config()?;
-            Ok(Backend::Remote { base: format!("http://{}", config.api.listen), token: home.token()? })
+            Ok(Backend::Remote {
+                base: format!("http://{}", config.api.listen),
+                token: home.token()?,
+            })
         }
         Err(e) => Err(e.into()),
     }
@@ -476,20 +517,46 @@ fn backend(home: &Home) -> Result<Backend, CliError> {
 
 fn http_error(e: ureq::Error) -> CliError {
     match e {
-        ureq::Error::StatusCode(code) => CliError::new(exit::FAILURE, anyhow::anyhow!("the node answered HTTP {code}")),
-        other => CliError::new(exit::UNAVAILABLE, anyhow::anyhow!("the node's API cannot be reached: {other}")),
+        ureq::Error::StatusCode(code) => CliError::new(
+            exit::FAILURE,
+            anyhow::anyhow!("the node answered HTTP {code}"),
+        ),
+        other => CliError::new(
+            exit::UNAVAILABLE,
+            anyhow::anyhow!("the node's API cannot be reached: {other}"),
+        ),
     }
 }
 
 /// Sends a request to the node's API and decodes its JSON answer; API errors
 /// come back with their message and the matching exit code.
-fn remote<T: DeserializeOwned>(base: &str, token: &str, method: &str, path: &str, body: Option<Vec<u8>>) -> Result<T, CliError> {
+fn remote<T: DeserializeOwned>(
+    base: &str,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Vec<u8>>,
+) -> Result<T, CliError> {
     let text = remote_text(base, token, method, path, body)?;
-    serde_json::from_str(&text).map_err(|e| CliError::new(exit::FAILURE, anyhow::anyhow!("the node's answer does not parse: {e}")))
+    serde_json::from_str(&text).map_err(|e| {
+        CliError::new(
+            exit::FAILURE,
+            anyhow::anyhow!("the node's answer does not parse: {e}"),
+        )
+    })
 }
 
-fn remote_text(base: &str, token: &str, method: &str, path: &str, body: Option<Vec<u8>>) -> Result<String, CliError> {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+fn remote_text(
+    base: &str,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Vec<u8>>,
+) -> Result<String, CliError> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
     let url = format!("{base}{path}");
     let auth = format!("Bearer {token}");
     let response = match (method, body) {
@@ -502,10 +569,12 @@ fn remote_text(base: &str, token: &str, method: &str, path: &str, body: Option<V
     }
     .map_err(http_error)?;
     let status = response.status().as_u16();
-    let text = response
-        .into_body()
-        .read_to_string()
-        .map_err(|e| CliError::new(exit::UNAVAILABLE, anyhow::anyhow!("reading the node's answer: {e}")))?;
+    let text = response.into_body().read_to_string().map_err(|e| {
+        CliError::new(
+            exit::UNAVAILABLE,
+            anyhow::anyhow!("reading the node's answer: {e}"),
+        )
+    })?;
     if status >= 400 {
         let message = serde_json::from_str::<serde_json::Value>(&text)
             .ok()
@@ -523,7 +592,13 @@ fn remote_text(base: &str, token: &str, method: &str, path: &str, body: Option<V
     Ok(text)
 }
 
-fn publish(dir: &Path, kind: &str, visibility: &str, refers_to: Option<u64>, body: Vec<u8>) -> Result<Published, CliError> {
+fn publish(
+    dir: &Path,
+    kind: &str,
+    visibility: &str,
+    refers_to: Option<u64>,
+    body: Vec<u8>,
+) -> Result<Published, CliError> {
     let home = Home::new(dir);
     // Parse first: a refused record changes nothing, whichever path follows.
     let entry = api::own_entry(kind, Some(visibility), refers_to, &body)?;
@@ -538,17 +613,30 @@ fn publish(dir: &Path, kind: &str, visibility: &str, refers_to: Option<u64>, bod
         Backend::Local { store } => {
             let identity = home.identity()?;
             let roster = home.roster()?;
-            let me = roster
-                .member(&identity.id)
-                .ok_or_else(|| CliError::new(exit::FAILURE, anyhow::anyhow!("{} is not in the roster", identity.id)))?;
+            let me = roster.member(&identity.id).ok_or_else(|| {
+                CliError::new(
+                    exit::FAILURE,
+                    anyhow::anyhow!("{} is not in the roster", identity.id),
+                )
+            })?;
             if me.role != Role::Member {
-                return Err(CliError::new(exit::INVALID_INPUT, anyhow::anyhow!("{} is an observer: observers cannot publish", me.id)));
+                return Err(CliError::new(
+                    exit::INVALID_INPUT,
+                    anyhow::anyhow!("{} is an observer: observers cannot publish", me.id),
+                ));
             }
-            let origin = concord_protocol::origin::Origin::new(&me.origin).map_err(anyhow::Error::from)?;
-            let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::new(exit::FAILURE, e))?;
+            let origin =
+                concord_protocol::origin::Origin::new(&me.origin).map_err(anyhow::Error::from)?;
+            let runtime =
+                tokio::runtime::Runtime::new().map_err(|e| CliError::new(exit::FAILURE, e))?;
             runtime.block_on(async {
                 let shutdown = tokio_util::sync::CancellationToken::new();
-                let writer = crate::publish::Writer { store, origin, key: identity.log_key.clone(), clock: crate::clock::now };
+                let writer = crate::publish::Writer {
+                    store,
+                    origin,
+                    key: identity.log_key.clone(),
+                    clock: crate::clock::now,
+                };
                 let (publisher, task) = crate::publish::spawn(writer, None, shutdown.clone());
                 let outcome = publisher.publish(entry).await;
                 shutdown.cancel();
@@ -559,7 +647,9 @@ fn publish(dir: &Path, kind: &str, visibility: &str, refers_to: Option<u64>, bod
                         index: done.index,
                         leaf_hash: base64_encode(&done.leaf_hash),
                     }),
-                    Err(crate::publish::PublishError::Storage(m)) => Err(CliError::new(exit::STORAGE, anyhow::anyhow!("{m}"))),
+                    Err(crate::publish::PublishError::Storage(m)) => {
+                        Err(CliError::new(exit::STORAGE, anyhow::anyhow!("{m}")))
+                    }
                     Err(e) => Err(CliError::new(exit::INVALID_INPUT, e)),
                 }
             })
@@ -573,7 +663,10 @@ fn base64_encode(bytes: &[u8]) -> String {
 }
 
 fn print_json<T: Serialize>(value: &T) {
-    println!("{}", serde_json::to_string_pretty(value).expect("views serialise"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("views serialise")
+    );
 }
 
 fn roster(command: RosterCommand) -> CliResult {
@@ -584,21 +677,49 @@ fn roster(command: RosterCommand) -> CliResult {
             if json.json {
                 print_json(&view);
             } else {
-                println!("federation {} roster version {}", roster.federation, roster.version);
+                println!(
+                    "federation {} roster version {}",
+                    roster.federation, roster.version
+                );
                 for m in &roster.members {
-                    let role = if m.role == Role::Member { "member" } else { "observer" };
-                    let key = m.keys.iter().rev().find(|k| k.is_current()).map(|k| k.vkey.to_string()).unwrap_or_default();
-                    println!("  {:<10} {:<8} {} {}  {}", m.id.as_str(), role, m.country.as_str(), m.name, key);
+                    let role = if m.role == Role::Member {
+                        "member"
+                    } else {
+                        "observer"
+                    };
+                    let key = m
+                        .keys
+                        .iter()
+                        .rev()
+                        .find(|k| k.is_current())
+                        .map(|k| k.vkey.to_string())
+                        .unwrap_or_default();
+                    println!(
+                        "  {:<10} {:<8} {} {}  {}",
+                        m.id.as_str(),
+                        role,
+                        m.country.as_str(),
+                        m.name,
+                        key
+                    );
                 }
             }
             Ok(())
         }
         RosterCommand::Install { home, file } => {
-            let bytes = std::fs::read(&file).map_err(|e| CliError::new(exit::INVALID_INPUT, anyhow::anyhow!("reading {}: {e}", file.display())))?;
+            let bytes = std::fs::read(&file).map_err(|e| {
+                CliError::new(
+                    exit::INVALID_INPUT,
+                    anyhow::anyhow!("reading {}: {e}", file.display()),
+                )
+            })?;
             let roster = Home::new(&home.home)
                 .install_roster(&bytes)
                 .map_err(|e| CliError::new(exit::INVALID_INPUT, e))?;
-            println!("installed roster version {} of {}", roster.version, roster.federation);
+            println!(
+                "installed roster version {} of {}",
+                roster.version, roster.federation
+            );
             Ok(())
         }
     }
@@ -609,14 +730,24 @@ fn list(args: &ListArgs) -> CliResult {
     let roster = home.roster()?;
     let logs: Vec<String> = match &args.log {
         Some(log) => vec![log.clone()],
-        None => roster.members.iter().filter(|m| m.role == Role::Member).map(|m| m.id.to_string()).collect(),
+        None => roster
+            .members
+            .iter()
+            .filter(|m| m.role == Role::Member)
+            .map(|m| m.id.to_string())
+            .collect(),
     };
     let mut lines = Vec::new();
     match backend(&home)? {
         Backend::Remote { base, token } => {
             for log in &logs {
-                let path = format!("/v1/logs/{log}/entries?start={}&limit={}", args.start, args.limit);
-                lines.extend(remote::<Vec<views::EntryLine>>(&base, &token, "GET", &path, None)?);
+                let path = format!(
+                    "/v1/logs/{log}/entries?start={}&limit={}",
+                    args.start, args.limit
+                );
+                lines.extend(remote::<Vec<views::EntryLine>>(
+                    &base, &token, "GET", &path, None,
+                )?);
             }
         }
         Backend::Local { store } => {
@@ -630,7 +761,10 @@ fn list(args: &ListArgs) -> CliResult {
         print_json(&lines);
     } else {
         for line in &lines {
-            println!("{} #{:<5} {:<14} {:<18} {}", line.origin, line.index, line.kind, line.visibility, line.summary);
+            println!(
+                "{} #{:<5} {:<14} {:<18} {}",
+                line.origin, line.index, line.kind, line.visibility, line.summary
+            );
         }
         if lines.is_empty() {
             println!("no entries");
@@ -642,13 +776,22 @@ fn list(args: &ListArgs) -> CliResult {
 fn show(args: &ShowArgs) -> CliResult {
     let home = Home::new(&args.home.home);
     let view: views::EntryView = match backend(&home)? {
-        Backend::Remote { base, token } => remote(&base, &token, "GET", &format!("/v1/logs/{}/entries/{}", args.log, args.index), None)?,
+        Backend::Remote { base, token } => remote(
+            &base,
+            &token,
+            "GET",
+            &format!("/v1/logs/{}/entries/{}", args.log, args.index),
+            None,
+        )?,
         Backend::Local { store } => {
             let roster = home.roster()?;
             let identity = home.identity()?;
-            let me = roster
-                .member(&identity.id)
-                .ok_or_else(|| CliError::new(exit::FAILURE, anyhow::anyhow!("{} is not in the roster", identity.id)))?;
+            let me = roster.member(&identity.id).ok_or_else(|| {
+                CliError::new(
+                    exit::FAILURE,
+                    anyhow::anyhow!("{} is not in the roster", identity.id),
+                )
+            })?;
             let origin = views::resolve_log(&roster, &args.log)?;
             views::entry(&store, &origin, args.index, (me.role, &me.country))?
         }
@@ -656,15 +799,24 @@ fn show(args: &ShowArgs) -> CliResult {
     if args.json.json {
         print_json(&view);
     } else {
-        println!("{} #{}  {}  time {}", view.origin, view.index, view.kind, view.time);
+        println!(
+            "{} #{}  {}  time {}",
+            view.origin, view.index, view.kind, view.time
+        );
         println!("leaf hash  {}", view.leaf_hash);
-        println!("header     {}", serde_json::to_string(&view.header).unwrap_or_default());
+        println!(
+            "header     {}",
+            serde_json::to_string(&view.header).unwrap_or_default()
+        );
         if let Some(status) = &view.status {
             println!("status     {status}");
         }
         println!("payload    {}", view.payload_state);
         if let Some(payload) = &view.payload {
-            println!("{}", serde_json::to_string_pretty(payload).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(payload).unwrap_or_default()
+            );
         }
     }
     Ok(())
@@ -680,19 +832,31 @@ fn status(args: &StatusArgs) -> CliResult {
         print_json(&view);
         return Ok(());
     }
-    println!("{} ({}, {:?}) in federation {} roster v{}", view.me.id, view.me.origin, view.me.role, view.federation, view.roster_version);
+    println!(
+        "{} ({}, {:?}) in federation {} roster v{}",
+        view.me.id, view.me.origin, view.me.role, view.federation, view.roster_version
+    );
     println!("peers: {}", view.peers.len());
     for peer in &view.peers {
-        println!("  {} {}", peer.member.as_deref().unwrap_or("?"), peer.peer_id);
+        println!(
+            "  {} {}",
+            peer.member.as_deref().unwrap_or("?"),
+            peer.peer_id
+        );
     }
-    println!("{:<40} {:>8} {:>8} {:>8} {:<6} witnesses", "log", "size", "ckpt", "behind", "final");
+    println!(
+        "{:<40} {:>8} {:>8} {:>8} {:<6} witnesses",
+        "log", "size", "ckpt", "behind", "final"
+    );
     for log in &view.logs {
         let witnesses: Vec<&str> = log.cosigned_by.iter().map(|c| c.witness.as_str()).collect();
         println!(
             "{:<40} {:>8} {:>8} {:>8} {:<6} {}{}",
             log.origin,
             log.size,
-            log.checkpoint_size.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+            log.checkpoint_size
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "-".into()),
             log.behind_by,
             if log.is_final { "yes" } else { "no" },
             witnesses.join(","),
@@ -709,16 +873,33 @@ fn offline_status(home: &Home, store: &Store) -> Result<StatusView, CliError> {
     let roster = home.roster()?;
     let config = home.config()?;
     let identity = home.identity()?;
-    let me = roster
-        .member(&identity.id)
-        .ok_or_else(|| CliError::new(exit::FAILURE, anyhow::anyhow!("{} is not in the roster", identity.id)))?;
+    let me = roster.member(&identity.id).ok_or_else(|| {
+        CliError::new(
+            exit::FAILURE,
+            anyhow::anyhow!("{} is not in the roster", identity.id),
+        )
+    })?;
     Ok(StatusView {
-        me: api::Me { id: me.id.to_string(), origin: me.origin.clone(), role: me.role, country: me.country.clone() },
+        me: api::Me {
+            id: me.id.to_string(),
+            origin: me.origin.clone(),
+            role: me.role,
+            country: me.country,
+        },
         federation: roster.federation.clone(),
         roster_version: roster.version,
         peers: Vec::new(),
-        logs: views::logs(store, &roster, config.witness.required_cosignatures, &Default::default())?,
-        quarantined: store.quarantines()?.into_iter().map(|q| q.origin.to_string()).collect(),
+        logs: views::logs(
+            store,
+            &roster,
+            config.witness.required_cosignatures,
+            &Default::default(),
+        )?,
+        quarantined: store
+            .quarantines()?
+            .into_iter()
+            .map(|q| q.origin.to_string())
+            .collect(),
         evidence: store.evidence()?.len(),
         sync: serde_json::json!({"node": "not running"}),
     })
@@ -732,12 +913,21 @@ fn checkpoint(args: &CheckpointArgs) -> CliResult {
         None => home.config()?.id,
     };
     let text = match backend(&home)? {
-        Backend::Remote { base, token } => remote_text(&base, &token, "GET", &format!("/v1/logs/{log}/checkpoint"), None)?,
+        Backend::Remote { base, token } => remote_text(
+            &base,
+            &token,
+            "GET",
+            &format!("/v1/logs/{log}/checkpoint"),
+            None,
+        )?,
         Backend::Local { store } => {
             let origin = views::resolve_log(&roster, &log)?;
-            let cp = store
-                .checkpoint(&origin)?
-                .ok_or_else(|| CliError::new(exit::NOT_FOUND, anyhow::anyhow!("no checkpoint of {origin} yet")))?;
+            let cp = store.checkpoint(&origin)?.ok_or_else(|| {
+                CliError::new(
+                    exit::NOT_FOUND,
+                    anyhow::anyhow!("no checkpoint of {origin} yet"),
+                )
+            })?;
             String::from_utf8_lossy(&cp.to_bytes()).into_owned()
         }
     };
@@ -747,7 +937,9 @@ fn checkpoint(args: &CheckpointArgs) -> CliResult {
 
 fn proof(command: ProofCommand) -> CliResult {
     let (dir, log) = match &command {
-        ProofCommand::Inclusion { home, log, .. } | ProofCommand::Consistency { home, log, .. } => (home.home.clone(), log.clone()),
+        ProofCommand::Inclusion { home, log, .. } | ProofCommand::Consistency { home, log, .. } => {
+            (home.home.clone(), log.clone())
+        }
     };
     let home = Home::new(&dir);
     let view: views::ProofView = match backend(&home)? {
@@ -757,15 +949,21 @@ fn proof(command: ProofCommand) -> CliResult {
                     let size = size.map(|s| format!("&size={s}")).unwrap_or_default();
                     format!("/v1/logs/{log}/proof/inclusion?index={index}{size}")
                 }
-                ProofCommand::Consistency { from, to, .. } => format!("/v1/logs/{log}/proof/consistency?from={from}&to={to}"),
+                ProofCommand::Consistency { from, to, .. } => {
+                    format!("/v1/logs/{log}/proof/consistency?from={from}&to={to}")
+                }
             };
             remote(&base, &token, "GET", &path, None)?
         }
         Backend::Local { store } => {
             let origin = views::resolve_log(&home.roster()?, &log)?;
             match &command {
-                ProofCommand::Inclusion { index, size, .. } => views::inclusion(&store, &origin, *index, *size)?,
-                ProofCommand::Consistency { from, to, .. } => views::consistency(&store, &origin, *from, *to)?,
+                ProofCommand::Inclusion { index, size, .. } => {
+                    views::inclusion(&store, &origin, *index, *size)?
+                }
+                ProofCommand::Consistency { from, to, .. } => {
+                    views::consistency(&store, &origin, *from, *to)?
+                }
             }
         }
     };
@@ -779,21 +977,42 @@ fn clear_quarantine(dir: &Path, log: &str, operator: &str, reason: &str) -> CliR
     let origin = views::resolve_log(&roster, log)?;
     let cleared = match backend(&home)? {
         Backend::Remote { base, token } => {
-            let body = serde_json::to_vec(&api::ClearRequest { operator: operator.into(), reason: reason.into() })
-                .expect("a request serialises");
-            let answer: serde_json::Value = remote(&base, &token, "POST", &format!("/v1/quarantine/{log}/clear"), Some(body))?;
-            answer.get("cleared").and_then(serde_json::Value::as_bool).unwrap_or(false)
+            let body = serde_json::to_vec(&api::ClearRequest {
+                operator: operator.into(),
+                reason: reason.into(),
+            })
+            .expect("a request serialises");
+            let answer: serde_json::Value = remote(
+                &base,
+                &token,
+                "POST",
+                &format!("/v1/quarantine/{log}/clear"),
+                Some(body),
+            )?;
+            answer
+                .get("cleared")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false)
         }
         Backend::Local { store } => {
-            let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::new(exit::FAILURE, e))?;
-            runtime.block_on(store.clear_quarantine(&origin, operator, reason, crate::clock::now()))?
+            let runtime =
+                tokio::runtime::Runtime::new().map_err(|e| CliError::new(exit::FAILURE, e))?;
+            runtime.block_on(store.clear_quarantine(
+                &origin,
+                operator,
+                reason,
+                crate::clock::now(),
+            ))?
         }
     };
     if cleared {
         println!("quarantine of {origin} lifted by {operator}");
         Ok(())
     } else {
-        Err(CliError::new(exit::NOT_FOUND, anyhow::anyhow!("{origin} is not quarantined")))
+        Err(CliError::new(
+            exit::NOT_FOUND,
+            anyhow::anyhow!("{origin} is not quarantined"),
+        ))
     }
 }
 
@@ -802,7 +1021,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("CONCORD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Human => builder.init(),

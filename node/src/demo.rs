@@ -44,14 +44,19 @@ impl Drop for Nodes {
     fn drop(&mut self) {
         for (_, child) in &mut self.children {
             // SIGTERM lets each node flush and close its store.
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         for (id, child) in &mut self.children {
             loop {
                 match child.try_wait() {
                     Ok(Some(_)) => break,
-                    Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                    Ok(None) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(50))
+                    }
                     _ => {
                         eprintln!("node {id} did not stop in time; killing it");
                         let _ = child.kill();
@@ -77,7 +82,11 @@ impl Client {
             .timeout_global(Some(Duration::from_secs(10)))
             .build()
             .into();
-        Ok(Self { agent, base: format!("http://{}", home.config.api.listen), token: home.home.token()? })
+        Ok(Self {
+            agent,
+            base: format!("http://{}", home.config.api.listen),
+            token: home.home.token()?,
+        })
     }
 
     fn status(&self) -> anyhow::Result<StatusView> {
@@ -86,7 +95,9 @@ impl Client {
             .get(format!("{}/v1/status", self.base))
             .header("Authorization", format!("Bearer {}", self.token))
             .call()?;
-        Ok(serde_json::from_str(&response.body_mut().read_to_string()?)?)
+        Ok(serde_json::from_str(
+            &response.body_mut().read_to_string()?,
+        )?)
     }
 
     fn publish(&self, kind: &str, body: &str) -> anyhow::Result<serde_json::Value> {
@@ -116,7 +127,10 @@ fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         Some(d) => d.clone(),
         None => std::env::temp_dir().join(format!("concord-demo-{}", std::process::id())),
     };
-    println!("Creating the Pacific Alliance federation in {}", dir.display());
+    println!(
+        "Creating the Pacific Alliance federation in {}",
+        dir.display()
+    );
     let homes = testnet::build(&TestnetArgs {
         dir: dir.clone(),
         members: ["cl", "co", "mx", "pe", "br"].map(String::from).to_vec(),
@@ -126,25 +140,42 @@ fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         json: false,
     })?;
     let exe = std::env::current_exe().context("locating the concord binary")?;
-    let mut nodes = Nodes { children: Vec::new() };
+    let mut nodes = Nodes {
+        children: Vec::new(),
+    };
     for home in &homes {
         let id = home.member.id.to_string();
-        nodes.children.push((id.clone(), start_node(&exe, &home.home.dir)?));
-        println!("  started {:<7} {}  api http://{}", id, home.member.name, home.config.api.listen);
+        nodes
+            .children
+            .push((id.clone(), start_node(&exe, &home.home.dir)?));
+        println!(
+            "  started {:<7} {}  api http://{}",
+            id, home.member.name, home.config.api.listen
+        );
     }
-    let clients: Vec<(String, Client)> =
-        homes.iter().map(|h| Ok((h.member.id.to_string(), Client::new(h)?))).collect::<anyhow::Result<_>>()?;
-    wait_until(Duration::from_secs(30), "every node's API answers", || clients.iter().all(|(_, c)| c.status().is_ok()))?;
+    let clients: Vec<(String, Client)> = homes
+        .iter()
+        .map(|h| Ok((h.member.id.to_string(), Client::new(h)?)))
+        .collect::<anyhow::Result<_>>()?;
+    wait_until(Duration::from_secs(30), "every node's API answers", || {
+        clients.iter().all(|(_, c)| c.status().is_ok())
+    })?;
     wait_until(Duration::from_secs(30), "every node sees a peer", || {
-        clients.iter().all(|(_, c)| c.status().is_ok_and(|s| !s.peers.is_empty()))
+        clients
+            .iter()
+            .all(|(_, c)| c.status().is_ok_and(|s| !s.peers.is_empty()))
     })?;
 
     let start = Instant::now();
     let mut expected: BTreeMap<String, u64> = BTreeMap::new();
     for (kind, name, body) in SAMPLES {
         let state = state_of(body).with_context(|| format!("sample {name} names no state"))?;
-        let Some((id, client)) = clients.iter().find(|(id, _)| id.as_str() == state) else { continue };
-        let published = client.publish(kind, body).with_context(|| format!("publishing {name} on {id}"))?;
+        let Some((id, client)) = clients.iter().find(|(id, _)| id.as_str() == state) else {
+            continue;
+        };
+        let published = client
+            .publish(kind, body)
+            .with_context(|| format!("publishing {name} on {id}"))?;
         let origin = published["origin"].as_str().unwrap_or_default().to_owned();
         *expected.entry(origin.clone()).or_default() += 1;
         println!(
@@ -156,7 +187,12 @@ fn demo(args: &DemoArgs) -> anyhow::Result<()> {
             published["index"]
         );
     }
-    watch_convergence(&clients, &expected, start, Duration::from_secs(args.timeout_secs))?;
+    watch_convergence(
+        &clients,
+        &expected,
+        start,
+        Duration::from_secs(args.timeout_secs),
+    )?;
     check_identical(&clients)?;
     if args.exit_after_sync {
         return Ok(());
@@ -183,7 +219,10 @@ fn start_node(exe: &Path, home: &Path) -> anyhow::Result<Child> {
 /// The member id that publishes a sample: its denying or issuing state.
 fn state_of(body: &str) -> Option<String> {
     let value: serde_json::Value = serde_json::from_str(body).ok()?;
-    let state = value.get("denying_state").or_else(|| value.get("issuing_state"))?.as_str()?;
+    let state = value
+        .get("denying_state")
+        .or_else(|| value.get("issuing_state"))?
+        .as_str()?;
     Some(state.to_lowercase())
 }
 
@@ -216,22 +255,38 @@ fn watch_convergence(
                 continue;
             };
             for (origin, want) in expected {
-                let size = status.logs.iter().find(|l| &l.origin == origin).map_or(0, |l| l.size);
+                let size = status
+                    .logs
+                    .iter()
+                    .find(|l| &l.origin == origin)
+                    .map_or(0, |l| l.size);
                 let before = seen.insert((id.clone(), origin.clone()), size).unwrap_or(0);
                 if size > before {
                     let log_id = origin.rsplit('/').next().unwrap_or(origin);
                     for index in before..size {
-                        println!("{:>7.3}s  {:<7} received {}#{}", start.elapsed().as_secs_f64(), id, log_id, index);
+                        println!(
+                            "{:>7.3}s  {:<7} received {}#{}",
+                            start.elapsed().as_secs_f64(),
+                            id,
+                            log_id,
+                            index
+                        );
                     }
                 }
                 complete &= size >= *want;
             }
         }
         if complete {
-            println!("{:>7.3}s  every node holds every entry", start.elapsed().as_secs_f64());
+            println!(
+                "{:>7.3}s  every node holds every entry",
+                start.elapsed().as_secs_f64()
+            );
             return Ok(());
         }
-        anyhow::ensure!(Instant::now() < deadline, "nodes did not converge within {limit:?}");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "nodes did not converge within {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -241,11 +296,17 @@ fn check_identical(clients: &[(String, Client)]) -> anyhow::Result<()> {
     let mut reference: Option<BTreeMap<String, (u64, String)>> = None;
     for (id, client) in clients {
         let status = client.status()?;
-        let logs: BTreeMap<String, (u64, String)> =
-            status.logs.into_iter().map(|l| (l.origin, (l.size, l.root))).collect();
+        let logs: BTreeMap<String, (u64, String)> = status
+            .logs
+            .into_iter()
+            .map(|l| (l.origin, (l.size, l.root)))
+            .collect();
         match &reference {
             None => reference = Some(logs),
-            Some(r) => anyhow::ensure!(r == &logs, "node {id} holds different logs: {logs:?} vs {r:?}"),
+            Some(r) => anyhow::ensure!(
+                r == &logs,
+                "node {id} holds different logs: {logs:?} vs {r:?}"
+            ),
         }
     }
     if let Some(r) = reference {
@@ -264,16 +325,37 @@ fn print_usage(dir: &Path, homes: &[NewHomeView]) {
     println!("The federation keeps running. Try, in another terminal:");
     println!("  concord status --home {}", mx.display());
     println!("  concord list --home {} --log cl", mx.display());
-    println!("  concord show --home {} --log br --index 0 --json", un.display());
+    println!(
+        "  concord show --home {} --log br --index 0 --json",
+        un.display()
+    );
     println!("  concord checkpoint --home {} --log pe", un.display());
-    println!("  concord proof inclusion --home {} --log co --index 0", mx.display());
-    println!("  concord publish denial --home {} --file scenarios/records/denials/<file>.json", mx.display());
-    println!("Nodes: {}", homes.iter().map(|h| h.member.id.to_string()).collect::<Vec<_>>().join(", "));
+    println!(
+        "  concord proof inclusion --home {} --log co --index 0",
+        mx.display()
+    );
+    println!(
+        "  concord publish denial --home {} --file scenarios/records/denials/<file>.json",
+        mx.display()
+    );
+    println!(
+        "Nodes: {}",
+        homes
+            .iter()
+            .map(|h| h.member.id.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!("Press Ctrl-C to stop every node.");
 }
 
 fn wait_for_ctrl_c() {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
     runtime.block_on(async {
         let _ = tokio::signal::ctrl_c().await;
     });

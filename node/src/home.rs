@@ -55,19 +55,13 @@ pub struct ApiConfig {
     pub listen: SocketAddr,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct WitnessConfig {
     /// Cosign every checkpoint this node verified.
     pub cosign: bool,
     /// Cosignatures a checkpoint needs before `status` calls it final.
     pub required_cosignatures: usize,
-}
-
-impl Default for WitnessConfig {
-    fn default() -> Self {
-        Self { cosign: false, required_cosignatures: 0 }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -91,7 +85,9 @@ pub struct Home {
 
 impl Home {
     pub fn new(dir: &Path) -> Self {
-        Self { dir: dir.to_path_buf() }
+        Self {
+            dir: dir.to_path_buf(),
+        }
     }
 
     pub fn config_path(&self) -> PathBuf {
@@ -121,8 +117,13 @@ impl Home {
     /// field).
     pub fn config(&self) -> anyhow::Result<Config> {
         let path = self.config_path();
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {} (is {} a Concord home? create one with `concord init`)", path.display(), self.dir.display()))?;
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "reading {} (is {} a Concord home? create one with `concord init`)",
+                path.display(),
+                self.dir.display()
+            )
+        })?;
         toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
 
@@ -178,7 +179,8 @@ impl Home {
             if !path.exists() {
                 break;
             }
-            let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
             let next = match &roster {
                 None => SignedRoster::verify_genesis(&bytes),
                 Some(previous) => SignedRoster::verify_update(&bytes, previous),
@@ -187,7 +189,10 @@ impl Home {
             roster = Some(next);
         }
         roster.with_context(|| {
-            format!("no roster installed in {} (install one with `concord roster install`)", self.roster_dir().display())
+            format!(
+                "no roster installed in {} (install one with `concord roster install`)",
+                self.roster_dir().display()
+            )
         })
     }
 
@@ -213,7 +218,10 @@ impl Home {
 /// The file exists, or an I/O failure.
 pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
     if path.exists() {
-        bail!("{} already exists; refusing to overwrite it", path.display());
+        bail!(
+            "{} already exists; refusing to overwrite it",
+            path.display()
+        );
     }
     let dir = path.parent().context("path has no parent directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -225,8 +233,11 @@ pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
         .mode(mode)
         .open(&tmp)
         .with_context(|| format!("creating {}", tmp.display()))?;
-    file.write_all(bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    file.sync_all().with_context(|| format!("syncing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    file.write_all(bytes)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    file.sync_all()
+        .with_context(|| format!("syncing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     Ok(())
 }

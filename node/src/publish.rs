@@ -58,7 +58,10 @@ impl Publisher {
     /// [`PublishError`] when it was refused or could not be made durable.
     pub async fn publish(&self, entry: OwnEntry) -> Result<AppendOutcome, PublishError> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send(Request { entry, reply }).await.map_err(|_| PublishError::ShuttingDown)?;
+        self.tx
+            .send(Request { entry, reply })
+            .await
+            .map_err(|_| PublishError::ShuttingDown)?;
         answer.await.map_err(|_| PublishError::ShuttingDown)?
     }
 }
@@ -121,12 +124,14 @@ async fn run(
 }
 
 async fn commit_group(writer: &Writer, group: Vec<Request>) -> Option<Committed> {
-    let (entries, replies): (Vec<OwnEntry>, Vec<_>) = group.into_iter().map(|r| (r.entry, r.reply)).unzip();
+    let (entries, replies): (Vec<OwnEntry>, Vec<_>) =
+        group.into_iter().map(|r| (r.entry, r.reply)).unzip();
     let store = writer.store.clone();
     let origin = writer.origin.clone();
     let key = writer.key.clone();
     let time = (writer.clock)();
-    let staged = tokio::task::spawn_blocking(move || store.append_own(&origin, &key, time, &entries)).await;
+    let staged =
+        tokio::task::spawn_blocking(move || store.append_own(&origin, &key, time, &entries)).await;
     let (outcomes, checkpoint) = match staged {
         Ok(Ok(done)) => done,
         Ok(Err(e)) => return fail_all(replies, e.to_string()),
@@ -144,10 +149,16 @@ async fn commit_group(writer: &Writer, group: Vec<Request>) -> Option<Committed>
         }
         let _ = reply.send(outcome.map_err(PublishError::from));
     }
-    (!appended.is_empty()).then_some(Committed { entries: appended, checkpoint })
+    (!appended.is_empty()).then_some(Committed {
+        entries: appended,
+        checkpoint,
+    })
 }
 
-fn fail_all(replies: Vec<oneshot::Sender<Result<AppendOutcome, PublishError>>>, why: String) -> Option<Committed> {
+fn fail_all(
+    replies: Vec<oneshot::Sender<Result<AppendOutcome, PublishError>>>,
+    why: String,
+) -> Option<Committed> {
     tracing::error!(error = %why, "publish group not stored");
     for reply in replies {
         let _ = reply.send(Err(PublishError::Storage(why.clone())));

@@ -52,11 +52,23 @@ pub struct Core {
 #[derive(Debug)]
 pub enum Hint {
     /// Fetch `origin` from `from` off `peer`.
-    CatchUp { peer: PeerId, origin: Origin, from: u64 },
+    CatchUp {
+        peer: PeerId,
+        origin: Origin,
+        from: u64,
+    },
     /// `peer` showed a checkpoint of `size` the stored tree contradicts.
-    Diverged { peer: PeerId, origin: Origin, size: u64 },
+    Diverged {
+        peer: PeerId,
+        origin: Origin,
+        size: u64,
+    },
     /// Fetch the payload of entry `index` that gossip carried without it.
-    Payload { peer: PeerId, origin: Origin, index: u64 },
+    Payload {
+        peer: PeerId,
+        origin: Origin,
+        index: u64,
+    },
 }
 
 /// Capacity of the hint queue; when full, the next round finds the work anyway.
@@ -81,7 +93,10 @@ impl Core {
     }
 
     fn note_seen(&self, origin: &Origin, size: u64) {
-        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let seen = state.seen_sizes.entry(origin.to_string()).or_default();
         *seen = (*seen).max(size);
     }
@@ -93,7 +108,10 @@ impl Core {
     }
 
     fn count(&self, f: impl FnOnce(&mut SyncState)) {
-        f(&mut self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        f(&mut self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner));
     }
 
     /// Whether the roster participant behind `peer` may read a payload.
@@ -125,7 +143,12 @@ pub fn spawn(
     hints: mpsc::Receiver<Hint>,
     shutdown: CancellationToken,
 ) -> Vec<JoinHandle<()>> {
-    let events_task = tokio::spawn(event_loop(core.clone(), events, committed, shutdown.clone()));
+    let events_task = tokio::spawn(event_loop(
+        core.clone(),
+        events,
+        committed,
+        shutdown.clone(),
+    ));
     let sync_task = tokio::spawn(anti_entropy_loop(core, hints, shutdown));
     vec![events_task, sync_task]
 }
@@ -161,20 +184,31 @@ async fn gossip_committed(core: &Core, done: Committed) {
             Visibility::Public | Visibility::Federation => Some(appended.payload.as_slice()),
             Visibility::Members | Visibility::Bilateral { .. } => None,
         };
-        let message = Gossip::Entry { entry: appended.entry.to_wire(payload) };
+        let message = Gossip::Entry {
+            entry: appended.entry.to_wire(payload),
+        };
         if let Err(e) = core.net.publish(Topic::Entries, &message).await {
             tracing::warn!(error = %e, index = appended.index, "could not gossip entry; sync will carry it");
         }
     }
     let note = String::from_utf8_lossy(&done.checkpoint.to_bytes()).into_owned();
-    if let Err(e) = core.net.publish(Topic::Checkpoints, &Gossip::Checkpoint { note }).await {
+    if let Err(e) = core
+        .net
+        .publish(Topic::Checkpoints, &Gossip::Checkpoint { note })
+        .await
+    {
         tracing::warn!(error = %e, "could not gossip checkpoint; sync will carry it");
     }
 }
 
 async fn handle_event(core: &Core, event: NetEvent) -> Result<(), StoreError> {
     match event {
-        NetEvent::Gossip { source, message_id, message, .. } => {
+        NetEvent::Gossip {
+            source,
+            message_id,
+            message,
+            ..
+        } => {
             let verdict = handle_gossip(core, source, *message).await?;
             if verdict == Verdict::Reject {
                 core.count(|s| s.gossip_rejected += 1);
@@ -182,8 +216,14 @@ async fn handle_event(core: &Core, event: NetEvent) -> Result<(), StoreError> {
             }
             core.net.report(message_id, source, verdict).await;
         }
-        NetEvent::SyncRequest { peer, request, reply } => {
-            let response = serve(core, &peer, request).unwrap_or_else(|e| SyncResponse::Refused { reason: e.to_string() });
+        NetEvent::SyncRequest {
+            peer,
+            request,
+            reply,
+        } => {
+            let response = serve(core, &peer, request).unwrap_or_else(|e| SyncResponse::Refused {
+                reason: e.to_string(),
+            });
             if reply.send(response).is_err() {
                 tracing::debug!(%peer, "sync answer not delivered: the request already ended");
             }
@@ -197,26 +237,49 @@ async fn handle_event(core: &Core, event: NetEvent) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn handle_gossip(core: &Core, source: PeerId, message: Gossip) -> Result<Verdict, StoreError> {
+async fn handle_gossip(
+    core: &Core,
+    source: PeerId,
+    message: Gossip,
+) -> Result<Verdict, StoreError> {
     match message {
         Gossip::Entry { entry } => {
-            let Ok((signed, payload)) = entry.decode() else { return Ok(Verdict::Reject) };
-            let Ok(header) = signed.decode_header() else { return Ok(Verdict::Reject) };
+            let Ok((signed, payload)) = entry.decode() else {
+                return Ok(Verdict::Reject);
+            };
+            let Ok(header) = signed.decode_header() else {
+                return Ok(Verdict::Reject);
+            };
             let origin = header.origin.clone();
             let outcome = ingest(core, &origin, vec![(signed, payload)]).await?;
             core.count(|s| s.gossip_appended += outcome.appended);
             if outcome.held > 0 {
                 // A gap before it: fetch the missing range from the relay.
-                core.hint(Hint::CatchUp { peer: source, origin, from: header.index + 1 });
+                core.hint(Hint::CatchUp {
+                    peer: source,
+                    origin,
+                    from: header.index + 1,
+                });
                 return Ok(Verdict::Ignore);
             }
             if outcome.appended > 0 {
-                if !matches!(header.payload.visibility, Visibility::Public | Visibility::Federation) {
-                    core.hint(Hint::Payload { peer: source, origin, index: header.index });
+                if !matches!(
+                    header.payload.visibility,
+                    Visibility::Public | Visibility::Federation
+                ) {
+                    core.hint(Hint::Payload {
+                        peer: source,
+                        origin,
+                        index: header.index,
+                    });
                 }
                 return Ok(Verdict::Accept);
             }
-            Ok(if outcome.rejected.is_empty() { Verdict::Ignore } else { Verdict::Reject })
+            Ok(if outcome.rejected.is_empty() {
+                Verdict::Ignore
+            } else {
+                Verdict::Reject
+            })
         }
         Gossip::Checkpoint { note } => {
             let verdict = take_checkpoint(core, source, note.as_bytes()).await?;
@@ -226,7 +289,11 @@ async fn handle_gossip(core: &Core, source: PeerId, message: Gossip) -> Result<V
             Ok(found) => {
                 let known = core.store.quarantined(&found.origin)?.is_some();
                 record_equivocation(core, proof, false).await?;
-                Ok(if known { Verdict::Ignore } else { Verdict::Accept })
+                Ok(if known {
+                    Verdict::Ignore
+                } else {
+                    Verdict::Accept
+                })
             }
             Err(e) => {
                 tracing::warn!(%source, error = %e, "equivocation proof does not verify");
@@ -238,13 +305,18 @@ async fn handle_gossip(core: &Core, source: PeerId, message: Gossip) -> Result<V
 
 /// Stores entries (verification happens in the store), and turns any
 /// equivocation found into evidence.
-async fn ingest(core: &Core, origin: &Origin, items: Vec<(SignedEntry, Option<Vec<u8>>)>) -> Result<IngestOutcome, StoreError> {
+async fn ingest(
+    core: &Core,
+    origin: &Origin,
+    items: Vec<(SignedEntry, Option<Vec<u8>>)>,
+) -> Result<IngestOutcome, StoreError> {
     let store = core.store.clone();
     let roster = core.roster.clone();
     let origin_owned = origin.clone();
-    let outcome = tokio::task::spawn_blocking(move || store.ingest(&origin_owned, items, roster.as_ref()))
-        .await
-        .map_err(|e| StoreError::Io(format!("ingest task failed: {e}")))??;
+    let outcome =
+        tokio::task::spawn_blocking(move || store.ingest(&origin_owned, items, roster.as_ref()))
+            .await
+            .map_err(|e| StoreError::Io(format!("ingest task failed: {e}")))??;
     for (index, rejected) in &outcome.rejected {
         tracing::warn!(%origin, index, reason = %rejected, "entry refused");
     }
@@ -264,7 +336,9 @@ async fn take_checkpoint(core: &Core, source: PeerId, note: &[u8]) -> Result<Ver
             Ok(Verdict::Reject)
         }
         Ok(outcome) => {
-            let Ok(signed) = SignedCheckpoint::parse(note) else { return Ok(Verdict::Reject) };
+            let Ok(signed) = SignedCheckpoint::parse(note) else {
+                return Ok(Verdict::Reject);
+            };
             let origin = signed.checkpoint.origin.clone();
             core.note_seen(&origin, signed.checkpoint.size);
             match outcome {
@@ -274,7 +348,11 @@ async fn take_checkpoint(core: &Core, source: PeerId, note: &[u8]) -> Result<Ver
                 }
                 CheckpointOutcome::Known | CheckpointOutcome::Older => Ok(Verdict::Ignore),
                 CheckpointOutcome::Ahead { have, .. } => {
-                    core.hint(Hint::CatchUp { peer: source, origin, from: have });
+                    core.hint(Hint::CatchUp {
+                        peer: source,
+                        origin,
+                        from: have,
+                    });
                     Ok(Verdict::Accept)
                 }
                 CheckpointOutcome::Inconsistent { size, proof } => {
@@ -283,7 +361,11 @@ async fn take_checkpoint(core: &Core, source: PeerId, note: &[u8]) -> Result<Ver
                         Some(proof) => record_equivocation(core, proof, true).await?,
                         // The peer's entries below that size that differ from
                         // ours become an entry proof.
-                        None => core.hint(Hint::Diverged { peer: source, origin, size }),
+                        None => core.hint(Hint::Diverged {
+                            peer: source,
+                            origin,
+                            size,
+                        }),
                     }
                     Ok(Verdict::Reject)
                 }
@@ -292,12 +374,28 @@ async fn take_checkpoint(core: &Core, source: PeerId, note: &[u8]) -> Result<Ver
     }
 }
 
-async fn record_equivocation(core: &Core, proof: EquivocationProof, gossip: bool) -> Result<(), StoreError> {
-    let Ok(found) = proof.verify(core.roster.as_ref()) else { return Ok(()) };
+async fn record_equivocation(
+    core: &Core,
+    proof: EquivocationProof,
+    gossip: bool,
+) -> Result<(), StoreError> {
+    let Ok(found) = proof.verify(core.roster.as_ref()) else {
+        return Ok(());
+    };
     tracing::error!(origin = %found.origin, position = found.position, "equivocation proven; log quarantined");
-    let record = EvidenceRecord { origin: found.origin, position: found.position, found_at: core.now(), proof: proof.clone() };
+    let record = EvidenceRecord {
+        origin: found.origin,
+        position: found.position,
+        found_at: core.now(),
+        proof: proof.clone(),
+    };
     core.store.record_equivocation(record).await?;
-    if gossip && let Err(e) = core.net.publish(Topic::Checkpoints, &Gossip::Equivocation { proof }).await {
+    if gossip
+        && let Err(e) = core
+            .net
+            .publish(Topic::Checkpoints, &Gossip::Equivocation { proof })
+            .await
+    {
         tracing::warn!(error = %e, "could not gossip equivocation proof");
     }
     Ok(())
@@ -306,8 +404,12 @@ async fn record_equivocation(core: &Core, proof: EquivocationProof, gossip: bool
 /// Cosigns the latest stored checkpoint of `origin` if this node witnesses
 /// and has not cosigned it yet; the stored tree already matched it.
 async fn maybe_cosign(core: &Core, origin: &Origin) -> Result<(), StoreError> {
-    let Some(witness) = &core.witness else { return Ok(()) };
-    let Some(mut latest) = core.store.checkpoint(origin)? else { return Ok(()) };
+    let Some(witness) = &core.witness else {
+        return Ok(());
+    };
+    let Some(mut latest) = core.store.checkpoint(origin)? else {
+        return Ok(());
+    };
     let verifier = checkpoint::CosignatureVerifier::new(&witness.name, witness.key.verifying_key())
         .expect("a witness name from the roster is a valid key name");
     if matches!(verifier.verify(&latest), Ok(Some(_))) {
@@ -318,9 +420,15 @@ async fn maybe_cosign(core: &Core, origin: &Origin) -> Result<(), StoreError> {
         return Ok(());
     }
     let bytes = latest.to_bytes();
-    core.store.accept_checkpoint(&bytes, core.roster.as_ref())?.ok();
+    core.store
+        .accept_checkpoint(&bytes, core.roster.as_ref())?
+        .ok();
     let note = String::from_utf8_lossy(&bytes).into_owned();
-    if let Err(e) = core.net.publish(Topic::Checkpoints, &Gossip::Checkpoint { note }).await {
+    if let Err(e) = core
+        .net
+        .publish(Topic::Checkpoints, &Gossip::Checkpoint { note })
+        .await
+    {
         tracing::debug!(error = %e, "could not gossip cosignature");
     }
     Ok(())
@@ -329,7 +437,9 @@ async fn maybe_cosign(core: &Core, origin: &Origin) -> Result<(), StoreError> {
 /// Answers a peer's sync request from the store, payloads as visibility allows.
 fn serve(core: &Core, peer: &PeerId, request: SyncRequest) -> Result<SyncResponse, StoreError> {
     if request.check().is_err() {
-        return Ok(SyncResponse::Refused { reason: "range is empty or too long".into() });
+        return Ok(SyncResponse::Refused {
+            reason: "range is empty or too long".into(),
+        });
     }
     match request {
         SyncRequest::Checkpoints => {
@@ -345,7 +455,9 @@ fn serve(core: &Core, peer: &PeerId, request: SyncRequest) -> Result<SyncRespons
             let entries = core.store.entries(&origin, start, end - start)?;
             let mut wire = Vec::with_capacity(entries.len());
             for entry in entries {
-                let Ok(header) = entry.decode_header() else { break };
+                let Ok(header) = entry.decode_header() else {
+                    break;
+                };
                 let payload = if core.peer_may_read(peer, &header.payload.visibility) {
                     core.store.payload(&header.payload.sha256.0)?
                 } else {
@@ -353,7 +465,11 @@ fn serve(core: &Core, peer: &PeerId, request: SyncRequest) -> Result<SyncRespons
                 };
                 wire.push(entry.to_wire(payload.as_deref()));
             }
-            Ok(SyncResponse::Entries { origin, start, entries: wire })
+            Ok(SyncResponse::Entries {
+                origin,
+                start,
+                entries: wire,
+            })
         }
     }
 }
@@ -375,7 +491,11 @@ async fn catch_up(core: &Core, peer: PeerId, origin: &Origin, from: u64) {
             return;
         }
         let end = target.min(start + MAX_RANGE_ENTRIES);
-        let request = SyncRequest::Entries { origin: origin.clone(), start, end };
+        let request = SyncRequest::Entries {
+            origin: origin.clone(),
+            start,
+            end,
+        };
         let entries = match core.net.request(peer, request).await {
             Ok(SyncResponse::Entries { entries, .. }) if !entries.is_empty() => entries,
             Ok(_) => return,
@@ -404,8 +524,15 @@ async fn find_divergence(core: &Core, peer: PeerId, origin: &Origin, size: u64) 
     let mut end = size;
     while end > 0 {
         let start = end.saturating_sub(MAX_RANGE_ENTRIES);
-        let request = SyncRequest::Entries { origin: origin.clone(), start, end };
-        let Ok(SyncResponse::Entries { entries, .. }) = core.net.request(peer, request).await else { return };
+        let request = SyncRequest::Entries {
+            origin: origin.clone(),
+            start,
+            end,
+        };
+        let Ok(SyncResponse::Entries { entries, .. }) = core.net.request(peer, request).await
+        else {
+            return;
+        };
         match ingest(core, origin, decode_all(&entries)).await {
             Ok(outcome) if !outcome.equivocations.is_empty() => return,
             Ok(_) => end = start,
@@ -415,7 +542,11 @@ async fn find_divergence(core: &Core, peer: PeerId, origin: &Origin, size: u64) 
 }
 
 async fn fetch_payload(core: &Core, peer: PeerId, origin: &Origin, index: u64) {
-    let request = SyncRequest::Entries { origin: origin.clone(), start: index, end: index + 1 };
+    let request = SyncRequest::Entries {
+        origin: origin.clone(),
+        start: index,
+        end: index + 1,
+    };
     if let Ok(SyncResponse::Entries { entries, .. }) = core.net.request(peer, request).await
         && let Err(e) = ingest(core, origin, decode_all(&entries)).await
     {
@@ -423,7 +554,11 @@ async fn fetch_payload(core: &Core, peer: PeerId, origin: &Origin, index: u64) {
     }
 }
 
-async fn anti_entropy_loop(core: Core, mut hints: mpsc::Receiver<Hint>, shutdown: CancellationToken) {
+async fn anti_entropy_loop(
+    core: Core,
+    mut hints: mpsc::Receiver<Hint>,
+    shutdown: CancellationToken,
+) {
     let mut ticker = tokio::time::interval(core.sync_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -38,7 +38,12 @@ pub async fn run(home: &Home, shutdown: CancellationToken) -> anyhow::Result<()>
     let roster = Arc::new(home.roster()?);
     let me = roster
         .member(&identity.id)
-        .with_context(|| format!("{} is not in roster version {}", identity.id, roster.version))?
+        .with_context(|| {
+            format!(
+                "{} is not in roster version {}",
+                identity.id, roster.version
+            )
+        })?
         .clone();
     let origin = Origin::new(&me.origin).context("own origin in the roster")?;
     let store = Store::open(&home.db_path()).context("opening the store")?;
@@ -46,7 +51,10 @@ pub async fn run(home: &Home, shutdown: CancellationToken) -> anyhow::Result<()>
     let keypair = libp2p::identity::Keypair::ed25519_from_bytes(identity.transport_seed)
         .context("transport key of the identity")?;
     if keypair.public().to_peer_id().to_string() != me.peer_id {
-        bail!("the identity's transport key does not match peer id {} in the roster", me.peer_id);
+        bail!(
+            "the identity's transport key does not match peer id {} in the roster",
+            me.peer_id
+        );
     }
     let mut allowed = HashSet::new();
     let mut bootstrap = Vec::new();
@@ -60,7 +68,9 @@ pub async fn run(home: &Home, shutdown: CancellationToken) -> anyhow::Result<()>
             for addr in &member.addrs {
                 match addr.parse::<Multiaddr>() {
                     Ok(addr) => bootstrap.push((peer, addr)),
-                    Err(e) => tracing::warn!(member = %member.id, %addr, error = %e, "roster address does not parse"),
+                    Err(e) => {
+                        tracing::warn!(member = %member.id, %addr, error = %e, "roster address does not parse")
+                    }
                 }
             }
         }
@@ -69,7 +79,10 @@ pub async fn run(home: &Home, shutdown: CancellationToken) -> anyhow::Result<()>
         .network
         .listen
         .iter()
-        .map(|a| a.parse::<Multiaddr>().with_context(|| format!("listen address {a:?} in config.toml")))
+        .map(|a| {
+            a.parse::<Multiaddr>()
+                .with_context(|| format!("listen address {a:?} in config.toml"))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
     let net_config = NetConfig {
@@ -80,11 +93,17 @@ pub async fn run(home: &Home, shutdown: CancellationToken) -> anyhow::Result<()>
         federation: roster.federation.clone(),
         mdns: config.network.mdns,
     };
-    let (net_handle, net_task) = net::spawn(net_config, events_tx, shutdown.clone()).context("starting the network")?;
+    let (net_handle, net_task) =
+        net::spawn(net_config, events_tx, shutdown.clone()).context("starting the network")?;
 
     let (committed_tx, committed_rx) = mpsc::channel(COMMITTED_QUEUE);
     let (publisher, writer_task) = if me.role == Role::Member {
-        let writer = Writer { store: store.clone(), origin: origin.clone(), key: identity.log_key.clone(), clock: crate::clock::now };
+        let writer = Writer {
+            store: store.clone(),
+            origin: origin.clone(),
+            key: identity.log_key.clone(),
+            clock: crate::clock::now,
+        };
         let (publisher, task) = publish::spawn(writer, Some(committed_tx), shutdown.clone());
         (Some(publisher), Some(task))
     } else {
@@ -93,8 +112,10 @@ pub async fn run(home: &Home, shutdown: CancellationToken) -> anyhow::Result<()>
 
     let sync_state = Arc::new(Mutex::new(SyncState::default()));
     let (hints_tx, hints_rx) = mpsc::channel(HINT_QUEUE);
-    let witness = (config.witness.cosign || me.role == Role::Observer)
-        .then(|| Witness { name: me.origin.clone(), key: identity.log_key.clone() });
+    let witness = (config.witness.cosign || me.role == Role::Observer).then(|| Witness {
+        name: me.origin.clone(),
+        key: identity.log_key.clone(),
+    });
     let core = Core {
         store: store.clone(),
         roster: roster.clone(),
@@ -117,7 +138,12 @@ pub async fn run(home: &Home, shutdown: CancellationToken) -> anyhow::Result<()>
         net: Some(net_handle),
         sync: sync_state,
         token: home.token()?,
-        me: Me { id: me.id.to_string(), origin: me.origin.clone(), role: me.role, country: me.country.clone() },
+        me: Me {
+            id: me.id.to_string(),
+            origin: me.origin.clone(),
+            role: me.role,
+            country: me.country,
+        },
         required_cosignatures: config.witness.required_cosignatures,
     };
     tracing::info!(id = %me.id, %origin, api = %config.api.listen, "node running");

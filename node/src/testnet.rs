@@ -10,7 +10,9 @@ use concord_protocol::origin::Origin;
 use concord_protocol::record::Country;
 
 use crate::cli::{CliError, CliResult, InitArgs, exit};
-use crate::home::{ApiConfig, Config, Home, NetworkConfig, PASSPHRASE_ENV, SyncConfig, WitnessConfig};
+use crate::home::{
+    ApiConfig, Config, Home, NetworkConfig, PASSPHRASE_ENV, SyncConfig, WitnessConfig,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct TestnetArgs {
@@ -51,7 +53,9 @@ fn display_name(id: &str) -> String {
 /// A free loopback port, chosen by the OS. Another process may take it
 /// before the node binds it; for local federations that risk is accepted.
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// The public facts of a new agency, as the roster needs them.
@@ -74,36 +78,66 @@ struct NewHome {
     config: Config,
 }
 
-fn make_home(
-    dir: &std::path::Path,
-    id: &str,
-    name: &str,
-    country: &str,
+/// What a new home is for.
+struct HomeSpec<'a> {
+    dir: &'a std::path::Path,
+    id: &'a str,
+    name: &'a str,
+    country: &'a str,
     role: Role,
-    federation: &str,
+    federation: &'a str,
+    /// (p2p, api) ports; 0 picks a free one.
     ports: (u16, u16),
-    protection: Protection<'_>,
-) -> anyhow::Result<NewHome> {
+    sync: SyncConfig,
+}
+
+fn make_home(spec: &HomeSpec<'_>, protection: Protection<'_>) -> anyhow::Result<NewHome> {
+    let HomeSpec {
+        dir,
+        id,
+        name,
+        country,
+        role,
+        federation,
+        ports,
+        ref sync,
+    } = *spec;
     let home = Home::new(dir);
     if home.config_path().exists() || home.key_path().exists() {
-        anyhow::bail!("{} already holds a Concord home; refusing to overwrite it", dir.display());
+        anyhow::bail!(
+            "{} already holds a Concord home; refusing to overwrite it",
+            dir.display()
+        );
     }
     let member_id = MemberId::new(id).with_context(|| format!("member id {id:?}"))?;
-    let country = Country::try_from(country.to_owned()).map_err(|e| anyhow::anyhow!("country: {e}"))?;
-    let origin = Origin::for_member(federation, id).with_context(|| "federation and id make no valid origin")?;
+    let country =
+        Country::try_from(country.to_owned()).map_err(|e| anyhow::anyhow!("country: {e}"))?;
+    let origin = Origin::for_member(federation, id)
+        .with_context(|| "federation and id make no valid origin")?;
     let identity = AgencyIdentity::generate(member_id.clone())?;
     let keypair = libp2p::identity::Keypair::ed25519_from_bytes(identity.transport_seed)?;
     let peer_id = keypair.public().to_peer_id().to_string();
     let p2p_port = if ports.0 == 0 { free_port()? } else { ports.0 };
     let api_port = if ports.1 == 0 { free_port()? } else { ports.1 };
-    let addrs = vec![format!("/ip4/127.0.0.1/tcp/{p2p_port}"), format!("/ip4/127.0.0.1/udp/{p2p_port}/quic-v1")];
+    let addrs = vec![
+        format!("/ip4/127.0.0.1/tcp/{p2p_port}"),
+        format!("/ip4/127.0.0.1/udp/{p2p_port}/quic-v1"),
+    ];
     let config = Config {
         id: id.to_owned(),
         federation: federation.to_owned(),
-        network: NetworkConfig { listen: addrs.clone(), mdns: false },
-        api: ApiConfig { listen: std::net::SocketAddr::from(([127, 0, 0, 1], api_port)) },
-        witness: WitnessConfig { cosign: role == Role::Observer, required_cosignatures: 0 },
-        sync: SyncConfig::default(),
+        network: NetworkConfig {
+            listen: addrs.clone(),
+            mdns: false,
+        },
+        api: ApiConfig {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], api_port)),
+        },
+        witness: WitnessConfig {
+            cosign: role == Role::Observer,
+            required_cosignatures: 0,
+        },
+        sync: sync.clone(),
     };
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     concord_keys::keyfile::write_key_file(&home.key_path(), &identity, protection)
@@ -121,7 +155,12 @@ fn make_home(
         peer_id,
         addrs,
     };
-    Ok(NewHome { home, identity, member, config })
+    Ok(NewHome {
+        home,
+        identity,
+        member,
+        config,
+    })
 }
 
 fn facts(home: &Home, member: &Member, config: &Config) -> InitFacts {
@@ -146,27 +185,36 @@ pub fn init(args: &InitArgs) -> CliResult {
     let passphrase = std::env::var(PASSPHRASE_ENV).ok().map(Passphrase::new);
     let protection = match (&passphrase, args.insecure_demo_keys) {
         (_, true) => Protection::InsecurePlaintext,
-        (Some(p), false) => Protection::Passphrase { passphrase: p, params: KdfParams::PRODUCTION },
+        (Some(p), false) => Protection::Passphrase {
+            passphrase: p,
+            params: KdfParams::PRODUCTION,
+        },
         (None, false) => {
             return Err(CliError::new(
                 exit::INVALID_INPUT,
-                anyhow::anyhow!("set {PASSPHRASE_ENV} to encrypt the key file, or pass --insecure-demo-keys for a throwaway demo"),
+                anyhow::anyhow!(
+                    "set {PASSPHRASE_ENV} to encrypt the key file, or pass --insecure-demo-keys for a throwaway demo"
+                ),
             ));
         }
     };
-    let new = make_home(
-        &args.home.home,
-        &args.id,
-        &args.name,
-        &args.country,
-        args.role.into(),
-        &args.federation,
-        (args.p2p_port, args.api_port),
-        protection,
-    )
-    .map_err(|e| CliError::new(exit::INVALID_INPUT, e))?;
+    let spec = HomeSpec {
+        dir: &args.home.home,
+        id: &args.id,
+        name: &args.name,
+        country: &args.country,
+        role: args.role.into(),
+        federation: &args.federation,
+        ports: (args.p2p_port, args.api_port),
+        sync: SyncConfig::default(),
+    };
+    let new = make_home(&spec, protection).map_err(|e| CliError::new(exit::INVALID_INPUT, e))?;
     let member_json = serde_json::to_string_pretty(&new.member).expect("a member serialises");
-    println!("{}", serde_json::to_string_pretty(&facts(&new.home, &new.member, &new.config)).expect("facts serialise"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&facts(&new.home, &new.member, &new.config))
+            .expect("facts serialise")
+    );
     println!("roster entry for this agency:\n{member_json}");
     Ok(())
 }
@@ -174,7 +222,10 @@ pub fn init(args: &InitArgs) -> CliResult {
 fn split_id(spec: &str) -> (String, String) {
     match spec.split_once(':') {
         Some((id, cc)) => (id.to_owned(), cc.to_uppercase()),
-        None => (spec.to_owned(), spec.chars().take(2).collect::<String>().to_uppercase()),
+        None => (
+            spec.to_owned(),
+            spec.chars().take(2).collect::<String>().to_uppercase(),
+        ),
     }
 }
 
@@ -184,15 +235,28 @@ fn split_id(spec: &str) -> (String, String) {
 /// Bad ids or countries (exit 3), or an existing home.
 pub fn create(args: &TestnetArgs) -> CliResult {
     let homes = build(args).map_err(|e| CliError::new(exit::INVALID_INPUT, e))?;
-    let listing: Vec<InitFacts> = homes.iter().map(|h| facts(&h.home, &h.member, &h.config)).collect();
+    let listing: Vec<InitFacts> = homes
+        .iter()
+        .map(|h| facts(&h.home, &h.member, &h.config))
+        .collect();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&listing).expect("facts serialise"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&listing).expect("facts serialise")
+        );
     } else {
-        println!("federation {} created in {}", args.federation, args.dir.display());
+        println!(
+            "federation {} created in {}",
+            args.federation,
+            args.dir.display()
+        );
         for f in &listing {
             println!("  {:<8} {}  api {}  {}", f.id, f.home, f.api, f.addrs[0]);
         }
-        println!("start a node with: concord run --home {}/<id>", args.dir.display());
+        println!(
+            "start a node with: concord run --home {}/<id>",
+            args.dir.display()
+        );
     }
     Ok(())
 }
@@ -203,32 +267,36 @@ pub fn create(args: &TestnetArgs) -> CliResult {
 /// Any failure creating a home or the roster.
 pub fn build(args: &TestnetArgs) -> anyhow::Result<Vec<NewHomeView>> {
     let mut homes = Vec::new();
-    let specs = args
-        .members
-        .iter()
-        .map(|s| (s, Role::Member))
-        .chain(args.observers.iter().filter(|s| !s.is_empty()).map(|s| (s, Role::Observer)));
+    let specs = args.members.iter().map(|s| (s, Role::Member)).chain(
+        args.observers
+            .iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| (s, Role::Observer)),
+    );
     for (spec, role) in specs {
         let (id, country) = split_id(spec);
-        let mut new = make_home(
-            &args.dir.join(&id),
-            &id,
-            &display_name(&id),
-            &country,
+        let dir = args.dir.join(&id);
+        let name = display_name(&id);
+        let spec = HomeSpec {
+            dir: &dir,
+            id: &id,
+            name: &name,
+            country: &country,
             role,
-            &args.federation,
-            (0, 0),
-            Protection::InsecurePlaintext,
-        )?;
-        new.config.sync.interval_ms = args.sync_interval_ms;
-        std::fs::remove_file(new.home.config_path())?;
-        new.home.write_config(&new.config)?;
-        homes.push(new);
+            federation: &args.federation,
+            ports: (0, 0),
+            sync: SyncConfig {
+                interval_ms: args.sync_interval_ms,
+            },
+        };
+        homes.push(make_home(&spec, Protection::InsecurePlaintext)?);
     }
     let roster = Roster {
         federation: args.federation.clone(),
         version: 1,
-        policy: Policy { threshold: Threshold::Majority },
+        policy: Policy {
+            threshold: Threshold::Majority,
+        },
         members: homes.iter().map(|h| h.member.clone()).collect(),
     };
     let mut signed = SignedRoster::new(&roster)?;
@@ -251,6 +319,10 @@ pub struct NewHomeView {
 
 impl From<NewHome> for NewHomeView {
     fn from(n: NewHome) -> Self {
-        Self { home: n.home, member: n.member, config: n.config }
+        Self {
+            home: n.home,
+            member: n.member,
+            config: n.config,
+        }
     }
 }

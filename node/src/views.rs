@@ -61,11 +61,16 @@ pub fn logs(
     let mut out = Vec::new();
     for (origin, head) in store.logs()? {
         let checkpoint = store.checkpoint(&origin)?;
-        let cosigned_by = checkpoint.as_ref().map(|cp| cosigners(cp, &witnesses)).unwrap_or_default();
+        let cosigned_by = checkpoint
+            .as_ref()
+            .map(|cp| cosigners(cp, &witnesses))
+            .unwrap_or_default();
         let seen_size = seen.get(origin.as_str()).copied().unwrap_or(0);
         let target = store.target(&origin)?.map_or(0, |t| t.checkpoint.size);
         out.push(LogView {
-            member: roster.member_by_origin(origin.as_str()).map(|m| m.id.to_string()),
+            member: roster
+                .member_by_origin(origin.as_str())
+                .map(|m| m.id.to_string()),
             size: head.size,
             root: BASE64.encode(head.root),
             checkpoint_size: checkpoint.as_ref().map(|c| c.checkpoint.size),
@@ -79,11 +84,17 @@ pub fn logs(
     Ok(out)
 }
 
-fn cosigners(checkpoint: &SignedCheckpoint, witnesses: &[CosignatureVerifier]) -> Vec<CosignerView> {
+fn cosigners(
+    checkpoint: &SignedCheckpoint,
+    witnesses: &[CosignatureVerifier],
+) -> Vec<CosignerView> {
     witnesses
         .iter()
         .filter_map(|w| match w.verify(checkpoint) {
-            Ok(Some(time)) => Some(CosignerView { witness: w.name.clone(), time }),
+            Ok(Some(time)) => Some(CosignerView {
+                witness: w.name.clone(),
+                time,
+            }),
             _ => None,
         })
         .collect()
@@ -94,10 +105,16 @@ fn cosigners(checkpoint: &SignedCheckpoint, witnesses: &[CosignatureVerifier]) -
 /// # Errors
 /// [`ViewError::NotFound`] when neither matches.
 pub fn resolve_log(roster: &Roster, log: &str) -> Result<Origin, ViewError> {
-    if let Some(member) = roster.members.iter().find(|m| m.id.as_str() == log || m.origin == log) {
+    if let Some(member) = roster
+        .members
+        .iter()
+        .find(|m| m.id.as_str() == log || m.origin == log)
+    {
         return Origin::new(&member.origin).map_err(|e| ViewError::NotFound(e.to_string()));
     }
-    Err(ViewError::NotFound(format!("{log:?} is neither a member id nor a log origin in the roster")))
+    Err(ViewError::NotFound(format!(
+        "{log:?} is neither a member id nor a log origin in the roster"
+    )))
 }
 
 /// One entry as `show` prints it.
@@ -123,13 +140,20 @@ pub struct EntryView {
 ///
 /// # Errors
 /// [`ViewError::NotFound`] for an index not stored.
-pub fn entry(store: &Store, origin: &Origin, index: u64, reader: (Role, &Country)) -> Result<EntryView, ViewError> {
+pub fn entry(
+    store: &Store,
+    origin: &Origin,
+    index: u64,
+    reader: (Role, &Country),
+) -> Result<EntryView, ViewError> {
     let signed = store
         .entry(origin, index)?
         .ok_or_else(|| ViewError::NotFound(format!("{origin} has no entry {index}")))?;
-    let header: EntryHeader = signed
-        .decode_header()
-        .map_err(|e| ViewError::Store(StoreError::Corrupt(format!("entry {index} of {origin}: {e}"))))?;
+    let header: EntryHeader = signed.decode_header().map_err(|e| {
+        ViewError::Store(StoreError::Corrupt(format!(
+            "entry {index} of {origin}: {e}"
+        )))
+    })?;
     let readable = crate::replicate::may_read(reader.0, reader.1, &header.payload.visibility);
     let (payload, payload_state) = match store.payload(&header.payload.sha256.0)? {
         Some(bytes) if readable => (serde_json::from_slice(&bytes).ok(), "present".to_owned()),
@@ -138,7 +162,9 @@ pub fn entry(store: &Store, origin: &Origin, index: u64, reader: (Role, &Country
         None => (None, "not held".to_owned()),
     };
     let today = Date::from_unix_seconds(crate::clock::now() as i64);
-    let status = store.denial_status(origin, index)?.map(|s| status_json(&s, today.as_ref()));
+    let status = store
+        .denial_status(origin, index)?
+        .map(|s| status_json(&s, today.as_ref()));
     Ok(EntryView {
         origin: origin.to_string(),
         index,
@@ -178,10 +204,17 @@ pub struct EntryLine {
 ///
 /// # Errors
 /// [`ViewError::Store`] on a read failure.
-pub fn list(store: &Store, origin: &Origin, start: u64, limit: u64) -> Result<Vec<EntryLine>, ViewError> {
+pub fn list(
+    store: &Store,
+    origin: &Origin,
+    start: u64,
+    limit: u64,
+) -> Result<Vec<EntryLine>, ViewError> {
     let mut out = Vec::new();
     for signed in store.entries(origin, start, limit)? {
-        let Ok(header) = signed.decode_header() else { continue };
+        let Ok(header) = signed.decode_header() else {
+            continue;
+        };
         let summary = store
             .payload(&header.payload.sha256.0)?
             .and_then(|bytes| Record::parse(header.kind, &bytes).ok())
@@ -201,7 +234,14 @@ pub fn list(store: &Store, origin: &Origin, start: u64, limit: u64) -> Result<Ve
 
 fn summarise(record: &Record) -> String {
     match record {
-        Record::Denial(d) => format!("{} {}", d.reference, d.items.first().map(|i| i.description.as_str()).unwrap_or("")),
+        Record::Denial(d) => format!(
+            "{} {}",
+            d.reference,
+            d.items
+                .first()
+                .map(|i| i.description.as_str())
+                .unwrap_or("")
+        ),
         Record::DenialAmend(a) => format!("amends: {}", a.reason),
         Record::DenialRevoke(r) => format!("revokes: {}", r.reason),
         Record::Notice(n) => n.summary.as_str().chars().take(80).collect(),
@@ -234,13 +274,19 @@ pub fn parse_visibility(text: &str) -> Result<Visibility, ViewError> {
                     "visibility {other:?} is not public, federation, members or bilateral:XX,YY"
                 ))
             })?;
-            let (a, b) = states
-                .split_once(',')
-                .ok_or_else(|| ViewError::BadRequest("bilateral visibility needs two states: bilateral:XX,YY".into()))?;
-            let a = Country::try_from(a.to_owned()).map_err(|e| ViewError::BadRequest(e.to_string()))?;
-            let b = Country::try_from(b.to_owned()).map_err(|e| ViewError::BadRequest(e.to_string()))?;
+            let (a, b) = states.split_once(',').ok_or_else(|| {
+                ViewError::BadRequest(
+                    "bilateral visibility needs two states: bilateral:XX,YY".into(),
+                )
+            })?;
+            let a = Country::try_from(a.to_owned())
+                .map_err(|e| ViewError::BadRequest(e.to_string()))?;
+            let b = Country::try_from(b.to_owned())
+                .map_err(|e| ViewError::BadRequest(e.to_string()))?;
             if a == b {
-                return Err(ViewError::BadRequest("bilateral visibility needs two different states".into()));
+                return Err(ViewError::BadRequest(
+                    "bilateral visibility needs two different states".into(),
+                ));
             }
             Ok(Visibility::Bilateral { states: [a, b] })
         }
@@ -252,7 +298,8 @@ pub fn parse_visibility(text: &str) -> Result<Visibility, ViewError> {
 /// # Errors
 /// [`ViewError::BadRequest`] for an unknown kind.
 pub fn parse_kind(text: &str) -> Result<Kind, ViewError> {
-    text.parse::<Kind>().map_err(|_| ViewError::BadRequest(format!("unknown record kind {text:?}")))
+    text.parse::<Kind>()
+        .map_err(|_| ViewError::BadRequest(format!("unknown record kind {text:?}")))
 }
 
 /// A proof as JSON, hashes in base64.
@@ -274,12 +321,21 @@ pub struct ProofView {
 ///
 /// # Errors
 /// [`ViewError::NotFound`] for positions not stored.
-pub fn inclusion(store: &Store, origin: &Origin, index: u64, size: Option<u64>) -> Result<ProofView, ViewError> {
+pub fn inclusion(
+    store: &Store,
+    origin: &Origin,
+    index: u64,
+    size: Option<u64>,
+) -> Result<ProofView, ViewError> {
     let size = match size {
         Some(s) => s,
-        None => store.checkpoint(origin)?.map_or(store.head(origin)?.size, |c| c.checkpoint.size),
+        None => store
+            .checkpoint(origin)?
+            .map_or(store.head(origin)?.size, |c| c.checkpoint.size),
     };
-    let hashes = store.inclusion_proof(origin, index, size).map_err(not_found)?;
+    let hashes = store
+        .inclusion_proof(origin, index, size)
+        .map_err(not_found)?;
     let leaf = store
         .entry(origin, index)?
         .ok_or_else(|| ViewError::NotFound(format!("{origin} has no entry {index}")))?
@@ -302,11 +358,20 @@ pub fn inclusion(store: &Store, origin: &Origin, index: u64, size: Option<u64>) 
 /// # Errors
 /// [`ViewError::NotFound`] for sizes not stored, [`ViewError::BadRequest`]
 /// when `from > to`.
-pub fn consistency(store: &Store, origin: &Origin, from: u64, to: u64) -> Result<ProofView, ViewError> {
+pub fn consistency(
+    store: &Store,
+    origin: &Origin,
+    from: u64,
+    to: u64,
+) -> Result<ProofView, ViewError> {
     if from > to {
-        return Err(ViewError::BadRequest(format!("--from {from} is larger than --to {to}")));
+        return Err(ViewError::BadRequest(format!(
+            "--from {from} is larger than --to {to}"
+        )));
     }
-    let hashes = store.consistency_proof(origin, from, to).map_err(not_found)?;
+    let hashes = store
+        .consistency_proof(origin, from, to)
+        .map_err(not_found)?;
     Ok(ProofView {
         origin: origin.to_string(),
         kind: "consistency".into(),
@@ -322,7 +387,9 @@ pub fn consistency(store: &Store, origin: &Origin, from: u64, to: u64) -> Result
 
 fn not_found(e: StoreError) -> ViewError {
     match e {
-        StoreError::OutOfRange { .. } | StoreError::UnknownLog(_) => ViewError::NotFound(e.to_string()),
+        StoreError::OutOfRange { .. } | StoreError::UnknownLog(_) => {
+            ViewError::NotFound(e.to_string())
+        }
         other => ViewError::Store(other),
     }
 }
@@ -333,7 +400,11 @@ pub fn roster(roster: &Roster) -> serde_json::Value {
         .members
         .iter()
         .map(|m| {
-            let current = m.keys.iter().rev().find(|k| !k.revoked && k.last_index.is_none());
+            let current = m
+                .keys
+                .iter()
+                .rev()
+                .find(|k| !k.revoked && k.last_index.is_none());
             serde_json::json!({
                 "id": m.id.as_str(),
                 "name": m.name,

@@ -35,8 +35,14 @@ impl Fed {
             json: false,
         })
         .expect("testnet builds");
-        let roster = Home::new(&root.join("mx")).roster().expect("roster installed");
-        Fed { _dir: dir, root, roster }
+        let roster = Home::new(&root.join("mx"))
+            .roster()
+            .expect("roster installed");
+        Fed {
+            _dir: dir,
+            root,
+            roster,
+        }
     }
 
     fn identity(&self, id: &str) -> AgencyIdentity {
@@ -54,16 +60,25 @@ impl Fed {
 
 fn sample_denials() -> Vec<Record> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/records/denials");
-    let mut paths: Vec<_> = std::fs::read_dir(dir).expect("samples").map(|e| e.expect("entry").path()).collect();
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .expect("samples")
+        .map(|e| e.expect("entry").path())
+        .collect();
     paths.sort();
     paths
         .iter()
-        .map(|p| Record::parse(Kind::Denial, &std::fs::read(p).expect("read")).expect("sample validates"))
+        .map(|p| {
+            Record::parse(Kind::Denial, &std::fs::read(p).expect("read")).expect("sample validates")
+        })
         .collect()
 }
 
 fn own(record: &Record) -> OwnEntry {
-    OwnEntry { record: record.clone(), visibility: Visibility::Federation, refers_to: None }
+    OwnEntry {
+        record: record.clone(),
+        visibility: Visibility::Federation,
+        refers_to: None,
+    }
 }
 
 /// Signs entries `start..start+n` of `id`'s log as that member would.
@@ -108,7 +123,12 @@ fn own_log_group_commit_signs_a_checkpoint_of_the_new_tree() {
         .verify(&origin, &fed.roster.checkpoint_verifiers(&origin))
         .expect("checkpoint verifies under the roster");
     // The root matches a recomputation from the entries alone.
-    let leaves: Vec<_> = store.entries(&origin, 0, 1000).expect("entries").iter().map(SignedEntry::leaf_hash).collect();
+    let leaves: Vec<_> = store
+        .entries(&origin, 0, 1000)
+        .expect("entries")
+        .iter()
+        .map(SignedEntry::leaf_hash)
+        .collect();
     let mut builder = merkle::RootBuilder::default();
     for leaf in leaves {
         builder.push(leaf);
@@ -123,31 +143,73 @@ fn amend_and_revoke_follow_the_denial_and_refuse_nonsense() {
     let origin = fed.origin("mx");
     let key = fed.identity("mx").log_key.clone();
     let records = sample_denials();
-    store.append_own(&origin, &key, 1, &[own(&records[0]), own(&records[1])]).expect("append");
-    let Record::Denial(denial) = records[0].clone() else { panic!("sample is a denial") };
+    store
+        .append_own(&origin, &key, 1, &[own(&records[0]), own(&records[1])])
+        .expect("append");
+    let Record::Denial(denial) = records[0].clone() else {
+        panic!("sample is a denial")
+    };
     let amend_json = serde_json::json!({ "reason": "end user corrected", "denial": denial });
-    let amend = Record::parse(Kind::DenialAmend, amend_json.to_string().as_bytes()).expect("amendment validates");
-    let revoke_json = serde_json::json!({ "reason": "licence appeal upheld", "date": "2026-06-01" });
-    let revoke = Record::parse(Kind::DenialRevoke, revoke_json.to_string().as_bytes()).expect("revocation validates");
+    let amend = Record::parse(Kind::DenialAmend, amend_json.to_string().as_bytes())
+        .expect("amendment validates");
+    let revoke_json =
+        serde_json::json!({ "reason": "licence appeal upheld", "date": "2026-06-01" });
+    let revoke = Record::parse(Kind::DenialRevoke, revoke_json.to_string().as_bytes())
+        .expect("revocation validates");
     let group = [
-        OwnEntry { record: amend.clone(), visibility: Visibility::Federation, refers_to: Some(0) },
-        OwnEntry { record: revoke.clone(), visibility: Visibility::Federation, refers_to: Some(0) },
+        OwnEntry {
+            record: amend.clone(),
+            visibility: Visibility::Federation,
+            refers_to: Some(0),
+        },
+        OwnEntry {
+            record: revoke.clone(),
+            visibility: Visibility::Federation,
+            refers_to: Some(0),
+        },
         // Revoked denials cannot change again; a reference past the log fails.
-        OwnEntry { record: amend.clone(), visibility: Visibility::Federation, refers_to: Some(0) },
-        OwnEntry { record: revoke, visibility: Visibility::Federation, refers_to: Some(99) },
+        OwnEntry {
+            record: amend.clone(),
+            visibility: Visibility::Federation,
+            refers_to: Some(0),
+        },
+        OwnEntry {
+            record: revoke,
+            visibility: Visibility::Federation,
+            refers_to: Some(99),
+        },
         // A notice or an amendment cannot refer to something that is not a denial.
-        OwnEntry { record: amend, visibility: Visibility::Federation, refers_to: Some(2) },
+        OwnEntry {
+            record: amend,
+            visibility: Visibility::Federation,
+            refers_to: Some(2),
+        },
     ];
     let (outcomes, _) = store.append_own(&origin, &key, 2, &group).expect("append");
     assert_eq!(outcomes[0].as_ref().map(|o| o.index), Ok(2));
     assert_eq!(outcomes[1].as_ref().map(|o| o.index), Ok(3));
-    assert_eq!(outcomes[2].as_ref().err(), Some(&Rejected::AlreadyRevoked(0)));
-    assert!(matches!(outcomes[3], Err(Rejected::BadReference { index: 99, .. })));
-    assert!(matches!(outcomes[4], Err(Rejected::BadReference { index: 2, .. })));
-    let status = store.denial_status(&origin, 0).expect("read").expect("status kept");
+    assert_eq!(
+        outcomes[2].as_ref().err(),
+        Some(&Rejected::AlreadyRevoked(0))
+    );
+    assert!(matches!(
+        outcomes[3],
+        Err(Rejected::BadReference { index: 99, .. })
+    ));
+    assert!(matches!(
+        outcomes[4],
+        Err(Rejected::BadReference { index: 2, .. })
+    ));
+    let status = store
+        .denial_status(&origin, 0)
+        .expect("read")
+        .expect("status kept");
     assert_eq!(status.state, concord_node::store::DenialState::Revoked);
     assert_eq!(status.latest_index, 3);
-    let untouched = store.denial_status(&origin, 1).expect("read").expect("status kept");
+    let untouched = store
+        .denial_status(&origin, 1)
+        .expect("read")
+        .expect("status kept");
     assert_eq!(untouched.state, concord_node::store::DenialState::Active);
     assert_eq!(store.head(&origin).expect("head").size, 4);
 }
@@ -158,14 +220,24 @@ fn replica_accepts_good_entries_and_rejects_each_class_of_bad_one() {
     let store = fed.store("pe");
     let cl = fed.origin("cl");
     let good = signed_entries(&fed, "cl", 0, 4);
-    let outcome = store.ingest(&cl, good[..2].to_vec(), &fed.roster).expect("ingest");
+    let outcome = store
+        .ingest(&cl, good[..2].to_vec(), &fed.roster)
+        .expect("ingest");
     assert_eq!((outcome.appended, outcome.rejected.len()), (2, 0));
 
     // Forged signature.
     let mut forged = good[2].clone();
     forged.0.signature[3] ^= 0x40;
-    let outcome = store.ingest(&cl, vec![forged], &fed.roster).expect("ingest");
-    assert!(matches!(outcome.rejected[..], [(2, Rejected::Entry(EntryError::BadSignature { .. }))]), "{outcome:?}");
+    let outcome = store
+        .ingest(&cl, vec![forged], &fed.roster)
+        .expect("ingest");
+    assert!(
+        matches!(
+            outcome.rejected[..],
+            [(2, Rejected::Entry(EntryError::BadSignature { .. }))]
+        ),
+        "{outcome:?}"
+    );
 
     // Signed by another member's key for this log.
     let other_key = fed.identity("mx").log_key.clone();
@@ -184,34 +256,67 @@ fn replica_accepts_good_entries_and_rejects_each_class_of_bad_one() {
         &other_key,
     )
     .expect("signs");
-    let outcome = store.ingest(&cl, vec![(wrong_key, Some(payload.clone()))], &fed.roster).expect("ingest");
-    assert!(matches!(outcome.rejected[..], [(2, Rejected::Entry(EntryError::WrongKey { .. }))]), "{outcome:?}");
+    let outcome = store
+        .ingest(&cl, vec![(wrong_key, Some(payload.clone()))], &fed.roster)
+        .expect("ingest");
+    assert!(
+        matches!(
+            outcome.rejected[..],
+            [(2, Rejected::Entry(EntryError::WrongKey { .. }))]
+        ),
+        "{outcome:?}"
+    );
 
     // Payload that is not the one the header commits to.
     let mut swapped = good[2].clone();
     swapped.1 = good[3].1.clone();
-    let outcome = store.ingest(&cl, vec![swapped], &fed.roster).expect("ingest");
+    let outcome = store
+        .ingest(&cl, vec![swapped], &fed.roster)
+        .expect("ingest");
     assert!(
-        matches!(outcome.rejected[..], [(2, Rejected::Entry(EntryError::PayloadDigest | EntryError::PayloadSize { .. }))]),
+        matches!(
+            outcome.rejected[..],
+            [(
+                2,
+                Rejected::Entry(EntryError::PayloadDigest | EntryError::PayloadSize { .. })
+            )]
+        ),
         "{outcome:?}"
     );
 
     // Oversized header.
     let mut oversize = good[2].clone();
     oversize.0.header_bytes = vec![b' '; entry::MAX_HEADER_BYTES + 1];
-    let outcome = store.ingest(&cl, vec![oversize], &fed.roster).expect("ingest");
-    assert!(matches!(outcome.rejected[..], [(_, Rejected::Entry(EntryError::HeaderTooLarge(_)))]), "{outcome:?}");
+    let outcome = store
+        .ingest(&cl, vec![oversize], &fed.roster)
+        .expect("ingest");
+    assert!(
+        matches!(
+            outcome.rejected[..],
+            [(_, Rejected::Entry(EntryError::HeaderTooLarge(_)))]
+        ),
+        "{outcome:?}"
+    );
 
     // A skipped index is held, not stored, until the gap fills.
-    let outcome = store.ingest(&cl, vec![good[3].clone()], &fed.roster).expect("ingest");
+    let outcome = store
+        .ingest(&cl, vec![good[3].clone()], &fed.roster)
+        .expect("ingest");
     assert_eq!((outcome.appended, outcome.held), (0, 1));
     assert_eq!(store.head(&cl).expect("head").size, 2);
-    let outcome = store.ingest(&cl, vec![good[2].clone()], &fed.roster).expect("ingest");
+    let outcome = store
+        .ingest(&cl, vec![good[2].clone()], &fed.roster)
+        .expect("ingest");
     assert_eq!(outcome.appended, 2, "{outcome:?}");
 
     // A replay of the same bytes is a no-op.
-    let outcome = store.ingest(&cl, good.clone(), &fed.roster).expect("ingest");
-    assert_eq!((outcome.appended, outcome.duplicates, outcome.rejected.len()), (0, 4, 0));
+    let outcome = store
+        .ingest(&cl, good.clone(), &fed.roster)
+        .expect("ingest");
+    assert_eq!(
+        (outcome.appended, outcome.duplicates, outcome.rejected.len()),
+        (0, 4, 0)
+    );
 
     // Other signed bytes for a stored index: evidence, never stored over it.
     let mut other = signed_entries(&fed, "cl", 1, 1);
@@ -231,11 +336,23 @@ fn replica_accepts_good_entries_and_rejects_each_class_of_bad_one() {
     .expect("signs");
     other[0].0 = resigned;
     let outcome = store.ingest(&cl, other, &fed.roster).expect("ingest");
-    assert!(matches!(outcome.rejected[..], [(1, Rejected::Equivocation { index: 1 })]), "{outcome:?}");
+    assert!(
+        matches!(
+            outcome.rejected[..],
+            [(1, Rejected::Equivocation { index: 1 })]
+        ),
+        "{outcome:?}"
+    );
     let proof = outcome.equivocations.first().expect("a proof");
-    let found = proof.verify(&fed.roster).expect("the proof verifies with the roster alone");
+    let found = proof
+        .verify(&fed.roster)
+        .expect("the proof verifies with the roster alone");
     assert_eq!((found.origin, found.position), (cl.clone(), 1));
-    assert_eq!(store.entry(&cl, 1).expect("read").expect("kept"), good[1].0, "the original stays");
+    assert_eq!(
+        store.entry(&cl, 1).expect("read").expect("kept"),
+        good[1].0,
+        "the original stays"
+    );
     assert_eq!(store.head(&cl).expect("head").size, 4);
 }
 
@@ -245,18 +362,33 @@ fn observers_cannot_publish_and_revoked_keys_sign_nothing() {
     let store = fed.store("pe");
     let un = fed.origin("un1540");
     let observer_entries = signed_entries(&fed, "un1540", 0, 1);
-    let outcome = store.ingest(&un, observer_entries, &fed.roster).expect("ingest");
-    assert!(matches!(outcome.rejected[..], [(0, Rejected::Key(KeyRefusal::Observer(_)))]), "{outcome:?}");
+    let outcome = store
+        .ingest(&un, observer_entries, &fed.roster)
+        .expect("ingest");
+    assert!(
+        matches!(
+            outcome.rejected[..],
+            [(0, Rejected::Key(KeyRefusal::Observer(_)))]
+        ),
+        "{outcome:?}"
+    );
 
     let cl = fed.origin("cl");
     let mut revoked = fed.roster.next();
     let cl_id = concord_keys::MemberId::new("cl").expect("id");
-    let key_id = fed.roster.member(&cl_id).expect("member").keys[0].vkey.key_id();
-    revoked.revoke_key(&cl_id, key_id, 1).expect("revoke from index 1");
+    let key_id = fed.roster.member(&cl_id).expect("member").keys[0]
+        .vkey
+        .key_id();
+    revoked
+        .revoke_key(&cl_id, key_id, 1)
+        .expect("revoke from index 1");
     let entries = signed_entries(&fed, "cl", 0, 3);
     let outcome = store.ingest(&cl, entries, &revoked).expect("ingest");
     assert_eq!(outcome.appended, 1, "entry 0 predates the revocation");
-    assert!(matches!(outcome.rejected[..], [(1, Rejected::Key(_))]), "{outcome:?}");
+    assert!(
+        matches!(outcome.rejected[..], [(1, Rejected::Key(_))]),
+        "{outcome:?}"
+    );
 }
 
 #[test]
@@ -272,13 +404,22 @@ fn checkpoints_are_checked_against_the_stored_tree() {
         leaves[..n].iter().for_each(|l| b.push(*l));
         b.root()
     };
-    store.ingest(&cl, entries[..3].to_vec(), &fed.roster).expect("ingest");
+    store
+        .ingest(&cl, entries[..3].to_vec(), &fed.roster)
+        .expect("ingest");
 
     let good = SignedCheckpoint::sign(Checkpoint::new(cl.clone(), 3, root_of(3)), &key);
-    assert!(matches!(store.accept_checkpoint(&good.to_bytes(), &fed.roster).expect("io"), Ok(CheckpointOutcome::Stored { .. })));
+    assert!(matches!(
+        store
+            .accept_checkpoint(&good.to_bytes(), &fed.roster)
+            .expect("io"),
+        Ok(CheckpointOutcome::Stored { .. })
+    ));
     let ahead = SignedCheckpoint::sign(Checkpoint::new(cl.clone(), 6, root_of(6)), &key);
     assert_eq!(
-        store.accept_checkpoint(&ahead.to_bytes(), &fed.roster).expect("io"),
+        store
+            .accept_checkpoint(&ahead.to_bytes(), &fed.roster)
+            .expect("io"),
         Ok(CheckpointOutcome::Ahead { have: 3, want: 6 })
     );
     // Validly signed entries that do not reach the target's root (another
@@ -300,18 +441,46 @@ fn checkpoints_are_checked_against_the_stored_tree() {
     .expect("signs");
     let outcome = store.ingest(&cl, other_tail, &fed.roster).expect("ingest");
     assert_eq!(outcome.appended, 0, "{outcome:?}");
-    assert!(matches!(outcome.rejected[..], [(_, Rejected::CheckpointMismatch { size: 6, .. })]), "{outcome:?}");
+    assert!(
+        matches!(
+            outcome.rejected[..],
+            [(_, Rejected::CheckpointMismatch { size: 6, .. })]
+        ),
+        "{outcome:?}"
+    );
     assert_eq!(store.head(&cl).expect("head").size, 3);
-    let outcome = store.ingest(&cl, entries[3..].to_vec(), &fed.roster).expect("ingest");
+    let outcome = store
+        .ingest(&cl, entries[3..].to_vec(), &fed.roster)
+        .expect("ingest");
     assert_eq!(store.head(&cl).expect("head").size, 6, "{outcome:?}");
-    assert_eq!(store.checkpoint(&cl).expect("read").map(|c| c.checkpoint.size), Some(6));
+    assert_eq!(
+        store
+            .checkpoint(&cl)
+            .expect("read")
+            .map(|c| c.checkpoint.size),
+        Some(6)
+    );
 
     // A forged checkpoint and a signed one with another root.
-    let forged = SignedCheckpoint::sign(Checkpoint::new(cl.clone(), 6, [7; 32]), &fed.identity("mx").log_key);
-    assert!(store.accept_checkpoint(&forged.to_bytes(), &fed.roster).expect("io").is_err());
+    let forged = SignedCheckpoint::sign(
+        Checkpoint::new(cl.clone(), 6, [7; 32]),
+        &fed.identity("mx").log_key,
+    );
+    assert!(
+        store
+            .accept_checkpoint(&forged.to_bytes(), &fed.roster)
+            .expect("io")
+            .is_err()
+    );
     let split = SignedCheckpoint::sign(Checkpoint::new(cl.clone(), 6, [7; 32]), &key);
-    match store.accept_checkpoint(&split.to_bytes(), &fed.roster).expect("io") {
-        Ok(CheckpointOutcome::Inconsistent { size: 6, proof: Some(proof) }) => {
+    match store
+        .accept_checkpoint(&split.to_bytes(), &fed.roster)
+        .expect("io")
+    {
+        Ok(CheckpointOutcome::Inconsistent {
+            size: 6,
+            proof: Some(proof),
+        }) => {
             assert!(matches!(proof, EquivocationProof::Checkpoints { .. }));
             proof.verify(&fed.roster).expect("verifies offline");
         }
@@ -326,7 +495,14 @@ fn reopen_checks_and_refusals() {
     {
         let store = Store::open(&path).expect("opens");
         let origin = fed.origin("mx");
-        store.append_own(&origin, &fed.identity("mx").log_key, 1, &[own(&sample_denials()[0])]).expect("append");
+        store
+            .append_own(
+                &origin,
+                &fed.identity("mx").log_key,
+                1,
+                &[own(&sample_denials()[0])],
+            )
+            .expect("append");
         store.flush_blocking().expect("flush");
         // A second open while the first is held fails clearly.
         assert!(matches!(Store::open(&path), Err(StoreError::Locked(_))));
@@ -338,16 +514,30 @@ fn reopen_checks_and_refusals() {
     // A store from a newer format is refused, and left as it is.
     {
         let db = sled::open(&path).expect("raw open");
-        db.open_tree("meta").expect("meta").insert("format", &99u32.to_be_bytes()).expect("write");
+        db.open_tree("meta")
+            .expect("meta")
+            .insert("format", &99u32.to_be_bytes())
+            .expect("write");
         db.flush().expect("flush");
     }
-    assert!(matches!(Store::open(&path), Err(StoreError::NewerFormat { found: 99 })));
+    assert!(matches!(
+        Store::open(&path),
+        Err(StoreError::NewerFormat { found: 99 })
+    ));
     {
         let db = sled::open(&path).expect("raw open");
-        db.open_tree("meta").expect("meta").insert("format", &1u32.to_be_bytes()).expect("write");
+        db.open_tree("meta")
+            .expect("meta")
+            .insert("format", &1u32.to_be_bytes())
+            .expect("write");
         // Remove the last entry behind the head's back: corruption on open.
         let data = db.open_tree("data").expect("data");
-        let key = data.scan_prefix(b"E").keys().last().expect("an entry").expect("key");
+        let key = data
+            .scan_prefix(b"E")
+            .keys()
+            .last()
+            .expect("an entry")
+            .expect("key");
         data.remove(key).expect("remove");
         db.flush().expect("flush");
     }

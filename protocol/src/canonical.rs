@@ -43,7 +43,12 @@ mod tests {
             (b"not json", false),
         ];
         for (input, expected) in cases {
-            assert_eq!(is_canonical(input), *expected, "{}", String::from_utf8_lossy(input));
+            assert_eq!(
+                is_canonical(input),
+                *expected,
+                "{}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 }

@@ -61,12 +61,22 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     pub fn new(origin: Origin, size: u64, root: Hash) -> Self {
-        Self { origin, size, root, extensions: Vec::new() }
+        Self {
+            origin,
+            size,
+            root,
+            extensions: Vec::new(),
+        }
     }
 
     /// The note text of this checkpoint.
     pub fn to_text(&self) -> String {
-        let mut text = format!("{}\n{}\n{}\n", self.origin, self.size, BASE64.encode(self.root));
+        let mut text = format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            BASE64.encode(self.root)
+        );
         for line in &self.extensions {
             text.push_str(line);
             text.push('\n');
@@ -81,7 +91,8 @@ impl Checkpoint {
     pub fn parse_text(text: &str) -> Result<Self, CheckpointError> {
         let body = text.strip_suffix('\n').ok_or(CheckpointError::TooShort)?;
         let mut lines = body.split('\n');
-        let (Some(origin), Some(size), Some(root)) = (lines.next(), lines.next(), lines.next()) else {
+        let (Some(origin), Some(size), Some(root)) = (lines.next(), lines.next(), lines.next())
+        else {
             return Err(CheckpointError::TooShort);
         };
         let origin = Origin::new(origin).map_err(|e| CheckpointError::Origin(e.to_string()))?;
@@ -90,8 +101,12 @@ impl Checkpoint {
             && (size == "0" || !size.starts_with('0'));
         let size_value: u64 = if size_ok { size.parse().ok() } else { None }
             .ok_or_else(|| CheckpointError::Size(size.to_owned()))?;
-        let root_bytes = BASE64.decode(root).map_err(|_| CheckpointError::Root(root.to_owned()))?;
-        let root_hash: Hash = root_bytes.try_into().map_err(|_| CheckpointError::Root(root.to_owned()))?;
+        let root_bytes = BASE64
+            .decode(root)
+            .map_err(|_| CheckpointError::Root(root.to_owned()))?;
+        let root_hash: Hash = root_bytes
+            .try_into()
+            .map_err(|_| CheckpointError::Root(root.to_owned()))?;
         let extensions: Vec<String> = lines.map(str::to_owned).collect();
         if extensions.len() > MAX_EXTENSION_LINES {
             return Err(CheckpointError::TooManyExtensions);
@@ -99,7 +114,12 @@ impl Checkpoint {
         if extensions.iter().any(String::is_empty) {
             return Err(CheckpointError::TooShort);
         }
-        Ok(Self { origin, size: size_value, root: root_hash, extensions })
+        Ok(Self {
+            origin,
+            size: size_value,
+            root: root_hash,
+            extensions,
+        })
     }
 }
 
@@ -113,10 +133,13 @@ pub struct SignedCheckpoint {
 impl SignedCheckpoint {
     /// Signs `checkpoint` with the log's key; the key name is the origin.
     pub fn sign(checkpoint: Checkpoint, key: &SigningKey) -> Self {
-        let mut note = Note::new(checkpoint.to_text()).expect("a checkpoint text is always a valid note text");
-        let signer = NoteSigner::new(checkpoint.origin.as_str(), key).expect("an origin is always a valid key name");
+        let mut note =
+            Note::new(checkpoint.to_text()).expect("a checkpoint text is always a valid note text");
+        let signer = NoteSigner::new(checkpoint.origin.as_str(), key)
+            .expect("an origin is always a valid key name");
         let signature = signer.sign(&note);
-        note.push_signature(signature).expect("a new note has room for one signature");
+        note.push_signature(signature)
+            .expect("a new note has room for one signature");
         Self { checkpoint, note }
     }
 
@@ -135,9 +158,16 @@ impl SignedCheckpoint {
     ///
     /// # Errors
     /// [`CheckpointError::WrongOrigin`], or the note error of the last key tried.
-    pub fn verify(&self, origin: &Origin, verifiers: &[NoteVerifier]) -> Result<(), CheckpointError> {
+    pub fn verify(
+        &self,
+        origin: &Origin,
+        verifiers: &[NoteVerifier],
+    ) -> Result<(), CheckpointError> {
         if &self.checkpoint.origin != origin {
-            return Err(CheckpointError::WrongOrigin { expected: origin.clone(), found: self.checkpoint.origin.clone() });
+            return Err(CheckpointError::WrongOrigin {
+                expected: origin.clone(),
+                found: self.checkpoint.origin.clone(),
+            });
         }
         let mut last = NoteError::NoKnownSignature;
         for verifier in verifiers.iter().filter(|v| v.name == origin.as_str()) {
@@ -183,7 +213,10 @@ impl CosignatureVerifier {
     /// [`NoteError::BadKeyName`] when `name` is not a valid key name.
     pub fn new(name: &str, key: VerifyingKey) -> Result<Self, NoteError> {
         note::check_key_name(name)?;
-        Ok(Self { name: name.to_owned(), key })
+        Ok(Self {
+            name: name.to_owned(),
+            key,
+        })
     }
 
     pub fn key_id(&self) -> [u8; 4] {
@@ -201,14 +234,22 @@ impl CosignatureVerifier {
     /// witness but is not a valid cosignature.
     pub fn verify(&self, signed: &SignedCheckpoint) -> Result<Option<u64>, CheckpointError> {
         let key_id = self.key_id();
-        let Some(line) = signed.note.signatures().iter().find(|s| s.key_name == self.name && s.key_id == key_id)
+        let Some(line) = signed
+            .note
+            .signatures()
+            .iter()
+            .find(|s| s.key_name == self.name && s.key_id == key_id)
         else {
             return Ok(None);
         };
         if line.signature.len() != 8 + 64 {
             return Err(CheckpointError::MalformedCosignature(self.name.clone()));
         }
-        let timestamp = u64::from_be_bytes(line.signature[..8].try_into().expect("length checked above"));
+        let timestamp = u64::from_be_bytes(
+            line.signature[..8]
+                .try_into()
+                .expect("length checked above"),
+        );
         if timestamp > i64::MAX as u64 {
             return Err(CheckpointError::MalformedCosignature(self.name.clone()));
         }
@@ -226,14 +267,23 @@ fn cosigned_message(timestamp: u64, body: &str) -> Vec<u8> {
 
 /// A witness's cosignature line over `signed`, made at `timestamp` (seconds
 /// since the Unix epoch, passed in by the caller).
-pub fn cosign(signed: &SignedCheckpoint, witness_name: &str, key: &SigningKey, timestamp: u64) -> NoteSignature {
+pub fn cosign(
+    signed: &SignedCheckpoint,
+    witness_name: &str,
+    key: &SigningKey,
+    timestamp: u64,
+) -> NoteSignature {
     let signature = key.sign(&cosigned_message(timestamp, signed.note.text()));
     let mut bytes = Vec::with_capacity(72);
     bytes.extend_from_slice(&timestamp.to_be_bytes());
     bytes.extend_from_slice(&signature.to_bytes());
     NoteSignature {
         key_name: witness_name.to_owned(),
-        key_id: note::key_id(witness_name, note::ALG_COSIGNATURE_V1, key.verifying_key().as_bytes()),
+        key_id: note::key_id(
+            witness_name,
+            note::ALG_COSIGNATURE_V1,
+            key.verifying_key().as_bytes(),
+        ),
         signature: bytes,
     }
 }
@@ -251,11 +301,20 @@ mod tests {
         let good = "o.example/log\n12\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
         assert_eq!(Checkpoint::parse_text(good).map(|c| c.size), Ok(12));
         let cases = [
-            ("o\n012\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", CheckpointError::Size("012".into())),
-            ("o\n-1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", CheckpointError::Size("-1".into())),
+            (
+                "o\n012\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+                CheckpointError::Size("012".into()),
+            ),
+            (
+                "o\n-1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+                CheckpointError::Size("-1".into()),
+            ),
             ("o\n1\nAAAA\n", CheckpointError::Root("AAAA".into())),
             ("o\n1\n", CheckpointError::TooShort),
-            ("o\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", CheckpointError::TooShort),
+            (
+                "o\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                CheckpointError::TooShort,
+            ),
         ];
         for (text, expected) in cases {
             assert_eq!(Checkpoint::parse_text(text), Err(expected), "{text:?}");
@@ -267,11 +326,18 @@ mod tests {
         let log_key = SigningKey::from_bytes(&[1; 32]);
         let witness_key = SigningKey::from_bytes(&[2; 32]);
         let mut signed = SignedCheckpoint::sign(Checkpoint::new(origin(), 3, [9; 32]), &log_key);
-        let verifier = NoteVerifier::new(origin().as_str(), log_key.verifying_key()).expect("valid");
-        assert_eq!(signed.verify(&origin(), std::slice::from_ref(&verifier)), Ok(()));
+        let verifier =
+            NoteVerifier::new(origin().as_str(), log_key.verifying_key()).expect("valid");
+        assert_eq!(
+            signed.verify(&origin(), std::slice::from_ref(&verifier)),
+            Ok(())
+        );
 
-        let witness = CosignatureVerifier::new("pacific-alliance.concord/un1540", witness_key.verifying_key())
-            .expect("valid");
+        let witness = CosignatureVerifier::new(
+            "pacific-alliance.concord/un1540",
+            witness_key.verifying_key(),
+        )
+        .expect("valid");
         assert_eq!(witness.verify(&signed), Ok(None));
         let line = cosign(&signed, &witness.name, &witness_key, 1_763_935_200);
         signed.add_cosignature(line.clone()).expect("room");

@@ -52,10 +52,19 @@ pub enum EntryError {
     UnsupportedVersion(u32),
     #[error("signature must be 64 bytes, got {0}")]
     SignatureLength(usize),
-    #[error("entry signature does not verify under the key authorised for {origin} at index {index}")]
+    #[error(
+        "entry signature does not verify under the key authorised for {origin} at index {index}"
+    )]
     BadSignature { origin: Origin, index: u64 },
-    #[error("header names key id {claimed} but the key authorised for {origin} at index {index} has id {expected}")]
-    WrongKey { origin: Origin, index: u64, claimed: String, expected: String },
+    #[error(
+        "header names key id {claimed} but the key authorised for {origin} at index {index} has id {expected}"
+    )]
+    WrongKey {
+        origin: Origin,
+        index: u64,
+        claimed: String,
+        expected: String,
+    },
     #[error("payload is {0} bytes, more than the {MAX_PAYLOAD_BYTES} allowed")]
     PayloadTooLarge(usize),
     #[error("payload is {actual} bytes but the header commits to {committed}")]
@@ -89,7 +98,8 @@ impl KeyId {
 impl TryFrom<String> for KeyId {
     type Error = String;
     fn try_from(s: String) -> Result<Self, Self::Error> {
-        let bytes = decode_hex::<4>(&s).ok_or_else(|| format!("key id {s:?} is not 8 lowercase hex digits"))?;
+        let bytes = decode_hex::<4>(&s)
+            .ok_or_else(|| format!("key id {s:?} is not 8 lowercase hex digits"))?;
         Ok(Self(bytes))
     }
 }
@@ -208,7 +218,11 @@ impl EntryHeader {
             return Err(EntryError::UnsupportedVersion(self.v));
         }
         let reference = self.refers_to.map_or(0, |r| r.index);
-        for (field, value) in [("index", self.index), ("time", self.time), ("refers_to.index", reference)] {
+        for (field, value) in [
+            ("index", self.index),
+            ("time", self.time),
+            ("refers_to.index", reference),
+        ] {
             if value > MAX_SAFE_INTEGER {
                 return Err(EntryError::IntegerTooLarge(field));
             }
@@ -236,7 +250,10 @@ impl EntryHeader {
     /// [`EntryError::PayloadSize`] or [`EntryError::PayloadDigest`].
     pub fn check_payload(&self, payload: &[u8]) -> Result<(), EntryError> {
         if payload.len() as u64 != self.payload.size {
-            return Err(EntryError::PayloadSize { committed: self.payload.size, actual: payload.len() as u64 });
+            return Err(EntryError::PayloadSize {
+                committed: self.payload.size,
+                actual: payload.len() as u64,
+            });
         }
         if Digest256::of(payload) != self.payload.sha256 {
             return Err(EntryError::PayloadDigest);
@@ -280,13 +297,16 @@ pub fn sign_entry(new: &NewEntry<'_>, key: &SigningKey) -> Result<SignedEntry, E
         },
     };
     header.check()?;
-    let header_bytes =
-        canonical::to_canonical_vec(&header).expect("a header holds only strings, integers and objects");
+    let header_bytes = canonical::to_canonical_vec(&header)
+        .expect("a header holds only strings, integers and objects");
     if header_bytes.len() > MAX_HEADER_BYTES {
         return Err(EntryError::HeaderTooLarge(header_bytes.len()));
     }
     let signature = key.sign(&signing_message(&header_bytes)).to_bytes();
-    Ok(SignedEntry { header_bytes, signature })
+    Ok(SignedEntry {
+        header_bytes,
+        signature,
+    })
 }
 
 fn signing_message(header_bytes: &[u8]) -> Vec<u8> {
@@ -307,9 +327,13 @@ impl SignedEntry {
     /// # Errors
     /// [`EntryError::SignatureLength`] when `signature` is not 64 bytes.
     pub fn from_parts(header_bytes: Vec<u8>, signature: &[u8]) -> Result<Self, EntryError> {
-        let signature: [u8; 64] =
-            signature.try_into().map_err(|_| EntryError::SignatureLength(signature.len()))?;
-        Ok(Self { header_bytes, signature })
+        let signature: [u8; 64] = signature
+            .try_into()
+            .map_err(|_| EntryError::SignatureLength(signature.len()))?;
+        Ok(Self {
+            header_bytes,
+            signature,
+        })
     }
 
     /// SHA-256(0x00 || header bytes).
@@ -326,8 +350,8 @@ impl SignedEntry {
         if self.header_bytes.len() > MAX_HEADER_BYTES {
             return Err(EntryError::HeaderTooLarge(self.header_bytes.len()));
         }
-        let header: EntryHeader =
-            serde_json::from_slice(&self.header_bytes).map_err(|e| EntryError::MalformedHeader(e.to_string()))?;
+        let header: EntryHeader = serde_json::from_slice(&self.header_bytes)
+            .map_err(|e| EntryError::MalformedHeader(e.to_string()))?;
         if !canonical::is_canonical(&self.header_bytes) {
             return Err(EntryError::NonCanonicalHeader);
         }
@@ -343,14 +367,22 @@ impl SignedEntry {
     pub fn verify(&self, key: &VerifyingKey) -> Result<VerifiedEntry, EntryError> {
         let header = self.decode_header()?;
         self.check_signature(&header, key)?;
-        Ok(VerifiedEntry { leaf_hash: self.leaf_hash(), header, entry: self.clone() })
+        Ok(VerifiedEntry {
+            leaf_hash: self.leaf_hash(),
+            header,
+            entry: self.clone(),
+        })
     }
 
     /// Checks only the signature and key id of an already decoded header.
     ///
     /// # Errors
     /// [`EntryError::WrongKey`] or [`EntryError::BadSignature`].
-    pub fn check_signature(&self, header: &EntryHeader, key: &VerifyingKey) -> Result<(), EntryError> {
+    pub fn check_signature(
+        &self,
+        header: &EntryHeader,
+        key: &VerifyingKey,
+    ) -> Result<(), EntryError> {
         let expected = KeyId::of_note_key(header.origin.as_str(), key);
         if header.key_id != expected {
             return Err(EntryError::WrongKey {
@@ -361,9 +393,11 @@ impl SignedEntry {
             });
         }
         let signature = Signature::from_bytes(&self.signature);
-        key.verify_strict(&signing_message(&self.header_bytes), &signature).map_err(|_| {
-            EntryError::BadSignature { origin: header.origin.clone(), index: header.index }
-        })
+        key.verify_strict(&signing_message(&self.header_bytes), &signature)
+            .map_err(|_| EntryError::BadSignature {
+                origin: header.origin.clone(),
+                index: header.index,
+            })
     }
 
     /// The JSON form used on the wire and in bundles.
@@ -382,7 +416,9 @@ impl SignedEntry {
 ///
 /// # Errors
 /// The error of the first entry whose key id or signature is wrong.
-pub fn verify_batch(items: &[(&SignedEntry, &EntryHeader, VerifyingKey)]) -> Result<(), EntryError> {
+pub fn verify_batch(
+    items: &[(&SignedEntry, &EntryHeader, VerifyingKey)],
+) -> Result<(), EntryError> {
     let mut messages = Vec::with_capacity(items.len());
     let mut signatures = Vec::with_capacity(items.len());
     let mut keys = Vec::with_capacity(items.len());
@@ -404,7 +440,10 @@ pub fn verify_batch(items: &[(&SignedEntry, &EntryHeader, VerifyingKey)]) -> Res
     // Batch and single verification disagree only on crafted small-order
     // keys, which a roster never holds; refuse rather than guess.
     let (_, header, _) = items.first().expect("an empty batch always verifies");
-    Err(EntryError::BadSignature { origin: header.origin.clone(), index: header.index })
+    Err(EntryError::BadSignature {
+        origin: header.origin.clone(),
+        index: header.index,
+    })
 }
 
 /// An entry whose header parsed and whose signature verified.
@@ -432,14 +471,20 @@ impl WireEntry {
     /// # Errors
     /// [`EntryError::Base64`] naming the field, or a wrong signature length.
     pub fn decode(&self) -> Result<(SignedEntry, Option<Vec<u8>>), EntryError> {
-        let header_bytes = BASE64.decode(&self.header).map_err(|_| EntryError::Base64("header"))?;
+        let header_bytes = BASE64
+            .decode(&self.header)
+            .map_err(|_| EntryError::Base64("header"))?;
         if header_bytes.len() > MAX_HEADER_BYTES {
             return Err(EntryError::HeaderTooLarge(header_bytes.len()));
         }
-        let signature = BASE64.decode(&self.signature).map_err(|_| EntryError::Base64("signature"))?;
+        let signature = BASE64
+            .decode(&self.signature)
+            .map_err(|_| EntryError::Base64("signature"))?;
         let payload = match &self.payload {
             Some(p) => {
-                let bytes = BASE64.decode(p).map_err(|_| EntryError::Base64("payload"))?;
+                let bytes = BASE64
+                    .decode(p)
+                    .map_err(|_| EntryError::Base64("payload"))?;
                 if bytes.len() > MAX_PAYLOAD_BYTES {
                     return Err(EntryError::PayloadTooLarge(bytes.len()));
                 }
@@ -477,18 +522,26 @@ mod tests {
     fn signed_entry_verifies_and_every_byte_matters() {
         let key = SigningKey::from_bytes(&[3; 32]);
         let signed = entry(&key, 0);
-        let verified = signed.verify(&key.verifying_key()).expect("own entry verifies");
+        let verified = signed
+            .verify(&key.verifying_key())
+            .expect("own entry verifies");
         assert_eq!(verified.header.index, 0);
         assert!(canonical::is_canonical(&signed.header_bytes));
         for byte_idx in 0..signed.header_bytes.len() {
             let mut bad = signed.clone();
             bad.header_bytes[byte_idx] ^= 0x01;
-            assert!(bad.verify(&key.verifying_key()).is_err(), "header byte {byte_idx}");
+            assert!(
+                bad.verify(&key.verifying_key()).is_err(),
+                "header byte {byte_idx}"
+            );
         }
         for byte_idx in 0..64 {
             let mut bad = signed.clone();
             bad.signature[byte_idx] ^= 0x80;
-            assert!(bad.verify(&key.verifying_key()).is_err(), "signature byte {byte_idx}");
+            assert!(
+                bad.verify(&key.verifying_key()).is_err(),
+                "signature byte {byte_idx}"
+            );
         }
     }
 
@@ -497,19 +550,36 @@ mod tests {
         let key = SigningKey::from_bytes(&[3; 32]);
         let other = SigningKey::from_bytes(&[4; 32]);
         let signed = entry(&key, 5);
-        assert!(matches!(signed.verify(&other.verifying_key()), Err(EntryError::WrongKey { index: 5, .. })));
+        assert!(matches!(
+            signed.verify(&other.verifying_key()),
+            Err(EntryError::WrongKey { index: 5, .. })
+        ));
     }
 
     #[test]
     fn batch_verification_finds_the_bad_entry() {
         let key = SigningKey::from_bytes(&[3; 32]);
         let mut entries: Vec<SignedEntry> = (0..8).map(|i| entry(&key, i)).collect();
-        let headers: Vec<EntryHeader> = entries.iter().map(|e| e.decode_header().expect("valid")).collect();
-        let items: Vec<_> = entries.iter().zip(&headers).map(|(e, h)| (e, h, key.verifying_key())).collect();
+        let headers: Vec<EntryHeader> = entries
+            .iter()
+            .map(|e| e.decode_header().expect("valid"))
+            .collect();
+        let items: Vec<_> = entries
+            .iter()
+            .zip(&headers)
+            .map(|(e, h)| (e, h, key.verifying_key()))
+            .collect();
         assert_eq!(verify_batch(&items), Ok(()));
         entries[5].signature[10] ^= 1;
-        let items: Vec<_> = entries.iter().zip(&headers).map(|(e, h)| (e, h, key.verifying_key())).collect();
-        assert!(matches!(verify_batch(&items), Err(EntryError::BadSignature { index: 5, .. })));
+        let items: Vec<_> = entries
+            .iter()
+            .zip(&headers)
+            .map(|(e, h)| (e, h, key.verifying_key()))
+            .collect();
+        assert!(matches!(
+            verify_batch(&items),
+            Err(EntryError::BadSignature { index: 5, .. })
+        ));
     }
 
     #[test]
@@ -517,20 +587,36 @@ mod tests {
         let key = SigningKey::from_bytes(&[3; 32]);
         let header = entry(&key, 0).decode_header().expect("valid");
         assert_eq!(header.check_payload(b"{\"x\":1}"), Ok(()));
-        assert_eq!(header.check_payload(b"{\"x\":2}"), Err(EntryError::PayloadDigest));
-        assert_eq!(header.check_payload(b"{}"), Err(EntryError::PayloadSize { committed: 7, actual: 2 }));
+        assert_eq!(
+            header.check_payload(b"{\"x\":2}"),
+            Err(EntryError::PayloadDigest)
+        );
+        assert_eq!(
+            header.check_payload(b"{}"),
+            Err(EntryError::PayloadSize {
+                committed: 7,
+                actual: 2
+            })
+        );
     }
 
     #[test]
     fn unknown_and_non_canonical_headers_are_refused() {
         let key = SigningKey::from_bytes(&[3; 32]);
         let signed = entry(&key, 0);
-        let mut value: serde_json::Value = serde_json::from_slice(&signed.header_bytes).expect("json");
+        let mut value: serde_json::Value =
+            serde_json::from_slice(&signed.header_bytes).expect("json");
         value["extra"] = serde_json::json!(1);
-        let extra = SignedEntry { header_bytes: canonical::to_canonical_vec(&value).expect("json"), ..signed.clone() };
-        assert!(matches!(extra.decode_header(), Err(EntryError::MalformedHeader(m)) if m.contains("extra")));
+        let extra = SignedEntry {
+            header_bytes: canonical::to_canonical_vec(&value).expect("json"),
+            ..signed.clone()
+        };
+        assert!(
+            matches!(extra.decode_header(), Err(EntryError::MalformedHeader(m)) if m.contains("extra"))
+        );
         let spaced = SignedEntry {
-            header_bytes: serde_json::to_vec_pretty(&signed.decode_header().expect("valid")).expect("json"),
+            header_bytes: serde_json::to_vec_pretty(&signed.decode_header().expect("valid"))
+                .expect("json"),
             ..signed
         };
         assert_eq!(spaced.decode_header(), Err(EntryError::NonCanonicalHeader));

@@ -87,8 +87,12 @@ impl EquivocationProof {
             Self::Entries { a, b } => {
                 let (entry_a, _) = a.decode().map_err(|e| ProofError::Entry("a", e))?;
                 let (entry_b, _) = b.decode().map_err(|e| ProofError::Entry("b", e))?;
-                let header_a = entry_a.decode_header().map_err(|e| ProofError::Entry("a", e))?;
-                let header_b = entry_b.decode_header().map_err(|e| ProofError::Entry("b", e))?;
+                let header_a = entry_a
+                    .decode_header()
+                    .map_err(|e| ProofError::Entry("a", e))?;
+                let header_b = entry_b
+                    .decode_header()
+                    .map_err(|e| ProofError::Entry("b", e))?;
                 if header_a.origin != header_b.origin || header_a.index != header_b.index {
                     return Err(ProofError::DifferentPositions);
                 }
@@ -96,24 +100,39 @@ impl EquivocationProof {
                     return Err(ProofError::Identical);
                 }
                 let key = keys.entry_key(&header_a.origin, header_a.index)?;
-                entry_a.check_signature(&header_a, &key).map_err(|e| ProofError::Entry("a", e))?;
-                entry_b.check_signature(&header_b, &key).map_err(|e| ProofError::Entry("b", e))?;
-                Ok(Equivocation { origin: header_a.origin, position: header_a.index })
+                entry_a
+                    .check_signature(&header_a, &key)
+                    .map_err(|e| ProofError::Entry("a", e))?;
+                entry_b
+                    .check_signature(&header_b, &key)
+                    .map_err(|e| ProofError::Entry("b", e))?;
+                Ok(Equivocation {
+                    origin: header_a.origin,
+                    position: header_a.index,
+                })
             }
             Self::Checkpoints { a, b } => {
-                let cp_a = SignedCheckpoint::parse(a.as_bytes()).map_err(|e| ProofError::Checkpoint("a", e))?;
-                let cp_b = SignedCheckpoint::parse(b.as_bytes()).map_err(|e| ProofError::Checkpoint("b", e))?;
+                let cp_a = SignedCheckpoint::parse(a.as_bytes())
+                    .map_err(|e| ProofError::Checkpoint("a", e))?;
+                let cp_b = SignedCheckpoint::parse(b.as_bytes())
+                    .map_err(|e| ProofError::Checkpoint("b", e))?;
                 let origin = cp_a.checkpoint.origin.clone();
-                if cp_b.checkpoint.origin != origin || cp_a.checkpoint.size != cp_b.checkpoint.size {
+                if cp_b.checkpoint.origin != origin || cp_a.checkpoint.size != cp_b.checkpoint.size
+                {
                     return Err(ProofError::DifferentPositions);
                 }
                 if cp_a.checkpoint.root == cp_b.checkpoint.root {
                     return Err(ProofError::Identical);
                 }
                 let verifiers = keys.checkpoint_verifiers(&origin);
-                cp_a.verify(&origin, &verifiers).map_err(|e| ProofError::Checkpoint("a", e))?;
-                cp_b.verify(&origin, &verifiers).map_err(|e| ProofError::Checkpoint("b", e))?;
-                Ok(Equivocation { origin, position: cp_a.checkpoint.size })
+                cp_a.verify(&origin, &verifiers)
+                    .map_err(|e| ProofError::Checkpoint("a", e))?;
+                cp_b.verify(&origin, &verifiers)
+                    .map_err(|e| ProofError::Checkpoint("b", e))?;
+                Ok(Equivocation {
+                    origin,
+                    position: cp_a.checkpoint.size,
+                })
             }
         }
     }

@@ -30,8 +30,8 @@ pub type Hash = [u8; 32];
 pub const HASH_SIZE: usize = 32;
 /// Root of the empty tree: SHA-256 of no bytes.
 pub const EMPTY_ROOT: Hash = [
-    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24, 0x27, 0xae, 0x41,
-    0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+    0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
 ];
 
 /// Why a tree operation or a proof failed.
@@ -53,12 +53,21 @@ pub enum MerkleError {
 
 /// SHA-256(0x00 || data).
 pub fn leaf_hash(data: &[u8]) -> Hash {
-    Sha256::new().chain_update([0x00]).chain_update(data).finalize().into()
+    Sha256::new()
+        .chain_update([0x00])
+        .chain_update(data)
+        .finalize()
+        .into()
 }
 
 /// SHA-256(0x01 || left || right).
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    Sha256::new().chain_update([0x01]).chain_update(left).chain_update(right).finalize().into()
+    Sha256::new()
+        .chain_update([0x01])
+        .chain_update(left)
+        .chain_update(right)
+        .finalize()
+        .into()
 }
 
 /// Where the hash of the `n`-th subtree of 2^`level` leaves is stored.
@@ -88,7 +97,11 @@ pub fn split_stored_hash_index(index: u64) -> (u8, u64) {
     // Largest m with stored_hash_index(0, m) <= index.
     while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
-        if stored_hash_index(0, mid) <= index { lo = mid } else { hi = mid }
+        if stored_hash_index(0, mid) <= index {
+            lo = mid
+        } else {
+            hi = mid
+        }
     }
     let m = lo;
     let level = (index - stored_hash_index(0, m)) as u8;
@@ -118,7 +131,13 @@ impl HashReader for [Hash] {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, MerkleError> {
         indexes
             .iter()
-            .map(|i| usize::try_from(*i).ok().and_then(|i| self.get(i)).copied().ok_or(MerkleError::HashNotFound(*i)))
+            .map(|i| {
+                usize::try_from(*i)
+                    .ok()
+                    .and_then(|i| self.get(i))
+                    .copied()
+                    .ok_or(MerkleError::HashNotFound(*i))
+            })
             .collect()
     }
 }
@@ -134,11 +153,18 @@ impl HashReader for Vec<Hash> {
 ///
 /// # Errors
 /// A read failure of the left siblings it needs.
-pub fn stored_hashes_for_record(n: u64, leaf: Hash, r: &(impl HashReader + ?Sized)) -> Result<Vec<Hash>, MerkleError> {
+pub fn stored_hashes_for_record(
+    n: u64,
+    leaf: Hash,
+    r: &(impl HashReader + ?Sized),
+) -> Result<Vec<Hash>, MerkleError> {
     let closed = n.trailing_ones() as u8;
     // Left siblings: the subtrees of 2^level leaves just before, in
     // increasing stored order (largest subtree first).
-    let indexes: Vec<u64> = (0..closed).rev().map(|level| stored_hash_index(level, (n >> level) - 1)).collect();
+    let indexes: Vec<u64> = (0..closed)
+        .rev()
+        .map(|level| stored_hash_index(level, (n >> level) - 1))
+        .collect();
     let siblings = r.read_hashes(&indexes)?;
     let mut hashes = Vec::with_capacity(1 + usize::from(closed));
     let mut hash = leaf;
@@ -177,7 +203,9 @@ fn subtree_indexes(mut lo: u64, hi: u64, out: &mut Vec<u64>) {
 /// in decreasing size, so the fold is right to left.
 fn fold_range(hashes: &[Hash]) -> Hash {
     let mut iter = hashes.iter().rev();
-    let mut hash = *iter.next().expect("a non-empty range has at least one subtree");
+    let mut hash = *iter
+        .next()
+        .expect("a non-empty range has at least one subtree");
     for left in iter {
         hash = node_hash(left, &hash);
     }
@@ -185,7 +213,10 @@ fn fold_range(hashes: &[Hash]) -> Hash {
 }
 
 /// Reads and folds the MTH of each range in `ranges`, in one read.
-fn range_hashes(ranges: &[(u64, u64)], r: &(impl HashReader + ?Sized)) -> Result<Vec<Hash>, MerkleError> {
+fn range_hashes(
+    ranges: &[(u64, u64)],
+    r: &(impl HashReader + ?Sized),
+) -> Result<Vec<Hash>, MerkleError> {
     let mut indexes = Vec::with_capacity(ranges.len() * 2);
     let mut counts = Vec::with_capacity(ranges.len());
     for (lo, hi) in ranges {
@@ -237,7 +268,11 @@ fn path_ranges(mut index: u64, mut lo: u64, mut hi: u64) -> Vec<(u64, u64)> {
 ///
 /// # Errors
 /// [`MerkleError::IndexOutOfRange`], or a read failure.
-pub fn inclusion_proof(size: u64, index: u64, r: &(impl HashReader + ?Sized)) -> Result<Vec<Hash>, MerkleError> {
+pub fn inclusion_proof(
+    size: u64,
+    index: u64,
+    r: &(impl HashReader + ?Sized),
+) -> Result<Vec<Hash>, MerkleError> {
     if index >= size {
         return Err(MerkleError::IndexOutOfRange { index, size });
     }
@@ -249,13 +284,22 @@ pub fn inclusion_proof(size: u64, index: u64, r: &(impl HashReader + ?Sized)) ->
 /// # Errors
 /// [`MerkleError::IndexOutOfRange`], [`MerkleError::ProofLength`] or
 /// [`MerkleError::InclusionMismatch`].
-pub fn verify_inclusion(proof: &[Hash], size: u64, root: &Hash, index: u64, leaf: &Hash) -> Result<(), MerkleError> {
+pub fn verify_inclusion(
+    proof: &[Hash],
+    size: u64,
+    root: &Hash,
+    index: u64,
+    leaf: &Hash,
+) -> Result<(), MerkleError> {
     if index >= size {
         return Err(MerkleError::IndexOutOfRange { index, size });
     }
     let want = path_ranges(index, 0, size).len();
     if proof.len() != want {
-        return Err(MerkleError::ProofLength { got: proof.len(), want });
+        return Err(MerkleError::ProofLength {
+            got: proof.len(),
+            want,
+        });
     }
     let mut f_n = index;
     let mut s_n = size - 1;
@@ -276,7 +320,11 @@ pub fn verify_inclusion(proof: &[Hash], size: u64, root: &Hash, index: u64, leaf
         f_n >>= 1;
         s_n >>= 1;
     }
-    if s_n == 0 && &hash == root { Ok(()) } else { Err(MerkleError::InclusionMismatch) }
+    if s_n == 0 && &hash == root {
+        Ok(())
+    } else {
+        Err(MerkleError::InclusionMismatch)
+    }
 }
 
 /// The ranges whose MTHs form the consistency proof from `old` to `new`,
@@ -315,9 +363,16 @@ fn consistency_ranges(old: u64, new: u64) -> Vec<(u64, u64)> {
 ///
 /// # Errors
 /// [`MerkleError::SizesOutOfOrder`], or a read failure.
-pub fn consistency_proof(new_size: u64, old_size: u64, r: &(impl HashReader + ?Sized)) -> Result<Vec<Hash>, MerkleError> {
+pub fn consistency_proof(
+    new_size: u64,
+    old_size: u64,
+    r: &(impl HashReader + ?Sized),
+) -> Result<Vec<Hash>, MerkleError> {
     if old_size > new_size {
-        return Err(MerkleError::SizesOutOfOrder { old: old_size, new: new_size });
+        return Err(MerkleError::SizesOutOfOrder {
+            old: old_size,
+            new: new_size,
+        });
     }
     if old_size == 0 || old_size == new_size {
         return Ok(Vec::new());
@@ -338,17 +393,30 @@ pub fn verify_consistency(
     old_root: &Hash,
 ) -> Result<(), MerkleError> {
     if old_size > new_size {
-        return Err(MerkleError::SizesOutOfOrder { old: old_size, new: new_size });
+        return Err(MerkleError::SizesOutOfOrder {
+            old: old_size,
+            new: new_size,
+        });
     }
     if old_size == new_size || old_size == 0 {
         if !proof.is_empty() {
-            return Err(MerkleError::ProofLength { got: proof.len(), want: 0 });
+            return Err(MerkleError::ProofLength {
+                got: proof.len(),
+                want: 0,
+            });
         }
-        return if old_size == 0 || old_root == new_root { Ok(()) } else { Err(MerkleError::ConsistencyMismatch) };
+        return if old_size == 0 || old_root == new_root {
+            Ok(())
+        } else {
+            Err(MerkleError::ConsistencyMismatch)
+        };
     }
     let want = consistency_ranges(old_size, new_size).len();
     if proof.len() != want {
-        return Err(MerkleError::ProofLength { got: proof.len(), want });
+        return Err(MerkleError::ProofLength {
+            got: proof.len(),
+            want,
+        });
     }
     let mut path: Vec<Hash> = Vec::with_capacity(proof.len() + 1);
     if old_size.is_power_of_two() {
@@ -380,7 +448,11 @@ pub fn verify_consistency(
         f_n >>= 1;
         s_n >>= 1;
     }
-    if &f_r == old_root && &s_r == new_root && s_n == 0 { Ok(()) } else { Err(MerkleError::ConsistencyMismatch) }
+    if &f_r == old_root && &s_r == new_root && s_n == 0 {
+        Ok(())
+    } else {
+        Err(MerkleError::ConsistencyMismatch)
+    }
 }
 
 /// The root of a growing tree in O(log n) memory: the hashes of the complete
@@ -399,7 +471,10 @@ impl RootBuilder {
         let mut hash = leaf;
         // Each trailing 1 bit of the old size is a subtree this leaf closes.
         for _ in 0..self.size.trailing_ones() {
-            let left = self.stack.pop().expect("one stacked subtree per set bit of the size");
+            let left = self
+                .stack
+                .pop()
+                .expect("one stacked subtree per set bit of the size");
             hash = node_hash(&left, &hash);
         }
         self.stack.push(hash);
@@ -415,7 +490,10 @@ impl RootBuilder {
     pub fn root(&self) -> Hash {
         match self.stack.split_last() {
             None => EMPTY_ROOT,
-            Some((last, rest)) => rest.iter().rev().fold(*last, |acc, left| node_hash(left, &acc)),
+            Some((last, rest)) => rest
+                .iter()
+                .rev()
+                .fold(*last, |acc, left| node_hash(left, &acc)),
         }
     }
 }
@@ -433,7 +511,11 @@ mod tests {
             assert_eq!(stored_hash_index(0, n), next, "leaf {n}");
             next += 1;
             for level in 1..=n.trailing_ones() as u8 {
-                assert_eq!(stored_hash_index(level, n >> level), next, "leaf {n} level {level}");
+                assert_eq!(
+                    stored_hash_index(level, n >> level),
+                    next,
+                    "leaf {n} level {level}"
+                );
                 next += 1;
             }
             assert_eq!(stored_hash_count(n + 1), next);

@@ -58,7 +58,9 @@ pub enum NoteError {
     TooManySignatures,
     #[error("signature line {0} is malformed: {1}")]
     MalformedSignature(usize, &'static str),
-    #[error("invalid key name {0:?}: must be non-empty, at most {MAX_KEY_NAME} bytes, without whitespace or '+'")]
+    #[error(
+        "invalid key name {0:?}: must be non-empty, at most {MAX_KEY_NAME} bytes, without whitespace or '+'"
+    )]
     BadKeyName(String),
     #[error("no signature by a known key")]
     NoKnownSignature,
@@ -73,7 +75,9 @@ pub enum NoteError {
 pub fn check_key_name(name: &str) -> Result<(), NoteError> {
     let valid = !name.is_empty()
         && name.len() <= MAX_KEY_NAME
-        && !name.chars().any(|c| c.is_whitespace() || c == '+' || c.is_control());
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c == '+' || c.is_control());
     if valid {
         Ok(())
     } else {
@@ -142,7 +146,10 @@ impl Note {
             return Err(NoteError::NoSignatures);
         }
         if !sig_block.ends_with('\n') {
-            return Err(NoteError::MalformedSignature(0, "signature block does not end in a newline"));
+            return Err(NoteError::MalformedSignature(
+                0,
+                "signature block does not end in a newline",
+            ));
         }
         let mut signatures = Vec::new();
         for (line_idx, line) in sig_block[..sig_block.len() - 1].split('\n').enumerate() {
@@ -151,7 +158,10 @@ impl Note {
             }
             signatures.push(parse_signature_line(line_idx + 1, line)?);
         }
-        Ok(Self { text: text.to_owned(), signatures })
+        Ok(Self {
+            text: text.to_owned(),
+            signatures,
+        })
     }
 
     /// A note with no signatures yet, over `text`.
@@ -161,7 +171,10 @@ impl Note {
     /// not a valid note text.
     pub fn new(text: String) -> Result<Self, NoteError> {
         check_text(&text)?;
-        Ok(Self { text, signatures: Vec::new() })
+        Ok(Self {
+            text,
+            signatures: Vec::new(),
+        })
     }
 
     /// The signed text, final newline included.
@@ -198,7 +211,10 @@ impl Note {
     }
 
     /// Signatures whose key name and key id match `verifier`.
-    pub fn signatures_by<'a>(&'a self, verifier: &'a NoteVerifier) -> impl Iterator<Item = &'a NoteSignature> {
+    pub fn signatures_by<'a>(
+        &'a self,
+        verifier: &'a NoteVerifier,
+    ) -> impl Iterator<Item = &'a NoteSignature> {
         self.signatures
             .iter()
             .filter(move |s| s.key_name == verifier.name && s.key_id == verifier.key_id())
@@ -220,7 +236,11 @@ impl Note {
                 .verify_strict(self.text.as_bytes(), &sig)
                 .map_err(|_| NoteError::BadSignature(verifier.name.clone()))?;
         }
-        if found { Ok(()) } else { Err(NoteError::NoKnownSignature) }
+        if found {
+            Ok(())
+        } else {
+            Err(NoteError::NoKnownSignature)
+        }
     }
 }
 
@@ -237,20 +257,31 @@ fn check_text(text: &str) -> Result<(), NoteError> {
 fn parse_signature_line(line_no: usize, line: &str) -> Result<NoteSignature, NoteError> {
     let rest = line
         .strip_prefix(SIG_PREFIX)
-        .ok_or(NoteError::MalformedSignature(line_no, "does not start with an em dash and a space"))?;
-    let (name, b64) = rest
-        .split_once(' ')
-        .ok_or(NoteError::MalformedSignature(line_no, "no space between key name and signature"))?;
+        .ok_or(NoteError::MalformedSignature(
+            line_no,
+            "does not start with an em dash and a space",
+        ))?;
+    let (name, b64) = rest.split_once(' ').ok_or(NoteError::MalformedSignature(
+        line_no,
+        "no space between key name and signature",
+    ))?;
     check_key_name(name).map_err(|_| NoteError::MalformedSignature(line_no, "invalid key name"))?;
     let raw = BASE64
         .decode(b64)
         .map_err(|_| NoteError::MalformedSignature(line_no, "signature is not standard base64"))?;
     if raw.len() < 5 {
-        return Err(NoteError::MalformedSignature(line_no, "signature shorter than a key id"));
+        return Err(NoteError::MalformedSignature(
+            line_no,
+            "signature shorter than a key id",
+        ));
     }
     let mut key_id = [0u8; 4];
     key_id.copy_from_slice(&raw[..4]);
-    Ok(NoteSignature { key_name: name.to_owned(), key_id, signature: raw[4..].to_vec() })
+    Ok(NoteSignature {
+        key_name: name.to_owned(),
+        key_id,
+        signature: raw[4..].to_vec(),
+    })
 }
 
 /// An Ed25519 note verifier: a key name and its public key (algorithm 0x01).
@@ -265,7 +296,10 @@ impl NoteVerifier {
     /// [`NoteError::BadKeyName`] when `name` is not a valid key name.
     pub fn new(name: &str, key: VerifyingKey) -> Result<Self, NoteError> {
         check_key_name(name)?;
-        Ok(Self { name: name.to_owned(), key })
+        Ok(Self {
+            name: name.to_owned(),
+            key,
+        })
     }
 
     pub fn key_id(&self) -> [u8; 4] {
@@ -277,7 +311,12 @@ impl NoteVerifier {
         let mut material = Vec::with_capacity(33);
         material.push(ALG_ED25519);
         material.extend_from_slice(self.key.as_bytes());
-        format!("{}+{}+{}", self.name, hex_lower(&self.key_id()), BASE64.encode(material))
+        format!(
+            "{}+{}+{}",
+            self.name,
+            hex_lower(&self.key_id()),
+            BASE64.encode(material)
+        )
     }
 }
 
@@ -308,10 +347,12 @@ impl<'k> NoteSigner<'k> {
 
 pub(crate) fn hex_lower(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 #[cfg(test)]
@@ -327,13 +368,16 @@ mod tests {
         let signing = key(7);
         let mut note = Note::new("hello\nworld\n".into()).expect("valid text");
         let signer = NoteSigner::new("example.org/log", &signing).expect("valid name");
-        note.push_signature(signer.sign(&note)).expect("room for one");
+        note.push_signature(signer.sign(&note))
+            .expect("room for one");
         let bytes = note.to_bytes();
         let parsed = Note::parse(&bytes).expect("own note parses");
         assert_eq!(parsed, note);
-        let verifier = NoteVerifier::new("example.org/log", signing.verifying_key()).expect("valid name");
+        let verifier =
+            NoteVerifier::new("example.org/log", signing.verifying_key()).expect("valid name");
         assert_eq!(parsed.verify(&verifier), Ok(()));
-        let other = NoteVerifier::new("example.org/other", signing.verifying_key()).expect("valid name");
+        let other =
+            NoteVerifier::new("example.org/other", signing.verifying_key()).expect("valid name");
         assert_eq!(parsed.verify(&other), Err(NoteError::NoKnownSignature));
     }
 
@@ -342,17 +386,36 @@ mod tests {
         let cases: &[(&[u8], NoteError)] = &[
             (b"no separator\n", NoteError::MissingSeparator),
             (b"text\n\n", NoteError::NoSignatures),
-            (b"text\x01\n\n\xe2\x80\x94 a AAAAAAA=\n", NoteError::ControlCharacter),
-            (b"text\n\n- a AAAAAAA=\n", NoteError::MalformedSignature(1, "does not start with an em dash and a space")),
-            (b"text\n\n\xe2\x80\x94 a !!!!\n", NoteError::MalformedSignature(1, "signature is not standard base64")),
-            (b"text\n\n\xe2\x80\x94 a AAAA\n", NoteError::MalformedSignature(1, "signature shorter than a key id")),
+            (
+                b"text\x01\n\n\xe2\x80\x94 a AAAAAAA=\n",
+                NoteError::ControlCharacter,
+            ),
+            (
+                b"text\n\n- a AAAAAAA=\n",
+                NoteError::MalformedSignature(1, "does not start with an em dash and a space"),
+            ),
+            (
+                b"text\n\n\xe2\x80\x94 a !!!!\n",
+                NoteError::MalformedSignature(1, "signature is not standard base64"),
+            ),
+            (
+                b"text\n\n\xe2\x80\x94 a AAAA\n",
+                NoteError::MalformedSignature(1, "signature shorter than a key id"),
+            ),
             (b"\xff\n\n", NoteError::NotUtf8),
         ];
         for (input, expected) in cases {
-            assert_eq!(Note::parse(input).as_ref().err(), Some(expected), "input {input:?}");
+            assert_eq!(
+                Note::parse(input).as_ref().err(),
+                Some(expected),
+                "input {input:?}"
+            );
         }
         let huge = vec![b'a'; MAX_NOTE_BYTES + 1];
-        assert_eq!(Note::parse(&huge), Err(NoteError::TooLarge(MAX_NOTE_BYTES + 1)));
+        assert_eq!(
+            Note::parse(&huge),
+            Err(NoteError::TooLarge(MAX_NOTE_BYTES + 1))
+        );
     }
 
     #[test]

@@ -12,13 +12,17 @@ use std::fmt;
 pub const MAX_ORIGIN: usize = 128;
 
 /// A validated log origin.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct Origin(String);
 
 /// Why a string is not an origin.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid log origin {0:?}: must be 1 to {MAX_ORIGIN} printable ASCII bytes without spaces or '+'")]
+#[error(
+    "invalid log origin {0:?}: must be 1 to {MAX_ORIGIN} printable ASCII bytes without spaces or '+'"
+)]
 pub struct OriginError(pub String);
 
 impl Origin {
@@ -28,7 +32,11 @@ impl Origin {
         let valid = !s.is_empty()
             && s.len() <= MAX_ORIGIN
             && s.bytes().all(|b| b.is_ascii_graphic() && b != b'+');
-        if valid { Ok(Self(s.to_owned())) } else { Err(OriginError(s.to_owned())) }
+        if valid {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(OriginError(s.to_owned()))
+        }
     }
 
     /// The origin Concord gives a member's log: `<federation>.concord/<id>`.

@@ -56,16 +56,28 @@ pub enum Gossip {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SyncRequest {
     Checkpoints,
-    Entries { origin: Origin, start: u64, end: u64 },
+    Entries {
+        origin: Origin,
+        start: u64,
+        end: u64,
+    },
 }
 
 /// The answer to a [`SyncRequest`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SyncResponse {
-    Checkpoints { notes: Vec<String> },
-    Entries { origin: Origin, start: u64, entries: Vec<WireEntry> },
-    Refused { reason: String },
+    Checkpoints {
+        notes: Vec<String>,
+    },
+    Entries {
+        origin: Origin,
+        start: u64,
+        entries: Vec<WireEntry>,
+    },
+    Refused {
+        reason: String,
+    },
 }
 
 impl SyncRequest {
@@ -77,7 +89,10 @@ impl SyncRequest {
         if let Self::Entries { start, end, .. } = self
             && (end <= start || end - start > MAX_RANGE_ENTRIES)
         {
-            return Err(WireError::BadRange { start: *start, end: *end });
+            return Err(WireError::BadRange {
+                start: *start,
+                end: *end,
+            });
         }
         Ok(())
     }
@@ -89,14 +104,18 @@ impl SyncRequest {
 /// [`WireError::TooLarge`] before decoding, [`WireError::Malformed`] after.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], max: usize) -> Result<T, WireError> {
     if bytes.len() > max {
-        return Err(WireError::TooLarge { size: bytes.len(), max });
+        return Err(WireError::TooLarge {
+            size: bytes.len(),
+            max,
+        });
     }
     serde_json::from_slice(bytes).map_err(|e| WireError::Malformed(e.to_string()))
 }
 
 /// Encodes a message.
 pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
-    serde_json::to_vec(message).expect("wire messages hold only strings, integers, lists and objects")
+    serde_json::to_vec(message)
+        .expect("wire messages hold only strings, integers, lists and objects")
 }
 
 #[cfg(test)]
@@ -105,17 +124,36 @@ mod tests {
 
     #[test]
     fn messages_round_trip_and_bounds_hold() {
-        let request = SyncRequest::Entries { origin: Origin::new("o/x").expect("valid"), start: 0, end: 10 };
+        let request = SyncRequest::Entries {
+            origin: Origin::new("o/x").expect("valid"),
+            start: 0,
+            end: 10,
+        };
         let bytes = encode(&request);
-        assert_eq!(decode::<SyncRequest>(&bytes, MAX_SYNC_REQUEST_BYTES), Ok(request));
+        assert_eq!(
+            decode::<SyncRequest>(&bytes, MAX_SYNC_REQUEST_BYTES),
+            Ok(request)
+        );
         assert_eq!(
             decode::<SyncRequest>(&bytes, 4),
-            Err(WireError::TooLarge { size: bytes.len(), max: 4 })
+            Err(WireError::TooLarge {
+                size: bytes.len(),
+                max: 4
+            })
         );
-        assert!(matches!(decode::<SyncRequest>(&bytes[..bytes.len() - 1], 1 << 20), Err(WireError::Malformed(_))));
+        assert!(matches!(
+            decode::<SyncRequest>(&bytes[..bytes.len() - 1], 1 << 20),
+            Err(WireError::Malformed(_))
+        ));
         let unknown = br#"{"type":"entries","origin":"o","start":0,"end":1,"extra":1}"#;
-        assert!(matches!(decode::<SyncRequest>(unknown, 1 << 20), Err(WireError::Malformed(m)) if m.contains("extra")));
-        let too_long = SyncRequest::Entries { origin: Origin::new("o").expect("valid"), start: 5, end: 5 + MAX_RANGE_ENTRIES + 1 };
+        assert!(
+            matches!(decode::<SyncRequest>(unknown, 1 << 20), Err(WireError::Malformed(m)) if m.contains("extra"))
+        );
+        let too_long = SyncRequest::Entries {
+            origin: Origin::new("o").expect("valid"),
+            start: 5,
+            end: 5 + MAX_RANGE_ENTRIES + 1,
+        };
         assert!(too_long.check().is_err());
     }
 }

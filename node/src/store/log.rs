@@ -8,7 +8,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint};
-use concord_protocol::entry::{self, EntryError, EntryHeader, EntryRef, NewEntry, SignedEntry, Visibility};
+use concord_protocol::entry::{
+    self, EntryError, EntryHeader, EntryRef, NewEntry, SignedEntry, Visibility,
+};
 use concord_protocol::equivocation::{EquivocationProof, KeyLookup};
 use concord_protocol::merkle::{self, Hash, HashReader, MerkleError};
 use concord_protocol::origin::Origin;
@@ -54,7 +56,9 @@ pub enum Rejected {
     AlreadyRevoked(u64),
     #[error("payload does not validate: {0}")]
     Record(String),
-    #[error("log {0} is quarantined after equivocation; nothing of it is accepted until an operator clears it")]
+    #[error(
+        "log {0} is quarantined after equivocation; nothing of it is accepted until an operator clears it"
+    )]
     Quarantined(Origin),
     #[error("entries {start}..{end} do not give the root of the signed checkpoint of size {size}")]
     CheckpointMismatch { start: u64, end: u64, size: u64 },
@@ -87,7 +91,10 @@ pub enum CheckpointOutcome {
     /// Older than a stored one but consistent with the tree: nothing to do.
     Older,
     /// Signed, but not the stored tree's root at that size.
-    Inconsistent { size: u64, proof: Option<EquivocationProof> },
+    Inconsistent {
+        size: u64,
+        proof: Option<EquivocationProof>,
+    },
 }
 
 /// Hashes staged in this batch, in front of the stored ones.
@@ -102,7 +109,11 @@ impl HashReader for Overlay<'_> {
         indexes
             .iter()
             .map(|idx| match idx.checked_sub(self.first_new) {
-                Some(offset) => self.new.get(offset as usize).copied().ok_or(MerkleError::HashNotFound(*idx)),
+                Some(offset) => self
+                    .new
+                    .get(offset as usize)
+                    .copied()
+                    .ok_or(MerkleError::HashNotFound(*idx)),
                 None => self.base.read_hashes(&[*idx]).map(|mut v| v.remove(0)),
             })
             .collect()
@@ -152,17 +163,30 @@ impl<'a> Staging<'a> {
     }
 
     /// Checks that `reference` names a denial of this log that can still change.
-    fn check_reference(&self, kind: Kind, reference: &EntryRef, index: u64) -> Result<(), Rejected> {
-        let bad = || Rejected::BadReference { kind, index: reference.index };
+    fn check_reference(
+        &self,
+        kind: Kind,
+        reference: &EntryRef,
+        index: u64,
+    ) -> Result<(), Rejected> {
+        let bad = || Rejected::BadReference {
+            kind,
+            index: reference.index,
+        };
         if reference.index >= index {
             return Err(bad());
         }
-        let leaf = self.overlay.read_hashes(&[merkle::stored_hash_index(0, reference.index)]).map_err(|_| bad())?;
+        let leaf = self
+            .overlay
+            .read_hashes(&[merkle::stored_hash_index(0, reference.index)])
+            .map_err(|_| bad())?;
         if leaf.first() != Some(&reference.leaf_hash.0) {
             return Err(bad());
         }
         match self.denial_status(reference.index) {
-            Ok(Some(status)) if status.state == DenialState::Revoked => Err(Rejected::AlreadyRevoked(reference.index)),
+            Ok(Some(status)) if status.state == DenialState::Revoked => {
+                Err(Rejected::AlreadyRevoked(reference.index))
+            }
             Ok(Some(_)) => Ok(()),
             _ => Err(bad()),
         }
@@ -180,36 +204,65 @@ impl<'a> Staging<'a> {
         let leaf = entry.leaf_hash();
         let new_hashes = merkle::stored_hashes_for_record(index, leaf, &self.overlay)?;
         self.overlay.new.extend(new_hashes);
-        self.batch.insert(&log_item_key(keys::ENTRY, self.log_id, index), encode_entry(entry));
+        self.batch.insert(
+            &log_item_key(keys::ENTRY, self.log_id, index),
+            encode_entry(entry),
+        );
         if let Some(payload) = payload {
-            self.batch.insert(&keys::payload_key(&header.payload.sha256.0)[..], payload);
+            self.batch
+                .insert(&keys::payload_key(&header.payload.sha256.0)[..], payload);
         }
         self.index(header, index, record)?;
         self.size += 1;
         Ok(leaf)
     }
 
-    fn index(&mut self, header: &EntryHeader, index: u64, record: Option<&Record>) -> Result<(), StoreError> {
+    fn index(
+        &mut self,
+        header: &EntryHeader,
+        index: u64,
+        record: Option<&Record>,
+    ) -> Result<(), StoreError> {
         let log_id = self.log_id;
-        self.batch.insert(keys::index_key(IndexKind::Kind, header.kind.as_str(), log_id, index), &[]);
+        self.batch.insert(
+            keys::index_key(IndexKind::Kind, header.kind.as_str(), log_id, index),
+            &[],
+        );
         let Some(record) = record else { return Ok(()) };
         let terms = record.index_terms();
         for name in &terms.party_names {
-            self.batch.insert(keys::index_key(IndexKind::Party, name, log_id, index), &[]);
+            self.batch
+                .insert(keys::index_key(IndexKind::Party, name, log_id, index), &[]);
         }
         for country in &terms.countries {
-            self.batch.insert(keys::index_key(IndexKind::Country, country.as_str(), log_id, index), &[]);
+            self.batch.insert(
+                keys::index_key(IndexKind::Country, country.as_str(), log_id, index),
+                &[],
+            );
         }
         for control in &terms.control_entries {
-            self.batch.insert(keys::index_key(IndexKind::ControlEntry, control.as_str(), log_id, index), &[]);
+            self.batch.insert(
+                keys::index_key(IndexKind::ControlEntry, control.as_str(), log_id, index),
+                &[],
+            );
         }
         for hs in &terms.hs_codes {
-            self.batch.insert(keys::index_key(IndexKind::HsCode, &hs.digits(), log_id, index), &[]);
+            self.batch.insert(
+                keys::index_key(IndexKind::HsCode, &hs.digits(), log_id, index),
+                &[],
+            );
         }
         let valid_until = terms.valid_until.map(|d| d.to_string());
         match (header.kind, header.refers_to) {
             (Kind::Denial, _) => {
-                self.set_status(index, DenialStatus { state: DenialState::Active, latest_index: index, valid_until });
+                self.set_status(
+                    index,
+                    DenialStatus {
+                        state: DenialState::Active,
+                        latest_index: index,
+                        valid_until,
+                    },
+                );
             }
             (Kind::DenialAmend, Some(reference)) => {
                 if let Some(mut status) = self.denial_status(reference.index)? {
@@ -233,7 +286,8 @@ impl<'a> Staging<'a> {
 
     fn set_status(&mut self, index: u64, status: DenialStatus) {
         let json = serde_json::to_vec(&status).expect("a status holds only strings and integers");
-        self.batch.insert(&log_item_key(keys::STATUS, self.log_id, index), json);
+        self.batch
+            .insert(&log_item_key(keys::STATUS, self.log_id, index), json);
         self.status.insert(index, status);
     }
 
@@ -242,10 +296,15 @@ impl<'a> Staging<'a> {
         let root = self.root()?;
         for (offset, hash) in self.overlay.new.iter().enumerate() {
             let idx = self.overlay.first_new + offset as u64;
-            self.batch.insert(&log_item_key(keys::HASH, self.log_id, idx), hash);
+            self.batch
+                .insert(&log_item_key(keys::HASH, self.log_id, idx), hash);
         }
-        let head = LogHead { size: self.size, root };
-        self.batch.insert(&log_key(keys::HEAD, self.log_id)[..], &head.encode()[..]);
+        let head = LogHead {
+            size: self.size,
+            root,
+        };
+        self.batch
+            .insert(&log_key(keys::HEAD, self.log_id)[..], &head.encode()[..]);
         if let Some(checkpoint) = checkpoint {
             self.batch.insert(
                 &log_item_key(keys::CHECKPOINT, self.log_id, checkpoint.checkpoint.size),
@@ -281,7 +340,10 @@ impl Store {
         for own in group {
             outcomes.push(self.stage_own(&mut staging, origin, key, time, own)?);
         }
-        let checkpoint = SignedCheckpoint::sign(Checkpoint::new(origin.clone(), staging.size, staging.root()?), key);
+        let checkpoint = SignedCheckpoint::sign(
+            Checkpoint::new(origin.clone(), staging.size, staging.root()?),
+            key,
+        );
         staging.commit(Some(&checkpoint))?;
         Ok((outcomes, checkpoint))
     }
@@ -299,12 +361,21 @@ impl Store {
         let refers_to = match own.refers_to {
             None => None,
             Some(ref_index) => {
-                let Some(leaf) =
-                    staging.overlay.read_hashes(&[merkle::stored_hash_index(0, ref_index)]).ok().and_then(|v| v.first().copied())
+                let Some(leaf) = staging
+                    .overlay
+                    .read_hashes(&[merkle::stored_hash_index(0, ref_index)])
+                    .ok()
+                    .and_then(|v| v.first().copied())
                 else {
-                    return Ok(Err(Rejected::BadReference { kind, index: ref_index }));
+                    return Ok(Err(Rejected::BadReference {
+                        kind,
+                        index: ref_index,
+                    }));
                 };
-                let reference = EntryRef { index: ref_index, leaf_hash: entry::Digest256(leaf) };
+                let reference = EntryRef {
+                    index: ref_index,
+                    leaf_hash: entry::Digest256(leaf),
+                };
                 if let Err(rejected) = staging.check_reference(kind, &reference, index) {
                     return Ok(Err(rejected));
                 }
@@ -312,14 +383,31 @@ impl Store {
             }
         };
         let payload = own.record.to_canonical_bytes();
-        let new = NewEntry { origin, index, time, kind, refers_to, payload: &payload, visibility: own.visibility.clone() };
+        let new = NewEntry {
+            origin,
+            index,
+            time,
+            kind,
+            refers_to,
+            payload: &payload,
+            visibility: own.visibility.clone(),
+        };
         let signed = match entry::sign_entry(&new, key) {
             Ok(signed) => signed,
             Err(e) => return Ok(Err(e.into())),
         };
-        let header = signed.decode_header().expect("a header this node just signed decodes");
+        let header = signed
+            .decode_header()
+            .expect("a header this node just signed decodes");
         let leaf_hash = staging.push(&signed, &header, Some(&payload), Some(&own.record))?;
-        Ok(Ok(AppendOutcome { origin: origin.clone(), index, leaf_hash, entry: signed, header, payload }))
+        Ok(Ok(AppendOutcome {
+            origin: origin.clone(),
+            index,
+            leaf_hash,
+            entry: signed,
+            header,
+            payload,
+        }))
     }
 
     /// Verifies and appends entries of another member's log, in any order and
@@ -340,7 +428,10 @@ impl Store {
         let _write = self.lock_write();
         let mut outcome = IngestOutcome::default();
         if self.quarantined(origin)?.is_some() {
-            outcome.rejected = items.iter().map(|_| (0, Rejected::Quarantined(origin.clone()))).collect();
+            outcome.rejected = items
+                .iter()
+                .map(|_| (0, Rejected::Quarantined(origin.clone())))
+                .collect();
             return Ok(outcome);
         }
         let log_id = self.ensure_log_id(origin)?;
@@ -357,7 +448,13 @@ impl Store {
                 }
             };
             if &header.origin != origin {
-                outcome.rejected.push((header.index, Rejected::WrongLog { expected: origin.clone(), found: header.origin }));
+                outcome.rejected.push((
+                    header.index,
+                    Rejected::WrongLog {
+                        expected: origin.clone(),
+                        found: header.origin,
+                    },
+                ));
                 continue;
             }
             if header.index < head.size {
@@ -392,7 +489,9 @@ impl Store {
         }
         if let Err(e) = entry::verify_batch(&keyed) {
             let bad_index = match &e {
-                EntryError::BadSignature { index, .. } | EntryError::WrongKey { index, .. } => *index,
+                EntryError::BadSignature { index, .. } | EntryError::WrongKey { index, .. } => {
+                    *index
+                }
                 _ => head.size,
             };
             verified_len = verified_len.min((bad_index - head.size) as usize);
@@ -424,7 +523,11 @@ impl Store {
                 if staging.root()? != cp.checkpoint.root {
                     outcome.rejected.push((
                         header.index,
-                        Rejected::CheckpointMismatch { start: run_start, end: staging.size, size: cp.checkpoint.size },
+                        Rejected::CheckpointMismatch {
+                            start: run_start,
+                            end: staging.size,
+                            size: cp.checkpoint.size,
+                        },
                     ));
                     return Ok(outcome);
                 }
@@ -441,7 +544,11 @@ impl Store {
             {
                 outcome.rejected.push((
                     cp.checkpoint.size,
-                    Rejected::CheckpointMismatch { start: run_start, end: staging.size, size: cp.checkpoint.size },
+                    Rejected::CheckpointMismatch {
+                        start: run_start,
+                        end: staging.size,
+                        size: cp.checkpoint.size,
+                    },
                 ));
                 outcome.appended = 0;
                 return Ok(outcome);
@@ -464,9 +571,12 @@ impl Store {
         roster: &impl KeyLookup,
         outcome: &mut IngestOutcome,
     ) -> Result<(), StoreError> {
-        let stored = self
-            .entry_by_id(log_id, header.index)?
-            .ok_or_else(|| StoreError::Corrupt(format!("entry {} of {} is missing below the head", header.index, header.origin)))?;
+        let stored = self.entry_by_id(log_id, header.index)?.ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "entry {} of {} is missing below the head",
+                header.index, header.origin
+            ))
+        })?;
         if stored.header_bytes == signed.header_bytes {
             outcome.duplicates += 1;
             // A replay may carry a payload this node lacked (it first saw the
@@ -476,19 +586,34 @@ impl Store {
                 && self.payload(&header.payload.sha256.0)?.is_none()
                 && self.purge_record_by_id(log_id, header.index)?.is_none()
             {
-                self.inner.data.insert(keys::payload_key(&header.payload.sha256.0), payload)?;
+                self.inner
+                    .data
+                    .insert(keys::payload_key(&header.payload.sha256.0), payload)?;
                 outcome.payloads_filled += 1;
             }
             return Ok(());
         }
-        let verdict = roster.entry_key(&header.origin, header.index).map_err(Rejected::from).and_then(|key| {
-            signed.check_signature(&header, &key).map_err(Rejected::from)
-        });
+        let verdict = roster
+            .entry_key(&header.origin, header.index)
+            .map_err(Rejected::from)
+            .and_then(|key| {
+                signed
+                    .check_signature(&header, &key)
+                    .map_err(Rejected::from)
+            });
         match verdict {
             Err(rejected) => outcome.rejected.push((header.index, rejected)),
             Ok(()) => {
-                let proof = EquivocationProof::Entries { a: stored.to_wire(None), b: signed.to_wire(None) };
-                outcome.rejected.push((header.index, Rejected::Equivocation { index: header.index }));
+                let proof = EquivocationProof::Entries {
+                    a: stored.to_wire(None),
+                    b: signed.to_wire(None),
+                };
+                outcome.rejected.push((
+                    header.index,
+                    Rejected::Equivocation {
+                        index: header.index,
+                    },
+                ));
                 outcome.equivocations.push(proof);
             }
         }
@@ -508,7 +633,9 @@ impl Store {
                 continue;
             }
             let key = log_item_key(b'p', log_id, next);
-            let Some(raw) = self.inner.pending.remove(key)? else { break };
+            let Some(raw) = self.inner.pending.remove(key)? else {
+                break;
+            };
             if let Some((signed, payload)) = decode_pending(&raw)
                 && let Ok(header) = signed.decode_header()
             {
@@ -546,7 +673,15 @@ impl Store {
                 rejected.push((index, Rejected::TooManyPending(origin.clone())));
                 continue;
             }
-            if self.inner.pending.insert(log_item_key(b'p', log_id, index), encode_pending(&signed, payload.as_deref()))?.is_none() {
+            if self
+                .inner
+                .pending
+                .insert(
+                    log_item_key(b'p', log_id, index),
+                    encode_pending(&signed, payload.as_deref()),
+                )?
+                .is_none()
+            {
                 n_pending += 1;
             }
             held += 1;
@@ -593,7 +728,9 @@ impl Store {
         let origin = signed.checkpoint.origin.clone();
         let verifiers = roster.checkpoint_verifiers(&origin);
         if let Err(e) = signed.verify(&origin, &verifiers) {
-            return Ok(Err(Rejected::Record(format!("checkpoint of {origin}: {e}"))));
+            return Ok(Err(Rejected::Record(format!(
+                "checkpoint of {origin}: {e}"
+            ))));
         }
         if self.quarantined(&origin)?.is_some() {
             return Ok(Err(Rejected::Quarantined(origin)));
@@ -612,43 +749,69 @@ impl Store {
                     a: String::from_utf8_lossy(&stored.to_bytes()).into_owned(),
                     b: String::from_utf8_lossy(note).into_owned(),
                 };
-                return Ok(Ok(CheckpointOutcome::Inconsistent { size, proof: Some(proof) }));
+                return Ok(Ok(CheckpointOutcome::Inconsistent {
+                    size,
+                    proof: Some(proof),
+                }));
             }
             let added = merge_cosignatures(&mut stored, &signed, &witnesses);
             if added == 0 {
                 return Ok(Ok(CheckpointOutcome::Known));
             }
             self.inner.data.insert(same_size_key, stored.to_bytes())?;
-            return Ok(Ok(CheckpointOutcome::Stored { new_cosignatures: added }));
+            return Ok(Ok(CheckpointOutcome::Stored {
+                new_cosignatures: added,
+            }));
         }
         if size <= head.size {
             let root = merkle::tree_hash(size, &self.hash_reader(log_id))?;
             if root != signed.checkpoint.root {
                 return Ok(Ok(CheckpointOutcome::Inconsistent { size, proof: None }));
             }
-            let latest = self.checkpoint_by_id(log_id)?.map_or(0, |c| c.checkpoint.size);
+            let latest = self
+                .checkpoint_by_id(log_id)?
+                .map_or(0, |c| c.checkpoint.size);
             if size < latest {
                 return Ok(Ok(CheckpointOutcome::Older));
             }
-            let mut clean = SignedCheckpoint { checkpoint: signed.checkpoint.clone(), note: signed.note.clone() };
+            let mut clean = SignedCheckpoint {
+                checkpoint: signed.checkpoint.clone(),
+                note: signed.note.clone(),
+            };
             keep_known_signatures(&mut clean, &verifiers, &witnesses);
             self.inner.data.insert(same_size_key, clean.to_bytes())?;
             let cosignatures = clean.note.signatures().len().saturating_sub(1);
-            return Ok(Ok(CheckpointOutcome::Stored { new_cosignatures: cosignatures }));
+            return Ok(Ok(CheckpointOutcome::Stored {
+                new_cosignatures: cosignatures,
+            }));
         }
         // Ahead of us: remember the largest as the target to sync towards.
         match self.target_by_id(log_id)? {
-            Some(target) if target.checkpoint.size == size && target.checkpoint.root != signed.checkpoint.root => {
+            Some(target)
+                if target.checkpoint.size == size
+                    && target.checkpoint.root != signed.checkpoint.root =>
+            {
                 let proof = EquivocationProof::Checkpoints {
                     a: String::from_utf8_lossy(&target.to_bytes()).into_owned(),
                     b: String::from_utf8_lossy(note).into_owned(),
                 };
-                Ok(Ok(CheckpointOutcome::Inconsistent { size, proof: Some(proof) }))
+                Ok(Ok(CheckpointOutcome::Inconsistent {
+                    size,
+                    proof: Some(proof),
+                }))
             }
-            Some(target) if target.checkpoint.size >= size => Ok(Ok(CheckpointOutcome::Ahead { have: head.size, want: target.checkpoint.size })),
+            Some(target) if target.checkpoint.size >= size => Ok(Ok(CheckpointOutcome::Ahead {
+                have: head.size,
+                want: target.checkpoint.size,
+            })),
             _ => {
-                self.inner.data.insert(log_key(keys::TARGET, log_id), note)?;
-                Ok(Ok(CheckpointOutcome::Ahead { have: head.size, want: size }))
+                self.inner
+                    .data
+                    .insert(log_key(keys::TARGET, log_id), note)?;
+                Ok(Ok(CheckpointOutcome::Ahead {
+                    have: head.size,
+                    want: size,
+                }))
             }
         }
     }
@@ -660,7 +823,9 @@ fn check_payload(header: &EntryHeader, payload: &[u8]) -> Result<Option<Record>,
     if header.kind == Kind::EquivocationProof {
         return Ok(None);
     }
-    Record::parse(header.kind, payload).map(Some).map_err(|e| Rejected::Record(e.to_string()))
+    Record::parse(header.kind, payload)
+        .map(Some)
+        .map_err(|e| Rejected::Record(e.to_string()))
 }
 
 /// Adds to `stored` the cosignatures of `incoming` by known witnesses that
@@ -677,7 +842,11 @@ fn merge_cosignatures(
             continue;
         }
         let key_id = witness.key_id();
-        if let Some(line) = incoming.note.signatures().iter().find(|s| s.key_name == witness.name && s.key_id == key_id)
+        if let Some(line) = incoming
+            .note
+            .signatures()
+            .iter()
+            .find(|s| s.key_name == witness.name && s.key_id == key_id)
             && stored.add_cosignature(line.clone()).is_ok()
         {
             added += 1;
@@ -696,9 +865,13 @@ fn keep_known_signatures(
     let text = checkpoint.note.text().to_owned();
     let mut kept = concord_protocol::note::Note::new(text).expect("text of a parsed note is valid");
     for line in checkpoint.note.signatures() {
-        let by_log = verifiers.iter().any(|v| v.name == line.key_name && v.key_id() == line.key_id);
+        let by_log = verifiers
+            .iter()
+            .any(|v| v.name == line.key_name && v.key_id() == line.key_id);
         let by_witness = witnesses.iter().any(|w| {
-            w.name == line.key_name && w.key_id() == line.key_id && matches!(w.verify(checkpoint), Ok(Some(_)))
+            w.name == line.key_name
+                && w.key_id() == line.key_id
+                && matches!(w.verify(checkpoint), Ok(Some(_)))
         });
         if by_log || by_witness {
             let _ = kept.push_signature(line.clone());

@@ -41,9 +41,13 @@ pub const MAX_PENDING_PER_LOG: usize = 4096;
 /// What can go wrong with the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("the store at {0} is in use by another process (is a node already running with this home?)")]
+    #[error(
+        "the store at {0} is in use by another process (is a node already running with this home?)"
+    )]
     Locked(String),
-    #[error("the store was written by a newer Concord (format {found}, this build reads up to {FORMAT_VERSION}); upgrade before opening it")]
+    #[error(
+        "the store was written by a newer Concord (format {found}, this build reads up to {FORMAT_VERSION}); upgrade before opening it"
+    )]
     NewerFormat { found: u32 },
     #[error("the store is corrupt: {0}")]
     Corrupt(String),
@@ -52,7 +56,11 @@ pub enum StoreError {
     #[error("log {0} is not known to this store")]
     UnknownLog(Origin),
     #[error("index {index} is beyond the {size} entries of {origin}")]
-    OutOfRange { origin: Origin, index: u64, size: u64 },
+    OutOfRange {
+        origin: Origin,
+        index: u64,
+        size: u64,
+    },
     #[error("merkle: {0}")]
     Merkle(#[from] MerkleError),
 }
@@ -74,7 +82,10 @@ pub struct LogHead {
 }
 
 impl LogHead {
-    pub const EMPTY: LogHead = LogHead { size: 0, root: merkle::EMPTY_ROOT };
+    pub const EMPTY: LogHead = LogHead {
+        size: 0,
+        root: merkle::EMPTY_ROOT,
+    };
 
     fn encode(&self) -> [u8; 40] {
         let mut out = [0u8; 40];
@@ -125,7 +136,10 @@ impl Store {
     /// whose tail does not match its head or checkpoint.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let db = sled::Config::new().path(path).open().map_err(|e| match e {
-            sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => {
+            sled::Error::Io(io)
+                if io.kind() == std::io::ErrorKind::WouldBlock
+                    || io.to_string().contains("lock") =>
+            {
                 StoreError::Locked(path.display().to_string())
             }
             other => StoreError::from(other),
@@ -137,9 +151,10 @@ impl Store {
                 db.flush()?;
             }
             Some(raw) => {
-                let found = u32::from_be_bytes(
-                    raw.as_ref().try_into().map_err(|_| StoreError::Corrupt("format version is not 4 bytes".into()))?,
-                );
+                let found =
+                    u32::from_be_bytes(raw.as_ref().try_into().map_err(|_| {
+                        StoreError::Corrupt("format version is not 4 bytes".into())
+                    })?);
                 if found > FORMAT_VERSION {
                     return Err(StoreError::NewerFormat { found });
                 }
@@ -170,10 +185,13 @@ impl Store {
             let origin = std::str::from_utf8(&key[4..])
                 .ok()
                 .and_then(|s| Origin::new(s).ok())
-                .ok_or_else(|| StoreError::Corrupt("a log id is registered under an invalid origin".into()))?;
-            let id = u32::from_be_bytes(
-                value.as_ref().try_into().map_err(|_| StoreError::Corrupt(format!("log id of {origin} is not 4 bytes")))?,
-            );
+                .ok_or_else(|| {
+                    StoreError::Corrupt("a log id is registered under an invalid origin".into())
+                })?;
+            let id =
+                u32::from_be_bytes(value.as_ref().try_into().map_err(|_| {
+                    StoreError::Corrupt(format!("log id of {origin} is not 4 bytes"))
+                })?);
             ids.by_id.insert(id, origin.clone());
             ids.by_origin.insert(origin, id);
         }
@@ -187,10 +205,11 @@ impl Store {
             let head = self.head_of(log_id)?;
             let reader = self.hash_reader(log_id);
             if head.size > 0 {
-                let last = self
-                    .entry_by_id(log_id, head.size - 1)?
-                    .ok_or_else(|| StoreError::Corrupt(format!("{origin}: entry {} is missing", head.size - 1)))?;
-                let stored_leaf = reader.read_hashes(&[merkle::stored_hash_index(0, head.size - 1)])?;
+                let last = self.entry_by_id(log_id, head.size - 1)?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("{origin}: entry {} is missing", head.size - 1))
+                })?;
+                let stored_leaf =
+                    reader.read_hashes(&[merkle::stored_hash_index(0, head.size - 1)])?;
                 if stored_leaf.first() != Some(&last.leaf_hash()) {
                     return Err(StoreError::Corrupt(format!(
                         "{origin}: entry {} does not match its stored leaf hash",
@@ -198,12 +217,22 @@ impl Store {
                     )));
                 }
             }
-            if self.inner.data.get(log_item_key(keys::ENTRY, log_id, head.size))?.is_some() {
-                return Err(StoreError::Corrupt(format!("{origin}: an entry is stored past the head ({})", head.size)));
+            if self
+                .inner
+                .data
+                .get(log_item_key(keys::ENTRY, log_id, head.size))?
+                .is_some()
+            {
+                return Err(StoreError::Corrupt(format!(
+                    "{origin}: an entry is stored past the head ({})",
+                    head.size
+                )));
             }
             let root = merkle::tree_hash(head.size, &reader)?;
             if root != head.root {
-                return Err(StoreError::Corrupt(format!("{origin}: stored hashes do not give the head's root")));
+                return Err(StoreError::Corrupt(format!(
+                    "{origin}: stored hashes do not give the head's root"
+                )));
             }
             if let Some(checkpoint) = self.checkpoint_by_id(log_id)? {
                 let cp = &checkpoint.checkpoint;
@@ -221,17 +250,27 @@ impl Store {
     fn lock_ids(&self) -> std::sync::MutexGuard<'_, LogIds> {
         // A panic while holding this lock leaves the maps valid: each insert is
         // a single operation on each map.
-        self.inner.log_ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .log_ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn lock_write(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.inner.write.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .write
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Every log this store knows, with its id.
     fn log_ids(&self) -> Vec<(Origin, u32)> {
         let ids = self.lock_ids();
-        let mut logs: Vec<_> = ids.by_origin.iter().map(|(o, id)| (o.clone(), *id)).collect();
+        let mut logs: Vec<_> = ids
+            .by_origin
+            .iter()
+            .map(|(o, id)| (o.clone(), *id))
+            .collect();
         logs.sort();
         logs
     }
@@ -250,7 +289,8 @@ impl Store {
         if let Some(id) = ids.by_origin.get(origin) {
             return Ok(*id);
         }
-        let id = u32::try_from(ids.by_origin.len()).map_err(|_| StoreError::Corrupt("too many logs".into()))?;
+        let id = u32::try_from(ids.by_origin.len())
+            .map_err(|_| StoreError::Corrupt("too many logs".into()))?;
         let mut key = b"log:".to_vec();
         key.extend_from_slice(origin.as_str().as_bytes());
         self.inner.meta.insert(key, &id.to_be_bytes())?;
@@ -262,7 +302,8 @@ impl Store {
     fn head_of(&self, log_id: u32) -> Result<LogHead, StoreError> {
         match self.inner.data.get(log_key(keys::HEAD, log_id))? {
             None => Ok(LogHead::EMPTY),
-            Some(raw) => LogHead::decode(&raw).ok_or_else(|| StoreError::Corrupt(format!("head of log {log_id} is malformed"))),
+            Some(raw) => LogHead::decode(&raw)
+                .ok_or_else(|| StoreError::Corrupt(format!("head of log {log_id} is malformed"))),
         }
     }
 
@@ -282,14 +323,23 @@ impl Store {
     /// # Errors
     /// [`StoreError`] on a read failure.
     pub fn logs(&self) -> Result<Vec<(Origin, LogHead)>, StoreError> {
-        self.log_ids().into_iter().map(|(origin, id)| Ok((origin, self.head_of(id)?))).collect()
+        self.log_ids()
+            .into_iter()
+            .map(|(origin, id)| Ok((origin, self.head_of(id)?)))
+            .collect()
     }
 
     fn entry_by_id(&self, log_id: u32, index: u64) -> Result<Option<SignedEntry>, StoreError> {
-        let Some(raw) = self.inner.data.get(log_item_key(keys::ENTRY, log_id, index))? else {
+        let Some(raw) = self
+            .inner
+            .data
+            .get(log_item_key(keys::ENTRY, log_id, index))?
+        else {
             return Ok(None);
         };
-        decode_entry(&raw).map(Some).ok_or_else(|| StoreError::Corrupt(format!("entry {index} of log {log_id} is malformed")))
+        decode_entry(&raw).map(Some).ok_or_else(|| {
+            StoreError::Corrupt(format!("entry {index} of log {log_id} is malformed"))
+        })
     }
 
     /// Entry `index` of `origin`, verbatim.
@@ -307,8 +357,15 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError`] on a read failure or a malformed record.
-    pub fn entries(&self, origin: &Origin, start: u64, limit: u64) -> Result<Vec<SignedEntry>, StoreError> {
-        let Some(log_id) = self.log_id(origin) else { return Ok(Vec::new()) };
+    pub fn entries(
+        &self,
+        origin: &Origin,
+        start: u64,
+        limit: u64,
+    ) -> Result<Vec<SignedEntry>, StoreError> {
+        let Some(log_id) = self.log_id(origin) else {
+            return Ok(Vec::new());
+        };
         let from = log_item_key(keys::ENTRY, log_id, start);
         let to = log_item_key(keys::ENTRY, log_id, start.saturating_add(limit));
         let mut out = Vec::new();
@@ -318,7 +375,9 @@ impl Store {
             if index != start + out.len() as u64 {
                 break;
             }
-            out.push(decode_entry(&raw).ok_or_else(|| StoreError::Corrupt(format!("entry {index} of {origin} is malformed")))?);
+            out.push(decode_entry(&raw).ok_or_else(|| {
+                StoreError::Corrupt(format!("entry {index} of {origin} is malformed"))
+            })?);
         }
         Ok(out)
     }
@@ -328,7 +387,11 @@ impl Store {
     /// # Errors
     /// [`StoreError`] on a read failure.
     pub fn payload(&self, digest: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.inner.data.get(keys::payload_key(digest))?.map(|v| v.to_vec()))
+        Ok(self
+            .inner
+            .data
+            .get(keys::payload_key(digest))?
+            .map(|v| v.to_vec()))
     }
 
     fn checkpoint_by_id(&self, log_id: u32) -> Result<Option<SignedCheckpoint>, StoreError> {
@@ -337,9 +400,9 @@ impl Store {
             None => Ok(None),
             Some(item) => {
                 let (_, raw) = item?;
-                SignedCheckpoint::parse(&raw)
-                    .map(Some)
-                    .map_err(|e| StoreError::Corrupt(format!("stored checkpoint of log {log_id}: {e}")))
+                SignedCheckpoint::parse(&raw).map(Some).map_err(|e| {
+                    StoreError::Corrupt(format!("stored checkpoint of log {log_id}: {e}"))
+                })
             }
         }
     }
@@ -360,13 +423,16 @@ impl Store {
     /// # Errors
     /// [`StoreError`] on a read failure or a malformed note.
     pub fn checkpoints(&self, origin: &Origin) -> Result<Vec<SignedCheckpoint>, StoreError> {
-        let Some(log_id) = self.log_id(origin) else { return Ok(Vec::new()) };
+        let Some(log_id) = self.log_id(origin) else {
+            return Ok(Vec::new());
+        };
         self.inner
             .data
             .scan_prefix(log_key(keys::CHECKPOINT, log_id))
             .map(|item| {
                 let (_, raw) = item?;
-                SignedCheckpoint::parse(&raw).map_err(|e| StoreError::Corrupt(format!("stored checkpoint of {origin}: {e}")))
+                SignedCheckpoint::parse(&raw)
+                    .map_err(|e| StoreError::Corrupt(format!("stored checkpoint of {origin}: {e}")))
             })
             .collect()
     }
@@ -390,7 +456,10 @@ impl Store {
     }
 
     fn hash_reader(&self, log_id: u32) -> TreeReader<'_> {
-        TreeReader { tree: &self.inner.data, log_id }
+        TreeReader {
+            tree: &self.inner.data,
+            log_id,
+        }
     }
 
     /// Root of `origin`'s tree at `size` (at most the stored size).
@@ -398,10 +467,16 @@ impl Store {
     /// # Errors
     /// [`StoreError::OutOfRange`] past the stored size.
     pub fn root_at(&self, origin: &Origin, size: u64) -> Result<Hash, StoreError> {
-        let log_id = self.log_id(origin).ok_or_else(|| StoreError::UnknownLog(origin.clone()))?;
+        let log_id = self
+            .log_id(origin)
+            .ok_or_else(|| StoreError::UnknownLog(origin.clone()))?;
         let head = self.head_of(log_id)?;
         if size > head.size {
-            return Err(StoreError::OutOfRange { origin: origin.clone(), index: size, size: head.size });
+            return Err(StoreError::OutOfRange {
+                origin: origin.clone(),
+                index: size,
+                size: head.size,
+            });
         }
         Ok(merkle::tree_hash(size, &self.hash_reader(log_id))?)
     }
@@ -411,26 +486,56 @@ impl Store {
     /// # Errors
     /// [`StoreError::OutOfRange`] when `size` exceeds the stored log or
     /// `index` is not below `size`.
-    pub fn inclusion_proof(&self, origin: &Origin, index: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
-        let log_id = self.log_id(origin).ok_or_else(|| StoreError::UnknownLog(origin.clone()))?;
+    pub fn inclusion_proof(
+        &self,
+        origin: &Origin,
+        index: u64,
+        size: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        let log_id = self
+            .log_id(origin)
+            .ok_or_else(|| StoreError::UnknownLog(origin.clone()))?;
         let head = self.head_of(log_id)?;
         if size > head.size || index >= size {
-            return Err(StoreError::OutOfRange { origin: origin.clone(), index, size: head.size.min(size) });
+            return Err(StoreError::OutOfRange {
+                origin: origin.clone(),
+                index,
+                size: head.size.min(size),
+            });
         }
-        Ok(merkle::inclusion_proof(size, index, &self.hash_reader(log_id))?)
+        Ok(merkle::inclusion_proof(
+            size,
+            index,
+            &self.hash_reader(log_id),
+        )?)
     }
 
     /// Consistency proof from the tree of `old_size` leaves to `new_size`.
     ///
     /// # Errors
     /// [`StoreError::OutOfRange`] when `new_size` exceeds the stored log.
-    pub fn consistency_proof(&self, origin: &Origin, old_size: u64, new_size: u64) -> Result<Vec<Hash>, StoreError> {
-        let log_id = self.log_id(origin).ok_or_else(|| StoreError::UnknownLog(origin.clone()))?;
+    pub fn consistency_proof(
+        &self,
+        origin: &Origin,
+        old_size: u64,
+        new_size: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        let log_id = self
+            .log_id(origin)
+            .ok_or_else(|| StoreError::UnknownLog(origin.clone()))?;
         let head = self.head_of(log_id)?;
         if new_size > head.size {
-            return Err(StoreError::OutOfRange { origin: origin.clone(), index: new_size, size: head.size });
+            return Err(StoreError::OutOfRange {
+                origin: origin.clone(),
+                index: new_size,
+                size: head.size,
+            });
         }
-        Ok(merkle::consistency_proof(new_size, old_size, &self.hash_reader(log_id))?)
+        Ok(merkle::consistency_proof(
+            new_size,
+            old_size,
+            &self.hash_reader(log_id),
+        )?)
     }
 }
 
@@ -451,7 +556,9 @@ impl HashReader for TreeReader<'_> {
                     .ok()
                     .flatten()
                     .ok_or(MerkleError::HashNotFound(*idx))?;
-                raw.as_ref().try_into().map_err(|_| MerkleError::HashNotFound(*idx))
+                raw.as_ref()
+                    .try_into()
+                    .map_err(|_| MerkleError::HashNotFound(*idx))
             })
             .collect()
     }

@@ -35,7 +35,11 @@ impl DenialStatus {
     /// The state as of `today`: an active or amended denial past its validity
     /// is expired.
     pub fn state_on(&self, today: &Date) -> DenialState {
-        let expired = self.valid_until.as_deref().and_then(|d| Date::parse(d).ok()).is_some_and(|until| &until < today);
+        let expired = self
+            .valid_until
+            .as_deref()
+            .and_then(|d| Date::parse(d).ok())
+            .is_some_and(|until| &until < today);
         match self.state {
             DenialState::Active | DenialState::Amended if expired => DenialState::Expired,
             other => other,
@@ -70,12 +74,20 @@ pub struct PurgeRecord {
 }
 
 impl Store {
-    pub(super) fn status_by_id(&self, log_id: u32, index: u64) -> Result<Option<DenialStatus>, StoreError> {
-        match self.inner.data.get(log_item_key(keys::STATUS, log_id, index))? {
+    pub(super) fn status_by_id(
+        &self,
+        log_id: u32,
+        index: u64,
+    ) -> Result<Option<DenialStatus>, StoreError> {
+        match self
+            .inner
+            .data
+            .get(log_item_key(keys::STATUS, log_id, index))?
+        {
             None => Ok(None),
-            Some(raw) => serde_json::from_slice(&raw)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt(format!("status of entry {index} of log {log_id}: {e}"))),
+            Some(raw) => serde_json::from_slice(&raw).map(Some).map_err(|e| {
+                StoreError::Corrupt(format!("status of entry {index} of log {log_id}: {e}"))
+            }),
         }
     }
 
@@ -83,7 +95,11 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError`] on a read failure.
-    pub fn denial_status(&self, origin: &Origin, index: u64) -> Result<Option<DenialStatus>, StoreError> {
+    pub fn denial_status(
+        &self,
+        origin: &Origin,
+        index: u64,
+    ) -> Result<Option<DenialStatus>, StoreError> {
         match self.log_id(origin) {
             Some(id) => self.status_by_id(id, index),
             None => Ok(None),
@@ -96,7 +112,12 @@ impl Store {
     /// [`StoreError`] on a read failure.
     pub fn lookup(&self, kind: IndexKind, term: &str) -> Result<Vec<(Origin, u64)>, StoreError> {
         let mut out = Vec::new();
-        for key in self.inner.data.scan_prefix(keys::index_prefix(kind, term)).keys() {
+        for key in self
+            .inner
+            .data
+            .scan_prefix(keys::index_prefix(kind, term))
+            .keys()
+        {
             let key = key?;
             if let Some((log_id, index)) = keys::index_target(&key)
                 && let Some(origin) = self.origin_of(log_id)
@@ -121,9 +142,10 @@ impl Store {
                 since: record.found_at,
                 reason: format!("equivocation at position {}", record.position),
             };
-            self.inner
-                .quarantine
-                .insert(record.origin.as_str(), serde_json::to_vec(&quarantine).expect("serialisable"))?;
+            self.inner.quarantine.insert(
+                record.origin.as_str(),
+                serde_json::to_vec(&quarantine).expect("serialisable"),
+            )?;
         }
         self.flush().await
     }
@@ -137,7 +159,10 @@ impl Store {
             .evidence
             .iter()
             .values()
-            .map(|raw| serde_json::from_slice(&raw?).map_err(|e| StoreError::Corrupt(format!("evidence record: {e}"))))
+            .map(|raw| {
+                serde_json::from_slice(&raw?)
+                    .map_err(|e| StoreError::Corrupt(format!("evidence record: {e}")))
+            })
             .collect()
     }
 
@@ -163,7 +188,10 @@ impl Store {
             .quarantine
             .iter()
             .values()
-            .map(|raw| serde_json::from_slice(&raw?).map_err(|e| StoreError::Corrupt(format!("quarantine record: {e}"))))
+            .map(|raw| {
+                serde_json::from_slice(&raw?)
+                    .map_err(|e| StoreError::Corrupt(format!("quarantine record: {e}")))
+            })
             .collect()
     }
 
@@ -171,14 +199,24 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError`] when the store cannot be written.
-    pub async fn clear_quarantine(&self, origin: &Origin, operator: &str, reason: &str, now: u64) -> Result<bool, StoreError> {
-        let Some(record) = self.quarantined(origin)? else { return Ok(false) };
+    pub async fn clear_quarantine(
+        &self,
+        origin: &Origin,
+        operator: &str,
+        reason: &str,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let Some(record) = self.quarantined(origin)? else {
+            return Ok(false);
+        };
         let decision = serde_json::json!({
             "origin": origin, "cleared_at": now, "operator": operator, "reason": reason, "quarantine": record,
         });
         let mut key = now.to_be_bytes().to_vec();
         key.extend_from_slice(origin.as_str().as_bytes());
-        self.inner.decisions.insert(key, serde_json::to_vec(&decision).expect("serialisable"))?;
+        self.inner
+            .decisions
+            .insert(key, serde_json::to_vec(&decision).expect("serialisable"))?;
         self.inner.quarantine.remove(origin.as_str())?;
         self.flush().await?;
         Ok(true)
@@ -193,7 +231,10 @@ impl Store {
             .decisions
             .iter()
             .values()
-            .map(|raw| serde_json::from_slice(&raw?).map_err(|e| StoreError::Corrupt(format!("decision record: {e}"))))
+            .map(|raw| {
+                serde_json::from_slice(&raw?)
+                    .map_err(|e| StoreError::Corrupt(format!("decision record: {e}")))
+            })
             .collect()
     }
 
@@ -202,13 +243,23 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::OutOfRange`] for an index not stored.
-    pub async fn purge_payload(&self, origin: &Origin, index: u64, reason: &str, now: u64) -> Result<bool, StoreError> {
-        let log_id = self.log_id(origin).ok_or_else(|| StoreError::UnknownLog(origin.clone()))?;
-        let entry = self.entry_by_id(log_id, index)?.ok_or_else(|| StoreError::OutOfRange {
-            origin: origin.clone(),
-            index,
-            size: self.head_of(log_id).map(|h| h.size).unwrap_or(0),
-        })?;
+    pub async fn purge_payload(
+        &self,
+        origin: &Origin,
+        index: u64,
+        reason: &str,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let log_id = self
+            .log_id(origin)
+            .ok_or_else(|| StoreError::UnknownLog(origin.clone()))?;
+        let entry = self
+            .entry_by_id(log_id, index)?
+            .ok_or_else(|| StoreError::OutOfRange {
+                origin: origin.clone(),
+                index,
+                size: self.head_of(log_id).map(|h| h.size).unwrap_or(0),
+            })?;
         let header = entry
             .decode_header()
             .map_err(|e| StoreError::Corrupt(format!("entry {index} of {origin}: {e}")))?;
@@ -216,10 +267,18 @@ impl Store {
         if self.inner.data.get(keys::payload_key(&digest.0))?.is_none() {
             return Ok(false);
         }
-        let purge = PurgeRecord { index, sha256: digest, purged_at: now, reason: reason.to_owned() };
+        let purge = PurgeRecord {
+            index,
+            sha256: digest,
+            purged_at: now,
+            reason: reason.to_owned(),
+        };
         let mut batch = sled::Batch::default();
         batch.remove(&keys::payload_key(&digest.0)[..]);
-        batch.insert(&log_item_key(keys::PURGE, log_id, index), serde_json::to_vec(&purge).expect("serialisable"));
+        batch.insert(
+            &log_item_key(keys::PURGE, log_id, index),
+            serde_json::to_vec(&purge).expect("serialisable"),
+        );
         self.inner.data.apply_batch(batch)?;
         self.flush().await?;
         Ok(true)
@@ -229,19 +288,33 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError`] on a read failure.
-    pub fn purge_record(&self, origin: &Origin, index: u64) -> Result<Option<PurgeRecord>, StoreError> {
+    pub fn purge_record(
+        &self,
+        origin: &Origin,
+        index: u64,
+    ) -> Result<Option<PurgeRecord>, StoreError> {
         match self.log_id(origin) {
             Some(log_id) => self.purge_record_by_id(log_id, index),
             None => Ok(None),
         }
     }
 
-    pub(super) fn purge_record_by_id(&self, log_id: u32, index: u64) -> Result<Option<PurgeRecord>, StoreError> {
-        match self.inner.data.get(log_item_key(keys::PURGE, log_id, index))? {
+    pub(super) fn purge_record_by_id(
+        &self,
+        log_id: u32,
+        index: u64,
+    ) -> Result<Option<PurgeRecord>, StoreError> {
+        match self
+            .inner
+            .data
+            .get(log_item_key(keys::PURGE, log_id, index))?
+        {
             None => Ok(None),
-            Some(raw) => serde_json::from_slice(&raw)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt(format!("purge record of entry {index} of log {log_id}: {e}"))),
+            Some(raw) => serde_json::from_slice(&raw).map(Some).map_err(|e| {
+                StoreError::Corrupt(format!(
+                    "purge record of entry {index} of log {log_id}: {e}"
+                ))
+            }),
         }
     }
 }
