@@ -108,6 +108,8 @@ pub enum Command {
     },
     /// Verify the whole store offline; exit 6 on any finding.
     Audit(crate::audit::AuditArgs),
+    /// Purge payloads of denials whose validity ended; headers and proofs stay.
+    Purge(PurgeArgs),
     /// Lift the quarantine of a log after equivocation, recording who decided.
     Quarantine {
         #[command(subcommand)]
@@ -288,6 +290,20 @@ pub enum ProofCommand {
     },
 }
 
+#[derive(Debug, clap::Args)]
+pub struct PurgeArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// Days after a denial's validity ends before its payloads go.
+    #[arg(long, default_value_t = 0)]
+    pub grace_days: u32,
+    /// List what would be purged, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum QuarantineCommand {
     /// Accept the log's entries again.
@@ -396,6 +412,7 @@ pub fn dispatch(cli: Cli) -> CliResult {
         Command::Checkpoint(args) => checkpoint(&args),
         Command::Proof { command } => proof(command),
         Command::Audit(args) => crate::audit::command(&args),
+        Command::Purge(args) => purge(&args),
         Command::Quarantine {
             command:
                 QuarantineCommand::Clear {
@@ -968,6 +985,52 @@ fn proof(command: ProofCommand) -> CliResult {
         }
     };
     print_json(&view);
+    Ok(())
+}
+
+fn purge(args: &PurgeArgs) -> CliResult {
+    let home = Home::new(&args.home.home);
+    let Backend::Local { store } = backend(&home)? else {
+        return Err(CliError::new(
+            exit::UNAVAILABLE,
+            anyhow::anyhow!(
+                "the node is running; stop it to purge by hand, or set [retention] purge_after_days in config.toml"
+            ),
+        ));
+    };
+    let now = crate::clock::now();
+    let today = concord_protocol::record::Date::from_unix_seconds(now as i64).ok_or_else(|| {
+        CliError::new(
+            exit::FAILURE,
+            anyhow::anyhow!("the system clock is out of range"),
+        )
+    })?;
+    let expired = store.expired_denials(&today, args.grace_days)?;
+    let purged = if args.dry_run {
+        0
+    } else {
+        let runtime =
+            tokio::runtime::Runtime::new().map_err(|e| CliError::new(exit::FAILURE, e))?;
+        runtime.block_on(store.purge_expired(&today, args.grace_days, now))?
+    };
+    let listing: Vec<serde_json::Value> = expired
+        .iter()
+        .map(|(origin, chain)| serde_json::json!({ "origin": origin, "entries": chain }))
+        .collect();
+    if args.json.json {
+        print_json(
+            &serde_json::json!({ "expired_denials": listing, "payloads_purged": purged, "dry_run": args.dry_run }),
+        );
+    } else {
+        for (origin, chain) in &expired {
+            println!("{origin} denial #{} expired: entries {chain:?}", chain[0]);
+        }
+        println!(
+            "{} expired denials; {purged} payloads purged{}",
+            expired.len(),
+            if args.dry_run { " (dry run)" } else { "" }
+        );
+    }
     Ok(())
 }
 

@@ -36,6 +36,17 @@ pub struct Config {
     pub witness: WitnessConfig,
     #[serde(default)]
     pub sync: SyncConfig,
+    #[serde(default)]
+    pub retention: RetentionConfig,
+}
+
+/// When payloads of expired denials are purged (headers and proofs stay).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Purge a denial's payloads this many days after its validity ended;
+    /// absent: never purge automatically.
+    pub purge_after_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

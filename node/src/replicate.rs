@@ -46,7 +46,13 @@ pub struct Core {
     pub state: Arc<Mutex<SyncState>>,
     /// Work for the anti-entropy task that the event task noticed.
     pub hints: mpsc::Sender<Hint>,
+    /// Days after a denial's validity ends before its payloads are purged;
+    /// `None`: never.
+    pub purge_after_days: Option<u32>,
 }
+
+/// How often the retention policy runs.
+const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// Sync work the event task hands to the anti-entropy task.
 #[derive(Debug)]
@@ -561,10 +567,12 @@ async fn anti_entropy_loop(
 ) {
     let mut ticker = tokio::time::interval(core.sync_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut retention = tokio::time::interval(RETENTION_INTERVAL);
     loop {
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
+            _ = retention.tick(), if core.purge_after_days.is_some() => apply_retention(&core).await,
             Some(hint) = hints.recv() => match hint {
                 Hint::CatchUp { peer, origin, from } => catch_up(&core, peer, &origin, from).await,
                 Hint::Diverged { peer, origin, size } => find_divergence(&core, peer, &origin, size).await,
@@ -572,6 +580,21 @@ async fn anti_entropy_loop(
             },
             _ = ticker.tick() => anti_entropy_round(&core).await,
         }
+    }
+}
+
+async fn apply_retention(core: &Core) {
+    let Some(grace_days) = core.purge_after_days else {
+        return;
+    };
+    let now = core.now();
+    let Some(today) = concord_protocol::record::Date::from_unix_seconds(now as i64) else {
+        return;
+    };
+    match core.store.purge_expired(&today, grace_days, now).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(purged = n, "retention: purged payloads of expired denials"),
+        Err(e) => tracing::error!(error = %e, "retention: purge failed"),
     }
 }
 

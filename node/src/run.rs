@@ -125,6 +125,7 @@ pub async fn run(home: &Home, shutdown: CancellationToken) -> anyhow::Result<()>
         sync_interval: Duration::from_millis(config.sync.interval_ms.max(100)),
         state: sync_state.clone(),
         hints: hints_tx,
+        purge_after_days: config.retention.purge_after_days,
     };
     let core_tasks = replicate::spawn(core, events_rx, committed_rx, hints_rx, shutdown.clone());
 

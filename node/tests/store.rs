@@ -543,3 +543,67 @@ fn reopen_checks_and_refusals() {
     }
     assert!(matches!(Store::open(&path), Err(StoreError::Corrupt(m)) if m.contains("missing")));
 }
+
+#[test]
+fn retention_purges_expired_payloads_and_keeps_the_log_verifiable() {
+    let fed = Fed::new();
+    let store = fed.store("mx");
+    let origin = fed.origin("mx");
+    let key = fed.identity("mx").log_key.clone();
+    let Record::Denial(current) = sample_denials()[0].clone() else {
+        panic!("sample is a denial")
+    };
+    let mut old = serde_json::to_value(&current).expect("serialises");
+    old["decision_date"] = serde_json::json!("2020-01-15");
+    old["valid_until"] = serde_json::json!("2023-01-15");
+    let expired =
+        Record::parse(Kind::Denial, old.to_string().as_bytes()).expect("an old denial validates");
+    let group = [own(&expired), own(&sample_denials()[1])];
+    let (_, checkpoint) = store.append_own(&origin, &key, 1, &group).expect("append");
+    store.flush_blocking().expect("flush");
+
+    let today = concord_protocol::record::Date::parse("2026-11-23").expect("date");
+    let found = store.expired_denials(&today, 30).expect("scan");
+    assert_eq!(found, vec![(origin.clone(), vec![0])]);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    assert_eq!(
+        runtime
+            .block_on(store.purge_expired(&today, 30, 1_795_000_000))
+            .expect("purge"),
+        1
+    );
+
+    let entry = store
+        .entry(&origin, 0)
+        .expect("read")
+        .expect("the entry stays");
+    let header = entry.decode_header().expect("header");
+    assert_eq!(store.payload(&header.payload.sha256.0).expect("read"), None);
+    let purge = store
+        .purge_record(&origin, 0)
+        .expect("read")
+        .expect("the purge is recorded");
+    assert_eq!(purge.purged_at, 1_795_000_000);
+    let other = store
+        .entry(&origin, 1)
+        .expect("read")
+        .expect("kept")
+        .decode_header()
+        .expect("header");
+    assert!(
+        store
+            .payload(&other.payload.sha256.0)
+            .expect("read")
+            .is_some(),
+        "a valid denial keeps its payload"
+    );
+    let proof = store.inclusion_proof(&origin, 0, 2).expect("proof");
+    merkle::verify_inclusion(
+        &proof,
+        2,
+        &checkpoint.checkpoint.root,
+        0,
+        &entry.leaf_hash(),
+    )
+    .expect("still proves");
+}

@@ -228,54 +228,57 @@ impl<'a> Staging<'a> {
             keys::index_key(IndexKind::Kind, header.kind.as_str(), log_id, index),
             &[],
         );
-        let Some(record) = record else { return Ok(()) };
-        let terms = record.index_terms();
-        for name in &terms.party_names {
-            self.batch
-                .insert(keys::index_key(IndexKind::Party, name, log_id, index), &[]);
-        }
-        for country in &terms.countries {
-            self.batch.insert(
-                keys::index_key(IndexKind::Country, country.as_str(), log_id, index),
-                &[],
-            );
-        }
-        for control in &terms.control_entries {
-            self.batch.insert(
-                keys::index_key(IndexKind::ControlEntry, control.as_str(), log_id, index),
-                &[],
-            );
-        }
-        for hs in &terms.hs_codes {
-            self.batch.insert(
-                keys::index_key(IndexKind::HsCode, &hs.digits(), log_id, index),
-                &[],
-            );
-        }
-        let valid_until = terms.valid_until.map(|d| d.to_string());
-        match (header.kind, header.refers_to) {
-            (Kind::Denial, _) => {
-                self.set_status(
-                    index,
-                    DenialStatus {
-                        state: DenialState::Active,
-                        latest_index: index,
-                        valid_until,
-                    },
+        let terms = record.map(Record::index_terms);
+        if let Some(terms) = &terms {
+            for name in &terms.party_names {
+                self.batch
+                    .insert(keys::index_key(IndexKind::Party, name, log_id, index), &[]);
+            }
+            for country in &terms.countries {
+                self.batch.insert(
+                    keys::index_key(IndexKind::Country, country.as_str(), log_id, index),
+                    &[],
                 );
             }
-            (Kind::DenialAmend, Some(reference)) => {
-                if let Some(mut status) = self.denial_status(reference.index)? {
-                    status.state = DenialState::Amended;
-                    status.latest_index = index;
-                    status.valid_until = valid_until;
-                    self.set_status(reference.index, status);
-                }
+            for control in &terms.control_entries {
+                self.batch.insert(
+                    keys::index_key(IndexKind::ControlEntry, control.as_str(), log_id, index),
+                    &[],
+                );
             }
-            (Kind::DenialRevoke, Some(reference)) => {
+            for hs in &terms.hs_codes {
+                self.batch.insert(
+                    keys::index_key(IndexKind::HsCode, &hs.digits(), log_id, index),
+                    &[],
+                );
+            }
+        }
+        // Status follows the headers alone, so a node without the payload
+        // (an observer) still knows which denials are revoked; validity needs
+        // the payload.
+        let valid_until = terms.and_then(|t| t.valid_until).map(|d| d.to_string());
+        match (header.kind, header.refers_to) {
+            (Kind::Denial, _) => {
+                let status = DenialStatus {
+                    state: DenialState::Active,
+                    latest_index: index,
+                    valid_until,
+                    history: Vec::new(),
+                };
+                self.set_status(index, status);
+            }
+            (Kind::DenialAmend | Kind::DenialRevoke, Some(reference)) => {
                 if let Some(mut status) = self.denial_status(reference.index)? {
-                    status.state = DenialState::Revoked;
                     status.latest_index = index;
+                    status.history.push(index);
+                    if header.kind == Kind::DenialRevoke {
+                        status.state = DenialState::Revoked;
+                    } else {
+                        status.state = DenialState::Amended;
+                        if valid_until.is_some() {
+                            status.valid_until = valid_until;
+                        }
+                    }
                     self.set_status(reference.index, status);
                 }
             }

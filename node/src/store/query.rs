@@ -29,6 +29,9 @@ pub struct DenialStatus {
     /// the revocation.
     pub latest_index: u64,
     pub valid_until: Option<String>,
+    /// Every amendment and revocation of the denial, in log order.
+    #[serde(default)]
+    pub history: Vec<u64>,
 }
 
 impl DenialStatus {
@@ -316,5 +319,78 @@ impl Store {
                 ))
             }),
         }
+    }
+}
+
+impl Store {
+    /// Denials whose validity ended more than `grace_days` before `today`,
+    /// each with every entry of its chain (the denial, its amendments and its
+    /// revocation).
+    ///
+    /// # Errors
+    /// [`StoreError`] on a read failure.
+    pub fn expired_denials(
+        &self,
+        today: &Date,
+        grace_days: u32,
+    ) -> Result<Vec<(Origin, Vec<u64>)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.inner.data.scan_prefix([keys::STATUS]) {
+            let (key, raw) = item?;
+            let status: DenialStatus = serde_json::from_slice(&raw)
+                .map_err(|e| StoreError::Corrupt(format!("denial status: {e}")))?;
+            let Some(until) = status
+                .valid_until
+                .as_deref()
+                .and_then(|d| Date::parse(d).ok())
+            else {
+                continue;
+            };
+            let Some(purge_from) = until.add_days(i64::from(grace_days)) else {
+                continue;
+            };
+            if &purge_from >= today {
+                continue;
+            }
+            let log_id = key
+                .get(1..5)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_be_bytes);
+            let (Some(log_id), Some(index)) = (log_id, keys::item_of(&key)) else {
+                continue;
+            };
+            let Some(origin) = self.origin_of(log_id) else {
+                continue;
+            };
+            let mut chain = vec![index];
+            chain.extend(&status.history);
+            out.push((origin, chain));
+        }
+        Ok(out)
+    }
+
+    /// Purges the payloads of every denial chain past its retention (see
+    /// [`Store::expired_denials`]); returns how many payloads were removed.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot be read or written.
+    pub async fn purge_expired(
+        &self,
+        today: &Date,
+        grace_days: u32,
+        now: u64,
+    ) -> Result<u64, StoreError> {
+        let mut purged = 0;
+        for (origin, chain) in self.expired_denials(today, grace_days)? {
+            for index in chain {
+                let reason = format!(
+                    "retention: denial validity ended more than {grace_days} days before {today}"
+                );
+                if self.purge_payload(&origin, index, &reason, now).await? {
+                    purged += 1;
+                }
+            }
+        }
+        Ok(purged)
     }
 }
