@@ -607,3 +607,86 @@ fn retention_purges_expired_payloads_and_keeps_the_log_verifiable() {
     )
     .expect("still proves");
 }
+
+#[test]
+fn a_quarantined_log_accepts_nothing_until_an_operator_clears_it() {
+    let fed = Fed::new();
+    let store = fed.store("pe");
+    let cl = fed.origin("cl");
+    let entries = signed_entries(&fed, "cl", 0, 3);
+    store
+        .ingest(&cl, entries[..1].to_vec(), &fed.roster)
+        .expect("ingest");
+    let mut conflicting = signed_entries(&fed, "cl", 0, 1);
+    let header = conflicting[0].0.decode_header().expect("header");
+    conflicting[0].0 = entry::sign_entry(
+        &NewEntry {
+            origin: &cl,
+            index: 0,
+            time: header.time + 1,
+            kind: Kind::Denial,
+            refers_to: None,
+            payload: conflicting[0].1.as_deref().expect("payload"),
+            visibility: Visibility::Federation,
+        },
+        &fed.identity("cl").log_key,
+    )
+    .expect("signs");
+    let outcome = store.ingest(&cl, conflicting, &fed.roster).expect("ingest");
+    let proof = outcome.equivocations.into_iter().next().expect("a proof");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let record = concord_node::store::EvidenceRecord {
+        origin: cl.clone(),
+        position: 0,
+        found_at: 5,
+        proof,
+    };
+    runtime
+        .block_on(store.record_equivocation(record))
+        .expect("recorded");
+    assert!(store.quarantined(&cl).expect("read").is_some());
+
+    let outcome = store
+        .ingest(&cl, entries[1..].to_vec(), &fed.roster)
+        .expect("ingest");
+    assert_eq!(outcome.appended, 0);
+    assert!(
+        outcome
+            .rejected
+            .iter()
+            .all(|(_, r)| matches!(r, Rejected::Quarantined(_))),
+        "{outcome:?}"
+    );
+    let checkpoint = SignedCheckpoint::sign(
+        Checkpoint::new(cl.clone(), 1, entries[0].0.leaf_hash()),
+        &fed.identity("cl").log_key,
+    );
+    assert!(matches!(
+        store
+            .accept_checkpoint(&checkpoint.to_bytes(), &fed.roster)
+            .expect("io"),
+        Err(Rejected::Quarantined(_))
+    ));
+
+    let cleared = runtime
+        .block_on(store.clear_quarantine(
+            &cl,
+            "Ana Pérez, operations lead",
+            "members confirmed the key was stolen and rotated",
+            9,
+        ))
+        .expect("cleared");
+    assert!(cleared);
+    let decisions = store.decisions().expect("read");
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(decisions[0]["operator"], "Ana Pérez, operations lead");
+    let outcome = store
+        .ingest(&cl, entries[1..].to_vec(), &fed.roster)
+        .expect("ingest");
+    assert_eq!(outcome.appended, 2, "{outcome:?}");
+    assert_eq!(
+        store.evidence().expect("read").len(),
+        1,
+        "the evidence is kept"
+    );
+}
