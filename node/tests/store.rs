@@ -372,6 +372,19 @@ fn observers_cannot_publish_and_revoked_keys_sign_nothing() {
         ),
         "{outcome:?}"
     );
+    let leaf = signed_entries(&fed, "un1540", 0, 1)[0].0.leaf_hash();
+    let observer_checkpoint = SignedCheckpoint::sign(
+        Checkpoint::new(un.clone(), 1, leaf),
+        &fed.identity("un1540").log_key,
+    );
+    assert!(matches!(
+        store
+            .accept_checkpoint(&observer_checkpoint.to_bytes(), &fed.roster)
+            .expect("io"),
+        Err(Rejected::Key(KeyRefusal::Observer(_)))
+    ));
+    assert_eq!(store.head(&un).expect("head").size, 0);
+    assert!(store.target(&un).expect("read").is_none());
 
     let cl = fed.origin("cl");
     let mut revoked = fed.roster.next();

@@ -11,7 +11,7 @@ use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint};
 use concord_protocol::entry::{
     self, EntryError, EntryHeader, EntryRef, NewEntry, SignedEntry, Visibility,
 };
-use concord_protocol::equivocation::{EquivocationProof, KeyLookup};
+use concord_protocol::equivocation::{EquivocationProof, KeyLookup, KeyRefusal};
 use concord_protocol::merkle::{self, Hash, HashReader, MerkleError};
 use concord_protocol::origin::Origin;
 use concord_protocol::record::{Kind, Record};
@@ -729,6 +729,13 @@ impl Store {
             Err(e) => return Ok(Err(Rejected::Record(format!("checkpoint: {e}")))),
         };
         let origin = signed.checkpoint.origin.clone();
+        // Only members have logs: an observer's "checkpoint" is refused like
+        // its entries are.
+        if let Err(refusal @ (KeyRefusal::Observer(_) | KeyRefusal::UnknownOrigin(_))) =
+            roster.entry_key(&origin, signed.checkpoint.size.saturating_sub(1))
+        {
+            return Ok(Err(refusal.into()));
+        }
         let verifiers = roster.checkpoint_verifiers(&origin);
         if let Err(e) = signed.verify(&origin, &verifiers) {
             return Ok(Err(Rejected::Record(format!(
