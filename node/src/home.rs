@@ -38,6 +38,17 @@ pub struct Config {
     pub sync: SyncConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
+    #[serde(default)]
+    pub replication: ReplicationConfig,
+}
+
+/// What this node keeps of other members' logs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicationConfig {
+    /// Keep headers only: verify every signature, tree and checkpoint, hold
+    /// no payload at all (for observers that must not read contents).
+    pub headers_only: bool,
 }
 
 /// When payloads of expired denials are purged (headers and proofs stay).

@@ -49,6 +49,8 @@ pub struct Core {
     /// Days after a denial's validity ends before its payloads are purged;
     /// `None`: never.
     pub purge_after_days: Option<u32>,
+    /// Drop every payload of other logs before storing (headers-only node).
+    pub headers_only: bool,
 }
 
 /// How often the retention policy runs.
@@ -269,10 +271,11 @@ async fn handle_gossip(
                 return Ok(Verdict::Ignore);
             }
             if outcome.appended > 0 {
-                if !matches!(
+                let gossiped_payload = matches!(
                     header.payload.visibility,
                     Visibility::Public | Visibility::Federation
-                ) {
+                );
+                if !core.headers_only && !gossiped_payload {
                     core.hint(Hint::Payload {
                         peer: source,
                         origin,
@@ -314,8 +317,11 @@ async fn handle_gossip(
 async fn ingest(
     core: &Core,
     origin: &Origin,
-    items: Vec<(SignedEntry, Option<Vec<u8>>)>,
+    mut items: Vec<(SignedEntry, Option<Vec<u8>>)>,
 ) -> Result<IngestOutcome, StoreError> {
+    if core.headers_only {
+        items.iter_mut().for_each(|(_, payload)| *payload = None);
+    }
     let store = core.store.clone();
     let roster = core.roster.clone();
     let origin_owned = origin.clone();

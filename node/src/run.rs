@@ -126,6 +126,7 @@ pub async fn run(home: &Home, shutdown: CancellationToken) -> anyhow::Result<()>
         state: sync_state.clone(),
         hints: hints_tx,
         purge_after_days: config.retention.purge_after_days,
+        headers_only: config.replication.headers_only,
     };
     let core_tasks = replicate::spawn(core, events_rx, committed_rx, hints_rx, shutdown.clone());
 

@@ -11,8 +11,8 @@ use concord_protocol::record::Country;
 
 use crate::cli::{CliError, CliResult, InitArgs, exit};
 use crate::home::{
-    ApiConfig, Config, Home, NetworkConfig, PASSPHRASE_ENV, RetentionConfig, SyncConfig,
-    WitnessConfig,
+    ApiConfig, Config, Home, NetworkConfig, PASSPHRASE_ENV, ReplicationConfig, RetentionConfig,
+    SyncConfig, WitnessConfig,
 };
 
 #[derive(Debug, clap::Args)]
@@ -140,6 +140,7 @@ fn make_home(spec: &HomeSpec<'_>, protection: Protection<'_>) -> anyhow::Result<
         },
         sync: sync.clone(),
         retention: RetentionConfig::default(),
+        replication: ReplicationConfig::default(),
     };
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     concord_keys::keyfile::write_key_file(&home.key_path(), &identity, protection)

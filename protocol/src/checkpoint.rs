@@ -322,6 +322,43 @@ mod tests {
     }
 
     #[test]
+    fn every_changed_byte_of_a_cosigned_checkpoint_is_caught() {
+        let log_key = SigningKey::from_bytes(&[1; 32]);
+        let witness_key = SigningKey::from_bytes(&[2; 32]);
+        let mut signed = SignedCheckpoint::sign(Checkpoint::new(origin(), 41, [5; 32]), &log_key);
+        let witness_name = "pacific-alliance.concord/wco";
+        signed
+            .add_cosignature(cosign(&signed, witness_name, &witness_key, 1_763_935_200))
+            .expect("room");
+        let verifier =
+            NoteVerifier::new(origin().as_str(), log_key.verifying_key()).expect("valid");
+        let witness =
+            CosignatureVerifier::new(witness_name, witness_key.verifying_key()).expect("valid");
+        let bytes = signed.to_bytes();
+        let accepted = |b: &[u8]| -> bool {
+            let Ok(parsed) = SignedCheckpoint::parse(b) else {
+                return false;
+            };
+            parsed
+                .verify(&origin(), std::slice::from_ref(&verifier))
+                .is_ok()
+                && matches!(witness.verify(&parsed), Ok(Some(_)))
+                && parsed.checkpoint == signed.checkpoint
+        };
+        assert!(accepted(&bytes));
+        for byte_idx in 0..bytes.len() {
+            for flip in [0x01u8, 0x80] {
+                let mut changed = bytes.clone();
+                changed[byte_idx] ^= flip;
+                assert!(
+                    !accepted(&changed),
+                    "byte {byte_idx} flipped by {flip:#x} was accepted"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn sign_verify_and_cosign() {
         let log_key = SigningKey::from_bytes(&[1; 32]);
         let witness_key = SigningKey::from_bytes(&[2; 32]);
