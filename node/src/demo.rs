@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -18,6 +19,11 @@ use anyhow::Context as _;
 use crate::api::StatusView;
 use crate::cli::{CliError, CliResult, exit};
 use crate::testnet::{self, NewHomeView, TestnetArgs};
+
+/// Pause between two publishes of the demo.
+const PUBLISH_PACE: Duration = Duration::from_millis(150);
+/// How often the watcher reads every node's status.
+const WATCH_POLL: Duration = Duration::from_millis(20);
 
 /// The sample records compiled into the binary: (kind, file name, JSON).
 pub const SAMPLES: &[(&str, &str, &str)] = include!(concat!(env!("OUT_DIR"), "/samples.rs"));
@@ -166,33 +172,54 @@ fn demo(args: &DemoArgs) -> anyhow::Result<()> {
             .all(|(_, c)| c.status().is_ok_and(|s| !s.peers.is_empty()))
     })?;
 
+    // Publishing runs beside the watcher, paced, so that the spread of each
+    // entry to every node can be seen as it happens.
     let start = Instant::now();
     let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+    let mut plan = Vec::new();
     for (kind, name, body) in SAMPLES {
         let state = state_of(body).with_context(|| format!("sample {name} names no state"))?;
-        let Some((id, client)) = clients.iter().find(|(id, _)| id.as_str() == state) else {
-            continue;
-        };
-        let published = client
-            .publish(kind, body)
-            .with_context(|| format!("publishing {name} on {id}"))?;
-        let origin = published["origin"].as_str().unwrap_or_default().to_owned();
-        *expected.entry(origin.clone()).or_default() += 1;
-        println!(
-            "{:>7.3}s  {:<3} published {:<7} {} #{}",
-            start.elapsed().as_secs_f64(),
-            id,
-            kind,
-            name,
-            published["index"]
-        );
+        if clients.iter().any(|(id, _)| id.as_str() == state) {
+            *expected
+                .entry(format!("pacific-alliance.concord/{state}"))
+                .or_default() += 1;
+            plan.push((state, *kind, *name, *body));
+        }
     }
-    watch_convergence(
-        &clients,
-        &expected,
-        start,
-        Duration::from_secs(args.timeout_secs),
-    )?;
+    let published: Mutex<BTreeMap<(String, u64), Instant>> = Mutex::new(BTreeMap::new());
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let publisher = scope.spawn(|| -> anyhow::Result<()> {
+            for (state, kind, name, body) in &plan {
+                let client = &clients
+                    .iter()
+                    .find(|(id, _)| id == state)
+                    .expect("planned for a known node")
+                    .1;
+                let answer = client
+                    .publish(kind, body)
+                    .with_context(|| format!("publishing {name} on {state}"))?;
+                let index = answer["index"].as_u64().unwrap_or_default();
+                lock(&published).insert((state.clone(), index), Instant::now());
+                println!(
+                    "{:>7.3}s  {state:<7} published {kind:<7} {state}#{index}  {name}",
+                    start.elapsed().as_secs_f64()
+                );
+                std::thread::sleep(PUBLISH_PACE);
+            }
+            Ok(())
+        });
+        let watched = watch_convergence(
+            &clients,
+            &expected,
+            &published,
+            start,
+            Duration::from_secs(args.timeout_secs),
+        );
+        publisher
+            .join()
+            .map_err(|_| anyhow::anyhow!("the publishing thread panicked"))??;
+        watched
+    })?;
     check_identical(&clients)?;
     if args.exit_after_sync {
         return Ok(());
@@ -239,9 +266,14 @@ fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) -> an
 
 /// Prints each (node, log) size change as it happens until every node holds
 /// every published entry.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn watch_convergence(
     clients: &[(String, Client)],
     expected: &BTreeMap<String, u64>,
+    published: &Mutex<BTreeMap<(String, u64), Instant>>,
     start: Instant,
     limit: Duration,
 ) -> anyhow::Result<()> {
@@ -264,12 +296,13 @@ fn watch_convergence(
                 if size > before {
                     let log_id = origin.rsplit('/').next().unwrap_or(origin);
                     for index in before..size {
+                        let after = lock(published)
+                            .get(&(log_id.to_owned(), index))
+                            .map(|t| format!("  ({} ms after publish)", t.elapsed().as_millis()))
+                            .unwrap_or_default();
                         println!(
-                            "{:>7.3}s  {:<7} received {}#{}",
-                            start.elapsed().as_secs_f64(),
-                            id,
-                            log_id,
-                            index
+                            "{:>7.3}s  {id:<7} received  {log_id}#{index}{after}",
+                            start.elapsed().as_secs_f64()
                         );
                     }
                 }
@@ -287,7 +320,7 @@ fn watch_convergence(
             Instant::now() < deadline,
             "nodes did not converge within {limit:?}"
         );
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(WATCH_POLL);
     }
 }
 
