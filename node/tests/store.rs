@@ -703,3 +703,65 @@ fn a_quarantined_log_accepts_nothing_until_an_operator_clears_it() {
         "the evidence is kept"
     );
 }
+
+#[test]
+fn screening_indexes_find_entries_by_party_country_control_entry_and_kind() {
+    let fed = Fed::new();
+    let store = fed.store("mx");
+    let origin = fed.origin("mx");
+    let records = sample_denials();
+    let group: Vec<OwnEntry> = records.iter().map(own).collect();
+    store
+        .append_own(&origin, &fed.identity("mx").log_key, 1, &group)
+        .expect("append");
+    // A second group keeps postings of the first.
+    store
+        .append_own(&origin, &fed.identity("mx").log_key, 2, &group[..1])
+        .expect("append");
+    let n = records.len() as u64;
+    use concord_node::store::keys::IndexKind;
+    let denials = store.lookup(IndexKind::Kind, "denial").expect("lookup");
+    assert_eq!(denials.len() as u64, n + 1);
+    for (index, record) in records.iter().enumerate() {
+        let terms = record.index_terms();
+        let index = index as u64;
+        let name = terms.party_names.first().expect("a denial names a party");
+        assert!(
+            store
+                .lookup(IndexKind::Party, name)
+                .expect("lookup")
+                .contains(&(origin.clone(), index)),
+            "{name}"
+        );
+        let country = terms.countries.first().expect("a party has a country");
+        assert!(
+            store
+                .lookup(IndexKind::Country, country.as_str())
+                .expect("lookup")
+                .contains(&(origin.clone(), index))
+        );
+        let control = terms
+            .control_entries
+            .first()
+            .expect("a denial lists control entries");
+        assert!(
+            store
+                .lookup(IndexKind::ControlEntry, control.as_str())
+                .expect("lookup")
+                .contains(&(origin.clone(), index))
+        );
+    }
+    assert!(
+        store
+            .lookup(IndexKind::Party, "no such party")
+            .expect("lookup")
+            .is_empty()
+    );
+    let first_name = records[0].index_terms().party_names[0].clone();
+    assert!(
+        store
+            .lookup(IndexKind::Party, &first_name)
+            .expect("lookup")
+            .contains(&(origin.clone(), n))
+    );
+}

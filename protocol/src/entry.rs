@@ -352,7 +352,12 @@ impl SignedEntry {
         }
         let header: EntryHeader = serde_json::from_slice(&self.header_bytes)
             .map_err(|e| EntryError::MalformedHeader(e.to_string()))?;
-        if !canonical::is_canonical(&self.header_bytes) {
+        // The typed header re-encodes to exactly the bytes received iff those
+        // bytes are canonical: parsing kept every field (unknown ones are
+        // refused) and RFC 8785 output is unique.
+        if canonical::to_canonical_vec(&header).ok().as_deref()
+            != Some(self.header_bytes.as_slice())
+        {
             return Err(EntryError::NonCanonicalHeader);
         }
         header.check()?;

@@ -1,25 +1,23 @@
 //! Key layout of the `data` tree.
 //!
 //! Everything that must change together lives in one sled tree so that one
-//! `apply_batch` makes it durable together: entries, Merkle hashes, the head of
+//! `apply_batch` makes it durable together: entries with their Merkle hashes, the head of
 //! each log, verified checkpoints, payloads, denial status and search indexes.
 //! The first byte of a key says what it holds; integers are big-endian so
 //! that sled's byte order is numeric order.
 //!
 //! | prefix | rest of key                       | value                              |
 //! |--------|-----------------------------------|------------------------------------|
-//! | `E`    | log id u32, index u64             | signature (64) ‖ header bytes      |
-//! | `H`    | log id u32, stored-hash index u64 | hash (32)                          |
+//! | `E`    | log id u32, index u64             | signature (64) ‖ header bytes ‖ the stored hashes this append closed (32 each, leaf first) ‖ their count (u8) |
 //! | `S`    | log id u32                        | size u64 ‖ root (32)               |
 //! | `C`    | log id u32, tree size u64         | checkpoint note, cosignatures incl. |
 //! | `G`    | log id u32                        | verified checkpoint ahead of us    |
 //! | `P`    | payload SHA-256 (32)              | payload bytes                      |
 //! | `T`    | log id u32, index u64             | denial status (JSON)               |
 //! | `R`    | log id u32, index u64             | purge record (JSON)                |
-//! | `I`    | index kind u8, term, 0x00, log id, index | empty                      |
+//! | `I`    | index kind u8, term, 0x00, log id, first index u64 | the indexes (u64 each) of one commit group's entries with that term |
 
 pub const ENTRY: u8 = b'E';
-pub const HASH: u8 = b'H';
 pub const HEAD: u8 = b'S';
 pub const CHECKPOINT: u8 = b'C';
 pub const TARGET: u8 = b'G';
@@ -69,25 +67,27 @@ pub fn payload_key(digest: &[u8; 32]) -> [u8; 33] {
 
 /// Prefix of every index key for one term; terms never hold 0x00.
 pub fn index_prefix(kind: IndexKind, term: &str) -> Vec<u8> {
+    index_prefix_raw(kind as u8, term)
+}
+
+fn index_prefix_raw(kind: u8, term: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(3 + term.len());
     key.push(INDEX);
-    key.push(kind as u8);
+    key.push(kind);
     key.extend(term.bytes().filter(|b| *b != 0));
     key.push(0);
     key
 }
 
-pub fn index_key(kind: IndexKind, term: &str, log_id: u32, index: u64) -> Vec<u8> {
-    let mut key = index_prefix(kind, term);
+pub fn index_key(kind: u8, term: &str, log_id: u32, first_index: u64) -> Vec<u8> {
+    let mut key = index_prefix_raw(kind, term);
     key.extend_from_slice(&log_id.to_be_bytes());
-    key.extend_from_slice(&index.to_be_bytes());
+    key.extend_from_slice(&first_index.to_be_bytes());
     key
 }
 
-/// The (log id, index) at the end of an index key.
-pub fn index_target(key: &[u8]) -> Option<(u32, u64)> {
+/// The log id at the end of an index key.
+pub fn index_log(key: &[u8]) -> Option<u32> {
     let n = key.len().checked_sub(12)?;
-    let log_id = u32::from_be_bytes(key.get(n..n + 4)?.try_into().ok()?);
-    let index = u64::from_be_bytes(key.get(n + 4..)?.try_into().ok()?);
-    Some((log_id, index))
+    Some(u32::from_be_bytes(key.get(n..n + 4)?.try_into().ok()?))
 }

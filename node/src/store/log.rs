@@ -128,6 +128,9 @@ struct Staging<'a> {
     overlay: Overlay<'a>,
     batch: sled::Batch,
     status: HashMap<u64, DenialStatus>,
+    /// Index postings of this group: one key per term, not per entry, so
+    /// that terms shared by many entries (kinds, countries) cost one write.
+    postings: BTreeMap<(u8, String), Vec<u64>>,
 }
 
 impl<'a> Staging<'a> {
@@ -144,6 +147,7 @@ impl<'a> Staging<'a> {
             },
             batch: sled::Batch::default(),
             status: HashMap::new(),
+            postings: BTreeMap::new(),
         })
     }
 
@@ -203,11 +207,11 @@ impl<'a> Staging<'a> {
         let index = self.size;
         let leaf = entry.leaf_hash();
         let new_hashes = merkle::stored_hashes_for_record(index, leaf, &self.overlay)?;
-        self.overlay.new.extend(new_hashes);
         self.batch.insert(
             &log_item_key(keys::ENTRY, self.log_id, index),
-            encode_entry(entry),
+            encode_entry(entry, &new_hashes),
         );
+        self.overlay.new.extend(new_hashes);
         if let Some(payload) = payload {
             self.batch
                 .insert(&keys::payload_key(&header.payload.sha256.0)[..], payload);
@@ -223,34 +227,20 @@ impl<'a> Staging<'a> {
         index: u64,
         record: Option<&Record>,
     ) -> Result<(), StoreError> {
-        let log_id = self.log_id;
-        self.batch.insert(
-            keys::index_key(IndexKind::Kind, header.kind.as_str(), log_id, index),
-            &[],
-        );
+        self.post(IndexKind::Kind, header.kind.as_str(), index);
         let terms = record.map(Record::index_terms);
         if let Some(terms) = &terms {
             for name in &terms.party_names {
-                self.batch
-                    .insert(keys::index_key(IndexKind::Party, name, log_id, index), &[]);
+                self.post(IndexKind::Party, name, index);
             }
             for country in &terms.countries {
-                self.batch.insert(
-                    keys::index_key(IndexKind::Country, country.as_str(), log_id, index),
-                    &[],
-                );
+                self.post(IndexKind::Country, country.as_str(), index);
             }
             for control in &terms.control_entries {
-                self.batch.insert(
-                    keys::index_key(IndexKind::ControlEntry, control.as_str(), log_id, index),
-                    &[],
-                );
+                self.post(IndexKind::ControlEntry, control.as_str(), index);
             }
             for hs in &terms.hs_codes {
-                self.batch.insert(
-                    keys::index_key(IndexKind::HsCode, &hs.digits(), log_id, index),
-                    &[],
-                );
+                self.post(IndexKind::HsCode, &hs.digits(), index);
             }
         }
         // Status follows the headers alone, so a node without the payload
@@ -287,6 +277,17 @@ impl<'a> Staging<'a> {
         Ok(())
     }
 
+    /// Adds `index` to the postings of `term`; written once per group.
+    fn post(&mut self, kind: IndexKind, term: &str, index: u64) {
+        let list = self
+            .postings
+            .entry((kind as u8, term.to_owned()))
+            .or_default();
+        if list.last() != Some(&index) {
+            list.push(index);
+        }
+    }
+
     fn set_status(&mut self, index: u64, status: DenialStatus) {
         let json = serde_json::to_vec(&status).expect("a status holds only strings and integers");
         self.batch
@@ -297,10 +298,11 @@ impl<'a> Staging<'a> {
     /// Stages the new head and hashes, then applies everything atomically.
     fn commit(mut self, checkpoint: Option<&SignedCheckpoint>) -> Result<(), StoreError> {
         let root = self.root()?;
-        for (offset, hash) in self.overlay.new.iter().enumerate() {
-            let idx = self.overlay.first_new + offset as u64;
+        for ((kind, term), indexes) in std::mem::take(&mut self.postings) {
+            let first = indexes[0];
+            let value: Vec<u8> = indexes.iter().flat_map(|i| i.to_be_bytes()).collect();
             self.batch
-                .insert(&log_item_key(keys::HASH, self.log_id, idx), hash);
+                .insert(keys::index_key(kind, &term, self.log_id, first), value);
         }
         let head = LogHead {
             size: self.size,
@@ -442,8 +444,9 @@ impl Store {
 
         // Decode, sort, and split by position against the stored head.
         let mut ahead: BTreeMap<u64, (SignedEntry, EntryHeader, Option<Vec<u8>>)> = BTreeMap::new();
-        for (signed, payload) in items {
-            let header = match signed.decode_header() {
+        let headers = par_map(&items, |(signed, _)| signed.decode_header());
+        for ((signed, payload), header) in items.into_iter().zip(headers) {
+            let header = match header {
                 Ok(h) => h,
                 Err(e) => {
                     outcome.rejected.push((0, e.into()));
@@ -490,7 +493,7 @@ impl Store {
                 }
             }
         }
-        if let Err(e) = entry::verify_batch(&keyed) {
+        if let Err(e) = verify_parallel(&keyed) {
             let bad_index = match &e {
                 EntryError::BadSignature { index, .. } | EntryError::WrongKey { index, .. } => {
                     *index
@@ -502,16 +505,17 @@ impl Store {
         }
         run.truncate(verified_len);
         let run_start = head.size;
-        for (signed, header, payload) in &run {
-            let record = match payload {
-                Some(bytes) => match check_payload(header, bytes) {
-                    Ok(record) => record,
-                    Err(rejected) => {
-                        outcome.rejected.push((header.index, rejected));
-                        break;
-                    }
-                },
-                None => None,
+        let records = par_map(&run, |(_, header, payload)| match payload {
+            Some(bytes) => check_payload(header, bytes),
+            None => Ok(None),
+        });
+        for ((signed, header, payload), record) in run.iter().zip(records) {
+            let record = match record {
+                Ok(record) => record,
+                Err(rejected) => {
+                    outcome.rejected.push((header.index, rejected));
+                    break;
+                }
             };
             if let Some(reference) = &header.refers_to
                 && let Err(rejected) = staging.check_reference(header.kind, reference, header.index)
@@ -825,6 +829,44 @@ impl Store {
             }
         }
     }
+}
+
+/// Maps `f` over `items` on every core; decoding, record validation and
+/// signature checks are pure CPU work that need not wait for one another.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let n_threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if n_threads < 2 || items.len() < 2 * PARALLEL_MIN {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(n_threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a worker of pure functions does not panic"))
+            .collect()
+    })
+}
+
+/// Below this many items per core, threads cost more than they save.
+const PARALLEL_MIN: usize = 32;
+
+/// Batch-verifies signatures on every core; the error names the first bad
+/// entry in log order.
+fn verify_parallel(
+    items: &[(&SignedEntry, &EntryHeader, ed25519_dalek::VerifyingKey)],
+) -> Result<(), EntryError> {
+    let n_threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if n_threads < 2 || items.len() < 2 * PARALLEL_MIN {
+        return entry::verify_batch(items);
+    }
+    let chunks: Vec<_> = items.chunks(items.len().div_ceil(n_threads)).collect();
+    par_map(&chunks, |part| entry::verify_batch(part))
+        .into_iter()
+        .collect()
 }
 
 /// Checks a replica payload against its header and its record schema.

@@ -539,7 +539,8 @@ impl Store {
     }
 }
 
-/// Reads a log's stored hashes straight from sled.
+/// Reads a log's stored hashes straight from sled: the hash of subtree
+/// (level, n) is kept in the value of the entry that closed it.
 struct TreeReader<'a> {
     tree: &'a sled::Tree,
     log_id: u32,
@@ -550,30 +551,50 @@ impl HashReader for TreeReader<'_> {
         indexes
             .iter()
             .map(|idx| {
+                let (level, n) = merkle::split_stored_hash_index(*idx);
+                let closing_leaf = ((n + 1) << level) - 1;
                 let raw = self
                     .tree
-                    .get(log_item_key(keys::HASH, self.log_id, *idx))
+                    .get(log_item_key(keys::ENTRY, self.log_id, closing_leaf))
                     .ok()
                     .flatten()
                     .ok_or(MerkleError::HashNotFound(*idx))?;
-                raw.as_ref()
-                    .try_into()
-                    .map_err(|_| MerkleError::HashNotFound(*idx))
+                entry_hashes(&raw)
+                    .and_then(|hashes| hashes.get(usize::from(level)).copied())
+                    .ok_or(MerkleError::HashNotFound(*idx))
             })
             .collect()
     }
 }
 
-fn encode_entry(entry: &SignedEntry) -> Vec<u8> {
-    let mut value = Vec::with_capacity(64 + entry.header_bytes.len());
+/// An entry's value: signature (64) ‖ header bytes ‖ the stored hashes its
+/// append produced (leaf hash first, 32 bytes each) ‖ their count (1 byte).
+/// Keeping the hashes with the entry makes an append one write, not three.
+fn encode_entry(entry: &SignedEntry, hashes: &[Hash]) -> Vec<u8> {
+    let mut value = Vec::with_capacity(64 + entry.header_bytes.len() + 32 * hashes.len() + 1);
     value.extend_from_slice(&entry.signature);
     value.extend_from_slice(&entry.header_bytes);
+    for hash in hashes {
+        value.extend_from_slice(hash);
+    }
+    value.push(u8::try_from(hashes.len()).expect("an append stores at most 65 hashes"));
     value
 }
 
+/// Splits an entry's value into (signature and header, hashes).
+fn split_entry(raw: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (&count, rest) = raw.split_last()?;
+    let hashes_len = 32 * usize::from(count);
+    let header_end = rest.len().checked_sub(hashes_len)?;
+    (header_end > 64).then(|| rest.split_at(header_end))
+}
+
+fn entry_hashes(raw: &[u8]) -> Option<Vec<Hash>> {
+    let (_, hashes) = split_entry(raw)?;
+    hashes.chunks_exact(32).map(|h| h.try_into().ok()).collect()
+}
+
 fn decode_entry(raw: &[u8]) -> Option<SignedEntry> {
-    if raw.len() <= 64 {
-        return None;
-    }
-    SignedEntry::from_parts(raw[64..].to_vec(), &raw[..64]).ok()
+    let (signed, _) = split_entry(raw)?;
+    SignedEntry::from_parts(signed[64..].to_vec(), &signed[..64]).ok()
 }

@@ -115,17 +115,14 @@ impl Store {
     /// [`StoreError`] on a read failure.
     pub fn lookup(&self, kind: IndexKind, term: &str) -> Result<Vec<(Origin, u64)>, StoreError> {
         let mut out = Vec::new();
-        for key in self
-            .inner
-            .data
-            .scan_prefix(keys::index_prefix(kind, term))
-            .keys()
-        {
-            let key = key?;
-            if let Some((log_id, index)) = keys::index_target(&key)
-                && let Some(origin) = self.origin_of(log_id)
-            {
-                out.push((origin, index));
+        for item in self.inner.data.scan_prefix(keys::index_prefix(kind, term)) {
+            let (key, postings) = item?;
+            let Some(origin) = keys::index_log(&key).and_then(|id| self.origin_of(id)) else {
+                continue;
+            };
+            for index in postings.chunks_exact(8) {
+                let index = u64::from_be_bytes(index.try_into().expect("chunks of eight bytes"));
+                out.push((origin.clone(), index));
             }
         }
         Ok(out)
