@@ -135,6 +135,18 @@ impl Store {
     /// [`StoreError::NewerFormat`], or [`StoreError::Corrupt`] naming the log
     /// whose tail does not match its head or checkpoint.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let store = Self::open_for_audit(path)?;
+        store.check_tails()?;
+        Ok(store)
+    }
+
+    /// Opens the store without checking the logs' tails, so that an audit can
+    /// report everything wrong with a store that [`Store::open`] refuses.
+    ///
+    /// # Errors
+    /// [`StoreError::Locked`], [`StoreError::NewerFormat`], or a store whose
+    /// metadata cannot be read.
+    pub fn open_for_audit(path: &Path) -> Result<Store, StoreError> {
         let db = sled::Config::new().path(path).open().map_err(|e| match e {
             sled::Error::Io(io)
                 if io.kind() == std::io::ErrorKind::WouldBlock
@@ -174,7 +186,6 @@ impl Store {
             }),
         };
         store.load_log_ids()?;
-        store.check_tails()?;
         Ok(store)
     }
 

@@ -1,0 +1,252 @@
+//! `concord audit` over a real store: clean when honest, and each kind of
+//! tampering found and located.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use concord_node::home::Home;
+use concord_node::store::Store;
+
+const CONCORD: &str = env!("CARGO_BIN_EXE_concord");
+
+fn concord(args: &[&str], home: &Path) -> Output {
+    Command::new(CONCORD)
+        .args(args)
+        .arg("--home")
+        .arg(home)
+        .output()
+        .expect("concord runs")
+}
+
+fn samples(kind: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/records")
+        .join(kind);
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("samples")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// A member home with denials, a notice, an amendment and a revocation.
+fn populated() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().join("fed");
+    let status = Command::new(CONCORD)
+        .args(["testnet", "create", "--dir"])
+        .arg(&root)
+        .args(["--members", "mx,cl", "--observers", ""])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("testnet");
+    assert!(status.success());
+    let home = root.join("mx");
+    for file in samples("denials")
+        .iter()
+        .take(4)
+        .chain(samples("notices").iter().take(1))
+    {
+        let kind = if file.to_string_lossy().contains("notices") {
+            "notice"
+        } else {
+            "denial"
+        };
+        let out = concord(
+            &["publish", kind, "--file", file.to_str().expect("utf-8")],
+            &home,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let denial: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&samples("denials")[0]).expect("read"))
+            .expect("json");
+    let amend = dir.path().join("amend.json");
+    std::fs::write(
+        &amend,
+        serde_json::json!({"reason": "end user renamed", "denial": denial}).to_string(),
+    )
+    .expect("write");
+    assert!(
+        concord(
+            &[
+                "amend",
+                "--index",
+                "0",
+                "--file",
+                amend.to_str().expect("utf-8")
+            ],
+            &home
+        )
+        .status
+        .success()
+    );
+    let revoke = dir.path().join("revoke.json");
+    std::fs::write(&revoke, r#"{"reason":"appeal upheld","date":"2026-05-04"}"#).expect("write");
+    assert!(
+        concord(
+            &[
+                "revoke",
+                "--index",
+                "1",
+                "--file",
+                revoke.to_str().expect("utf-8")
+            ],
+            &home
+        )
+        .status
+        .success()
+    );
+    (dir, home)
+}
+
+fn audit_json(home: &Path) -> (i32, serde_json::Value) {
+    let out = concord(&["audit", "--json"], home);
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "report parses ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    (out.status.code().expect("exit code"), report)
+}
+
+fn finding_codes(report: &serde_json::Value) -> Vec<(String, Option<u64>)> {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["what"].as_str().expect("what").to_owned(),
+                f["index"].as_u64(),
+            )
+        })
+        .collect()
+}
+
+/// Changes one byte of the raw value under the first key with `prefix` in
+/// the store's data tree, at `offset` from the value's start.
+fn tamper(home: &Path, key: &[u8], offset: usize) {
+    let db = sled::open(Home::new(home).db_path()).expect("raw open");
+    let data = db.open_tree("data").expect("data");
+    let mut value = data
+        .get(key)
+        .expect("read")
+        .expect("the key exists")
+        .to_vec();
+    value[offset] ^= 0x01;
+    data.insert(key, value).expect("write");
+    db.flush().expect("flush");
+}
+
+fn entry_key(index: u64) -> Vec<u8> {
+    // The own log is the first log this store registered: id 0.
+    let mut key = vec![b'E'];
+    key.extend_from_slice(&0u32.to_be_bytes());
+    key.extend_from_slice(&index.to_be_bytes());
+    key
+}
+
+#[test]
+fn an_honest_store_audits_clean() {
+    let (_dir, home) = populated();
+    let (code, report) = audit_json(&home);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["verdict"], "clean");
+    assert_eq!(report["logs"][0]["size"], 7);
+    let human = concord(&["audit"], &home);
+    assert!(String::from_utf8_lossy(&human.stdout).contains("CLEAN"));
+}
+
+#[test]
+fn a_changed_signature_byte_is_found_at_its_index() {
+    let (_dir, home) = populated();
+    tamper(&home, &entry_key(2), 10);
+    let (code, report) = audit_json(&home);
+    assert_eq!(code, 6);
+    assert!(
+        finding_codes(&report).contains(&("bad_signature".into(), Some(2))),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn a_changed_payload_byte_is_found_at_its_index() {
+    let (_dir, home) = populated();
+    let store = Store::open(&Home::new(&home).db_path()).expect("open");
+    let origin =
+        concord_protocol::origin::Origin::new("pacific-alliance.concord/mx").expect("origin");
+    let header = store
+        .entry(&origin, 3)
+        .expect("read")
+        .expect("entry")
+        .decode_header()
+        .expect("header");
+    drop(store);
+    let mut key = vec![b'P'];
+    key.extend_from_slice(&header.payload.sha256.0);
+    tamper(&home, &key, 20);
+    let (code, report) = audit_json(&home);
+    assert_eq!(code, 6);
+    assert!(
+        finding_codes(&report).contains(&("payload_digest".into(), Some(3))),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn a_changed_checkpoint_byte_is_found() {
+    let (_dir, home) = populated();
+    let mut key = vec![b'C'];
+    key.extend_from_slice(&0u32.to_be_bytes());
+    key.extend_from_slice(&7u64.to_be_bytes());
+    // Inside the root line of the note text (origin line, size line, root).
+    let offset = "pacific-alliance.concord/mx\n7\n".len() + 3;
+    tamper(&home, &key, offset);
+    let (code, report) = audit_json(&home);
+    assert_eq!(code, 6);
+    let codes = finding_codes(&report);
+    assert!(
+        codes
+            .iter()
+            .any(|(what, _)| what == "checkpoint_signature" || what == "checkpoint_root"),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn purges_are_checked_against_retention() {
+    let (_dir, home) = populated();
+    let store = Store::open(&Home::new(&home).db_path()).expect("open");
+    let origin =
+        concord_protocol::origin::Origin::new("pacific-alliance.concord/mx").expect("origin");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    // Entry 2 is a denial still in force: purging it breaks the rule.
+    assert!(
+        runtime
+            .block_on(store.purge_payload(&origin, 2, "operator error", 1_795_000_000))
+            .expect("purge")
+    );
+    drop(store);
+    let (code, report) = audit_json(&home);
+    assert_eq!(code, 6);
+    assert!(
+        finding_codes(&report).contains(&("purge_before_expiry".into(), Some(2))),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn a_running_node_holds_the_store_and_audit_says_so() {
+    let (_dir, home) = populated();
+    let _store = Store::open(&Home::new(&home).db_path()).expect("open");
+    let out = concord(&["audit"], &home);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stop the node"));
+}
