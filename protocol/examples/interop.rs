@@ -1,0 +1,136 @@
+//! Writes a Concord log's checkpoint, its verifier key and inclusion and
+//! consistency proofs, plus tampered copies of each, into a directory, for
+//! an independent verifier (`interop/verify.go`, built on Go's
+//! `golang.org/x/mod/sumdb/note` and `sumdb/tlog`) to check.
+//!
+//! Usage: `cargo run -p concord-protocol --example interop -- OUTDIR`
+
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint, cosign};
+use concord_protocol::entry::{NewEntry, Visibility, sign_entry};
+use concord_protocol::merkle::{self, Hash};
+use concord_protocol::note::NoteVerifier;
+use concord_protocol::origin::Origin;
+use concord_protocol::record::Kind;
+use ed25519_dalek::SigningKey;
+
+const N_ENTRIES: u64 = 37;
+const OLD_SIZE: u64 = 13;
+const INDEX: u64 = 29;
+
+fn b64(h: &Hash) -> String {
+    BASE64.encode(h)
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) {
+    std::fs::write(dir.join(name), bytes).unwrap_or_else(|e| panic!("writing {name}: {e}"));
+}
+
+fn main() {
+    let dir = std::env::args().nth(1).expect("usage: interop OUTDIR");
+    let dir = Path::new(&dir);
+    std::fs::create_dir_all(dir).expect("creating OUTDIR");
+    let origin = Origin::new("pacific-alliance.concord/mx").expect("valid origin");
+    let log_key = SigningKey::from_bytes(&[7; 32]);
+    let witness_key = SigningKey::from_bytes(&[9; 32]);
+
+    let mut stored: Vec<Hash> = Vec::new();
+    let mut leaves = Vec::new();
+    for index in 0..N_ENTRIES {
+        let payload = format!("{{\"sample\":{index}}}");
+        let new = NewEntry {
+            origin: &origin,
+            index,
+            time: 1_763_935_200 + index,
+            kind: Kind::Notice,
+            refers_to: None,
+            payload: payload.as_bytes(),
+            visibility: Visibility::Federation,
+        };
+        let leaf = sign_entry(&new, &log_key).expect("entry signs").leaf_hash();
+        let new_hashes = merkle::stored_hashes_for_record(index, leaf, &stored).expect("hashes");
+        stored.extend(new_hashes);
+        leaves.push(leaf);
+    }
+    let root = merkle::tree_hash(N_ENTRIES, &stored).expect("root");
+    let old_root = merkle::tree_hash(OLD_SIZE, &stored).expect("old root");
+
+    let mut checkpoint =
+        SignedCheckpoint::sign(Checkpoint::new(origin.clone(), N_ENTRIES, root), &log_key);
+    let line = cosign(
+        &checkpoint,
+        "pacific-alliance.concord/un1540",
+        &witness_key,
+        1_763_935_300,
+    );
+    checkpoint
+        .add_cosignature(line)
+        .expect("room for a cosignature");
+    let note = checkpoint.to_bytes();
+    write(dir, "checkpoint.txt", &note);
+    let vkey = NoteVerifier::new(origin.as_str(), log_key.verifying_key())
+        .expect("valid name")
+        .to_vkey();
+    write(dir, "vkey.txt", vkey.as_bytes());
+
+    let inclusion = merkle::inclusion_proof(N_ENTRIES, INDEX, &stored).expect("inclusion proof");
+    let consistency =
+        merkle::consistency_proof(N_ENTRIES, OLD_SIZE, &stored).expect("consistency proof");
+    let inclusion_json = |index: u64, hashes: &[Hash]| {
+        serde_json::json!({
+            "index": index, "size": N_ENTRIES, "leaf": b64(&leaves[INDEX as usize]),
+            "root": b64(&root), "hashes": hashes.iter().map(b64).collect::<Vec<_>>(),
+        })
+        .to_string()
+    };
+    let consistency_json = |hashes: &[Hash]| {
+        serde_json::json!({
+            "old_size": OLD_SIZE, "old_root": b64(&old_root), "size": N_ENTRIES, "root": b64(&root),
+            "hashes": hashes.iter().map(b64).collect::<Vec<_>>(),
+        })
+        .to_string()
+    };
+    write(
+        dir,
+        "inclusion.json",
+        inclusion_json(INDEX, &inclusion).as_bytes(),
+    );
+    write(
+        dir,
+        "consistency.json",
+        consistency_json(&consistency).as_bytes(),
+    );
+
+    // Tampered copies: each must be refused.
+    let mut bad_note = note.clone();
+    let root_line_at = format!("{origin}\n{N_ENTRIES}\n").len();
+    bad_note[root_line_at + 2] ^= 0x01;
+    write(dir, "tampered-checkpoint.txt", &bad_note);
+    let mut bad_inclusion = inclusion.clone();
+    bad_inclusion[1][0] ^= 0x80;
+    write(
+        dir,
+        "tampered-inclusion.json",
+        inclusion_json(INDEX, &bad_inclusion).as_bytes(),
+    );
+    write(
+        dir,
+        "tampered-inclusion-index.json",
+        inclusion_json(INDEX - 1, &inclusion).as_bytes(),
+    );
+    let mut bad_consistency = consistency.clone();
+    let last = bad_consistency.len() - 1;
+    bad_consistency[last][31] ^= 0x01;
+    write(
+        dir,
+        "tampered-consistency.json",
+        consistency_json(&bad_consistency).as_bytes(),
+    );
+    println!(
+        "wrote a {N_ENTRIES}-entry log's checkpoint and proofs to {}",
+        dir.display()
+    );
+}
