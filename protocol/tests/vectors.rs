@@ -1,0 +1,176 @@
+//! The test vectors of PROTOCOL.md (`tests/data/vectors.json`), recomputed.
+//! Ed25519 is deterministic, so every signature is fixed by its seed.
+
+use concord_protocol::canonical;
+use concord_protocol::checkpoint::{Checkpoint, CosignatureVerifier, SignedCheckpoint, cosign};
+use concord_protocol::entry::{
+    Digest256, ENTRY_SIGNATURE_DOMAIN, NewEntry, SignedEntry, Visibility, sign_entry,
+};
+use concord_protocol::merkle::{self, Hash};
+use concord_protocol::note::NoteVerifier;
+use concord_protocol::origin::Origin;
+use concord_protocol::record::Kind;
+use ed25519_dalek::SigningKey;
+
+fn vectors() -> serde_json::Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vectors.json");
+    serde_json::from_str(&std::fs::read_to_string(path).expect("vectors file"))
+        .expect("vectors parse")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+fn seed(v: &serde_json::Value) -> SigningKey {
+    SigningKey::from_bytes(
+        &unhex(v.as_str().expect("seed"))
+            .try_into()
+            .expect("32 bytes"),
+    )
+}
+
+#[test]
+fn keys_and_verifier_key_string() {
+    let v = vectors();
+    let key = seed(&v["log_key_seed"]);
+    assert_eq!(hex(key.verifying_key().as_bytes()), v["log_public_key"]);
+    assert_eq!(
+        hex(seed(&v["witness_key_seed"]).verifying_key().as_bytes()),
+        v["witness_public_key"]
+    );
+    let origin = v["origin"].as_str().expect("origin");
+    assert_eq!(
+        NoteVerifier::new(origin, key.verifying_key())
+            .expect("name")
+            .to_vkey(),
+        v["vkey"]
+    );
+}
+
+#[test]
+fn entry_header_signature_and_leaf_hash() {
+    let v = vectors();
+    let e = &v["entry"];
+    let key = seed(&v["log_key_seed"]);
+    let origin = Origin::new(v["origin"].as_str().expect("origin")).expect("valid");
+    let payload = e["payload"].as_str().expect("payload").as_bytes();
+    assert_eq!(hex(&Digest256::of(payload).0), e["payload_sha256"]);
+    let new = NewEntry {
+        origin: &origin,
+        index: 0,
+        time: 1_763_935_200,
+        kind: Kind::Notice,
+        refers_to: None,
+        payload,
+        visibility: Visibility::Federation,
+    };
+    let signed = sign_entry(&new, &key).expect("signs");
+    assert_eq!(
+        String::from_utf8(signed.header_bytes.clone()).expect("utf-8"),
+        e["header"]
+    );
+    assert_eq!(
+        hex(&[ENTRY_SIGNATURE_DOMAIN, &signed.header_bytes].concat()),
+        e["signing_message_hex"]
+    );
+    assert_eq!(hex(&signed.signature), e["signature"]);
+    assert_eq!(hex(&signed.leaf_hash()), e["leaf_hash"]);
+    // A verifier works from the bytes alone.
+    let received = SignedEntry::from_parts(
+        e["header"].as_str().expect("header").as_bytes().to_vec(),
+        &unhex(e["signature"].as_str().expect("sig")),
+    )
+    .expect("parts");
+    received.verify(&key.verifying_key()).expect("verifies");
+}
+
+#[test]
+fn merkle_roots_and_proofs() {
+    let v = vectors();
+    let m = &v["merkle"];
+    assert_eq!(hex(&merkle::EMPTY_ROOT), m["empty_root"]);
+    assert_eq!(hex(&merkle::leaf_hash(b"")), m["leaf_hash_of_empty"]);
+    let mut stored: Vec<Hash> = Vec::new();
+    let leaves: Vec<Hash> = m["leaves_hex"]
+        .as_array()
+        .expect("leaves")
+        .iter()
+        .map(|l| merkle::leaf_hash(&unhex(l.as_str().expect("hex"))))
+        .collect();
+    for (i, leaf) in leaves.iter().enumerate() {
+        let new = merkle::stored_hashes_for_record(i as u64, *leaf, &stored).expect("hashes");
+        stored.extend(new);
+    }
+    let root7 = merkle::tree_hash(7, &stored).expect("root");
+    let root3 = merkle::tree_hash(3, &stored).expect("root");
+    assert_eq!(hex(&root7), m["root_7"]);
+    assert_eq!(hex(&root3), m["root_3"]);
+    let inclusion = merkle::inclusion_proof(7, 3, &stored).expect("proof");
+    let expected: Vec<String> =
+        serde_json::from_value(m["inclusion_index_3_size_7"].clone()).expect("list");
+    assert_eq!(
+        inclusion.iter().map(|h| hex(h)).collect::<Vec<_>>(),
+        expected
+    );
+    merkle::verify_inclusion(&inclusion, 7, &root7, 3, &leaves[3]).expect("verifies");
+    let consistency = merkle::consistency_proof(7, 3, &stored).expect("proof");
+    let expected: Vec<String> =
+        serde_json::from_value(m["consistency_3_to_7"].clone()).expect("list");
+    assert_eq!(
+        consistency.iter().map(|h| hex(h)).collect::<Vec<_>>(),
+        expected
+    );
+    merkle::verify_consistency(&consistency, 7, &root7, 3, &root3).expect("verifies");
+}
+
+#[test]
+fn checkpoint_note_with_cosignature() {
+    let v = vectors();
+    let key = seed(&v["log_key_seed"]);
+    let witness = seed(&v["witness_key_seed"]);
+    let origin = Origin::new(v["origin"].as_str().expect("origin")).expect("valid");
+    let root: Hash = unhex(v["merkle"]["root_7"].as_str().expect("root"))
+        .try_into()
+        .expect("32 bytes");
+    let mut signed = SignedCheckpoint::sign(Checkpoint::new(origin.clone(), 7, root), &key);
+    let line = cosign(
+        &signed,
+        "pacific-alliance.concord/un1540",
+        &witness,
+        1_763_935_300,
+    );
+    signed.add_cosignature(line).expect("room");
+    let note = String::from_utf8(signed.to_bytes()).expect("utf-8");
+    assert_eq!(note, v["checkpoint_note"]);
+    let parsed = SignedCheckpoint::parse(note.as_bytes()).expect("parses");
+    parsed
+        .verify(
+            &origin,
+            &[NoteVerifier::new(origin.as_str(), key.verifying_key()).expect("name")],
+        )
+        .expect("verifies");
+    let cosigner =
+        CosignatureVerifier::new("pacific-alliance.concord/un1540", witness.verifying_key())
+            .expect("name");
+    assert_eq!(cosigner.verify(&parsed), Ok(Some(1_763_935_300)));
+}
+
+#[test]
+fn canonical_json() {
+    let v = vectors();
+    let input: serde_json::Value =
+        serde_json::from_str(v["canonical"]["input"].as_str().expect("input")).expect("json");
+    let output = canonical::to_canonical_vec(&input).expect("canonical");
+    assert_eq!(
+        String::from_utf8(output).expect("utf-8"),
+        v["canonical"]["output"]
+    );
+}
