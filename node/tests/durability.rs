@@ -1,0 +1,260 @@
+//! Durability under SIGKILL: a node publishing a burst from many concurrent
+//! clients is killed at random moments, again and again; after each restart
+//! every acknowledged entry is present at its acknowledged index with its
+//! acknowledged leaf hash, the log is contiguous, its root matches a
+//! recomputation, and `concord audit` is clean.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use concord_node::home::Home;
+use concord_node::store::Store;
+use concord_protocol::merkle::RootBuilder;
+use concord_protocol::origin::Origin;
+
+const CONCORD: &str = env!("CARGO_BIN_EXE_concord");
+const CLIENTS: usize = 16;
+const ROUNDS: usize = 8;
+
+/// A small seeded generator: the kill moments are reproducible.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+struct Node(Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(home: &Path) -> Node {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(home.join("node.log"))
+        .expect("log");
+    let child = Command::new(CONCORD)
+        .args(["run", "--home"])
+        .arg(home)
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("node starts");
+    let node = Node(child);
+    let config = Home::new(home).config().expect("config");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ureq::get(format!("http://{}/v1/health", config.api.listen))
+        .call()
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "node did not answer");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    node
+}
+
+fn samples() -> Vec<Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/records/denials");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("samples")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| std::fs::read(f).expect("read"))
+        .collect()
+}
+
+/// (index, base64 leaf hash) of every acknowledged publish.
+type Acks = Arc<Mutex<Vec<(u64, String)>>>;
+
+fn publish_until_killed(
+    home: &Path,
+    stop: &Arc<AtomicBool>,
+    acks: &Acks,
+) -> Vec<std::thread::JoinHandle<()>> {
+    let config = Home::new(home).config().expect("config");
+    let token = Home::new(home).token().expect("token");
+    let records = Arc::new(samples());
+    (0..CLIENTS)
+        .map(|client| {
+            let (stop, acks, records, token) =
+                (stop.clone(), acks.clone(), records.clone(), token.clone());
+            let url = format!("http://{}/v1/records/denial", config.api.listen);
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .timeout_global(Some(Duration::from_secs(10)))
+                    .build()
+                    .into();
+                let mut i = client;
+                while !stop.load(Ordering::Relaxed) {
+                    let body = &records[i % records.len()];
+                    i += 1;
+                    let Ok(mut response) = agent
+                        .post(&url)
+                        .header("Authorization", format!("Bearer {token}"))
+                        .header("Content-Type", "application/json")
+                        .send(&body[..])
+                    else {
+                        continue;
+                    };
+                    if response.status() == 201
+                        && let Ok(text) = response.body_mut().read_to_string()
+                        && let Ok(answer) = serde_json::from_str::<serde_json::Value>(&text)
+                    {
+                        let index = answer["index"].as_u64().expect("index");
+                        let leaf = answer["leaf_hash"].as_str().expect("leaf").to_owned();
+                        acks.lock().expect("acks").push((index, leaf));
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+fn check_store(home: &Path, acks: &[(u64, String)]) -> u64 {
+    let store = Store::open(&Home::new(home).db_path()).expect("the store opens after SIGKILL");
+    let origin = Origin::new("pacific-alliance.concord/mx").expect("origin");
+    let head = store.head(&origin).expect("head");
+    let entries = store.entries(&origin, 0, head.size).expect("entries");
+    assert_eq!(entries.len() as u64, head.size, "the log is contiguous");
+    let mut builder = RootBuilder::default();
+    for entry in &entries {
+        builder.push(entry.leaf_hash());
+    }
+    assert_eq!(
+        builder.root(),
+        head.root,
+        "the root matches a recomputation"
+    );
+    for (index, leaf) in acks {
+        let entry = entries
+            .get(*index as usize)
+            .unwrap_or_else(|| panic!("acknowledged entry {index} is missing"));
+        let stored = base64::engine::general_purpose::STANDARD.encode(entry.leaf_hash());
+        assert_eq!(&stored, leaf, "entry {index} is not the one acknowledged");
+    }
+    head.size
+}
+
+#[test]
+fn acknowledged_publishes_survive_sigkill_at_random_moments() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().join("fed");
+    let status = Command::new(CONCORD)
+        .args(["testnet", "create", "--dir"])
+        .arg(&root)
+        .args(["--members", "mx", "--observers", ""])
+        .stdout(Stdio::null())
+        .status()
+        .expect("testnet");
+    assert!(status.success());
+    let home = root.join("mx");
+    let mut rng = XorShift(0x5eed_c0c0_a11a_2026);
+    let acks: Acks = Arc::new(Mutex::new(Vec::new()));
+    let mut sizes = Vec::new();
+    for round in 0..ROUNDS {
+        let node = start(&home);
+        let stop = Arc::new(AtomicBool::new(false));
+        let before = acks.lock().expect("acks").len();
+        let clients = publish_until_killed(&home, &stop, &acks);
+        // Kill only once this round has acknowledged something.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while acks.lock().expect("acks").len() < before + 20 {
+            assert!(
+                Instant::now() < deadline,
+                "round {round} acknowledged nothing"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(rng.next() % 400));
+        let mut node = node;
+        node.0.kill().expect("SIGKILL");
+        node.0.wait().expect("reaped");
+        stop.store(true, Ordering::Relaxed);
+        for client in clients {
+            client.join().expect("client thread");
+        }
+        let acked = acks.lock().expect("acks").clone();
+        let size = check_store(&home, &acked);
+        assert!(size >= acked.len() as u64);
+        sizes.push(size);
+        let audit = Command::new(CONCORD)
+            .args(["audit", "--home"])
+            .arg(&home)
+            .output()
+            .expect("audit runs");
+        assert!(
+            audit.status.success(),
+            "audit after round {round}: {}",
+            String::from_utf8_lossy(&audit.stdout)
+        );
+    }
+    assert!(
+        sizes.windows(2).all(|w| w[0] <= w[1]),
+        "the log only grows: {sizes:?}"
+    );
+}
+
+#[test]
+fn sigterm_stops_the_node_cleanly_with_everything_acknowledged() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().join("fed");
+    let status = Command::new(CONCORD)
+        .args(["testnet", "create", "--dir"])
+        .arg(&root)
+        .args(["--members", "mx", "--observers", ""])
+        .stdout(Stdio::null())
+        .status()
+        .expect("testnet");
+    assert!(status.success());
+    let home = root.join("mx");
+    let mut node = start(&home);
+    let stop = Arc::new(AtomicBool::new(false));
+    let acks: Acks = Arc::new(Mutex::new(Vec::new()));
+    let clients = publish_until_killed(&home, &stop, &acks);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acks.lock().expect("acks").len() < 50 {
+        assert!(Instant::now() < deadline, "nothing acknowledged");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let sigterm = Command::new("kill")
+        .arg("-TERM")
+        .arg(node.0.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(sigterm.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(exit) = node.0.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the node did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(exit.success(), "exit status {exit}");
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.join().expect("client thread");
+    }
+    check_store(&home, &acks.lock().expect("acks"));
+}
