@@ -3,185 +3,22 @@
 //! trees (a split view), are detected; the proof verifies offline with the
 //! roster alone, and the offending log is quarantined.
 
+mod common;
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use common::{Fed, samples, wait_until};
 
 use concord_keys::roster::Roster;
-use concord_node::home::Home;
 use concord_node::net::{self, NetConfig, NetEvent, Verdict};
 use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint};
 use concord_protocol::entry::{self, NewEntry, Visibility};
-use concord_protocol::equivocation::EquivocationProof;
 use concord_protocol::merkle;
 use concord_protocol::origin::Origin;
 use concord_protocol::record::Kind;
 use concord_protocol::wire::{SyncRequest, SyncResponse};
 use libp2p::{Multiaddr, PeerId};
-
-const CONCORD: &str = env!("CARGO_BIN_EXE_concord");
-
-struct Fed {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    nodes: HashMap<String, Child>,
-}
-
-impl Fed {
-    fn create(members: &str, observers: &str) -> Fed {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let root = dir.path().join("fed");
-        let status = Command::new(CONCORD)
-            .args(["testnet", "create", "--dir"])
-            .arg(&root)
-            .args([
-                "--members",
-                members,
-                "--observers",
-                observers,
-                "--sync-interval-ms",
-                "300",
-            ])
-            .stdout(Stdio::null())
-            .status()
-            .expect("testnet create runs");
-        assert!(status.success());
-        Fed {
-            _dir: dir,
-            root,
-            nodes: HashMap::new(),
-        }
-    }
-
-    fn home(&self, id: &str) -> Home {
-        Home::new(&self.root.join(id))
-    }
-
-    fn start(&mut self, id: &str) {
-        let log = std::fs::File::create(self.root.join(format!("{id}.log"))).expect("log file");
-        let child = Command::new(CONCORD)
-            .args(["run", "--home"])
-            .arg(self.root.join(id))
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("node starts");
-        self.nodes.insert(id.to_owned(), child);
-        wait_until(
-            Duration::from_secs(30),
-            &format!("{id}'s API answers"),
-            || self.get(id, "/v1/health").is_some(),
-        );
-    }
-
-    fn stop(&mut self, id: &str) {
-        if let Some(mut child) = self.nodes.remove(id) {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn get(&self, id: &str, path: &str) -> Option<serde_json::Value> {
-        let home = self.home(id);
-        let config = home.config().ok()?;
-        let token = home.token().ok()?;
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(5)))
-            .build()
-            .into();
-        let mut response = agent
-            .get(format!("http://{}{path}", config.api.listen))
-            .header("Authorization", format!("Bearer {token}"))
-            .call()
-            .ok()?;
-        if response.status() != 200 {
-            return None;
-        }
-        serde_json::from_str(&response.body_mut().read_to_string().ok()?).ok()
-    }
-
-    fn log_size(&self, id: &str, origin: &str) -> u64 {
-        self.get(id, "/v1/status")
-            .and_then(|s| {
-                s["logs"]
-                    .as_array()?
-                    .iter()
-                    .find(|l| l["origin"] == origin)
-                    .and_then(|l| l["size"].as_u64())
-            })
-            .unwrap_or(0)
-    }
-
-    fn publish_offline(&self, id: &str, file: &Path) {
-        let status = Command::new(CONCORD)
-            .args(["publish", "denial", "--home"])
-            .arg(self.root.join(id))
-            .arg("--file")
-            .arg(file)
-            .stdout(Stdio::null())
-            .status()
-            .expect("publish runs");
-        assert!(status.success());
-    }
-
-    fn evidence(&self, id: &str) -> Vec<EquivocationProof> {
-        self.get(id, "/v1/evidence")
-            .and_then(|e| e["evidence"].as_array().cloned())
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|record| serde_json::from_value(record["proof"].clone()).ok())
-            .collect()
-    }
-
-    fn quarantined(&self, id: &str, origin: &str) -> bool {
-        self.get(id, "/v1/status")
-            .and_then(|s| s["quarantined"].as_array().cloned())
-            .is_some_and(|q| q.iter().any(|o| o == origin))
-    }
-}
-
-impl Drop for Fed {
-    fn drop(&mut self) {
-        for (_, mut child) in self.nodes.drain() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if done() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out after {limit:?} waiting until {what}");
-}
-
-fn samples() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/records/denials");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .expect("samples")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    files.sort();
-    files
-}
 
 fn roster_of(fed: &Fed, id: &str) -> Roster {
     fed.home(id).roster().expect("roster")
@@ -189,7 +26,7 @@ fn roster_of(fed: &Fed, id: &str) -> Roster {
 
 #[test]
 fn a_member_that_rewrites_its_history_is_detected_by_every_other_node() {
-    let mut fed = Fed::create("cl,mx,pe", "un1540:US");
+    let fed = Fed::create("cl,mx,pe", "un1540:US");
     let files = samples();
     // cl's history: three denials, published while cl's node is stopped.
     for file in &files[..3] {
@@ -277,7 +114,7 @@ impl SplitView {
 
 #[test]
 fn a_split_view_is_proven_by_an_observer_connected_to_both_sides() {
-    let mut fed = Fed::create("mx,pe,br", "un1540:US");
+    let fed = Fed::create("mx,pe,br", "un1540:US");
     let roster = roster_of(&fed, "mx");
     let br = Origin::new("pacific-alliance.concord/br").expect("origin");
     let identity = fed.home("br").identity().expect("br's keys");

@@ -1,0 +1,236 @@
+//! Whole federations of real `concord run` processes on loopback: catching
+//! up after downtime, healing a partition, joining late, and refusing
+//! outsiders, forged entries and observers' publications.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Fed, Rogue, address_of, samples, wait_until};
+use concord_protocol::entry::{NewEntry, Visibility, sign_entry};
+use concord_protocol::origin::Origin;
+use concord_protocol::record::{Kind, Record};
+use concord_protocol::wire::Gossip;
+
+fn sample_bodies() -> Vec<Vec<u8>> {
+    samples()
+        .iter()
+        .map(|f| std::fs::read(f).expect("read"))
+        .collect()
+}
+
+fn origin(id: &str) -> String {
+    format!("pacific-alliance.concord/{id}")
+}
+
+/// Waits until every node in `ids` shows the same size and root for each
+/// log in `logs`, of at least `min` entries.
+fn converge(fed: &Fed, ids: &[&str], logs: &[&str], min: u64, limit: Duration) {
+    wait_until(limit, &format!("{ids:?} agree on {logs:?}"), || {
+        logs.iter().all(|log| {
+            let views = fed.views(ids, &origin(log));
+            views
+                .iter()
+                .all(|v| v.as_ref().is_some_and(|(size, _)| *size >= min))
+                && views.windows(2).all(|w| w[0] == w[1])
+        })
+    });
+}
+
+#[test]
+fn a_node_stopped_during_a_thousand_publishes_catches_up_and_a_late_member_gets_everything() {
+    let fed = Fed::create("cl,mx,pe,co", "");
+    for id in ["cl", "mx", "pe"] {
+        fed.start(id);
+    }
+    let bodies = sample_bodies();
+    let n_each = 500u64;
+    std::thread::scope(|scope| {
+        for id in ["cl", "mx"] {
+            let (fed, bodies) = (&fed, &bodies);
+            scope.spawn(move || {
+                for i in 0..n_each {
+                    let body = &bodies[i as usize % bodies.len()];
+                    fed.publish(id, "denial", body)
+                        .unwrap_or_else(|status| panic!("{id} publish {i}: HTTP {status}"));
+                }
+            });
+        }
+        // pe goes down while the thousand publishes run, and comes back
+        // before they end.
+        wait_until(Duration::from_secs(60), "publishing is under way", || {
+            fed.log_size("cl", &origin("cl")) >= 100
+        });
+        fed.stop("pe");
+        wait_until(
+            Duration::from_secs(60),
+            "publishing goes on without pe",
+            || fed.log_size("cl", &origin("cl")) >= 300,
+        );
+        fed.start("pe");
+    });
+    converge(
+        &fed,
+        &["cl", "mx", "pe"],
+        &["cl", "mx"],
+        n_each,
+        Duration::from_secs(120),
+    );
+    let synced = fed.status("pe")["sync"]["synced_appended"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(
+        synced > 0,
+        "pe caught up by anti-entropy, not by re-publication"
+    );
+
+    fed.start("co");
+    converge(
+        &fed,
+        &["cl", "mx", "pe", "co"],
+        &["cl", "mx"],
+        n_each,
+        Duration::from_secs(120),
+    );
+}
+
+#[test]
+fn partitioned_groups_both_publish_and_converge_after_healing() {
+    let fed = Fed::create("cl,co,mx,pe", "");
+    let bodies = sample_bodies();
+    // One side of the partition…
+    fed.start("cl");
+    fed.start("co");
+    for body in bodies.iter().take(5) {
+        fed.publish("cl", "denial", body).expect("publish");
+    }
+    converge(&fed, &["cl", "co"], &["cl"], 5, Duration::from_secs(60));
+    fed.stop("cl");
+    fed.stop("co");
+    // …and the other, which never saw the first.
+    fed.start("mx");
+    fed.start("pe");
+    for body in bodies.iter().skip(5).take(4) {
+        fed.publish("mx", "denial", body).expect("publish");
+    }
+    converge(&fed, &["mx", "pe"], &["mx"], 4, Duration::from_secs(60));
+    assert_eq!(fed.log_size("mx", &origin("cl")), 0);
+    // Heal.
+    fed.start("cl");
+    fed.start("co");
+    converge(
+        &fed,
+        &["cl", "co", "mx", "pe"],
+        &["cl", "mx"],
+        4,
+        Duration::from_secs(90),
+    );
+    assert_eq!(fed.log_size("pe", &origin("cl")), 5);
+}
+
+#[test]
+fn outsiders_forged_entries_and_observers_are_refused() {
+    let fed = Fed::create("cl,mx,br", "un1540:US");
+    fed.start("cl");
+    fed.start("mx");
+    let roster = fed.home("cl").roster().expect("roster");
+    let body = &sample_bodies()[0];
+    fed.publish("cl", "denial", body).expect("publish");
+    converge(&fed, &["cl", "mx"], &["cl"], 1, Duration::from_secs(60));
+
+    // An observer's node refuses to publish.
+    fed.start("un1540");
+    assert_eq!(fed.publish("un1540", "denial", body).err(), Some(403));
+
+    // A peer outside the roster is refused at connection time.
+    let outsider = Rogue::start(
+        libp2p::identity::Keypair::generate_ed25519(),
+        &roster,
+        address_of(&roster, "cl"),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        outsider.connected_peers(),
+        0,
+        "an outsider stayed connected"
+    );
+    let cl_log = std::fs::read_to_string(fed.root.join("cl.log")).expect("cl's log");
+    assert!(cl_log.contains("refused"), "the refusal is logged");
+    drop(outsider);
+
+    // br's transport identity, br's node not running: a forged entry for
+    // mx's log (signed with br's key) reaches cl only, which rejects it.
+    let br = fed.home("br").identity().expect("br's keys");
+    let rogue = Rogue::start(
+        libp2p::identity::Keypair::ed25519_from_bytes(br.transport_seed).expect("keypair"),
+        &roster,
+        address_of(&roster, "cl"),
+    );
+    let payload = Record::parse(Kind::Denial, body)
+        .expect("valid")
+        .to_canonical_bytes();
+    let forge = |log: &str, key: &ed25519_dalek::SigningKey| {
+        let origin = Origin::new(&origin(log)).expect("origin");
+        let new = NewEntry {
+            origin: &origin,
+            index: 0,
+            time: 1_763_935_200,
+            kind: Kind::Denial,
+            refers_to: None,
+            payload: &payload,
+            visibility: Visibility::Federation,
+        };
+        Gossip::Entry {
+            entry: sign_entry(&new, key)
+                .expect("signs")
+                .to_wire(Some(&payload)),
+        }
+    };
+    let rejected_before = fed.status("cl")["sync"]["gossip_rejected"]
+        .as_u64()
+        .unwrap_or(0);
+    rogue.gossip(&forge("mx", &br.log_key));
+    wait_until(
+        Duration::from_secs(30),
+        "cl rejects the forged entry",
+        || {
+            fed.status("cl")["sync"]["gossip_rejected"]
+                .as_u64()
+                .unwrap_or(0)
+                > rejected_before
+        },
+    );
+    // An observer's own "entry", signed with the observer's key, is refused too.
+    let un = fed.home("un1540").identity().expect("observer keys");
+    rogue.gossip(&forge("un1540", &un.log_key));
+    wait_until(
+        Duration::from_secs(30),
+        "cl rejects the observer's entry",
+        || {
+            fed.status("cl")["sync"]["gossip_rejected"]
+                .as_u64()
+                .unwrap_or(0)
+                > rejected_before + 1
+        },
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    for id in ["cl", "mx", "un1540"] {
+        assert_eq!(
+            fed.log_size(id, &origin("mx")),
+            0,
+            "{id} stored a forged entry"
+        );
+        assert_eq!(
+            fed.log_size(id, &origin("un1540")),
+            0,
+            "{id} stored an observer's entry"
+        );
+    }
+    for id in ["mx", "un1540"] {
+        assert_eq!(
+            fed.status(id)["sync"]["gossip_rejected"].as_u64(),
+            Some(0),
+            "the forgery reached {id}"
+        );
+    }
+}
