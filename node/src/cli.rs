@@ -519,15 +519,14 @@ enum Backend {
 }
 
 fn backend(home: &Home) -> Result<Backend, CliError> {
+    // A mistyped --home must not become an empty store: the config comes first.
+    let config = home.config()?;
     match Store::open(&home.db_path()) {
         Ok(store) => Ok(Backend::Local { store }),
-        Err(StoreError::Locked(_)) => {
-            let config = home.config()?;
-            Ok(Backend::Remote {
-                base: format!("http://{}", config.api.listen),
-                token: home.token()?,
-            })
-        }
+        Err(StoreError::Locked(_)) => Ok(Backend::Remote {
+            base: format!("http://{}", config.api.listen),
+            token: home.token()?,
+        }),
         Err(e) => Err(e.into()),
     }
 }

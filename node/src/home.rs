@@ -195,6 +195,10 @@ impl Home {
     /// No roster installed, or a version that does not verify against the one
     /// before it.
     pub fn roster(&self) -> anyhow::Result<Roster> {
+        // Outside a home, say so rather than that a roster is missing.
+        if !self.config_path().exists() {
+            self.config()?;
+        }
         let mut roster: Option<Roster> = None;
         for version in 1.. {
             let path = self.roster_dir().join(format!("{version}.json"));
