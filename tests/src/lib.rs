@@ -131,8 +131,33 @@ pub fn concord_bin() -> &'static Path {
                 build.args(["--profile", other]);
             }
         }
-        if let Some(target_dir) = profile_dir.parent() {
+        if let Some(target_dir) = profile_dir.parent()
+            && target_dir != workspace_root().join("target")
+        {
             build.env("CARGO_TARGET_DIR", target_dir);
+        }
+        // What cargo sets for the test process describes this crate; passed
+        // on, it would change build-script inputs (ring reruns when
+        // CARGO_MANIFEST_DIR changes) and rebuild half the dependency graph.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if name.starts_with("CARGO_PKG_")
+                || name.starts_with("CARGO_BIN_EXE_")
+                || [
+                    "CARGO_MANIFEST_DIR",
+                    "CARGO_MANIFEST_PATH",
+                    "CARGO_MANIFEST_LINKS",
+                    "CARGO_CRATE_NAME",
+                    "CARGO_BIN_NAME",
+                    "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_TARGET_TMPDIR",
+                    "CARGO_RUSTC_CURRENT_DIR",
+                    "OUT_DIR",
+                ]
+                .contains(&name.as_ref())
+            {
+                build.env_remove(name.as_ref());
+            }
         }
         let status = build
             .status()
