@@ -1,0 +1,301 @@
+//! Store benchmarks; prints numbers and ratios, asserts nothing.
+//!
+//! `cargo bench -p concord-node --bench store` (scale the counts with
+//! `CONCORD_BENCH_SCALE`, default 1.0):
+//! - durable own-log publishes per second through the group-commit writer
+//!   with 1, 8 and 64 concurrent publishers, ack latency p50/p99, beside raw
+//!   sled insert+flush per second;
+//! - verified replica ingest per second beside Ed25519 batch verification of
+//!   the same signatures on one core;
+//! - inclusion-proof time from the store at 1M entries beside the same proof
+//!   over an in-memory hash list.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use concord_node::home::Home;
+use concord_node::publish::{self, Writer};
+use concord_node::store::{OwnEntry, Store};
+use concord_node::testnet::{self, TestnetArgs};
+use concord_protocol::entry::{self, NewEntry, SignedEntry, Visibility};
+use concord_protocol::merkle::{self, Hash};
+use concord_protocol::origin::Origin;
+use concord_protocol::record::{Kind, Record};
+
+fn scale(n: f64) -> usize {
+    let factor: f64 = std::env::var("CONCORD_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    ((n * factor) as usize).max(1)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p) as usize]
+}
+
+fn records() -> Vec<Record> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/records");
+    let mut out = Vec::new();
+    for (dir, kind) in [("denials", Kind::Denial), ("notices", Kind::Notice)] {
+        for file in std::fs::read_dir(root.join(dir)).expect("samples") {
+            let bytes = std::fs::read(file.expect("entry").path()).expect("read");
+            out.push(Record::parse(kind, &bytes).expect("sample validates"));
+        }
+    }
+    out
+}
+
+fn raw_sled_flushes(dir: &Path, n: usize, value: &[u8]) -> f64 {
+    let db = sled::open(dir.join("raw")).expect("sled");
+    let start = Instant::now();
+    for i in 0..n as u64 {
+        db.insert(i.to_be_bytes(), value).expect("insert");
+        db.flush().expect("flush");
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+fn publish_rate(
+    dir: &Path,
+    concurrency: usize,
+    total: usize,
+    records: &[Record],
+) -> (f64, Duration, Duration) {
+    let home = Home::new(&dir.join("mx"));
+    let store = Store::open(&dir.join(format!("db-{concurrency}"))).expect("store");
+    let identity = home.identity().expect("identity");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let writer = Writer {
+            store,
+            origin: Origin::new("pacific-alliance.concord/mx").expect("origin"),
+            key: identity.log_key.clone(),
+            clock: concord_node::clock::now,
+        };
+        let (publisher, task) = publish::spawn(writer, None, shutdown.clone());
+        let per_task = total / concurrency;
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..concurrency)
+            .map(|t| {
+                let publisher = publisher.clone();
+                let records = records.to_vec();
+                tokio::spawn(async move {
+                    let mut latencies = Vec::with_capacity(per_task);
+                    for i in 0..per_task {
+                        let record = records[(t + i) % records.len()].clone();
+                        let sent = Instant::now();
+                        publisher
+                            .publish(OwnEntry {
+                                record,
+                                visibility: Visibility::Federation,
+                                refers_to: None,
+                            })
+                            .await
+                            .expect("publish");
+                        latencies.push(sent.elapsed());
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        let mut latencies = Vec::new();
+        for task in tasks {
+            latencies.extend(task.await.expect("task"));
+        }
+        let rate = latencies.len() as f64 / start.elapsed().as_secs_f64();
+        shutdown.cancel();
+        let _ = task.await;
+        latencies.sort();
+        (
+            rate,
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.99),
+        )
+    })
+}
+
+fn signed_log(dir: &Path, n: usize, records: &[Record]) -> Vec<(SignedEntry, Option<Vec<u8>>)> {
+    let key = Home::new(&dir.join("cl"))
+        .identity()
+        .expect("identity")
+        .log_key
+        .clone();
+    let origin = Origin::new("pacific-alliance.concord/cl").expect("origin");
+    let payloads: Vec<Vec<u8>> = records.iter().map(Record::to_canonical_bytes).collect();
+    let kinds: Vec<Kind> = records.iter().map(Record::kind).collect();
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let per = n.div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = (0..threads)
+            .map(|t| {
+                let (key, origin, payloads, kinds) = (&key, &origin, &payloads, &kinds);
+                scope.spawn(move || {
+                    (t * per..((t + 1) * per).min(n))
+                        .map(|i| {
+                            let p = &payloads[i % payloads.len()];
+                            let new = NewEntry {
+                                origin,
+                                index: i as u64,
+                                time: 1_763_935_200 + i as u64,
+                                kind: kinds[i % kinds.len()],
+                                refers_to: None,
+                                payload: p,
+                                visibility: Visibility::Federation,
+                            };
+                            (
+                                entry::sign_entry(&new, key).expect("signs"),
+                                Some(p.clone()),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().expect("signer"))
+            .collect()
+    })
+}
+
+fn main() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    testnet::build(&TestnetArgs {
+        dir: dir.path().to_path_buf(),
+        members: vec!["cl".into(), "mx".into()],
+        observers: vec![],
+        federation: "pacific-alliance".into(),
+        sync_interval_ms: 1000,
+        json: false,
+    })
+    .expect("testnet");
+    let roster = Home::new(&dir.path().join("mx")).roster().expect("roster");
+    let records = records();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    println!(
+        "machine: {cores} cores (nproc); sample records: {} denials and notices",
+        records.len()
+    );
+
+    let value = records[0].to_canonical_bytes();
+    let raw_flush = raw_sled_flushes(dir.path(), scale(500.0), &value);
+    println!("\nraw baseline: sled insert+flush            {raw_flush:>10.0} /s");
+    println!("durable publishes (group commit):");
+    for concurrency in [1usize, 8, 64] {
+        let total = scale(if concurrency == 1 { 500.0 } else { 6400.0 });
+        let (rate, p50, p99) = publish_rate(dir.path(), concurrency, total, &records);
+        println!(
+            "  {concurrency:>2} publishers  {rate:>8.0} /s  ack p50 {:>7.2} ms  p99 {:>7.2} ms  ratio to raw insert+flush {:.2}",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3,
+            rate / raw_flush
+        );
+    }
+
+    let n = scale(50_000.0);
+    let log = signed_log(dir.path(), n, &records);
+    let headers: Vec<_> = log
+        .iter()
+        .map(|(e, _)| e.decode_header().expect("header"))
+        .collect();
+    let key = Home::new(&dir.path().join("cl"))
+        .identity()
+        .expect("identity")
+        .log_key
+        .verifying_key();
+    let start = Instant::now();
+    for chunk in log.iter().zip(&headers).collect::<Vec<_>>().chunks(1024) {
+        let batch: Vec<_> = chunk.iter().map(|((e, _), h)| (e, *h, key)).collect();
+        entry::verify_batch(&batch).expect("valid");
+    }
+    let raw_verify = n as f64 / start.elapsed().as_secs_f64();
+    let origin = Origin::new("pacific-alliance.concord/cl").expect("origin");
+    let ingest = |store: &Store, items: &[(SignedEntry, Option<Vec<u8>>)]| {
+        let start = Instant::now();
+        for chunk in items.chunks(1024) {
+            let outcome = store
+                .ingest(&origin, chunk.to_vec(), &roster)
+                .expect("ingest");
+            assert_eq!(outcome.appended, chunk.len() as u64);
+        }
+        store.flush_blocking().expect("flush");
+        items.len() as f64 / start.elapsed().as_secs_f64()
+    };
+    let full = ingest(
+        &Store::open(&dir.path().join("replica")).expect("store"),
+        &log,
+    );
+    let bare: Vec<_> = log.iter().map(|(e, _)| (e.clone(), None)).collect();
+    let headers_only = ingest(
+        &Store::open(&dir.path().join("replica-headers")).expect("store"),
+        &bare,
+    );
+    println!("\nraw baseline: Ed25519 batch verify, 1 core {raw_verify:>10.0} /s  ({n} entries)");
+    println!(
+        "verified replica ingest, with payloads     {full:>10.0} /s  ratio {:.2}",
+        full / raw_verify
+    );
+    println!(
+        "verified replica ingest, headers only      {headers_only:>10.0} /s  ratio {:.2}",
+        headers_only / raw_verify
+    );
+
+    let big = scale(1_000_000.0);
+    let mut stored: Vec<Hash> = Vec::with_capacity(2 * big);
+    let store = Store::open(&dir.path().join("proofs")).expect("store");
+    let start = Instant::now();
+    let mut offset = 0;
+    while offset < log.len().min(big) {
+        let end = (offset + 1024).min(log.len()).min(big);
+        store
+            .ingest(
+                &origin,
+                log[offset..end]
+                    .iter()
+                    .map(|(e, _)| (e.clone(), None))
+                    .collect(),
+                &roster,
+            )
+            .expect("ingest");
+        offset = end;
+    }
+    for (i, (e, _)) in log.iter().take(big).enumerate() {
+        let new =
+            merkle::stored_hashes_for_record(i as u64, e.leaf_hash(), &stored).expect("hashes");
+        stored.extend(new);
+    }
+    let size = offset as u64;
+    let built = start.elapsed();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut store_times = Vec::new();
+    let mut memory_times = Vec::new();
+    for _ in 0..2000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let index = seed % size;
+        let t = Instant::now();
+        let proof = store.inclusion_proof(&origin, index, size).expect("proof");
+        store_times.push(t.elapsed());
+        let t = Instant::now();
+        let memory = merkle::inclusion_proof(size, index, &stored).expect("proof");
+        memory_times.push(t.elapsed());
+        assert_eq!(proof, memory);
+    }
+    store_times.sort();
+    memory_times.sort();
+    println!(
+        "\ninclusion proof at {size} entries (store built in {:.1} s): store p50 {:.1} µs p99 {:.1} µs; in-memory p50 {:.1} µs; ratio {:.1}",
+        built.as_secs_f64(),
+        percentile(&store_times, 0.5).as_secs_f64() * 1e6,
+        percentile(&store_times, 0.99).as_secs_f64() * 1e6,
+        percentile(&memory_times, 0.5).as_secs_f64() * 1e6,
+        percentile(&store_times, 0.5).as_secs_f64()
+            / percentile(&memory_times, 0.5).as_secs_f64().max(1e-9)
+    );
+}
