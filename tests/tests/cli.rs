@@ -1,0 +1,750 @@
+//! The `concord` command line as an operator meets it, against real
+//! processes and stores: refused input changes nothing and says why (exit
+//! 3), a full disk is a clear storage error (exit 7, HTTP 507) that loses
+//! nothing acknowledged, a second node on one home is refused (exit 5), key
+//! files are encrypted unless asked otherwise, queries of what does not
+//! exist exit 4, and proofs verify against the signed checkpoint.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use concord_protocol::checkpoint::SignedCheckpoint;
+use concord_protocol::merkle;
+use concord_tests::{
+    NodeProcess, Published, Run, SampleRecord, Testnet, concord_command, decode_hash, records_dir,
+    sample_records,
+};
+use serde_json::Value;
+
+const NODE: &str = "cl";
+
+/// Exit codes documented by `concord --help`.
+mod exit {
+    pub const INVALID_INPUT: i32 = 3;
+    pub const NOT_FOUND: i32 = 4;
+    pub const UNAVAILABLE: i32 = 5;
+    pub const STORAGE: i32 = 7;
+}
+
+/// A record the node must refuse, and what the refusal must name.
+struct BadInput {
+    what: String,
+    kind: String,
+    bytes: Vec<u8>,
+    message: String,
+}
+
+fn first_denial() -> SampleRecord {
+    sample_records()
+        .into_iter()
+        .find(|r| r.kind == "denial")
+        .expect("a sample denial")
+}
+
+/// Hand-made faults, then every file of `scenarios/records/invalid/`.
+fn bad_inputs() -> Vec<BadInput> {
+    let denial = first_denial().bytes;
+    let mut with_unknown_field = b"{\"nickname\": \"Andes\", ".to_vec();
+    with_unknown_field.extend_from_slice(&denial[1..]);
+    let mut oversized = b"{\"reference\": \"".to_vec();
+    oversized.resize(600 * 1024, b'A');
+    oversized.extend_from_slice(b"\"}");
+    let mut inputs = vec![
+        BadInput {
+            what: "malformed JSON".into(),
+            kind: "denial".into(),
+            bytes: b"{\"reference\": MX-2025-001, }".to_vec(),
+            message: "payload is not JSON".into(),
+        },
+        BadInput {
+            what: "truncated JSON".into(),
+            kind: "denial".into(),
+            bytes: denial[..denial.len() / 2].to_vec(),
+            message: "payload is not JSON: EOF while parsing".into(),
+        },
+        BadInput {
+            what: "binary bytes".into(),
+            kind: "notice".into(),
+            bytes: vec![
+                0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0xff, 0xfe,
+            ],
+            message: "payload is not UTF-8".into(),
+        },
+        BadInput {
+            what: "unknown field".into(),
+            kind: "denial".into(),
+            bytes: with_unknown_field,
+            message: "unknown field `nickname`".into(),
+        },
+        BadInput {
+            what: "oversized file".into(),
+            kind: "denial".into(),
+            bytes: oversized,
+            message: "larger than the 524288 bytes".into(),
+        },
+    ];
+    let dir = records_dir().join("invalid");
+    let expected: Value = serde_json::from_slice(
+        &std::fs::read(dir.join("expected.json")).expect("invalid/expected.json"),
+    )
+    .expect("expected.json parses");
+    let expected = expected.as_object().expect("expected.json is an object");
+    let mut n_files = 0;
+    for entry in std::fs::read_dir(&dir).expect("scenarios/records/invalid") {
+        let path = entry.expect("directory entry").path();
+        let name = path
+            .file_name()
+            .expect("a name")
+            .to_string_lossy()
+            .into_owned();
+        if name == "expected.json" {
+            continue;
+        }
+        n_files += 1;
+        let case = expected
+            .get(&name)
+            .unwrap_or_else(|| panic!("{name} is not in invalid/expected.json"));
+        inputs.push(BadInput {
+            what: format!("invalid/{name}"),
+            kind: case["kind"].as_str().expect("kind").to_owned(),
+            bytes: std::fs::read(&path).expect("invalid record"),
+            message: case["error_contains"]
+                .as_str()
+                .expect("error_contains")
+                .to_owned(),
+        });
+    }
+    assert_eq!(
+        n_files,
+        expected.len(),
+        "every expected.json case has a file"
+    );
+    inputs
+}
+
+fn write_temp(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("writing a temp record");
+    path
+}
+
+fn publish_file(net: &Testnet, kind: &str, file: &Path) -> Run {
+    let mut command = concord_command();
+    command
+        .args(["publish", kind, "--json", "--file"])
+        .arg(file)
+        .arg("--home")
+        .arg(net.home(NODE));
+    Run::of(command)
+}
+
+/// Every bad input is refused through `path` with exit 3 naming the
+/// problem, and the logs are unchanged after each refusal.
+fn refuse_all(net: &Testnet, scratch: &Path, inputs: &[BadInput], path: &str) {
+    let before = net.log_sizes(NODE);
+    for (n, input) in inputs.iter().enumerate() {
+        let file = write_temp(scratch, &format!("bad-{n}.json"), &input.bytes);
+        let run = publish_file(net, &input.kind, &file);
+        assert_eq!(
+            run.code,
+            Some(exit::INVALID_INPUT),
+            "{path}: publishing {} did not exit 3:\nstdout: {}\nstderr: {}",
+            input.what,
+            run.stdout,
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(&input.message),
+            "{path}: refusal of {} does not name {:?}:\n{}",
+            input.what,
+            input.message,
+            run.stderr
+        );
+        assert_eq!(
+            net.log_sizes(NODE),
+            before,
+            "{path}: refusing {} changed a log",
+            input.what
+        );
+    }
+}
+
+#[test]
+fn publish_refuses_bad_records_through_store_and_api_and_changes_nothing() {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let inputs = bad_inputs();
+    let mut net = Testnet::create(&[NODE, "mx"], &[]);
+    let good = first_denial();
+    let good_file = write_temp(scratch.path(), "good.json", &good.bytes);
+
+    // Node stopped: the command opens the store itself.
+    publish_file(&net, good.kind, &good_file).ok();
+    refuse_all(&net, scratch.path(), &inputs, "node stopped");
+
+    // Node running: the command goes through the API.
+    net.start(NODE);
+    let api = net.api(NODE);
+    refuse_all(&net, scratch.path(), &inputs, "node running");
+
+    // And the API itself, as any client meets it.
+    let before = api.read_log(NODE);
+    for input in &inputs {
+        let reply = api.post(
+            &format!("/v1/records/{}?visibility=federation", input.kind),
+            &input.bytes,
+        );
+        if input.what == "oversized file" {
+            assert_eq!(reply.status, 413, "API: {}: {}", input.what, reply.body);
+        } else {
+            assert!(
+                matches!(reply.status, 400 | 422),
+                "API: {} answered {}: {}",
+                input.what,
+                reply.status,
+                reply.body
+            );
+            assert!(
+                reply.message().contains(&input.message),
+                "API: refusal of {} does not name {:?}: {}",
+                input.what,
+                input.message,
+                reply.body
+            );
+        }
+        let after = api.status();
+        let size = concord_tests::log_sizes(&after)[&before.origin];
+        assert_eq!(
+            size, before.size,
+            "API: refusing {} grew the log",
+            input.what
+        );
+    }
+    let after = api.read_log(NODE);
+    assert_eq!(after.root, before.root, "refusals changed the root");
+
+    // Still accepting good records after all that.
+    let published = Published::parse(&publish_file(&net, good.kind, &good_file).ok().json());
+    assert_eq!(published.index, before.size);
+    net.stop(NODE);
+    assert_eq!(net.log_size(NODE, NODE), before.size + 1);
+}
+
+/// A tmpfs mounted for the length of a test; unmounted on drop.
+struct Tmpfs {
+    dir: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (e.g. `3m`) on `dir`. `None` when mounting
+    /// is impossible and `CONCORD_TEST_NO_MOUNT=1` allows going without;
+    /// otherwise a failure to mount fails the test.
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).expect("mount point");
+        let run = Run::of({
+            let mut command = Command::new("mount");
+            command
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .arg(dir);
+            command
+        });
+        if run.code == Some(0) {
+            return Some(Tmpfs {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let allowed = std::env::var("CONCORD_TEST_NO_MOUNT").is_ok_and(|v| v == "1");
+        assert!(
+            allowed,
+            "cannot mount a tmpfs to fill (run as root, or set CONCORD_TEST_NO_MOUNT=1 to skip the full-disk test): {}",
+            run.stderr
+        );
+        eprintln!("full-disk test skipped: CONCORD_TEST_NO_MOUNT=1 and mount failed");
+        None
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let unmounted = Command::new("umount")
+            .arg(&self.dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !unmounted {
+            // Busy (a node still holds it): detach it now, freed when released.
+            let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("creating a copy directory");
+    for entry in std::fs::read_dir(from).expect("reading a directory to copy") {
+        let entry = entry.expect("directory entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copying a file");
+        }
+    }
+}
+
+#[test]
+fn a_full_disk_is_a_clear_storage_error_and_loses_nothing_acknowledged() {
+    let mut net = Testnet::create(&[NODE], &[]);
+    let db = net.home(NODE).join("db");
+    let Some(tmpfs) = Tmpfs::mount(&db, "3m") else {
+        return;
+    };
+    net.start(NODE);
+    let api = net.api(NODE);
+    let records = sample_records();
+
+    // Four publishers until the disk refuses; each stops at its first
+    // answer other than 201, which must be 507 naming the disk.
+    let threads: Vec<_> = (0..16)
+        .map(|t| {
+            let api = api.clone();
+            let records = records.clone();
+            std::thread::spawn(move || {
+                let mut acked = Vec::new();
+                for n in t.. {
+                    let record = &records[n % records.len()];
+                    match api.try_publish(record.kind, &record.bytes) {
+                        Ok(published) => acked.push(published),
+                        Err(Ok(reply)) => return (acked, reply),
+                        Err(Err(e)) => panic!("the node went away while the disk filled: {e}"),
+                    }
+                    assert!(acked.len() < 100_000, "3 MiB never filled");
+                }
+                unreachable!("the loop only ends by returning")
+            })
+        })
+        .collect();
+    let mut acked: Vec<Published> = Vec::new();
+    let mut refusals = Vec::new();
+    for thread in threads {
+        let (thread_acked, refusal) = thread.join().expect("publisher thread");
+        acked.extend(thread_acked);
+        assert_eq!(refusal.status, 507, "a full disk answered {}", refusal.body);
+        refusals.push(refusal.message());
+    }
+    // What the node signs and serves while its disk is full must be what it
+    // will hold after a restart: peers that fetch this checkpoint would
+    // otherwise hold a signed tree the node later contradicts.
+    let served = api.get(&format!("/v1/logs/{NODE}/checkpoint"));
+    let served = (served.status == 200).then(|| {
+        SignedCheckpoint::parse(served.body.as_bytes())
+            .expect("a served checkpoint parses")
+            .checkpoint
+    });
+    assert!(
+        !acked.is_empty(),
+        "nothing was published before the disk filled"
+    );
+    eprintln!(
+        "{} publishes acknowledged before the disk filled",
+        acked.len()
+    );
+
+    // The command line says the same, with exit 7, through the API ...
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let file = write_temp(scratch.path(), "record.json", &records[0].bytes);
+    let run = publish_file(&net, records[0].kind, &file);
+    assert_eq!(
+        run.code,
+        Some(exit::STORAGE),
+        "through the API: {}",
+        run.stderr
+    );
+    refusals.push(run.stderr);
+
+    // ... and from the store once the node is down. The node must go down
+    // promptly: cleanly, or reporting the flush it could not do (exit 7).
+    let status = net.terminate(NODE, Duration::from_secs(30));
+    assert!(
+        matches!(status.code(), Some(0 | exit::STORAGE)),
+        "a node on a full disk stopped with {status}:\n{}",
+        net.node_log(NODE)
+    );
+    let run = publish_file(&net, records[0].kind, &file);
+    assert_eq!(
+        run.code,
+        Some(exit::STORAGE),
+        "from the store: {}",
+        run.stderr
+    );
+    refusals.push(run.stderr);
+
+    // Give the store room: copy it off the full tmpfs, unmount, put it back.
+    let saved = scratch.path().join("db");
+    copy_dir(&db, &saved);
+    drop(tmpfs);
+    std::fs::remove_dir_all(&db).expect("removing the unmounted mount point");
+    copy_dir(&saved, &db);
+
+    net.start(NODE);
+    let log = api.read_log(NODE);
+    if let Some(checkpoint) = served {
+        assert!(
+            log.size >= checkpoint.size,
+            "while the disk was full the node served a signed checkpoint of size {}, but after \
+             a restart it holds {} entries ({} acknowledged): it will sign other entries at \
+             those indexes, a fork any peer holding that checkpoint can prove",
+            checkpoint.size,
+            log.size,
+            acked.len()
+        );
+        let mut builder = merkle::RootBuilder::default();
+        for entry in &log.entries[..usize::try_from(checkpoint.size).expect("fits")] {
+            builder.push(entry.leaf_hash);
+        }
+        assert_eq!(
+            builder.root(),
+            checkpoint.root,
+            "the checkpoint served while the disk was full is not a prefix of the log"
+        );
+    }
+    for published in &acked {
+        let entry = log
+            .entries
+            .get(usize::try_from(published.index).expect("fits"))
+            .unwrap_or_else(|| panic!("acknowledged entry {} was lost", published.index));
+        assert_eq!(
+            entry.leaf_hash, published.leaf_hash,
+            "entry {}",
+            published.index
+        );
+    }
+    // With room again, publishing works.
+    let next = api.publish(records[1].kind, &records[1].bytes);
+    assert_eq!(next.index, log.size);
+    net.stop(NODE);
+    let audit = net.cli(NODE, ["audit"]);
+    assert_eq!(
+        audit.code,
+        Some(0),
+        "audit after the full disk:\n{}\n{}",
+        audit.stdout,
+        audit.stderr
+    );
+
+    // Every refusal said why: the disk is full (not a symptom of it).
+    let unclear: Vec<&String> = refusals
+        .iter()
+        .filter(|m| !m.contains("No space left on device"))
+        .collect();
+    assert!(
+        unclear.is_empty(),
+        "refusals that do not say the disk is full: {unclear:?}"
+    );
+}
+
+#[test]
+fn a_second_node_on_the_same_home_is_refused() {
+    let mut net = Testnet::create(&[NODE], &[]);
+    net.start(NODE);
+    let second_log = net.root().join("second.log");
+    let mut second = NodeProcess::spawn(&net.home(NODE), &second_log, &[]);
+    let status = second
+        .wait_exit(Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("a second node on the same home kept running"));
+    let log = std::fs::read_to_string(&second_log).expect("second node's log");
+    assert_eq!(status.code(), Some(exit::UNAVAILABLE), "{log}");
+    assert!(
+        log.contains("in use"),
+        "message does not say the store is in use: {log}"
+    );
+    // The first node is unharmed.
+    assert!(
+        net.process(NODE).try_exit().is_none(),
+        "the first node exited"
+    );
+    assert!(net.api(NODE).health());
+    net.stop(NODE);
+}
+
+#[test]
+fn init_encrypts_keys_unless_told_otherwise_and_run_needs_the_passphrase() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let home = dir.path().join("mx");
+    let init = |envs: &[(&str, &str)], extra: &[&str]| {
+        let mut command = concord_command();
+        command
+            .args([
+                "init",
+                "--id",
+                "mx",
+                "--name",
+                "Secretaría de Economía",
+                "--country",
+                "MX",
+            ])
+            .args(extra)
+            .arg("--home")
+            .arg(&home)
+            .envs(envs.iter().copied());
+        Run::of(command)
+    };
+
+    init(&[], &[]).fails_with(exit::INVALID_INPUT, "CONCORD_PASSPHRASE");
+    assert!(
+        !home.join("identity.key").exists(),
+        "a refused init wrote a key"
+    );
+
+    let passphrase = "correct horse battery staple";
+    let facts = init(&[("CONCORD_PASSPHRASE", passphrase)], &[]).ok();
+    assert!(
+        facts.stdout.contains("\"verifier_key\""),
+        "{}",
+        facts.stdout
+    );
+    let key_path = home.join("identity.key");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&key_path)
+            .expect("key file")
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "key file mode");
+    let key: Value =
+        serde_json::from_slice(&std::fs::read(&key_path).expect("key file")).expect("key JSON");
+    assert_eq!(key["protection"]["kind"], "argon2id+xchacha20poly1305");
+    assert!(key.get("ciphertext").is_some() && key.get("plaintext").is_none());
+
+    let run = |envs: &[(&str, &str)]| {
+        let mut command = concord_command();
+        command
+            .args(["run", "--home"])
+            .arg(&home)
+            .envs(envs.iter().copied());
+        Run::with_timeout(&mut command, Duration::from_secs(60))
+    };
+    let wrong = run(&[("CONCORD_PASSPHRASE", "wrong horse")]);
+    assert_ne!(wrong.code, Some(0));
+    assert!(
+        wrong.stderr.contains("wrong passphrase"),
+        "wrong passphrase: {}",
+        wrong.stderr
+    );
+    let none = run(&[]);
+    assert_ne!(none.code, Some(0));
+    assert!(
+        none.stderr.contains("passphrase is required"),
+        "no passphrase: {}",
+        none.stderr
+    );
+    // The right passphrase opens the key; this lone home then stops at the
+    // roster it does not have yet.
+    let right = run(&[("CONCORD_PASSPHRASE", passphrase)]);
+    assert_ne!(right.code, Some(0));
+    assert!(
+        !right.stderr.contains("passphrase") && right.stderr.contains("roster"),
+        "right passphrase: {}",
+        right.stderr
+    );
+
+    // --insecure-demo-keys is the only way to a key in the clear.
+    let demo = dir.path().join("demo");
+    let mut command = concord_command();
+    command
+        .args(["init", "--id", "pe", "--name", "Produce", "--country", "PE"])
+        .arg("--insecure-demo-keys")
+        .arg("--home")
+        .arg(&demo);
+    Run::of(command).ok();
+    let key: Value =
+        serde_json::from_slice(&std::fs::read(demo.join("identity.key")).expect("key"))
+            .expect("key JSON");
+    assert_eq!(key["protection"]["kind"], "insecure-plaintext");
+}
+
+/// `show`, `list`, `checkpoint` and `proof` over one path (stopped or
+/// running): unknown logs and positions exit 4, and the inclusion proof
+/// verifies against the signed checkpoint's root.
+fn check_queries(net: &Testnet, published: &[Published], path: &str) {
+    let home = net.home(NODE);
+    let q = |args: &[&str]| {
+        let mut command = concord_command();
+        command.args(args).arg("--home").arg(&home);
+        Run::of(command)
+    };
+    let size = published.len() as u64;
+    let beyond = size.to_string();
+    for args in [
+        vec!["show", "--log", "zz", "--index", "0"],
+        vec!["show", "--log", NODE, "--index", &beyond],
+        vec!["list", "--log", "zz"],
+        vec!["checkpoint", "--log", "zz"],
+        vec!["proof", "inclusion", "--log", "zz", "--index", "0"],
+        vec!["proof", "inclusion", "--log", NODE, "--index", &beyond],
+        vec![
+            "proof",
+            "consistency",
+            "--log",
+            NODE,
+            "--from",
+            "1",
+            "--to",
+            "99",
+        ],
+        vec![
+            "proof",
+            "consistency",
+            "--log",
+            "zz",
+            "--from",
+            "0",
+            "--to",
+            "1",
+        ],
+    ] {
+        let run = q(&args);
+        assert_eq!(
+            run.code,
+            Some(exit::NOT_FOUND),
+            "{path}: {args:?} did not exit 4:\nstdout: {}\nstderr: {}",
+            run.stdout,
+            run.stderr
+        );
+        assert!(
+            !run.stderr.trim().is_empty(),
+            "{path}: {args:?} said nothing"
+        );
+    }
+    // mx has published nothing: it has no checkpoint to show.
+    let run = q(&["checkpoint", "--log", "mx"]);
+    assert_eq!(run.code, Some(exit::NOT_FOUND), "{path}: {}", run.stderr);
+
+    let status = q(&["status", "--json"]).ok().json();
+    let sizes = concord_tests::log_sizes(&status);
+    assert_eq!(sizes[&net.origin_of(NODE)], size, "{path}: status size");
+
+    let list = q(&["list", "--log", NODE, "--json"]).ok().json();
+    assert_eq!(
+        list.as_array().map(Vec::len),
+        Some(published.len()),
+        "{path}: list"
+    );
+
+    let note = q(&["checkpoint", "--log", NODE]).ok().stdout;
+    let checkpoint = SignedCheckpoint::parse(note.as_bytes())
+        .unwrap_or_else(|e| panic!("{path}: checkpoint note does not parse ({e}):\n{note}"))
+        .checkpoint;
+    assert_eq!(checkpoint.size, size, "{path}: checkpoint size");
+    for entry in published {
+        let index = entry.index.to_string();
+        let show = q(&["show", "--log", NODE, "--index", &index, "--json"])
+            .ok()
+            .json();
+        assert_eq!(
+            decode_hash(show["leaf_hash"].as_str().expect("leaf_hash")),
+            entry.leaf_hash
+        );
+        let proof = q(&["proof", "inclusion", "--log", NODE, "--index", &index])
+            .ok()
+            .json();
+        let hashes: Vec<merkle::Hash> = proof["hashes"]
+            .as_array()
+            .expect("proof hashes")
+            .iter()
+            .map(|h| decode_hash(h.as_str().expect("a base64 hash")))
+            .collect();
+        assert_eq!(proof["size"], checkpoint.size, "{path}: proof size");
+        assert_eq!(
+            decode_hash(proof["leaf_hash"].as_str().expect("leaf_hash")),
+            entry.leaf_hash
+        );
+        merkle::verify_inclusion(
+            &hashes,
+            checkpoint.size,
+            &checkpoint.root,
+            entry.index,
+            &entry.leaf_hash,
+        )
+        .unwrap_or_else(|e| {
+            panic!(
+                "{path}: inclusion proof of {} does not verify: {e:?}",
+                entry.index
+            )
+        });
+    }
+    // Consistency from every earlier size to the checkpoint's.
+    for from in 1..size {
+        let proof = q(&[
+            "proof",
+            "consistency",
+            "--log",
+            NODE,
+            "--from",
+            &from.to_string(),
+            "--to",
+            &size.to_string(),
+        ])
+        .ok()
+        .json();
+        let hashes: Vec<merkle::Hash> = proof["hashes"]
+            .as_array()
+            .expect("proof hashes")
+            .iter()
+            .map(|h| decode_hash(h.as_str().expect("a base64 hash")))
+            .collect();
+        let old_root = decode_hash(proof["old_root"].as_str().expect("old_root"));
+        merkle::verify_consistency(&hashes, size, &checkpoint.root, from, &old_root)
+            .unwrap_or_else(|e| panic!("{path}: consistency {from}..{size}: {e:?}"));
+    }
+}
+
+#[test]
+fn queries_exit_4_for_what_does_not_exist_and_proofs_verify() {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let mut net = Testnet::create(&[NODE, "mx"], &[]);
+    let mut published = Vec::new();
+    for (n, record) in sample_records().iter().take(5).enumerate() {
+        let file = write_temp(scratch.path(), &format!("r{n}.json"), &record.bytes);
+        let run = publish_file(&net, record.kind, &file).ok();
+        published.push(Published::parse(&run.json()));
+    }
+    let indexes: Vec<u64> = published.iter().map(|p| p.index).collect();
+    assert_eq!(indexes, vec![0, 1, 2, 3, 4]);
+    check_queries(&net, &published, "node stopped");
+    net.start(NODE);
+    check_queries(&net, &published, "node running");
+    net.stop(NODE);
+}
+
+#[test]
+fn queries_of_a_directory_that_is_no_home_fail_and_create_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let typo = dir.path().join("not-a-home");
+    std::fs::create_dir(&typo).expect("an empty directory");
+    for args in [
+        vec!["status", "--json"],
+        vec!["list", "--log", NODE],
+        vec!["show", "--log", NODE, "--index", "0"],
+        vec!["checkpoint", "--log", NODE],
+    ] {
+        let mut command = concord_command();
+        command.args(&args).arg("--home").arg(&typo);
+        let run = Run::of(command);
+        assert_ne!(
+            run.code,
+            Some(0),
+            "{args:?} on an empty directory succeeded"
+        );
+        assert!(
+            run.stderr.contains("config.toml"),
+            "{args:?}: the error does not say this is no Concord home: {}",
+            run.stderr
+        );
+        let created: Vec<_> = std::fs::read_dir(&typo)
+            .expect("the directory")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert!(
+            created.is_empty(),
+            "{args:?}, a read, created {created:?} in a directory that is no home"
+        );
+    }
+}
