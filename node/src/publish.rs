@@ -77,11 +77,17 @@ pub struct Writer {
 
 /// Starts the writer task. It ends when `shutdown` fires or every
 /// [`Publisher`] is dropped, after answering what it already took.
+///
+/// A write the disk refused stops the writer and cancels `shutdown`, so the
+/// whole node stops: sled keeps what it applied before the failure in memory,
+/// and a node that went on serving that state could hand peers a signed
+/// checkpoint of entries that never reached the disk. The task then returns
+/// the storage error; a restart recovers from what is on disk.
 pub fn spawn(
     writer: Writer,
     committed: Option<mpsc::Sender<Committed>>,
     shutdown: CancellationToken,
-) -> (Publisher, JoinHandle<()>) {
+) -> (Publisher, JoinHandle<Result<(), String>>) {
     let (tx, rx) = mpsc::channel(QUEUE);
     let task = tokio::spawn(run(writer, rx, committed, shutdown));
     (Publisher { tx }, task)
@@ -92,7 +98,8 @@ async fn run(
     mut rx: mpsc::Receiver<Request>,
     committed: Option<mpsc::Sender<Committed>>,
     shutdown: CancellationToken,
-) {
+) -> Result<(), String> {
+    let mut result = Ok(());
     loop {
         let first = tokio::select! {
             biased;
@@ -109,21 +116,36 @@ async fn run(
                 Err(_) => break,
             }
         }
-        if let Some(done) = commit_group(&writer, group).await
-            && let Some(tx) = &committed
-        {
-            // The node core may lag; gossip is only the fast path, so a full
-            // queue costs latency, never correctness.
-            let _ = tx.send(done).await;
+        match commit_group(&writer, group).await {
+            Ok(Some(done)) => {
+                if let Some(tx) = &committed {
+                    // The node core may lag; gossip is only the fast path, so
+                    // a full queue costs latency, never correctness.
+                    let _ = tx.send(done).await;
+                }
+            }
+            Ok(None) => {}
+            Err(why) => {
+                tracing::error!(error = %why, "the disk refused a write; stopping the node (restart once there is room)");
+                shutdown.cancel();
+                result = Err(why);
+                break;
+            }
         }
     }
     rx.close();
     while let Ok(request) = rx.try_recv() {
-        let _ = request.reply.send(Err(PublishError::ShuttingDown));
+        let _ = request.reply.send(Err(match &result {
+            Ok(()) => PublishError::ShuttingDown,
+            Err(why) => PublishError::Storage(why.clone()),
+        }));
     }
+    result
 }
 
-async fn commit_group(writer: &Writer, group: Vec<Request>) -> Option<Committed> {
+/// Commits one group. `Err` is a storage failure: every request of the group
+/// was answered with it, and the writer must stop.
+async fn commit_group(writer: &Writer, group: Vec<Request>) -> Result<Option<Committed>, String> {
     let (entries, replies): (Vec<OwnEntry>, Vec<_>) =
         group.into_iter().map(|r| (r.entry, r.reply)).unzip();
     let store = writer.store.clone();
@@ -149,19 +171,18 @@ async fn commit_group(writer: &Writer, group: Vec<Request>) -> Option<Committed>
         }
         let _ = reply.send(outcome.map_err(PublishError::from));
     }
-    (!appended.is_empty()).then_some(Committed {
+    Ok((!appended.is_empty()).then_some(Committed {
         entries: appended,
         checkpoint,
-    })
+    }))
 }
 
 fn fail_all(
     replies: Vec<oneshot::Sender<Result<AppendOutcome, PublishError>>>,
     why: String,
-) -> Option<Committed> {
-    tracing::error!(error = %why, "publish group not stored");
+) -> Result<Option<Committed>, String> {
     for reply in replies {
         let _ = reply.send(Err(PublishError::Storage(why.clone())));
     }
-    None
+    Err(why)
 }

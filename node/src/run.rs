@@ -155,11 +155,18 @@ pub async fn run(home: &Home, shutdown: CancellationToken) -> anyhow::Result<()>
     for task in core_tasks {
         let _ = task.await;
     }
-    if let Some(task) = writer_task {
-        let _ = task.await;
+    let mut storage_failure = None;
+    if let Some(task) = writer_task
+        && let Ok(Err(why)) = task.await
+    {
+        storage_failure = Some(why);
     }
     let _ = net_task.await;
     // Last: everything the tasks wrote is made durable before exit.
+    if let Some(why) = storage_failure {
+        return Err(crate::store::StoreError::Io(why))
+            .context("the node stopped after the disk refused a write");
+    }
     store.flush().await.context("final flush of the store")?;
     tracing::info!("node stopped cleanly");
     api_result.context("serving the API")
