@@ -635,3 +635,36 @@ async fn anti_entropy_round(core: &Core) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn country(code: &str) -> Country {
+        Country::try_from(code.to_owned()).expect("valid country")
+    }
+
+    #[test]
+    fn who_may_read_a_payload() {
+        let bilateral = Visibility::Bilateral {
+            states: [country("CL"), country("MX")],
+        };
+        let cases = [
+            (Role::Observer, "US", Visibility::Public, true),
+            (Role::Observer, "US", Visibility::Federation, true),
+            (Role::Observer, "US", Visibility::Members, false),
+            (Role::Member, "PE", Visibility::Members, true),
+            (Role::Member, "MX", bilateral.clone(), true),
+            (Role::Member, "CL", bilateral.clone(), true),
+            (Role::Member, "PE", bilateral.clone(), false),
+            (Role::Observer, "MX", bilateral, false),
+        ];
+        for (role, state, visibility, expected) in cases {
+            assert_eq!(
+                may_read(role, &country(state), &visibility),
+                expected,
+                "{role:?} {state} {visibility:?}"
+            );
+        }
+    }
+}

@@ -765,3 +765,59 @@ fn screening_indexes_find_entries_by_party_country_control_entry_and_kind() {
             .contains(&(origin.clone(), n))
     );
 }
+
+#[test]
+fn a_checkpoint_is_final_once_it_has_the_required_cosignatures() {
+    let fed = Fed::new();
+    let store = fed.store("pe");
+    let cl = fed.origin("cl");
+    let entries = signed_entries(&fed, "cl", 0, 2);
+    store
+        .ingest(&cl, entries.clone(), &fed.roster)
+        .expect("ingest");
+    let mut builder = merkle::RootBuilder::default();
+    entries
+        .iter()
+        .for_each(|(e, _)| builder.push(e.leaf_hash()));
+    let mut checkpoint = SignedCheckpoint::sign(
+        Checkpoint::new(cl.clone(), 2, builder.root()),
+        &fed.identity("cl").log_key,
+    );
+    store
+        .accept_checkpoint(&checkpoint.to_bytes(), &fed.roster)
+        .expect("io")
+        .expect("stored");
+    let seen = std::collections::HashMap::new();
+    let view = |required| {
+        concord_node::views::logs(&store, &fed.roster, required, &seen)
+            .expect("views")
+            .into_iter()
+            .find(|l| l.origin == cl.as_str())
+            .expect("cl's log")
+    };
+    assert!(!view(1).is_final, "no witness has cosigned yet");
+    let witness = fed.identity("un1540");
+    let line = concord_protocol::checkpoint::cosign(
+        &checkpoint,
+        "pacific-alliance.concord/un1540",
+        &witness.log_key,
+        1_795_000_000,
+    );
+    checkpoint.add_cosignature(line).expect("room");
+    assert_eq!(
+        store
+            .accept_checkpoint(&checkpoint.to_bytes(), &fed.roster)
+            .expect("io"),
+        Ok(CheckpointOutcome::Stored {
+            new_cosignatures: 1
+        })
+    );
+    let log = view(1);
+    assert!(log.is_final);
+    assert_eq!(log.cosigned_by.len(), 1);
+    assert_eq!(
+        log.cosigned_by[0].witness,
+        "pacific-alliance.concord/un1540"
+    );
+    assert!(!view(2).is_final, "two cosignatures were required");
+}
