@@ -3,11 +3,14 @@
 //! clearly and loses nothing acknowledged; a held store and missing secrets
 //! are named.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
 use concord_node::home::Home;
+
+use common::start_node;
 
 const CONCORD: &str = env!("CARGO_BIN_EXE_concord");
 
@@ -47,47 +50,6 @@ fn testnet(root: &Path, members: &str) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.0.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(home: &Path) -> Node {
-    let child = Command::new(CONCORD)
-        .args(["run", "--home"])
-        .arg(home)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("node starts");
-    let node = Node(child);
-    let config = Home::new(home).config().expect("config");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while ureq::get(format!("http://{}/v1/health", config.api.listen))
-        .call()
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "node did not answer");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    node
 }
 
 fn log_size(home: &Path) -> u64 {
@@ -230,7 +192,7 @@ fn bad_records_are_refused_and_change_nothing_offline_and_online() {
     assert!(published.status.success());
     assert_refused(&home, "store");
     assert_eq!(log_size(&home), 1);
-    let _node = start(&home);
+    let _node = start_node(&home);
     assert_refused(&home, "api");
     assert_eq!(log_size(&home), 1);
 }
@@ -242,7 +204,7 @@ fn a_held_store_missing_secrets_and_unknown_positions_are_named() {
     testnet(&root, "mx");
     let home = root.join("mx");
     let home_arg = home.to_str().expect("utf-8");
-    let node = start(&home);
+    let node = start_node(&home);
     let second = run(&["run", "--home", home_arg], None);
     assert_eq!(
         second.status.code(),

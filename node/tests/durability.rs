@@ -4,8 +4,10 @@
 //! acknowledged leaf hash, the log is contiguous, its root matches a
 //! recomputation, and `concord audit` is clean.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,6 +17,8 @@ use concord_node::home::Home;
 use concord_node::store::Store;
 use concord_protocol::merkle::RootBuilder;
 use concord_protocol::origin::Origin;
+
+use common::{create_testnet, start_node};
 
 const CONCORD: &str = env!("CARGO_BIN_EXE_concord");
 const CLIENTS: usize = 16;
@@ -30,41 +34,6 @@ impl XorShift {
         self.0 ^= self.0 << 17;
         self.0
     }
-}
-
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(home: &Path) -> Node {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(home.join("node.log"))
-        .expect("log");
-    let child = Command::new(CONCORD)
-        .args(["run", "--home"])
-        .arg(home)
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("node starts");
-    let node = Node(child);
-    let config = Home::new(home).config().expect("config");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while ureq::get(format!("http://{}/v1/health", config.api.listen))
-        .call()
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "node did not answer");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    node
 }
 
 fn samples() -> Vec<Vec<u8>> {
@@ -157,20 +126,13 @@ fn check_store(home: &Path, acks: &[(u64, String)]) -> u64 {
 fn acknowledged_publishes_survive_sigkill_at_random_moments() {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path().join("fed");
-    let status = Command::new(CONCORD)
-        .args(["testnet", "create", "--dir"])
-        .arg(&root)
-        .args(["--members", "mx", "--observers", ""])
-        .stdout(Stdio::null())
-        .status()
-        .expect("testnet");
-    assert!(status.success());
+    create_testnet(&root, "mx");
     let home = root.join("mx");
     let mut rng = XorShift(0x5eed_c0c0_a11a_2026);
     let acks: Acks = Arc::new(Mutex::new(Vec::new()));
     let mut sizes = Vec::new();
     for round in 0..ROUNDS {
-        let node = start(&home);
+        let node = start_node(&home);
         let stop = Arc::new(AtomicBool::new(false));
         let before = acks.lock().expect("acks").len();
         let clients = publish_until_killed(&home, &stop, &acks);
@@ -216,16 +178,9 @@ fn acknowledged_publishes_survive_sigkill_at_random_moments() {
 fn sigterm_stops_the_node_cleanly_with_everything_acknowledged() {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path().join("fed");
-    let status = Command::new(CONCORD)
-        .args(["testnet", "create", "--dir"])
-        .arg(&root)
-        .args(["--members", "mx", "--observers", ""])
-        .stdout(Stdio::null())
-        .status()
-        .expect("testnet");
-    assert!(status.success());
+    create_testnet(&root, "mx");
     let home = root.join("mx");
-    let mut node = start(&home);
+    let mut node = start_node(&home);
     let stop = Arc::new(AtomicBool::new(false));
     let acks: Acks = Arc::new(Mutex::new(Vec::new()));
     let clients = publish_until_killed(&home, &stop, &acks);

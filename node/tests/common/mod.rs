@@ -315,3 +315,62 @@ pub fn address_of(
         member.addrs[0].parse().expect("addr"),
     )
 }
+
+/// One `concord run` process, outside a [`Fed`]; stopped (SIGTERM, then
+/// SIGKILL) when dropped.
+pub struct NodeProcess(pub Child);
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the node of `home`, logging to `home/node.log`, and waits until its
+/// API answers.
+pub fn start_node(home: &Path) -> NodeProcess {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(home.join("node.log"))
+        .expect("log");
+    let child = Command::new(CONCORD)
+        .args(["run", "--home"])
+        .arg(home)
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("node starts");
+    let node = NodeProcess(child);
+    let config = Home::new(home).config().expect("config");
+    wait_until(Duration::from_secs(30), "the node's API answers", || {
+        ureq::get(format!("http://{}/v1/health", config.api.listen))
+            .call()
+            .is_ok()
+    });
+    node
+}
+
+/// `concord testnet create` of `members` without observers under `root`.
+pub fn create_testnet(root: &Path, members: &str) {
+    let status = Command::new(CONCORD)
+        .args(["testnet", "create", "--dir"])
+        .arg(root)
+        .args(["--members", members, "--observers", ""])
+        .stdout(Stdio::null())
+        .status()
+        .expect("testnet create runs");
+    assert!(status.success());
+}
