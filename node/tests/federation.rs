@@ -234,3 +234,70 @@ fn outsiders_forged_entries_and_observers_are_refused() {
         );
     }
 }
+
+#[test]
+fn a_bilateral_payload_is_served_only_to_its_two_states() {
+    let fed = Fed::create("cl,mx,pe", "un1540:US");
+    fed.start("mx");
+    let roster = fed.home("mx").roster().expect("roster");
+    let body = &sample_bodies()[0];
+    let home = fed.home("mx");
+    let config = home.config().expect("config");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let response = agent
+        .post(format!(
+            "http://{}/v1/records/denial?visibility=bilateral:CL,MX",
+            config.api.listen
+        ))
+        .header(
+            "Authorization",
+            format!("Bearer {}", home.token().expect("token")),
+        )
+        .header("Content-Type", "application/json")
+        .send(&body[..])
+        .expect("publish");
+    assert_eq!(response.status(), 201);
+    let mx = Origin::new(&origin("mx")).expect("origin");
+    // Each reader asks mx's node for entry 0 with its own transport identity
+    // (its own node is not running).
+    for (reader, may_read) in [("cl", true), ("pe", false), ("un1540", false)] {
+        let identity = fed.home(reader).identity().expect("keys");
+        let keypair = libp2p::identity::Keypair::ed25519_from_bytes(identity.transport_seed)
+            .expect("keypair");
+        let rogue = Rogue::start(keypair, &roster, address_of(&roster, "mx"));
+        let (peer, _) = address_of(&roster, "mx");
+        let handle = rogue.handle.clone();
+        let request = concord_protocol::wire::SyncRequest::Entries {
+            origin: mx.clone(),
+            start: 0,
+            end: 1,
+        };
+        let response = rogue.runtime.block_on(async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                match handle.request(peer, request.clone()).await {
+                    Ok(response) => return response,
+                    Err(e) => {
+                        assert!(
+                            std::time::Instant::now() < deadline,
+                            "{reader} never got an answer: {e}"
+                        );
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        });
+        let concord_protocol::wire::SyncResponse::Entries { entries, .. } = response else {
+            panic!("{reader}: not an entries answer: {response:?}");
+        };
+        assert_eq!(entries.len(), 1, "{reader} gets the header");
+        assert_eq!(
+            entries[0].payload.is_some(),
+            may_read,
+            "{reader} and the bilateral payload"
+        );
+    }
+}
