@@ -28,7 +28,7 @@ use serde::Serialize;
 
 use crate::cli::{CliError, CliResult, exit};
 use crate::home::Home;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StoredCheckpoint};
 
 /// Entries read and verified at once.
 const CHUNK: u64 = 1024;
@@ -294,11 +294,27 @@ impl<'a> LogAudit<'a> {
         size: u64,
         progress: &mut impl FnMut(&Origin, u64, u64),
     ) -> Result<(), StoreError> {
-        let mut checkpoints = self.store.checkpoints(self.origin)?;
-        checkpoints.sort_by_key(|c| c.checkpoint.size);
-        self.n_checkpoints = checkpoints.len();
-        self.latest_checkpoint = checkpoints.last().map(|c| c.checkpoint.size);
-        self.checkpoints = checkpoints.into();
+        let stored = self.store.checkpoints(self.origin)?;
+        self.n_checkpoints = stored.len();
+        self.latest_checkpoint = stored.last().map(|c| c.size);
+        for StoredCheckpoint { size, note } in stored {
+            match note {
+                Ok(note) if note.checkpoint.size == size => self.checkpoints.push_back(note),
+                Ok(note) => self.find(
+                    None,
+                    "checkpoint_misfiled",
+                    format!(
+                        "a checkpoint of size {} is filed under size {size}",
+                        note.checkpoint.size
+                    ),
+                ),
+                Err(e) => self.find(
+                    None,
+                    "checkpoint_malformed",
+                    format!("checkpoint of size {size} does not parse: {e}"),
+                ),
+            }
+        }
         self.check_checkpoints()?;
         let mut start = 0;
         while start < size {

@@ -130,9 +130,14 @@ fn finding_codes(report: &serde_json::Value) -> Vec<(String, Option<u64>)> {
         .collect()
 }
 
-/// Changes one byte of the raw value under the first key with `prefix` in
-/// the store's data tree, at `offset` from the value's start.
+/// Changes one byte of the raw value under `key` in the store's data tree,
+/// at `offset` from the value's start.
 fn tamper(home: &Path, key: &[u8], offset: usize) {
+    tamper_with(home, key, |value| value[offset] ^= 0x01);
+}
+
+/// Rewrites the raw value under `key` in the store's data tree.
+fn tamper_with(home: &Path, key: &[u8], change: impl FnOnce(&mut Vec<u8>)) {
     let db = sled::open(Home::new(home).db_path()).expect("raw open");
     let data = db.open_tree("data").expect("data");
     let mut value = data
@@ -140,7 +145,7 @@ fn tamper(home: &Path, key: &[u8], offset: usize) {
         .expect("read")
         .expect("the key exists")
         .to_vec();
-    value[offset] ^= 0x01;
+    change(&mut value);
     data.insert(key, value).expect("write");
     db.flush().expect("flush");
 }
@@ -200,23 +205,47 @@ fn a_changed_payload_byte_is_found_at_its_index() {
     );
 }
 
-#[test]
-fn a_changed_checkpoint_byte_is_found() {
-    let (_dir, home) = populated();
+fn checkpoint_key(size: u64) -> Vec<u8> {
     let mut key = vec![b'C'];
     key.extend_from_slice(&0u32.to_be_bytes());
-    key.extend_from_slice(&7u64.to_be_bytes());
-    // Inside the root line of the note text (origin line, size line, root).
-    let offset = "pacific-alliance.concord/mx\n7\n".len() + 3;
-    tamper(&home, &key, offset);
+    key.extend_from_slice(&size.to_be_bytes());
+    key
+}
+
+/// Offset of a character inside the root line of the stored note (origin
+/// line, size line, root).
+const ROOT_CHAR: usize = "pacific-alliance.concord/mx\n7\n".len() + 3;
+
+#[test]
+fn a_changed_checkpoint_root_is_found() {
+    let (_dir, home) = populated();
+    // Another base64 letter: the note still parses, but names another root.
+    tamper_with(&home, &checkpoint_key(7), |value| {
+        value[ROOT_CHAR] = if value[ROOT_CHAR] == b'A' { b'B' } else { b'A' };
+    });
     let (code, report) = audit_json(&home);
     assert_eq!(code, 6);
     let codes = finding_codes(&report);
     assert!(
-        codes
-            .iter()
-            .any(|(what, _)| what == "checkpoint_signature" || what == "checkpoint_root"),
+        codes.iter().any(|(what, _)| what == "checkpoint_signature"),
         "{report:#}"
+    );
+}
+
+#[test]
+fn a_checkpoint_that_no_longer_parses_is_found() {
+    let (_dir, home) = populated();
+    // Not a base64 character: the note itself is broken.
+    tamper_with(&home, &checkpoint_key(7), |value| value[ROOT_CHAR] = b'!');
+    let (code, report) = audit_json(&home);
+    assert_eq!(code, 6, "{report:#}");
+    assert!(
+        finding_codes(&report).contains(&("checkpoint_malformed".into(), None)),
+        "{report:#}"
+    );
+    assert_eq!(
+        report["logs"][0]["size"], 7,
+        "the entries are still audited"
     );
 }
 

@@ -101,6 +101,15 @@ impl LogHead {
     }
 }
 
+/// One checkpoint as the store holds it.
+#[derive(Debug, Clone)]
+pub struct StoredCheckpoint {
+    /// The tree size its key files it under.
+    pub size: u64,
+    /// The signed note, or why its bytes do not parse as one.
+    pub note: Result<SignedCheckpoint, String>,
+}
+
 /// A handle on the store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -429,11 +438,13 @@ impl Store {
         }
     }
 
-    /// Every stored checkpoint of `origin`, oldest first.
+    /// Every stored checkpoint of `origin`, oldest first, each with the size
+    /// its key names and the note as parsed, or why it does not parse: an
+    /// auditor reports a damaged note rather than stopping at it.
     ///
     /// # Errors
-    /// [`StoreError`] on a read failure or a malformed note.
-    pub fn checkpoints(&self, origin: &Origin) -> Result<Vec<SignedCheckpoint>, StoreError> {
+    /// [`StoreError`] on a read failure.
+    pub fn checkpoints(&self, origin: &Origin) -> Result<Vec<StoredCheckpoint>, StoreError> {
         let Some(log_id) = self.log_id(origin) else {
             return Ok(Vec::new());
         };
@@ -441,9 +452,13 @@ impl Store {
             .data
             .scan_prefix(log_key(keys::CHECKPOINT, log_id))
             .map(|item| {
-                let (_, raw) = item?;
-                SignedCheckpoint::parse(&raw)
-                    .map_err(|e| StoreError::Corrupt(format!("stored checkpoint of {origin}: {e}")))
+                let (key, raw) = item?;
+                let size = keys::item_of(&key)
+                    .ok_or_else(|| StoreError::Corrupt("checkpoint key of bad length".into()))?;
+                Ok(StoredCheckpoint {
+                    size,
+                    note: SignedCheckpoint::parse(&raw).map_err(|e| e.to_string()),
+                })
             })
             .collect()
     }
