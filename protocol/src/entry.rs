@@ -193,19 +193,24 @@ pub struct EntryRef {
 }
 
 /// The signed part of an entry.
+///
+/// Fields are declared in RFC 8785 order (sorted by name), as are those of
+/// every type inside, so plain `serde_json` output is already canonical:
+/// [`SignedEntry::decode_header`] relies on that to check canonical form
+/// without the general canonicaliser's cost.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EntryHeader {
-    pub v: u32,
-    pub origin: Origin,
     pub index: u64,
-    /// Seconds since the Unix epoch, as the publishing node's clock read it.
-    pub time: u64,
-    pub kind: Kind,
     pub key_id: KeyId,
+    pub kind: Kind,
+    pub origin: Origin,
+    pub payload: PayloadCommitment,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refers_to: Option<EntryRef>,
-    pub payload: PayloadCommitment,
+    /// Seconds since the Unix epoch, as the publishing node's clock read it.
+    pub time: u64,
+    pub v: u32,
 }
 
 impl EntryHeader {
@@ -354,10 +359,9 @@ impl SignedEntry {
             .map_err(|e| EntryError::MalformedHeader(e.to_string()))?;
         // The typed header re-encodes to exactly the bytes received iff those
         // bytes are canonical: parsing kept every field (unknown ones are
-        // refused) and RFC 8785 output is unique.
-        if canonical::to_canonical_vec(&header).ok().as_deref()
-            != Some(self.header_bytes.as_slice())
-        {
+        // refused) and RFC 8785 output is unique. Field order and the ASCII
+        // alphabet of every string make `serde_json`'s output RFC 8785.
+        if serde_json::to_vec(&header).ok().as_deref() != Some(self.header_bytes.as_slice()) {
             return Err(EntryError::NonCanonicalHeader);
         }
         header.check()?;
@@ -625,5 +629,61 @@ mod tests {
             ..signed
         };
         assert_eq!(spaced.decode_header(), Err(EntryError::NonCanonicalHeader));
+    }
+
+    fn header_strategy() -> impl proptest::strategy::Strategy<Value = EntryHeader> {
+        use proptest::prelude::*;
+        let visibility = prop_oneof![
+            Just(Visibility::Public),
+            Just(Visibility::Federation),
+            Just(Visibility::Members),
+            proptest::sample::subsequence(vec!["BR", "CL", "CO", "MX", "PE", "US"], 2).prop_map(
+                |pair| Visibility::Bilateral {
+                    states: [pair[0], pair[1]].map(|c| Country::new(c).expect("ISO code")),
+                }
+            ),
+        ];
+        let reference = proptest::option::of((0..=MAX_SAFE_INTEGER, any::<[u8; 32]>()));
+        (
+            "[!-*,-~]{1,128}",
+            0..=MAX_SAFE_INTEGER,
+            0..=MAX_SAFE_INTEGER,
+            proptest::sample::select(Kind::ALL.to_vec()),
+            any::<[u8; 4]>(),
+            reference,
+            (any::<[u8; 32]>(), 0..=MAX_PAYLOAD_BYTES as u64, visibility),
+        )
+            .prop_map(
+                |(origin, index, time, kind, key_id, reference, (digest, size, visibility))| {
+                    EntryHeader {
+                        index,
+                        key_id: KeyId(key_id),
+                        kind,
+                        origin: Origin::new(&origin).expect("printable, no plus"),
+                        payload: PayloadCommitment {
+                            sha256: Digest256(digest),
+                            size,
+                            visibility,
+                        },
+                        refers_to: reference.map(|(index, leaf)| EntryRef {
+                            index,
+                            leaf_hash: Digest256(leaf),
+                        }),
+                        time,
+                        v: ENTRY_FORMAT,
+                    }
+                },
+            )
+    }
+
+    proptest::proptest! {
+        /// `decode_header` checks canonical form with plain `serde_json`;
+        /// that is sound only while its output equals RFC 8785's.
+        #[test]
+        fn serde_json_writes_headers_canonically(header in header_strategy()) {
+            let plain = serde_json::to_vec(&header).expect("plain");
+            let canonical = canonical::to_canonical_vec(&header).expect("canonical");
+            proptest::prop_assert_eq!(plain, canonical);
+        }
     }
 }
