@@ -1101,4 +1101,28 @@ impl SignedRoster {
     pub fn verify_update(bytes: &[u8], previous: &Roster) -> Result<Roster, RosterError> {
         Self::verify(bytes, Some(previous))
     }
+
+    /// Verifies a whole chain of roster files, genesis first, each version
+    /// approved by the one before; returns the last.
+    ///
+    /// # Errors
+    /// The position in `files` of the first file that fails, with why; an
+    /// empty chain is [`RosterError::WrongVersion`] at position 0.
+    pub fn verify_chain<B: AsRef<[u8]>>(files: &[B]) -> Result<Roster, (usize, RosterError)> {
+        let mut roster: Option<Roster> = None;
+        for (position, bytes) in files.iter().enumerate() {
+            let next = match &roster {
+                None => Self::verify_genesis(bytes.as_ref()),
+                Some(previous) => Self::verify_update(bytes.as_ref(), previous),
+            };
+            roster = Some(next.map_err(|e| (position, e))?);
+        }
+        roster.ok_or((
+            0,
+            RosterError::WrongVersion {
+                expected: 1,
+                found: 0,
+            },
+        ))
+    }
 }

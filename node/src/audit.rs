@@ -1,25 +1,28 @@
-//! `concord audit`: verifies a node's whole store offline, trusting nothing
-//! but the roster.
+//! `concord audit`: verifies a node's whole store, or an exported bundle,
+//! offline, trusting nothing but the roster.
 //!
 //! For every log, in index order: each header decodes strictly, names its log
 //! and its position, and carries a valid signature by the key the roster
-//! authorises for that index (batch-verified); amendments and revocations
-//! point at an earlier denial of the same log; every payload held matches its
-//! header's digest and size and validates as its record kind; every purge
-//! happened after the denial's validity ended. The tree is recomputed from
-//! the leaves and every stored checkpoint must verify under the log's key,
-//! match the recomputed root at its size, and carry only valid cosignatures
-//! by known witnesses; the stored head must be the recomputed root. Every
-//! equivocation proof held must verify.
+//! authorises for that index (batch-verified on every core); amendments and
+//! revocations point at an earlier denial of the same log; every payload held
+//! matches its header's digest and size and validates as its record kind;
+//! every purge happened after the denial's validity ended. The tree is
+//! recomputed from the leaves and every checkpoint must verify under the
+//! log's key, match the recomputed root at its size, and carry only valid
+//! cosignatures by known witnesses; the head claimed for the log must be the
+//! recomputed root. Every equivocation proof held must verify.
+//!
+//! [`LogAudit`] is the one engine; [`audit_store`] and
+//! [`crate::bundle::audit_file`] feed it from their source.
 
-use std::io::IsTerminal as _;
-use std::path::PathBuf;
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use concord_keys::roster::Roster;
 use concord_protocol::checkpoint::SignedCheckpoint;
-use concord_protocol::entry::{self, EntryHeader, SignedEntry};
+use concord_protocol::entry::{EntryHeader, SignedEntry};
 use concord_protocol::equivocation::KeyLookup;
 use concord_protocol::merkle::{Hash, RootBuilder};
 use concord_protocol::origin::Origin;
@@ -28,17 +31,23 @@ use serde::Serialize;
 
 use crate::cli::{CliError, CliResult, exit};
 use crate::home::Home;
-use crate::store::{Store, StoreError, StoredCheckpoint};
+use crate::parallel::{par_map, verify_batches};
+use crate::store::{LogHead, Store, StoreError, StoredCheckpoint};
 
 /// Entries read and verified at once.
-const CHUNK: u64 = 1024;
+pub const CHUNK: usize = 2048;
 
 #[derive(Debug, clap::Args)]
 pub struct AuditArgs {
-    /// The node's home directory (the node must be stopped).
+    /// The node's home directory (the node must be stopped). With
+    /// `--bundle`, only its roster is used.
     #[arg(long, env = "CONCORD_HOME")]
-    pub home: PathBuf,
-    /// A signed roster file to verify against instead of the home's roster.
+    pub home: Option<PathBuf>,
+    /// Audit this bundle (from `concord export`) instead of a store.
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// A signed genesis roster file to verify against instead of the home's
+    /// roster (or, for a bundle, the roster it carries).
     #[arg(long)]
     pub roster: Option<PathBuf>,
     /// Print the report as JSON.
@@ -49,8 +58,11 @@ pub struct AuditArgs {
 /// One problem, located.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Finding {
+    /// The log's origin, or `bundle` for the bundle's own framing.
     pub log: String,
     pub index: Option<u64>,
+    /// 1-based line of a bundle; absent for a store.
+    pub line: Option<u64>,
     /// A stable code: `bad_signature`, `root_mismatch`, ...
     pub what: &'static str,
     pub why: String,
@@ -73,61 +85,73 @@ pub struct LogReport {
 pub struct Report {
     pub verdict: &'static str,
     pub source: String,
-    pub roster_version: u64,
+    /// Where the roster came from and which version it is.
+    pub roster: String,
     pub logs: Vec<LogReport>,
     pub findings: Vec<Finding>,
+}
+
+impl Report {
+    pub fn new(
+        source: String,
+        roster: String,
+        logs: Vec<LogReport>,
+        findings: Vec<Finding>,
+    ) -> Self {
+        Self {
+            verdict: if findings.is_empty() {
+                "clean"
+            } else {
+                "findings"
+            },
+            source,
+            roster,
+            logs,
+            findings,
+        }
+    }
 }
 
 /// `concord audit`.
 ///
 /// # Errors
 /// Exit 6 after printing the report when there are findings; exit 5 when the
-/// node holds the store.
+/// node holds the store; exit 3 for an unreadable roster or bundle.
 pub fn command(args: &AuditArgs) -> CliResult {
-    let home = Home::new(&args.home);
-    let roster = match &args.roster {
-        Some(path) => {
-            let bytes = std::fs::read(path).map_err(|e| {
-                CliError::new(
-                    exit::INVALID_INPUT,
-                    anyhow::anyhow!("reading {}: {e}", path.display()),
-                )
-            })?;
-            concord_keys::SignedRoster::verify_genesis(&bytes).map_err(|e| {
-                CliError::new(
-                    exit::INVALID_INPUT,
-                    anyhow::anyhow!("{}: {e}", path.display()),
-                )
-            })?
-        }
-        None => home.roster()?,
+    let pinned = match (&args.roster, &args.home) {
+        (Some(path), _) => Some((read_roster(path)?, path.display().to_string())),
+        (None, Some(home)) if args.bundle.is_some() => Some((
+            Home::new(home).roster()?,
+            format!("home {}", home.display()),
+        )),
+        _ => None,
     };
-    let store = match Store::open_for_audit(&home.db_path()) {
-        Ok(store) => store,
-        Err(StoreError::Locked(path)) => {
+    let progress = Progress::new(!args.json);
+    let report = match (&args.bundle, &args.home) {
+        (Some(bundle), _) => crate::bundle::audit_file(bundle, pinned, &progress)?.report,
+        (None, Some(home)) => {
+            let home = Home::new(home);
+            let (roster, roster_source) = match pinned {
+                Some(pinned) => pinned,
+                None => (home.roster()?, format!("home {}", home.dir.display())),
+            };
+            let store = open_stopped(&home.db_path())?;
+            audit_store(
+                &store,
+                &roster,
+                &home.db_path().display().to_string(),
+                &roster_source,
+                &progress,
+            )?
+        }
+        (None, None) => {
             return Err(CliError::new(
-                exit::UNAVAILABLE,
-                anyhow::anyhow!(
-                    "the store at {path} is held by the running node; stop the node to audit it"
-                ),
+                exit::INVALID_INPUT,
+                anyhow::anyhow!("name a store with --home DIR or a bundle with --bundle PATH"),
             ));
         }
-        Err(e) => return Err(e.into()),
     };
-    let show_progress = !args.json && std::io::stderr().is_terminal();
-    let report = audit_store(
-        &store,
-        &roster,
-        &home.db_path().display().to_string(),
-        |origin, done, total| {
-            if show_progress && total > 10_000 && (done % (16 * CHUNK) == 0 || done == total) {
-                eprint!("\r{origin}: {done}/{total} entries verified");
-                if done == total {
-                    eprintln!();
-                }
-            }
-        },
-    )?;
+    progress.finish();
     if args.json {
         println!(
             "{}",
@@ -146,11 +170,45 @@ pub fn command(args: &AuditArgs) -> CliResult {
     }
 }
 
+/// Reads and verifies a genesis roster file.
+///
+/// # Errors
+/// Exit 3 naming the file.
+pub fn read_roster(path: &Path) -> Result<Roster, CliError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        CliError::new(
+            exit::INVALID_INPUT,
+            anyhow::anyhow!("reading {}: {e}", path.display()),
+        )
+    })?;
+    concord_keys::SignedRoster::verify_genesis(&bytes).map_err(|e| {
+        CliError::new(
+            exit::INVALID_INPUT,
+            anyhow::anyhow!("{}: {e}", path.display()),
+        )
+    })
+}
+
+/// Opens a store no node holds.
+///
+/// # Errors
+/// Exit 5 when the running node holds it.
+pub fn open_stopped(path: &Path) -> Result<Store, CliError> {
+    match Store::open_for_audit(path) {
+        Ok(store) => Ok(store),
+        Err(StoreError::Locked(path)) => Err(CliError::new(
+            exit::UNAVAILABLE,
+            anyhow::anyhow!("the store at {path} is held by the running node; stop the node first"),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn print_report(report: &Report) {
     println!(
-        "audit of {} against roster v{}: {}",
+        "audit of {} against roster {}: {}",
         report.source,
-        report.roster_version,
+        report.roster,
         report.verdict.to_uppercase()
     );
     for log in &report.logs {
@@ -168,16 +226,69 @@ fn print_report(report: &Report) {
         );
     }
     for finding in &report.findings {
+        let line = finding
+            .line
+            .map(|l| format!(" line {l}"))
+            .unwrap_or_default();
         let at = finding.index.map(|i| format!(" #{i}")).unwrap_or_default();
         println!(
-            "  FINDING {}{at}: {} — {}",
+            "  FINDING{line} {}{at}: {} — {}",
             finding.log, finding.what, finding.why
         );
     }
 }
 
-/// Audits every log of `store` against `roster`; `progress` hears
-/// (origin, entries done, entries in the log).
+/// A progress bar on stderr for large inputs, when stderr is a terminal.
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    /// Inputs below this many entries finish too fast to need a bar.
+    const MIN_ENTRIES: u64 = 10_000;
+
+    pub fn new(wanted: bool) -> Self {
+        use std::io::IsTerminal as _;
+        let bar = (wanted && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::hidden();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg:32} [{bar:40}] {pos}/{len} entries ({per_sec}, {eta} left)",
+                )
+                .expect("a valid template")
+                .progress_chars("=> "),
+            );
+            bar
+        });
+        Self { bar }
+    }
+
+    /// A new log of `total` entries begins.
+    pub fn start(&self, what: &str, total: u64) {
+        if let Some(bar) = &self.bar {
+            if total >= Self::MIN_ENTRIES {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            }
+            bar.set_message(what.to_owned());
+            bar.set_length(total);
+            bar.set_position(0);
+        }
+    }
+
+    pub fn advance(&self, n: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(n);
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Audits every log of `store` against `roster`.
 ///
 /// # Errors
 /// [`StoreError`] when the store cannot be read at all; anything wrong in
@@ -186,76 +297,147 @@ pub fn audit_store(
     store: &Store,
     roster: &Roster,
     source: &str,
-    mut progress: impl FnMut(&Origin, u64, u64),
+    roster_source: &str,
+    progress: &Progress,
 ) -> Result<Report, StoreError> {
     let mut findings = Vec::new();
     let mut logs = Vec::new();
     for (origin, head) in store.logs()? {
-        let mut log = LogAudit::new(store, roster, &origin);
-        log.run(head.size, &mut progress)?;
-        if log.builder.root() != head.root {
-            log.find(
-                None,
-                "root_mismatch",
-                "the stored head's root is not the root recomputed from the entries".into(),
-            );
+        let mut log = LogAudit::new(roster, origin.clone());
+        for stored in store.checkpoints(&origin)? {
+            log.add_checkpoint(stored, None);
         }
-        let beyond: Vec<u64> = log
-            .checkpoints
-            .drain(..)
-            .map(|c| c.checkpoint.size)
-            .collect();
-        for size in beyond {
-            log.find(
-                None,
-                "checkpoint_beyond_log",
-                format!("a checkpoint of size {size} is stored beyond the log"),
-            );
+        progress.start(origin.as_str(), head.size);
+        let mut start = 0;
+        while start < head.size {
+            let entries = store.entries(&origin, start, CHUNK as u64)?;
+            let expected = (CHUNK as u64).min(head.size - start);
+            let got = entries.len() as u64;
+            log.push_chunk(store_items(store, &origin, entries)?);
+            if got < expected {
+                let missing = start + got;
+                log.find(
+                    Some(missing),
+                    None,
+                    "index_gap",
+                    format!("entry {missing} is missing below the head ({})", head.size),
+                );
+                break;
+            }
+            start += expected;
+            progress.advance(expected);
         }
-        logs.push(LogReport {
-            origin: origin.to_string(),
-            size: head.size,
-            root: BASE64.encode(head.root),
-            checkpoints: log.n_checkpoints,
-            latest_checkpoint_size: log.latest_checkpoint,
-            cosigners: log.cosigners.clone(),
-            payloads_checked: log.payloads_checked,
-        });
-        findings.append(&mut log.findings);
+        let (report, mut found) = log.finish(head, None);
+        logs.push(report);
+        findings.append(&mut found);
     }
     for evidence in store.evidence()? {
         if let Err(e) = evidence.proof.verify(roster) {
             findings.push(Finding {
                 log: evidence.origin.to_string(),
                 index: Some(evidence.position),
+                line: None,
                 what: "evidence_invalid",
                 why: format!("a stored equivocation proof does not verify: {e}"),
             });
         }
     }
-    Ok(Report {
-        verdict: if findings.is_empty() {
-            "clean"
-        } else {
-            "findings"
-        },
-        source: source.to_owned(),
-        roster_version: roster.version,
+    Ok(Report::new(
+        source.to_owned(),
+        format!("v{} ({roster_source})", roster.version),
         logs,
         findings,
-    })
+    ))
 }
 
-/// The running state of one log's audit.
-struct LogAudit<'a> {
-    store: &'a Store,
+/// The store's entries with their payloads and purge records, as items.
+fn store_items(
+    store: &Store,
+    origin: &Origin,
+    entries: Vec<SignedEntry>,
+) -> Result<Vec<Item>, StoreError> {
+    // A header that does not decode is the engine's finding; here it only
+    // means there is no payload to look up.
+    let headers = par_map(&entries, |e| e.decode_header().ok());
+    entries
+        .into_iter()
+        .zip(headers)
+        .map(|(entry, header)| {
+            let Some(header) = header else {
+                return Ok(Item::bare(entry));
+            };
+            let payload = store.payload(&header.payload.sha256.0)?;
+            let purge = match (&payload, store.purge_record(origin, header.index)?) {
+                (None, Some(purge)) => {
+                    let denial = match header.refers_to {
+                        Some(reference) => reference.index,
+                        None => header.index,
+                    };
+                    Some(PurgeClaim {
+                        purged_at: purge.purged_at,
+                        valid_until: store
+                            .denial_status(origin, denial)?
+                            .and_then(|s| s.valid_until),
+                    })
+                }
+                _ => None,
+            };
+            Ok(Item {
+                entry,
+                payload,
+                purge,
+                line: None,
+            })
+        })
+        .collect()
+}
+
+/// One entry as a source holds it.
+pub struct Item {
+    pub entry: SignedEntry,
+    pub payload: Option<Vec<u8>>,
+    /// Why the payload is absent, when it was purged.
+    pub purge: Option<PurgeClaim>,
+    /// Where a bundle holds it.
+    pub line: Option<u64>,
+}
+
+impl Item {
+    fn bare(entry: SignedEntry) -> Self {
+        Self {
+            entry,
+            payload: None,
+            purge: None,
+            line: None,
+        }
+    }
+}
+
+/// A record that an entry's payload was purged, and the validity of its
+/// denial then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurgeClaim {
+    pub purged_at: u64,
+    pub valid_until: Option<String>,
+}
+
+/// What the parallel pass learnt of one entry.
+struct Checked {
+    header: Option<EntryHeader>,
+    leaf: Hash,
+    problems: Vec<(&'static str, String)>,
+}
+
+/// The running audit of one log: fed checkpoints first, then its entries in
+/// index order, in chunks.
+pub struct LogAudit<'a> {
     roster: &'a Roster,
-    origin: &'a Origin,
+    origin: Origin,
     builder: RootBuilder,
     /// Leaf hash and kind of every entry so far, for references.
     leaves: Vec<(Hash, Kind)>,
-    /// Stored checkpoints not yet reached, smallest first.
-    checkpoints: std::collections::VecDeque<SignedCheckpoint>,
+    /// Checkpoints not yet reached, smallest first, with their line.
+    checkpoints: VecDeque<(SignedCheckpoint, Option<u64>)>,
     n_checkpoints: usize,
     latest_checkpoint: Option<u64>,
     cosigners: Vec<String>,
@@ -264,14 +446,13 @@ struct LogAudit<'a> {
 }
 
 impl<'a> LogAudit<'a> {
-    fn new(store: &'a Store, roster: &'a Roster, origin: &'a Origin) -> Self {
+    pub fn new(roster: &'a Roster, origin: Origin) -> Self {
         Self {
-            store,
             roster,
             origin,
             builder: RootBuilder::default(),
             leaves: Vec::new(),
-            checkpoints: Default::default(),
+            checkpoints: VecDeque::new(),
             n_checkpoints: 0,
             latest_checkpoint: None,
             cosigners: Vec::new(),
@@ -280,120 +461,183 @@ impl<'a> LogAudit<'a> {
         }
     }
 
-    fn find(&mut self, index: Option<u64>, what: &'static str, why: String) {
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// Entries audited so far.
+    pub fn size(&self) -> u64 {
+        self.builder.size()
+    }
+
+    pub fn find(&mut self, index: Option<u64>, line: Option<u64>, what: &'static str, why: String) {
         self.findings.push(Finding {
             log: self.origin.to_string(),
             index,
+            line,
             what,
             why,
         });
     }
 
-    fn run(
-        &mut self,
-        size: u64,
-        progress: &mut impl FnMut(&Origin, u64, u64),
-    ) -> Result<(), StoreError> {
-        let stored = self.store.checkpoints(self.origin)?;
-        self.n_checkpoints = stored.len();
-        self.latest_checkpoint = stored.last().map(|c| c.size);
-        for StoredCheckpoint { size, note } in stored {
-            match note {
-                Ok(note) if note.checkpoint.size == size => self.checkpoints.push_back(note),
-                Ok(note) => self.find(
+    /// Adds a checkpoint to check when the tree reaches its size.
+    pub fn add_checkpoint(&mut self, stored: StoredCheckpoint, line: Option<u64>) {
+        let StoredCheckpoint { size, note } = stored;
+        self.n_checkpoints += 1;
+        self.latest_checkpoint = self.latest_checkpoint.max(Some(size));
+        let note = match note {
+            Ok(note) if note.checkpoint.size == size && note.checkpoint.origin == self.origin => {
+                note
+            }
+            Ok(note) => {
+                return self.find(
                     None,
+                    line,
                     "checkpoint_misfiled",
                     format!(
-                        "a checkpoint of size {} is filed under size {size}",
-                        note.checkpoint.size
+                        "a checkpoint of {} size {} is filed under {} size {size}",
+                        note.checkpoint.origin, note.checkpoint.size, self.origin
                     ),
-                ),
-                Err(e) => self.find(
+                );
+            }
+            Err(e) => {
+                return self.find(
                     None,
+                    line,
                     "checkpoint_malformed",
                     format!("checkpoint of size {size} does not parse: {e}"),
+                );
+            }
+        };
+        if size < self.builder.size() {
+            return self.find(
+                None,
+                line,
+                "checkpoint_order",
+                format!(
+                    "checkpoint of size {size} comes after entry {}",
+                    self.builder.size()
+                ),
+            );
+        }
+        let at = self
+            .checkpoints
+            .partition_point(|(c, _)| c.checkpoint.size <= size);
+        self.checkpoints.insert(at, (note, line));
+        self.check_checkpoints();
+    }
+
+    /// Audits the next entries of the log, in index order from
+    /// [`LogAudit::size`].
+    pub fn push_chunk(&mut self, items: Vec<Item>) {
+        let start = self.builder.size();
+        let origin = &self.origin;
+        let offsets: Vec<usize> = (0..items.len()).collect();
+        let checked = par_map(&offsets, |&i| {
+            check_one(origin, start + i as u64, &items[i])
+        });
+        self.check_signatures(start, &items, &checked);
+        for (offset, (item, checked)) in items.iter().zip(checked).enumerate() {
+            let index = start + offset as u64;
+            for (what, why) in checked.problems {
+                self.find(Some(index), item.line, what, why);
+            }
+            if item.payload.is_some() && checked.header.is_some() {
+                self.payloads_checked += 1;
+            }
+            if let Some(header) = &checked.header {
+                self.check_reference(index, item.line, header);
+                if let Some(claim) = &item.purge {
+                    self.check_purge(index, item.line, header, claim);
+                }
+            }
+            let kind = checked.header.as_ref().map_or(Kind::Notice, |h| h.kind);
+            self.leaves.push((checked.leaf, kind));
+            self.builder.push(checked.leaf);
+            self.check_checkpoints();
+        }
+    }
+
+    /// Ends the log: the claimed head must be what the entries make, and
+    /// no checkpoint may lie beyond them.
+    pub fn finish(mut self, claimed: LogHead, line: Option<u64>) -> (LogReport, Vec<Finding>) {
+        if claimed.size != self.builder.size() {
+            self.find(
+                None,
+                line,
+                "size_mismatch",
+                format!(
+                    "the log claims {} entries but {} were found",
+                    claimed.size,
+                    self.builder.size()
+                ),
+            );
+        } else if claimed.root != self.builder.root() {
+            self.find(
+                None,
+                line,
+                "root_mismatch",
+                "the claimed head's root is not the root recomputed from the entries".into(),
+            );
+        }
+        let beyond: Vec<_> = self.checkpoints.drain(..).collect();
+        for (checkpoint, line) in beyond {
+            self.find(
+                None,
+                line,
+                "checkpoint_beyond_log",
+                format!(
+                    "a checkpoint of size {} lies beyond the log",
+                    checkpoint.checkpoint.size
+                ),
+            );
+        }
+        let report = LogReport {
+            origin: self.origin.to_string(),
+            size: self.builder.size(),
+            root: BASE64.encode(self.builder.root()),
+            checkpoints: self.n_checkpoints,
+            latest_checkpoint_size: self.latest_checkpoint,
+            cosigners: self.cosigners,
+            payloads_checked: self.payloads_checked,
+        };
+        (report, self.findings)
+    }
+
+    fn check_signatures(&mut self, start: u64, items: &[Item], checked: &[Checked]) {
+        let mut batch = Vec::with_capacity(items.len());
+        for (offset, (item, checked)) in items.iter().zip(checked).enumerate() {
+            let Some(header) = &checked.header else {
+                continue;
+            };
+            let index = start + offset as u64;
+            match self.roster.entry_key(&self.origin, index) {
+                Ok(key) => batch.push((&item.entry, header, key)),
+                Err(refusal) => self.find(
+                    Some(index),
+                    item.line,
+                    "unauthorised_key",
+                    refusal.to_string(),
                 ),
             }
         }
-        self.check_checkpoints()?;
-        let mut start = 0;
-        while start < size {
-            let entries = self.store.entries(self.origin, start, CHUNK)?;
-            let expected = CHUNK.min(size - start);
-            if (entries.len() as u64) < expected {
-                let missing = start + entries.len() as u64;
-                self.find(
-                    Some(missing),
-                    "index_gap",
-                    format!("entry {missing} is missing below the head ({size})"),
-                );
-                return Ok(());
-            }
-            self.check_chunk(start, &entries)?;
-            start += expected;
-            progress(self.origin, start, size);
-        }
-        Ok(())
-    }
-
-    fn check_chunk(&mut self, start: u64, entries: &[SignedEntry]) -> Result<(), StoreError> {
-        let mut decoded: Vec<(u64, &SignedEntry, Option<EntryHeader>)> =
-            Vec::with_capacity(entries.len());
-        for (offset, signed) in entries.iter().enumerate() {
-            let index = start + offset as u64;
-            let header = match signed.decode_header() {
-                Ok(h) if &h.origin != self.origin || h.index != index => {
-                    self.find(
-                        Some(index),
-                        "header_position",
-                        format!("header says {} #{}", h.origin, h.index),
-                    );
-                    None
-                }
-                Ok(h) => Some(h),
-                Err(e) => {
-                    self.find(Some(index), "header_malformed", e.to_string());
-                    None
-                }
-            };
-            decoded.push((index, signed, header));
-        }
-        self.check_signatures(&decoded);
-        for (index, signed, header) in &decoded {
-            let leaf = signed.leaf_hash();
-            if let Some(header) = header {
-                self.check_reference(*index, header);
-                self.check_payload(*index, header)?;
-            }
-            let kind = header.as_ref().map_or(Kind::Notice, |h| h.kind);
-            self.leaves.push((leaf, kind));
-            self.builder.push(leaf);
-            self.check_checkpoints()?;
-        }
-        Ok(())
-    }
-
-    fn check_signatures(&mut self, decoded: &[(u64, &SignedEntry, Option<EntryHeader>)]) {
-        let mut batch = Vec::with_capacity(decoded.len());
-        for (index, signed, header) in decoded {
-            let Some(header) = header else { continue };
-            match self.roster.entry_key(self.origin, *index) {
-                Ok(key) => batch.push((*signed, header, key)),
-                Err(refusal) => self.find(Some(*index), "unauthorised_key", refusal.to_string()),
-            }
-        }
-        if entry::verify_batch(&batch).is_ok() {
+        if verify_batches(&batch).is_ok() {
             return;
         }
         // Locate every bad one, not just the first.
-        for (signed, header, key) in &batch {
-            if let Err(e) = signed.check_signature(header, key) {
-                self.find(Some(header.index), "bad_signature", e.to_string());
+        let bad = par_map(&batch, |(signed, header, key)| {
+            signed.check_signature(header, key).err()
+        });
+        for ((_, header, _), error) in batch.iter().zip(bad) {
+            if let Some(e) = error {
+                let index = header.index;
+                let line = items[(index - start) as usize].line;
+                self.find(Some(index), line, "bad_signature", e.to_string());
             }
         }
     }
 
-    fn check_reference(&mut self, index: u64, header: &EntryHeader) {
+    fn check_reference(&mut self, index: u64, line: Option<u64>, header: &EntryHeader) {
         let Some(reference) = header.refers_to else {
             return;
         };
@@ -405,6 +649,7 @@ impl<'a> LogAudit<'a> {
             Some((leaf, Kind::Denial)) if leaf == reference.leaf_hash.0 => {}
             _ => self.find(
                 Some(index),
+                line,
                 "bad_reference",
                 format!(
                     "{} refers to entry {}, which is not that denial of this log",
@@ -414,58 +659,38 @@ impl<'a> LogAudit<'a> {
         }
     }
 
-    fn check_payload(&mut self, index: u64, header: &EntryHeader) -> Result<(), StoreError> {
-        match self.store.payload(&header.payload.sha256.0)? {
-            Some(payload) => {
-                self.payloads_checked += 1;
-                if let Err(e) = header.check_payload(&payload) {
-                    self.find(Some(index), "payload_digest", e.to_string());
-                } else if header.kind != Kind::EquivocationProof
-                    && let Err(e) = Record::parse(header.kind, &payload)
-                {
-                    self.find(Some(index), "record_invalid", e.to_string());
-                }
-            }
-            None => {
-                if let Some(purge) = self.store.purge_record(self.origin, index)? {
-                    self.check_purge(index, header, purge.purged_at)?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// A purge is legitimate only after the denial's validity ended.
+    /// A purge is legitimate only for a denial's payloads, after the
+    /// denial's validity ended.
     fn check_purge(
         &mut self,
         index: u64,
+        line: Option<u64>,
         header: &EntryHeader,
-        purged_at: u64,
-    ) -> Result<(), StoreError> {
-        let denial_index = match header.kind {
-            Kind::Denial => index,
-            _ => match header.refers_to {
-                Some(reference) => reference.index,
-                None => {
-                    self.find(
-                        Some(index),
-                        "purge_not_retention",
-                        format!("a {} payload was purged", header.kind),
-                    );
-                    return Ok(());
-                }
-            },
-        };
-        let until = self
-            .store
-            .denial_status(self.origin, denial_index)?
-            .and_then(|s| s.valid_until)
-            .and_then(|d| Date::parse(&d).ok());
-        let purged_on = Date::from_unix_seconds(purged_at as i64);
+        claim: &PurgeClaim,
+    ) {
+        if !matches!(
+            header.kind,
+            Kind::Denial | Kind::DenialAmend | Kind::DenialRevoke
+        ) {
+            return self.find(
+                Some(index),
+                line,
+                "purge_not_retention",
+                format!("a {} payload was purged", header.kind),
+            );
+        }
+        let until = claim
+            .valid_until
+            .as_deref()
+            .and_then(|d| Date::parse(d).ok());
+        let purged_on = i64::try_from(claim.purged_at)
+            .ok()
+            .and_then(Date::from_unix_seconds);
         match (until, purged_on) {
             (Some(until), Some(on)) if until < on => {}
             (until, on) => self.find(
                 Some(index),
+                line,
                 "purge_before_expiry",
                 format!(
                     "payload purged on {} but the denial is valid until {}",
@@ -474,23 +699,24 @@ impl<'a> LogAudit<'a> {
                 ),
             ),
         }
-        Ok(())
     }
 
-    /// Checks every stored checkpoint whose size the recomputed tree reached.
-    fn check_checkpoints(&mut self) -> Result<(), StoreError> {
+    /// Checks every checkpoint whose size the recomputed tree reached.
+    fn check_checkpoints(&mut self) {
         while self
             .checkpoints
             .front()
-            .is_some_and(|c| c.checkpoint.size == self.builder.size())
+            .is_some_and(|(c, _)| c.checkpoint.size == self.builder.size())
         {
-            let checkpoint = self.checkpoints.pop_front().expect("front was just seen");
+            let (checkpoint, line) = self.checkpoints.pop_front().expect("front was just seen");
             let size = checkpoint.checkpoint.size;
-            if let Err(e) =
-                checkpoint.verify(self.origin, &self.roster.checkpoint_verifiers(self.origin))
-            {
+            if let Err(e) = checkpoint.verify(
+                &self.origin,
+                &self.roster.checkpoint_verifiers(&self.origin),
+            ) {
                 self.find(
                     None,
+                    line,
                     "checkpoint_signature",
                     format!("checkpoint of size {size}: {e}"),
                 );
@@ -498,6 +724,7 @@ impl<'a> LogAudit<'a> {
             if checkpoint.checkpoint.root != self.builder.root() {
                 self.find(
                     None,
+                    line,
                     "checkpoint_root",
                     format!("checkpoint of size {size} does not match the entries"),
                 );
@@ -510,12 +737,47 @@ impl<'a> LogAudit<'a> {
                     Ok(_) => {}
                     Err(e) => self.find(
                         None,
+                        line,
                         "bad_cosignature",
                         format!("checkpoint of size {size}: {e}"),
                     ),
                 }
             }
         }
-        Ok(())
+    }
+}
+
+/// The checks of one entry that need nothing but the entry: run on every
+/// core.
+fn check_one(origin: &Origin, index: u64, item: &Item) -> Checked {
+    let leaf = item.entry.leaf_hash();
+    let mut problems = Vec::new();
+    let header = match item.entry.decode_header() {
+        Ok(h) if &h.origin != origin || h.index != index => {
+            problems.push((
+                "header_position",
+                format!("header says {} #{}", h.origin, h.index),
+            ));
+            None
+        }
+        Ok(h) => Some(h),
+        Err(e) => {
+            problems.push(("header_malformed", e.to_string()));
+            None
+        }
+    };
+    if let (Some(header), Some(payload)) = (&header, &item.payload) {
+        if let Err(e) = header.check_payload(payload) {
+            problems.push(("payload_digest", e.to_string()));
+        } else if header.kind != Kind::EquivocationProof
+            && let Err(e) = Record::parse(header.kind, payload)
+        {
+            problems.push(("record_invalid", e.to_string()));
+        }
+    }
+    Checked {
+        header,
+        leaf,
+        problems,
     }
 }

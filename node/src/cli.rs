@@ -106,8 +106,12 @@ pub enum Command {
         #[command(subcommand)]
         command: ProofCommand,
     },
-    /// Verify the whole store offline; exit 6 on any finding.
+    /// Verify the whole store, or a bundle, offline; exit 6 on any finding.
     Audit(crate::audit::AuditArgs),
+    /// Write a signed bundle of logs for offline transport.
+    Export(crate::bundle::ExportArgs),
+    /// Audit a bundle, then store it; a bundle with any finding stores nothing.
+    Import(crate::bundle::ImportArgs),
     /// Purge payloads of denials whose validity ended; headers and proofs stay.
     Purge(PurgeArgs),
     /// Lift the quarantine of a log after equivocation, recording who decided.
@@ -412,6 +416,8 @@ pub fn dispatch(cli: Cli) -> CliResult {
         Command::Checkpoint(args) => checkpoint(&args),
         Command::Proof { command } => proof(command),
         Command::Audit(args) => crate::audit::command(&args),
+        Command::Export(args) => crate::bundle::export_command(&args),
+        Command::Import(args) => crate::bundle::import_command(&args),
         Command::Purge(args) => purge(&args),
         Command::Quarantine {
             command:

@@ -195,31 +195,38 @@ impl Home {
     /// No roster installed, or a version that does not verify against the one
     /// before it.
     pub fn roster(&self) -> anyhow::Result<Roster> {
+        let files = self.roster_files()?;
+        SignedRoster::verify_chain(&files).map_err(|(position, e)| {
+            let path = self.roster_dir().join(format!("{}.json", position + 1));
+            anyhow::anyhow!("verifying {}: {e}", path.display())
+        })
+    }
+
+    /// The bytes of every installed roster file, genesis first.
+    ///
+    /// # Errors
+    /// Not a home, no roster installed, or an unreadable file.
+    pub fn roster_files(&self) -> anyhow::Result<Vec<Vec<u8>>> {
         // Outside a home, say so rather than that a roster is missing.
         if !self.config_path().exists() {
             self.config()?;
         }
-        let mut roster: Option<Roster> = None;
+        let mut files = Vec::new();
         for version in 1.. {
             let path = self.roster_dir().join(format!("{version}.json"));
             if !path.exists() {
                 break;
             }
-            let bytes =
-                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-            let next = match &roster {
-                None => SignedRoster::verify_genesis(&bytes),
-                Some(previous) => SignedRoster::verify_update(&bytes, previous),
-            }
-            .with_context(|| format!("verifying {}", path.display()))?;
-            roster = Some(next);
+            files
+                .push(std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?);
         }
-        roster.with_context(|| {
-            format!(
+        if files.is_empty() {
+            anyhow::bail!(
                 "no roster installed in {} (install one with `concord roster install`)",
                 self.roster_dir().display()
-            )
-        })
+            );
+        }
+        Ok(files)
     }
 
     /// Verifies `bytes` as the next roster version and installs it.

@@ -6,11 +6,13 @@
 
 pub mod api;
 pub mod audit;
+pub mod bundle;
 pub mod cli;
 pub mod clock;
 pub mod demo;
 pub mod home;
 pub mod net;
+pub mod parallel;
 pub mod publish;
 pub mod replicate;
 pub mod run;

@@ -222,13 +222,19 @@ pub fn init(args: &InitArgs) -> CliResult {
     Ok(())
 }
 
+/// `id:CC`, or an id alone: the seat of a known international body, or else
+/// the id's first two letters as the country.
 fn split_id(spec: &str) -> (String, String) {
     match spec.split_once(':') {
         Some((id, cc)) => (id.to_owned(), cc.to_uppercase()),
-        None => (
-            spec.to_owned(),
-            spec.chars().take(2).collect::<String>().to_uppercase(),
-        ),
+        None => {
+            let country = match spec {
+                "un1540" => "US".to_owned(),
+                "wco" => "BE".to_owned(),
+                other => other.chars().take(2).collect::<String>().to_uppercase(),
+            };
+            (spec.to_owned(), country)
+        }
     }
 }
 

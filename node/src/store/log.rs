@@ -20,6 +20,7 @@ use ed25519_dalek::SigningKey;
 use super::keys::{self, IndexKind, log_item_key, log_key};
 use super::query::{DenialState, DenialStatus};
 use super::{LogHead, MAX_PENDING_PER_LOG, Store, StoreError, TreeReader, encode_entry};
+use crate::parallel::{par_map, verify_batches};
 
 /// One record to append to the node's own log.
 #[derive(Debug, Clone)]
@@ -493,7 +494,7 @@ impl Store {
                 }
             }
         }
-        if let Err(e) = verify_parallel(&keyed) {
+        if let Err(e) = verify_batches(&keyed) {
             let bad_index = match &e {
                 EntryError::BadSignature { index, .. } | EntryError::WrongKey { index, .. } => {
                     *index
@@ -829,44 +830,6 @@ impl Store {
             }
         }
     }
-}
-
-/// Maps `f` over `items` on every core; decoding, record validation and
-/// signature checks are pure CPU work that need not wait for one another.
-fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let n_threads = std::thread::available_parallelism().map_or(1, usize::from);
-    if n_threads < 2 || items.len() < 2 * PARALLEL_MIN {
-        return items.iter().map(&f).collect();
-    }
-    let chunk = items.len().div_ceil(n_threads);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("a worker of pure functions does not panic"))
-            .collect()
-    })
-}
-
-/// Below this many items per core, threads cost more than they save.
-const PARALLEL_MIN: usize = 32;
-
-/// Batch-verifies signatures on every core; the error names the first bad
-/// entry in log order.
-fn verify_parallel(
-    items: &[(&SignedEntry, &EntryHeader, ed25519_dalek::VerifyingKey)],
-) -> Result<(), EntryError> {
-    let n_threads = std::thread::available_parallelism().map_or(1, usize::from);
-    if n_threads < 2 || items.len() < 2 * PARALLEL_MIN {
-        return entry::verify_batch(items);
-    }
-    let chunks: Vec<_> = items.chunks(items.len().div_ceil(n_threads)).collect();
-    par_map(&chunks, |part| entry::verify_batch(part))
-        .into_iter()
-        .collect()
 }
 
 /// Checks a replica payload against its header and its record schema.

@@ -299,6 +299,26 @@ impl Store {
         }
     }
 
+    /// Every purge record of `origin`, in index order.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a read failure or a record that does not parse.
+    pub fn purge_records(&self, origin: &Origin) -> Result<Vec<PurgeRecord>, StoreError> {
+        let Some(log_id) = self.log_id(origin) else {
+            return Ok(Vec::new());
+        };
+        self.inner
+            .data
+            .scan_prefix(keys::log_key(keys::PURGE, log_id))
+            .map(|item| {
+                let (_, raw) = item?;
+                serde_json::from_slice(&raw).map_err(|e| {
+                    StoreError::Corrupt(format!("a purge record of log {log_id}: {e}"))
+                })
+            })
+            .collect()
+    }
+
     pub(super) fn purge_record_by_id(
         &self,
         log_id: u32,
