@@ -13,21 +13,13 @@ fn n_threads() -> usize {
 /// `items.iter().map(f).collect()`, in order, with the items split across
 /// every core.
 pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let n_threads = n_threads();
-    if n_threads < 2 || items.len() < 2 * PARALLEL_MIN {
+    if n_threads() < 2 || items.len() < 2 * PARALLEL_MIN {
         return items.iter().map(&f).collect();
     }
-    let chunk = items.len().div_ceil(n_threads);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("a worker of pure functions does not panic"))
-            .collect()
-    })
+    on_every_core(items, |part| part.iter().map(&f).collect::<Vec<R>>())
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// Batch-verifies signatures on every core; the error names the first bad
@@ -38,12 +30,25 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
 pub fn verify_batches(
     items: &[(&SignedEntry, &EntryHeader, ed25519_dalek::VerifyingKey)],
 ) -> Result<(), EntryError> {
-    let n_threads = n_threads();
-    if n_threads < 2 || items.len() < 2 * PARALLEL_MIN {
+    if n_threads() < 2 || items.len() < 2 * PARALLEL_MIN {
         return entry::verify_batch(items);
     }
-    let chunks: Vec<_> = items.chunks(items.len().div_ceil(n_threads)).collect();
-    par_map(&chunks, |part| entry::verify_batch(part))
+    on_every_core(items, entry::verify_batch)
         .into_iter()
         .collect()
+}
+
+/// `f` of one contiguous part of `items` per core, in order.
+fn on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
+    let chunk = items.len().div_ceil(n_threads()).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| f(part)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a worker of pure functions does not panic"))
+            .collect()
+    })
 }
