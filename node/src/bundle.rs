@@ -1,5 +1,5 @@
 //! Signed bundles, `concord-bundle/v1`: logs carried offline to air-gapped
-//! agencies and observers (PROTOCOL.md §10).
+//! agencies and observers (PROTOCOL.md §9).
 //!
 //! A bundle is JSON lines, each the RFC 8785 form of one object: a head with
 //! the roster chain, then per log its claimed head, checkpoints, purge

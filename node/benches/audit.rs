@@ -1,0 +1,227 @@
+//! Bundle audit benchmark; prints numbers and ratios, asserts nothing.
+//!
+//! `cargo bench -p concord-node --bench audit` (scale the entry count with
+//! `CONCORD_BENCH_SCALE`, default 1.0 = 1,000,000 entries):
+//! - time to audit a bundle of one log (`concord audit --bundle`'s code:
+//!   read, decode, strict header check, signatures, tree, checkpoint), headers
+//!   only and with the sample records as payloads;
+//! - beside it, raw Ed25519 batch verification of the same signatures on
+//!   every core, measured in the same run, as a ratio.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use concord_node::audit::Progress;
+use concord_node::bundle::{self, BundleWriter, FORMAT, Head};
+use concord_node::home::Home;
+use concord_node::store::LogHead;
+use concord_node::testnet::{self, TestnetArgs};
+use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint};
+use concord_protocol::entry::{self, NewEntry, SignedEntry, Visibility};
+use concord_protocol::merkle::RootBuilder;
+use concord_protocol::origin::Origin;
+use concord_protocol::record::{Kind, Record};
+use ed25519_dalek::SigningKey;
+
+const CHUNK: usize = 4096;
+
+fn scale(n: f64) -> usize {
+    let factor: f64 = std::env::var("CONCORD_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    ((n * factor) as usize).max(1)
+}
+
+/// The sample records as (kind, canonical bytes).
+fn payloads() -> Vec<(Kind, Vec<u8>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/records");
+    let mut out = Vec::new();
+    for (dir, kind) in [("denials", Kind::Denial), ("notices", Kind::Notice)] {
+        for file in std::fs::read_dir(root.join(dir)).expect("samples") {
+            let bytes = std::fs::read(file.expect("entry").path()).expect("read");
+            let record = Record::parse(kind, &bytes).expect("sample validates");
+            out.push((kind, record.to_canonical_bytes()));
+        }
+    }
+    out
+}
+
+/// Entries `start..end` of the log, signed on every core.
+fn sign_range(
+    key: &SigningKey,
+    origin: &Origin,
+    payloads: &[(Kind, Vec<u8>)],
+    start: usize,
+    end: usize,
+) -> Vec<SignedEntry> {
+    let indexes: Vec<usize> = (start..end).collect();
+    concord_node::parallel::par_map(&indexes, |&i| {
+        let (kind, payload) = &payloads[i % payloads.len()];
+        let new = NewEntry {
+            origin,
+            index: i as u64,
+            time: 1_763_935_200 + i as u64,
+            kind: *kind,
+            refers_to: None,
+            payload,
+            visibility: Visibility::Federation,
+        };
+        entry::sign_entry(&new, key).expect("signs")
+    })
+}
+
+/// Writes a bundle of `n` entries of one log; returns the time spent in raw
+/// batch verification of their signatures on every core.
+fn write_bundle(
+    path: &Path,
+    head: &Head,
+    key: &SigningKey,
+    origin: &Origin,
+    n: usize,
+    with_payloads: bool,
+) -> Duration {
+    let payloads = payloads();
+    // The checkpoint comes before the entries, so the root is computed first.
+    let mut tree = RootBuilder::default();
+    for start in (0..n).step_by(CHUNK) {
+        for signed in sign_range(key, origin, &payloads, start, (start + CHUNK).min(n)) {
+            tree.push(signed.leaf_hash());
+        }
+    }
+    let root = tree.root();
+    let file = File::create(path).expect("bundle file");
+    let mut writer =
+        BundleWriter::new(BufWriter::with_capacity(1 << 20, file), head).expect("head");
+    writer
+        .log(
+            origin,
+            LogHead {
+                size: n as u64,
+                root,
+            },
+        )
+        .expect("log");
+    writer
+        .checkpoint(&SignedCheckpoint::sign(
+            Checkpoint::new(origin.clone(), n as u64, root),
+            key,
+        ))
+        .expect("checkpoint");
+    let public = key.verifying_key();
+    let mut raw = Duration::ZERO;
+    for start in (0..n).step_by(CHUNK) {
+        let signed = sign_range(key, origin, &payloads, start, (start + CHUNK).min(n));
+        raw += raw_verify(&signed, public);
+        for (offset, entry) in signed.iter().enumerate() {
+            let payload = &payloads[(start + offset) % payloads.len()].1;
+            writer
+                .entry(entry, with_payloads.then_some(payload.as_slice()))
+                .expect("entry");
+        }
+    }
+    writer.finish(key, origin.as_str()).expect("end");
+    raw
+}
+
+/// Plain Ed25519 batch verification of the entries' signatures, split over
+/// every core: the baseline.
+fn raw_verify(entries: &[SignedEntry], key: ed25519_dalek::VerifyingKey) -> Duration {
+    let messages: Vec<Vec<u8>> = entries
+        .iter()
+        .map(|e| [b"concord/entry/v1\n".as_slice(), &e.header_bytes].concat())
+        .collect();
+    let signatures: Vec<_> = entries
+        .iter()
+        .map(|e| ed25519_dalek::Signature::from_bytes(&e.signature))
+        .collect();
+    let keys = vec![key; entries.len()];
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let per = entries.len().div_ceil(cores);
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for ((m, s), k) in messages
+            .chunks(per)
+            .zip(signatures.chunks(per))
+            .zip(keys.chunks(per))
+        {
+            scope.spawn(move || {
+                let refs: Vec<&[u8]> = m.iter().map(Vec::as_slice).collect();
+                ed25519_dalek::verify_batch(&refs, s, k).expect("valid signatures");
+            });
+        }
+    });
+    start.elapsed()
+}
+
+fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+fn main() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    testnet::build(&TestnetArgs {
+        dir: dir.path().to_path_buf(),
+        members: vec!["cl".into(), "mx".into()],
+        observers: vec![],
+        federation: "pacific-alliance".into(),
+        sync_interval_ms: 1000,
+        json: false,
+    })
+    .expect("testnet");
+    let home = Home::new(&dir.path().join("cl"));
+    let key = home.identity().expect("identity").log_key.clone();
+    let origin = Origin::new("pacific-alliance.concord/cl").expect("origin");
+    let rosters = home.roster_files().expect("roster files");
+    let n = scale(1_000_000.0);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    println!("machine: {cores} cores (nproc); one log of {n} entries");
+    for with_payloads in [false, true] {
+        let head = Head {
+            audience: None,
+            created: 1_763_935_200,
+            exporter: origin.to_string(),
+            federation: "pacific-alliance".into(),
+            format: FORMAT.into(),
+            headers_only: !with_payloads,
+            rosters: rosters
+                .iter()
+                .map(|r| {
+                    use base64::Engine as _;
+                    base64::engine::general_purpose::STANDARD.encode(r)
+                })
+                .collect(),
+        };
+        let path = dir.path().join("bench.bundle");
+        let raw = write_bundle(&path, &head, &key, &origin, n, with_payloads);
+        let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+        let start = Instant::now();
+        let audit = bundle::audit_file(&path, None, &Progress::new(false)).expect("audit runs");
+        let took = start.elapsed();
+        assert!(
+            audit.report.findings.is_empty(),
+            "{:?}",
+            &audit.report.findings[..1]
+        );
+        let what = if with_payloads {
+            "with payloads"
+        } else {
+            "headers only"
+        };
+        println!(
+            "bundle audit, {what}: {n} entries, {:.0} MiB, {:.2} s ({:.0} entries/s) | raw Ed25519 batch verify on {cores} cores: {:.2} s | ratio audit/raw {:.2} (target <= 1.5) | peak RSS so far {} MiB",
+            bytes as f64 / (1 << 20) as f64,
+            took.as_secs_f64(),
+            n as f64 / took.as_secs_f64(),
+            raw.as_secs_f64(),
+            took.as_secs_f64() / raw.as_secs_f64(),
+            peak_rss_mib().unwrap_or(0)
+        );
+        std::fs::remove_file(&path).expect("remove");
+    }
+}

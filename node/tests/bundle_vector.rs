@@ -1,0 +1,135 @@
+//! The bundle test vector of PROTOCOL.md §10 (`tests/data/vector.bundle`):
+//! rebuilt byte for byte from fixed seeds, and audited clean.
+//!
+//! Set `CONCORD_WRITE_VECTORS=1` to rewrite the file after a deliberate
+//! format change.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use concord_keys::roster::{LogKey, Member, Policy, Role, Roster, Threshold};
+use concord_keys::{AgencyIdentity, MemberId, SignedRoster, VerifierKey};
+use concord_node::audit::Progress;
+use concord_node::bundle::{self, BundleWriter, FORMAT, Head};
+use concord_node::store::LogHead;
+use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint, cosign};
+use concord_protocol::entry::{NewEntry, Visibility, sign_entry};
+use concord_protocol::merkle::RootBuilder;
+use concord_protocol::origin::Origin;
+use concord_protocol::record::{Country, Kind};
+
+const FEDERATION: &str = "pacific-alliance";
+
+fn participant(id: &str, seed: u8, country: &str, role: Role) -> (AgencyIdentity, Member) {
+    let identity = AgencyIdentity::from_secrets(
+        MemberId::new(id).expect("id"),
+        &[seed; 32],
+        &[seed.wrapping_add(100); 32],
+    )
+    .expect("distinct seeds");
+    let origin = Origin::for_member(FEDERATION, id).expect("origin");
+    let peer_id = libp2p::identity::Keypair::ed25519_from_bytes([seed.wrapping_add(100); 32])
+        .expect("seed")
+        .public()
+        .to_peer_id()
+        .to_string();
+    let vkey = VerifierKey::note(origin.as_str(), identity.log_public_key()).expect("vkey");
+    let member = Member {
+        id: identity.id.clone(),
+        name: format!("Vector agency {id}"),
+        country: Country::new(country).expect("country"),
+        role,
+        origin: origin.to_string(),
+        keys: vec![LogKey::open(vkey, 0)],
+        peer_id,
+        addrs: vec!["/ip4/127.0.0.1/tcp/4001".into()],
+    };
+    (identity, member)
+}
+
+/// mx (log key seed 07) publishes entry 0 of §10; un1540 (seed 09)
+/// cosigns the checkpoint of size 1; mx exports a headers-only bundle.
+fn vector() -> Vec<u8> {
+    let (mx, mx_member) = participant("mx", 7, "MX", Role::Member);
+    let (un, un_member) = participant("un1540", 9, "US", Role::Observer);
+    let roster = Roster {
+        federation: FEDERATION.into(),
+        version: 1,
+        policy: Policy {
+            threshold: Threshold::Majority,
+        },
+        members: vec![mx_member, un_member],
+    };
+    let mut signed_roster = SignedRoster::new(&roster).expect("roster");
+    signed_roster.sign(&mx);
+    let origin = Origin::for_member(FEDERATION, "mx").expect("origin");
+    let entry = sign_entry(
+        &NewEntry {
+            origin: &origin,
+            index: 0,
+            time: 1_763_935_200,
+            kind: Kind::Notice,
+            refers_to: None,
+            payload: br#"{"sample":0}"#,
+            visibility: Visibility::Federation,
+        },
+        &mx.log_key,
+    )
+    .expect("entry");
+    let mut tree = RootBuilder::default();
+    tree.push(entry.leaf_hash());
+    let mut checkpoint =
+        SignedCheckpoint::sign(Checkpoint::new(origin.clone(), 1, tree.root()), &mx.log_key);
+    let witness = Origin::for_member(FEDERATION, "un1540").expect("origin");
+    checkpoint
+        .add_cosignature(cosign(
+            &checkpoint,
+            witness.as_str(),
+            &un.log_key,
+            1_763_935_300,
+        ))
+        .expect("room");
+    let head = Head {
+        audience: None,
+        created: 1_763_935_400,
+        exporter: origin.to_string(),
+        federation: FEDERATION.into(),
+        format: FORMAT.into(),
+        headers_only: true,
+        rosters: vec![BASE64.encode(signed_roster.to_bytes())],
+    };
+    let mut writer = BundleWriter::new(Vec::new(), &head).expect("head");
+    writer
+        .log(
+            &origin,
+            LogHead {
+                size: 1,
+                root: tree.root(),
+            },
+        )
+        .expect("log");
+    writer.checkpoint(&checkpoint).expect("checkpoint");
+    writer.entry(&entry, None).expect("entry");
+    writer.finish(&mx.log_key, origin.as_str()).expect("end")
+}
+
+#[test]
+fn the_bundle_vector_is_rebuilt_exactly_and_audits_clean() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vector.bundle");
+    let built = vector();
+    if std::env::var_os("CONCORD_WRITE_VECTORS").is_some() {
+        std::fs::write(path, &built).expect("write vector");
+    }
+    let stored = std::fs::read(path).expect("the vector file");
+    assert!(
+        built == stored,
+        "the bundle format changed; if on purpose, rewrite the vector and PROTOCOL.md §10"
+    );
+    let audit = bundle::audit_reader(&stored[..], "vector", None, &Progress::new(false))
+        .expect("in memory");
+    assert!(
+        audit.report.findings.is_empty(),
+        "{:#?}",
+        audit.report.findings
+    );
+    assert_eq!(audit.report.logs[0].cosigners.len(), 1);
+}
