@@ -527,12 +527,26 @@ enum Backend {
 fn backend(home: &Home) -> Result<Backend, CliError> {
     // A mistyped --home must not become an empty store: the config comes first.
     let config = home.config()?;
-    match Store::open(&home.db_path()) {
-        Ok(store) => Ok(Backend::Local { store }),
-        Err(StoreError::Locked(_)) => Ok(Backend::Remote {
+    let remote = || -> Result<Backend, CliError> {
+        Ok(Backend::Remote {
             base: format!("http://{}", config.api.listen),
             token: home.token()?,
-        }),
+        })
+    };
+    // A running node answers on its API; asking it first spares the wait
+    // for a store lock that will not be released.
+    let listening = std::net::TcpStream::connect_timeout(
+        &config.api.listen,
+        std::time::Duration::from_millis(500),
+    )
+    .is_ok();
+    if listening {
+        return remote();
+    }
+    match Store::open(&home.db_path()) {
+        Ok(store) => Ok(Backend::Local { store }),
+        // Started, but its API is not up yet.
+        Err(StoreError::Locked(_)) => remote(),
         Err(e) => Err(e.into()),
     }
 }

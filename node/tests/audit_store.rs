@@ -138,7 +138,15 @@ fn tamper(home: &Path, key: &[u8], offset: usize) {
 
 /// Rewrites the raw value under `key` in the store's data tree.
 fn tamper_with(home: &Path, key: &[u8], change: impl FnOnce(&mut Vec<u8>)) {
-    let db = sled::open(Home::new(home).db_path()).expect("raw open");
+    // A store this process just dropped is released a moment later.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let db = loop {
+        match sled::open(Home::new(home).db_path()) {
+            Ok(db) => break db,
+            Err(e) if std::time::Instant::now() > deadline => panic!("raw open: {e}"),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(25)),
+        }
+    };
     let data = db.open_tree("data").expect("data");
     let mut value = data
         .get(key)

@@ -110,6 +110,31 @@ pub struct StoredCheckpoint {
     pub note: Result<SignedCheckpoint, String>,
 }
 
+/// Opens sled, waiting up to [`LOCK_WAIT`] for a lock that is being
+/// released: sled's background threads let go of the file a moment after
+/// the last handle in this process dropped it.
+fn open_sled(path: &Path) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match sled::Config::new().path(path).open() {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(io))
+                if io.kind() == std::io::ErrorKind::WouldBlock
+                    || io.to_string().contains("lock") =>
+            {
+                if std::time::Instant::now() >= deadline {
+                    return Err(StoreError::Locked(path.display().to_string()));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+}
+
+/// How long opening waits for a lock to be released.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A handle on the store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -156,15 +181,7 @@ impl Store {
     /// [`StoreError::Locked`], [`StoreError::NewerFormat`], or a store whose
     /// metadata cannot be read.
     pub fn open_for_audit(path: &Path) -> Result<Store, StoreError> {
-        let db = sled::Config::new().path(path).open().map_err(|e| match e {
-            sled::Error::Io(io)
-                if io.kind() == std::io::ErrorKind::WouldBlock
-                    || io.to_string().contains("lock") =>
-            {
-                StoreError::Locked(path.display().to_string())
-            }
-            other => StoreError::from(other),
-        })?;
+        let db = open_sled(path)?;
         let meta = db.open_tree("meta")?;
         match meta.get("format")? {
             None => {
