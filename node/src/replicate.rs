@@ -271,6 +271,7 @@ async fn handle_gossip(
                 return Ok(Verdict::Ignore);
             }
             if outcome.appended > 0 {
+                log_growth(core, &origin);
                 let gossiped_payload = matches!(
                     header.payload.visibility,
                     Visibility::Public | Visibility::Federation
@@ -519,7 +520,7 @@ async fn catch_up(core: &Core, peer: PeerId, origin: &Origin, from: u64) {
         match ingest(core, origin, decode_all(&entries)).await {
             Ok(outcome) if outcome.appended > 0 => {
                 core.count(|s| s.synced_appended += outcome.appended);
-                start = core.store.head(origin).map(|h| h.size).unwrap_or(end);
+                start = log_growth(core, origin).unwrap_or(end);
             }
             Ok(_) => return,
             Err(e) => {
@@ -528,6 +529,14 @@ async fn catch_up(core: &Core, peer: PeerId, origin: &Origin, from: u64) {
             }
         }
     }
+}
+
+/// Reports a replica's new size (for operators following a catch-up, and
+/// for measuring propagation); returns it.
+fn log_growth(core: &Core, origin: &Origin) -> Option<u64> {
+    let size = core.store.head(origin).ok()?.size;
+    tracing::debug!(%origin, size, "replica grew");
+    Some(size)
 }
 
 /// Fetches `peer`'s entries of `origin` below `size`, newest range first, so
@@ -574,6 +583,7 @@ async fn anti_entropy_loop(
     let mut ticker = tokio::time::interval(core.sync_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut retention = tokio::time::interval(RETENTION_INTERVAL);
+    let mut round = 0u64;
     loop {
         tokio::select! {
             biased;
@@ -584,7 +594,10 @@ async fn anti_entropy_loop(
                 Hint::Diverged { peer, origin, size } => find_divergence(&core, peer, &origin, size).await,
                 Hint::Payload { peer, origin, index } => fetch_payload(&core, peer, &origin, index).await,
             },
-            _ = ticker.tick() => anti_entropy_round(&core).await,
+            _ = ticker.tick() => {
+                anti_entropy_round(&core, round).await;
+                round += 1;
+            }
         }
     }
 }
@@ -604,10 +617,21 @@ async fn apply_retention(core: &Core) {
     }
 }
 
-/// One round: ask every connected peer for its checkpoints and catch up on
-/// whatever a peer holds beyond the stored logs.
-async fn anti_entropy_round(core: &Core) {
-    for peer in core.net.peers().await {
+/// Peers asked per anti-entropy round. Asking every peer every round costs
+/// each node a checkpoint list per peer per interval, which at 30 nodes
+/// saturates two cores; a rotating few still reach every peer within
+/// ⌈peers / fanout⌉ rounds, and gossip carries the rest.
+const ANTI_ENTROPY_FANOUT: usize = 3;
+
+/// One round: ask the next few connected peers, in rotation, for their
+/// checkpoints and catch up on whatever a peer holds beyond the stored logs.
+async fn anti_entropy_round(core: &Core, round: u64) {
+    let mut peers = core.net.peers().await;
+    peers.sort_by_key(|p| p.peer);
+    let first = (round as usize).wrapping_mul(ANTI_ENTROPY_FANOUT) % peers.len().max(1);
+    peers.rotate_left(first);
+    peers.truncate(ANTI_ENTROPY_FANOUT);
+    for peer in peers {
         let notes = match core.net.request(peer.peer, SyncRequest::Checkpoints).await {
             Ok(SyncResponse::Checkpoints { notes }) => notes,
             Ok(_) => continue,

@@ -301,3 +301,72 @@ fn a_bilateral_payload_is_served_only_to_its_two_states() {
         );
     }
 }
+
+#[test]
+fn a_headers_only_observer_verifies_every_log_and_holds_no_payload() {
+    let fed = Fed::create("cl,mx", "wco:BE");
+    let wco = fed.home("wco");
+    let mut config = wco.config().expect("config");
+    config.replication.headers_only = true;
+    std::fs::write(
+        wco.config_path(),
+        toml::to_string(&config).expect("config serialises"),
+    )
+    .expect("write config");
+    for id in ["cl", "mx", "wco"] {
+        fed.start(id);
+    }
+    let bodies = sample_bodies();
+    for (i, body) in bodies.iter().take(6).enumerate() {
+        let id = if i % 2 == 0 { "cl" } else { "mx" };
+        // Public payloads too: headers-only means none at all.
+        let kind = if i < 2 {
+            "denial?visibility=public"
+        } else {
+            "denial"
+        };
+        fed.publish(id, kind, body)
+            .unwrap_or_else(|status| panic!("publish {i}: HTTP {status}"));
+    }
+    converge(
+        &fed,
+        &["cl", "mx", "wco"],
+        &["cl", "mx"],
+        3,
+        Duration::from_secs(60),
+    );
+    for id in ["cl", "mx", "wco"] {
+        fed.stop(id);
+    }
+    let store = concord_node::store::Store::open(&wco.db_path()).expect("open");
+    for log in ["cl", "mx"] {
+        let origin = Origin::new(&origin(log)).expect("origin");
+        for index in 0..3 {
+            let header = store
+                .entry(&origin, index)
+                .expect("read")
+                .expect("entry held")
+                .decode_header()
+                .expect("header");
+            assert_eq!(
+                store.payload(&header.payload.sha256.0).expect("read"),
+                None,
+                "{log} #{index}: a headers-only observer holds no payload"
+            );
+        }
+    }
+    drop(store);
+    // And it still verifies every signature, tree and checkpoint it holds.
+    let audit = std::process::Command::new(common::CONCORD)
+        .args(["audit", "--json", "--home"])
+        .arg(&wco.dir)
+        .output()
+        .expect("audit runs");
+    assert!(
+        audit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&audit.stdout)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&audit.stdout).expect("report");
+    assert_eq!(report["logs"].as_array().map(Vec::len), Some(2));
+}

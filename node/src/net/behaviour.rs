@@ -162,7 +162,14 @@ fn build_behaviour(
 /// topic a penalty on invalid messages that outweighs any credit an honest
 /// peer can earn.
 fn score_params(topics: &Topics) -> PeerScoreParams {
-    let mut params = PeerScoreParams::default();
+    let mut params = PeerScoreParams {
+        // P6 (many peers behind one IP) defends open networks against
+        // Sybils; here only roster members may connect at all, and a local
+        // federation puts every node on 127.0.0.1: past ten nodes the
+        // penalty would silence gossip between them.
+        ip_colocation_factor_weight: 0.0,
+        ..PeerScoreParams::default()
+    };
     for topic in Topic::ALL {
         params
             .topics

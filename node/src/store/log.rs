@@ -741,6 +741,21 @@ impl Store {
         {
             return Ok(Err(refusal.into()));
         }
+        // The same note again (anti-entropy repeats them every round): it
+        // was verified when stored.
+        if let Some(log_id) = self.log_id(&origin)
+            && self
+                .inner
+                .data
+                .get(log_item_key(
+                    keys::CHECKPOINT,
+                    log_id,
+                    signed.checkpoint.size,
+                ))?
+                .is_some_and(|raw| raw == note)
+        {
+            return Ok(Ok(CheckpointOutcome::Known));
+        }
         let verifiers = roster.checkpoint_verifiers(&origin);
         if let Err(e) = signed.verify(&origin, &verifiers) {
             return Ok(Err(Rejected::Record(format!(

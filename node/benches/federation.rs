@@ -1,0 +1,405 @@
+//! Federation benchmarks over real `concord run` processes on 127.0.0.1;
+//! prints numbers and ratios, asserts nothing.
+//!
+//! `cargo bench -p concord-node --bench federation` (scale the counts with
+//! `CONCORD_BENCH_SCALE`, default 1.0):
+//! - propagation latency, from sending a publish to the moment the last
+//!   other member stored the entry, p50/p99, in a 5-node and a 30-node
+//!   federation;
+//! - catch-up throughput of a member 100,000 entries behind, beside the raw
+//!   replica-ingest rate of the same build (`Store::ingest` in batches of
+//!   the sync range size, in this process) as a ratio.
+//!
+//! Arrival is read from each node's JSON log: the node reports every growth
+//! of a replica (`replica grew`, with the new size) at debug level, stamped
+//! by the node's own clock to the microsecond; publishes are stamped by this
+//! process with the same system clock.
+
+use std::collections::HashMap;
+use std::io::BufRead as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use concord_node::home::Home;
+use concord_node::store::{OwnEntry, Store};
+use concord_node::testnet::{self, TestnetArgs};
+use concord_protocol::entry::Visibility;
+use concord_protocol::origin::Origin;
+use concord_protocol::record::{Kind, Record};
+
+const CONCORD: &str = env!("CARGO_BIN_EXE_concord");
+const FEDERATION: &str = "pacific-alliance";
+
+fn scale(n: f64) -> usize {
+    let factor: f64 = std::env::var("CONCORD_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    ((n * factor) as usize).max(1)
+}
+
+fn sample_bodies() -> Vec<(Kind, Vec<u8>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/records");
+    let mut out = Vec::new();
+    for (dir, kind) in [("denials", Kind::Denial), ("notices", Kind::Notice)] {
+        let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
+            .expect("samples")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        files.sort();
+        for file in files {
+            out.push((kind, std::fs::read(file).expect("read")));
+        }
+    }
+    out
+}
+
+fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+/// Microseconds since the epoch of an RFC 3339 UTC timestamp as
+/// tracing-subscriber writes it (`2026-11-24T04:40:00.123456Z`).
+fn parse_timestamp(text: &str) -> Option<i64> {
+    let (date, time) = text.trim_end_matches('Z').split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>());
+    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
+    let (hms, fraction) = time.split_once('.').unwrap_or((time, "0"));
+    let mut t = hms.split(':').map(|p| p.parse::<i64>());
+    let (h, min, s) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
+    let micros: i64 = format!("{fraction:0<6}").get(..6)?.parse().ok()?;
+    // Days from the civil date (proleptic Gregorian), 1970-01-01 = 0.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400 + h * 3_600 + min * 60 + s) * 1_000_000) + micros)
+}
+
+/// A federation of running nodes, stopped on drop.
+struct Federation {
+    root: PathBuf,
+    nodes: Vec<(String, Child)>,
+    agent: ureq::Agent,
+}
+
+impl Federation {
+    fn create(root: &Path, ids: &[String]) -> Self {
+        testnet::build(&TestnetArgs {
+            dir: root.to_path_buf(),
+            members: ids.to_vec(),
+            observers: vec![],
+            federation: FEDERATION.into(),
+            sync_interval_ms: 1000,
+            json: false,
+        })
+        .expect("testnet");
+        Self {
+            root: root.to_path_buf(),
+            nodes: Vec::new(),
+            agent: ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(Duration::from_secs(30)))
+                .build()
+                .into(),
+        }
+    }
+
+    fn home(&self, id: &str) -> Home {
+        Home::new(&self.root.join(id))
+    }
+
+    fn log_path(&self, id: &str) -> PathBuf {
+        self.root.join(format!("{id}.log"))
+    }
+
+    fn start(&mut self, id: &str) {
+        let log = std::fs::File::create(self.log_path(id)).expect("log file");
+        let child = Command::new(CONCORD)
+            .args(["--log-format", "json", "run", "--home"])
+            .arg(self.root.join(id))
+            .env(
+                "CONCORD_LOG",
+                "info,concord_node::replicate=debug,libp2p=warn",
+            )
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("node starts");
+        self.nodes.push((id.to_owned(), child));
+    }
+
+    fn wait_healthy(&self, id: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if self.get(id, "/v1/health").is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("{id} never answered");
+    }
+
+    fn get(&self, id: &str, path: &str) -> Option<serde_json::Value> {
+        let home = self.home(id);
+        let config = home.config().ok()?;
+        let mut response = self
+            .agent
+            .get(format!("http://{}{path}", config.api.listen))
+            .header("Authorization", format!("Bearer {}", home.token().ok()?))
+            .call()
+            .ok()?;
+        if response.status() != 200 {
+            return None;
+        }
+        serde_json::from_str(&response.body_mut().read_to_string().ok()?).ok()
+    }
+
+    /// Publishes through `id`'s API; the entry's index.
+    fn publish(&self, id: &str, kind: Kind, body: &[u8]) -> u64 {
+        let home = self.home(id);
+        let config = home.config().expect("config");
+        let mut response = self
+            .agent
+            .post(format!("http://{}/v1/records/{kind}", config.api.listen))
+            .header(
+                "Authorization",
+                format!("Bearer {}", home.token().expect("token")),
+            )
+            .header("Content-Type", "application/json")
+            .send(body)
+            .expect("publish");
+        assert_eq!(response.status(), 201, "publish at {id}");
+        let answer: serde_json::Value =
+            serde_json::from_str(&response.body_mut().read_to_string().expect("body"))
+                .expect("json");
+        answer["index"].as_u64().expect("index")
+    }
+
+    fn size(&self, id: &str, origin: &str) -> u64 {
+        self.get(id, "/v1/status")
+            .and_then(|s| {
+                s["logs"]
+                    .as_array()?
+                    .iter()
+                    .find(|l| l["origin"] == origin)?["size"]
+                    .as_u64()
+            })
+            .unwrap_or(0)
+    }
+
+    /// When each replica of `node` reached each size, from its log.
+    fn growth(&self, node: &str) -> HashMap<String, Vec<(u64, i64)>> {
+        let file = std::fs::File::open(self.log_path(node)).expect("log");
+        let mut out: HashMap<String, Vec<(u64, i64)>> = HashMap::new();
+        for line in std::io::BufReader::new(file).lines() {
+            let Ok(line) = line else { continue };
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if event["fields"]["message"] != "replica grew" {
+                continue;
+            }
+            let (Some(origin), Some(size), Some(at)) = (
+                event["fields"]["origin"].as_str(),
+                event["fields"]["size"].as_u64(),
+                event["timestamp"].as_str().and_then(parse_timestamp),
+            ) else {
+                continue;
+            };
+            out.entry(origin.to_owned()).or_default().push((size, at));
+        }
+        out
+    }
+}
+
+impl Drop for Federation {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.nodes {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn origin(id: &str) -> String {
+    format!("{FEDERATION}.concord/{id}")
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Publishes `n` entries round-robin over the members, one every `gap`,
+/// and measures when the last other member stored each.
+fn propagation(n_nodes: usize, n: usize, gap: Duration) -> (f64, f64, usize) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Every node of the benchmark sits in one country; ids must only be
+    // distinct.
+    let ids: Vec<String> = (0..n_nodes).map(|i| format!("m{i:02}:CL")).collect();
+    let names: Vec<String> = (0..n_nodes).map(|i| format!("m{i:02}")).collect();
+    let mut fed = Federation::create(dir.path(), &ids);
+    for id in &names {
+        fed.start(id);
+    }
+    for id in &names {
+        fed.wait_healthy(id);
+    }
+    let bodies = sample_bodies();
+    // Warm-up: one entry per member, until every node holds them all, so
+    // the gossip mesh is formed before anything is timed.
+    for id in &names {
+        fed.publish(id, bodies[0].0, &bodies[0].1);
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !names
+        .iter()
+        .all(|reader| names.iter().all(|log| fed.size(reader, &origin(log)) >= 1))
+    {
+        assert!(Instant::now() < deadline, "the federation never formed");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut sent = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = &names[i % n_nodes];
+        let (kind, body) = &bodies[i % bodies.len()];
+        let at = now_micros();
+        let index = fed.publish(id, *kind, body);
+        sent.push((id.clone(), index, at));
+        std::thread::sleep(gap);
+    }
+    // Let the last ones arrive (anti-entropy would carry any gossip missed).
+    std::thread::sleep(Duration::from_secs(3));
+    let growth: Vec<_> = names.iter().map(|id| (id, fed.growth(id))).collect();
+    let mut latencies = Vec::with_capacity(n);
+    let mut missing = 0;
+    for (publisher, index, at) in &sent {
+        let log = origin(publisher);
+        let mut last = None::<i64>;
+        for (reader, grown) in &growth {
+            if *reader == publisher {
+                continue;
+            }
+            let arrival = grown
+                .get(&log)
+                .and_then(|g| g.iter().find(|(size, _)| *size > *index))
+                .map(|(_, t)| *t);
+            match arrival {
+                Some(t) => last = Some(last.map_or(t, |l| l.max(t))),
+                None => {
+                    missing += 1;
+                    last = None;
+                    break;
+                }
+            }
+        }
+        if let Some(last) = last {
+            latencies.push((last - at) as f64 / 1000.0);
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    (
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        missing,
+    )
+}
+
+/// Catch-up of a member `n` entries behind, and raw ingest of the same
+/// entries in this process.
+fn catch_up(n: usize) -> (f64, f64, f64) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut fed = Federation::create(dir.path(), &["cl".into(), "mx".into()]);
+    let cl_origin = Origin::new(&origin("cl")).expect("origin");
+    let records: Vec<Record> = sample_bodies()
+        .iter()
+        .map(|(kind, body)| Record::parse(*kind, body).expect("sample validates"))
+        .collect();
+    let roster = fed.home("cl").roster().expect("roster");
+    let key = fed.home("cl").identity().expect("keys").log_key.clone();
+    let entries = {
+        let store = Store::open(&fed.home("cl").db_path()).expect("cl store");
+        for start in (0..n).step_by(1000) {
+            let group: Vec<OwnEntry> = (start..(start + 1000).min(n))
+                .map(|i| OwnEntry {
+                    record: records[i % records.len()].clone(),
+                    visibility: Visibility::Federation,
+                    refers_to: None,
+                })
+                .collect();
+            store
+                .append_own(&cl_origin, &key, 1_763_935_200, &group)
+                .expect("append");
+        }
+        store.flush_blocking().expect("flush");
+        let mut entries = Vec::with_capacity(n);
+        for start in (0..n as u64).step_by(1024) {
+            for entry in store.entries(&cl_origin, start, 1024).expect("read") {
+                let header = entry.decode_header().expect("header");
+                let payload = store.payload(&header.payload.sha256.0).expect("read");
+                entries.push((entry, payload));
+            }
+        }
+        entries
+    };
+    // Raw replica ingest of the same build: what catching up could reach.
+    let raw = {
+        let store = Store::open(&dir.path().join("raw-db")).expect("raw store");
+        let start = Instant::now();
+        for batch in entries.chunks(1024) {
+            let outcome = store
+                .ingest(&cl_origin, batch.to_vec(), &roster)
+                .expect("ingest");
+            assert_eq!(outcome.appended as usize, batch.len());
+            store.flush_blocking().expect("flush");
+        }
+        n as f64 / start.elapsed().as_secs_f64()
+    };
+    drop(entries);
+    fed.start("cl");
+    fed.wait_healthy("cl");
+    let spawned = now_micros();
+    fed.start("mx");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while fed.size("mx", cl_origin.as_str()) < n as u64 {
+        assert!(Instant::now() < deadline, "mx never caught up");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let grown = fed.growth("mx").remove(cl_origin.as_str()).expect("growth");
+    let first = grown.first().map(|(_, t)| *t).expect("grew");
+    let last = grown
+        .iter()
+        .find(|(size, _)| *size >= n as u64)
+        .map(|(_, t)| *t)
+        .expect("caught up");
+    let transfer = n as f64 / ((last - first) as f64 / 1e6);
+    let from_spawn = n as f64 / ((last - spawned) as f64 / 1e6);
+    (transfer, from_spawn, raw)
+}
+
+fn main() {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    println!("machine: {cores} cores (nproc); every node a `concord run` process on 127.0.0.1");
+    for (nodes, count, gap_ms) in [(5, scale(300.0), 20), (30, scale(150.0), 40)] {
+        let (p50, p99, missing) = propagation(nodes, count, Duration::from_millis(gap_ms));
+        println!(
+            "propagation, {nodes} nodes: {count} publishes (one every {gap_ms} ms), publish sent -> last other member stored: p50 {p50:.1} ms, p99 {p99:.1} ms{}",
+            if missing > 0 {
+                format!(" ({missing} not everywhere within 3 s)")
+            } else {
+                String::new()
+            }
+        );
+    }
+    let n = scale(100_000.0);
+    let (transfer, from_spawn, raw) = catch_up(n);
+    println!(
+        "catch-up of a member {n} entries behind: {transfer:.0} entries/s (first to last stored; {from_spawn:.0}/s from process start) | raw replica ingest, same build, batches of 1024: {raw:.0} entries/s | ratio {:.2} (target >= 0.5)",
+        transfer / raw
+    );
+}
