@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::net::{NetEvent, NetHandle, Topic, Verdict};
 use crate::publish::Committed;
-use crate::store::{CheckpointOutcome, EvidenceRecord, IngestOutcome, Store, StoreError};
+use crate::store::{CheckpointOutcome, EvidenceRecord, IngestOutcome, Rejected, Store, StoreError};
 
 /// A witness identity: cosigns checkpoints this node verified.
 #[derive(Clone)]
@@ -522,7 +522,19 @@ async fn catch_up(core: &Core, peer: PeerId, origin: &Origin, from: u64) {
                 core.count(|s| s.synced_appended += outcome.appended);
                 start = log_growth(core, origin).unwrap_or(end);
             }
-            Ok(_) => return,
+            Ok(outcome) => {
+                // Signed entries that extend our tree to another root than
+                // the log's signed checkpoint: the log forked below what we
+                // hold. The peer's older entries show where.
+                let forked = outcome.rejected.iter().find_map(|(_, r)| match r {
+                    Rejected::CheckpointMismatch { size, .. } => Some(*size),
+                    _ => None,
+                });
+                if let Some(size) = forked {
+                    find_divergence(core, peer, origin, size).await;
+                }
+                return;
+            }
             Err(e) => {
                 tracing::error!(error = %e, "store failure while catching up");
                 return;

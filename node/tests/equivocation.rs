@@ -77,6 +77,54 @@ fn a_member_that_rewrites_its_history_is_detected_by_every_other_node() {
             "{id} kept the history it had verified"
         );
     }
+
+    // While quarantined, nothing more of cl is accepted anywhere.
+    for body in sample_bodies().iter().take(3) {
+        fed.publish("cl", "denial", body).expect("cl publishes on");
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    for id in ["mx", "pe", "un1540"] {
+        assert_eq!(fed.log_size(id, cl), 3, "{id} accepted nothing more of cl");
+        assert!(fed.quarantined(id, cl));
+    }
+
+    // An operator lifts it at mx; the decision is recorded with who took it.
+    let out = std::process::Command::new(common::CONCORD)
+        .args(["quarantine", "clear", "--home"])
+        .arg(&fed.home("mx").dir)
+        .args([
+            "--log",
+            "cl",
+            "--operator",
+            "Duty officer, SE",
+            "--reason",
+            "reviewed the proof",
+        ])
+        .output()
+        .expect("quarantine clear runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let decisions = fed.get("mx", "/v1/evidence").expect("evidence")["decisions"].clone();
+    assert!(
+        decisions.to_string().contains("Duty officer, SE"),
+        "{decisions:#}"
+    );
+    // cl still shows a forked history, so mx proves it again and quarantines
+    // again, still keeping the history it verified first.
+    wait_until(Duration::from_secs(60), "mx quarantines cl again", || {
+        fed.quarantined("mx", cl)
+    });
+    assert_eq!(fed.log_size("mx", cl), 3);
+}
+
+fn sample_bodies() -> Vec<Vec<u8>> {
+    samples()
+        .iter()
+        .map(|f| std::fs::read(f).expect("read"))
+        .collect()
 }
 
 /// A misbehaving member: it answers each peer's sync requests with the view
