@@ -43,12 +43,48 @@ pub struct DemoArgs {
 
 /// Child processes that are stopped (SIGTERM, then SIGKILL) when dropped.
 struct Nodes {
-    children: Vec<(String, Child)>,
+    /// (member id, home directory, process)
+    children: Vec<(String, PathBuf, Child)>,
+}
+
+/// Lines of a node's log shown when it fails.
+const LOG_TAIL: usize = 8;
+
+impl Nodes {
+    /// Fails, naming the node and quoting its log, once any node has exited.
+    fn check_running(&mut self) -> anyhow::Result<()> {
+        for (id, home, child) in &mut self.children {
+            if let Some(status) = child.try_wait()? {
+                anyhow::bail!("node {id} exited ({status}){}", log_tail(home));
+            }
+        }
+        Ok(())
+    }
+
+    /// The end of every node's log, for a failure nobody exited over.
+    fn logs(&self) -> String {
+        self.children
+            .iter()
+            .map(|(id, home, _)| format!("\n--- {id}{}", log_tail(home)))
+            .collect()
+    }
+}
+
+fn log_tail(home: &Path) -> String {
+    let path = home.join("node.log");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(LOG_TAIL)..];
+            format!("; end of {}:\n{}", path.display(), tail.join("\n"))
+        }
+        Err(e) => format!("; {} unreadable: {e}", path.display()),
+    }
 }
 
 impl Drop for Nodes {
     fn drop(&mut self) {
-        for (_, child) in &mut self.children {
+        for (_, _, child) in &mut self.children {
             // SIGTERM lets each node flush and close its store.
             let _ = Command::new("kill")
                 .arg("-TERM")
@@ -56,7 +92,7 @@ impl Drop for Nodes {
                 .status();
         }
         let deadline = Instant::now() + Duration::from_secs(10);
-        for (id, child) in &mut self.children {
+        for (id, _, child) in &mut self.children {
             loop {
                 match child.try_wait() {
                     Ok(Some(_)) => break,
@@ -151,9 +187,10 @@ fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     };
     for home in &homes {
         let id = home.member.id.to_string();
+        let child = start_node(&exe, &home.home.dir)?;
         nodes
             .children
-            .push((id.clone(), start_node(&exe, &home.home.dir)?));
+            .push((id.clone(), home.home.dir.clone(), child));
         println!(
             "  started {:<7} {}  api http://{}",
             id, home.member.name, home.config.api.listen
@@ -163,10 +200,10 @@ fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         .iter()
         .map(|h| Ok((h.member.id.to_string(), Client::new(h)?)))
         .collect::<anyhow::Result<_>>()?;
-    wait_until(Duration::from_secs(30), "every node's API answers", || {
+    wait_until(&mut nodes, "every node's API answers", || {
         clients.iter().all(|(_, c)| c.status().is_ok())
     })?;
-    wait_until(Duration::from_secs(30), "every node sees a peer", || {
+    wait_until(&mut nodes, "every node sees a peer", || {
         clients
             .iter()
             .all(|(_, c)| c.status().is_ok_and(|s| !s.peers.is_empty()))
@@ -253,15 +290,22 @@ fn state_of(body: &str) -> Option<String> {
     Some(state.to_lowercase())
 }
 
-fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) -> anyhow::Result<()> {
-    let deadline = Instant::now() + limit;
+/// How long the nodes get to start and to find a peer.
+const START_LIMIT: Duration = Duration::from_secs(60);
+
+fn wait_until(nodes: &mut Nodes, what: &str, mut done: impl FnMut() -> bool) -> anyhow::Result<()> {
+    let deadline = Instant::now() + START_LIMIT;
     while Instant::now() < deadline {
         if done() {
             return Ok(());
         }
+        nodes.check_running()?;
         std::thread::sleep(Duration::from_millis(100));
     }
-    anyhow::bail!("timed out after {limit:?} waiting until {what}")
+    anyhow::bail!(
+        "timed out after {START_LIMIT:?} waiting until {what}{}",
+        nodes.logs()
+    )
 }
 
 /// Prints each (node, log) size change as it happens until every node holds

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod home;
 pub mod net;
 pub mod parallel;
+pub mod ports;
 pub mod publish;
 pub mod replicate;
 pub mod run;

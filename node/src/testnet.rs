@@ -14,6 +14,7 @@ use crate::home::{
     ApiConfig, Config, Home, NetworkConfig, PASSPHRASE_ENV, ReplicationConfig, RetentionConfig,
     SyncConfig, WitnessConfig,
 };
+use crate::ports::free_port;
 
 #[derive(Debug, clap::Args)]
 pub struct TestnetArgs {
@@ -49,14 +50,6 @@ fn display_name(id: &str) -> String {
         "wco" => "World Customs Organization".into(),
         other => format!("Agency {other}"),
     }
-}
-
-/// A free loopback port, chosen by the OS. Another process may take it
-/// before the node binds it; for local federations that risk is accepted.
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 /// The public facts of a new agency, as the roster needs them.
