@@ -149,14 +149,12 @@ impl std::fmt::Display for Digest256 {
 }
 
 fn decode_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    // Lowercase only: the canonical form has one spelling per value.
     if s.len() != 2 * N || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return None;
     }
     let mut out = [0u8; N];
-    for (byte_idx, pair) in s.as_bytes().chunks(2).enumerate() {
-        let text = std::str::from_utf8(pair).ok()?;
-        out[byte_idx] = u8::from_str_radix(text, 16).ok()?;
-    }
+    hex::decode_to_slice(s, &mut out).ok()?;
     Some(out)
 }
 

@@ -346,13 +346,9 @@ impl<'k> NoteSigner<'k> {
 }
 
 pub(crate) fn hex_lower(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    // On the audit path every header's digests pass through here; the hex
+    // crate's table lookup is an order of magnitude faster than `write!`.
+    hex::encode(bytes)
 }
 
 #[cfg(test)]
