@@ -8,6 +8,8 @@
 //! - beside it, raw Ed25519 batch verification of the same signatures on
 //!   every core, measured in the same run, as a ratio.
 
+mod common;
+
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
@@ -17,61 +19,15 @@ use concord_node::audit::Progress;
 use concord_node::bundle::{self, BundleWriter, FORMAT, Head};
 use concord_node::home::Home;
 use concord_node::store::LogHead;
-use concord_node::testnet::{self, TestnetArgs};
 use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint};
-use concord_protocol::entry::{self, NewEntry, SignedEntry, Visibility};
+use concord_protocol::entry::SignedEntry;
 use concord_protocol::merkle::RootBuilder;
 use concord_protocol::origin::Origin;
-use concord_protocol::record::{Kind, Record};
 use ed25519_dalek::SigningKey;
 
+use common::{sample_payloads, scale, sign_range};
+
 const CHUNK: usize = 4096;
-
-fn scale(n: f64) -> usize {
-    let factor: f64 = std::env::var("CONCORD_BENCH_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1.0);
-    ((n * factor) as usize).max(1)
-}
-
-/// The sample records as (kind, canonical bytes).
-fn payloads() -> Vec<(Kind, Vec<u8>)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/records");
-    let mut out = Vec::new();
-    for (dir, kind) in [("denials", Kind::Denial), ("notices", Kind::Notice)] {
-        for file in std::fs::read_dir(root.join(dir)).expect("samples") {
-            let bytes = std::fs::read(file.expect("entry").path()).expect("read");
-            let record = Record::parse(kind, &bytes).expect("sample validates");
-            out.push((kind, record.to_canonical_bytes()));
-        }
-    }
-    out
-}
-
-/// Entries `start..end` of the log, signed on every core.
-fn sign_range(
-    key: &SigningKey,
-    origin: &Origin,
-    payloads: &[(Kind, Vec<u8>)],
-    start: usize,
-    end: usize,
-) -> Vec<SignedEntry> {
-    let indexes: Vec<usize> = (start..end).collect();
-    concord_node::parallel::par_map(&indexes, |&i| {
-        let (kind, payload) = &payloads[i % payloads.len()];
-        let new = NewEntry {
-            origin,
-            index: i as u64,
-            time: 1_763_935_200 + i as u64,
-            kind: *kind,
-            refers_to: None,
-            payload,
-            visibility: Visibility::Federation,
-        };
-        entry::sign_entry(&new, key).expect("signs")
-    })
-}
 
 /// Writes a bundle of `n` entries of one log; returns the time spent in raw
 /// batch verification of their signatures on every core.
@@ -83,11 +39,11 @@ fn write_bundle(
     n: usize,
     with_payloads: bool,
 ) -> Duration {
-    let payloads = payloads();
+    let payloads = sample_payloads();
     // The checkpoint comes before the entries, so the root is computed first.
     let mut tree = RootBuilder::default();
     for start in (0..n).step_by(CHUNK) {
-        for signed in sign_range(key, origin, &payloads, start, (start + CHUNK).min(n)) {
+        for signed in sign_range(key, origin, &payloads, start..(start + CHUNK).min(n)) {
             tree.push(signed.leaf_hash());
         }
     }
@@ -113,7 +69,7 @@ fn write_bundle(
     let public = key.verifying_key();
     let mut raw = Duration::ZERO;
     for start in (0..n).step_by(CHUNK) {
-        let signed = sign_range(key, origin, &payloads, start, (start + CHUNK).min(n));
+        let signed = sign_range(key, origin, &payloads, start..(start + CHUNK).min(n));
         raw += raw_verify(&signed, public);
         for (offset, entry) in signed.iter().enumerate() {
             let payload = &payloads[(start + offset) % payloads.len()].1;
@@ -165,15 +121,7 @@ fn peak_rss_mib() -> Option<u64> {
 
 fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
-    testnet::build(&TestnetArgs {
-        dir: dir.path().to_path_buf(),
-        members: vec!["cl".into(), "mx".into()],
-        observers: vec![],
-        federation: "pacific-alliance".into(),
-        sync_interval_ms: 1000,
-        json: false,
-    })
-    .expect("testnet");
+    common::two_members(dir.path());
     let home = Home::new(&dir.path().join("cl"));
     let key = home.identity().expect("identity").log_key.clone();
     let origin = Origin::new("pacific-alliance.concord/cl").expect("origin");

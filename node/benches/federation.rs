@@ -15,6 +15,8 @@
 //! by the node's own clock to the microsecond; publishes are stamped by this
 //! process with the same system clock.
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
@@ -26,34 +28,12 @@ use concord_node::store::{OwnEntry, Store};
 use concord_node::testnet::{self, TestnetArgs};
 use concord_protocol::entry::Visibility;
 use concord_protocol::origin::Origin;
-use concord_protocol::record::{Kind, Record};
+use concord_protocol::record::Kind;
+
+use common::{sample_payloads, sample_records, scale};
 
 const CONCORD: &str = env!("CARGO_BIN_EXE_concord");
 const FEDERATION: &str = "pacific-alliance";
-
-fn scale(n: f64) -> usize {
-    let factor: f64 = std::env::var("CONCORD_BENCH_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1.0);
-    ((n * factor) as usize).max(1)
-}
-
-fn sample_bodies() -> Vec<(Kind, Vec<u8>)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/records");
-    let mut out = Vec::new();
-    for (dir, kind) in [("denials", Kind::Denial), ("notices", Kind::Notice)] {
-        let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
-            .expect("samples")
-            .map(|e| e.expect("entry").path())
-            .collect();
-        files.sort();
-        for file in files {
-            out.push((kind, std::fs::read(file).expect("read")));
-        }
-    }
-    out
-}
 
 fn now_micros() -> i64 {
     SystemTime::now()
@@ -250,7 +230,7 @@ fn propagation(n_nodes: usize, n: usize, gap: Duration) -> (f64, f64, usize) {
     for id in &names {
         fed.wait_healthy(id);
     }
-    let bodies = sample_bodies();
+    let bodies = sample_payloads();
     // Warm-up: one entry per member, until every node holds them all, so
     // the gossip mesh is formed before anything is timed.
     for id in &names {
@@ -316,10 +296,7 @@ fn catch_up(n: usize) -> (f64, f64, f64) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut fed = Federation::create(dir.path(), &["cl".into(), "mx".into()]);
     let cl_origin = Origin::new(&origin("cl")).expect("origin");
-    let records: Vec<Record> = sample_bodies()
-        .iter()
-        .map(|(kind, body)| Record::parse(*kind, body).expect("sample validates"))
-        .collect();
+    let records = sample_records();
     let roster = fed.home("cl").roster().expect("roster");
     let key = fed.home("cl").identity().expect("keys").log_key.clone();
     let entries = {

@@ -10,41 +10,35 @@
 //! - inclusion-proof time from the store at 1M entries beside the same proof
 //!   over an in-memory hash list.
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use concord_node::home::Home;
 use concord_node::publish::{self, Writer};
 use concord_node::store::{OwnEntry, Store};
-use concord_node::testnet::{self, TestnetArgs};
-use concord_protocol::entry::{self, NewEntry, SignedEntry, Visibility};
+use concord_protocol::entry::{self, SignedEntry, Visibility};
 use concord_protocol::merkle::{self, Hash};
 use concord_protocol::origin::Origin;
 use concord_protocol::record::{Kind, Record};
-use ed25519_dalek::SigningKey;
 
-fn scale(n: f64) -> usize {
-    let factor: f64 = std::env::var("CONCORD_BENCH_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1.0);
-    ((n * factor) as usize).max(1)
+use common::{sample_payloads, sample_records, scale, sign_range};
+
+/// Pairs each entry with its sample payload.
+fn with_payloads(
+    payloads: &[(Kind, Vec<u8>)],
+    entries: Vec<SignedEntry>,
+) -> Vec<(SignedEntry, Option<Vec<u8>>)> {
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| (e, Some(payloads[i % payloads.len()].1.clone())))
+        .collect()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p) as usize]
-}
-
-fn records() -> Vec<Record> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/records");
-    let mut out = Vec::new();
-    for (dir, kind) in [("denials", Kind::Denial), ("notices", Kind::Notice)] {
-        for file in std::fs::read_dir(root.join(dir)).expect("samples") {
-            let bytes = std::fs::read(file.expect("entry").path()).expect("read");
-            out.push(Record::parse(kind, &bytes).expect("sample validates"));
-        }
-    }
-    out
 }
 
 fn raw_sled_flushes(dir: &Path, n: usize, value: &[u8]) -> f64 {
@@ -120,74 +114,12 @@ fn publish_rate(
     })
 }
 
-fn log_key(dir: &Path) -> SigningKey {
-    Home::new(&dir.join("cl"))
-        .identity()
-        .expect("identity")
-        .log_key
-        .clone()
-}
-
-/// Entries `range` of cl's log, signed on every core, each with its sample
-/// record as payload.
-fn signed_range(
-    key: &SigningKey,
-    range: std::ops::Range<usize>,
-    records: &[Record],
-) -> Vec<(SignedEntry, Option<Vec<u8>>)> {
-    let origin = Origin::new("pacific-alliance.concord/cl").expect("origin");
-    let payloads: Vec<Vec<u8>> = records.iter().map(Record::to_canonical_bytes).collect();
-    let kinds: Vec<Kind> = records.iter().map(Record::kind).collect();
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let per = range.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = (0..threads)
-            .map(|t| {
-                let (origin, payloads, kinds) = (&origin, &payloads, &kinds);
-                let from = range.start + t * per;
-                let to = (from + per).min(range.end);
-                scope.spawn(move || {
-                    (from..to)
-                        .map(|i| {
-                            let p = &payloads[i % payloads.len()];
-                            let new = NewEntry {
-                                origin,
-                                index: i as u64,
-                                time: 1_763_935_200 + i as u64,
-                                kind: kinds[i % kinds.len()],
-                                refers_to: None,
-                                payload: p,
-                                visibility: Visibility::Federation,
-                            };
-                            (
-                                entry::sign_entry(&new, key).expect("signs"),
-                                Some(p.clone()),
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|p| p.join().expect("signer"))
-            .collect()
-    })
-}
-
 fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
-    testnet::build(&TestnetArgs {
-        dir: dir.path().to_path_buf(),
-        members: vec!["cl".into(), "mx".into()],
-        observers: vec![],
-        federation: "pacific-alliance".into(),
-        sync_interval_ms: 1000,
-        json: false,
-    })
-    .expect("testnet");
+    common::two_members(dir.path());
     let roster = Home::new(&dir.path().join("mx")).roster().expect("roster");
-    let records = records();
+    let records = sample_records();
+    let payloads = sample_payloads();
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     println!(
         "machine: {cores} cores (nproc); sample records: {} denials and notices",
@@ -210,8 +142,16 @@ fn main() {
     }
 
     let n = scale(50_000.0);
-    let signing_key = log_key(dir.path());
-    let log = signed_range(&signing_key, 0..n, &records);
+    let signing_key = Home::new(&dir.path().join("cl"))
+        .identity()
+        .expect("identity")
+        .log_key
+        .clone();
+    let origin = Origin::new("pacific-alliance.concord/cl").expect("origin");
+    let log = with_payloads(
+        &payloads,
+        sign_range(&signing_key, &origin, &payloads, 0..n),
+    );
     let headers: Vec<_> = log
         .iter()
         .map(|(e, _)| e.decode_header().expect("header"))
@@ -223,7 +163,6 @@ fn main() {
         entry::verify_batch(&batch).expect("valid");
     }
     let raw_verify = n as f64 / start.elapsed().as_secs_f64();
-    let origin = Origin::new("pacific-alliance.concord/cl").expect("origin");
     let ingest = |store: &Store, items: &[(SignedEntry, Option<Vec<u8>>)]| {
         let start = Instant::now();
         for chunk in items.chunks(1024) {
@@ -263,14 +202,14 @@ fn main() {
     let mut offset = 0;
     while offset < big {
         let end = (offset + 65_536).min(big);
-        let slice = signed_range(&signing_key, offset..end, &records);
-        for (i, (e, _)) in slice.iter().enumerate() {
+        let slice = sign_range(&signing_key, &origin, &payloads, offset..end);
+        for (i, e) in slice.iter().enumerate() {
             let new = merkle::stored_hashes_for_record((offset + i) as u64, e.leaf_hash(), &stored)
                 .expect("hashes");
             stored.extend(new);
         }
         for chunk in slice.chunks(1024) {
-            let bare = chunk.iter().map(|(e, _)| (e.clone(), None)).collect();
+            let bare = chunk.iter().map(|e| (e.clone(), None)).collect();
             store.ingest(&origin, bare, &roster).expect("ingest");
         }
         offset = end;

@@ -1,0 +1,89 @@
+//! What the benchmarks share: the scale knob, the sample records, a
+//! two-member federation's homes and entries signed on every core.
+#![allow(
+    dead_code,
+    reason = "each benchmark uses a different part of this module"
+)]
+
+use std::ops::Range;
+use std::path::Path;
+
+use concord_node::testnet::{self, TestnetArgs};
+use concord_protocol::entry::{self, NewEntry, SignedEntry, Visibility};
+use concord_protocol::origin::Origin;
+use concord_protocol::record::{Kind, Record};
+use ed25519_dalek::SigningKey;
+
+/// `n` scaled by `CONCORD_BENCH_SCALE` (default 1.0), at least 1.
+pub fn scale(n: f64) -> usize {
+    let factor: f64 = std::env::var("CONCORD_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    ((n * factor) as usize).max(1)
+}
+
+/// The sample records of `scenarios/records/`, denials then notices, each
+/// in file-name order, validated.
+pub fn sample_records() -> Vec<Record> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/records");
+    let mut out = Vec::new();
+    for (dir, kind) in [("denials", Kind::Denial), ("notices", Kind::Notice)] {
+        let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
+            .expect("samples")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        files.sort();
+        for file in files {
+            let bytes = std::fs::read(file).expect("read");
+            out.push(Record::parse(kind, &bytes).expect("sample validates"));
+        }
+    }
+    out
+}
+
+/// The sample records as (kind, canonical bytes): what entries carry.
+pub fn sample_payloads() -> Vec<(Kind, Vec<u8>)> {
+    sample_records()
+        .iter()
+        .map(|r| (r.kind(), r.to_canonical_bytes()))
+        .collect()
+}
+
+/// Homes of members `cl` and `mx` of the federation `pacific-alliance`
+/// under `dir`.
+pub fn two_members(dir: &Path) {
+    testnet::build(&TestnetArgs {
+        dir: dir.to_path_buf(),
+        members: vec!["cl".into(), "mx".into()],
+        observers: vec![],
+        federation: "pacific-alliance".into(),
+        sync_interval_ms: 1000,
+        json: false,
+    })
+    .expect("testnet");
+}
+
+/// Entries `range` of `origin`'s log, signed on every core; entry `i`
+/// carries sample payload `i` modulo their number.
+pub fn sign_range(
+    key: &SigningKey,
+    origin: &Origin,
+    payloads: &[(Kind, Vec<u8>)],
+    range: Range<usize>,
+) -> Vec<SignedEntry> {
+    let indexes: Vec<usize> = range.collect();
+    concord_node::parallel::par_map(&indexes, |&i| {
+        let (kind, payload) = &payloads[i % payloads.len()];
+        let new = NewEntry {
+            origin,
+            index: i as u64,
+            time: 1_763_935_200 + i as u64,
+            kind: *kind,
+            refers_to: None,
+            payload,
+            visibility: Visibility::Federation,
+        };
+        entry::sign_entry(&new, key).expect("signs")
+    })
+}
