@@ -821,3 +821,54 @@ fn a_checkpoint_is_final_once_it_has_the_required_cosignatures() {
     );
     assert!(!view(2).is_final, "two cosignatures were required");
 }
+
+/// Proofs read stored hashes, caching those of large subtrees; as two logs
+/// grow in uneven groups, every proof still equals one computed from the
+/// leaves alone, before and after the store is reopened.
+#[test]
+fn proofs_from_the_store_equal_proofs_from_the_leaves_as_the_log_grows() {
+    let fed = Fed::new();
+    let mut store = fed.store("mx");
+    let mut logs: Vec<(Origin, &str, u64, Vec<merkle::Hash>)> = ["cl", "pe"]
+        .into_iter()
+        .map(|id| (fed.origin(id), id, 0, Vec::new()))
+        .collect();
+    for (round, group) in [37u64, 1, 90, 128, 300, 5].into_iter().enumerate() {
+        for (origin, id, size, reference) in &mut logs {
+            let items = signed_entries(&fed, id, *size, group);
+            for (entry, _) in &items {
+                let new = merkle::stored_hashes_for_record(*size, entry.leaf_hash(), &*reference)
+                    .expect("hashes");
+                reference.extend(new);
+                *size += 1;
+            }
+            let outcome = store.ingest(origin, items, &fed.roster).expect("ingest");
+            assert_eq!(outcome.appended, group);
+        }
+        if round == 3 {
+            drop(store);
+            store = fed.store("mx");
+        }
+        for (origin, _, size, reference) in &logs {
+            let size = *size;
+            for old in [1, size / 3, size / 2, size - 1, size] {
+                for index in [0, old / 2, old.saturating_sub(1)] {
+                    assert_eq!(
+                        store.inclusion_proof(origin, index, old).expect("proof"),
+                        merkle::inclusion_proof(old, index, reference).expect("reference"),
+                        "{origin}: inclusion of {index} in {old} at size {size}"
+                    );
+                }
+                assert_eq!(
+                    store.consistency_proof(origin, old, size).expect("proof"),
+                    merkle::consistency_proof(size, old, reference).expect("reference"),
+                    "{origin}: consistency {old} -> {size}"
+                );
+            }
+            assert_eq!(
+                store.root_at(origin, size).expect("root"),
+                merkle::tree_hash(size, reference).expect("root")
+            );
+        }
+    }
+}

@@ -153,7 +153,17 @@ struct Inner {
     log_ids: Mutex<LogIds>,
     /// Serialises every append so that heads only move forward.
     write: Mutex<()>,
+    /// Hashes of complete subtrees of at least [`CACHED_SPAN`] leaves, by
+    /// (log id, stored hash index). Such a hash never changes once its
+    /// last leaf is committed, and every proof needs a few of them.
+    upper_hashes: Mutex<HashMap<(u32, u64), Hash>>,
 }
+
+/// Smallest subtree (as a level: 2^level leaves) whose hash is cached; at
+/// most one cached hash per 8 entries.
+const CACHED_LEVEL: u8 = 4;
+/// Bound on cached hashes over all logs (about 48 MB).
+const MAX_CACHED_HASHES: usize = 1 << 20;
 
 #[derive(Default)]
 struct LogIds {
@@ -209,6 +219,7 @@ impl Store {
                 db,
                 log_ids: Mutex::new(LogIds::default()),
                 write: Mutex::new(()),
+                upper_hashes: Mutex::new(HashMap::new()),
             }),
         };
         store.load_log_ids()?;
@@ -285,19 +296,11 @@ impl Store {
     }
 
     fn lock_ids(&self) -> std::sync::MutexGuard<'_, LogIds> {
-        // A panic while holding this lock leaves the maps valid: each insert is
-        // a single operation on each map.
-        self.inner
-            .log_ids
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.inner.log_ids)
     }
 
     fn lock_write(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.inner
-            .write
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.inner.write)
     }
 
     /// Every log this store knows, with its id.
@@ -500,7 +503,7 @@ impl Store {
 
     fn hash_reader(&self, log_id: u32) -> TreeReader<'_> {
         TreeReader {
-            tree: &self.inner.data,
+            inner: &self.inner,
             log_id,
         }
     }
@@ -584,29 +587,50 @@ impl Store {
 
 /// Reads a log's stored hashes straight from sled: the hash of subtree
 /// (level, n) is kept in the value of the entry that closed it.
+/// A panic while holding one of the store's locks leaves what it guards
+/// valid (each change is a single map operation), so poison is ignored.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 struct TreeReader<'a> {
-    tree: &'a sled::Tree,
+    inner: &'a Inner,
     log_id: u32,
+}
+
+impl TreeReader<'_> {
+    fn read_hash(&self, idx: u64) -> Result<Hash, MerkleError> {
+        let (level, n) = merkle::split_stored_hash_index(idx);
+        let cached = level >= CACHED_LEVEL;
+        if cached && let Some(hash) = lock(&self.inner.upper_hashes).get(&(self.log_id, idx)) {
+            return Ok(*hash);
+        }
+        let closing_leaf = ((n + 1) << level) - 1;
+        let raw = self
+            .inner
+            .data
+            .get(log_item_key(keys::ENTRY, self.log_id, closing_leaf))
+            .ok()
+            .flatten()
+            .ok_or(MerkleError::HashNotFound(idx))?;
+        let hash = entry_hashes(&raw)
+            .and_then(|hashes| hashes.get(usize::from(level)).copied())
+            .ok_or(MerkleError::HashNotFound(idx))?;
+        if cached {
+            let mut cache = lock(&self.inner.upper_hashes);
+            if cache.len() < MAX_CACHED_HASHES {
+                cache.insert((self.log_id, idx), hash);
+            }
+        }
+        Ok(hash)
+    }
 }
 
 impl HashReader for TreeReader<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, MerkleError> {
-        indexes
-            .iter()
-            .map(|idx| {
-                let (level, n) = merkle::split_stored_hash_index(*idx);
-                let closing_leaf = ((n + 1) << level) - 1;
-                let raw = self
-                    .tree
-                    .get(log_item_key(keys::ENTRY, self.log_id, closing_leaf))
-                    .ok()
-                    .flatten()
-                    .ok_or(MerkleError::HashNotFound(*idx))?;
-                entry_hashes(&raw)
-                    .and_then(|hashes| hashes.get(usize::from(level)).copied())
-                    .ok_or(MerkleError::HashNotFound(*idx))
-            })
-            .collect()
+        indexes.iter().map(|idx| self.read_hash(*idx)).collect()
     }
 }
 
