@@ -872,3 +872,39 @@ fn proofs_from_the_store_equal_proofs_from_the_leaves_as_the_log_grows() {
         }
     }
 }
+
+/// A long run goes in slice by slice; a bad entry deep in it keeps
+/// everything before it, reports itself, and drops what follows until it
+/// is sent again.
+#[test]
+fn a_bad_entry_deep_in_a_long_run_keeps_what_came_before_it() {
+    let fed = Fed::new();
+    let store = fed.store("pe");
+    let cl = fed.origin("cl");
+    let good = signed_entries(&fed, "cl", 0, 1_000);
+    for (bad_index, damage) in [(700usize, "signature"), (900, "payload")] {
+        let start = store.head(&cl).expect("head").size as usize;
+        let mut items = good[start..].to_vec();
+        let bad = &mut items[bad_index - start];
+        match damage {
+            "signature" => bad.0.signature[10] ^= 0x01,
+            // The next entry's payload: another sample record.
+            _ => bad.1 = good[bad_index + 1].1.clone(),
+        }
+        let outcome = store.ingest(&cl, items, &fed.roster).expect("ingest");
+        assert_eq!(outcome.appended, (bad_index - start) as u64, "{damage}");
+        assert_eq!(outcome.rejected.len(), 1, "{outcome:?}");
+        assert_eq!(outcome.rejected[0].0, bad_index as u64, "{outcome:?}");
+        let head = store.head(&cl).expect("head");
+        assert_eq!(head.size, bad_index as u64);
+        let mut tree = merkle::RootBuilder::default();
+        for (entry, _) in &good[..bad_index] {
+            tree.push(entry.leaf_hash());
+        }
+        assert_eq!(head.root, tree.root(), "{damage}");
+    }
+    let outcome = store
+        .ingest(&cl, good[900..].to_vec(), &fed.roster)
+        .expect("ingest");
+    assert_eq!((outcome.appended, outcome.rejected.len()), (100, 0));
+}

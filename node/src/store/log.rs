@@ -14,7 +14,7 @@ use concord_protocol::entry::{
 use concord_protocol::equivocation::{EquivocationProof, KeyLookup, KeyRefusal};
 use concord_protocol::merkle::{self, Hash, HashReader, MerkleError};
 use concord_protocol::origin::Origin;
-use concord_protocol::record::{Kind, Record};
+use concord_protocol::record::{IndexTerms, Kind, Record};
 use ed25519_dalek::SigningKey;
 
 use super::keys::{self, IndexKind, log_item_key, log_key};
@@ -96,6 +96,68 @@ pub enum CheckpointOutcome {
         size: u64,
         proof: Option<EquivocationProof>,
     },
+}
+
+/// An entry of a run, decoded: signed bytes, header, payload if carried.
+type RunItem = (SignedEntry, EntryHeader, Option<Vec<u8>>);
+
+/// Entries per slice of a run: small enough that verifying the next slice
+/// overlaps most of the writing of this one, large enough that index
+/// postings and the head are written rarely.
+const SLICE: usize = 256;
+
+/// How appending a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RunEnd {
+    /// Every entry went in.
+    Complete,
+    /// A bad entry stopped the run; what came before it went in.
+    Stopped,
+    /// The entries do not give the signed checkpoint's root; the slice that
+    /// showed it went in with nothing of its own.
+    Mismatch,
+}
+
+/// Checks a slice of a run on every core, without the store: each entry's
+/// key in the roster, the signatures in batches, payload digests and
+/// records, and the records' index terms. One result per entry, up to and
+/// including the first failure.
+fn check_slice(
+    origin: &Origin,
+    roster: &impl KeyLookup,
+    slice: &[RunItem],
+) -> Vec<Result<Option<IndexTerms>, Rejected>> {
+    let mut failure: Option<(usize, Rejected)> = None;
+    let mut keyed = Vec::with_capacity(slice.len());
+    for (offset, (signed, header, _)) in slice.iter().enumerate() {
+        match roster.entry_key(origin, header.index) {
+            Ok(key) => keyed.push((signed, header, key)),
+            Err(refusal) => {
+                failure = Some((offset, refusal.into()));
+                break;
+            }
+        }
+    }
+    if let Err(e) = verify_batches(&keyed) {
+        let offset = match &e {
+            EntryError::BadSignature { index, .. } | EntryError::WrongKey { index, .. } => {
+                usize::try_from(index - slice[0].1.index).unwrap_or(0)
+            }
+            _ => 0,
+        };
+        failure = Some((offset, e.into()));
+    }
+    let valid = failure.as_ref().map_or(slice.len(), |(offset, _)| *offset);
+    let mut checked = par_map(&slice[..valid], |(_, header, payload)| match payload {
+        Some(bytes) => check_payload(header, bytes).map(|record| record.map(|r| r.index_terms())),
+        None => Ok(None),
+    });
+    if let Some(bad) = checked.iter().position(Result::is_err) {
+        checked.truncate(bad + 1);
+    } else if let Some((_, rejected)) = failure {
+        checked.push(Err(rejected));
+    }
+    checked
 }
 
 /// Hashes staged in this batch, in front of the stored ones.
@@ -203,7 +265,7 @@ impl<'a> Staging<'a> {
         entry: &SignedEntry,
         header: &EntryHeader,
         payload: Option<&[u8]>,
-        record: Option<&Record>,
+        terms: Option<&IndexTerms>,
     ) -> Result<Hash, StoreError> {
         let index = self.size;
         let leaf = entry.leaf_hash();
@@ -217,7 +279,7 @@ impl<'a> Staging<'a> {
             self.batch
                 .insert(&keys::payload_key(&header.payload.sha256.0)[..], payload);
         }
-        self.index(header, index, record)?;
+        self.index(header, index, terms)?;
         self.size += 1;
         Ok(leaf)
     }
@@ -226,11 +288,10 @@ impl<'a> Staging<'a> {
         &mut self,
         header: &EntryHeader,
         index: u64,
-        record: Option<&Record>,
+        terms: Option<&IndexTerms>,
     ) -> Result<(), StoreError> {
         self.post(IndexKind::Kind, header.kind.as_str(), index);
-        let terms = record.map(Record::index_terms);
-        if let Some(terms) = &terms {
+        if let Some(terms) = terms {
             for name in &terms.party_names {
                 self.post(IndexKind::Party, name, index);
             }
@@ -247,7 +308,9 @@ impl<'a> Staging<'a> {
         // Status follows the headers alone, so a node without the payload
         // (an observer) still knows which denials are revoked; validity needs
         // the payload.
-        let valid_until = terms.and_then(|t| t.valid_until).map(|d| d.to_string());
+        let valid_until = terms
+            .and_then(|t| t.valid_until.as_ref())
+            .map(ToString::to_string);
         match (header.kind, header.refers_to) {
             (Kind::Denial, _) => {
                 let status = DenialStatus {
@@ -405,7 +468,8 @@ impl Store {
         let header = signed
             .decode_header()
             .expect("a header this node just signed decodes");
-        let leaf_hash = staging.push(&signed, &header, Some(&payload), Some(&own.record))?;
+        let terms = own.record.index_terms();
+        let leaf_hash = staging.push(&signed, &header, Some(&payload), Some(&terms))?;
         Ok(Ok(AppendOutcome {
             origin: origin.clone(),
             index,
@@ -429,7 +493,7 @@ impl Store {
         &self,
         origin: &Origin,
         items: Vec<(SignedEntry, Option<Vec<u8>>)>,
-        roster: &impl KeyLookup,
+        roster: &(impl KeyLookup + Sync),
     ) -> Result<IngestOutcome, StoreError> {
         let _write = self.lock_write();
         let mut outcome = IngestOutcome::default();
@@ -472,49 +536,76 @@ impl Store {
         }
         self.take_pending(log_id, head.size, &mut ahead)?;
 
-        let mut staging = Staging::new(self, log_id)?;
-        let target = self.target_by_id(log_id)?;
-        let mut reached: Option<SignedCheckpoint> = None;
-        let mut run: Vec<(SignedEntry, EntryHeader, Option<Vec<u8>>)> = Vec::new();
+        let mut run: Vec<RunItem> = Vec::new();
         let mut next = head.size;
         while let Some(item) = ahead.remove(&next) {
             run.push(item);
             next += 1;
         }
-        // Signatures of the whole run at once; a bad one cuts the run there.
-        let mut verified_len = run.len();
-        let mut keyed = Vec::with_capacity(run.len());
-        for (i, (signed, header, _)) in run.iter().enumerate() {
-            match roster.entry_key(origin, header.index) {
-                Ok(key) => keyed.push((signed, header, key)),
-                Err(refusal) => {
-                    outcome.rejected.push((header.index, refusal.into()));
-                    verified_len = i;
-                    break;
+        if self.append_run(log_id, origin, &run, roster, &mut outcome)? == RunEnd::Mismatch {
+            return Ok(outcome);
+        }
+        // Keep what is still ahead of a gap, verified later when it fills.
+        outcome.held = self.hold_pending(log_id, origin, ahead, &mut outcome.rejected)?;
+        Ok(outcome)
+    }
+
+    /// Appends `run`, which starts at the head, up to its first bad entry.
+    ///
+    /// The run goes in slices of [`SLICE`] entries, each committed as its own
+    /// group (as if the caller had ingested it alone). While one slice is
+    /// staged and written under the write lock, the next is verified on
+    /// the other cores, so that signature checks and sled's writes overlap.
+    fn append_run(
+        &self,
+        log_id: u32,
+        origin: &Origin,
+        run: &[RunItem],
+        roster: &(impl KeyLookup + Sync),
+        outcome: &mut IngestOutcome,
+    ) -> Result<RunEnd, StoreError> {
+        let Some(first) = run.first() else {
+            return Ok(RunEnd::Complete);
+        };
+        let run_start = first.1.index;
+        let slices: Vec<&[RunItem]> = run.chunks(SLICE).collect();
+        std::thread::scope(|scope| {
+            let mut checked = Some(check_slice(origin, roster, slices[0]));
+            for (i, slice) in slices.iter().enumerate() {
+                let this = checked.take().unwrap_or_default();
+                let next = slices
+                    .get(i + 1)
+                    .map(|s| scope.spawn(move || check_slice(origin, roster, s)));
+                let end = self.commit_slice(log_id, run_start, slice, this, outcome)?;
+                if end != RunEnd::Complete {
+                    return Ok(end);
                 }
+                checked = next.map(|h| h.join().expect("a slice check does not panic"));
             }
-        }
-        if let Err(e) = verify_batches(&keyed) {
-            let bad_index = match &e {
-                EntryError::BadSignature { index, .. } | EntryError::WrongKey { index, .. } => {
-                    *index
-                }
-                _ => head.size,
-            };
-            verified_len = verified_len.min((bad_index - head.size) as usize);
-            outcome.rejected.push((bad_index, e.into()));
-        }
-        run.truncate(verified_len);
-        let run_start = head.size;
-        let records = par_map(&run, |(_, header, payload)| match payload {
-            Some(bytes) => check_payload(header, bytes),
-            None => Ok(None),
-        });
-        for ((signed, header, payload), record) in run.iter().zip(records) {
-            let record = match record {
-                Ok(record) => record,
+            Ok(RunEnd::Complete)
+        })
+    }
+
+    /// Stages one checked slice and commits it as one group.
+    fn commit_slice(
+        &self,
+        log_id: u32,
+        run_start: u64,
+        slice: &[RunItem],
+        checked: Vec<Result<Option<IndexTerms>, Rejected>>,
+        outcome: &mut IngestOutcome,
+    ) -> Result<RunEnd, StoreError> {
+        let mut staging = Staging::new(self, log_id)?;
+        let slice_start = staging.size;
+        let target = self.target_by_id(log_id)?;
+        let mut reached: Option<SignedCheckpoint> = None;
+        let mut end = RunEnd::Complete;
+        for ((signed, header, payload), terms) in slice.iter().zip(checked) {
+            let terms = match terms {
+                Ok(terms) => terms,
                 Err(rejected) => {
                     outcome.rejected.push((header.index, rejected));
+                    end = RunEnd::Stopped;
                     break;
                 }
             };
@@ -522,9 +613,10 @@ impl Store {
                 && let Err(rejected) = staging.check_reference(header.kind, reference, header.index)
             {
                 outcome.rejected.push((header.index, rejected));
+                end = RunEnd::Stopped;
                 break;
             }
-            staging.push(signed, header, payload.as_deref(), record.as_ref())?;
+            staging.push(signed, header, payload.as_deref(), terms.as_ref())?;
             if let Some(cp) = &target
                 && cp.checkpoint.size == staging.size
             {
@@ -537,36 +629,35 @@ impl Store {
                             size: cp.checkpoint.size,
                         },
                     ));
-                    return Ok(outcome);
+                    return Ok(RunEnd::Mismatch);
                 }
                 reached = Some(cp.clone());
             }
         }
-        outcome.appended = staging.size - run_start;
-        // Keep what is still ahead of a gap, verified later when it fills.
-        outcome.held = self.hold_pending(log_id, origin, ahead, &mut outcome.rejected)?;
-        if outcome.appended > 0 {
-            if let Some(cp) = &target
-                && cp.checkpoint.size < staging.size
-                && staging.root_at(cp.checkpoint.size)? != cp.checkpoint.root
-            {
-                outcome.rejected.push((
-                    cp.checkpoint.size,
-                    Rejected::CheckpointMismatch {
-                        start: run_start,
-                        end: staging.size,
-                        size: cp.checkpoint.size,
-                    },
-                ));
-                outcome.appended = 0;
-                return Ok(outcome);
-            }
-            staging.commit(reached.as_ref())?;
-            if reached.is_some() {
-                self.inner.data.remove(log_key(keys::TARGET, log_id))?;
-            }
+        if staging.size == slice_start {
+            return Ok(end);
         }
-        Ok(outcome)
+        // A target left behind by an earlier append must still match.
+        if let Some(cp) = &target
+            && cp.checkpoint.size < slice_start
+            && staging.root_at(cp.checkpoint.size)? != cp.checkpoint.root
+        {
+            outcome.rejected.push((
+                cp.checkpoint.size,
+                Rejected::CheckpointMismatch {
+                    start: run_start,
+                    end: staging.size,
+                    size: cp.checkpoint.size,
+                },
+            ));
+            return Ok(RunEnd::Mismatch);
+        }
+        outcome.appended += staging.size - slice_start;
+        staging.commit(reached.as_ref())?;
+        if reached.is_some() {
+            self.inner.data.remove(log_key(keys::TARGET, log_id))?;
+        }
+        Ok(end)
     }
 
     /// An entry for an index already stored: a replay, or evidence.
