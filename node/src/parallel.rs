@@ -22,6 +22,15 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
         .collect()
 }
 
+/// `f` of one contiguous part of `items` per core, in order; one part
+/// when there are too few items to be worth the threads.
+pub fn par_parts<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
+    if n_threads() < 2 || items.len() < 2 * PARALLEL_MIN {
+        return vec![f(items)];
+    }
+    on_every_core(items, f)
+}
+
 /// Batch-verifies signatures on every core; the error names the first bad
 /// entry in log order.
 ///

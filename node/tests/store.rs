@@ -908,3 +908,58 @@ fn a_bad_entry_deep_in_a_long_run_keeps_what_came_before_it() {
         .expect("ingest");
     assert_eq!((outcome.appended, outcome.rejected.len()), (100, 0));
 }
+
+/// A checkpoint target reached in the middle of a long run: slices before
+/// the one that reaches it go in whatever happens; the slice that reaches
+/// it goes in only if the entries give the signed root, and then the
+/// checkpoint is stored with it.
+#[test]
+fn a_target_deep_in_a_long_run_decides_the_slice_that_reaches_it() {
+    let fed = Fed::new();
+    let cl = fed.origin("cl");
+    let key = fed.identity("cl").log_key.clone();
+    let entries = signed_entries(&fed, "cl", 0, 1_000);
+    let root_with = |n: usize, replace: Option<usize>| {
+        let mut b = merkle::RootBuilder::default();
+        for (i, (e, _)) in entries[..n].iter().enumerate() {
+            b.push(if replace == Some(i) {
+                [7u8; 32]
+            } else {
+                e.leaf_hash()
+            });
+        }
+        b.root()
+    };
+    for (id, forked) in [("pe", true), ("mx", false)] {
+        let store = fed.store(id);
+        let root = root_with(700, forked.then_some(600));
+        let target = SignedCheckpoint::sign(Checkpoint::new(cl.clone(), 700, root), &key);
+        assert_eq!(
+            store
+                .accept_checkpoint(&target.to_bytes(), &fed.roster)
+                .expect("io"),
+            Ok(CheckpointOutcome::Ahead { have: 0, want: 700 })
+        );
+        let outcome = store
+            .ingest(&cl, entries.clone(), &fed.roster)
+            .expect("ingest");
+        let head = store.head(&cl).expect("head");
+        if forked {
+            assert!(
+                matches!(
+                    outcome.rejected[..],
+                    [(_, Rejected::CheckpointMismatch { size: 700, .. })]
+                ),
+                "{outcome:?}"
+            );
+            assert!(head.size < 700, "{head:?}");
+            assert_eq!(outcome.appended, head.size);
+            assert_eq!(head.root, root_with(head.size as usize, None));
+        } else {
+            assert_eq!((outcome.appended, outcome.rejected.len()), (1_000, 0));
+            assert_eq!(head.size, 1_000);
+            let stored = store.checkpoint(&cl).expect("read").expect("stored");
+            assert_eq!(stored.checkpoint.size, 700);
+        }
+    }
+}

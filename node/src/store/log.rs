@@ -20,7 +20,7 @@ use ed25519_dalek::SigningKey;
 use super::keys::{self, IndexKind, log_item_key, log_key};
 use super::query::{DenialState, DenialStatus};
 use super::{LogHead, MAX_PENDING_PER_LOG, Store, StoreError, TreeReader, encode_entry};
-use crate::parallel::{par_map, verify_batches};
+use crate::parallel::{par_map, par_parts};
 
 /// One record to append to the node's own log.
 #[derive(Debug, Clone)]
@@ -101,10 +101,10 @@ pub enum CheckpointOutcome {
 /// An entry of a run, decoded: signed bytes, header, payload if carried.
 type RunItem = (SignedEntry, EntryHeader, Option<Vec<u8>>);
 
-/// Entries per slice of a run: small enough that verifying the next slice
-/// overlaps most of the writing of this one, large enough that index
-/// postings and the head are written rarely.
-const SLICE: usize = 256;
+/// Entries per slice of a run: large enough that signature batches stay
+/// efficient and postings and heads are written rarely, small enough that
+/// the slices of one sync range (1,024) overlap.
+const SLICE: usize = 512;
 
 /// How appending a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,9 +113,52 @@ enum RunEnd {
     Complete,
     /// A bad entry stopped the run; what came before it went in.
     Stopped,
-    /// The entries do not give the signed checkpoint's root; the slice that
-    /// showed it went in with nothing of its own.
+    /// The entries do not give the signed checkpoint's root; the slices
+    /// before the one that showed it went in, nothing of that one.
     Mismatch,
+}
+
+/// Stages one checked slice. Stops at the first bad entry, and at a
+/// checkpoint target whose root the entries do not give.
+fn stage_slice(
+    staging: &mut Staging<'_>,
+    run_start: u64,
+    slice: &[RunItem],
+    checked: Vec<Result<Option<IndexTerms>, Rejected>>,
+    target: &mut Option<SignedCheckpoint>,
+    outcome: &mut IngestOutcome,
+) -> Result<RunEnd, StoreError> {
+    for ((signed, header, payload), terms) in slice.iter().zip(checked) {
+        let terms = match terms {
+            Ok(terms) => terms,
+            Err(rejected) => {
+                outcome.rejected.push((header.index, rejected));
+                return Ok(RunEnd::Stopped);
+            }
+        };
+        if let Some(reference) = &header.refers_to
+            && let Err(rejected) = staging.check_reference(header.kind, reference, header.index)
+        {
+            outcome.rejected.push((header.index, rejected));
+            return Ok(RunEnd::Stopped);
+        }
+        staging.push(signed, header, payload.as_deref(), terms.as_ref())?;
+        if let Some(cp) = target.take_if(|cp| cp.checkpoint.size == staging.size) {
+            if staging.root()? != cp.checkpoint.root {
+                outcome.rejected.push((
+                    header.index,
+                    Rejected::CheckpointMismatch {
+                        start: run_start,
+                        end: staging.size,
+                        size: cp.checkpoint.size,
+                    },
+                ));
+                return Ok(RunEnd::Mismatch);
+            }
+            staging.reached = Some(cp);
+        }
+    }
+    Ok(RunEnd::Complete)
 }
 
 /// Checks a slice of a run on every core, without the store: each entry's
@@ -124,12 +167,31 @@ enum RunEnd {
 /// including the first failure.
 fn check_slice(
     origin: &Origin,
-    roster: &impl KeyLookup,
+    roster: &(impl KeyLookup + Sync),
     slice: &[RunItem],
 ) -> Vec<Result<Option<IndexTerms>, Rejected>> {
+    let parts = par_parts(slice, |part| check_part(origin, roster, part));
+    let mut checked = Vec::with_capacity(slice.len());
+    for part in parts {
+        let complete = part.last().is_some_and(Result::is_ok);
+        checked.extend(part);
+        if !complete {
+            break;
+        }
+    }
+    checked
+}
+
+/// [`check_slice`] of one part, on the calling thread: one signature batch,
+/// then each payload.
+fn check_part(
+    origin: &Origin,
+    roster: &impl KeyLookup,
+    part: &[RunItem],
+) -> Vec<Result<Option<IndexTerms>, Rejected>> {
     let mut failure: Option<(usize, Rejected)> = None;
-    let mut keyed = Vec::with_capacity(slice.len());
-    for (offset, (signed, header, _)) in slice.iter().enumerate() {
+    let mut keyed = Vec::with_capacity(part.len());
+    for (offset, (signed, header, _)) in part.iter().enumerate() {
         match roster.entry_key(origin, header.index) {
             Ok(key) => keyed.push((signed, header, key)),
             Err(refusal) => {
@@ -138,23 +200,31 @@ fn check_slice(
             }
         }
     }
-    if let Err(e) = verify_batches(&keyed) {
+    if let Err(e) = entry::verify_batch(&keyed) {
         let offset = match &e {
             EntryError::BadSignature { index, .. } | EntryError::WrongKey { index, .. } => {
-                usize::try_from(index - slice[0].1.index).unwrap_or(0)
+                usize::try_from(index - part[0].1.index).unwrap_or(0)
             }
             _ => 0,
         };
         failure = Some((offset, e.into()));
     }
-    let valid = failure.as_ref().map_or(slice.len(), |(offset, _)| *offset);
-    let mut checked = par_map(&slice[..valid], |(_, header, payload)| match payload {
-        Some(bytes) => check_payload(header, bytes).map(|record| record.map(|r| r.index_terms())),
-        None => Ok(None),
-    });
-    if let Some(bad) = checked.iter().position(Result::is_err) {
-        checked.truncate(bad + 1);
-    } else if let Some((_, rejected)) = failure {
+    let valid = failure.as_ref().map_or(part.len(), |(offset, _)| *offset);
+    let mut checked = Vec::with_capacity(valid + 1);
+    for (_, header, payload) in &part[..valid] {
+        let result = match payload {
+            Some(bytes) => {
+                check_payload(header, bytes).map(|record| record.map(|r| r.index_terms()))
+            }
+            None => Ok(None),
+        };
+        let bad = result.is_err();
+        checked.push(result);
+        if bad {
+            return checked;
+        }
+    }
+    if let Some((_, rejected)) = failure {
         checked.push(Err(rejected));
     }
     checked
@@ -194,6 +264,8 @@ struct Staging<'a> {
     /// Index postings of this group: one key per term, not per entry, so
     /// that terms shared by many entries (kinds, countries) cost one write.
     postings: BTreeMap<(u8, String), Vec<u64>>,
+    /// The checkpoint target this group reached, stored with it.
+    reached: Option<SignedCheckpoint>,
 }
 
 impl<'a> Staging<'a> {
@@ -211,15 +283,12 @@ impl<'a> Staging<'a> {
             batch: sled::Batch::default(),
             status: HashMap::new(),
             postings: BTreeMap::new(),
+            reached: None,
         })
     }
 
     fn root(&self) -> Result<Hash, StoreError> {
         Ok(merkle::tree_hash(self.size, &self.overlay)?)
-    }
-
-    fn root_at(&self, size: u64) -> Result<Hash, StoreError> {
-        Ok(merkle::tree_hash(size, &self.overlay)?)
     }
 
     fn denial_status(&self, index: u64) -> Result<Option<DenialStatus>, StoreError> {
@@ -359,8 +428,11 @@ impl<'a> Staging<'a> {
         self.status.insert(index, status);
     }
 
-    /// Stages the new head and hashes, then applies everything atomically.
-    fn commit(mut self, checkpoint: Option<&SignedCheckpoint>) -> Result<(), StoreError> {
+    /// Finishes the group staged so far: its postings, the new head and, if
+    /// given, the checkpoint it reaches go into its batch, which is handed
+    /// out for applying. Staged hashes and statuses stay readable, so the
+    /// next group can be staged before this one is applied.
+    fn seal(&mut self, checkpoint: Option<&SignedCheckpoint>) -> Result<sled::Batch, StoreError> {
         let root = self.root()?;
         for ((kind, term), indexes) in std::mem::take(&mut self.postings) {
             let first = indexes[0];
@@ -380,7 +452,13 @@ impl<'a> Staging<'a> {
                 checkpoint.to_bytes(),
             );
         }
-        self.store.inner.data.apply_batch(self.batch)?;
+        Ok(std::mem::take(&mut self.batch))
+    }
+
+    /// Seals the group and applies it atomically.
+    fn commit(mut self, checkpoint: Option<&SignedCheckpoint>) -> Result<(), StoreError> {
+        let batch = self.seal(checkpoint)?;
+        self.store.inner.data.apply_batch(batch)?;
         Ok(())
     }
 }
@@ -535,7 +613,6 @@ impl Store {
             }
         }
         self.take_pending(log_id, head.size, &mut ahead)?;
-
         let mut run: Vec<RunItem> = Vec::new();
         let mut next = head.size;
         while let Some(item) = ahead.remove(&next) {
@@ -552,10 +629,10 @@ impl Store {
 
     /// Appends `run`, which starts at the head, up to its first bad entry.
     ///
-    /// The run goes in slices of [`SLICE`] entries, each committed as its own
-    /// group (as if the caller had ingested it alone). While one slice is
-    /// staged and written under the write lock, the next is verified on
-    /// the other cores, so that signature checks and sled's writes overlap.
+    /// The run goes in slices of [`SLICE`] entries, each sealed as its own
+    /// group (as if the caller had ingested it alone) and applied by a
+    /// writer thread in order. Three things overlap: checking the next
+    /// slice on every core, staging this one, and sled applying the last.
     fn append_run(
         &self,
         log_id: u32,
@@ -568,96 +645,66 @@ impl Store {
             return Ok(RunEnd::Complete);
         };
         let run_start = first.1.index;
-        let slices: Vec<&[RunItem]> = run.chunks(SLICE).collect();
-        std::thread::scope(|scope| {
-            let mut checked = Some(check_slice(origin, roster, slices[0]));
-            for (i, slice) in slices.iter().enumerate() {
-                let this = checked.take().unwrap_or_default();
-                let next = slices
-                    .get(i + 1)
-                    .map(|s| scope.spawn(move || check_slice(origin, roster, s)));
-                let end = self.commit_slice(log_id, run_start, slice, this, outcome)?;
-                if end != RunEnd::Complete {
-                    return Ok(end);
-                }
-                checked = next.map(|h| h.join().expect("a slice check does not panic"));
-            }
-            Ok(RunEnd::Complete)
-        })
-    }
-
-    /// Stages one checked slice and commits it as one group.
-    fn commit_slice(
-        &self,
-        log_id: u32,
-        run_start: u64,
-        slice: &[RunItem],
-        checked: Vec<Result<Option<IndexTerms>, Rejected>>,
-        outcome: &mut IngestOutcome,
-    ) -> Result<RunEnd, StoreError> {
-        let mut staging = Staging::new(self, log_id)?;
-        let slice_start = staging.size;
-        let target = self.target_by_id(log_id)?;
-        let mut reached: Option<SignedCheckpoint> = None;
-        let mut end = RunEnd::Complete;
-        for ((signed, header, payload), terms) in slice.iter().zip(checked) {
-            let terms = match terms {
-                Ok(terms) => terms,
-                Err(rejected) => {
-                    outcome.rejected.push((header.index, rejected));
-                    end = RunEnd::Stopped;
-                    break;
-                }
-            };
-            if let Some(reference) = &header.refers_to
-                && let Err(rejected) = staging.check_reference(header.kind, reference, header.index)
-            {
-                outcome.rejected.push((header.index, rejected));
-                end = RunEnd::Stopped;
-                break;
-            }
-            staging.push(signed, header, payload.as_deref(), terms.as_ref())?;
-            if let Some(cp) = &target
-                && cp.checkpoint.size == staging.size
-            {
-                if staging.root()? != cp.checkpoint.root {
-                    outcome.rejected.push((
-                        header.index,
-                        Rejected::CheckpointMismatch {
-                            start: run_start,
-                            end: staging.size,
-                            size: cp.checkpoint.size,
-                        },
-                    ));
-                    return Ok(RunEnd::Mismatch);
-                }
-                reached = Some(cp.clone());
-            }
-        }
-        if staging.size == slice_start {
-            return Ok(end);
-        }
-        // A target left behind by an earlier append must still match.
-        if let Some(cp) = &target
-            && cp.checkpoint.size < slice_start
-            && staging.root_at(cp.checkpoint.size)? != cp.checkpoint.root
+        let mut target = self.target_by_id(log_id)?;
+        // A target at or below the head was reached by an earlier append; it
+        // must still be the stored tree's root.
+        if let Some(cp) = target.take_if(|cp| cp.checkpoint.size <= run_start)
+            && merkle::tree_hash(cp.checkpoint.size, &self.hash_reader(log_id))?
+                != cp.checkpoint.root
         {
             outcome.rejected.push((
                 cp.checkpoint.size,
                 Rejected::CheckpointMismatch {
                     start: run_start,
-                    end: staging.size,
+                    end: run_start,
                     size: cp.checkpoint.size,
                 },
             ));
             return Ok(RunEnd::Mismatch);
         }
-        outcome.appended += staging.size - slice_start;
-        staging.commit(reached.as_ref())?;
-        if reached.is_some() {
-            self.inner.data.remove(log_key(keys::TARGET, log_id))?;
-        }
-        Ok(end)
+        let slices: Vec<&[RunItem]> = run.chunks(SLICE).collect();
+        std::thread::scope(|scope| {
+            let (groups, applied) = std::sync::mpsc::sync_channel::<sled::Batch>(1);
+            let writer = scope.spawn(move || -> Result<(), StoreError> {
+                for batch in applied {
+                    self.inner.data.apply_batch(batch)?;
+                }
+                Ok(())
+            });
+            let mut staging = Staging::new(self, log_id)?;
+            let mut checked = Some(check_slice(origin, roster, slices[0]));
+            let mut end = RunEnd::Complete;
+            for (i, slice) in slices.iter().enumerate() {
+                let this = checked.take().unwrap_or_default();
+                let next = slices
+                    .get(i + 1)
+                    .map(|s| scope.spawn(move || check_slice(origin, roster, s)));
+                let group_start = staging.size;
+                end = stage_slice(&mut staging, run_start, slice, this, &mut target, outcome)?;
+                if end == RunEnd::Mismatch {
+                    break;
+                }
+                if staging.size > group_start {
+                    let reached = staging.reached.take();
+                    let mut batch = staging.seal(reached.as_ref())?;
+                    if reached.is_some() {
+                        batch.remove(&log_key(keys::TARGET, log_id)[..]);
+                    }
+                    if groups.send(batch).is_err() {
+                        // The writer stopped on an error, returned below.
+                        break;
+                    }
+                    outcome.appended += staging.size - group_start;
+                }
+                if end != RunEnd::Complete {
+                    break;
+                }
+                checked = next.map(|h| h.join().expect("a slice check does not panic"));
+            }
+            drop(groups);
+            writer.join().expect("the store's writer does not panic")?;
+            Ok(end)
+        })
     }
 
     /// An entry for an index already stored: a replay, or evidence.
