@@ -22,7 +22,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use concord_keys::roster::Roster;
 use concord_protocol::checkpoint::SignedCheckpoint;
-use concord_protocol::entry::{EntryHeader, SignedEntry};
+use concord_protocol::entry::{self, EntryHeader, SignedEntry};
 use concord_protocol::equivocation::KeyLookup;
 use concord_protocol::merkle::{Hash, RootBuilder};
 use concord_protocol::origin::Origin;
@@ -31,7 +31,7 @@ use serde::Serialize;
 
 use crate::cli::{CliError, CliResult, exit};
 use crate::home::Home;
-use crate::parallel::{par_map, verify_batches};
+use crate::parallel::{par_map, par_parts};
 use crate::store::{LogHead, Store, StoreError, StoredCheckpoint};
 
 /// Entries read and verified at once.
@@ -531,12 +531,16 @@ impl<'a> LogAudit<'a> {
     /// [`LogAudit::size`].
     pub fn push_chunk(&mut self, items: Vec<Item>) {
         let start = self.builder.size();
-        let origin = &self.origin;
+        let (origin, roster) = (&self.origin, self.roster);
         let offsets: Vec<usize> = (0..items.len()).collect();
-        let checked = par_map(&offsets, |&i| {
-            check_one(origin, start + i as u64, &items[i])
-        });
-        self.check_signatures(start, &items, &checked);
+        // One pass per core: each part's entries, then its signatures in
+        // one batch, so that no core waits between the two.
+        let checked: Vec<Checked> = par_parts(&offsets, |part| {
+            check_part(origin, roster, start, &items, part)
+        })
+        .into_iter()
+        .flatten()
+        .collect();
         for (offset, (item, checked)) in items.iter().zip(checked).enumerate() {
             let index = start + offset as u64;
             for (what, why) in checked.problems {
@@ -602,39 +606,6 @@ impl<'a> LogAudit<'a> {
             payloads_checked: self.payloads_checked,
         };
         (report, self.findings)
-    }
-
-    fn check_signatures(&mut self, start: u64, items: &[Item], checked: &[Checked]) {
-        let mut batch = Vec::with_capacity(items.len());
-        for (offset, (item, checked)) in items.iter().zip(checked).enumerate() {
-            let Some(header) = &checked.header else {
-                continue;
-            };
-            let index = start + offset as u64;
-            match self.roster.entry_key(&self.origin, index) {
-                Ok(key) => batch.push((&item.entry, header, key)),
-                Err(refusal) => self.find(
-                    Some(index),
-                    item.line,
-                    "unauthorised_key",
-                    refusal.to_string(),
-                ),
-            }
-        }
-        if verify_batches(&batch).is_ok() {
-            return;
-        }
-        // Locate every bad one, not just the first.
-        let bad = par_map(&batch, |(signed, header, key)| {
-            signed.check_signature(header, key).err()
-        });
-        for ((_, header, _), error) in batch.iter().zip(bad) {
-            if let Some(e) = error {
-                let index = header.index;
-                let line = items[(index - start) as usize].line;
-                self.find(Some(index), line, "bad_signature", e.to_string());
-            }
-        }
     }
 
     fn check_reference(&mut self, index: u64, line: Option<u64>, header: &EntryHeader) {
@@ -749,6 +720,62 @@ impl<'a> LogAudit<'a> {
 
 /// The checks of one entry that need nothing but the entry: run on every
 /// core.
+/// [`check_one`] of the entries at `offsets` of `items` (index `start` +
+/// offset), then their signatures by the roster's keys in one batch; a
+/// failed batch is checked entry by entry so that every bad one is named.
+fn check_part(
+    origin: &Origin,
+    roster: &Roster,
+    start: u64,
+    items: &[Item],
+    offsets: &[usize],
+) -> Vec<Checked> {
+    let mut checked: Vec<Checked> = offsets
+        .iter()
+        .map(|&i| check_one(origin, start + i as u64, &items[i]))
+        .collect();
+    let keys: Vec<_> = offsets
+        .iter()
+        .zip(&checked)
+        .map(|(&i, c)| {
+            c.header
+                .as_ref()
+                .map(|_| roster.entry_key(origin, start + i as u64))
+        })
+        .collect();
+    let batch: Vec<_> = offsets
+        .iter()
+        .zip(&checked)
+        .zip(&keys)
+        .filter_map(|((&i, c), key)| match (&c.header, key) {
+            (Some(header), Some(Ok(key))) => Some((&items[i].entry, header, *key)),
+            _ => None,
+        })
+        .collect();
+    let bad: Vec<(u64, String)> = if entry::verify_batch(&batch).is_ok() {
+        Vec::new()
+    } else {
+        batch
+            .iter()
+            .filter_map(|(signed, header, key)| {
+                let e = signed.check_signature(header, key).err()?;
+                Some((header.index, e.to_string()))
+            })
+            .collect()
+    };
+    for (c, key) in checked.iter_mut().zip(keys) {
+        if let Some(Err(refusal)) = key {
+            c.problems.push(("unauthorised_key", refusal.to_string()));
+        }
+    }
+    for (index, why) in bad {
+        checked[(index - start) as usize - offsets[0]]
+            .problems
+            .push(("bad_signature", why));
+    }
+    checked
+}
+
 fn check_one(origin: &Origin, index: u64, item: &Item) -> Checked {
     let leaf = item.entry.leaf_hash();
     let mut problems = Vec::new();

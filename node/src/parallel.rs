@@ -1,8 +1,6 @@
 //! Pure work spread over every core with scoped threads: header decoding,
 //! record validation and signature batches during ingest and audit.
 
-use concord_protocol::entry::{self, EntryError, EntryHeader, SignedEntry};
-
 /// Below this many items per core, threads cost more than they save.
 const PARALLEL_MIN: usize = 32;
 
@@ -29,22 +27,6 @@ pub fn par_parts<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) ->
         return vec![f(items)];
     }
     on_every_core(items, f)
-}
-
-/// Batch-verifies signatures on every core; the error names the first bad
-/// entry in log order.
-///
-/// # Errors
-/// The first entry whose signature or key id does not verify.
-pub fn verify_batches(
-    items: &[(&SignedEntry, &EntryHeader, ed25519_dalek::VerifyingKey)],
-) -> Result<(), EntryError> {
-    if n_threads() < 2 || items.len() < 2 * PARALLEL_MIN {
-        return entry::verify_batch(items);
-    }
-    on_every_core(items, entry::verify_batch)
-        .into_iter()
-        .collect()
 }
 
 /// `f` of one contiguous part of `items` per core, in order.
