@@ -24,7 +24,7 @@ use concord_protocol::origin::Origin;
 use concord_protocol::record::{Kind, Record};
 use sha2::Digest as _;
 
-use common::{sample_payloads, sample_records, scale, sign_range};
+use common::{payloads_of, sample_records, scale, sign_range};
 
 /// Pairs each entry with its sample payload.
 fn with_payloads(
@@ -148,7 +148,7 @@ fn main() {
     common::two_members(dir.path());
     let roster = Home::new(&dir.path().join("mx")).roster().expect("roster");
     let records = sample_records();
-    let payloads = sample_payloads();
+    let payloads = payloads_of(&records);
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     println!(
         "machine: {cores} cores (nproc); sample records: {} denials and notices",

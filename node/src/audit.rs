@@ -718,8 +718,6 @@ impl<'a> LogAudit<'a> {
     }
 }
 
-/// The checks of one entry that need nothing but the entry: run on every
-/// core.
 /// [`check_one`] of the entries at `offsets` of `items` (index `start` +
 /// offset), then their signatures by the roster's keys in one batch; a
 /// failed batch is checked entry by entry so that every bad one is named.
@@ -734,48 +732,36 @@ fn check_part(
         .iter()
         .map(|&i| check_one(origin, start + i as u64, &items[i]))
         .collect();
-    let keys: Vec<_> = offsets
-        .iter()
-        .zip(&checked)
-        .map(|(&i, c)| {
-            c.header
-                .as_ref()
-                .map(|_| roster.entry_key(origin, start + i as u64))
-        })
-        .collect();
-    let batch: Vec<_> = offsets
-        .iter()
-        .zip(&checked)
-        .zip(&keys)
-        .filter_map(|((&i, c), key)| match (&c.header, key) {
-            (Some(header), Some(Ok(key))) => Some((&items[i].entry, header, *key)),
-            _ => None,
-        })
-        .collect();
-    let bad: Vec<(u64, String)> = if entry::verify_batch(&batch).is_ok() {
-        Vec::new()
-    } else {
-        batch
-            .iter()
-            .filter_map(|(signed, header, key)| {
-                let e = signed.check_signature(header, key).err()?;
-                Some((header.index, e.to_string()))
-            })
-            .collect()
-    };
-    for (c, key) in checked.iter_mut().zip(keys) {
-        if let Some(Err(refusal)) = key {
-            c.problems.push(("unauthorised_key", refusal.to_string()));
+    // (position in the part, problem) found by the key lookups and the batch.
+    let mut found: Vec<(usize, &'static str, String)> = Vec::new();
+    let mut batch = Vec::with_capacity(offsets.len());
+    let mut positions = Vec::with_capacity(offsets.len());
+    for (position, (&i, c)) in offsets.iter().zip(&checked).enumerate() {
+        let Some(header) = &c.header else {
+            continue;
+        };
+        match roster.entry_key(origin, start + i as u64) {
+            Ok(key) => {
+                batch.push((&items[i].entry, header, key));
+                positions.push(position);
+            }
+            Err(refusal) => found.push((position, "unauthorised_key", refusal.to_string())),
         }
     }
-    for (index, why) in bad {
-        checked[(index - start) as usize - offsets[0]]
-            .problems
-            .push(("bad_signature", why));
+    if entry::verify_batch(&batch).is_err() {
+        for ((signed, header, key), &position) in batch.iter().zip(&positions) {
+            if let Err(e) = signed.check_signature(header, key) {
+                found.push((position, "bad_signature", e.to_string()));
+            }
+        }
+    }
+    for (position, what, why) in found {
+        checked[position].problems.push((what, why));
     }
     checked
 }
 
+/// The checks of one entry that need nothing but the entry.
 fn check_one(origin: &Origin, index: u64, item: &Item) -> Checked {
     let leaf = item.entry.leaf_hash();
     let mut problems = Vec::new();

@@ -11,10 +11,7 @@ fn n_threads() -> usize {
 /// `items.iter().map(f).collect()`, in order, with the items split across
 /// every core.
 pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    if n_threads() < 2 || items.len() < 2 * PARALLEL_MIN {
-        return items.iter().map(&f).collect();
-    }
-    on_every_core(items, |part| part.iter().map(&f).collect::<Vec<R>>())
+    par_parts(items, |part| part.iter().map(&f).collect::<Vec<R>>())
         .into_iter()
         .flatten()
         .collect()

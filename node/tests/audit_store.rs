@@ -287,3 +287,86 @@ fn a_running_node_holds_the_store_and_audit_says_so() {
     assert_eq!(out.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&out.stderr).contains("stop the node"));
 }
+
+/// The audit engine over one chunk large enough to be split across cores:
+/// a forged signature is named at its own index and nowhere else, and a
+/// log of an observer, whose key signs no entries, is unauthorised at
+/// every index.
+#[test]
+fn the_audit_engine_names_each_bad_signature_and_each_unauthorised_key_where_it_is() {
+    use concord_node::audit::{Item, LogAudit};
+    use concord_node::store::LogHead;
+    use concord_node::testnet::{self, TestnetArgs};
+    use concord_protocol::entry::{self, NewEntry, Visibility};
+    use concord_protocol::merkle::RootBuilder;
+    use concord_protocol::origin::Origin;
+    use concord_protocol::record::Kind;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    testnet::build(&TestnetArgs {
+        dir: dir.path().to_path_buf(),
+        members: vec!["cl".into()],
+        observers: vec!["un1540:US".into()],
+        federation: "pacific-alliance".into(),
+        sync_interval_ms: 1000,
+        json: false,
+    })
+    .expect("testnet");
+    let roster = Home::new(&dir.path().join("cl")).roster().expect("roster");
+    let payload = std::fs::read(&samples("denials")[0]).expect("sample");
+    for (id, forged) in [("cl", Some(77u64)), ("un1540", None)] {
+        let key = Home::new(&dir.path().join(id))
+            .identity()
+            .expect("identity")
+            .log_key
+            .clone();
+        let origin = Origin::for_member("pacific-alliance", id).expect("origin");
+        let mut tree = RootBuilder::default();
+        let items: Vec<Item> = (0..200u64)
+            .map(|index| {
+                let mut signed = entry::sign_entry(
+                    &NewEntry {
+                        origin: &origin,
+                        index,
+                        time: 1_763_935_200 + index,
+                        kind: Kind::Denial,
+                        refers_to: None,
+                        payload: &payload,
+                        visibility: Visibility::Federation,
+                    },
+                    &key,
+                )
+                .expect("signs");
+                if forged == Some(index) {
+                    signed.signature[5] ^= 0x10;
+                }
+                tree.push(signed.leaf_hash());
+                Item {
+                    entry: signed,
+                    payload: None,
+                    purge: None,
+                    line: Some(index + 1),
+                }
+            })
+            .collect();
+        let mut audit = LogAudit::new(&roster, origin);
+        audit.push_chunk(items);
+        let (_, findings) = audit.finish(
+            LogHead {
+                size: 200,
+                root: tree.root(),
+            },
+            None,
+        );
+        let found: Vec<(&str, Option<u64>)> = findings.iter().map(|f| (f.what, f.index)).collect();
+        match forged {
+            Some(index) => assert_eq!(found, [("bad_signature", Some(index))]),
+            None => {
+                assert_eq!(found.len(), 200, "{found:?}");
+                for (position, (what, index)) in found.iter().enumerate() {
+                    assert_eq!((*what, *index), ("unauthorised_key", Some(position as u64)));
+                }
+            }
+        }
+    }
+}

@@ -42,12 +42,17 @@ pub fn sample_records() -> Vec<Record> {
     out
 }
 
-/// The sample records as (kind, canonical bytes): what entries carry.
-pub fn sample_payloads() -> Vec<(Kind, Vec<u8>)> {
-    sample_records()
+/// Records as (kind, canonical bytes): what entries carry.
+pub fn payloads_of(records: &[Record]) -> Vec<(Kind, Vec<u8>)> {
+    records
         .iter()
         .map(|r| (r.kind(), r.to_canonical_bytes()))
         .collect()
+}
+
+/// The sample records as entries carry them.
+pub fn sample_payloads() -> Vec<(Kind, Vec<u8>)> {
+    payloads_of(&sample_records())
 }
 
 /// Homes of members `cl` and `mx` of the federation `pacific-alliance`

@@ -153,7 +153,7 @@ struct Inner {
     log_ids: Mutex<LogIds>,
     /// Serialises every append so that heads only move forward.
     write: Mutex<()>,
-    /// Hashes of complete subtrees of at least [`CACHED_SPAN`] leaves, by
+    /// Hashes of complete subtrees of level [`CACHED_LEVEL`] and above, by
     /// (log id, stored hash index). Such a hash never changes once its
     /// last leaf is committed, and every proof needs a few of them.
     upper_hashes: Mutex<HashMap<(u32, u64), Hash>>,
@@ -585,8 +585,6 @@ impl Store {
     }
 }
 
-/// Reads a log's stored hashes straight from sled: the hash of subtree
-/// (level, n) is kept in the value of the entry that closed it.
 /// A panic while holding one of the store's locks leaves what it guards
 /// valid (each change is a single map operation), so poison is ignored.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -595,6 +593,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Reads a log's stored hashes: the hash of subtree (level, n) is kept in
+/// the value of the entry that closed it; the upper ones also in memory.
 struct TreeReader<'a> {
     inner: &'a Inner,
     log_id: u32,
