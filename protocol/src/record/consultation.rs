@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::country::Country;
 use super::text::{Name, Text};
-use super::validate::{field, invalid};
+use super::validate::{Path, invalid};
 use super::{EntryRef, RecordError};
 
 /// A request to the denying state about a denial.
@@ -62,11 +62,11 @@ pub enum Answer {
 }
 
 impl ConsultationRequest {
-    pub(crate) fn validate(&mut self, path: &str) -> Result<(), RecordError> {
-        self.denial.validate(&field(path, "denial"))?;
+    pub(crate) fn validate(&mut self, path: &Path<'_>) -> Result<(), RecordError> {
+        self.denial.validate(&path.field("denial"))?;
         if self.requesting_state == self.denying_state {
             return Err(invalid(
-                field(path, "denying_state"),
+                &path.field("denying_state"),
                 format!("{} is also the requesting_state", self.denying_state),
             ));
         }
@@ -75,7 +75,7 @@ impl ConsultationRequest {
 }
 
 impl ConsultationReply {
-    pub(crate) fn validate(&mut self, path: &str) -> Result<(), RecordError> {
-        self.request.validate(&field(path, "request"))
+    pub(crate) fn validate(&mut self, path: &Path<'_>) -> Result<(), RecordError> {
+        self.request.validate(&path.field("request"))
     }
 }

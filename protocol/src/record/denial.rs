@@ -43,7 +43,7 @@ use super::control::{ControlEntry, HsCode, Regime};
 use super::country::Country;
 use super::date::Date;
 use super::text::{Currency, Decimal, Name, Text};
-use super::validate::{check_count, field, index, invalid};
+use super::validate::{Path, check_count, invalid};
 
 /// Most regimes one denial may cite.
 pub const MAX_REGIMES: usize = 6;
@@ -193,24 +193,24 @@ impl Denial {
 
     /// Checks the rules the field types cannot express, then fills in
     /// `valid_until`. `path` is the JSON path of this denial ("" at the root).
-    pub(crate) fn validate(&mut self, path: &str) -> Result<(), RecordError> {
-        let regimes_path = field(path, "regimes");
+    pub(crate) fn validate(&mut self, path: &Path<'_>) -> Result<(), RecordError> {
+        let regimes_path = path.field("regimes");
         check_count(&self.regimes, &regimes_path, 1, MAX_REGIMES)?;
         for (i, regime) in self.regimes.iter().enumerate() {
             if self.regimes[..i].contains(regime) {
                 return Err(invalid(
-                    index(&regimes_path, i),
+                    &regimes_path.index(i),
                     format!("{regime} is listed twice"),
                 ));
             }
         }
 
-        let items_path = field(path, "items");
+        let items_path = path.field("items");
         check_count(&self.items, &items_path, 1, MAX_ITEMS)?;
         for (i, item) in self.items.iter().enumerate() {
             check_count(
                 &item.control_entries,
-                &field(&index(&items_path, i), "control_entries"),
+                &items_path.index(i).field("control_entries"),
                 0,
                 MAX_CONTROL_ENTRIES,
             )?;
@@ -221,12 +221,12 @@ impl Denial {
             .all(|item| item.control_entries.is_empty())
         {
             return Err(invalid(
-                items_path,
+                &items_path,
                 "no item has a control entry: a denial must cite at least one",
             ));
         }
 
-        let parties_path = field(path, "parties");
+        let parties_path = path.field("parties");
         check_parties(&self.parties, &parties_path, 1)?;
         if !self
             .parties
@@ -234,16 +234,16 @@ impl Denial {
             .any(|p| matches!(p.role, PartyRole::Consignee | PartyRole::EndUser))
         {
             return Err(invalid(
-                parties_path,
+                &parties_path,
                 "no party is a consignee or an end user",
             ));
         }
 
-        let valid_until_path = field(path, "valid_until");
+        let valid_until_path = path.field("valid_until");
         match self.valid_until {
             Some(valid_until) if valid_until <= self.decision_date => {
                 return Err(invalid(
-                    valid_until_path,
+                    &valid_until_path,
                     format!(
                         "{valid_until} is not after decision_date {}",
                         self.decision_date
@@ -254,7 +254,7 @@ impl Denial {
             None => {
                 let default = self.expires().ok_or_else(|| {
                     invalid(
-                        valid_until_path,
+                        &valid_until_path,
                         "absent, and decision_date + 3 years is after 9999-12-31",
                     )
                 })?;
@@ -267,19 +267,18 @@ impl Denial {
 
 /// Checks a party list: between `min` and [`MAX_PARTIES`] parties, each
 /// within its alias and identifier bounds.
-pub(crate) fn check_parties(parties: &[Party], path: &str, min: usize) -> Result<(), RecordError> {
+pub(crate) fn check_parties(
+    parties: &[Party],
+    path: &Path<'_>,
+    min: usize,
+) -> Result<(), RecordError> {
     check_count(parties, path, min, MAX_PARTIES)?;
     for (i, party) in parties.iter().enumerate() {
-        let party_path = index(path, i);
-        check_count(
-            &party.aliases,
-            &field(&party_path, "aliases"),
-            0,
-            MAX_ALIASES,
-        )?;
+        let party_path = path.index(i);
+        check_count(&party.aliases, &party_path.field("aliases"), 0, MAX_ALIASES)?;
         check_count(
             &party.identifiers,
-            &field(&party_path, "identifiers"),
+            &party_path.field("identifiers"),
             0,
             MAX_IDENTIFIERS,
         )?;
@@ -288,7 +287,7 @@ pub(crate) fn check_parties(parties: &[Party], path: &str, min: usize) -> Result
 }
 
 impl DenialAmend {
-    pub(crate) fn validate(&mut self, path: &str) -> Result<(), RecordError> {
-        self.denial.validate(&field(path, "denial"))
+    pub(crate) fn validate(&mut self, path: &Path<'_>) -> Result<(), RecordError> {
+        self.denial.validate(&path.field("denial"))
     }
 }

@@ -18,7 +18,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::text::{Text, shown, string_newtype};
-use super::validate::{check_safe_integer, field};
+use super::validate::{Path, check_safe_integer};
 use super::{RecordError, ValueError};
 
 /// Longest `signed_roster`, in base64 characters.
@@ -154,13 +154,13 @@ impl VerifierKey {
 string_newtype!(VerifierKey);
 
 impl RosterUpdate {
-    pub(crate) fn validate(&mut self, path: &str) -> Result<(), RecordError> {
-        check_safe_integer(self.version, &field(path, "version"))
+    pub(crate) fn validate(&mut self, path: &Path<'_>) -> Result<(), RecordError> {
+        check_safe_integer(self.version, &path.field("version"))
     }
 }
 
 impl KeyRevoke {
-    pub(crate) fn validate(&mut self, path: &str) -> Result<(), RecordError> {
-        check_safe_integer(self.from_index, &field(path, "from_index"))
+    pub(crate) fn validate(&mut self, path: &Path<'_>) -> Result<(), RecordError> {
+        check_safe_integer(self.from_index, &path.field("from_index"))
     }
 }

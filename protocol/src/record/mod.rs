@@ -211,8 +211,8 @@ pub struct EntryRef {
 }
 
 impl EntryRef {
-    fn validate(&self, path: &str) -> Result<(), RecordError> {
-        validate::check_safe_integer(self.index, &validate::field(path, "index"))
+    fn validate(&self, path: &validate::Path<'_>) -> Result<(), RecordError> {
+        validate::check_safe_integer(self.index, &path.field("index"))
     }
 }
 
@@ -391,7 +391,7 @@ impl Record {
     /// # Errors
     /// [`RecordError::Invalid`] for a broken rule beyond the field types.
     pub fn validated(mut self) -> Result<Record, RecordError> {
-        let root = "";
+        let root = &validate::Path::Root;
         match &mut self {
             Record::Denial(denial) => denial.validate(root)?,
             Record::DenialAmend(amend) => amend.validate(root)?,

@@ -29,7 +29,7 @@ use super::country::Country;
 use super::date::Date;
 use super::denial::{MAX_CONTROL_ENTRIES, MAX_ITEMS, Party, Quantity, check_parties};
 use super::text::{Name, Text};
-use super::validate::{check_count, field, index, invalid};
+use super::validate::{Path, check_count, invalid};
 use super::{EntryRef, RecordError};
 
 /// Most denial links in one notice.
@@ -90,31 +90,31 @@ pub struct Place {
 }
 
 impl Notice {
-    pub(crate) fn validate(&mut self, path: &str) -> Result<(), RecordError> {
-        check_parties(&self.parties, &field(path, "parties"), 0)?;
-        let items_path = field(path, "items");
+    pub(crate) fn validate(&mut self, path: &Path<'_>) -> Result<(), RecordError> {
+        check_parties(&self.parties, &path.field("parties"), 0)?;
+        let items_path = path.field("items");
         check_count(&self.items, &items_path, 0, MAX_ITEMS)?;
         for (i, item) in self.items.iter().enumerate() {
             check_count(
                 &item.control_entries,
-                &field(&index(&items_path, i), "control_entries"),
+                &items_path.index(i).field("control_entries"),
                 0,
                 MAX_CONTROL_ENTRIES,
             )?;
         }
         if self.parties.is_empty() && self.items.is_empty() {
             return Err(invalid(
-                field(path, "parties"),
+                &path.field("parties"),
                 "a notice must name at least one party or one item",
             ));
         }
-        let links_path = field(path, "denial_links");
+        let links_path = path.field("denial_links");
         check_count(&self.denial_links, &links_path, 0, MAX_DENIAL_LINKS)?;
         for (i, link) in self.denial_links.iter().enumerate() {
-            let link_path = index(&links_path, i);
+            let link_path = links_path.index(i);
             link.validate(&link_path)?;
             if self.denial_links[..i].contains(link) {
-                return Err(invalid(link_path, "links the same entry twice"));
+                return Err(invalid(&link_path, "links the same entry twice"));
             }
         }
         Ok(())

@@ -11,18 +11,45 @@ use super::RecordError;
 /// IEEE 754 doubles.
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
-/// The path of `name` inside the object at `path`.
+/// Where a value stands in a payload. Validation descends through it
+/// without allocating; it is written out only when a rule is broken.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Path<'a> {
+    Root,
+    Field(&'a Path<'a>, &'static str),
+    Index(&'a Path<'a>, usize),
+}
+
+impl Path<'_> {
+    /// The path of field `name` of the object here.
+    pub(crate) fn field(&self, name: &'static str) -> Path<'_> {
+        Path::Field(self, name)
+    }
+
+    /// The path of element `i` of the array here.
+    pub(crate) fn index(&self, i: usize) -> Path<'_> {
+        Path::Index(self, i)
+    }
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root => Ok(()),
+            Path::Field(Path::Root, name) => f.write_str(name),
+            Path::Field(parent, name) => write!(f, "{parent}.{name}"),
+            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
+/// The path of `name` inside the object at the written path `path`.
 pub(crate) fn field(path: &str, name: &str) -> String {
     if path.is_empty() {
         name.to_owned()
     } else {
         format!("{path}.{name}")
     }
-}
-
-/// The path of element `i` of the array at `path`.
-pub(crate) fn index(path: &str, i: usize) -> String {
-    format!("{path}[{i}]")
 }
 
 /// How a path is shown: the empty path is the whole payload.
@@ -35,9 +62,9 @@ pub(crate) fn shown_path(path: String) -> String {
 }
 
 /// A rule broken at `path`.
-pub(crate) fn invalid(path: impl Into<String>, reason: impl Into<String>) -> RecordError {
+pub(crate) fn invalid(path: &Path<'_>, reason: impl Into<String>) -> RecordError {
     RecordError::Invalid {
-        path: shown_path(path.into()),
+        path: shown_path(path.to_string()),
         reason: reason.into(),
     }
 }
@@ -45,7 +72,7 @@ pub(crate) fn invalid(path: impl Into<String>, reason: impl Into<String>) -> Rec
 /// Checks that a list at `path` has between `min` and `max` elements.
 pub(crate) fn check_count<T>(
     list: &[T],
-    path: &str,
+    path: &Path<'_>,
     min: usize,
     max: usize,
 ) -> Result<(), RecordError> {
@@ -68,7 +95,7 @@ pub(crate) fn check_count<T>(
 }
 
 /// Checks that an integer at `path` is at most [`MAX_SAFE_INTEGER`].
-pub(crate) fn check_safe_integer(n: u64, path: &str) -> Result<(), RecordError> {
+pub(crate) fn check_safe_integer(n: u64, path: &Path<'_>) -> Result<(), RecordError> {
     if n > MAX_SAFE_INTEGER {
         return Err(invalid(
             path,
