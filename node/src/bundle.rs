@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -331,25 +332,19 @@ enum Event {
     Bad(u64, String),
 }
 
-/// Reads a bundle's lines as events.
-struct BundleReader<R: BufRead> {
+/// Lines read ahead in batches of about this many bytes.
+const READ_AHEAD_BYTES: usize = 1 << 20;
+/// Batches read ahead of the one being checked.
+const READ_AHEAD_BATCHES: usize = 2;
+
+/// Splits a bundle into lines; runs on a thread of its own (see
+/// [`with_reader`]).
+struct LineSplitter<R: BufRead> {
     input: R,
     line: u64,
-    seen: Vec<LineDigest>,
-    /// A non-entry line read while collecting entries.
-    pending: Option<RawLine>,
 }
 
-impl<R: BufRead> BundleReader<R> {
-    fn new(input: R) -> Self {
-        Self {
-            input,
-            line: 0,
-            seen: Vec::new(),
-            pending: None,
-        }
-    }
-
+impl<R: BufRead> LineSplitter<R> {
     /// The next line without its newline, or why it is unusable; `None` at
     /// the end of the input.
     fn read_line(&mut self) -> io::Result<Option<RawLine>> {
@@ -367,7 +362,7 @@ impl<R: BufRead> BundleReader<R> {
                     Err("the line has no newline: the bundle is truncated".into()),
                 )));
             }
-            let (part, found) = match available.iter().position(|&b| b == b'\n') {
+            let (part, found) = match memchr::memchr(b'\n', available) {
                 Some(at) => (&available[..at], Some(at)),
                 None => (available, None),
             };
@@ -391,6 +386,79 @@ impl<R: BufRead> BundleReader<R> {
                         Ok(line)
                     },
                 )));
+            }
+        }
+    }
+
+    /// Sends the lines in batches until the input ends, fails, or the
+    /// reader hangs up.
+    fn run(mut self, batches: &mpsc::SyncSender<io::Result<Vec<RawLine>>>) {
+        loop {
+            let mut batch = Vec::new();
+            let mut bytes = 0;
+            let ended = loop {
+                match self.read_line() {
+                    Ok(Some(line)) => {
+                        bytes += line.1.as_ref().map_or(0, Vec::len);
+                        batch.push(line);
+                        if bytes >= READ_AHEAD_BYTES {
+                            break false;
+                        }
+                    }
+                    Ok(None) => break true,
+                    Err(e) => {
+                        let _ = batches.send(Err(e));
+                        return;
+                    }
+                }
+            };
+            if (!batch.is_empty() && batches.send(Ok(batch)).is_err()) || ended {
+                return;
+            }
+        }
+    }
+}
+
+/// Runs `body` with a reader of `input` whose lines are split on another
+/// thread, so that reading overlaps the checks of the lines before.
+fn with_reader<T>(input: impl BufRead + Send, body: impl FnOnce(&mut BundleReader) -> T) -> T {
+    let (sender, batches) = mpsc::sync_channel(READ_AHEAD_BATCHES);
+    std::thread::scope(|scope| {
+        scope.spawn(move || LineSplitter { input, line: 0 }.run(&sender));
+        // Dropped before the scope joins the splitter, which then stops.
+        let mut reader = BundleReader {
+            batches,
+            batch: Vec::new().into_iter(),
+            line: 0,
+            seen: Vec::new(),
+            pending: None,
+        };
+        body(&mut reader)
+    })
+}
+
+/// Reads a bundle's lines as events.
+struct BundleReader {
+    batches: mpsc::Receiver<io::Result<Vec<RawLine>>>,
+    batch: std::vec::IntoIter<RawLine>,
+    /// The number of the last line read.
+    line: u64,
+    seen: Vec<LineDigest>,
+    /// A non-entry line read while collecting entries.
+    pending: Option<RawLine>,
+}
+
+impl BundleReader {
+    /// The next line, or `None` at the end of the input.
+    fn read_line(&mut self) -> io::Result<Option<RawLine>> {
+        loop {
+            if let Some(line) = self.batch.next() {
+                self.line = line.0;
+                return Ok(Some(line));
+            }
+            match self.batches.recv() {
+                Ok(batch) => self.batch = batch?.into_iter(),
+                Err(mpsc::RecvError) => return Ok(None),
             }
         }
     }
@@ -479,20 +547,63 @@ impl<R: BufRead> BundleReader<R> {
     }
 }
 
+/// The entry and payload of an entry line. A canonical entry line has one
+/// exact layout (base64 needs no escaping), so it is split by hand; serde
+/// only explains a line that does not fit it.
 fn decode_entry_line(bytes: &[u8]) -> Result<(SignedEntry, Option<Vec<u8>>), String> {
+    let Some(fields) = split_entry_line(bytes) else {
+        return Err(entry_line_error(bytes));
+    };
+    WireEntry::decode_parts(fields.header, fields.signature, fields.payload)
+        .map_err(|e| e.to_string())
+}
+
+/// The base64 text of an entry line's fields, where it lies in the line.
+struct EntryFields<'a> {
+    header: &'a [u8],
+    payload: Option<&'a [u8]>,
+    signature: &'a [u8],
+}
+
+/// The fields of a line laid out exactly as [`entry_line`] writes it.
+fn split_entry_line(bytes: &[u8]) -> Option<EntryFields<'_>> {
+    fn until_quote(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+        let at = memchr::memchr(b'"', bytes)?;
+        Some(bytes.split_at(at))
+    }
+    let rest = bytes
+        .strip_prefix(ENTRY_PREFIX)?
+        .strip_prefix(b"{\"header\":\"")?;
+    let (header, rest) = until_quote(rest)?;
+    let (payload, rest) = match rest.strip_prefix(b"\",\"payload\":\"") {
+        Some(rest) => {
+            let (payload, rest) = until_quote(rest)?;
+            (Some(payload), rest)
+        }
+        None => (None, rest),
+    };
+    let (signature, rest) = until_quote(rest.strip_prefix(b"\",\"signature\":\"")?)?;
+    (rest == b"\"},\"type\":\"entry\"}").then_some(EntryFields {
+        header,
+        payload,
+        signature,
+    })
+}
+
+/// Why a line that begins as an entry line is not one.
+fn entry_line_error(bytes: &[u8]) -> String {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
+    #[expect(dead_code, reason = "parsed only to say what is wrong")]
     struct EntryLine {
         entry: WireEntry,
         #[serde(rename = "type")]
         kind: String,
     }
-    let line: EntryLine =
-        serde_json::from_slice(bytes).map_err(|e| format!("not an entry line: {e}"))?;
-    if line.kind != "entry" || entry_line(&line.entry) != bytes {
-        return Err("the line is not in RFC 8785 form".into());
+    match serde_json::from_slice::<EntryLine>(bytes) {
+        Err(e) => format!("not an entry line: {e}"),
+        Ok(_) => "the line is not in RFC 8785 form".into(),
     }
-    line.entry.decode().map_err(|e| e.to_string())
 }
 
 /// What auditing a bundle found, and what it needs to import it.
@@ -536,12 +647,22 @@ pub fn audit_file(
 /// # Errors
 /// Only a failing read; everything wrong in the bundle is a finding.
 pub fn audit_reader(
-    input: impl BufRead,
+    input: impl BufRead + Send,
     source: &str,
     pinned: Option<(Roster, String)>,
     progress: &Progress,
 ) -> io::Result<BundleAudit> {
-    let mut reader = BundleReader::new(input);
+    with_reader(input, |reader| {
+        audit_events(reader, source, pinned, progress)
+    })
+}
+
+fn audit_events(
+    reader: &mut BundleReader,
+    source: &str,
+    pinned: Option<(Roster, String)>,
+    progress: &Progress,
+) -> io::Result<BundleAudit> {
     let mut framing = Framing::default();
     let head = match reader.next_event()? {
         Some(Event::Head(_, head)) => head,
@@ -1452,7 +1573,18 @@ pub fn import(
             anyhow::anyhow!("opening {}: {e}", path.display()),
         )
     })?;
-    let mut reader = BundleReader::new(BufReader::with_capacity(1 << 20, file));
+    with_reader(BufReader::with_capacity(1 << 20, file), |reader| {
+        import_events(reader, store, roster, own, path)
+    })
+}
+
+fn import_events(
+    reader: &mut BundleReader,
+    store: &Store,
+    roster: &Roster,
+    own: &Origin,
+    path: &Path,
+) -> Result<ImportSummary, CliError> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::new(exit::FAILURE, e))?;
     let mut summary = ImportSummary::default();
     let mut checkpoints: Vec<String> = Vec::new();
@@ -1548,4 +1680,65 @@ fn accept_checkpoints(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use concord_protocol::entry::{self, NewEntry};
+    use concord_protocol::record::Kind;
+
+    fn signed() -> SignedEntry {
+        let origin = Origin::new("test.example/cl").expect("origin");
+        let new = NewEntry {
+            origin: &origin,
+            index: 0,
+            time: 1,
+            kind: Kind::Notice,
+            refers_to: None,
+            payload: b"{}",
+            visibility: Visibility::Federation,
+        };
+        entry::sign_entry(&new, &SigningKey::from_bytes(&[7; 32])).expect("signs")
+    }
+
+    #[test]
+    fn entry_lines_decode_only_in_their_canonical_layout() {
+        let entry = signed();
+        for payload in [None, Some(b"{}".as_slice())] {
+            let line = entry_line(&entry.to_wire(payload));
+            assert_eq!(
+                decode_entry_line(&line),
+                Ok((entry.clone(), payload.map(<[u8]>::to_vec)))
+            );
+            let text = String::from_utf8(line).expect("ascii");
+            let spaced = text.replacen("\"header\":", "\"header\": ", 1);
+            let reordered = text
+                .replacen("{\"entry\":{", "{\"type\":\"entry\",\"entry\":{", 1)
+                .replacen(",\"type\":\"entry\"}", "}", 1);
+            for changed in [spaced, reordered] {
+                assert_eq!(
+                    decode_entry_line(changed.as_bytes()),
+                    Err("the line is not in RFC 8785 form".into()),
+                    "{changed}"
+                );
+            }
+            let cut = &text[..text.len() - 3];
+            assert!(
+                decode_entry_line(cut.as_bytes())
+                    .is_err_and(|e| e.starts_with("not an entry line")),
+                "{cut}"
+            );
+            let unknown = text.replacen("\"type\":\"entry\"", "\"type\":\"entry\",\"x\":1", 1);
+            assert!(
+                decode_entry_line(unknown.as_bytes()).is_err_and(|e| e.contains("unknown field")),
+                "{unknown}"
+            );
+            let bad_base64 = text.replacen("\"signature\":\"", "\"signature\":\"!", 1);
+            assert_eq!(
+                decode_entry_line(bad_base64.as_bytes()),
+                Err("base64 field signature is malformed".into())
+            );
+        }
+    }
 }

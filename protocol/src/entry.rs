@@ -478,16 +478,33 @@ impl WireEntry {
     /// # Errors
     /// [`EntryError::Base64`] naming the field, or a wrong signature length.
     pub fn decode(&self) -> Result<(SignedEntry, Option<Vec<u8>>), EntryError> {
+        Self::decode_parts(
+            self.header.as_bytes(),
+            self.signature.as_bytes(),
+            self.payload.as_ref().map(String::as_bytes),
+        )
+    }
+
+    /// [`WireEntry::decode`] of the fields' base64 text where it lies, for
+    /// a reader that found them without building a `WireEntry`.
+    ///
+    /// # Errors
+    /// As [`WireEntry::decode`].
+    pub fn decode_parts(
+        header: &[u8],
+        signature: &[u8],
+        payload: Option<&[u8]>,
+    ) -> Result<(SignedEntry, Option<Vec<u8>>), EntryError> {
         let header_bytes = BASE64
-            .decode(&self.header)
+            .decode(header)
             .map_err(|_| EntryError::Base64("header"))?;
         if header_bytes.len() > MAX_HEADER_BYTES {
             return Err(EntryError::HeaderTooLarge(header_bytes.len()));
         }
         let signature = BASE64
-            .decode(&self.signature)
+            .decode(signature)
             .map_err(|_| EntryError::Base64("signature"))?;
-        let payload = match &self.payload {
+        let payload = match payload {
             Some(p) => {
                 let bytes = BASE64
                     .decode(p)
