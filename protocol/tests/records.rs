@@ -807,6 +807,20 @@ fn denial_strategy() -> impl Strategy<Value = Denial> {
 }
 
 proptest! {
+    /// ASCII names take a shortcut; their fullwidth forms (U+FF01..U+FF5E)
+    /// take the general path, and both must give one key.
+    #[test]
+    fn ascii_names_normalise_as_their_fullwidth_forms(name in "[ -~]{0,40}") {
+        let fullwidth: String = name
+            .chars()
+            .map(|c| match c {
+                ' ' => ' ',
+                c => char::from_u32(u32::from(c) + 0xFEE0).expect("fullwidth form"),
+            })
+            .collect();
+        prop_assert_eq!(normalise_name(&name), normalise_name(&fullwidth));
+    }
+
     #[test]
     fn canonical_bytes_are_stable(denial in denial_strategy()) {
         let record = Record::Denial(denial).validated();

@@ -103,6 +103,21 @@ fn fold(c: char) -> Option<&'static str> {
     Some(folded)
 }
 
+/// Appends lowercase `c` to `folded` as steps 2 and 3 say.
+fn push_folded(folded: &mut String, c: char) {
+    if c.is_ascii_alphanumeric() {
+        folded.push(c);
+    } else if let Some(ascii) = fold(c) {
+        folded.push_str(ascii);
+    } else if is_combining_mark(c) || matches!(c, '.' | '\'' | '\u{2019}' | '`' | '\u{00B4}') {
+        // Dropped: "S.A." is "sa", "O'Brien" is "obrien".
+    } else if c.is_alphanumeric() {
+        folded.push(c);
+    } else {
+        folded.push(' ');
+    }
+}
+
 fn is_combining_mark(c: char) -> bool {
     ('\u{0300}'..='\u{036F}').contains(&c)
 }
@@ -121,19 +136,14 @@ fn from_fullwidth(c: char) -> char {
 /// The result is empty only when the name has no letter or digit at all.
 pub fn normalise_name(name: &str) -> String {
     let mut folded = String::with_capacity(name.len());
-    for c in name
-        .chars()
-        .map(from_fullwidth)
-        .flat_map(char::to_lowercase)
-    {
-        if let Some(ascii) = fold(c) {
-            folded.push_str(ascii);
-        } else if is_combining_mark(c) || matches!(c, '.' | '\'' | '\u{2019}' | '`' | '\u{00B4}') {
-            // Dropped: "S.A." is "sa", "O'Brien" is "obrien".
-        } else if c.is_alphanumeric() {
-            folded.push(c);
+    for c in name.chars() {
+        // Most names are ASCII, whose lowercase is one character.
+        if c.is_ascii() {
+            push_folded(&mut folded, c.to_ascii_lowercase());
         } else {
-            folded.push(' ');
+            for lower in from_fullwidth(c).to_lowercase() {
+                push_folded(&mut folded, lower);
+            }
         }
     }
     let mut words: Vec<&str> = folded.split_whitespace().collect();
