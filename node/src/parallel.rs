@@ -1,12 +1,11 @@
-//! Pure work spread over every core with scoped threads: header decoding,
-//! record validation and signature batches during ingest and audit.
+//! Pure work spread over every core: header decoding, record validation and
+//! signature batches during ingest and audit. Runs on rayon's pool, whose
+//! threads (and their allocator caches) live as long as the process.
 
-/// Below this many items per core, threads cost more than they save.
+use rayon::prelude::*;
+
+/// Below this many items per core, splitting costs more than it saves.
 const PARALLEL_MIN: usize = 32;
-
-fn n_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
-}
 
 /// `items.iter().map(f).collect()`, in order, with the items split across
 /// every core.
@@ -18,25 +17,14 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
 }
 
 /// `f` of one contiguous part of `items` per core, in order; one part
-/// when there are too few items to be worth the threads.
+/// when there are too few items to be worth splitting.
 pub fn par_parts<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
-    if n_threads() < 2 || items.len() < 2 * PARALLEL_MIN {
+    let cores = rayon::current_num_threads();
+    if cores < 2 || items.len() < 2 * PARALLEL_MIN {
         return vec![f(items)];
     }
-    on_every_core(items, f)
-}
-
-/// `f` of one contiguous part of `items` per core, in order.
-fn on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
-    let chunk = items.len().div_ceil(n_threads()).max(1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(|| f(part)))
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("a worker of pure functions does not panic"))
-            .collect()
-    })
+    items
+        .par_chunks(items.len().div_ceil(cores))
+        .map(&f)
+        .collect()
 }
