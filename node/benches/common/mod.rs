@@ -14,11 +14,6 @@ use concord_protocol::origin::Origin;
 use concord_protocol::record::{Kind, Record};
 use ed25519_dalek::SigningKey;
 
-/// The allocator of the `concord` binary, so that benchmarks measure what
-/// it runs.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// `n` scaled by `CONCORD_BENCH_SCALE` (default 1.0), at least 1.
 pub fn scale(n: f64) -> usize {
     let factor: f64 = std::env::var("CONCORD_BENCH_SCALE")
