@@ -11,7 +11,7 @@ use std::path::Path;
 use concord_node::testnet::{self, TestnetArgs};
 use concord_protocol::entry::{self, NewEntry, SignedEntry, Visibility};
 use concord_protocol::origin::Origin;
-use concord_protocol::record::{Kind, Record};
+use concord_protocol::record::{Kind, Name, Record, Text};
 use ed25519_dalek::SigningKey;
 
 /// `n` scaled by `CONCORD_BENCH_SCALE` (default 1.0), at least 1.
@@ -48,6 +48,34 @@ pub fn payloads_of(records: &[Record]) -> Vec<(Kind, Vec<u8>)> {
         .iter()
         .map(|r| (r.kind(), r.to_canonical_bytes()))
         .collect()
+}
+
+/// Payloads for entries `0..n`, each different: entry `i` carries sample
+/// record `i` modulo their number with `i` appended to its reference (or
+/// summary) and to every party's name, as a log of real denials would
+/// differ from entry to entry.
+pub fn distinct_payloads(records: &[Record], n: usize) -> Vec<(Kind, Vec<u8>)> {
+    let indexes: Vec<usize> = (0..n).collect();
+    concord_node::parallel::par_map(&indexes, |&i| {
+        let mut record = records[i % records.len()].clone();
+        let tag = |name: &Name| Name::new(&format!("{name} {i}")).expect("still a name");
+        match &mut record {
+            Record::Denial(denial) => {
+                denial.reference = tag(&denial.reference);
+                for party in &mut denial.parties {
+                    party.name = tag(&party.name);
+                }
+            }
+            Record::Notice(notice) => {
+                notice.summary = Text::new(&format!("{} ({i})", notice.summary)).expect("text");
+                for party in &mut notice.parties {
+                    party.name = tag(&party.name);
+                }
+            }
+            _ => unreachable!("the samples are denials and notices"),
+        }
+        (record.kind(), record.to_canonical_bytes())
+    })
 }
 
 /// The sample records as entries carry them.
