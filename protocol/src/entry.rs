@@ -83,30 +83,51 @@ pub enum EntryError {
     Base64(&'static str),
 }
 
+/// Serde for a byte array written as lowercase hex, without a `String`
+/// either way: every header check parses and re-encodes these.
+macro_rules! hex_serde {
+    ($ty:ident, $n:literal, $what:literal) => {
+        impl Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut text = [0u8; 2 * $n];
+                hex::encode_to_slice(self.0, &mut text).expect("twice the bytes");
+                serializer.serialize_str(std::str::from_utf8(&text).expect("hex is ASCII"))
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct Hex;
+                impl serde::de::Visitor<'_> for Hex {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(f, "a {} of {} lowercase hex digits", $what, 2 * $n)
+                    }
+                    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<$ty, E> {
+                        decode_hex::<$n>(s).map($ty).ok_or_else(|| {
+                            E::custom(format!(
+                                "{} {s:?} is not {} lowercase hex digits",
+                                $what,
+                                2 * $n
+                            ))
+                        })
+                    }
+                }
+                deserializer.deserialize_str(Hex)
+            }
+        }
+    };
+}
+
 /// A 4-byte C2SP key id, written as 8 lowercase hex digits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeyId(pub [u8; 4]);
+hex_serde!(KeyId, 4, "key id");
 
 impl KeyId {
     /// The id of an Ed25519 note key named `name` (the log origin).
     pub fn of_note_key(name: &str, key: &VerifyingKey) -> Self {
         Self(note::key_id(name, note::ALG_ED25519, key.as_bytes()))
-    }
-}
-
-impl TryFrom<String> for KeyId {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        let bytes = decode_hex::<4>(&s)
-            .ok_or_else(|| format!("key id {s:?} is not 8 lowercase hex digits"))?;
-        Ok(Self(bytes))
-    }
-}
-
-impl From<KeyId> for String {
-    fn from(id: KeyId) -> Self {
-        note::hex_lower(&id.0)
     }
 }
 
@@ -117,28 +138,13 @@ impl std::fmt::Display for KeyId {
 }
 
 /// A SHA-256 digest written as 64 lowercase hex digits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Digest256(pub [u8; 32]);
+hex_serde!(Digest256, 32, "digest");
 
 impl Digest256 {
     pub fn of(bytes: &[u8]) -> Self {
         Self(Sha256::digest(bytes).into())
-    }
-}
-
-impl TryFrom<String> for Digest256 {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        decode_hex::<32>(&s)
-            .map(Self)
-            .ok_or_else(|| format!("digest {s:?} is not 64 lowercase hex digits"))
-    }
-}
-
-impl From<Digest256> for String {
-    fn from(d: Digest256) -> Self {
-        note::hex_lower(&d.0)
     }
 }
 
