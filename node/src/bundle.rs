@@ -332,8 +332,10 @@ enum Event {
     Bad(u64, String),
 }
 
-/// Lines read ahead in batches of about this many bytes.
+/// Lines read ahead in batches of about this many bytes, or this many
+/// lines if they are short.
 const READ_AHEAD_BYTES: usize = 1 << 20;
+const READ_AHEAD_LINES: usize = 4096;
 /// Batches read ahead of the one being checked.
 const READ_AHEAD_BATCHES: usize = 2;
 
@@ -401,7 +403,7 @@ impl<R: BufRead> LineSplitter<R> {
                     Ok(Some(line)) => {
                         bytes += line.1.as_ref().map_or(0, Vec::len);
                         batch.push(line);
-                        if bytes >= READ_AHEAD_BYTES {
+                        if bytes >= READ_AHEAD_BYTES || batch.len() >= READ_AHEAD_LINES {
                             break false;
                         }
                     }
@@ -1740,5 +1742,37 @@ mod tests {
                 Err("base64 field signature is malformed".into())
             );
         }
+    }
+
+    /// The line splitter reads ahead on its own thread; an audit that stops
+    /// early must stop it too, even on input that never ends.
+    #[test]
+    fn an_audit_that_stops_early_stops_the_reader() {
+        let endless = std::io::BufReader::new(std::io::repeat(b'\n'));
+        let audit = audit_reader(endless, "endless", None, &Progress::new(false)).expect("reads");
+        assert_eq!(audit.report.findings.len(), 1);
+        assert_eq!(audit.report.findings[0].what, "not_a_bundle");
+    }
+
+    /// A read that fails midway is an error of the audit, not a finding.
+    #[test]
+    fn a_failing_read_is_reported() {
+        struct Failing(usize);
+        impl io::Read for Failing {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(io::Error::other("the disk went away"));
+                }
+                let n = buf.len().min(self.0);
+                buf[..n].fill(b'{');
+                self.0 -= n;
+                Ok(n)
+            }
+        }
+        let input = std::io::BufReader::new(Failing(3 * READ_AHEAD_BYTES));
+        let error = audit_reader(input, "failing", None, &Progress::new(false))
+            .err()
+            .expect("the read fails");
+        assert_eq!(error.to_string(), "the disk went away");
     }
 }
