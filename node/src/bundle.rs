@@ -344,18 +344,32 @@ const READ_AHEAD_BATCHES: usize = 2;
 struct LineSplitter<R: BufRead> {
     input: R,
     line: u64,
+    /// A line longer than [`MAX_LINE`] was met: nothing more is read.
+    stopped: bool,
 }
 
 impl<R: BufRead> LineSplitter<R> {
+    fn new(input: R) -> Self {
+        Self {
+            input,
+            line: 0,
+            stopped: false,
+        }
+    }
+
     /// The next line without its newline, or why it is unusable; `None` at
-    /// the end of the input.
+    /// the end of the input. A line longer than [`MAX_LINE`] is the last
+    /// one: the input may be a stream that never ends, and a bundle with
+    /// such a line is refused whatever follows it.
     fn read_line(&mut self) -> io::Result<Option<RawLine>> {
+        if self.stopped {
+            return Ok(None);
+        }
         let mut line = Vec::new();
-        let mut too_long = false;
         loop {
             let available = self.input.fill_buf()?;
             if available.is_empty() {
-                if line.is_empty() && !too_long {
+                if line.is_empty() {
                     return Ok(None);
                 }
                 self.line += 1;
@@ -368,26 +382,22 @@ impl<R: BufRead> LineSplitter<R> {
                 Some(at) => (&available[..at], Some(at)),
                 None => (available, None),
             };
-            if !too_long {
-                if line.len() + part.len() > MAX_LINE {
-                    too_long = true;
-                    line = Vec::new();
-                } else {
-                    line.extend_from_slice(part);
-                }
+            if line.len() + part.len() > MAX_LINE {
+                self.stopped = true;
+                self.line += 1;
+                return Ok(Some((
+                    self.line,
+                    Err(format!(
+                        "the line is longer than {MAX_LINE} bytes; nothing after it is read"
+                    )),
+                )));
             }
+            line.extend_from_slice(part);
             let consumed = found.map_or(part.len(), |at| at + 1);
             self.input.consume(consumed);
             if found.is_some() {
                 self.line += 1;
-                return Ok(Some((
-                    self.line,
-                    if too_long {
-                        Err(format!("the line is longer than {MAX_LINE} bytes"))
-                    } else {
-                        Ok(line)
-                    },
-                )));
+                return Ok(Some((self.line, Ok(line))));
             }
         }
     }
@@ -426,7 +436,7 @@ impl<R: BufRead> LineSplitter<R> {
 fn with_reader<T>(input: impl BufRead + Send, body: impl FnOnce(&mut BundleReader) -> T) -> T {
     let (sender, batches) = mpsc::sync_channel(READ_AHEAD_BATCHES);
     std::thread::scope(|scope| {
-        scope.spawn(move || LineSplitter { input, line: 0 }.run(&sender));
+        scope.spawn(move || LineSplitter::new(input).run(&sender));
         // Dropped before the scope joins the splitter, which then stops.
         let mut reader = BundleReader {
             batches,
@@ -1774,5 +1784,34 @@ mod tests {
             .err()
             .expect("the read fails");
         assert_eq!(error.to_string(), "the disk went away");
+    }
+
+    #[test]
+    fn a_line_longer_than_the_limit_ends_the_reading() {
+        let mut endless = LineSplitter::new(std::io::BufReader::new(std::io::repeat(b'x')));
+        let (number, line) = endless.read_line().expect("reads").expect("a line");
+        assert_eq!(number, 1);
+        assert!(line.is_err_and(|why| why.starts_with("the line is longer than")));
+        assert_eq!(endless.read_line().expect("reads"), None);
+
+        let mut input = b"{}\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', MAX_LINE + 1));
+        input.extend_from_slice(b"\n{}\n");
+        let mut finite = LineSplitter::new(&input[..]);
+        assert_eq!(
+            finite.read_line().expect("reads"),
+            Some((1, Ok(b"{}".to_vec())))
+        );
+        assert!(
+            finite
+                .read_line()
+                .expect("reads")
+                .is_some_and(|(n, l)| n == 2 && l.is_err())
+        );
+        assert_eq!(finite.read_line().expect("reads"), None);
+
+        let endless = std::io::BufReader::new(std::io::repeat(b'x'));
+        let audit = audit_reader(endless, "endless", None, &Progress::new(false)).expect("reads");
+        assert_eq!(audit.report.findings[0].line, Some(1));
     }
 }
