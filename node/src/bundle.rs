@@ -332,9 +332,9 @@ enum Event {
     Bad(u64, String),
 }
 
-/// Lines read ahead in batches of about this many bytes, or this many
-/// lines if they are short.
+/// Lines are read ahead in batches of about this many bytes...
 const READ_AHEAD_BYTES: usize = 1 << 20;
+/// ...or of this many lines, when they are short.
 const READ_AHEAD_LINES: usize = 4096;
 /// Batches read ahead of the one being checked.
 const READ_AHEAD_BATCHES: usize = 2;
