@@ -19,15 +19,16 @@ use base64::Engine as _;
 use concord_node::audit::Progress;
 use concord_node::bundle::{self, BundleWriter, FORMAT, Head};
 use concord_node::home::Home;
+use concord_node::parallel::par_parts;
 use concord_node::store::LogHead;
 use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint};
-use concord_protocol::entry::SignedEntry;
+use concord_protocol::entry::{ENTRY_SIGNATURE_DOMAIN, SignedEntry};
 use concord_protocol::merkle::RootBuilder;
 use concord_protocol::origin::Origin;
 use ed25519_dalek::SigningKey;
 use sha2::Digest as _;
 
-use common::{sample_payloads, scale, sign_range};
+use common::{cores, sample_payloads, scale, sign_range};
 
 const CHUNK: usize = 4096;
 
@@ -106,48 +107,34 @@ fn write_bundle(
 /// Plain Ed25519 batch verification of the entries' signatures, split over
 /// every core: the baseline.
 fn raw_verify(entries: &[SignedEntry], key: ed25519_dalek::VerifyingKey) -> Duration {
-    let messages: Vec<Vec<u8>> = entries
+    let signed: Vec<(Vec<u8>, ed25519_dalek::Signature)> = entries
         .iter()
-        .map(|e| [b"concord/entry/v1\n".as_slice(), &e.header_bytes].concat())
+        .map(|e| {
+            (
+                [ENTRY_SIGNATURE_DOMAIN, &e.header_bytes].concat(),
+                ed25519_dalek::Signature::from_bytes(&e.signature),
+            )
+        })
         .collect();
-    let signatures: Vec<_> = entries
-        .iter()
-        .map(|e| ed25519_dalek::Signature::from_bytes(&e.signature))
-        .collect();
-    let keys = vec![key; entries.len()];
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let per = entries.len().div_ceil(cores);
     let start = Instant::now();
-    std::thread::scope(|scope| {
-        for ((m, s), k) in messages
-            .chunks(per)
-            .zip(signatures.chunks(per))
-            .zip(keys.chunks(per))
-        {
-            scope.spawn(move || {
-                let refs: Vec<&[u8]> = m.iter().map(Vec::as_slice).collect();
-                ed25519_dalek::verify_batch(&refs, s, k).expect("valid signatures");
-            });
-        }
+    par_parts(&signed, |part| {
+        let messages: Vec<&[u8]> = part.iter().map(|(m, _)| m.as_slice()).collect();
+        let signatures: Vec<_> = part.iter().map(|(_, s)| *s).collect();
+        ed25519_dalek::verify_batch(&messages, &signatures, &vec![key; part.len()])
+            .expect("valid signatures");
     });
     start.elapsed()
 }
 
 /// Base64 decoding and SHA-256 of each payload, split over every core.
 fn raw_payload_digests(encoded: &[&str]) -> Duration {
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let per = encoded.len().div_ceil(cores);
     let start = Instant::now();
-    std::thread::scope(|scope| {
-        for part in encoded.chunks(per) {
-            scope.spawn(move || {
-                for text in part {
-                    let bytes = base64::engine::general_purpose::STANDARD
-                        .decode(text)
-                        .expect("base64");
-                    std::hint::black_box(sha2::Sha256::digest(&bytes));
-                }
-            });
+    par_parts(encoded, |part| {
+        for text in part {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .expect("base64");
+            std::hint::black_box(sha2::Sha256::digest(&bytes));
         }
     });
     start.elapsed()
@@ -168,7 +155,7 @@ fn main() {
     let origin = Origin::new("pacific-alliance.concord/cl").expect("origin");
     let rosters = home.roster_files().expect("roster files");
     let n = scale(1_000_000.0);
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let cores = cores();
     println!("machine: {cores} cores (nproc); one log of {n} entries");
     for with_payloads in [false, true] {
         let head = Head {

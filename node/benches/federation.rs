@@ -30,7 +30,7 @@ use concord_protocol::entry::Visibility;
 use concord_protocol::origin::Origin;
 use concord_protocol::record::Kind;
 
-use common::{sample_payloads, sample_records, scale};
+use common::{cores, sample_payloads, sample_records, scale};
 
 const CONCORD: &str = env!("CARGO_BIN_EXE_concord");
 const FEDERATION: &str = "pacific-alliance";
@@ -360,7 +360,7 @@ fn catch_up(n: usize) -> (f64, f64, f64) {
 }
 
 fn main() {
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let cores = cores();
     println!("machine: {cores} cores (nproc); every node a `concord run` process on 127.0.0.1");
     for (nodes, count, gap_ms) in [(5, scale(300.0), 20), (30, scale(150.0), 40)] {
         let (p50, p99, missing) = propagation(nodes, count, Duration::from_millis(gap_ms));

@@ -26,7 +26,7 @@ use concord_protocol::origin::Origin;
 use concord_protocol::record::{Kind, Record};
 use sha2::Digest as _;
 
-use common::{distinct_payloads, payloads_of, sample_records, scale, sign_range};
+use common::{cores, distinct_payloads, payloads_of, sample_records, scale, sign_range};
 
 /// Pairs each entry with its sample payload.
 fn with_payloads(
@@ -151,7 +151,7 @@ fn main() {
     let roster = Home::new(&dir.path().join("mx")).roster().expect("roster");
     let records = sample_records();
     let payloads = payloads_of(&records);
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let cores = cores();
     println!(
         "machine: {cores} cores (nproc); sample records: {} denials and notices",
         records.len()

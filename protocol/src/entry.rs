@@ -86,7 +86,7 @@ pub enum EntryError {
 /// Serde for a byte array written as lowercase hex, without a `String`
 /// either way: every header check parses and re-encodes these.
 macro_rules! hex_serde {
-    ($ty:ident, $n:literal, $what:literal) => {
+    ($ty:ident, $n:literal, $what:literal, $expecting:literal) => {
         impl Serialize for $ty {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 let mut text = [0u8; 2 * $n];
@@ -97,23 +97,11 @@ macro_rules! hex_serde {
 
         impl<'de> Deserialize<'de> for $ty {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                struct Hex;
-                impl serde::de::Visitor<'_> for Hex {
-                    type Value = $ty;
-                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(f, "a {} of {} lowercase hex digits", $what, 2 * $n)
-                    }
-                    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<$ty, E> {
-                        decode_hex::<$n>(s).map($ty).ok_or_else(|| {
-                            E::custom(format!(
-                                "{} {s:?} is not {} lowercase hex digits",
-                                $what,
-                                2 * $n
-                            ))
-                        })
-                    }
-                }
-                deserializer.deserialize_str(Hex)
+                crate::parsed::from_str(deserializer, $expecting, |s| {
+                    decode_hex::<$n>(s).map($ty).ok_or_else(|| {
+                        format!("{} {s:?} is not {} lowercase hex digits", $what, 2 * $n)
+                    })
+                })
             }
         }
     };
@@ -122,7 +110,7 @@ macro_rules! hex_serde {
 /// A 4-byte C2SP key id, written as 8 lowercase hex digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeyId(pub [u8; 4]);
-hex_serde!(KeyId, 4, "key id");
+hex_serde!(KeyId, 4, "key id", "a key id of 8 lowercase hex digits");
 
 impl KeyId {
     /// The id of an Ed25519 note key named `name` (the log origin).
@@ -140,7 +128,12 @@ impl std::fmt::Display for KeyId {
 /// A SHA-256 digest written as 64 lowercase hex digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Digest256(pub [u8; 32]);
-hex_serde!(Digest256, 32, "digest");
+hex_serde!(
+    Digest256,
+    32,
+    "digest",
+    "a digest of 64 lowercase hex digits"
+);
 
 impl Digest256 {
     pub fn of(bytes: &[u8]) -> Self {

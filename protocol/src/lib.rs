@@ -11,5 +11,6 @@ pub mod equivocation;
 pub mod merkle;
 pub mod note;
 pub mod origin;
+mod parsed;
 pub mod record;
 pub mod wire;

@@ -23,6 +23,11 @@ pub fn scale(n: f64) -> usize {
     ((n * factor) as usize).max(1)
 }
 
+/// Cores this machine offers, as the benchmarks print beside each figure.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
 /// The sample records of `scenarios/records/`, denials then notices, each
 /// in file-name order, validated.
 pub fn sample_records() -> Vec<Record> {

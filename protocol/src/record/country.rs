@@ -37,21 +37,13 @@ pub static ASSIGNED: [&str; N_COUNTRIES] = [
 #[serde(into = "String")]
 pub struct Country([u8; 2]);
 
-/// Read from a borrowed string: records hold many codes, and an owned
-/// `String` per code was a measurable share of parsing one.
 impl<'de> serde::Deserialize<'de> for Country {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Code;
-        impl serde::de::Visitor<'_> for Code {
-            type Value = Country;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an ISO 3166-1 alpha-2 country code")
-            }
-            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Country, E> {
-                Country::new(s).map_err(E::custom)
-            }
-        }
-        deserializer.deserialize_str(Code)
+        crate::parsed::from_str(
+            deserializer,
+            "an ISO 3166-1 alpha-2 country code",
+            Country::new,
+        )
     }
 }
 
