@@ -645,6 +645,56 @@ mod tests {
         assert_eq!(spaced.decode_header(), Err(EntryError::NonCanonicalHeader));
     }
 
+    /// Digests, key ids and country codes are parsed from the string in
+    /// place; each wrong spelling is still refused, naming the value.
+    #[test]
+    fn misspelt_digests_key_ids_and_countries_are_refused() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let signed = entry(&key, 0);
+        let value: serde_json::Value = serde_json::from_slice(&signed.header_bytes).expect("json");
+        let digest = value["payload"]["sha256"]
+            .as_str()
+            .expect("digest")
+            .to_owned();
+        let bilateral = serde_json::json!({"scope": "bilateral", "states": ["CL", "mx"]});
+        let cases = [
+            (
+                "/payload/sha256",
+                serde_json::json!(digest.to_uppercase()),
+                "64 lowercase hex digits",
+            ),
+            (
+                "/payload/sha256",
+                serde_json::json!(&digest[..62]),
+                "64 lowercase hex digits",
+            ),
+            (
+                "/key_id",
+                serde_json::json!("0123456"),
+                "8 lowercase hex digits",
+            ),
+            (
+                "/key_id",
+                serde_json::json!(12345678),
+                "a key id of 8 lowercase hex digits",
+            ),
+            ("/payload/visibility", bilateral, "ISO 3166-1 alpha-2"),
+        ];
+        for (pointer, wrong, expected) in cases {
+            let mut changed = value.clone();
+            *changed.pointer_mut(pointer).expect("field") = wrong;
+            let entry = SignedEntry {
+                header_bytes: canonical::to_canonical_vec(&changed).expect("json"),
+                ..signed.clone()
+            };
+            assert!(
+                matches!(entry.decode_header(), Err(EntryError::MalformedHeader(ref m)) if m.contains(expected)),
+                "{pointer}: {:?}",
+                entry.decode_header()
+            );
+        }
+    }
+
     fn header_strategy() -> impl proptest::strategy::Strategy<Value = EntryHeader> {
         use proptest::prelude::*;
         let visibility = prop_oneof![
