@@ -6,7 +6,7 @@
 //! for their checkpoints and fetching what is missing). Anti-entropy runs on
 //! its own so that awaiting a peer's answer never stalls the event queue.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::net::{NetEvent, NetHandle, Topic, Verdict};
+use crate::net::{NetError, NetEvent, NetHandle, Topic, Verdict};
 use crate::publish::Committed;
 use crate::store::{CheckpointOutcome, EvidenceRecord, IngestOutcome, Rejected, Store, StoreError};
 
@@ -491,31 +491,130 @@ fn decode_all(entries: &[WireEntry]) -> Vec<(SignedEntry, Option<Vec<u8>>)> {
     entries.iter().filter_map(|w| w.decode().ok()).collect()
 }
 
+/// Ranges asked for beyond the one awaited. Their answers travel while this
+/// node verifies, and those that arrived meanwhile go into one ingest call,
+/// which keeps the store's check-stage-write pipeline full.
+pub const RANGES_AHEAD: usize = 3;
+
+/// Most entries catching up hands to one ingest call.
+pub const CATCH_UP_BATCH: usize = (RANGES_AHEAD + 1) * MAX_RANGE_ENTRIES as usize;
+
+/// Range requests to one peer for one log, in flight in order.
+struct Prefetch<'a> {
+    core: &'a Core,
+    peer: PeerId,
+    origin: &'a Origin,
+    asked: VecDeque<Asked>,
+}
+
+/// One range request in flight.
+struct Asked {
+    start: u64,
+    end: u64,
+    answer: JoinHandle<Result<SyncResponse, NetError>>,
+}
+
+impl<'a> Prefetch<'a> {
+    fn new(core: &'a Core, peer: PeerId, origin: &'a Origin) -> Self {
+        Self {
+            core,
+            peer,
+            origin,
+            asked: VecDeque::new(),
+        }
+    }
+
+    /// Keeps ranges from `start` up to `limit` asked for. Ranges asked from
+    /// another start (the log moved otherwise than they expected) are dropped.
+    fn fill(&mut self, start: u64, limit: u64) {
+        if self.asked.front().is_some_and(|asked| asked.start != start) {
+            self.clear();
+        }
+        let mut next = self.asked.back().map_or(start, |asked| asked.end);
+        while self.asked.len() <= RANGES_AHEAD && next < limit {
+            let end = limit.min(next + MAX_RANGE_ENTRIES);
+            let request = SyncRequest::Entries {
+                origin: self.origin.clone(),
+                start: next,
+                end,
+            };
+            let (net, peer) = (self.core.net.clone(), self.peer);
+            let answer = tokio::spawn(async move { net.request(peer, request).await });
+            self.asked.push_back(Asked {
+                start: next,
+                end,
+                answer,
+            });
+            next = end;
+        }
+    }
+
+    /// Waits for the first range asked, and takes with it the following
+    /// ones that already arrived, up to the first that came back short.
+    /// Returns the entries and the end of the last range taken; `None` when
+    /// the peer failed or had nothing.
+    async fn take(&mut self) -> Option<(Vec<WireEntry>, u64)> {
+        let mut entries = Vec::new();
+        let mut taken_end = None;
+        while let Some(front) = self.asked.front() {
+            if taken_end.is_some() && !front.answer.is_finished() {
+                break;
+            }
+            let Asked { start, end, answer } = self.asked.pop_front().expect("front exists");
+            let more = match answer.await {
+                Ok(Ok(SyncResponse::Entries { entries, .. })) if !entries.is_empty() => entries,
+                Ok(Ok(_)) => break,
+                Ok(Err(e)) => {
+                    tracing::debug!(peer = %self.peer, origin = %self.origin, error = %e, "range request failed");
+                    break;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "range request task failed");
+                    break;
+                }
+            };
+            let short = (more.len() as u64) < end - start;
+            entries.extend(more);
+            taken_end = Some(end);
+            if short {
+                self.clear();
+                break;
+            }
+        }
+        Some((entries, taken_end?))
+    }
+
+    fn clear(&mut self) {
+        for asked in self.asked.drain(..) {
+            asked.answer.abort();
+        }
+    }
+}
+
+impl Drop for Prefetch<'_> {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
 /// Fetches `origin` from `from` onwards off `peer` until the stored log
-/// reaches the sync target or the peer has nothing more.
+/// reaches the sync target or the peer has nothing more. Without a target,
+/// one range at a time probes how far the peer's log goes; with one, up to
+/// [`RANGES_AHEAD`] more are asked for while the store works.
 async fn catch_up(core: &Core, peer: PeerId, origin: &Origin, from: u64) {
     let mut start = from.min(core.store.head(origin).map(|h| h.size).unwrap_or(from));
+    let mut prefetch = Prefetch::new(core, peer, origin);
     loop {
-        let target = match core.store.target(origin) {
+        let limit = match core.store.target(origin) {
             Ok(Some(t)) => t.checkpoint.size,
             _ => start + MAX_RANGE_ENTRIES,
         };
-        if target <= start {
+        if limit <= start {
             return;
         }
-        let end = target.min(start + MAX_RANGE_ENTRIES);
-        let request = SyncRequest::Entries {
-            origin: origin.clone(),
-            start,
-            end,
-        };
-        let entries = match core.net.request(peer, request).await {
-            Ok(SyncResponse::Entries { entries, .. }) if !entries.is_empty() => entries,
-            Ok(_) => return,
-            Err(e) => {
-                tracing::debug!(%peer, %origin, error = %e, "range request failed");
-                return;
-            }
+        prefetch.fill(start, limit);
+        let Some((entries, end)) = prefetch.take().await else {
+            return;
         };
         match ingest(core, origin, decode_all(&entries)).await {
             Ok(outcome) if outcome.appended > 0 => {

@@ -7,10 +7,11 @@ mod common;
 use std::time::Duration;
 
 use common::{Fed, Rogue, address_of, samples, wait_until};
+use concord_node::store::{OwnEntry, Store};
 use concord_protocol::entry::{NewEntry, Visibility, sign_entry};
 use concord_protocol::origin::Origin;
 use concord_protocol::record::{Kind, Record};
-use concord_protocol::wire::Gossip;
+use concord_protocol::wire::{Gossip, MAX_RANGE_ENTRIES};
 
 fn sample_bodies() -> Vec<Vec<u8>> {
     samples()
@@ -91,6 +92,46 @@ fn a_node_stopped_during_a_thousand_publishes_catches_up_and_a_late_member_gets_
         &["cl", "mx"],
         n_each,
         Duration::from_secs(120),
+    );
+}
+
+#[test]
+fn a_member_joining_late_catches_up_a_log_of_many_ranges() {
+    let fed = Fed::create("cl,mx", "");
+    // cl's log is written before anyone runs: five whole sync ranges and part
+    // of a sixth, so that catching up asks for ranges ahead of the one it
+    // ingests and the last answer comes back short.
+    let n = 5 * MAX_RANGE_ENTRIES + 300;
+    {
+        let home = fed.home("cl");
+        let store = Store::open(&home.db_path()).expect("store");
+        let key = home.identity().expect("identity").log_key.clone();
+        let cl = Origin::new(&origin("cl")).expect("origin");
+        let records: Vec<Record> = sample_bodies()
+            .iter()
+            .map(|body| Record::parse(Kind::Denial, body).expect("sample"))
+            .collect();
+        let own: Vec<OwnEntry> = (0..n as usize)
+            .map(|i| OwnEntry {
+                record: records[i % records.len()].clone(),
+                visibility: Visibility::Federation,
+                refers_to: None,
+            })
+            .collect();
+        for group in own.chunks(1000) {
+            store
+                .append_own(&cl, &key, 1_763_935_200, group)
+                .expect("append");
+        }
+        store.flush_blocking().expect("flush");
+    }
+    fed.start("cl");
+    fed.start("mx");
+    converge(&fed, &["cl", "mx"], &["cl"], n, Duration::from_secs(120));
+    assert_eq!(
+        fed.status("mx")["sync"]["synced_appended"].as_u64(),
+        Some(n),
+        "mx fetched cl's log by anti-entropy, each entry once"
     );
 }
 
