@@ -493,7 +493,9 @@ fn decode_all(entries: &[WireEntry]) -> Vec<(SignedEntry, Option<Vec<u8>>)> {
 
 /// Ranges asked for beyond the one awaited. Their answers travel while this
 /// node verifies, and those that arrived meanwhile go into one ingest call,
-/// which keeps the store's check-stage-write pipeline full.
+/// which keeps the store's check-stage-write pipeline full. At most
+/// `RANGES_AHEAD + 1` answers, each bounded by `MAX_SYNC_RESPONSE_BYTES`,
+/// are held at once.
 pub const RANGES_AHEAD: usize = 3;
 
 /// Most entries catching up hands to one ingest call.

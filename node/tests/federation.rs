@@ -100,7 +100,7 @@ fn a_member_joining_late_catches_up_a_log_of_many_ranges() {
     let fed = Fed::create("cl,mx", "");
     // cl's log is written before anyone runs: five whole sync ranges and part
     // of a sixth, so that catching up asks for ranges ahead of the one it
-    // ingests and the last answer comes back short.
+    // ingests, the last one shorter than the others.
     let n = 5 * MAX_RANGE_ENTRIES + 300;
     {
         let home = fed.home("cl");
