@@ -963,3 +963,40 @@ fn a_target_deep_in_a_long_run_decides_the_slice_that_reaches_it() {
         }
     }
 }
+
+/// Appends to different logs do not wait for each other: a publish to the
+/// own log goes in while a long replica ingest is still under way.
+#[test]
+fn publishing_to_the_own_log_does_not_wait_for_a_replica_ingest() {
+    let fed = Fed::new();
+    let store = fed.store("mx");
+    let (cl, mx) = (fed.origin("cl"), fed.origin("mx"));
+    let n = 20_000;
+    let items = signed_entries(&fed, "cl", 0, n);
+    let record = &sample_denials()[0];
+    std::thread::scope(|scope| {
+        let (store, roster, cl) = (&store, &fed.roster, &cl);
+        let ingest = scope.spawn(move || store.ingest(cl, items, roster).expect("ingest"));
+        // The first slice of the run shows in the head well before the last.
+        while store.head(cl).expect("head").size == 0 {
+            assert!(!ingest.is_finished(), "the ingest ended without appending");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let (outcomes, _) = store
+            .append_own(
+                &mx,
+                &fed.identity("mx").log_key,
+                1_763_935_200,
+                &[own(record)],
+            )
+            .expect("append");
+        assert!(outcomes[0].is_ok(), "{outcomes:?}");
+        let during = store.head(cl).expect("head").size;
+        assert!(
+            during < n,
+            "the publish waited for the whole ingest ({during} of {n} entries were in)"
+        );
+        assert_eq!(ingest.join().expect("ingest").appended, n);
+    });
+    assert_eq!(store.head(&mx).expect("head").size, 1);
+}

@@ -480,8 +480,8 @@ impl Store {
         time: u64,
         group: &[OwnEntry],
     ) -> Result<(Vec<Result<AppendOutcome, Rejected>>, SignedCheckpoint), StoreError> {
-        let _write = self.lock_write();
         let log_id = self.ensure_log_id(origin)?;
+        let _write = self.lock_log(log_id);
         let mut staging = Staging::new(self, log_id)?;
         let mut outcomes = Vec::with_capacity(group.len());
         for own in group {
@@ -573,7 +573,6 @@ impl Store {
         items: Vec<(SignedEntry, Option<Vec<u8>>)>,
         roster: &(impl KeyLookup + Sync),
     ) -> Result<IngestOutcome, StoreError> {
-        let _write = self.lock_write();
         let mut outcome = IngestOutcome::default();
         if self.quarantined(origin)?.is_some() {
             outcome.rejected = items
@@ -583,6 +582,7 @@ impl Store {
             return Ok(outcome);
         }
         let log_id = self.ensure_log_id(origin)?;
+        let _write = self.lock_log(log_id);
         let head = self.head_of(log_id)?;
 
         // Decode, sort, and split by position against the stored head.
@@ -903,8 +903,8 @@ impl Store {
         if self.quarantined(&origin)?.is_some() {
             return Ok(Err(Rejected::Quarantined(origin)));
         }
-        let _write = self.lock_write();
         let log_id = self.ensure_log_id(&origin)?;
+        let _write = self.lock_log(log_id);
         let head = self.head_of(log_id)?;
         let size = signed.checkpoint.size;
         let witnesses = roster.witnesses();

@@ -151,13 +151,18 @@ struct Inner {
     decisions: sled::Tree,
     /// Log ids by origin, and the reverse; loaded on open.
     log_ids: Mutex<LogIds>,
-    /// Serialises every append so that heads only move forward.
-    write: Mutex<()>,
+    /// Serialise the appends to each log so that its head only moves
+    /// forward. Logs map onto them by id, so a long replica ingest does not
+    /// hold up publishing to the own log.
+    write: [Mutex<()>; WRITE_LOCKS],
     /// Hashes of complete subtrees of level [`CACHED_LEVEL`] and above, by
     /// (log id, stored hash index). Such a hash never changes once its
     /// last leaf is committed, and every proof needs a few of them.
     upper_hashes: Mutex<HashMap<(u32, u64), Hash>>,
 }
+
+/// Append locks; logs beyond this many share them.
+const WRITE_LOCKS: usize = 16;
 
 /// Smallest subtree (as a level: 2^level leaves) whose hash is cached; at
 /// most one cached hash per 8 entries.
@@ -218,7 +223,7 @@ impl Store {
                 meta,
                 db,
                 log_ids: Mutex::new(LogIds::default()),
-                write: Mutex::new(()),
+                write: std::array::from_fn(|_| Mutex::new(())),
                 upper_hashes: Mutex::new(HashMap::new()),
             }),
         };
@@ -299,8 +304,8 @@ impl Store {
         lock(&self.inner.log_ids)
     }
 
-    fn lock_write(&self) -> std::sync::MutexGuard<'_, ()> {
-        lock(&self.inner.write)
+    fn lock_log(&self, log_id: u32) -> std::sync::MutexGuard<'_, ()> {
+        lock(&self.inner.write[log_id as usize % WRITE_LOCKS])
     }
 
     /// Every log this store knows, with its id.
