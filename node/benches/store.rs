@@ -10,12 +10,16 @@
 //!   every 20 entries), with every payload and party name distinct, and
 //!   headers only; each in calls of one sync range and in calls as large as
 //!   catching up makes them;
+//! - durable publishes by 8 publishers while the same node ingests that
+//!   log in catch-up calls, and the ingest rate beside them;
 //! - inclusion-proof time from the store at 1M entries beside the same proof
 //!   over an in-memory hash list.
 
 mod common;
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use concord_node::home::Home;
@@ -85,14 +89,33 @@ fn raw_sled_entry_writes(dir: &Path, log: &[(SignedEntry, Option<Vec<u8>>)]) -> 
     log.len() as f64 / start.elapsed().as_secs_f64()
 }
 
+/// When each publisher stops: after so many publishes, or once a job
+/// running beside them has ended.
+#[derive(Clone)]
+enum Until {
+    Count(usize),
+    Done(Arc<AtomicBool>),
+}
+
+impl Until {
+    fn going(&self, published: usize) -> bool {
+        match self {
+            Until::Count(n) => published < *n,
+            Until::Done(done) => !done.load(Ordering::Acquire),
+        }
+    }
+}
+
+/// Publishes by `concurrency` tasks through mx's group-commit writer on
+/// `store`; rate and ack latency p50/p99.
 fn publish_rate(
     dir: &Path,
+    store: Store,
     concurrency: usize,
-    total: usize,
+    until: &Until,
     records: &[Record],
 ) -> (f64, Duration, Duration) {
     let home = Home::new(&dir.join("mx"));
-    let store = Store::open(&dir.join(format!("db-{concurrency}"))).expect("store");
     let identity = home.identity().expect("identity");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -107,15 +130,16 @@ fn publish_rate(
             clock: concord_node::clock::now,
         };
         let (publisher, task) = publish::spawn(writer, None, shutdown.clone());
-        let per_task = total / concurrency;
         let start = Instant::now();
         let tasks: Vec<_> = (0..concurrency)
             .map(|t| {
                 let publisher = publisher.clone();
                 let records = records.to_vec();
+                let until = until.clone();
                 tokio::spawn(async move {
-                    let mut latencies = Vec::with_capacity(per_task);
-                    for i in 0..per_task {
+                    let mut latencies = Vec::new();
+                    let mut i = 0;
+                    while until.going(i) {
                         let record = records[(t + i) % records.len()].clone();
                         let sent = Instant::now();
                         publisher
@@ -127,6 +151,7 @@ fn publish_rate(
                             .await
                             .expect("publish");
                         latencies.push(sent.elapsed());
+                        i += 1;
                     }
                     latencies
                 })
@@ -166,7 +191,9 @@ fn main() {
     println!("durable publishes (group commit):");
     for concurrency in [1usize, 8, 64] {
         let total = scale(if concurrency == 1 { 500.0 } else { 6400.0 });
-        let (rate, p50, p99) = publish_rate(dir.path(), concurrency, total, &records);
+        let store = Store::open(&dir.path().join(format!("db-{concurrency}"))).expect("store");
+        let until = Until::Count(total / concurrency);
+        let (rate, p50, p99) = publish_rate(dir.path(), store, concurrency, &until, &records);
         println!(
             "  {concurrency:>2} publishers  {rate:>8.0} /s  ack p50 {:>7.2} ms  p99 {:>7.2} ms  ratio to raw insert+flush {:.2}",
             p50.as_secs_f64() * 1e3,
@@ -249,6 +276,31 @@ fn main() {
             None => println!(),
         }
     }
+
+    // Publishing while the node catches up another member's log: appends
+    // to different logs take different locks, but share the two cores.
+    let store = Store::open(&dir.path().join("db-catching-up")).expect("store");
+    let done = Arc::new(AtomicBool::new(false));
+    let catching_up = {
+        let (store, done, origin) = (store.clone(), done.clone(), origin.clone());
+        let roster = roster.clone();
+        let calls: Vec<Vec<_>> = log.chunks(CATCH_UP_BATCH).map(<[_]>::to_vec).collect();
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            for items in calls {
+                store.ingest(&origin, items, &roster).expect("ingest");
+            }
+            done.store(true, Ordering::Release);
+            n as f64 / start.elapsed().as_secs_f64()
+        })
+    };
+    let (rate, p50, p99) = publish_rate(dir.path(), store, 8, &Until::Done(done), &records);
+    let ingest_rate = catching_up.join().expect("ingest thread");
+    println!(
+        "\n 8 publishers while the same node ingests the {n} entries in calls of {CATCH_UP_BATCH}: {rate:.0} /s  ack p50 {:.2} ms  p99 {:.2} ms | ingest beside them {ingest_rate:.0} /s",
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3,
+    );
 
     // The proof store is built in slices, signed and ingested headers only,
     // so that a million entries never sit in memory at once.
