@@ -12,7 +12,8 @@ use super::RecordError;
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// Where a value stands in a payload. Validation descends through it
-/// without allocating; it is written out only when a rule is broken.
+/// without allocating; it is written out (with [`field`]'s rule for
+/// fields) only when a rule is broken.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Path<'a> {
     Root,
@@ -36,8 +37,7 @@ impl std::fmt::Display for Path<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Path::Root => Ok(()),
-            Path::Field(Path::Root, name) => f.write_str(name),
-            Path::Field(parent, name) => write!(f, "{parent}.{name}"),
+            Path::Field(parent, name) => f.write_str(&field(&parent.to_string(), name)),
             Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
         }
     }
