@@ -4,14 +4,20 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
 use common::{Fed, Rogue, address_of, samples, wait_until};
+use concord_node::net::NetEvent;
 use concord_node::store::{OwnEntry, Store};
+use concord_protocol::entry::WireEntry;
 use concord_protocol::entry::{NewEntry, Visibility, sign_entry};
 use concord_protocol::origin::Origin;
 use concord_protocol::record::{Kind, Record};
-use concord_protocol::wire::{Gossip, MAX_RANGE_ENTRIES};
+use concord_protocol::wire::{Gossip, MAX_RANGE_ENTRIES, SyncRequest, SyncResponse};
 
 fn sample_bodies() -> Vec<Vec<u8>> {
     samples()
@@ -95,6 +101,33 @@ fn a_node_stopped_during_a_thousand_publishes_catches_up_and_a_late_member_gets_
     );
 }
 
+/// Writes `n` entries of the sample denials to `id`'s own log while its
+/// node is not running; returns the store, still open.
+fn write_log_offline(fed: &Fed, id: &str, n: u64) -> Store {
+    let home = fed.home(id);
+    let store = Store::open(&home.db_path()).expect("store");
+    let key = home.identity().expect("identity").log_key.clone();
+    let log = Origin::new(&origin(id)).expect("origin");
+    let records: Vec<Record> = sample_bodies()
+        .iter()
+        .map(|body| Record::parse(Kind::Denial, body).expect("sample"))
+        .collect();
+    let own: Vec<OwnEntry> = (0..n as usize)
+        .map(|i| OwnEntry {
+            record: records[i % records.len()].clone(),
+            visibility: Visibility::Federation,
+            refers_to: None,
+        })
+        .collect();
+    for group in own.chunks(1000) {
+        store
+            .append_own(&log, &key, 1_763_935_200, group)
+            .expect("append");
+    }
+    store.flush_blocking().expect("flush");
+    store
+}
+
 #[test]
 fn a_member_joining_late_catches_up_a_log_of_many_ranges() {
     let fed = Fed::create("cl,mx", "");
@@ -102,29 +135,7 @@ fn a_member_joining_late_catches_up_a_log_of_many_ranges() {
     // of a sixth, so that catching up asks for ranges ahead of the one it
     // ingests, the last one shorter than the others.
     let n = 5 * MAX_RANGE_ENTRIES + 300;
-    {
-        let home = fed.home("cl");
-        let store = Store::open(&home.db_path()).expect("store");
-        let key = home.identity().expect("identity").log_key.clone();
-        let cl = Origin::new(&origin("cl")).expect("origin");
-        let records: Vec<Record> = sample_bodies()
-            .iter()
-            .map(|body| Record::parse(Kind::Denial, body).expect("sample"))
-            .collect();
-        let own: Vec<OwnEntry> = (0..n as usize)
-            .map(|i| OwnEntry {
-                record: records[i % records.len()].clone(),
-                visibility: Visibility::Federation,
-                refers_to: None,
-            })
-            .collect();
-        for group in own.chunks(1000) {
-            store
-                .append_own(&cl, &key, 1_763_935_200, group)
-                .expect("append");
-        }
-        store.flush_blocking().expect("flush");
-    }
+    drop(write_log_offline(&fed, "cl", n));
     fed.start("cl");
     fed.start("mx");
     converge(&fed, &["cl", "mx"], &["cl"], n, Duration::from_secs(120));
@@ -132,6 +143,103 @@ fn a_member_joining_late_catches_up_a_log_of_many_ranges() {
         fed.status("mx")["sync"]["synced_appended"].as_u64(),
         Some(n),
         "mx fetched cl's log by anti-entropy, each entry once"
+    );
+}
+
+/// A peer that answers ranges short, refuses some and answers others in
+/// full: catching up asks again from where the stored log ends, and the
+/// member still gets every entry of the signed log, and nothing else.
+#[test]
+fn catching_up_from_a_peer_that_answers_short_or_not_at_all_still_gets_everything() {
+    let fed = Fed::create("cl,mx", "");
+    let n = 3 * MAX_RANGE_ENTRIES + 100;
+    let cl = Origin::new(&origin("cl")).expect("origin");
+    let (note, head, served) = {
+        let store = write_log_offline(&fed, "cl", n);
+        let checkpoint = store.checkpoint(&cl).expect("read").expect("checkpoint");
+        let served: Vec<WireEntry> = store
+            .entries(&cl, 0, n)
+            .expect("entries")
+            .into_iter()
+            .map(|entry| {
+                let header = entry.decode_header().expect("header");
+                let payload = store.payload(&header.payload.sha256.0).expect("read");
+                entry.to_wire(payload.as_deref())
+            })
+            .collect();
+        let note = String::from_utf8(checkpoint.to_bytes()).expect("a note is text");
+        (note, store.head(&cl).expect("head"), served)
+    };
+    fed.start("mx");
+    // cl's node stays down; in its place, a peer with cl's transport key.
+    let roster = fed.home("mx").roster().expect("roster");
+    let identity = fed.home("cl").identity().expect("keys");
+    let keypair =
+        libp2p::identity::Keypair::ed25519_from_bytes(identity.transport_seed).expect("keypair");
+    let mut peer = Rogue::start(keypair, &roster, address_of(&roster, "mx"));
+    let Rogue {
+        runtime, events, ..
+    } = &mut peer;
+    let caught_up = AtomicBool::new(false);
+    let mut asked = 0usize;
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            wait_until(Duration::from_secs(120), "mx catches up", || {
+                fed.log_size("mx", cl.as_str()) >= n
+            });
+            caught_up.store(true, Ordering::Release);
+        });
+        runtime.block_on(async {
+            while !caught_up.load(Ordering::Acquire) {
+                let Ok(Some(event)) =
+                    tokio::time::timeout(Duration::from_millis(200), events.recv()).await
+                else {
+                    continue;
+                };
+                let NetEvent::SyncRequest { request, reply, .. } = event else {
+                    continue;
+                };
+                let answer = match request {
+                    SyncRequest::Checkpoints => SyncResponse::Checkpoints {
+                        notes: vec![note.clone()],
+                    },
+                    SyncRequest::Entries { start, end, .. } => {
+                        asked += 1;
+                        // Every third range comes back half, every third is
+                        // refused, the rest are whole.
+                        let end = match asked % 3 {
+                            0 => start + (end - start) / 2,
+                            1 => start,
+                            _ => end,
+                        }
+                        .min(n);
+                        if end <= start {
+                            SyncResponse::Refused {
+                                reason: "not now".into(),
+                            }
+                        } else {
+                            SyncResponse::Entries {
+                                origin: cl.clone(),
+                                start,
+                                entries: served[start as usize..end as usize].to_vec(),
+                            }
+                        }
+                    }
+                };
+                let _ = reply.send(answer);
+            }
+        });
+    });
+    assert!(asked > 4, "mx asked for {asked} ranges");
+    assert_eq!(
+        fed.views(&["mx"], cl.as_str()),
+        [Some((head.size, BASE64.encode(head.root)))],
+        "mx holds exactly cl's signed log"
+    );
+    assert_eq!(
+        fed.status("mx")["sync"]["synced_appended"].as_u64(),
+        Some(n),
+        "each entry was stored once"
     );
 }
 
