@@ -530,17 +530,33 @@ impl<'a> LogAudit<'a> {
     /// Audits the next entries of the log, in index order from
     /// [`LogAudit::size`].
     pub fn push_chunk(&mut self, items: Vec<Item>) {
-        let start = self.builder.size();
-        let (origin, roster) = (&self.origin, self.roster);
+        let (origin, roster, start) = (&self.origin, self.roster, self.size());
         let offsets: Vec<usize> = (0..items.len()).collect();
         // One pass per core: each part's entries, then its signatures in
         // one batch, so that no core waits between the two.
-        let checked: Vec<Checked> = par_parts(&offsets, |part| {
+        let checked = par_parts(&offsets, |part| {
             check_part(origin, roster, start, &items, part)
         })
         .into_iter()
         .flatten()
         .collect();
+        self.apply(CheckedChunk {
+            start,
+            items,
+            checked,
+        });
+    }
+
+    /// Takes in a chunk checked from [`LogAudit::size`]:
+    /// the findings, references, purges, the tree and the checkpoints it
+    /// reaches, in index order.
+    pub fn apply(&mut self, chunk: CheckedChunk) {
+        let CheckedChunk {
+            start,
+            items,
+            checked,
+        } = chunk;
+        debug_assert_eq!(start, self.size(), "chunks are applied in order");
         for (offset, (item, checked)) in items.iter().zip(checked).enumerate() {
             let index = start + offset as u64;
             for (what, why) in checked.problems {
@@ -715,6 +731,35 @@ impl<'a> LogAudit<'a> {
                 }
             }
         }
+    }
+}
+
+/// Entries of one log checked on every core, ready for [`LogAudit::apply`].
+pub struct CheckedChunk {
+    start: u64,
+    items: Vec<Item>,
+    checked: Vec<Checked>,
+}
+
+impl CheckedChunk {
+    /// The checks of entries `start..` of `origin`'s log that need nothing
+    /// but the entries and the roster, on the calling thread: pure, so that
+    /// chunks can be checked side by side while the one before them is
+    /// applied.
+    pub fn new(origin: &Origin, roster: &Roster, start: u64, items: Vec<Item>) -> Self {
+        let offsets: Vec<usize> = (0..items.len()).collect();
+        let checked = check_part(origin, roster, start, &items, &offsets);
+        Self {
+            start,
+            items,
+            checked,
+        }
+    }
+
+    /// The entries with their index, for what the source adds before
+    /// [`LogAudit::apply`] (a bundle's purge records).
+    pub fn items_mut(&mut self) -> impl Iterator<Item = (u64, &mut Item)> {
+        (self.start..).zip(self.items.iter_mut())
     }
 }
 

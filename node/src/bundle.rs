@@ -11,7 +11,7 @@
 //! [`audit_file`] verifies a whole bundle in one streaming pass with the
 //! audit engine; [`import`] stores a bundle only after it audited clean.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -33,10 +33,12 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::audit::{self, CHUNK, Finding, Item, LogAudit, Progress, PurgeClaim, Report};
+use crate::audit::{
+    self, CHUNK, CheckedChunk, Finding, Item, LogAudit, Progress, PurgeClaim, Report,
+};
 use crate::cli::{CliError, CliResult, exit};
 use crate::home::Home;
-use crate::parallel::par_map;
+use crate::parallel::{self, par_map};
 use crate::replicate::may_read;
 use crate::store::{LogHead, Store, StoredCheckpoint};
 
@@ -309,8 +311,11 @@ impl<W: Write> BundleWriter<W> {
 /// is unusable.
 type RawLine = (u64, Result<Vec<u8>, String>);
 
-/// One entry line as read: the entry and its payload, or why not.
-type RawEntry = (u64, Result<(SignedEntry, Option<Vec<u8>>), String>);
+/// One entry line as read, with its number; decoded where it is checked.
+type EntryLine = (u64, Vec<u8>);
+
+/// One entry line decoded: the entry and its payload, or why not.
+type DecodedEntry = Result<(SignedEntry, Option<Vec<u8>>), String>;
 
 /// What a reader yields, in bundle order.
 enum Event {
@@ -318,8 +323,8 @@ enum Event {
     Log(u64, LogLine),
     Checkpoint(u64, String),
     Purge(u64, PurgeLine),
-    /// Consecutive entry lines, decoded on every core.
-    Entries(Vec<RawEntry>),
+    /// Consecutive entry lines, not yet decoded.
+    Entries(Vec<EntryLine>),
     Equivocation(u64, EquivocationProof),
     End {
         line: u64,
@@ -493,13 +498,13 @@ impl BundleReader {
         Ok(Some(self.other(number, &bytes)))
     }
 
-    /// Collects consecutive entry lines and decodes them together.
+    /// Collects consecutive entry lines.
     fn entries(&mut self, first: u64, bytes: Vec<u8>) -> io::Result<Event> {
-        let mut raw: Vec<RawLine> = vec![(first, Ok(bytes))];
-        while raw.len() < CHUNK {
+        let mut lines = vec![(first, bytes)];
+        while lines.len() < CHUNK {
             match self.read_line()? {
                 Some((number, Ok(bytes))) if bytes.starts_with(ENTRY_PREFIX) => {
-                    raw.push((number, Ok(bytes)));
+                    lines.push((number, bytes));
                 }
                 Some(other) => {
                     self.pending = Some(other);
@@ -508,13 +513,7 @@ impl BundleReader {
                 None => break,
             }
         }
-        Ok(Event::Entries(par_map(&raw, |(number, bytes)| {
-            let decoded = match bytes {
-                Ok(bytes) => decode_entry_line(bytes),
-                Err(why) => Err(why.clone()),
-            };
-            (*number, decoded)
-        })))
+        Ok(Event::Entries(lines))
     }
 
     fn other(&mut self, number: u64, bytes: &[u8]) -> Event {
@@ -562,7 +561,7 @@ impl BundleReader {
 /// The entry and payload of an entry line. A canonical entry line has one
 /// exact layout (base64 needs no escaping), so it is split by hand; serde
 /// only explains a line that does not fit it.
-fn decode_entry_line(bytes: &[u8]) -> Result<(SignedEntry, Option<Vec<u8>>), String> {
+fn decode_entry_line(bytes: &[u8]) -> DecodedEntry {
     let Some(fields) = split_entry_line(bytes) else {
         return Err(entry_line_error(bytes));
     };
@@ -721,24 +720,27 @@ fn audit_events(
             ),
         );
     }
-    let mut auditor = Auditor {
-        roster: &roster,
-        progress,
-        framing,
-        section: None,
-        logs: Vec::new(),
-        findings: Vec::new(),
-        origins_seen: Vec::new(),
-        headers_only: head.headers_only,
-        ended: false,
-    };
-    while let Some(event) = reader.next_event()? {
-        auditor.event(event, &head);
-    }
-    let report = auditor.finish(source, &roster_source, reader.line);
-    Ok(BundleAudit {
-        report,
-        head: Some(head),
+    std::thread::scope(|scope| {
+        let mut auditor = Auditor {
+            roster: &roster,
+            progress,
+            framing,
+            section: None,
+            logs: Vec::new(),
+            findings: Vec::new(),
+            origins_seen: Vec::new(),
+            headers_only: head.headers_only,
+            ended: false,
+            checking: VecDeque::new(),
+        };
+        while let Some(event) = reader.next_event()? {
+            auditor.event(event, &head, scope);
+        }
+        let report = auditor.finish(source, &roster_source, reader.line);
+        Ok(BundleAudit {
+            report,
+            head: Some(head),
+        })
     })
 }
 
@@ -762,7 +764,7 @@ fn event_line(event: &Event) -> Option<u64> {
         | Event::Equivocation(line, _)
         | Event::Bad(line, _)
         | Event::End { line, .. } => Some(*line),
-        Event::Entries(raw) => raw.first().map(|(line, _)| *line),
+        Event::Entries(lines) => lines.first().map(|(line, _)| *line),
     }
 }
 
@@ -805,7 +807,46 @@ struct Section<'r> {
     broken: bool,
 }
 
-struct Auditor<'r, 'p> {
+/// A chunk of a section's entry lines being decoded and checked on a
+/// thread of its own.
+struct Checking<'s> {
+    job: std::thread::ScopedJoinHandle<'s, CheckedLines>,
+    lines: u64,
+}
+
+/// Entry lines decoded and checked, up to the first that does not decode.
+struct CheckedLines {
+    chunk: CheckedChunk,
+    /// The line that does not decode, and why.
+    malformed: Option<(u64, String)>,
+}
+
+impl CheckedLines {
+    fn new(origin: &Origin, roster: &Roster, start: u64, lines: Vec<EntryLine>) -> Self {
+        let mut items = Vec::with_capacity(lines.len());
+        let mut malformed = None;
+        for (line, bytes) in lines {
+            match decode_entry_line(&bytes) {
+                Ok((entry, payload)) => items.push(Item {
+                    entry,
+                    payload,
+                    purge: None,
+                    line: Some(line),
+                }),
+                Err(why) => {
+                    malformed = Some((line, why));
+                    break;
+                }
+            }
+        }
+        Self {
+            chunk: CheckedChunk::new(origin, roster, start, items),
+            malformed,
+        }
+    }
+}
+
+struct Auditor<'r, 'p, 's> {
     roster: &'r Roster,
     progress: &'p Progress,
     framing: Framing,
@@ -815,10 +856,18 @@ struct Auditor<'r, 'p> {
     origins_seen: Vec<Origin>,
     headers_only: bool,
     ended: bool,
+    /// Chunks being checked, oldest first: one per core, so that every core
+    /// checks a whole chunk (one signature batch) while this thread reads
+    /// the next and applies the oldest.
+    checking: VecDeque<Checking<'s>>,
 }
 
-impl<'r> Auditor<'r, '_> {
-    fn event(&mut self, event: Event, head: &Head) {
+impl<'r: 's, 's> Auditor<'r, '_, 's> {
+    fn event(&mut self, event: Event, head: &Head, scope: &'s std::thread::Scope<'s, '_>) {
+        if !matches!(event, Event::Entries(_)) {
+            // What comes next is judged on the log with every entry before it.
+            while self.settle() {}
+        }
         if self.ended {
             return self.framing.find(
                 event_line(&event),
@@ -834,7 +883,7 @@ impl<'r> Auditor<'r, '_> {
             Event::Log(line, log) => self.start_log(line, log),
             Event::Checkpoint(line, note) => self.checkpoint(line, &note),
             Event::Purge(line, purge) => self.purge(line, purge),
-            Event::Entries(raw) => self.entries(raw),
+            Event::Entries(lines) => self.entries(lines, scope),
             Event::Equivocation(line, proof) => {
                 self.end_section();
                 if let Err(e) = proof.verify(self.roster) {
@@ -999,10 +1048,13 @@ impl<'r> Auditor<'r, '_> {
         }
     }
 
-    fn entries(&mut self, raw: Vec<RawEntry>) {
-        let headers_only = self.headers_only;
+    fn entries(&mut self, lines: Vec<EntryLine>, scope: &'s std::thread::Scope<'s, '_>) {
+        while self.checking.len() >= parallel::n_threads() {
+            self.settle();
+        }
+        let roster = self.roster;
         let Some(section) = &mut self.section else {
-            let first = raw.first().map(|(line, _)| *line);
+            let first = lines.first().map(|(line, _)| *line);
             return self.framing.find(
                 first,
                 "misplaced_line",
@@ -1013,28 +1065,47 @@ impl<'r> Auditor<'r, '_> {
         if section.broken {
             return;
         }
-        let mut items = Vec::with_capacity(raw.len());
-        for (line, decoded) in raw {
-            let index = section.audit.size() + items.len() as u64;
-            let (entry, payload) = match decoded {
-                Ok(decoded) => decoded,
-                Err(why) => {
-                    section
-                        .audit
-                        .find(Some(index), Some(line), "entry_malformed", why);
-                    section.broken = true;
-                    break;
-                }
-            };
-            if headers_only && payload.is_some() {
+        let in_flight: u64 = self.checking.iter().map(|c| c.lines).sum();
+        let start = section.audit.size() + in_flight;
+        let origin = section.audit.origin().clone();
+        self.checking.push_back(Checking {
+            lines: lines.len() as u64,
+            job: scope.spawn(move || CheckedLines::new(&origin, roster, start, lines)),
+        });
+    }
+
+    /// Applies the oldest chunk being checked, once its check is done;
+    /// false if there is none.
+    fn settle(&mut self) -> bool {
+        let Some(checking) = self.checking.pop_front() else {
+            return false;
+        };
+        let CheckedLines {
+            mut chunk,
+            malformed,
+        } = checking
+            .job
+            .join()
+            .expect("a check of pure functions does not panic");
+        self.progress.advance(checking.lines);
+        let section = self
+            .section
+            .as_mut()
+            .expect("chunks are settled before their section ends");
+        if section.broken {
+            // A line of an earlier chunk did not decode: the tree stops there.
+            return true;
+        }
+        for (index, item) in chunk.items_mut() {
+            if self.headers_only && item.payload.is_some() {
                 section.audit.find(
                     Some(index),
-                    Some(line),
+                    item.line,
                     "payload_in_headers_only",
                     "a headers-only bundle carries a payload".into(),
                 );
             }
-            let purge = match (section.purges.remove(&index), &payload) {
+            item.purge = match (section.purges.remove(&index), &item.payload) {
                 (Some((purge_line, _)), Some(_)) => {
                     section.audit.find(
                         Some(index),
@@ -1046,16 +1117,16 @@ impl<'r> Auditor<'r, '_> {
                 }
                 (purge, _) => purge.map(|(_, claim)| claim),
             };
-            items.push(Item {
-                entry,
-                payload,
-                purge,
-                line: Some(line),
-            });
         }
-        let n = items.len() as u64;
-        section.audit.push_chunk(items);
-        self.progress.advance(n);
+        section.audit.apply(chunk);
+        if let Some((line, why)) = malformed {
+            let index = section.audit.size();
+            section
+                .audit
+                .find(Some(index), Some(line), "entry_malformed", why);
+            section.broken = true;
+        }
+        true
     }
 
     fn end_section(&mut self) {
@@ -1154,6 +1225,7 @@ impl<'r> Auditor<'r, '_> {
     }
 
     fn finish(mut self, source: &str, roster_source: &str, last_line: u64) -> Report {
+        while self.settle() {}
         self.end_section();
         if !self.ended {
             self.framing.find(
@@ -1618,12 +1690,12 @@ fn import_events(
                 });
             }
             Event::Checkpoint(_, note) => checkpoints.push(note),
-            Event::Entries(raw) => {
+            Event::Entries(lines) => {
                 let Some(log) = summary.logs.last_mut().filter(|l| l.skipped.is_none()) else {
                     continue;
                 };
                 let origin = Origin::new(&log.origin).expect("a log line's origin parsed");
-                let items = raw
+                let items = par_map(&lines, |(line, bytes)| (*line, decode_entry_line(bytes)))
                     .into_iter()
                     .map(|(line, decoded)| {
                         decoded.map_err(|why| {

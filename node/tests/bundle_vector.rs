@@ -1,5 +1,6 @@
 //! The bundle test vector of PROTOCOL.md §10 (`tests/data/vector.bundle`):
-//! rebuilt byte for byte from fixed seeds, and audited clean.
+//! rebuilt byte for byte from fixed seeds, and audited clean; and bundles of
+//! the same federation longer than the chunks an audit checks side by side.
 //!
 //! Set `CONCORD_WRITE_VECTORS=1` to rewrite the file after a deliberate
 //! format change.
@@ -8,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use concord_keys::roster::{LogKey, Member, Policy, Role, Roster, Threshold};
 use concord_keys::{AgencyIdentity, MemberId, SignedRoster, VerifierKey};
-use concord_node::audit::Progress;
+use concord_node::audit::{CHUNK, Progress};
 use concord_node::bundle::{self, BundleWriter, FORMAT, Head};
 use concord_node::store::LogHead;
 use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint, cosign};
@@ -46,9 +47,9 @@ fn participant(id: &str, seed: u8, country: &str, role: Role) -> (AgencyIdentity
     (identity, member)
 }
 
-/// mx (log key seed 07) publishes entry 0 of §10; un1540 (seed 09)
-/// cosigns the checkpoint of size 1; mx exports a headers-only bundle.
-fn vector() -> Vec<u8> {
+/// The federation of the vector: mx (log key seed 07) and the observer
+/// un1540 (seed 09), and its genesis roster signed by mx.
+fn federation() -> (AgencyIdentity, AgencyIdentity, SignedRoster) {
     let (mx, mx_member) = participant("mx", 7, "MX", Role::Member);
     let (un, un_member) = participant("un1540", 9, "US", Role::Observer);
     let roster = Roster {
@@ -61,6 +62,28 @@ fn vector() -> Vec<u8> {
     };
     let mut signed_roster = SignedRoster::new(&roster).expect("roster");
     signed_roster.sign(&mx);
+    (mx, un, signed_roster)
+}
+
+/// The head of a bundle exported by mx.
+fn head(roster: &SignedRoster, headers_only: bool) -> Head {
+    Head {
+        audience: None,
+        created: 1_763_935_400,
+        exporter: Origin::for_member(FEDERATION, "mx")
+            .expect("origin")
+            .to_string(),
+        federation: FEDERATION.into(),
+        format: FORMAT.into(),
+        headers_only,
+        rosters: vec![BASE64.encode(roster.to_bytes())],
+    }
+}
+
+/// mx publishes entry 0 of §10; un1540 cosigns the checkpoint of size 1;
+/// mx exports a headers-only bundle.
+fn vector() -> Vec<u8> {
+    let (mx, un, signed_roster) = federation();
     let origin = Origin::for_member(FEDERATION, "mx").expect("origin");
     let entry = sign_entry(
         &NewEntry {
@@ -88,16 +111,7 @@ fn vector() -> Vec<u8> {
             1_763_935_300,
         ))
         .expect("room");
-    let head = Head {
-        audience: None,
-        created: 1_763_935_400,
-        exporter: origin.to_string(),
-        federation: FEDERATION.into(),
-        format: FORMAT.into(),
-        headers_only: true,
-        rosters: vec![BASE64.encode(signed_roster.to_bytes())],
-    };
-    let mut writer = BundleWriter::new(Vec::new(), &head).expect("head");
+    let mut writer = BundleWriter::new(Vec::new(), &head(&signed_roster, true)).expect("head");
     writer
         .log(
             &origin,
@@ -132,4 +146,111 @@ fn the_bundle_vector_is_rebuilt_exactly_and_audits_clean() {
         audit.report.findings
     );
     assert_eq!(audit.report.logs[0].cosigners.len(), 1);
+}
+
+/// A headers-only bundle of mx's log with `n` entries and its checkpoint.
+fn long_bundle(n: usize) -> Vec<u8> {
+    let (mx, _, signed_roster) = federation();
+    let origin = Origin::for_member(FEDERATION, "mx").expect("origin");
+    let entries: Vec<_> = (0..n)
+        .map(|i| {
+            sign_entry(
+                &NewEntry {
+                    origin: &origin,
+                    index: i as u64,
+                    time: 1_763_935_200 + i as u64,
+                    kind: Kind::Notice,
+                    refers_to: None,
+                    payload: format!("{{\"sample\":{i}}}").as_bytes(),
+                    visibility: Visibility::Federation,
+                },
+                &mx.log_key,
+            )
+            .expect("entry")
+        })
+        .collect();
+    let mut tree = RootBuilder::default();
+    for entry in &entries {
+        tree.push(entry.leaf_hash());
+    }
+    let size = n as u64;
+    let mut writer = BundleWriter::new(Vec::new(), &head(&signed_roster, true)).expect("head");
+    writer
+        .log(
+            &origin,
+            LogHead {
+                size,
+                root: tree.root(),
+            },
+        )
+        .expect("log");
+    writer
+        .checkpoint(&SignedCheckpoint::sign(
+            Checkpoint::new(origin.clone(), size, tree.root()),
+            &mx.log_key,
+        ))
+        .expect("checkpoint");
+    for entry in &entries {
+        writer.entry(entry, None).expect("entry");
+    }
+    writer.finish(&mx.log_key, origin.as_str()).expect("end")
+}
+
+/// The audit checks several chunks of entries at once and applies them in
+/// order. A bad signature in the first chunk and an unreadable line in the
+/// third are each found at their own index and line; the tree stops at
+/// the unreadable line, so nothing after it is reported, and the chunks
+/// checked meanwhile do not count.
+#[test]
+fn an_audit_of_many_chunks_finds_each_problem_where_it_is() {
+    let n = 3 * CHUNK + 5;
+    let bundle = long_bundle(n);
+    let clean =
+        bundle::audit_reader(&bundle[..], "long", None, &Progress::new(false)).expect("in memory");
+    assert!(
+        clean.report.findings.is_empty(),
+        "{:#?}",
+        clean.report.findings
+    );
+    assert_eq!(clean.report.logs[0].size, n as u64);
+
+    let text = String::from_utf8(bundle).expect("ascii");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let first_entry = lines
+        .iter()
+        .position(|l| l.starts_with("{\"entry\":"))
+        .expect("entry lines");
+    let (forged, unreadable) = (5, 2 * CHUNK + 7);
+    // The signature's first base64 character, changed to another valid one.
+    let line = &mut lines[first_entry + forged];
+    let at = line.find("\"signature\":\"").expect("signature") + 13;
+    let replacement = if &line[at..=at] == "A" { "B" } else { "A" };
+    line.replace_range(at..=at, replacement);
+    lines[first_entry + unreadable] = "{\"entry\":{\"header\":\"!\"}}".into();
+    let changed = lines.join("\n") + "\n";
+
+    let audit = bundle::audit_reader(changed.as_bytes(), "changed", None, &Progress::new(false))
+        .expect("in memory");
+    let findings = &audit.report.findings;
+    let located = |what: &str| -> Vec<_> {
+        findings
+            .iter()
+            .filter(|f| f.what == what)
+            .map(|f| (f.index, f.line))
+            .collect()
+    };
+    let at = |index: usize| (Some(index as u64), Some((first_entry + index + 1) as u64));
+    assert_eq!(located("bad_signature"), [at(forged)], "{findings:#?}");
+    assert_eq!(
+        located("entry_malformed"),
+        [at(unreadable)],
+        "{findings:#?}"
+    );
+    // Besides those two, only the checkpoint the stopped tree cannot reach.
+    assert_eq!(findings.len(), 3, "{findings:#?}");
+    assert!(
+        findings.iter().any(|f| f.what == "checkpoint_beyond_log"),
+        "{findings:#?}"
+    );
+    assert_eq!(audit.report.logs[0].size, unreadable as u64);
 }
