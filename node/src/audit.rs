@@ -31,7 +31,7 @@ use serde::Serialize;
 
 use crate::cli::{CliError, CliResult, exit};
 use crate::home::Home;
-use crate::parallel::{par_map, par_parts};
+use crate::parallel::InOrder;
 use crate::store::{LogHead, Store, StoreError, StoredCheckpoint};
 
 /// Entries read and verified at once.
@@ -308,24 +308,45 @@ pub fn audit_store(
             log.add_checkpoint(stored, None);
         }
         progress.start(origin.as_str(), head.size);
-        let mut start = 0;
-        while start < head.size {
-            let entries = store.entries(&origin, start, CHUNK as u64)?;
-            let expected = (CHUNK as u64).min(head.size - start);
-            let got = entries.len() as u64;
-            log.push_chunk(store_items(store, &origin, entries)?);
-            if got < expected {
-                let missing = start + got;
-                log.find(
-                    Some(missing),
-                    None,
-                    "index_gap",
-                    format!("entry {missing} is missing below the head ({})", head.size),
-                );
-                break;
+        // Each chunk's payloads and purges are read and its entries checked
+        // on a thread of its own, one per core, while this thread reads the
+        // next chunk's entries and applies the oldest.
+        let gap = std::thread::scope(|scope| -> Result<Option<u64>, StoreError> {
+            let mut checking = InOrder::new(scope);
+            let mut apply = |checked: Result<CheckedChunk, StoreError>| {
+                let checked = checked?;
+                progress.advance(checked.entries());
+                log.apply(checked);
+                Ok::<_, StoreError>(())
+            };
+            let mut start = 0;
+            let mut gap = None;
+            while start < head.size && gap.is_none() {
+                let entries = store.entries(&origin, start, CHUNK as u64)?;
+                let expected = (CHUNK as u64).min(head.size - start);
+                let got = entries.len() as u64;
+                let origin = &origin;
+                if let Some(oldest) = checking.start(move || {
+                    let items = store_items(store, origin, entries)?;
+                    Ok(CheckedChunk::new(origin, roster, start, items))
+                }) {
+                    apply(oldest)?;
+                }
+                gap = (got < expected).then_some(start + got);
+                start += expected;
             }
-            start += expected;
-            progress.advance(expected);
+            while let Some(oldest) = checking.oldest() {
+                apply(oldest)?;
+            }
+            Ok(gap)
+        })?;
+        if let Some(missing) = gap {
+            log.find(
+                Some(missing),
+                None,
+                "index_gap",
+                format!("entry {missing} is missing below the head ({})", head.size),
+            );
         }
         let (report, mut found) = log.finish(head, None);
         logs.push(report);
@@ -358,7 +379,7 @@ fn store_items(
 ) -> Result<Vec<Item>, StoreError> {
     // A header that does not decode is the engine's finding; here it only
     // means there is no payload to look up.
-    let headers = par_map(&entries, |e| e.decode_header().ok());
+    let headers: Vec<_> = entries.iter().map(|e| e.decode_header().ok()).collect();
     entries
         .into_iter()
         .zip(headers)
@@ -525,26 +546,6 @@ impl<'a> LogAudit<'a> {
             .partition_point(|(c, _)| c.checkpoint.size <= size);
         self.checkpoints.insert(at, (note, line));
         self.check_checkpoints();
-    }
-
-    /// Audits the next entries of the log, in index order from
-    /// [`LogAudit::size`].
-    pub fn push_chunk(&mut self, items: Vec<Item>) {
-        let (origin, roster, start) = (&self.origin, self.roster, self.size());
-        let offsets: Vec<usize> = (0..items.len()).collect();
-        // One pass per core: each part's entries, then its signatures in
-        // one batch, so that no core waits between the two.
-        let checked = par_parts(&offsets, |part| {
-            check_part(origin, roster, start, &items, part)
-        })
-        .into_iter()
-        .flatten()
-        .collect();
-        self.apply(CheckedChunk {
-            start,
-            items,
-            checked,
-        });
     }
 
     /// Takes in a chunk checked from [`LogAudit::size`]:
@@ -754,6 +755,11 @@ impl CheckedChunk {
             items,
             checked,
         }
+    }
+
+    /// How many entries the chunk holds.
+    pub fn entries(&self) -> u64 {
+        self.items.len() as u64
     }
 
     /// The entries with their index, for what the source adds before

@@ -11,7 +11,7 @@
 //! [`audit_file`] verifies a whole bundle in one streaming pass with the
 //! audit engine; [`import`] stores a bundle only after it audited clean.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -38,7 +38,7 @@ use crate::audit::{
 };
 use crate::cli::{CliError, CliResult, exit};
 use crate::home::Home;
-use crate::parallel::{self, par_map};
+use crate::parallel::{InOrder, par_map};
 use crate::replicate::may_read;
 use crate::store::{LogHead, Store, StoredCheckpoint};
 
@@ -731,10 +731,10 @@ fn audit_events(
             origins_seen: Vec::new(),
             headers_only: head.headers_only,
             ended: false,
-            checking: VecDeque::new(),
+            checking: InOrder::new(scope),
         };
         while let Some(event) = reader.next_event()? {
-            auditor.event(event, &head, scope);
+            auditor.event(event, &head);
         }
         let report = auditor.finish(source, &roster_source, reader.line);
         Ok(BundleAudit {
@@ -802,16 +802,11 @@ struct Section<'r> {
     line: u64,
     purges: BTreeMap<u64, (u64, PurgeClaim)>,
     entries_begun: bool,
+    /// The index the next chunk of entry lines starts at.
+    queued: u64,
     /// Set when an entry could not be read: the tree cannot be recomputed
     /// past it, so the rest of the section is skipped.
     broken: bool,
-}
-
-/// A chunk of a section's entry lines being decoded and checked on a
-/// thread of its own.
-struct Checking<'s> {
-    job: std::thread::ScopedJoinHandle<'s, CheckedLines>,
-    lines: u64,
 }
 
 /// Entry lines decoded and checked, up to the first that does not decode.
@@ -819,10 +814,13 @@ struct CheckedLines {
     chunk: CheckedChunk,
     /// The line that does not decode, and why.
     malformed: Option<(u64, String)>,
+    /// How many lines were handed over.
+    lines: u64,
 }
 
 impl CheckedLines {
     fn new(origin: &Origin, roster: &Roster, start: u64, lines: Vec<EntryLine>) -> Self {
+        let handed = lines.len() as u64;
         let mut items = Vec::with_capacity(lines.len());
         let mut malformed = None;
         for (line, bytes) in lines {
@@ -842,11 +840,12 @@ impl CheckedLines {
         Self {
             chunk: CheckedChunk::new(origin, roster, start, items),
             malformed,
+            lines: handed,
         }
     }
 }
 
-struct Auditor<'r, 'p, 's> {
+struct Auditor<'r, 'p, 's, 'e> {
     roster: &'r Roster,
     progress: &'p Progress,
     framing: Framing,
@@ -856,17 +855,17 @@ struct Auditor<'r, 'p, 's> {
     origins_seen: Vec<Origin>,
     headers_only: bool,
     ended: bool,
-    /// Chunks being checked, oldest first: one per core, so that every core
-    /// checks a whole chunk (one signature batch) while this thread reads
-    /// the next and applies the oldest.
-    checking: VecDeque<Checking<'s>>,
+    /// Chunks being checked: one per core, so that every core checks a
+    /// whole chunk (one signature batch) while this thread reads the next
+    /// and applies the oldest.
+    checking: InOrder<'s, 'e, CheckedLines>,
 }
 
-impl<'r: 's, 's> Auditor<'r, '_, 's> {
-    fn event(&mut self, event: Event, head: &Head, scope: &'s std::thread::Scope<'s, '_>) {
+impl<'r: 's, 's> Auditor<'r, '_, 's, '_> {
+    fn event(&mut self, event: Event, head: &Head) {
         if !matches!(event, Event::Entries(_)) {
             // What comes next is judged on the log with every entry before it.
-            while self.settle() {}
+            self.settle();
         }
         if self.ended {
             return self.framing.find(
@@ -883,7 +882,7 @@ impl<'r: 's, 's> Auditor<'r, '_, 's> {
             Event::Log(line, log) => self.start_log(line, log),
             Event::Checkpoint(line, note) => self.checkpoint(line, &note),
             Event::Purge(line, purge) => self.purge(line, purge),
-            Event::Entries(lines) => self.entries(lines, scope),
+            Event::Entries(lines) => self.entries(lines),
             Event::Equivocation(line, proof) => {
                 self.end_section();
                 if let Err(e) = proof.verify(self.roster) {
@@ -928,6 +927,7 @@ impl<'r: 's, 's> Auditor<'r, '_, 's> {
             line,
             purges: BTreeMap::new(),
             entries_begun: false,
+            queued: 0,
             broken: false,
         };
         let member = self.roster.member_by_origin(log.origin.as_str());
@@ -1048,10 +1048,7 @@ impl<'r: 's, 's> Auditor<'r, '_, 's> {
         }
     }
 
-    fn entries(&mut self, lines: Vec<EntryLine>, scope: &'s std::thread::Scope<'s, '_>) {
-        while self.checking.len() >= parallel::n_threads() {
-            self.settle();
-        }
+    fn entries(&mut self, lines: Vec<EntryLine>) {
         let roster = self.roster;
         let Some(section) = &mut self.section else {
             let first = lines.first().map(|(line, _)| *line);
@@ -1065,36 +1062,39 @@ impl<'r: 's, 's> Auditor<'r, '_, 's> {
         if section.broken {
             return;
         }
-        let in_flight: u64 = self.checking.iter().map(|c| c.lines).sum();
-        let start = section.audit.size() + in_flight;
+        let start = section.queued;
+        section.queued += lines.len() as u64;
         let origin = section.audit.origin().clone();
-        self.checking.push_back(Checking {
-            lines: lines.len() as u64,
-            job: scope.spawn(move || CheckedLines::new(&origin, roster, start, lines)),
-        });
+        if let Some(oldest) = self
+            .checking
+            .start(move || CheckedLines::new(&origin, roster, start, lines))
+        {
+            self.apply(oldest);
+        }
     }
 
-    /// Applies the oldest chunk being checked, once its check is done;
-    /// false if there is none.
-    fn settle(&mut self) -> bool {
-        let Some(checking) = self.checking.pop_front() else {
-            return false;
-        };
+    /// Applies every chunk still being checked, in order.
+    fn settle(&mut self) {
+        while let Some(checked) = self.checking.oldest() {
+            self.apply(checked);
+        }
+    }
+
+    /// Applies a checked chunk to its section.
+    fn apply(&mut self, checked: CheckedLines) {
         let CheckedLines {
             mut chunk,
             malformed,
-        } = checking
-            .job
-            .join()
-            .expect("a check of pure functions does not panic");
-        self.progress.advance(checking.lines);
+            lines,
+        } = checked;
+        self.progress.advance(lines);
         let section = self
             .section
             .as_mut()
-            .expect("chunks are settled before their section ends");
+            .expect("chunks are applied before their section ends");
         if section.broken {
             // A line of an earlier chunk did not decode: the tree stops there.
-            return true;
+            return;
         }
         for (index, item) in chunk.items_mut() {
             if self.headers_only && item.payload.is_some() {
@@ -1126,7 +1126,6 @@ impl<'r: 's, 's> Auditor<'r, '_, 's> {
                 .find(Some(index), Some(line), "entry_malformed", why);
             section.broken = true;
         }
-        true
     }
 
     fn end_section(&mut self) {
@@ -1225,7 +1224,7 @@ impl<'r: 's, 's> Auditor<'r, '_, 's> {
     }
 
     fn finish(mut self, source: &str, roster_source: &str, last_line: u64) -> Report {
-        while self.settle() {}
+        self.settle();
         self.end_section();
         if !self.ended {
             self.framing.find(

@@ -40,3 +40,38 @@ fn on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) ->
             .collect()
     })
 }
+
+/// Jobs on threads of their own, at most one per core at a time, whose
+/// results come back in the order the jobs were started: the caller reads
+/// the next input and applies the oldest result while the others run.
+pub struct InOrder<'s, 'e, T> {
+    scope: &'s std::thread::Scope<'s, 'e>,
+    running: std::collections::VecDeque<std::thread::ScopedJoinHandle<'s, T>>,
+}
+
+impl<'s, 'e, T: Send + 's> InOrder<'s, 'e, T> {
+    pub fn new(scope: &'s std::thread::Scope<'s, 'e>) -> Self {
+        Self {
+            scope,
+            running: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Starts `job`, first taking the oldest result if every core has a
+    /// job already.
+    pub fn start(&mut self, job: impl FnOnce() -> T + Send + 's) -> Option<T> {
+        let oldest = if self.running.len() >= n_threads() {
+            self.oldest()
+        } else {
+            None
+        };
+        self.running.push_back(self.scope.spawn(job));
+        oldest
+    }
+
+    /// The oldest result, once its job is done; `None` when none runs.
+    pub fn oldest(&mut self) -> Option<T> {
+        let job = self.running.pop_front()?;
+        Some(job.join().expect("a job of pure functions does not panic"))
+    }
+}

@@ -109,8 +109,9 @@ fn audit_json(home: &Path) -> (i32, serde_json::Value) {
     let out = concord(&["audit", "--json"], home);
     let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
-            "report parses ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
+            "report parses ({e}): {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
         )
     });
     (out.status.code().expect("exit code"), report)
@@ -138,6 +139,19 @@ fn tamper(home: &Path, key: &[u8], offset: usize) {
 
 /// Rewrites the raw value under `key` in the store's data tree.
 fn tamper_with(home: &Path, key: &[u8], change: impl FnOnce(&mut Vec<u8>)) {
+    raw_data(home, |data| {
+        let mut value = data
+            .get(key)
+            .expect("read")
+            .expect("the key exists")
+            .to_vec();
+        change(&mut value);
+        data.insert(key, value).expect("write");
+    });
+}
+
+/// Runs `change` on the store's data tree opened raw, then flushes it.
+fn raw_data(home: &Path, change: impl FnOnce(&sled::Tree)) {
     // A store this process just dropped is released a moment later.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let db = loop {
@@ -147,19 +161,12 @@ fn tamper_with(home: &Path, key: &[u8], change: impl FnOnce(&mut Vec<u8>)) {
             Err(_) => std::thread::sleep(std::time::Duration::from_millis(25)),
         }
     };
-    let data = db.open_tree("data").expect("data");
-    let mut value = data
-        .get(key)
-        .expect("read")
-        .expect("the key exists")
-        .to_vec();
-    change(&mut value);
-    data.insert(key, value).expect("write");
+    change(&db.open_tree("data").expect("data"));
     db.flush().expect("flush");
 }
 
 fn entry_key(index: u64) -> Vec<u8> {
-    // The own log is the first log this store registered: id 0.
+    // The first log the store registered (its own log once it published): id 0.
     let mut key = vec![b'E'];
     key.extend_from_slice(&0u32.to_be_bytes());
     key.extend_from_slice(&index.to_be_bytes());
@@ -288,13 +295,13 @@ fn a_running_node_holds_the_store_and_audit_says_so() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("stop the node"));
 }
 
-/// The audit engine over one chunk large enough to be split across cores:
-/// a forged signature is named at its own index and nowhere else, and a
+/// The audit engine over one chunk of 200 entries, one signature batch: a
+/// forged signature is named at its own index and nowhere else, and a
 /// log of an observer, whose key signs no entries, is unauthorised at
 /// every index.
 #[test]
 fn the_audit_engine_names_each_bad_signature_and_each_unauthorised_key_where_it_is() {
-    use concord_node::audit::{Item, LogAudit};
+    use concord_node::audit::{CheckedChunk, Item, LogAudit};
     use concord_node::store::LogHead;
     use concord_node::testnet::{self, TestnetArgs};
     use concord_protocol::entry::{self, NewEntry, Visibility};
@@ -349,8 +356,9 @@ fn the_audit_engine_names_each_bad_signature_and_each_unauthorised_key_where_it_
                 }
             })
             .collect();
+        let chunk = CheckedChunk::new(&origin, &roster, 0, items);
         let mut audit = LogAudit::new(&roster, origin);
-        audit.push_chunk(items);
+        audit.apply(chunk);
         let (_, findings) = audit.finish(
             LogHead {
                 size: 200,
@@ -369,4 +377,83 @@ fn the_audit_engine_names_each_bad_signature_and_each_unauthorised_key_where_it_
             }
         }
     }
+}
+
+/// A replica log of more chunks than the audit checks at once: a changed
+/// signature in the second chunk and an entry missing from the third are
+/// each found where they are, in index order, and the audit stops at the
+/// gap.
+#[test]
+fn an_audit_of_a_store_of_many_chunks_finds_each_problem_where_it_is() {
+    use concord_node::audit::CHUNK;
+    use concord_node::testnet::{self, TestnetArgs};
+    use concord_protocol::entry::{self, NewEntry, Visibility};
+    use concord_protocol::origin::Origin;
+    use concord_protocol::record::Kind;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    testnet::build(&TestnetArgs {
+        dir: dir.path().to_path_buf(),
+        members: vec!["mx".into(), "cl".into()],
+        observers: vec![],
+        federation: "pacific-alliance".into(),
+        sync_interval_ms: 1000,
+        json: false,
+    })
+    .expect("testnet");
+    let home = dir.path().join("mx");
+    let roster = Home::new(&home).roster().expect("roster");
+    let key = Home::new(&dir.path().join("cl"))
+        .identity()
+        .expect("identity")
+        .log_key
+        .clone();
+    let origin = Origin::for_member("pacific-alliance", "cl").expect("origin");
+    let payload = std::fs::read(&samples("denials")[0]).expect("sample");
+    let n = 2 * CHUNK as u64 + 100;
+    let items: Vec<_> = (0..n)
+        .map(|index| {
+            let new = NewEntry {
+                origin: &origin,
+                index,
+                time: 1_763_935_200 + index,
+                kind: Kind::Denial,
+                refers_to: None,
+                payload: &payload,
+                visibility: Visibility::Federation,
+            };
+            (entry::sign_entry(&new, &key).expect("signs"), None)
+        })
+        .collect();
+    {
+        let store = Store::open(&Home::new(&home).db_path()).expect("open");
+        let outcome = store.ingest(&origin, items, &roster).expect("ingest");
+        assert_eq!(outcome.appended, n);
+        store.flush_blocking().expect("flush");
+    }
+    let (code, report) = audit_json(&home);
+    assert_eq!(code, 0, "{report:#}");
+
+    // mx has published nothing: cl's is the first log the store met, id 0.
+    let replica_key = entry_key;
+    let (changed, missing) = (CHUNK as u64 + 5, 2 * CHUNK as u64 + 50);
+    tamper(&home, &replica_key(changed), 10);
+    raw_data(&home, |data| {
+        data.remove(replica_key(missing))
+            .expect("remove")
+            .expect("the entry was there");
+    });
+    let (code, report) = audit_json(&home);
+    assert_eq!(code, 6, "{report:#}");
+    let found = finding_codes(&report);
+    let at = |what: &str, index| found.iter().position(|f| *f == (what.into(), Some(index)));
+    let signature = at("bad_signature", changed).unwrap_or_else(|| panic!("{report:#}"));
+    let gap = at("index_gap", missing).unwrap_or_else(|| panic!("{report:#}"));
+    assert!(signature < gap, "{report:#}");
+    assert!(
+        found
+            .iter()
+            .all(|(_, index)| index.is_none_or(|i| i <= missing)),
+        "{report:#}"
+    );
 }
