@@ -304,10 +304,8 @@ fn the_audit_engine_names_each_bad_signature_and_each_unauthorised_key_where_it_
     use concord_node::audit::{CheckedChunk, Item, LogAudit};
     use concord_node::store::LogHead;
     use concord_node::testnet::{self, TestnetArgs};
-    use concord_protocol::entry::{self, NewEntry, Visibility};
     use concord_protocol::merkle::RootBuilder;
     use concord_protocol::origin::Origin;
-    use concord_protocol::record::Kind;
 
     let dir = tempfile::tempdir().expect("temp dir");
     testnet::build(&TestnetArgs {
@@ -322,28 +320,12 @@ fn the_audit_engine_names_each_bad_signature_and_each_unauthorised_key_where_it_
     let roster = Home::new(&dir.path().join("cl")).roster().expect("roster");
     let payload = std::fs::read(&samples("denials")[0]).expect("sample");
     for (id, forged) in [("cl", Some(77u64)), ("un1540", None)] {
-        let key = Home::new(&dir.path().join(id))
-            .identity()
-            .expect("identity")
-            .log_key
-            .clone();
         let origin = Origin::for_member("pacific-alliance", id).expect("origin");
         let mut tree = RootBuilder::default();
-        let items: Vec<Item> = (0..200u64)
-            .map(|index| {
-                let mut signed = entry::sign_entry(
-                    &NewEntry {
-                        origin: &origin,
-                        index,
-                        time: 1_763_935_200 + index,
-                        kind: Kind::Denial,
-                        refers_to: None,
-                        payload: &payload,
-                        visibility: Visibility::Federation,
-                    },
-                    &key,
-                )
-                .expect("signs");
+        let items: Vec<Item> = signed_denials(dir.path(), id, 200, &payload)
+            .into_iter()
+            .zip(0u64..)
+            .map(|(mut signed, index)| {
                 if forged == Some(index) {
                     signed.signature[5] ^= 0x10;
                 }
@@ -387,9 +369,7 @@ fn the_audit_engine_names_each_bad_signature_and_each_unauthorised_key_where_it_
 fn an_audit_of_a_store_of_many_chunks_finds_each_problem_where_it_is() {
     use concord_node::audit::CHUNK;
     use concord_node::testnet::{self, TestnetArgs};
-    use concord_protocol::entry::{self, NewEntry, Visibility};
     use concord_protocol::origin::Origin;
-    use concord_protocol::record::Kind;
 
     let dir = tempfile::tempdir().expect("temp dir");
     testnet::build(&TestnetArgs {
@@ -403,27 +383,12 @@ fn an_audit_of_a_store_of_many_chunks_finds_each_problem_where_it_is() {
     .expect("testnet");
     let home = dir.path().join("mx");
     let roster = Home::new(&home).roster().expect("roster");
-    let key = Home::new(&dir.path().join("cl"))
-        .identity()
-        .expect("identity")
-        .log_key
-        .clone();
     let origin = Origin::for_member("pacific-alliance", "cl").expect("origin");
     let payload = std::fs::read(&samples("denials")[0]).expect("sample");
     let n = 2 * CHUNK as u64 + 100;
-    let items: Vec<_> = (0..n)
-        .map(|index| {
-            let new = NewEntry {
-                origin: &origin,
-                index,
-                time: 1_763_935_200 + index,
-                kind: Kind::Denial,
-                refers_to: None,
-                payload: &payload,
-                visibility: Visibility::Federation,
-            };
-            (entry::sign_entry(&new, &key).expect("signs"), None)
-        })
+    let items: Vec<_> = signed_denials(dir.path(), "cl", n, &payload)
+        .into_iter()
+        .map(|signed| (signed, None))
         .collect();
     {
         let store = Store::open(&Home::new(&home).db_path()).expect("open");
@@ -456,4 +421,38 @@ fn an_audit_of_a_store_of_many_chunks_finds_each_problem_where_it_is() {
             .all(|(_, index)| index.is_none_or(|i| i <= missing)),
         "{report:#}"
     );
+}
+
+/// Entries `0..n` of `id`'s log in the testnet under `dir`: denials of
+/// `payload`, signed by its log key.
+fn signed_denials(
+    dir: &Path,
+    id: &str,
+    n: u64,
+    payload: &[u8],
+) -> Vec<concord_protocol::entry::SignedEntry> {
+    use concord_protocol::entry::{self, NewEntry, Visibility};
+    use concord_protocol::record::Kind;
+
+    let key = Home::new(&dir.join(id))
+        .identity()
+        .expect("identity")
+        .log_key
+        .clone();
+    let origin =
+        concord_protocol::origin::Origin::for_member("pacific-alliance", id).expect("origin");
+    (0..n)
+        .map(|index| {
+            let new = NewEntry {
+                origin: &origin,
+                index,
+                time: 1_763_935_200 + index,
+                kind: Kind::Denial,
+                refers_to: None,
+                payload,
+                visibility: Visibility::Federation,
+            };
+            entry::sign_entry(&new, &key).expect("signs")
+        })
+        .collect()
 }
