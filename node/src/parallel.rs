@@ -72,6 +72,10 @@ impl<'s, 'e, T: Send + 's> InOrder<'s, 'e, T> {
     /// The oldest result, once its job is done; `None` when none runs.
     pub fn oldest(&mut self) -> Option<T> {
         let job = self.running.pop_front()?;
-        Some(job.join().expect("a job of pure functions does not panic"))
+        // Jobs return their errors; a panic is a bug, and is passed on.
+        Some(
+            job.join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        )
     }
 }
