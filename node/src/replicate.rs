@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::net::{NetError, NetEvent, NetHandle, Topic, Verdict};
+use crate::parallel::par_map;
 use crate::publish::Committed;
 use crate::store::{CheckpointOutcome, EvidenceRecord, IngestOutcome, Rejected, Store, StoreError};
 
@@ -259,7 +260,7 @@ async fn handle_gossip(
                 return Ok(Verdict::Reject);
             };
             let origin = header.origin.clone();
-            let outcome = ingest(core, &origin, vec![(signed, payload)]).await?;
+            let outcome = ingest(core, &origin, move || vec![(signed, payload)]).await?;
             core.count(|s| s.gossip_appended += outcome.appended);
             if outcome.held > 0 {
                 // A gap before it: fetch the missing range from the relay.
@@ -313,23 +314,28 @@ async fn handle_gossip(
     }
 }
 
-/// Stores entries (verification happens in the store), and turns any
-/// equivocation found into evidence.
+/// Stores the entries `items` gives (verification happens in the store),
+/// and turns any equivocation found into evidence. `items` runs with the
+/// store's work, off the async threads: decoding a catch-up batch takes
+/// milliseconds.
 async fn ingest(
     core: &Core,
     origin: &Origin,
-    mut items: Vec<(SignedEntry, Option<Vec<u8>>)>,
+    items: impl FnOnce() -> Vec<(SignedEntry, Option<Vec<u8>>)> + Send + 'static,
 ) -> Result<IngestOutcome, StoreError> {
-    if core.headers_only {
-        items.iter_mut().for_each(|(_, payload)| *payload = None);
-    }
     let store = core.store.clone();
     let roster = core.roster.clone();
     let origin_owned = origin.clone();
-    let outcome =
-        tokio::task::spawn_blocking(move || store.ingest(&origin_owned, items, roster.as_ref()))
-            .await
-            .map_err(|e| StoreError::Io(format!("ingest task failed: {e}")))??;
+    let headers_only = core.headers_only;
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut items = items();
+        if headers_only {
+            items.iter_mut().for_each(|(_, payload)| *payload = None);
+        }
+        store.ingest(&origin_owned, items, roster.as_ref())
+    })
+    .await
+    .map_err(|e| StoreError::Io(format!("ingest task failed: {e}")))??;
     for (index, rejected) in &outcome.rejected {
         tracing::warn!(%origin, index, reason = %rejected, "entry refused");
     }
@@ -488,7 +494,10 @@ fn serve(core: &Core, peer: &PeerId, request: SyncRequest) -> Result<SyncRespons
 }
 
 fn decode_all(entries: &[WireEntry]) -> Vec<(SignedEntry, Option<Vec<u8>>)> {
-    entries.iter().filter_map(|w| w.decode().ok()).collect()
+    par_map(entries, |w| w.decode().ok())
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// Ranges asked for beyond the one awaited. Their answers travel while this
@@ -618,7 +627,7 @@ async fn catch_up(core: &Core, peer: PeerId, origin: &Origin, from: u64) {
         let Some((entries, end)) = prefetch.take().await else {
             return;
         };
-        match ingest(core, origin, decode_all(&entries)).await {
+        match ingest(core, origin, move || decode_all(&entries)).await {
             Ok(outcome) if outcome.appended > 0 => {
                 core.count(|s| s.synced_appended += outcome.appended);
                 start = log_growth(core, origin).unwrap_or(end);
@@ -667,7 +676,7 @@ async fn find_divergence(core: &Core, peer: PeerId, origin: &Origin, size: u64) 
         else {
             return;
         };
-        match ingest(core, origin, decode_all(&entries)).await {
+        match ingest(core, origin, move || decode_all(&entries)).await {
             Ok(outcome) if !outcome.equivocations.is_empty() => return,
             Ok(_) => end = start,
             Err(_) => return,
@@ -682,7 +691,7 @@ async fn fetch_payload(core: &Core, peer: PeerId, origin: &Origin, index: u64) {
         end: index + 1,
     };
     if let Ok(SyncResponse::Entries { entries, .. }) = core.net.request(peer, request).await
-        && let Err(e) = ingest(core, origin, decode_all(&entries)).await
+        && let Err(e) = ingest(core, origin, move || decode_all(&entries)).await
     {
         tracing::error!(error = %e, "store failure while fetching a payload");
     }
