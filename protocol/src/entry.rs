@@ -811,5 +811,24 @@ mod tests {
             let canonical = canonical::to_canonical_vec(&header).expect("canonical");
             proptest::prop_assert_eq!(plain, canonical);
         }
+
+        /// The form check compares the re-encoding with the bytes as it
+        /// writes: the canonical bytes pass it, and the same header with a
+        /// space before, inside or after it does not.
+        #[test]
+        fn only_the_canonical_bytes_of_a_header_pass_the_form_check(header in header_strategy()) {
+            let canonical = canonical::to_canonical_vec(&header).expect("canonical");
+            let check = |header_bytes: Vec<u8>| {
+                SignedEntry { header_bytes, signature: [0; 64] }.decode_header().err()
+            };
+            proptest::prop_assert_ne!(
+                check(canonical.clone()),
+                Some(EntryError::NonCanonicalHeader)
+            );
+            let inside = [&canonical[..1], b" ", &canonical[1..]].concat();
+            for changed in [[b" ", &canonical[..]].concat(), inside, [&canonical[..], b" "].concat()] {
+                proptest::prop_assert_eq!(check(changed), Some(EntryError::NonCanonicalHeader));
+            }
+        }
     }
 }
