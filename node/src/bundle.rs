@@ -1885,4 +1885,38 @@ mod tests {
         let audit = audit_reader(endless, "endless", None, &Progress::new(false)).expect("reads");
         assert_eq!(audit.report.findings[0].line, Some(1));
     }
+
+    proptest::proptest! {
+        // Each case is cheap, and the replaced byte must often land on the
+        // few bytes of the line's frame.
+        #![proptest_config(proptest::test_runner::Config::with_cases(4096))]
+
+        /// The entry-line splitter, written by hand for speed, accepts no
+        /// line that the strict path would refuse: whatever it decodes,
+        /// serde reads as the same entry, and the line is in RFC 8785 form.
+        /// Lines carry any header bytes, signature and payload; then one
+        /// byte of the line is replaced by any other.
+        #[test]
+        fn the_entry_line_splitter_accepts_only_what_serde_and_the_form_check_accept(
+            header_bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..300),
+            signature in proptest::collection::vec(proptest::prelude::any::<u8>(), 64),
+            payload in proptest::option::of(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)),
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            byte in proptest::prelude::any::<u8>(),
+        ) {
+            let entry = SignedEntry::from_parts(header_bytes, &signature).expect("64 bytes");
+            let mut line = entry_line(&entry.to_wire(payload.as_deref()));
+            proptest::prop_assert_eq!(decode_entry_line(&line), Ok((entry, payload)));
+            let at = at.index(line.len());
+            line[at] = byte;
+            if let Ok(decoded) = decode_entry_line(&line) {
+                let parsed: Result<Line, _> = serde_json::from_slice(&line);
+                let Ok(Line::Entry { entry: wire }) = parsed else {
+                    return Err(proptest::test_runner::TestCaseError::fail("serde refuses it"));
+                };
+                proptest::prop_assert_eq!(wire.decode().map_err(|e| e.to_string()), Ok(decoded));
+                proptest::prop_assert!(canonical::is_canonical(&line));
+            }
+        }
+    }
 }
