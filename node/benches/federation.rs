@@ -31,7 +31,7 @@ use concord_protocol::entry::Visibility;
 use concord_protocol::origin::Origin;
 use concord_protocol::record::Kind;
 
-use common::{cores, sample_payloads, sample_records, scale};
+use common::{Flush, cores, ingest_rate, sample_payloads, sample_records, scale};
 
 const CONCORD: &str = env!("CARGO_BIN_EXE_concord");
 const FEDERATION: &str = "pacific-alliance";
@@ -326,20 +326,18 @@ fn catch_up(n: usize) -> (f64, f64, f64) {
         entries
     };
     // Raw replica ingest of the same build: what catching up could reach.
-    // The calls' items are built before the clock starts.
     let raw = {
         let store = Store::open(&dir.path().join("raw-db")).expect("raw store");
-        let calls: Vec<Vec<_>> = entries.chunks(CATCH_UP_BATCH).map(<[_]>::to_vec).collect();
-        drop(entries);
-        let start = Instant::now();
-        for batch in calls {
-            let len = batch.len() as u64;
-            let outcome = store.ingest(&cl_origin, batch, &roster).expect("ingest");
-            assert_eq!(outcome.appended, len);
-            store.flush_blocking().expect("flush");
-        }
-        n as f64 / start.elapsed().as_secs_f64()
+        ingest_rate(
+            &store,
+            &cl_origin,
+            &roster,
+            &entries,
+            CATCH_UP_BATCH,
+            Flush::EachCall,
+        )
     };
+    drop(entries);
     fed.start("cl");
     fed.wait_healthy("cl");
     let spawned = now_micros();

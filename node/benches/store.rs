@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use concord_keys::roster::Roster;
 use concord_node::home::Home;
 use concord_node::publish::{self, Writer};
 use concord_node::replicate::CATCH_UP_BATCH;
@@ -34,7 +33,9 @@ use concord_protocol::record::{Kind, Record};
 use concord_protocol::wire::MAX_RANGE_ENTRIES;
 use sha2::Digest as _;
 
-use common::{cores, distinct_payloads, payloads_of, sample_records, scale, sign_range};
+use common::{
+    Flush, cores, distinct_payloads, ingest_rate, payloads_of, sample_records, scale, sign_range,
+};
 
 /// Pairs each entry with its sample payload.
 fn with_payloads(
@@ -88,27 +89,6 @@ fn raw_sled_entry_writes(dir: &Path, log: &[(SignedEntry, Option<Vec<u8>>)]) -> 
     }
     db.flush().expect("flush");
     log.len() as f64 / start.elapsed().as_secs_f64()
-}
-
-/// Entries per second `store` takes `items` of `origin`'s log in calls of
-/// `call` entries, flushed at the end. Each call's items are built before
-/// the clock starts: they stand for what decoding a sync answer hands over.
-fn ingest_rate(
-    store: &Store,
-    origin: &Origin,
-    roster: &Roster,
-    items: &[(SignedEntry, Option<Vec<u8>>)],
-    call: usize,
-) -> f64 {
-    let calls: Vec<Vec<_>> = items.chunks(call).map(<[_]>::to_vec).collect();
-    let start = Instant::now();
-    for items in calls {
-        let len = items.len() as u64;
-        let outcome = store.ingest(origin, items, roster).expect("ingest");
-        assert_eq!(outcome.appended, len);
-    }
-    store.flush_blocking().expect("flush");
-    items.len() as f64 / start.elapsed().as_secs_f64()
 }
 
 /// When each publisher stops: after so many publishes, or once a job
@@ -248,7 +228,7 @@ fn main() {
     let raw_verify = n as f64 / start.elapsed().as_secs_f64();
     let ingest = |name: &str, items: &[(SignedEntry, Option<Vec<u8>>)], call: usize| {
         let store = Store::open(&dir.path().join(format!("replica-{name}-{call}"))).expect("store");
-        ingest_rate(&store, &origin, &roster, items, call)
+        ingest_rate(&store, &origin, &roster, items, call, Flush::AtEnd)
     };
     // One sync range per call, and as many as catching up takes in one call
     // when its peer answers faster than the store ingests.
@@ -295,7 +275,7 @@ fn main() {
     let done = Arc::new(AtomicBool::new(false));
     let (rate, p50, p99, ingest_beside) = std::thread::scope(|scope| {
         let catching_up = scope.spawn(|| {
-            let rate = ingest_rate(&store, &origin, &roster, &log, CATCH_UP_BATCH);
+            let rate = ingest_rate(&store, &origin, &roster, &log, CATCH_UP_BATCH, Flush::AtEnd);
             done.store(true, Ordering::Release);
             rate
         });

@@ -735,7 +735,7 @@ impl<'a> LogAudit<'a> {
     }
 }
 
-/// Entries of one log checked on every core, ready for [`LogAudit::apply`].
+/// Entries of one log checked together, ready for [`LogAudit::apply`].
 pub struct CheckedChunk {
     start: u64,
     items: Vec<Item>,
@@ -748,8 +748,7 @@ impl CheckedChunk {
     /// chunks can be checked side by side while the one before them is
     /// applied.
     pub fn new(origin: &Origin, roster: &Roster, start: u64, items: Vec<Item>) -> Self {
-        let offsets: Vec<usize> = (0..items.len()).collect();
-        let checked = check_part(origin, roster, start, &items, &offsets);
+        let checked = check_items(origin, roster, start, &items);
         Self {
             start,
             items,
@@ -769,31 +768,25 @@ impl CheckedChunk {
     }
 }
 
-/// [`check_one`] of the entries at `offsets` of `items` (index `start` +
-/// offset), then their signatures by the roster's keys in one batch; a
-/// failed batch is checked entry by entry so that every bad one is named.
-fn check_part(
-    origin: &Origin,
-    roster: &Roster,
-    start: u64,
-    items: &[Item],
-    offsets: &[usize],
-) -> Vec<Checked> {
-    let mut checked: Vec<Checked> = offsets
-        .iter()
-        .map(|&i| check_one(origin, start + i as u64, &items[i]))
+/// [`check_one`] of each of `items` (index `start` onwards), then their
+/// signatures by the roster's keys in one batch; a failed batch is checked
+/// entry by entry so that every bad one is named.
+fn check_items(origin: &Origin, roster: &Roster, start: u64, items: &[Item]) -> Vec<Checked> {
+    let mut checked: Vec<Checked> = (start..)
+        .zip(items)
+        .map(|(index, item)| check_one(origin, index, item))
         .collect();
-    // (position in the part, problem) found by the key lookups and the batch.
+    // (position in the chunk, problem) found by the key lookups and the batch.
     let mut found: Vec<(usize, &'static str, String)> = Vec::new();
-    let mut batch = Vec::with_capacity(offsets.len());
-    let mut positions = Vec::with_capacity(offsets.len());
-    for (position, (&i, c)) in offsets.iter().zip(&checked).enumerate() {
+    let mut batch = Vec::with_capacity(items.len());
+    let mut positions = Vec::with_capacity(items.len());
+    for (position, (item, c)) in items.iter().zip(&checked).enumerate() {
         let Some(header) = &c.header else {
             continue;
         };
-        match roster.entry_key(origin, start + i as u64) {
+        match roster.entry_key(origin, start + position as u64) {
             Ok(key) => {
-                batch.push((&items[i].entry, header, key));
+                batch.push((&item.entry, header, key));
                 positions.push(position);
             }
             Err(refusal) => found.push((position, "unauthorised_key", refusal.to_string())),

@@ -314,9 +314,6 @@ type RawLine = (u64, Result<Vec<u8>, String>);
 /// One entry line as read, with its number; decoded where it is checked.
 type EntryLine = (u64, Vec<u8>);
 
-/// One entry line decoded: the entry and its payload, or why not.
-type DecodedEntry = Result<(SignedEntry, Option<Vec<u8>>), String>;
-
 /// What a reader yields, in bundle order.
 enum Event {
     Head(u64, Head),
@@ -561,7 +558,7 @@ impl BundleReader {
 /// The entry and payload of an entry line. A canonical entry line has one
 /// exact layout (base64 needs no escaping), so it is split by hand; serde
 /// only explains a line that does not fit it.
-fn decode_entry_line(bytes: &[u8]) -> DecodedEntry {
+fn decode_entry_line(bytes: &[u8]) -> Result<(SignedEntry, Option<Vec<u8>>), String> {
     let Some(fields) = split_entry_line(bytes) else {
         return Err(entry_line_error(bytes));
     };
@@ -1770,6 +1767,10 @@ mod tests {
     use super::*;
     use concord_protocol::entry::{self, NewEntry};
     use concord_protocol::record::Kind;
+    use proptest::collection::vec;
+    use proptest::option;
+    use proptest::prelude::any;
+    use proptest::sample::Index;
 
     fn signed() -> SignedEntry {
         let origin = Origin::new("test.example/cl").expect("origin");
@@ -1898,11 +1899,11 @@ mod tests {
         /// byte of the line is replaced by any other.
         #[test]
         fn the_entry_line_splitter_accepts_only_what_serde_and_the_form_check_accept(
-            header_bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..300),
-            signature in proptest::collection::vec(proptest::prelude::any::<u8>(), 64),
-            payload in proptest::option::of(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)),
-            at in proptest::prelude::any::<proptest::sample::Index>(),
-            byte in proptest::prelude::any::<u8>(),
+            header_bytes in vec(any::<u8>(), 1..300),
+            signature in vec(any::<u8>(), 64),
+            payload in option::of(vec(any::<u8>(), 0..300)),
+            at in any::<Index>(),
+            byte in any::<u8>(),
         ) {
             let entry = SignedEntry::from_parts(header_bytes, &signature).expect("64 bytes");
             let mut line = entry_line(&entry.to_wire(payload.as_deref()));

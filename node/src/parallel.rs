@@ -4,7 +4,7 @@
 /// Below this many items per core, threads cost more than they save.
 const PARALLEL_MIN: usize = 32;
 
-pub fn n_threads() -> usize {
+fn n_threads() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 

@@ -1,6 +1,8 @@
 //! `concord audit` over a real store: clean when honest, and each kind of
 //! tampering found and located.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -431,9 +433,6 @@ fn signed_denials(
     n: u64,
     payload: &[u8],
 ) -> Vec<concord_protocol::entry::SignedEntry> {
-    use concord_protocol::entry::{self, NewEntry, Visibility};
-    use concord_protocol::record::Kind;
-
     let key = Home::new(&dir.join(id))
         .identity()
         .expect("identity")
@@ -442,17 +441,6 @@ fn signed_denials(
     let origin =
         concord_protocol::origin::Origin::for_member("pacific-alliance", id).expect("origin");
     (0..n)
-        .map(|index| {
-            let new = NewEntry {
-                origin: &origin,
-                index,
-                time: 1_763_935_200 + index,
-                kind: Kind::Denial,
-                refers_to: None,
-                payload,
-                visibility: Visibility::Federation,
-            };
-            entry::sign_entry(&new, &key).expect("signs")
-        })
+        .map(|index| common::signed_denial(&origin, &key, index, payload))
         .collect()
 }

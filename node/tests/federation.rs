@@ -13,8 +13,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use common::{Fed, Rogue, address_of, samples, wait_until};
 use concord_node::net::NetEvent;
 use concord_node::store::{OwnEntry, Store};
+use concord_protocol::entry::Visibility;
 use concord_protocol::entry::WireEntry;
-use concord_protocol::entry::{NewEntry, Visibility, sign_entry};
 use concord_protocol::origin::Origin;
 use concord_protocol::record::{Kind, Record};
 use concord_protocol::wire::{Gossip, MAX_RANGE_ENTRIES, SyncRequest, SyncResponse};
@@ -101,6 +101,11 @@ fn a_node_stopped_during_a_thousand_publishes_catches_up_and_a_late_member_gets_
     );
 }
 
+/// Entries `id`'s node stored by catching up (anti-entropy), as it reports.
+fn synced_appended(fed: &Fed, id: &str) -> Option<u64> {
+    fed.status(id)["sync"]["synced_appended"].as_u64()
+}
+
 /// Writes `n` entries of the sample denials to `id`'s own log while its
 /// node is not running; returns the store, still open.
 fn write_log_offline(fed: &Fed, id: &str, n: u64) -> Store {
@@ -140,7 +145,7 @@ fn a_member_joining_late_catches_up_a_log_of_many_ranges() {
     fed.start("mx");
     converge(&fed, &["cl", "mx"], &["cl"], n, Duration::from_secs(120));
     assert_eq!(
-        fed.status("mx")["sync"]["synced_appended"].as_u64(),
+        synced_appended(&fed, "mx"),
         Some(n),
         "mx fetched cl's log by anti-entropy, each entry once"
     );
@@ -237,7 +242,7 @@ fn catching_up_from_a_peer_that_answers_short_or_not_at_all_still_gets_everythin
         "mx holds exactly cl's signed log"
     );
     assert_eq!(
-        fed.status("mx")["sync"]["synced_appended"].as_u64(),
+        synced_appended(&fed, "mx"),
         Some(n),
         "each entry was stored once"
     );
@@ -320,19 +325,8 @@ fn outsiders_forged_entries_and_observers_are_refused() {
         .to_canonical_bytes();
     let forge = |log: &str, key: &ed25519_dalek::SigningKey| {
         let origin = Origin::new(&origin(log)).expect("origin");
-        let new = NewEntry {
-            origin: &origin,
-            index: 0,
-            time: 1_763_935_200,
-            kind: Kind::Denial,
-            refers_to: None,
-            payload: &payload,
-            visibility: Visibility::Federation,
-        };
         Gossip::Entry {
-            entry: sign_entry(&new, key)
-                .expect("signs")
-                .to_wire(Some(&payload)),
+            entry: common::signed_denial(&origin, key, 0, &payload).to_wire(Some(&payload)),
         }
     };
     let rejected_before = fed.status("cl")["sync"]["gossip_rejected"]

@@ -2,6 +2,8 @@
 //! class of bad entry, checkpoints, reopen checks. Real sled files in temp
 //! dirs, real signatures, a real roster made by `testnet::build`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use concord_keys::AgencyIdentity;
@@ -89,16 +91,8 @@ fn signed_entries(fed: &Fed, id: &str, start: u64, n: u64) -> Vec<(SignedEntry, 
     (start..start + n)
         .map(|index| {
             let payload = records[index as usize % records.len()].to_canonical_bytes();
-            let new = NewEntry {
-                origin: &origin,
-                index,
-                time: 1_763_935_200 + index,
-                kind: Kind::Denial,
-                refers_to: None,
-                payload: &payload,
-                visibility: Visibility::Federation,
-            };
-            (entry::sign_entry(&new, &key).expect("signs"), Some(payload))
+            let signed = common::signed_denial(&origin, &key, index, &payload);
+            (signed, Some(payload))
         })
         .collect()
 }

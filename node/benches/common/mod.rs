@@ -125,3 +125,39 @@ pub fn sign_range(
         entry::sign_entry(&new, key).expect("signs")
     })
 }
+
+/// When a timed ingest flushes the store.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Flush {
+    /// After every call, as a node that acknowledges each call would.
+    EachCall,
+    /// Once, after the last call.
+    AtEnd,
+}
+
+/// Entries per second `store` takes `items` of `origin`'s log in calls of
+/// `call` entries. Each call's items are built before the clock starts:
+/// they stand for what decoding a sync answer hands over.
+pub fn ingest_rate(
+    store: &concord_node::store::Store,
+    origin: &Origin,
+    roster: &concord_keys::roster::Roster,
+    items: &[(SignedEntry, Option<Vec<u8>>)],
+    call: usize,
+    flush: Flush,
+) -> f64 {
+    let calls: Vec<Vec<_>> = items.chunks(call).map(<[_]>::to_vec).collect();
+    let start = std::time::Instant::now();
+    for items in calls {
+        let len = items.len() as u64;
+        let outcome = store.ingest(origin, items, roster).expect("ingest");
+        assert_eq!(outcome.appended, len);
+        if flush == Flush::EachCall {
+            store.flush_blocking().expect("flush");
+        }
+    }
+    if flush == Flush::AtEnd {
+        store.flush_blocking().expect("flush");
+    }
+    items.len() as f64 / start.elapsed().as_secs_f64()
+}

@@ -11,7 +11,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use concord_node::home::Home;
+use concord_protocol::entry::{NewEntry, SignedEntry, Visibility, sign_entry};
 use concord_protocol::equivocation::EquivocationProof;
+use concord_protocol::origin::Origin;
+use concord_protocol::record::Kind;
 
 pub const CONCORD: &str = env!("CARGO_BIN_EXE_concord");
 
@@ -373,4 +376,25 @@ pub fn create_testnet(root: &Path, members: &str) {
         .status()
         .expect("testnet create runs");
     assert!(status.success());
+}
+
+/// Entry `index` of `origin`'s log: a denial of `payload` visible to the
+/// federation, signed by `key`, stamped a second per index after a fixed
+/// time.
+pub fn signed_denial(
+    origin: &Origin,
+    key: &ed25519_dalek::SigningKey,
+    index: u64,
+    payload: &[u8],
+) -> SignedEntry {
+    let new = NewEntry {
+        origin,
+        index,
+        time: 1_763_935_200 + index,
+        kind: Kind::Denial,
+        refers_to: None,
+        payload,
+        visibility: Visibility::Federation,
+    };
+    sign_entry(&new, key).expect("signs")
 }
