@@ -4,7 +4,9 @@
 //! `CONCORD_BENCH_SCALE`, default 1.0 = 1,000,000 entries):
 //! - time to audit a bundle of one log (`concord audit --bundle`'s code:
 //!   read, decode, strict header check, signatures, tree, checkpoint), headers
-//!   only and with the sample records as payloads;
+//!   only and with the sample records as payloads (their digests checked);
+//!   then the same bundle audited with `--records`, each payload also
+//!   validated as a record;
 //! - beside it, raw Ed25519 batch verification of the same signatures on
 //!   every core, measured in the same run just before and just after the
 //!   audit, as a ratio to the mean of the two.
@@ -158,7 +160,35 @@ fn peak_rss_mib() -> Option<u64> {
     Some(kib / 1024)
 }
 
+/// Prints one audit's figures beside the raw verification.
+fn print_audit(what: &str, n: usize, bytes: u64, took: Duration, raw: Raw, cores: usize) {
+    println!(
+        "bundle audit, {what}: {n} entries, {:.0} MiB, {:.2} s ({:.0} entries/s) | raw Ed25519 batch verify on {cores} cores: {:.2} s | ratio audit/raw {:.2} (target <= 1.5) | peak RSS so far {} MiB",
+        bytes as f64 / (1 << 20) as f64,
+        took.as_secs_f64(),
+        n as f64 / took.as_secs_f64(),
+        raw.verify.as_secs_f64(),
+        took.as_secs_f64() / raw.verify.as_secs_f64(),
+        peak_rss_mib().unwrap_or(0)
+    );
+}
+
+/// Audits the bundle at `path`, expecting it clean; how long it took.
+fn audit(path: &Path, records: bool) -> Duration {
+    let start = Instant::now();
+    let audit = bundle::audit_file(path, None, records, &Progress::new(false)).expect("audit runs");
+    let took = start.elapsed();
+    assert!(
+        audit.report.findings.is_empty(),
+        "{:?}",
+        &audit.report.findings[..1]
+    );
+    took
+}
+
 fn main() {
+    // As `concord audit` does.
+    concord_node::heap::keep_free_top();
     let dir = tempfile::tempdir().expect("temp dir");
     common::two_members(dir.path());
     let home = Home::new(&dir.path().join("cl"));
@@ -193,36 +223,33 @@ fn main() {
         // and their mean taken, so that the machine's drift during the run
         // weighs on both sides of the ratio alike.
         let before = measure_raw(&key, &origin, n, with_payloads);
-        let start = Instant::now();
-        let audit = bundle::audit_file(&path, None, &Progress::new(false)).expect("audit runs");
-        let took = start.elapsed();
+        let took = audit(&path, false);
+        let with_records = with_payloads.then(|| audit(&path, true));
         let after = measure_raw(&key, &origin, n, with_payloads);
         let raw = Raw {
             verify: (before.verify + after.verify) / 2,
             payloads: (before.payloads + after.payloads) / 2,
         };
-        assert!(
-            audit.report.findings.is_empty(),
-            "{:?}",
-            &audit.report.findings[..1]
+        println!(
+            "raw Ed25519 batch verify on {cores} cores: {:.2} s before the audits, {:.2} s after",
+            before.verify.as_secs_f64(),
+            after.verify.as_secs_f64()
         );
         let what = if with_payloads {
             "with payloads"
         } else {
             "headers only"
         };
-        println!(
-            "bundle audit, {what}: {n} entries, {:.0} MiB, {:.2} s ({:.0} entries/s) | raw Ed25519 batch verify on {cores} cores: {:.2} s (before {:.2}, after {:.2}) | ratio audit/raw {:.2} (target <= 1.5) | peak RSS so far {} MiB",
-            bytes as f64 / (1 << 20) as f64,
-            took.as_secs_f64(),
-            n as f64 / took.as_secs_f64(),
-            raw.verify.as_secs_f64(),
-            before.verify.as_secs_f64(),
-            after.verify.as_secs_f64(),
-            took.as_secs_f64() / raw.verify.as_secs_f64(),
-            peak_rss_mib().unwrap_or(0)
-        );
-        if with_payloads {
+        print_audit(what, n, bytes, took, raw, cores);
+        if let Some(with_records) = with_records {
+            print_audit(
+                "with payloads and --records",
+                n,
+                bytes,
+                with_records,
+                raw,
+                cores,
+            );
             let floor = raw.verify + raw.payloads;
             println!(
                 "  raw base64 decode + SHA-256 of every payload on {cores} cores: {:.2} s | raw verify + payload digests: {:.2} s | ratio audit/that {:.2}",

@@ -5,8 +5,8 @@
 //! and its position, and carries a valid signature by the key the roster
 //! authorises for that index (batch-verified on every core); amendments and
 //! revocations point at an earlier denial of the same log; every payload held
-//! matches its header's digest and size and validates as its record kind;
-//! every purge happened after the denial's validity ended. The tree is
+//! matches its header's digest and size (and, with `--records`, validates as
+//! its record kind, as a node checks before storing it); every purge happened after the denial's validity ended. The tree is
 //! recomputed from the leaves and every checkpoint must verify under the
 //! log's key, match the recomputed root at its size, and carry only valid
 //! cosignatures by known witnesses; the head claimed for the log must be the
@@ -50,6 +50,12 @@ pub struct AuditArgs {
     /// roster (or, for a bundle, the roster it carries).
     #[arg(long)]
     pub roster: Option<PathBuf>,
+    /// Also validate every payload present as a record of its kind, as a
+    /// node does before storing it. Integrity does not need it (each payload
+    /// is bound to its signed header by its digest); it finds members that
+    /// signed records a node would refuse. `concord import` always does it.
+    #[arg(long)]
+    pub records: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -87,6 +93,8 @@ pub struct Report {
     pub source: String,
     /// Where the roster came from and which version it is.
     pub roster: String,
+    /// Whether payloads were also validated as records (`--records`).
+    pub records_validated: bool,
     pub logs: Vec<LogReport>,
     pub findings: Vec<Finding>,
 }
@@ -95,6 +103,7 @@ impl Report {
     pub fn new(
         source: String,
         roster: String,
+        records_validated: bool,
         logs: Vec<LogReport>,
         findings: Vec<Finding>,
     ) -> Self {
@@ -106,6 +115,7 @@ impl Report {
             },
             source,
             roster,
+            records_validated,
             logs,
             findings,
         }
@@ -118,6 +128,7 @@ impl Report {
 /// Exit 6 after printing the report when there are findings; exit 5 when the
 /// node holds the store; exit 3 for an unreadable roster or bundle.
 pub fn command(args: &AuditArgs) -> CliResult {
+    crate::heap::keep_free_top();
     let pinned = match (&args.roster, &args.home) {
         (Some(path), _) => Some((read_roster(path)?, path.display().to_string())),
         (None, Some(home)) if args.bundle.is_some() => Some((
@@ -128,7 +139,9 @@ pub fn command(args: &AuditArgs) -> CliResult {
     };
     let progress = Progress::new(!args.json);
     let report = match (&args.bundle, &args.home) {
-        (Some(bundle), _) => crate::bundle::audit_file(bundle, pinned, &progress)?.report,
+        (Some(bundle), _) => {
+            crate::bundle::audit_file(bundle, pinned, args.records, &progress)?.report
+        }
         (None, Some(home)) => {
             let home = Home::new(home);
             let (roster, roster_source) = match pinned {
@@ -141,6 +154,7 @@ pub fn command(args: &AuditArgs) -> CliResult {
                 &roster,
                 &home.db_path().display().to_string(),
                 &roster_source,
+                args.records,
                 &progress,
             )?
         }
@@ -206,9 +220,14 @@ pub fn open_stopped(path: &Path) -> Result<Store, CliError> {
 
 fn print_report(report: &Report) {
     println!(
-        "audit of {} against roster {}: {}",
+        "audit of {} against roster {}, records {}: {}",
         report.source,
         report.roster,
+        if report.records_validated {
+            "validated"
+        } else {
+            "not validated (--records)"
+        },
         report.verdict.to_uppercase()
     );
     for log in &report.logs {
@@ -298,6 +317,7 @@ pub fn audit_store(
     roster: &Roster,
     source: &str,
     roster_source: &str,
+    records: bool,
     progress: &Progress,
 ) -> Result<Report, StoreError> {
     let mut findings = Vec::new();
@@ -328,7 +348,7 @@ pub fn audit_store(
                 let origin = &origin;
                 if let Some(oldest) = checking.start(move || {
                     let items = store_items(store, origin, entries)?;
-                    Ok(CheckedChunk::new(origin, roster, start, items))
+                    Ok(CheckedChunk::new(origin, roster, start, items, records))
                 }) {
                     apply(oldest)?;
                 }
@@ -366,6 +386,7 @@ pub fn audit_store(
     Ok(Report::new(
         source.to_owned(),
         format!("v{} ({roster_source})", roster.version),
+        records,
         logs,
         findings,
     ))
@@ -746,9 +767,15 @@ impl CheckedChunk {
     /// The checks of entries `start..` of `origin`'s log that need nothing
     /// but the entries and the roster, on the calling thread: pure, so that
     /// chunks can be checked side by side while the one before them is
-    /// applied.
-    pub fn new(origin: &Origin, roster: &Roster, start: u64, items: Vec<Item>) -> Self {
-        let checked = check_items(origin, roster, start, &items);
+    /// applied. With `records`, payloads are also validated as records.
+    pub fn new(
+        origin: &Origin,
+        roster: &Roster,
+        start: u64,
+        items: Vec<Item>,
+        records: bool,
+    ) -> Self {
+        let checked = check_items(origin, roster, start, &items, records);
         Self {
             start,
             items,
@@ -771,10 +798,16 @@ impl CheckedChunk {
 /// [`check_one`] of each of `items` (index `start` onwards), then their
 /// signatures by the roster's keys in one batch; a failed batch is checked
 /// entry by entry so that every bad one is named.
-fn check_items(origin: &Origin, roster: &Roster, start: u64, items: &[Item]) -> Vec<Checked> {
+fn check_items(
+    origin: &Origin,
+    roster: &Roster,
+    start: u64,
+    items: &[Item],
+    records: bool,
+) -> Vec<Checked> {
     let mut checked: Vec<Checked> = (start..)
         .zip(items)
-        .map(|(index, item)| check_one(origin, index, item))
+        .map(|(index, item)| check_one(origin, index, item, records))
         .collect();
     // (position in the chunk, problem) found by the key lookups and the batch.
     let mut found: Vec<(usize, &'static str, String)> = Vec::new();
@@ -806,7 +839,7 @@ fn check_items(origin: &Origin, roster: &Roster, start: u64, items: &[Item]) -> 
 }
 
 /// The checks of one entry that need nothing but the entry.
-fn check_one(origin: &Origin, index: u64, item: &Item) -> Checked {
+fn check_one(origin: &Origin, index: u64, item: &Item, records: bool) -> Checked {
     let leaf = item.entry.leaf_hash();
     let mut problems = Vec::new();
     let header = match item.entry.decode_header() {
@@ -826,7 +859,8 @@ fn check_one(origin: &Origin, index: u64, item: &Item) -> Checked {
     if let (Some(header), Some(payload)) = (&header, &item.payload) {
         if let Err(e) = header.check_payload(payload) {
             problems.push(("payload_digest", e.to_string()));
-        } else if header.kind != Kind::EquivocationProof
+        } else if records
+            && header.kind != Kind::EquivocationProof
             && let Err(e) = Record::parse(header.kind, payload)
         {
             problems.push(("record_invalid", e.to_string()));

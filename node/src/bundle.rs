@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
@@ -42,14 +42,14 @@ use crate::parallel::{InOrder, par_map};
 use crate::replicate::may_read;
 use crate::store::{LogHead, Store, StoredCheckpoint};
 
+mod lines;
+
+use lines::{LineRef, LineSplitter, READ_AHEAD_BATCHES, RawLine};
+
 pub const FORMAT: &str = "concord-bundle/v1";
 
 /// Prefix of the message the end line's signature covers.
 const SIGNING_CONTEXT: &[u8] = b"concord/bundle/v1\n";
-
-/// The longest line a reader accepts: an entry with the largest payload is
-/// about 350 KiB of base64; a roster chain stays far below this.
-pub const MAX_LINE: usize = 4 << 20;
 
 /// Every entry line begins so (RFC 8785 sorts `entry` before `type`).
 const ENTRY_PREFIX: &[u8] = b"{\"entry\":";
@@ -307,12 +307,8 @@ impl<W: Write> BundleWriter<W> {
     }
 }
 
-/// One line as read, newline removed, with its 1-based number; or why it
-/// is unusable.
-type RawLine = (u64, Result<Vec<u8>, String>);
-
 /// One entry line as read, with its number; decoded where it is checked.
-type EntryLine = (u64, Vec<u8>);
+type EntryLine = (u64, LineRef);
 
 /// What a reader yields, in bundle order.
 enum Event {
@@ -334,108 +330,9 @@ enum Event {
     Bad(u64, String),
 }
 
-/// Lines are read ahead in batches of about this many bytes...
-const READ_AHEAD_BYTES: usize = 1 << 20;
-/// ...or of this many lines, when they are short.
-const READ_AHEAD_LINES: usize = 4096;
-/// Batches read ahead of the one being checked.
-const READ_AHEAD_BATCHES: usize = 2;
-
-/// Splits a bundle into lines; runs on a thread of its own (see
-/// [`with_reader`]).
-struct LineSplitter<R: BufRead> {
-    input: R,
-    line: u64,
-    /// A line longer than [`MAX_LINE`] was met: nothing more is read.
-    stopped: bool,
-}
-
-impl<R: BufRead> LineSplitter<R> {
-    fn new(input: R) -> Self {
-        Self {
-            input,
-            line: 0,
-            stopped: false,
-        }
-    }
-
-    /// The next line without its newline, or why it is unusable; `None` at
-    /// the end of the input. A line longer than [`MAX_LINE`] is the last
-    /// one: the input may be a stream that never ends, and a bundle with
-    /// such a line is refused whatever follows it.
-    fn read_line(&mut self) -> io::Result<Option<RawLine>> {
-        if self.stopped {
-            return Ok(None);
-        }
-        let mut line = Vec::new();
-        loop {
-            let available = self.input.fill_buf()?;
-            if available.is_empty() {
-                if line.is_empty() {
-                    return Ok(None);
-                }
-                self.line += 1;
-                return Ok(Some((
-                    self.line,
-                    Err("the line has no newline: the bundle is truncated".into()),
-                )));
-            }
-            let (part, found) = match memchr::memchr(b'\n', available) {
-                Some(at) => (&available[..at], Some(at)),
-                None => (available, None),
-            };
-            if line.len() + part.len() > MAX_LINE {
-                self.stopped = true;
-                self.line += 1;
-                return Ok(Some((
-                    self.line,
-                    Err(format!(
-                        "the line is longer than {MAX_LINE} bytes; nothing after it is read"
-                    )),
-                )));
-            }
-            line.extend_from_slice(part);
-            let consumed = found.map_or(part.len(), |at| at + 1);
-            self.input.consume(consumed);
-            if found.is_some() {
-                self.line += 1;
-                return Ok(Some((self.line, Ok(line))));
-            }
-        }
-    }
-
-    /// Sends the lines in batches until the input ends, fails, or the
-    /// reader hangs up.
-    fn run(mut self, batches: &mpsc::SyncSender<io::Result<Vec<RawLine>>>) {
-        loop {
-            let mut batch = Vec::new();
-            let mut bytes = 0;
-            let ended = loop {
-                match self.read_line() {
-                    Ok(Some(line)) => {
-                        bytes += line.1.as_ref().map_or(0, Vec::len);
-                        batch.push(line);
-                        if bytes >= READ_AHEAD_BYTES || batch.len() >= READ_AHEAD_LINES {
-                            break false;
-                        }
-                    }
-                    Ok(None) => break true,
-                    Err(e) => {
-                        let _ = batches.send(Err(e));
-                        return;
-                    }
-                }
-            };
-            if (!batch.is_empty() && batches.send(Ok(batch)).is_err()) || ended {
-                return;
-            }
-        }
-    }
-}
-
 /// Runs `body` with a reader of `input` whose lines are split on another
 /// thread, so that reading overlaps the checks of the lines before.
-fn with_reader<T>(input: impl BufRead + Send, body: impl FnOnce(&mut BundleReader) -> T) -> T {
+fn with_reader<T>(input: impl Read + Send, body: impl FnOnce(&mut BundleReader) -> T) -> T {
     let (sender, batches) = mpsc::sync_channel(READ_AHEAD_BATCHES);
     std::thread::scope(|scope| {
         scope.spawn(move || LineSplitter::new(input).run(&sender));
@@ -496,7 +393,7 @@ impl BundleReader {
     }
 
     /// Collects consecutive entry lines.
-    fn entries(&mut self, first: u64, bytes: Vec<u8>) -> io::Result<Event> {
+    fn entries(&mut self, first: u64, bytes: LineRef) -> io::Result<Event> {
         let mut lines = vec![(first, bytes)];
         while lines.len() < CHUNK {
             match self.read_line()? {
@@ -621,13 +518,15 @@ pub struct BundleAudit {
 }
 
 /// Audits the bundle at `path`; `pinned` is the roster to trust (and where
-/// it came from) instead of the chain the bundle carries.
+/// it came from) instead of the chain the bundle carries; with `records`,
+/// payloads are also validated as records.
 ///
 /// # Errors
 /// Exit 3 when the file cannot be read.
 pub fn audit_file(
     path: &Path,
     pinned: Option<(Roster, String)>,
+    records: bool,
     progress: &Progress,
 ) -> Result<BundleAudit, CliError> {
     let file = File::open(path).map_err(|e| {
@@ -636,13 +535,7 @@ pub fn audit_file(
             anyhow::anyhow!("opening {}: {e}", path.display()),
         )
     })?;
-    audit_reader(
-        BufReader::with_capacity(1 << 20, file),
-        &path.display().to_string(),
-        pinned,
-        progress,
-    )
-    .map_err(|e| {
+    audit_reader(file, &path.display().to_string(), pinned, records, progress).map_err(|e| {
         CliError::new(
             exit::INVALID_INPUT,
             anyhow::anyhow!("reading {}: {e}", path.display()),
@@ -655,13 +548,14 @@ pub fn audit_file(
 /// # Errors
 /// Only a failing read; everything wrong in the bundle is a finding.
 pub fn audit_reader(
-    input: impl BufRead + Send,
+    input: impl Read + Send,
     source: &str,
     pinned: Option<(Roster, String)>,
+    records: bool,
     progress: &Progress,
 ) -> io::Result<BundleAudit> {
     with_reader(input, |reader| {
-        audit_events(reader, source, pinned, progress)
+        audit_events(reader, source, pinned, records, progress)
     })
 }
 
@@ -669,6 +563,7 @@ fn audit_events(
     reader: &mut BundleReader,
     source: &str,
     pinned: Option<(Roster, String)>,
+    records: bool,
     progress: &Progress,
 ) -> io::Result<BundleAudit> {
     let mut framing = Framing::default();
@@ -680,11 +575,11 @@ fn audit_events(
                 "not_a_bundle",
                 format!("the first line is not a {FORMAT} head"),
             );
-            return Ok(framing.stopped(source, pinned));
+            return Ok(framing.stopped(source, pinned, records));
         }
         None => {
             framing.find(Some(1), "not_a_bundle", "the file is empty".into());
-            return Ok(framing.stopped(source, pinned));
+            return Ok(framing.stopped(source, pinned, records));
         }
     };
     if head.format != FORMAT {
@@ -693,7 +588,7 @@ fn audit_events(
             "unknown_format",
             format!("format {:?}, expected {FORMAT}", head.format),
         );
-        return Ok(framing.stopped(source, pinned));
+        return Ok(framing.stopped(source, pinned, records));
     }
     let carried = carried_roster(&head);
     let (roster, roster_source) = match (pinned, carried) {
@@ -704,7 +599,7 @@ fn audit_events(
         }
         (None, Err(why)) => {
             framing.find(Some(1), "roster_invalid", why);
-            return Ok(framing.stopped(source, None));
+            return Ok(framing.stopped(source, None, records));
         }
     };
     if roster.federation != head.federation {
@@ -727,6 +622,7 @@ fn audit_events(
             findings: Vec::new(),
             origins_seen: Vec::new(),
             headers_only: head.headers_only,
+            records,
             ended: false,
             checking: InOrder::new(scope),
         };
@@ -783,10 +679,16 @@ impl Framing {
     }
 
     /// The report of a bundle that could not be audited past its head.
-    fn stopped(self, source: &str, pinned: Option<(Roster, String)>) -> BundleAudit {
+    fn stopped(self, source: &str, pinned: Option<(Roster, String)>, records: bool) -> BundleAudit {
         let roster = pinned.map_or_else(|| "none".into(), |(r, s)| format!("v{} ({s})", r.version));
         BundleAudit {
-            report: Report::new(source.to_owned(), roster, Vec::new(), self.findings),
+            report: Report::new(
+                source.to_owned(),
+                roster,
+                records,
+                Vec::new(),
+                self.findings,
+            ),
             head: None,
         }
     }
@@ -816,12 +718,18 @@ struct CheckedLines {
 }
 
 impl CheckedLines {
-    fn new(origin: &Origin, roster: &Roster, start: u64, lines: Vec<EntryLine>) -> Self {
+    fn new(
+        origin: &Origin,
+        roster: &Roster,
+        start: u64,
+        lines: Vec<EntryLine>,
+        records: bool,
+    ) -> Self {
         let handed = lines.len() as u64;
         let mut items = Vec::with_capacity(lines.len());
         let mut malformed = None;
         for (line, bytes) in lines {
-            match decode_entry_line(&bytes) {
+            match decode_entry_line(&bytes[..]) {
                 Ok((entry, payload)) => items.push(Item {
                     entry,
                     payload,
@@ -835,7 +743,7 @@ impl CheckedLines {
             }
         }
         Self {
-            chunk: CheckedChunk::new(origin, roster, start, items),
+            chunk: CheckedChunk::new(origin, roster, start, items, records),
             malformed,
             lines: handed,
         }
@@ -851,6 +759,8 @@ struct Auditor<'r, 'p, 's, 'e> {
     findings: Vec<Finding>,
     origins_seen: Vec<Origin>,
     headers_only: bool,
+    /// Validate payloads as records too.
+    records: bool,
     ended: bool,
     /// Chunks being checked: one per core, so that every core checks a
     /// whole chunk (one signature batch) while this thread reads the next
@@ -1062,9 +972,10 @@ impl<'r: 's, 's> Auditor<'r, '_, 's, '_> {
         let start = section.queued;
         section.queued += lines.len() as u64;
         let origin = section.audit.origin().clone();
+        let records = self.records;
         if let Some(oldest) = self
             .checking
-            .start(move || CheckedLines::new(&origin, roster, start, lines))
+            .start(move || CheckedLines::new(&origin, roster, start, lines, records))
         {
             self.apply(oldest);
         }
@@ -1236,6 +1147,7 @@ impl<'r: 's, 's> Auditor<'r, '_, 's, '_> {
         Report::new(
             source.to_owned(),
             format!("v{} ({roster_source})", self.roster.version),
+            self.records,
             self.logs,
             findings,
         )
@@ -1559,6 +1471,7 @@ pub struct ImportedLog {
 /// storing when entries conflict with the store; exit 5 when the node holds
 /// the store.
 pub fn import_command(args: &ImportArgs) -> CliResult {
+    crate::heap::keep_free_top();
     let home = Home::new(&args.home);
     let config = home.config()?;
     let roster = home.roster()?;
@@ -1566,9 +1479,12 @@ pub fn import_command(args: &ImportArgs) -> CliResult {
         .map_err(|e| CliError::new(exit::INVALID_INPUT, e))?;
     let store = audit::open_stopped(&home.db_path())?;
     let progress = Progress::new(!args.json);
+    // Records too: the replica path refuses an entry whose record does not
+    // validate, and an import must not stop halfway.
     let audited = audit_file(
         &args.bundle,
         Some((roster.clone(), format!("home {}", home.dir.display()))),
+        true,
         &progress,
     )?;
     progress.finish();
@@ -1653,7 +1569,7 @@ pub fn import(
             anyhow::anyhow!("opening {}: {e}", path.display()),
         )
     })?;
-    with_reader(BufReader::with_capacity(1 << 20, file), |reader| {
+    with_reader(file, |reader| {
         import_events(reader, store, roster, own, path)
     })
 }
@@ -1691,20 +1607,22 @@ fn import_events(
                     continue;
                 };
                 let origin = Origin::new(&log.origin).expect("a log line's origin parsed");
-                let items = par_map(&lines, |(line, bytes)| (*line, decode_entry_line(bytes)))
-                    .into_iter()
-                    .map(|(line, decoded)| {
-                        decoded.map_err(|why| {
-                            CliError::new(
-                                exit::INVALID_INPUT,
-                                anyhow::anyhow!(
-                                    "{} line {line} changed after its audit: {why}",
-                                    path.display()
-                                ),
-                            )
-                        })
+                let items = par_map(&lines, |(line, bytes)| {
+                    (*line, decode_entry_line(&bytes[..]))
+                })
+                .into_iter()
+                .map(|(line, decoded)| {
+                    decoded.map_err(|why| {
+                        CliError::new(
+                            exit::INVALID_INPUT,
+                            anyhow::anyhow!(
+                                "{} line {line} changed after its audit: {why}",
+                                path.display()
+                            ),
+                        )
                     })
-                    .collect::<Result<Vec<_>, _>>()?;
+                })
+                .collect::<Result<Vec<_>, _>>()?;
                 let outcome = store.ingest(&origin, items, roster)?;
                 log.appended += outcome.appended;
                 log.already_held += outcome.duplicates;
@@ -1830,8 +1748,9 @@ mod tests {
     /// early must stop it too, even on input that never ends.
     #[test]
     fn an_audit_that_stops_early_stops_the_reader() {
-        let endless = std::io::BufReader::new(std::io::repeat(b'\n'));
-        let audit = audit_reader(endless, "endless", None, &Progress::new(false)).expect("reads");
+        let endless = std::io::repeat(b'\n');
+        let audit =
+            audit_reader(endless, "endless", None, false, &Progress::new(false)).expect("reads");
         assert_eq!(audit.report.findings.len(), 1);
         assert_eq!(audit.report.findings[0].what, "not_a_bundle");
     }
@@ -1851,39 +1770,19 @@ mod tests {
                 Ok(n)
             }
         }
-        let input = std::io::BufReader::new(Failing(3 * READ_AHEAD_BYTES));
-        let error = audit_reader(input, "failing", None, &Progress::new(false))
+        let input = Failing(3 * lines::READ_AHEAD_BYTES);
+        let error = audit_reader(input, "failing", None, false, &Progress::new(false))
             .err()
             .expect("the read fails");
         assert_eq!(error.to_string(), "the disk went away");
     }
 
+    /// A line longer than the limit is a finding at its line.
     #[test]
-    fn a_line_longer_than_the_limit_ends_the_reading() {
-        let mut endless = LineSplitter::new(std::io::BufReader::new(std::io::repeat(b'x')));
-        let (number, line) = endless.read_line().expect("reads").expect("a line");
-        assert_eq!(number, 1);
-        assert!(line.is_err_and(|why| why.starts_with("the line is longer than")));
-        assert_eq!(endless.read_line().expect("reads"), None);
-
-        let mut input = b"{}\n".to_vec();
-        input.extend(std::iter::repeat_n(b'x', MAX_LINE + 1));
-        input.extend_from_slice(b"\n{}\n");
-        let mut finite = LineSplitter::new(&input[..]);
-        assert_eq!(
-            finite.read_line().expect("reads"),
-            Some((1, Ok(b"{}".to_vec())))
-        );
-        assert!(
-            finite
-                .read_line()
-                .expect("reads")
-                .is_some_and(|(n, l)| n == 2 && l.is_err())
-        );
-        assert_eq!(finite.read_line().expect("reads"), None);
-
-        let endless = std::io::BufReader::new(std::io::repeat(b'x'));
-        let audit = audit_reader(endless, "endless", None, &Progress::new(false)).expect("reads");
+    fn a_line_longer_than_the_limit_is_found() {
+        let endless = std::io::repeat(b'x');
+        let audit =
+            audit_reader(endless, "endless", None, false, &Progress::new(false)).expect("reads");
         assert_eq!(audit.report.findings[0].line, Some(1));
     }
 

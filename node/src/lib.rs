@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod cli;
 pub mod clock;
 pub mod demo;
+pub mod heap;
 pub mod home;
 pub mod net;
 pub mod parallel;

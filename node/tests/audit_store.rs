@@ -340,7 +340,7 @@ fn the_audit_engine_names_each_bad_signature_and_each_unauthorised_key_where_it_
                 }
             })
             .collect();
-        let chunk = CheckedChunk::new(&origin, &roster, 0, items);
+        let chunk = CheckedChunk::new(&origin, &roster, 0, items, false);
         let mut audit = LogAudit::new(&roster, origin);
         audit.apply(chunk);
         let (_, findings) = audit.finish(

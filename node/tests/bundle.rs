@@ -289,9 +289,14 @@ fn assert_flips_found(bytes: &[u8]) {
                 for &(i, line_no) in part {
                     let mut changed = bytes.to_vec();
                     changed[i] ^= 0x01;
-                    let audit =
-                        bundle::audit_reader(&changed[..], "flip", None, &Progress::new(false))
-                            .expect("in memory");
+                    let audit = bundle::audit_reader(
+                        &changed[..],
+                        "flip",
+                        None,
+                        false,
+                        &Progress::new(false),
+                    )
+                    .expect("in memory");
                     assert!(
                         audit
                             .report
@@ -305,4 +310,82 @@ fn assert_flips_found(bytes: &[u8]) {
             });
         }
     });
+}
+
+/// mx's log of three denials whose second payload matches its signed
+/// digest but is no denial. Integrity holds, so a plain audit is clean and
+/// says records were not validated; `--records` finds that payload at its
+/// index and line; import, which validates records as the replica path
+/// does, refuses the bundle whole.
+#[test]
+fn a_signed_payload_that_is_no_record_is_found_with_records_and_refused_by_import() {
+    use base64::Engine as _;
+    use concord_node::bundle::{BundleWriter, FORMAT, Head};
+    use concord_protocol::merkle::RootBuilder;
+
+    let fed = Fed::create("mx,pe", "");
+    let mx = fed.home("mx");
+    let key = mx.identity().expect("identity").log_key.clone();
+    let mx_log = origin("mx");
+    let denial = std::fs::read(&samples()[0]).expect("sample");
+    let payloads = [denial.clone(), br#"{"sample":1}"#.to_vec(), denial];
+    let entries: Vec<_> = (0..)
+        .zip(&payloads)
+        .map(|(index, payload)| common::signed_denial(&mx_log, &key, index, payload))
+        .collect();
+    let mut tree = RootBuilder::default();
+    for entry in &entries {
+        tree.push(entry.leaf_hash());
+    }
+    let head = Head {
+        audience: None,
+        created: 1_763_935_400,
+        exporter: mx_log.to_string(),
+        federation: "pacific-alliance".into(),
+        format: FORMAT.into(),
+        headers_only: false,
+        rosters: mx
+            .roster_files()
+            .expect("roster")
+            .iter()
+            .map(|r| base64::engine::general_purpose::STANDARD.encode(r))
+            .collect(),
+    };
+    let mut writer = BundleWriter::new(Vec::new(), &head).expect("head");
+    common::begin_log(
+        &mut writer,
+        &mx_log,
+        entries.len() as u64,
+        tree.root(),
+        &key,
+    );
+    for (entry, payload) in entries.iter().zip(&payloads) {
+        writer.entry(entry, Some(payload)).expect("entry");
+    }
+    let bytes = writer.finish(&key, mx_log.as_str()).expect("end");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bundle = dir.path().join("mx.bundle");
+    std::fs::write(&bundle, &bytes).expect("write");
+
+    let out = concord(&["audit", "--bundle", path(&bundle), "--json"]);
+    let plain = report(&out);
+    assert_eq!(out.status.code(), Some(0), "{plain:#}");
+    assert_eq!(plain["records_validated"], false);
+    assert_eq!(plain["logs"][0]["payloads_checked"], 3);
+
+    let out = concord(&["audit", "--bundle", path(&bundle), "--records", "--json"]);
+    let deep = report(&out);
+    assert_eq!(out.status.code(), Some(6), "{deep:#}");
+    assert_eq!(deep["records_validated"], true);
+    let findings = deep["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 1, "{deep:#}");
+    assert_eq!(findings[0]["what"], "record_invalid");
+    assert_eq!(findings[0]["index"], 1);
+    assert_eq!(findings[0]["line"], 2 + first_entry_line(&bytes) as u64);
+
+    let out = concord(&["import", "--home", path(&fed.home("pe").dir), path(&bundle)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(stderr.contains("record_invalid") && stderr.contains("nothing was imported"));
+    assert!(heads(&fed, "pe").iter().all(|(_, size, _)| *size == 0));
 }

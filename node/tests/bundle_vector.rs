@@ -18,6 +18,8 @@ use concord_protocol::merkle::RootBuilder;
 use concord_protocol::origin::Origin;
 use concord_protocol::record::{Country, Kind};
 
+mod common;
+
 const FEDERATION: &str = "pacific-alliance";
 
 fn participant(id: &str, seed: u8, country: &str, role: Role) -> (AgencyIdentity, Member) {
@@ -138,7 +140,7 @@ fn the_bundle_vector_is_rebuilt_exactly_and_audits_clean() {
         built == stored,
         "the bundle format changed; if on purpose, rewrite the vector and PROTOCOL.md §10"
     );
-    let audit = bundle::audit_reader(&stored[..], "vector", None, &Progress::new(false))
+    let audit = bundle::audit_reader(&stored[..], "vector", None, false, &Progress::new(false))
         .expect("in memory");
     assert!(
         audit.report.findings.is_empty(),
@@ -173,23 +175,8 @@ fn long_bundle(n: usize) -> Vec<u8> {
     for entry in &entries {
         tree.push(entry.leaf_hash());
     }
-    let size = n as u64;
     let mut writer = BundleWriter::new(Vec::new(), &head(&signed_roster, true)).expect("head");
-    writer
-        .log(
-            &origin,
-            LogHead {
-                size,
-                root: tree.root(),
-            },
-        )
-        .expect("log");
-    writer
-        .checkpoint(&SignedCheckpoint::sign(
-            Checkpoint::new(origin.clone(), size, tree.root()),
-            &mx.log_key,
-        ))
-        .expect("checkpoint");
+    common::begin_log(&mut writer, &origin, n as u64, tree.root(), &mx.log_key);
     for entry in &entries {
         writer.entry(entry, None).expect("entry");
     }
@@ -205,8 +192,8 @@ fn long_bundle(n: usize) -> Vec<u8> {
 fn an_audit_of_many_chunks_finds_each_problem_where_it_is() {
     let n = 3 * CHUNK + 5;
     let bundle = long_bundle(n);
-    let clean =
-        bundle::audit_reader(&bundle[..], "long", None, &Progress::new(false)).expect("in memory");
+    let clean = bundle::audit_reader(&bundle[..], "long", None, false, &Progress::new(false))
+        .expect("in memory");
     assert!(
         clean.report.findings.is_empty(),
         "{:#?}",
@@ -229,8 +216,14 @@ fn an_audit_of_many_chunks_finds_each_problem_where_it_is() {
     lines[first_entry + unreadable] = "{\"entry\":{\"header\":\"!\"}}".into();
     let changed = lines.join("\n") + "\n";
 
-    let audit = bundle::audit_reader(changed.as_bytes(), "changed", None, &Progress::new(false))
-        .expect("in memory");
+    let audit = bundle::audit_reader(
+        changed.as_bytes(),
+        "changed",
+        None,
+        false,
+        &Progress::new(false),
+    )
+    .expect("in memory");
     let findings = &audit.report.findings;
     let located = |what: &str| -> Vec<_> {
         findings

@@ -398,3 +398,24 @@ pub fn signed_denial(
     };
     sign_entry(&new, key).expect("signs")
 }
+
+/// Begins `origin`'s section of a bundle: its head of `size` entries with
+/// `root`, and a checkpoint of that tree signed by `key`.
+pub fn begin_log<W: std::io::Write>(
+    writer: &mut concord_node::bundle::BundleWriter<W>,
+    origin: &Origin,
+    size: u64,
+    root: concord_protocol::merkle::Hash,
+    key: &ed25519_dalek::SigningKey,
+) {
+    use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint};
+    writer
+        .log(origin, concord_node::store::LogHead { size, root })
+        .expect("log");
+    writer
+        .checkpoint(&SignedCheckpoint::sign(
+            Checkpoint::new(origin.clone(), size, root),
+            key,
+        ))
+        .expect("checkpoint");
+}
