@@ -110,7 +110,7 @@ impl<R: Read> LineSplitter<R> {
                 };
                 let end = searched + at;
                 if end - start > MAX_LINE {
-                    return Ok(Some(self.too_long(lines, start)));
+                    return Ok(Some(self.too_long(lines)));
                 }
                 self.line += 1;
                 lines.push((self.line, Ok(start..end)));
@@ -118,7 +118,7 @@ impl<R: Read> LineSplitter<R> {
                 searched = start;
             }
             if self.filled - start > MAX_LINE {
-                return Ok(Some(self.too_long(lines, start)));
+                return Ok(Some(self.too_long(lines)));
             }
             let full = lines.len() >= READ_AHEAD_LINES || self.filled >= READ_AHEAD_BYTES;
             if full && !lines.is_empty() {
@@ -142,7 +142,8 @@ impl<R: Read> LineSplitter<R> {
     /// Reads more into the block, straight from the input: up to the block
     /// size, or a little more when one line is longer.
     fn read_more(&mut self) -> io::Result<()> {
-        let want = (self.filled + (64 << 10)).max(READ_AHEAD_BYTES);
+        const AT_LEAST: usize = 64 << 10;
+        let want = (self.filled + AT_LEAST).max(READ_AHEAD_BYTES);
         if self.buf.len() < want {
             self.buf.resize(want, 0);
         }
@@ -157,13 +158,9 @@ impl<R: Read> LineSplitter<R> {
         }
     }
 
-    /// The lines before `start`, then the line starting there reported as
-    /// too long; nothing more is read.
-    fn too_long(
-        &mut self,
-        mut lines: Vec<(u64, Result<Range<usize>, String>)>,
-        start: usize,
-    ) -> Vec<RawLine> {
+    /// The lines split so far, then the next one reported as too long;
+    /// nothing more is read.
+    fn too_long(&mut self, mut lines: Vec<(u64, Result<Range<usize>, String>)>) -> Vec<RawLine> {
         self.stopped = true;
         self.line += 1;
         lines.push((
@@ -172,7 +169,8 @@ impl<R: Read> LineSplitter<R> {
                 "the line is longer than {MAX_LINE} bytes; nothing after it is read"
             )),
         ));
-        self.ship(lines, start)
+        // Nothing is split after it, so none of it is kept for the next block.
+        self.ship(lines, self.filled)
     }
 
     /// Hands the block over with its `lines`; the bytes from `rest` on
