@@ -329,7 +329,7 @@ pub fn audit_store(
         }
         progress.start(origin.as_str(), head.size);
         // Each chunk's payloads and purges are read and its entries checked
-        // on a thread of its own, one per core, while this thread reads the
+        // on a thread of its own, about one per core, while this thread reads the
         // next chunk's entries and applies the oldest.
         let gap = std::thread::scope(|scope| -> Result<Option<u64>, StoreError> {
             let mut checking = InOrder::new(scope);

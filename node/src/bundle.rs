@@ -762,7 +762,7 @@ struct Auditor<'r, 'p, 's, 'e> {
     /// Validate payloads as records too.
     records: bool,
     ended: bool,
-    /// Chunks being checked: one per core, so that every core checks a
+    /// Chunks being checked: about one per core, so that every core checks a
     /// whole chunk (one signature batch) while this thread reads the next
     /// and applies the oldest.
     checking: InOrder<'s, 'e, CheckedLines>,

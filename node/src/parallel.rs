@@ -41,9 +41,11 @@ fn on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) ->
     })
 }
 
-/// Jobs on threads of their own, at most one per core at a time, whose
-/// results come back in the order the jobs were started: the caller reads
-/// the next input and applies the oldest result while the others run.
+/// Jobs on threads of their own, at most one more than there are cores,
+/// whose results come back in the order the jobs were started: the caller
+/// reads the next input and applies the oldest result while the others
+/// run. The extra job keeps a core busy when a newer job ends before the
+/// oldest, which the caller waits for.
 pub struct InOrder<'s, 'e, T> {
     scope: &'s std::thread::Scope<'s, 'e>,
     running: std::collections::VecDeque<std::thread::ScopedJoinHandle<'s, T>>,
@@ -57,10 +59,10 @@ impl<'s, 'e, T: Send + 's> InOrder<'s, 'e, T> {
         }
     }
 
-    /// Starts `job`, first taking the oldest result if every core has a
-    /// job already.
+    /// Starts `job`, first taking the oldest result if as many jobs as
+    /// [`InOrder`] allows are running already.
     pub fn start(&mut self, job: impl FnOnce() -> T + Send + 's) -> Option<T> {
-        let oldest = if self.running.len() >= n_threads() {
+        let oldest = if self.running.len() > n_threads() {
             self.oldest()
         } else {
             None
