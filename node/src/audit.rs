@@ -6,11 +6,12 @@
 //! authorises for that index (batch-verified on every core); amendments and
 //! revocations point at an earlier denial of the same log; every payload held
 //! matches its header's digest and size (and, with `--records`, validates as
-//! its record kind, as a node checks before storing it); every purge happened after the denial's validity ended. The tree is
-//! recomputed from the leaves and every checkpoint must verify under the
-//! log's key, match the recomputed root at its size, and carry only valid
-//! cosignatures by known witnesses; the head claimed for the log must be the
-//! recomputed root. Every equivocation proof held must verify.
+//! its record kind, as a node checks before storing it); every purge
+//! happened after the denial's validity ended. The tree is recomputed from
+//! the leaves and every checkpoint must verify under the log's key, match
+//! the recomputed root at its size, and carry only valid cosignatures by
+//! known witnesses; the head claimed for the log must be the recomputed
+//! root. Every equivocation proof held must verify.
 //!
 //! [`LogAudit`] is the one engine; [`audit_store`] and
 //! [`crate::bundle::audit_file`] feed it from their source.

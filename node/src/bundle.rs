@@ -729,7 +729,7 @@ impl CheckedLines {
         let mut items = Vec::with_capacity(lines.len());
         let mut malformed = None;
         for (line, bytes) in lines {
-            match decode_entry_line(&bytes[..]) {
+            match decode_entry_line(&bytes) {
                 Ok((entry, payload)) => items.push(Item {
                     entry,
                     payload,
@@ -1607,22 +1607,20 @@ fn import_events(
                     continue;
                 };
                 let origin = Origin::new(&log.origin).expect("a log line's origin parsed");
-                let items = par_map(&lines, |(line, bytes)| {
-                    (*line, decode_entry_line(&bytes[..]))
-                })
-                .into_iter()
-                .map(|(line, decoded)| {
-                    decoded.map_err(|why| {
-                        CliError::new(
-                            exit::INVALID_INPUT,
-                            anyhow::anyhow!(
-                                "{} line {line} changed after its audit: {why}",
-                                path.display()
-                            ),
-                        )
+                let items = par_map(&lines, |(line, bytes)| (*line, decode_entry_line(bytes)))
+                    .into_iter()
+                    .map(|(line, decoded)| {
+                        decoded.map_err(|why| {
+                            CliError::new(
+                                exit::INVALID_INPUT,
+                                anyhow::anyhow!(
+                                    "{} line {line} changed after its audit: {why}",
+                                    path.display()
+                                ),
+                            )
+                        })
                     })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+                    .collect::<Result<Vec<_>, _>>()?;
                 let outcome = store.ingest(&origin, items, roster)?;
                 log.appended += outcome.appended;
                 log.already_held += outcome.duplicates;
