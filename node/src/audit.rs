@@ -401,12 +401,10 @@ fn store_items(
 ) -> Result<Vec<Item>, StoreError> {
     // A header that does not decode is the engine's finding; here it only
     // means there is no payload to look up.
-    let headers: Vec<_> = entries.iter().map(|e| e.decode_header().ok()).collect();
     entries
         .into_iter()
-        .zip(headers)
-        .map(|(entry, header)| {
-            let Some(header) = header else {
+        .map(|entry| {
+            let Ok(header) = entry.decode_header() else {
                 return Ok(Item::bare(entry));
             };
             let payload = store.payload(&header.payload.sha256.0)?;
@@ -427,6 +425,7 @@ fn store_items(
             };
             Ok(Item {
                 entry,
+                header: Some(header),
                 payload,
                 purge,
                 line: None,
@@ -438,6 +437,9 @@ fn store_items(
 /// One entry as a source holds it.
 pub struct Item {
     pub entry: SignedEntry,
+    /// The entry's header when the source decoded it already (the store,
+    /// to find the payload), so that the check does not decode it again.
+    pub header: Option<EntryHeader>,
     pub payload: Option<Vec<u8>>,
     /// Why the payload is absent, when it was purged.
     pub purge: Option<PurgeClaim>,
@@ -449,6 +451,7 @@ impl Item {
     fn bare(entry: SignedEntry) -> Self {
         Self {
             entry,
+            header: None,
             payload: None,
             purge: None,
             line: None,
@@ -773,10 +776,10 @@ impl CheckedChunk {
         origin: &Origin,
         roster: &Roster,
         start: u64,
-        items: Vec<Item>,
+        mut items: Vec<Item>,
         records: bool,
     ) -> Self {
-        let checked = check_items(origin, roster, start, &items, records);
+        let checked = check_items(origin, roster, start, &mut items, records);
         Self {
             start,
             items,
@@ -803,11 +806,11 @@ fn check_items(
     origin: &Origin,
     roster: &Roster,
     start: u64,
-    items: &[Item],
+    items: &mut [Item],
     records: bool,
 ) -> Vec<Checked> {
     let mut checked: Vec<Checked> = (start..)
-        .zip(items)
+        .zip(items.iter_mut())
         .map(|(index, item)| check_one(origin, index, item, records))
         .collect();
     // (position in the chunk, problem) found by the key lookups and the batch.
@@ -840,10 +843,14 @@ fn check_items(
 }
 
 /// The checks of one entry that need nothing but the entry.
-fn check_one(origin: &Origin, index: u64, item: &Item, records: bool) -> Checked {
+fn check_one(origin: &Origin, index: u64, item: &mut Item, records: bool) -> Checked {
     let leaf = item.entry.leaf_hash();
     let mut problems = Vec::new();
-    let header = match item.entry.decode_header() {
+    let decoded = item
+        .header
+        .take()
+        .map_or_else(|| item.entry.decode_header(), Ok);
+    let header = match decoded {
         Ok(h) if &h.origin != origin || h.index != index => {
             problems.push((
                 "header_position",

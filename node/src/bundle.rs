@@ -732,6 +732,7 @@ impl CheckedLines {
             match decode_entry_line(&bytes) {
                 Ok((entry, payload)) => items.push(Item {
                     entry,
+                    header: None,
                     payload,
                     purge: None,
                     line: Some(line),

@@ -334,6 +334,7 @@ fn the_audit_engine_names_each_bad_signature_and_each_unauthorised_key_where_it_
                 tree.push(signed.leaf_hash());
                 Item {
                     entry: signed,
+                    header: None,
                     payload: None,
                     purge: None,
                     line: Some(index + 1),
