@@ -867,6 +867,64 @@ fn proofs_from_the_store_equal_proofs_from_the_leaves_as_the_log_grows() {
     }
 }
 
+/// Appends `count` entries of `id`'s log and the hashes they store to
+/// `reference`.
+fn grow(fed: &Fed, store: &Store, id: &str, reference: &mut Vec<merkle::Hash>, count: u64) {
+    let size = merkle_size(reference);
+    let items = signed_entries(fed, id, size, count);
+    for (n, (entry, _)) in (size..).zip(&items) {
+        let new =
+            merkle::stored_hashes_for_record(n, entry.leaf_hash(), &*reference).expect("hashes");
+        reference.extend(new);
+    }
+    let outcome = store
+        .ingest(&fed.origin(id), items, &fed.roster)
+        .expect("ingest");
+    assert_eq!(outcome.appended, count);
+}
+
+/// How many entries stored `hashes` cover.
+fn merkle_size(hashes: &[merkle::Hash]) -> u64 {
+    (0..)
+        .find(|&n| merkle::stored_hash_count(n) == hashes.len() as u64)
+        .expect("whole entries")
+}
+
+/// After reopening, the store caches a log's hashes as reads need them: a
+/// proof over the first entries, then appends (which read the tree's right
+/// edge), then proofs anywhere; each equals one computed from the leaves.
+#[test]
+fn proofs_stay_right_as_hashes_are_cached_again_after_reopening() {
+    let fed = Fed::new();
+    let origin = fed.origin("cl");
+    let mut reference = Vec::new();
+    let store = fed.store("mx");
+    grow(&fed, &store, "cl", &mut reference, 300);
+    drop(store);
+    let store = fed.store("mx");
+    let check = |store: &Store, reference: &[merkle::Hash], index: u64, size: u64| {
+        assert_eq!(
+            store.inclusion_proof(&origin, index, size).expect("proof"),
+            merkle::inclusion_proof(size, index, reference).expect("reference"),
+            "inclusion of {index} in {size}"
+        );
+    };
+    check(&store, &reference, 3, 7);
+    grow(&fed, &store, "cl", &mut reference, 600);
+    grow(&fed, &store, "cl", &mut reference, 3);
+    for (index, size) in [(0, 900), (299, 901), (450, 903), (902, 903), (17, 64)] {
+        check(&store, &reference, index, size);
+    }
+    grow(&fed, &store, "cl", &mut reference, 40);
+    for index in [0, 500, 942] {
+        check(&store, &reference, index, 943);
+    }
+    assert_eq!(
+        store.root_at(&origin, 943).expect("root"),
+        merkle::tree_hash(943, &reference).expect("root")
+    );
+}
+
 /// A long run goes in slice by slice; a bad entry deep in it keeps
 /// everything before it, reports itself, and drops what follows until it
 /// is sent again.

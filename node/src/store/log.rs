@@ -266,6 +266,24 @@ struct Staging<'a> {
     postings: BTreeMap<(u8, String), Vec<u64>>,
     /// The checkpoint target this group reached, stored with it.
     reached: Option<SignedCheckpoint>,
+    /// How many of the overlay's new hashes earlier groups sealed.
+    sealed: usize,
+}
+
+/// A sealed group: its batch, and the hashes it stores from index `first`
+/// on, which the store caches once the batch is applied.
+struct Sealed {
+    batch: sled::Batch,
+    first: u64,
+    hashes: Vec<Hash>,
+}
+
+impl Sealed {
+    fn apply(self, store: &Store, log_id: u32) -> Result<(), StoreError> {
+        store.inner.data.apply_batch(self.batch)?;
+        store.remember_hashes(log_id, self.first, &self.hashes);
+        Ok(())
+    }
 }
 
 impl<'a> Staging<'a> {
@@ -284,6 +302,7 @@ impl<'a> Staging<'a> {
             status: HashMap::new(),
             postings: BTreeMap::new(),
             reached: None,
+            sealed: 0,
         })
     }
 
@@ -430,9 +449,10 @@ impl<'a> Staging<'a> {
 
     /// Finishes the group staged so far: its postings, the new head and, if
     /// given, the checkpoint it reaches go into its batch, which is handed
-    /// out for applying. Staged hashes and statuses stay readable, so the
-    /// next group can be staged before this one is applied.
-    fn seal(&mut self, checkpoint: Option<&SignedCheckpoint>) -> Result<sled::Batch, StoreError> {
+    /// out for applying with the hashes the group stores. Staged hashes and
+    /// statuses stay readable, so the next group can be staged before this
+    /// one is applied.
+    fn seal(&mut self, checkpoint: Option<&SignedCheckpoint>) -> Result<Sealed, StoreError> {
         let root = self.root()?;
         for ((kind, term), indexes) in std::mem::take(&mut self.postings) {
             let first = indexes[0];
@@ -452,14 +472,19 @@ impl<'a> Staging<'a> {
                 checkpoint.to_bytes(),
             );
         }
-        Ok(std::mem::take(&mut self.batch))
+        let first = self.overlay.first_new + self.sealed as u64;
+        let hashes = self.overlay.new[self.sealed..].to_vec();
+        self.sealed = self.overlay.new.len();
+        Ok(Sealed {
+            batch: std::mem::take(&mut self.batch),
+            first,
+            hashes,
+        })
     }
 
     /// Seals the group and applies it atomically.
     fn commit(mut self, checkpoint: Option<&SignedCheckpoint>) -> Result<(), StoreError> {
-        let batch = self.seal(checkpoint)?;
-        self.store.inner.data.apply_batch(batch)?;
-        Ok(())
+        self.seal(checkpoint)?.apply(self.store, self.log_id)
     }
 }
 
@@ -664,10 +689,10 @@ impl Store {
         }
         let slices: Vec<&[RunItem]> = run.chunks(SLICE).collect();
         std::thread::scope(|scope| {
-            let (groups, applied) = std::sync::mpsc::sync_channel::<sled::Batch>(1);
+            let (groups, applied) = std::sync::mpsc::sync_channel::<Sealed>(1);
             let writer = scope.spawn(move || -> Result<(), StoreError> {
-                for batch in applied {
-                    self.inner.data.apply_batch(batch)?;
+                for sealed in applied {
+                    sealed.apply(self, log_id)?;
                 }
                 Ok(())
             });
@@ -686,11 +711,11 @@ impl Store {
                 }
                 if staging.size > group_start {
                     let reached = staging.reached.take();
-                    let mut batch = staging.seal(reached.as_ref())?;
+                    let mut sealed = staging.seal(reached.as_ref())?;
                     if reached.is_some() {
-                        batch.remove(&log_key(keys::TARGET, log_id)[..]);
+                        sealed.batch.remove(&log_key(keys::TARGET, log_id)[..]);
                     }
-                    if groups.send(batch).is_err() {
+                    if groups.send(sealed).is_err() {
                         // The writer stopped on an error, returned below.
                         break;
                     }

@@ -155,20 +155,58 @@ struct Inner {
     /// forward. Logs map onto them by id, so a long replica ingest does not
     /// hold up publishing to the own log.
     write: [Mutex<()>; WRITE_LOCKS],
-    /// Hashes of complete subtrees of level [`CACHED_LEVEL`] and above, by
-    /// (log id, stored hash index). Such a hash never changes once its
-    /// last leaf is committed, and every proof needs a few of them.
-    upper_hashes: Mutex<HashMap<(u32, u64), Hash>>,
+    /// Each log's stored hashes in memory; see [`HashCache`].
+    hashes: Mutex<HashCache>,
 }
 
 /// Append locks; logs beyond this many share them.
 const WRITE_LOCKS: usize = 16;
 
-/// Smallest subtree (as a level: 2^level leaves) whose hash is cached; at
-/// most one cached hash per 8 entries.
-const CACHED_LEVEL: u8 = 4;
-/// Bound on cached hashes over all logs (about 48 MB).
-const MAX_CACHED_HASHES: usize = 1 << 20;
+/// Bound on cached hashes over all logs: 128 MiB, the hashes of two
+/// million entries.
+const MAX_CACHED_HASHES: usize = 1 << 22;
+
+/// Each log's stored hashes from its first on, as far as they are filled:
+/// 32 bytes each, about two per entry.
+///
+/// A proof needs about two hashes per level of the tree. Read from sled,
+/// each is a read of the entry that closed its subtree, and about one sled
+/// read in fifty stalls for 100–300 µs while sled moves a batch of recent
+/// accesses to the front of its cache's LRU list. So proofs read hashes
+/// from here; a hash never changes once its entry is committed, so nothing
+/// is ever invalidated. A log's hashes are filled from sled by the first
+/// read that needs them, and extended by each group once sled applied it.
+#[derive(Default)]
+struct HashCache {
+    logs: HashMap<u32, Vec<Hash>>,
+    total: usize,
+}
+
+impl HashCache {
+    /// How many of the log's stored hashes are cached.
+    fn len(&self, log_id: u32) -> u64 {
+        self.logs.get(&log_id).map_or(0, |l| l.len() as u64)
+    }
+
+    fn get(&self, log_id: u32, idx: u64) -> Option<Hash> {
+        let log = self.logs.get(&log_id)?;
+        log.get(usize::try_from(idx).ok()?).copied()
+    }
+
+    /// Appends `hashes`, stored from index `first` on, if they continue what
+    /// is cached of the log and fit the bound; says whether they did.
+    fn extend(&mut self, log_id: u32, first: u64, hashes: &[Hash]) -> bool {
+        if self.len(log_id) != first || self.total + hashes.len() > MAX_CACHED_HASHES {
+            return false;
+        }
+        self.logs
+            .entry(log_id)
+            .or_default()
+            .extend_from_slice(hashes);
+        self.total += hashes.len();
+        true
+    }
+}
 
 #[derive(Default)]
 struct LogIds {
@@ -224,7 +262,7 @@ impl Store {
                 db,
                 log_ids: Mutex::new(LogIds::default()),
                 write: std::array::from_fn(|_| Mutex::new(())),
-                upper_hashes: Mutex::new(HashMap::new()),
+                hashes: Mutex::new(HashCache::default()),
             }),
         };
         store.load_log_ids()?;
@@ -256,7 +294,7 @@ impl Store {
     fn check_tails(&self) -> Result<(), StoreError> {
         for (origin, log_id) in self.log_ids() {
             let head = self.head_of(log_id)?;
-            let reader = self.hash_reader(log_id);
+            let reader = self.uncached_reader(log_id);
             if head.size > 0 {
                 let last = self.entry_by_id(log_id, head.size - 1)?.ok_or_else(|| {
                     StoreError::Corrupt(format!("{origin}: entry {} is missing", head.size - 1))
@@ -506,10 +544,28 @@ impl Store {
         Ok(())
     }
 
+    /// Caches the hashes a group stored from index `first` on, once sled
+    /// applied it.
+    fn remember_hashes(&self, log_id: u32, first: u64, hashes: &[Hash]) {
+        lock(&self.inner.hashes).extend(log_id, first, hashes);
+    }
+
     fn hash_reader(&self, log_id: u32) -> TreeReader<'_> {
         TreeReader {
             inner: &self.inner,
             log_id,
+            fill: true,
+        }
+    }
+
+    /// A reader that uses what is cached but caches nothing more. Opening
+    /// the store checks every log's tail with it, so that a command that
+    /// only opens the store does not read every entry of every log.
+    fn uncached_reader(&self, log_id: u32) -> TreeReader<'_> {
+        TreeReader {
+            inner: &self.inner,
+            log_id,
+            fill: false,
         }
     }
 
@@ -603,15 +659,40 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 struct TreeReader<'a> {
     inner: &'a Inner,
     log_id: u32,
+    /// Whether reads fill the log's cached hashes.
+    fill: bool,
 }
 
 impl TreeReader<'_> {
-    fn read_hash(&self, idx: u64) -> Result<Hash, MerkleError> {
-        let (level, n) = merkle::split_stored_hash_index(idx);
-        let cached = level >= CACHED_LEVEL;
-        if cached && let Some(hash) = lock(&self.inner.upper_hashes).get(&(self.log_id, idx)) {
-            return Ok(*hash);
+    /// Extends the log's cached hashes from sled until they hold stored
+    /// hash `last`. Best effort: it stops at the bound, or at an entry it
+    /// cannot read, which the direct read then reports.
+    fn fill(&self, cache: &mut HashCache, last: u64) {
+        let have = cache.len(self.log_id);
+        if have > last {
+            return;
         }
+        // What is cached always ends with a whole entry's hashes, so `have`
+        // is the index of the next entry's leaf hash.
+        let (_, from) = merkle::split_stored_hash_index(have);
+        let (level, n) = merkle::split_stored_hash_index(last);
+        let to = ((n + 1) << level) - 1;
+        let range = log_item_key(keys::ENTRY, self.log_id, from)
+            ..=log_item_key(keys::ENTRY, self.log_id, to);
+        for (item, expected) in self.inner.data.range(range).zip(from..) {
+            let Ok((key, raw)) = item else { return };
+            let first = merkle::stored_hash_index(0, expected);
+            if keys::item_of(&key) != Some(expected)
+                || !entry_hashes(&raw).is_some_and(|h| cache.extend(self.log_id, first, &h))
+            {
+                return;
+            }
+        }
+    }
+
+    /// Stored hash `idx`, read from the entry that closed its subtree.
+    fn read_stored(&self, idx: u64) -> Result<Hash, MerkleError> {
+        let (level, n) = merkle::split_stored_hash_index(idx);
         let closing_leaf = ((n + 1) << level) - 1;
         let raw = self
             .inner
@@ -620,22 +701,27 @@ impl TreeReader<'_> {
             .ok()
             .flatten()
             .ok_or(MerkleError::HashNotFound(idx))?;
-        let hash = entry_hashes(&raw)
+        entry_hashes(&raw)
             .and_then(|hashes| hashes.get(usize::from(level)).copied())
-            .ok_or(MerkleError::HashNotFound(idx))?;
-        if cached {
-            let mut cache = lock(&self.inner.upper_hashes);
-            if cache.len() < MAX_CACHED_HASHES {
-                cache.insert((self.log_id, idx), hash);
-            }
-        }
-        Ok(hash)
+            .ok_or(MerkleError::HashNotFound(idx))
     }
 }
 
 impl HashReader for TreeReader<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, MerkleError> {
-        indexes.iter().map(|idx| self.read_hash(*idx)).collect()
+        let mut cache = lock(&self.inner.hashes);
+        if self.fill
+            && let Some(&last) = indexes.iter().max()
+        {
+            self.fill(&mut cache, last);
+        }
+        indexes
+            .iter()
+            .map(|&idx| match cache.get(self.log_id, idx) {
+                Some(hash) => Ok(hash),
+                None => self.read_stored(idx),
+            })
+            .collect()
     }
 }
 
@@ -669,4 +755,26 @@ fn entry_hashes(raw: &[u8]) -> Option<Vec<Hash>> {
 fn decode_entry(raw: &[u8]) -> Option<SignedEntry> {
     let (signed, _) = split_entry(raw)?;
     SignedEntry::from_parts(signed[64..].to_vec(), &signed[..64]).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HashCache;
+
+    /// Only hashes that continue a log's cached prefix go in, so a hash is
+    /// never cached at another index than its own.
+    #[test]
+    fn the_hash_cache_takes_only_what_continues_a_log() {
+        let mut cache = HashCache::default();
+        assert!(!cache.extend(1, 3, &[[3; 32]]), "a gap before index 3");
+        assert!(cache.extend(1, 0, &[[0; 32], [1; 32]]));
+        assert!(!cache.extend(1, 1, &[[9; 32]]), "index 1 is cached already");
+        assert!(cache.extend(2, 0, &[[7; 32]]), "logs are apart");
+        assert!(cache.extend(1, 2, &[[2; 32]]));
+        assert_eq!(cache.len(1), 3);
+        assert_eq!(cache.get(1, 1), Some([1; 32]));
+        assert_eq!(cache.get(1, 3), None);
+        assert_eq!(cache.get(2, 0), Some([7; 32]));
+        assert_eq!(cache.total, 4);
+    }
 }
