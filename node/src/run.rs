@@ -47,6 +47,12 @@ pub async fn run(home: &Home, shutdown: CancellationToken) -> anyhow::Result<()>
         .clone();
     let origin = Origin::new(&me.origin).context("own origin in the roster")?;
     let store = Store::open(&home.db_path()).context("opening the store")?;
+    // Proofs read every log's hashes from memory; they are read in once, in
+    // the background, so that the first proof asked for does not wait.
+    let cache_task = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.cache_hashes())
+    };
 
     let keypair = libp2p::identity::Keypair::ed25519_from_bytes(identity.transport_seed)
         .context("transport key of the identity")?;
@@ -162,6 +168,9 @@ pub async fn run(home: &Home, shutdown: CancellationToken) -> anyhow::Result<()>
         storage_failure = Some(why);
     }
     let _ = net_task.await;
+    if let Ok(Err(e)) = cache_task.await {
+        tracing::warn!(error = %e, "caching the logs' hashes stopped early");
+    }
     // Last: everything the tasks wrote is made durable before exit.
     if let Some(why) = storage_failure {
         return Err(crate::store::StoreError::Io(why))

@@ -923,6 +923,13 @@ fn proofs_stay_right_as_hashes_are_cached_again_after_reopening() {
         store.root_at(&origin, 943).expect("root"),
         merkle::tree_hash(943, &reference).expect("root")
     );
+    // Cached whole right after opening, as a running node does.
+    drop(store);
+    let store = fed.store("mx");
+    store.cache_hashes().expect("cache");
+    for (index, size) in [(0, 943), (942, 943), (600, 701)] {
+        check(&store, &reference, index, size);
+    }
 }
 
 /// A long run goes in slice by slice; a bad entry deep in it keeps
