@@ -170,9 +170,9 @@ const MAX_CACHED_HASHES: usize = 1 << 22;
 /// 32 bytes each, about two per entry.
 ///
 /// A proof needs about two hashes per level of the tree. Read from sled,
-/// each is a read of the entry that closed its subtree, and about one sled
-/// read in fifty stalls for 100–300 µs while sled moves a batch of recent
-/// accesses to the front of its cache's LRU list. So proofs read hashes
+/// each is a read of the entry that closed its subtree, and between one in
+/// ten and one in a hundred such reads stalls for 100–300 µs while sled
+/// moves a batch of recent accesses to the front of its cache's LRU list. So proofs read hashes
 /// from here; a hash never changes once its entry is committed, so nothing
 /// is ever invalidated. A log's hashes are filled from sled by the first
 /// read that needs them, and extended by each group once sled applied it.
