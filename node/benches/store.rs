@@ -353,10 +353,9 @@ fn main() {
     store.flush_blocking().expect("flush");
     let size = offset as u64;
     let built = start.elapsed();
-    // The first proofs after the build read every hash from sled; later ones
-    // find the upper subtrees' hashes cached. A second pass over other random
-    // indexes shows the store once its cache holds them. The in-memory
-    // proofs' own p99 tells how much of the tail is the machine's.
+    // The store cached every hash as it committed the build, so these proofs
+    // read none from sled; the first ones still find the CPU's caches cold.
+    // A second pass over other random indexes shows the steady state.
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     let (mut first_pass, mut memory) = time_proofs(&store, &origin, &stored, size, &mut seed);
     let mut cold = first_pass[..COLD_PROOFS].to_vec();
