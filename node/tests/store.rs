@@ -816,8 +816,8 @@ fn a_checkpoint_is_final_once_it_has_the_required_cosignatures() {
     assert!(!view(2).is_final, "two cosignatures were required");
 }
 
-/// Proofs read stored hashes, caching those of large subtrees; as two logs
-/// grow in uneven groups, every proof still equals one computed from the
+/// Proofs read stored hashes, which the store caches; as two logs grow in
+/// uneven groups, every proof still equals one computed from the
 /// leaves alone, before and after the store is reopened.
 #[test]
 fn proofs_from_the_store_equal_proofs_from_the_leaves_as_the_log_grows() {
@@ -828,16 +828,8 @@ fn proofs_from_the_store_equal_proofs_from_the_leaves_as_the_log_grows() {
         .map(|id| (fed.origin(id), id, 0, Vec::new()))
         .collect();
     for (round, group) in [37u64, 1, 90, 128, 300, 5].into_iter().enumerate() {
-        for (origin, id, size, reference) in &mut logs {
-            let items = signed_entries(&fed, id, *size, group);
-            for (entry, _) in &items {
-                let new = merkle::stored_hashes_for_record(*size, entry.leaf_hash(), &*reference)
-                    .expect("hashes");
-                reference.extend(new);
-                *size += 1;
-            }
-            let outcome = store.ingest(origin, items, &fed.roster).expect("ingest");
-            assert_eq!(outcome.appended, group);
+        for (_, id, size, reference) in &mut logs {
+            grow(&fed, &store, id, size, reference, group);
         }
         if round == 3 {
             drop(store);
@@ -867,27 +859,27 @@ fn proofs_from_the_store_equal_proofs_from_the_leaves_as_the_log_grows() {
     }
 }
 
-/// Appends `count` entries of `id`'s log and the hashes they store to
-/// `reference`.
-fn grow(fed: &Fed, store: &Store, id: &str, reference: &mut Vec<merkle::Hash>, count: u64) {
-    let size = merkle_size(reference);
-    let items = signed_entries(fed, id, size, count);
-    for (n, (entry, _)) in (size..).zip(&items) {
-        let new =
-            merkle::stored_hashes_for_record(n, entry.leaf_hash(), &*reference).expect("hashes");
+/// Appends `count` entries to `id`'s log of `size` entries, and the hashes
+/// they store to `reference`.
+fn grow(
+    fed: &Fed,
+    store: &Store,
+    id: &str,
+    size: &mut u64,
+    reference: &mut Vec<merkle::Hash>,
+    count: u64,
+) {
+    let items = signed_entries(fed, id, *size, count);
+    for (entry, _) in &items {
+        let new = merkle::stored_hashes_for_record(*size, entry.leaf_hash(), &*reference)
+            .expect("hashes");
         reference.extend(new);
+        *size += 1;
     }
     let outcome = store
         .ingest(&fed.origin(id), items, &fed.roster)
         .expect("ingest");
     assert_eq!(outcome.appended, count);
-}
-
-/// How many entries stored `hashes` cover.
-fn merkle_size(hashes: &[merkle::Hash]) -> u64 {
-    (0..)
-        .find(|&n| merkle::stored_hash_count(n) == hashes.len() as u64)
-        .expect("whole entries")
 }
 
 /// After reopening, the store caches a log's hashes as reads need them: a
@@ -897,9 +889,9 @@ fn merkle_size(hashes: &[merkle::Hash]) -> u64 {
 fn proofs_stay_right_as_hashes_are_cached_again_after_reopening() {
     let fed = Fed::new();
     let origin = fed.origin("cl");
-    let mut reference = Vec::new();
+    let (mut size, mut reference) = (0, Vec::new());
     let store = fed.store("mx");
-    grow(&fed, &store, "cl", &mut reference, 300);
+    grow(&fed, &store, "cl", &mut size, &mut reference, 300);
     drop(store);
     let store = fed.store("mx");
     let check = |store: &Store, reference: &[merkle::Hash], index: u64, size: u64| {
@@ -910,12 +902,12 @@ fn proofs_stay_right_as_hashes_are_cached_again_after_reopening() {
         );
     };
     check(&store, &reference, 3, 7);
-    grow(&fed, &store, "cl", &mut reference, 600);
-    grow(&fed, &store, "cl", &mut reference, 3);
+    grow(&fed, &store, "cl", &mut size, &mut reference, 600);
+    grow(&fed, &store, "cl", &mut size, &mut reference, 3);
     for (index, size) in [(0, 900), (299, 901), (450, 903), (902, 903), (17, 64)] {
         check(&store, &reference, index, size);
     }
-    grow(&fed, &store, "cl", &mut reference, 40);
+    grow(&fed, &store, "cl", &mut size, &mut reference, 40);
     for index in [0, 500, 942] {
         check(&store, &reference, index, 943);
     }

@@ -52,6 +52,10 @@ impl Drop for Block {
 /// is unusable.
 pub type RawLine = (u64, Result<LineRef, String>);
 
+/// A line found in the block being filled: its number, and where it lies
+/// or why it is unusable.
+type Split = (u64, Result<Range<usize>, String>);
+
 /// Reads `input` and sends its lines in batches, one block each.
 pub struct LineSplitter<R: Read> {
     input: R,
@@ -91,7 +95,7 @@ impl<R: Read> LineSplitter<R> {
         if self.stopped {
             return Ok(None);
         }
-        let mut lines: Vec<(u64, Result<Range<usize>, String>)> = Vec::new();
+        let mut lines: Vec<Split> = Vec::new();
         // Where the line being split starts, and how far it was searched.
         let mut start = 0;
         let mut searched = 0;
@@ -153,7 +157,7 @@ impl<R: Read> LineSplitter<R> {
 
     /// The lines split so far, then the next one reported as too long;
     /// nothing more is read.
-    fn too_long(&mut self, mut lines: Vec<(u64, Result<Range<usize>, String>)>) -> Vec<RawLine> {
+    fn too_long(&mut self, mut lines: Vec<Split>) -> Vec<RawLine> {
         self.stopped = true;
         self.line += 1;
         lines.push((
@@ -168,11 +172,7 @@ impl<R: Read> LineSplitter<R> {
 
     /// Hands the block over with its `lines`; the bytes from `rest` on
     /// begin the next block.
-    fn ship(
-        &mut self,
-        lines: Vec<(u64, Result<Range<usize>, String>)>,
-        rest: usize,
-    ) -> Vec<RawLine> {
+    fn ship(&mut self, lines: Vec<Split>, rest: usize) -> Vec<RawLine> {
         let tail = rest..self.filled;
         let mut next = self.spare.try_recv().unwrap_or_default();
         if next.len() < tail.len() {

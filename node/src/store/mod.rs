@@ -687,7 +687,7 @@ impl TreeReader<'_> {
     /// Extends the log's cached hashes from sled until they hold stored
     /// hash `last`. Best effort: it stops at the bound, or at an entry it
     /// cannot read, which the direct read then reports.
-    fn fill(&self, cache: &mut HashCache, last: u64) {
+    fn fill_to(&self, cache: &mut HashCache, last: u64) {
         let have = cache.len(self.log_id);
         if have > last {
             return;
@@ -695,8 +695,7 @@ impl TreeReader<'_> {
         // What is cached always ends with a whole entry's hashes, so `have`
         // is the index of the next entry's leaf hash.
         let (_, from) = merkle::split_stored_hash_index(have);
-        let (level, n) = merkle::split_stored_hash_index(last);
-        let to = ((n + 1) << level) - 1;
+        let (_, to) = closing_leaf(last);
         let range = log_item_key(keys::ENTRY, self.log_id, from)
             ..=log_item_key(keys::ENTRY, self.log_id, to);
         for (item, expected) in self.inner.data.range(range).zip(from..) {
@@ -712,12 +711,11 @@ impl TreeReader<'_> {
 
     /// Stored hash `idx`, read from the entry that closed its subtree.
     fn read_stored(&self, idx: u64) -> Result<Hash, MerkleError> {
-        let (level, n) = merkle::split_stored_hash_index(idx);
-        let closing_leaf = ((n + 1) << level) - 1;
+        let (level, leaf) = closing_leaf(idx);
         let raw = self
             .inner
             .data
-            .get(log_item_key(keys::ENTRY, self.log_id, closing_leaf))
+            .get(log_item_key(keys::ENTRY, self.log_id, leaf))
             .ok()
             .flatten()
             .ok_or(MerkleError::HashNotFound(idx))?;
@@ -727,13 +725,20 @@ impl TreeReader<'_> {
     }
 }
 
+/// The level of stored hash `idx` and the entry whose append stored it: the
+/// last leaf of its subtree.
+fn closing_leaf(idx: u64) -> (u8, u64) {
+    let (level, n) = merkle::split_stored_hash_index(idx);
+    (level, ((n + 1) << level) - 1)
+}
+
 impl HashReader for TreeReader<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, MerkleError> {
         let mut cache = lock(&self.inner.hashes);
         if self.fill
             && let Some(&last) = indexes.iter().max()
         {
-            self.fill(&mut cache, last);
+            self.fill_to(&mut cache, last);
         }
         indexes
             .iter()
