@@ -924,6 +924,50 @@ fn proofs_stay_right_as_hashes_are_cached_again_after_reopening() {
     }
 }
 
+/// An entry lost below the head is corruption that opening does not see (it
+/// checks each log's tail). The cached hashes stop short of it: a proof that
+/// needs its hashes fails, and one that does not still equals the proof
+/// computed from the leaves, never one built from hashes cached out of place.
+#[test]
+fn a_lost_entry_below_the_head_fails_only_the_proofs_that_need_it() {
+    let fed = Fed::new();
+    let origin = fed.origin("cl");
+    let (mut size, mut reference) = (0, Vec::new());
+    let store = fed.store("mx");
+    grow(&fed, &store, "cl", &mut size, &mut reference, 100);
+    drop(store);
+    let path = Home::new(&fed.root.join("mx")).db_path();
+    // A store this process just dropped is released a moment later.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let db = loop {
+        match sled::open(&path) {
+            Ok(db) => break db,
+            Err(e) if std::time::Instant::now() > deadline => panic!("raw open: {e}"),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(25)),
+        }
+    };
+    let data = db.open_tree("data").expect("data");
+    let lost = data
+        .scan_prefix(b"E")
+        .keys()
+        .map(|k| k.expect("key"))
+        .find(|k| k.ends_with(&40u64.to_be_bytes()))
+        .expect("entry 40");
+    data.remove(lost).expect("remove");
+    db.flush().expect("flush");
+    drop((data, db));
+
+    let store = fed.store("mx");
+    assert_eq!(
+        store.inclusion_proof(&origin, 90, 100).expect("proof"),
+        merkle::inclusion_proof(100, 90, &reference).expect("reference")
+    );
+    assert!(
+        store.inclusion_proof(&origin, 41, 100).is_err(),
+        "the proof of 41 needs the lost entry's leaf hash"
+    );
+}
+
 /// A long run goes in slice by slice; a bad entry deep in it keeps
 /// everything before it, reports itself, and drops what follows until it
 /// is sent again.
