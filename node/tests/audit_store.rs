@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use concord_node::home::Home;
-use concord_node::store::Store;
+use concord_node::store::{Store, keys};
 
 const CONCORD: &str = env!("CARGO_BIN_EXE_concord");
 
@@ -154,25 +154,23 @@ fn tamper_with(home: &Path, key: &[u8], change: impl FnOnce(&mut Vec<u8>)) {
 
 /// Runs `change` on the store's data tree opened raw, then flushes it.
 fn raw_data(home: &Path, change: impl FnOnce(&sled::Tree)) {
-    // A store this process just dropped is released a moment later.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let db = loop {
-        match sled::open(Home::new(home).db_path()) {
-            Ok(db) => break db,
-            Err(e) if std::time::Instant::now() > deadline => panic!("raw open: {e}"),
-            Err(_) => std::thread::sleep(std::time::Duration::from_millis(25)),
-        }
-    };
+    let db = common::raw_sled(&Home::new(home).db_path());
     change(&db.open_tree("data").expect("data"));
     db.flush().expect("flush");
 }
 
-fn entry_key(index: u64) -> Vec<u8> {
-    // The first log the store registered (its own log once it published): id 0.
-    let mut key = vec![b'E'];
-    key.extend_from_slice(&0u32.to_be_bytes());
-    key.extend_from_slice(&index.to_be_bytes());
-    key
+/// The key of the page holding entry `index` of the first log the store
+/// registered (its own log once it published): id 0.
+fn page_key(index: u64) -> [u8; 13] {
+    keys::page_key(0, index / 16)
+}
+
+/// Changes one byte of entry `index`'s record, at `offset` from its start.
+fn tamper_entry(home: &Path, index: u64, offset: usize) {
+    tamper_with(home, &page_key(index), |page| {
+        let at = common::entry_in_page(page, index) + offset;
+        page[at] ^= 0x01;
+    });
 }
 
 #[test]
@@ -189,7 +187,7 @@ fn an_honest_store_audits_clean() {
 #[test]
 fn a_changed_signature_byte_is_found_at_its_index() {
     let (_dir, home) = populated();
-    tamper(&home, &entry_key(2), 10);
+    tamper_entry(&home, 2, 10);
     let (code, report) = audit_json(&home);
     assert_eq!(code, 6);
     assert!(
@@ -403,13 +401,13 @@ fn an_audit_of_a_store_of_many_chunks_finds_each_problem_where_it_is() {
     assert_eq!(code, 0, "{report:#}");
 
     // mx has published nothing: cl's is the first log the store met, id 0.
-    let replica_key = entry_key;
-    let (changed, missing) = (CHUNK as u64 + 5, 2 * CHUNK as u64 + 50);
-    tamper(&home, &replica_key(changed), 10);
+    // The entries from `missing` on are lost with their page.
+    let (changed, missing) = (CHUNK as u64 + 5, 2 * CHUNK as u64 + 48);
+    tamper_entry(&home, changed, 10);
     raw_data(&home, |data| {
-        data.remove(replica_key(missing))
+        data.remove(page_key(missing))
             .expect("remove")
-            .expect("the entry was there");
+            .expect("the page was there");
     });
     let (code, report) = audit_json(&home);
     assert_eq!(code, 6, "{report:#}");

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use concord_keys::AgencyIdentity;
 use concord_keys::roster::Roster;
 use concord_node::home::Home;
-use concord_node::store::{CheckpointOutcome, OwnEntry, Rejected, Store, StoreError};
+use concord_node::store::{
+    CheckpointOutcome, FORMAT_VERSION, OwnEntry, Rejected, Store, StoreError, keys,
+};
 use concord_node::testnet::{self, TestnetArgs};
 use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint};
 use concord_protocol::entry::{self, EntryError, NewEntry, SignedEntry, Visibility};
@@ -535,17 +537,14 @@ fn reopen_checks_and_refusals() {
         let db = sled::open(&path).expect("raw open");
         db.open_tree("meta")
             .expect("meta")
-            .insert("format", &1u32.to_be_bytes())
+            .insert("format", &FORMAT_VERSION.to_be_bytes())
             .expect("write");
-        // Remove the last entry behind the head's back: corruption on open.
+        // Remove the last entry behind the head's back (with its page, the
+        // only one): corruption on open.
         let data = db.open_tree("data").expect("data");
-        let key = data
-            .scan_prefix(b"E")
-            .keys()
-            .last()
-            .expect("an entry")
-            .expect("key");
-        data.remove(key).expect("remove");
+        data.remove(keys::page_key(0, 0))
+            .expect("remove")
+            .expect("the page was there");
         db.flush().expect("flush");
     }
     assert!(matches!(Store::open(&path), Err(StoreError::Corrupt(m)) if m.contains("missing")));
@@ -924,36 +923,25 @@ fn proofs_stay_right_as_hashes_are_cached_again_after_reopening() {
     }
 }
 
-/// An entry lost below the head is corruption that opening does not see (it
-/// checks each log's tail). The cached hashes stop short of it: a proof that
-/// needs its hashes fails, and one that does not still equals the proof
-/// computed from the leaves, never one built from hashes cached out of place.
+/// Entries lost below the head (a page of them) are corruption that opening
+/// does not see (it checks each log's tail). The cached hashes stop short of
+/// them: a proof that needs their hashes fails, and one that does not still
+/// equals the proof computed from the leaves, never one built from hashes
+/// cached out of place.
 #[test]
-fn a_lost_entry_below_the_head_fails_only_the_proofs_that_need_it() {
+fn lost_entries_below_the_head_fail_only_the_proofs_that_need_them() {
     let fed = Fed::new();
     let origin = fed.origin("cl");
     let (mut size, mut reference) = (0, Vec::new());
     let store = fed.store("mx");
     grow(&fed, &store, "cl", &mut size, &mut reference, 100);
     drop(store);
-    let path = Home::new(&fed.root.join("mx")).db_path();
-    // A store this process just dropped is released a moment later.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let db = loop {
-        match sled::open(&path) {
-            Ok(db) => break db,
-            Err(e) if std::time::Instant::now() > deadline => panic!("raw open: {e}"),
-            Err(_) => std::thread::sleep(std::time::Duration::from_millis(25)),
-        }
-    };
+    let db = common::raw_sled(&Home::new(&fed.root.join("mx")).db_path());
     let data = db.open_tree("data").expect("data");
-    let lost = data
-        .scan_prefix(b"E")
-        .keys()
-        .map(|k| k.expect("key"))
-        .find(|k| k.ends_with(&40u64.to_be_bytes()))
-        .expect("entry 40");
-    data.remove(lost).expect("remove");
+    // cl's log is the only one, id 0; page 2 holds entries 32 to 47.
+    data.remove(keys::page_key(0, 2))
+        .expect("remove")
+        .expect("the page was there");
     db.flush().expect("flush");
     drop((data, db));
 
@@ -964,7 +952,7 @@ fn a_lost_entry_below_the_head_fails_only_the_proofs_that_need_it() {
     );
     assert!(
         store.inclusion_proof(&origin, 41, 100).is_err(),
-        "the proof of 41 needs the lost entry's leaf hash"
+        "the proof of 41 needs the lost entries' leaf hashes"
     );
 }
 
@@ -1094,4 +1082,97 @@ fn publishing_to_the_own_log_does_not_wait_for_a_replica_ingest() {
         assert_eq!(ingest.join().expect("ingest").appended, n);
     });
     assert_eq!(store.head(&mx).expect("head").size, 1);
+}
+
+/// Turns pages `first_page` and later of the store at `path` back into
+/// format 1's keys (one per entry: `E`, log id, index) and marks the store
+/// format 1, as an upgrade cut short after `first_page` pages would leave it.
+fn to_format_1(path: &Path, first_page: u64) {
+    let db = common::raw_sled(path);
+    let data = db.open_tree("data").expect("data");
+    for item in data.scan_prefix(b"B") {
+        let (key, page) = item.expect("page");
+        let number = u64::from_be_bytes(key[5..13].try_into().expect("page number"));
+        if number < first_page {
+            continue;
+        }
+        let mut at = 0;
+        for index in number * 16.. {
+            if at == page.len() {
+                break;
+            }
+            let len = u32::from_be_bytes(page[at..at + 4].try_into().expect("length")) as usize;
+            let mut legacy = key[..5].to_vec();
+            legacy[0] = b'E';
+            legacy.extend_from_slice(&index.to_be_bytes());
+            data.insert(legacy, &page[at + 4..at + 4 + len])
+                .expect("write");
+            at += 4 + len;
+        }
+        data.remove(key).expect("remove");
+    }
+    db.open_tree("meta")
+        .expect("meta")
+        .insert("format", &1u32.to_be_bytes())
+        .expect("write");
+    db.flush().expect("flush");
+}
+
+/// A store of format 1 (one key per entry) is upgraded on open: every
+/// entry, root and proof is as before, and appends go on. An upgrade cut
+/// short resumes; one that meets an entry missing inside a page stops with
+/// an error and loses no entry.
+#[test]
+fn a_format_1_store_is_upgraded_on_open_and_loses_nothing() {
+    let fed = Fed::new();
+    let origin = fed.origin("cl");
+    let (mut size, mut reference) = (0, Vec::new());
+    let store = fed.store("mx");
+    grow(&fed, &store, "cl", &mut size, &mut reference, 100);
+    let entries = store.entries(&origin, 0, 100).expect("entries");
+    drop(store);
+    let path = Home::new(&fed.root.join("mx")).db_path();
+    let legacy_keys = |path: &Path| {
+        let db = common::raw_sled(path);
+        let data = db.open_tree("data").expect("data");
+        data.scan_prefix(b"E").count()
+    };
+
+    // All of it, then cut short after two pages.
+    for first_page in [0, 2] {
+        to_format_1(&path, first_page);
+        let store = fed.store("mx");
+        assert_eq!(store.entries(&origin, 0, 100).expect("entries"), entries);
+        assert_eq!(
+            store.inclusion_proof(&origin, 41, size).expect("proof"),
+            merkle::inclusion_proof(size, 41, &reference).expect("reference")
+        );
+        grow(&fed, &store, "cl", &mut size, &mut reference, 5);
+        assert_eq!(
+            store.head(&origin).expect("head").root,
+            merkle::tree_hash(size, &reference).expect("root")
+        );
+        drop(store);
+        assert_eq!(legacy_keys(&path), 0);
+    }
+
+    to_format_1(&path, 2);
+    {
+        let db = common::raw_sled(&path);
+        let mut lost = b"E".to_vec();
+        lost.extend_from_slice(&0u32.to_be_bytes());
+        lost.extend_from_slice(&40u64.to_be_bytes());
+        db.open_tree("data")
+            .expect("data")
+            .remove(lost)
+            .expect("remove")
+            .expect("entry 40 was there");
+        db.flush().expect("flush");
+    }
+    match Store::open(&path) {
+        Err(StoreError::Corrupt(m)) => assert!(m.contains("cannot be upgraded"), "{m}"),
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("a store with a hole inside a page opened"),
+    }
+    assert_eq!(legacy_keys(&path), size as usize - 32 - 1);
 }

@@ -8,7 +8,7 @@
 //!
 //! | prefix | rest of key                       | value                              |
 //! |--------|-----------------------------------|------------------------------------|
-//! | `E`    | log id u32, index u64             | signature (64) ‖ header bytes ‖ the stored hashes this append closed (32 each, leaf first) ‖ their count (u8) |
+//! | `B`    | log id u32, page u64 (index / 16) | the page's entry records (see `page.rs`), each: signature (64) ‖ header bytes ‖ the stored hashes its append closed (32 each, leaf first) ‖ their count (u8) |
 //! | `S`    | log id u32                        | size u64 ‖ root (32)               |
 //! | `C`    | log id u32, tree size u64         | checkpoint note, cosignatures incl. |
 //! | `G`    | log id u32                        | verified checkpoint ahead of us    |
@@ -16,8 +16,13 @@
 //! | `T`    | log id u32, index u64             | denial status (JSON)               |
 //! | `R`    | log id u32, index u64             | purge record (JSON)                |
 //! | `I`    | index kind u8, term, 0x00, log id, first index u64 | the indexes (u64 each) of one commit group's entries with that term |
+//!
+//! Format 1 stored each entry under its own key (`E`, log id, index); opening
+//! such a store moves its entries into pages.
 
-pub const ENTRY: u8 = b'E';
+pub const ENTRY_PAGE: u8 = b'B';
+/// Format 1's key of one entry.
+pub const LEGACY_ENTRY: u8 = b'E';
 pub const HEAD: u8 = b'S';
 pub const CHECKPOINT: u8 = b'C';
 pub const TARGET: u8 = b'G';
@@ -50,6 +55,11 @@ pub fn log_item_key(prefix: u8, log_id: u32, n: u64) -> [u8; 13] {
     key[1..5].copy_from_slice(&log_id.to_be_bytes());
     key[5..13].copy_from_slice(&n.to_be_bytes());
     key
+}
+
+/// The key of a log's entry page `number`.
+pub fn page_key(log_id: u32, number: u64) -> [u8; 13] {
+    log_item_key(ENTRY_PAGE, log_id, number)
 }
 
 /// The u64 at the end of a `log_item_key`.

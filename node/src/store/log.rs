@@ -19,7 +19,7 @@ use ed25519_dalek::SigningKey;
 
 use super::keys::{self, IndexKind, log_item_key, log_key};
 use super::query::{DenialState, DenialStatus};
-use super::{LogHead, MAX_PENDING_PER_LOG, Store, StoreError, TreeReader, encode_entry};
+use super::{LogHead, MAX_PENDING_PER_LOG, Store, StoreError, TreeReader, encode_entry, page};
 use crate::parallel::{par_map, par_parts};
 
 /// One record to append to the node's own log.
@@ -268,6 +268,8 @@ struct Staging<'a> {
     reached: Option<SignedCheckpoint>,
     /// How many of the overlay's new hashes earlier groups sealed.
     sealed: usize,
+    /// The records of the log's last page, which is not yet full.
+    page: Vec<u8>,
 }
 
 /// A sealed group: its batch, and the hashes it stores from index `first`
@@ -289,6 +291,20 @@ impl Sealed {
 impl<'a> Staging<'a> {
     fn new(store: &'a Store, log_id: u32) -> Result<Self, StoreError> {
         let head = store.head_of(log_id)?;
+        let (number, slot) = page::locate(head.size);
+        let page = if slot == 0 {
+            Vec::new()
+        } else {
+            let raw = store.inner.data.get(keys::page_key(log_id, number))?;
+            let raw = raw.filter(|raw| page::count(raw) == Ok(slot as u64));
+            raw.ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "entry page {number} of log {log_id} does not end at the head ({})",
+                    head.size
+                ))
+            })?
+            .to_vec()
+        };
         Ok(Self {
             store,
             log_id,
@@ -303,6 +319,7 @@ impl<'a> Staging<'a> {
             postings: BTreeMap::new(),
             reached: None,
             sealed: 0,
+            page,
         })
     }
 
@@ -358,10 +375,16 @@ impl<'a> Staging<'a> {
         let index = self.size;
         let leaf = entry.leaf_hash();
         let new_hashes = merkle::stored_hashes_for_record(index, leaf, &self.overlay)?;
-        self.batch.insert(
-            &log_item_key(keys::ENTRY, self.log_id, index),
-            encode_entry(entry, &new_hashes),
-        );
+        page::push(&mut self.page, |record| {
+            encode_entry(record, entry, &new_hashes);
+        });
+        let (number, slot) = page::locate(index);
+        if slot as u64 == page::ENTRIES - 1 {
+            self.batch.insert(
+                &keys::page_key(self.log_id, number)[..],
+                std::mem::take(&mut self.page),
+            );
+        }
         self.overlay.new.extend(new_hashes);
         if let Some(payload) = payload {
             self.batch
@@ -459,6 +482,12 @@ impl<'a> Staging<'a> {
             let value: Vec<u8> = indexes.iter().flat_map(|i| i.to_be_bytes()).collect();
             self.batch
                 .insert(keys::index_key(kind, &term, self.log_id, first), value);
+        }
+        if !self.page.is_empty() {
+            // Rewritten whole by each group until it is full.
+            let (number, _) = page::locate(self.size - 1);
+            self.batch
+                .insert(&keys::page_key(self.log_id, number)[..], self.page.clone());
         }
         let head = LogHead {
             size: self.size,

@@ -17,6 +17,8 @@
 
 pub mod keys;
 mod log;
+mod migrate;
+mod page;
 mod query;
 
 pub use log::{AppendOutcome, CheckpointOutcome, IngestOutcome, OwnEntry, Rejected};
@@ -31,10 +33,11 @@ use concord_protocol::entry::SignedEntry;
 use concord_protocol::merkle::{self, Hash, HashReader, MerkleError};
 use concord_protocol::origin::Origin;
 
-use keys::{log_item_key, log_key};
+use keys::log_key;
 
-/// The store format this code writes. A store of a newer format is refused.
-pub const FORMAT_VERSION: u32 = 1;
+/// The store format this code writes. A store of a newer format is refused;
+/// one of an older format is upgraded on open.
+pub const FORMAT_VERSION: u32 = 2;
 /// Most entries held aside per log while a gap before them is open.
 pub const MAX_PENDING_PER_LOG: usize = 4096;
 
@@ -236,24 +239,28 @@ impl Store {
     pub fn open_for_audit(path: &Path) -> Result<Store, StoreError> {
         let db = open_sled(path)?;
         let meta = db.open_tree("meta")?;
-        match meta.get("format")? {
-            None => {
-                meta.insert("format", &FORMAT_VERSION.to_be_bytes())?;
-                db.flush()?;
-            }
-            Some(raw) => {
-                let found =
-                    u32::from_be_bytes(raw.as_ref().try_into().map_err(|_| {
-                        StoreError::Corrupt("format version is not 4 bytes".into())
-                    })?);
-                if found > FORMAT_VERSION {
-                    return Err(StoreError::NewerFormat { found });
-                }
-            }
+        let data = db.open_tree("data")?;
+        let found = match meta.get("format")? {
+            None => FORMAT_VERSION,
+            Some(raw) => u32::from_be_bytes(
+                raw.as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("format version is not 4 bytes".into()))?,
+            ),
+        };
+        if found > FORMAT_VERSION {
+            return Err(StoreError::NewerFormat { found });
+        }
+        if found < 2 {
+            migrate::entries_into_pages(&data)?;
+        }
+        if meta.get("format")?.as_deref() != Some(&FORMAT_VERSION.to_be_bytes()[..]) {
+            meta.insert("format", &FORMAT_VERSION.to_be_bytes())?;
+            db.flush()?;
         }
         let store = Store {
             inner: Arc::new(Inner {
-                data: db.open_tree("data")?,
+                data,
                 pending: db.open_tree("pending")?,
                 evidence: db.open_tree("evidence")?,
                 quarantine: db.open_tree("quarantine")?,
@@ -308,12 +315,7 @@ impl Store {
                     )));
                 }
             }
-            if self
-                .inner
-                .data
-                .get(log_item_key(keys::ENTRY, log_id, head.size))?
-                .is_some()
-            {
+            if self.stored_entries(log_id)? > head.size {
                 return Err(StoreError::Corrupt(format!(
                     "{origin}: an entry is stored past the head ({})",
                     head.size
@@ -412,17 +414,85 @@ impl Store {
             .collect()
     }
 
-    fn entry_by_id(&self, log_id: u32, index: u64) -> Result<Option<SignedEntry>, StoreError> {
-        let Some(raw) = self
-            .inner
-            .data
-            .get(log_item_key(keys::ENTRY, log_id, index))?
-        else {
+    /// What `read` takes from entry `index`'s stored record, if the entry is
+    /// stored; a record `read` cannot take apart is corrupt.
+    fn with_entry<T>(
+        &self,
+        log_id: u32,
+        index: u64,
+        read: impl FnOnce(&[u8]) -> Option<T>,
+    ) -> Result<Option<T>, StoreError> {
+        let (number, slot) = page::locate(index);
+        let Some(raw) = self.inner.data.get(keys::page_key(log_id, number))? else {
             return Ok(None);
         };
-        decode_entry(&raw).map(Some).ok_or_else(|| {
-            StoreError::Corrupt(format!("entry {index} of log {log_id} is malformed"))
-        })
+        match page::records(&raw).nth(slot) {
+            None => Ok(None),
+            Some(record) => record.ok().and_then(read).map(Some).ok_or_else(|| {
+                StoreError::Corrupt(format!("entry {index} of log {log_id} is malformed"))
+            }),
+        }
+    }
+
+    /// Visits the stored records of entries `from..=to` of a log in order
+    /// while `visit` returns true, and stops before the first entry that is
+    /// not stored.
+    fn scan_entries(
+        &self,
+        log_id: u32,
+        from: u64,
+        to: u64,
+        mut visit: impl FnMut(u64, &[u8]) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        let range = keys::page_key(log_id, page::locate(from).0)
+            ..=keys::page_key(log_id, page::locate(to).0);
+        let mut next = from;
+        for item in self.inner.data.range(range) {
+            let (key, raw) = item?;
+            let number = keys::item_of(&key).unwrap_or(u64::MAX);
+            if number != page::locate(next).0 {
+                return Ok(());
+            }
+            for (index, record) in (number * page::ENTRIES..).zip(page::records(&raw)) {
+                let record = record.map_err(|_| {
+                    StoreError::Corrupt(format!("entry {index} of log {log_id} is malformed"))
+                })?;
+                if index < next {
+                    continue;
+                }
+                if index > to || !visit(index, record)? {
+                    return Ok(());
+                }
+                next = index + 1;
+            }
+            if page::locate(next).1 != 0 {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// How many entries of a log are stored, counted up to the end of its
+    /// last page.
+    fn stored_entries(&self, log_id: u32) -> Result<u64, StoreError> {
+        let Some(last) = self
+            .inner
+            .data
+            .scan_prefix(log_key(keys::ENTRY_PAGE, log_id))
+            .next_back()
+        else {
+            return Ok(0);
+        };
+        let (key, raw) = last?;
+        let number = keys::item_of(&key).unwrap_or(u64::MAX);
+        let count = page::count(&raw).map_err(|_| {
+            StoreError::Corrupt(format!("entry page {number} of log {log_id} is malformed"))
+        })?;
+        Ok(number.saturating_mul(page::ENTRIES).saturating_add(count))
+    }
+
+    fn entry_by_id(&self, log_id: u32, index: u64) -> Result<Option<SignedEntry>, StoreError> {
+        self.with_entry(log_id, index, decode_entry)
     }
 
     /// Entry `index` of `origin`, verbatim.
@@ -449,19 +519,21 @@ impl Store {
         let Some(log_id) = self.log_id(origin) else {
             return Ok(Vec::new());
         };
-        let from = log_item_key(keys::ENTRY, log_id, start);
-        let to = log_item_key(keys::ENTRY, log_id, start.saturating_add(limit));
         let mut out = Vec::new();
-        for item in self.inner.data.range(from..to) {
-            let (key, raw) = item?;
-            let index = keys::item_of(&key).unwrap_or(u64::MAX);
-            if index != start + out.len() as u64 {
-                break;
-            }
-            out.push(decode_entry(&raw).ok_or_else(|| {
-                StoreError::Corrupt(format!("entry {index} of {origin} is malformed"))
-            })?);
+        if limit == 0 {
+            return Ok(out);
         }
+        self.scan_entries(
+            log_id,
+            start,
+            start.saturating_add(limit - 1),
+            |index, raw| {
+                out.push(decode_entry(raw).ok_or_else(|| {
+                    StoreError::Corrupt(format!("entry {index} of {origin} is malformed"))
+                })?);
+                Ok(true)
+            },
+        )?;
         Ok(out)
     }
 
@@ -572,7 +644,7 @@ impl Store {
 
     fn hash_reader(&self, log_id: u32) -> TreeReader<'_> {
         TreeReader {
-            inner: &self.inner,
+            store: self,
             log_id,
             fill: true,
         }
@@ -583,7 +655,7 @@ impl Store {
     /// only opens the store does not read every entry of every log.
     fn uncached_reader(&self, log_id: u32) -> TreeReader<'_> {
         TreeReader {
-            inner: &self.inner,
+            store: self,
             log_id,
             fill: false,
         }
@@ -675,9 +747,9 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Reads a log's stored hashes: the hash of subtree (level, n) is kept in
-/// the value of the entry that closed it; the upper ones also in memory.
+/// the record of the entry that closed it, and in the hash cache.
 struct TreeReader<'a> {
-    inner: &'a Inner,
+    store: &'a Store,
     log_id: u32,
     /// Whether reads fill the log's cached hashes.
     fill: bool,
@@ -696,31 +768,24 @@ impl TreeReader<'_> {
         // is the index of the next entry's leaf hash.
         let (_, from) = merkle::split_stored_hash_index(have);
         let (_, to) = closing_leaf(last);
-        let range = log_item_key(keys::ENTRY, self.log_id, from)
-            ..=log_item_key(keys::ENTRY, self.log_id, to);
-        for (item, expected) in self.inner.data.range(range).zip(from..) {
-            let Ok((key, raw)) = item else { return };
-            let first = merkle::stored_hash_index(0, expected);
-            if keys::item_of(&key) != Some(expected)
-                || !entry_hashes(&raw).is_some_and(|h| cache.extend(self.log_id, first, &h))
-            {
-                return;
-            }
-        }
+        // A read error ends the fill like a missing entry does.
+        let _ = self
+            .store
+            .scan_entries(self.log_id, from, to, |index, raw| {
+                let first = merkle::stored_hash_index(0, index);
+                Ok(entry_hashes(raw).is_some_and(|h| cache.extend(self.log_id, first, &h)))
+            });
     }
 
     /// Stored hash `idx`, read from the entry that closed its subtree.
     fn read_stored(&self, idx: u64) -> Result<Hash, MerkleError> {
         let (level, leaf) = closing_leaf(idx);
-        let raw = self
-            .inner
-            .data
-            .get(log_item_key(keys::ENTRY, self.log_id, leaf))
+        self.store
+            .with_entry(self.log_id, leaf, |raw| {
+                entry_hashes(raw)?.get(usize::from(level)).copied()
+            })
             .ok()
             .flatten()
-            .ok_or(MerkleError::HashNotFound(idx))?;
-        entry_hashes(&raw)
-            .and_then(|hashes| hashes.get(usize::from(level)).copied())
             .ok_or(MerkleError::HashNotFound(idx))
     }
 }
@@ -734,7 +799,7 @@ fn closing_leaf(idx: u64) -> (u8, u64) {
 
 impl HashReader for TreeReader<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, MerkleError> {
-        let mut cache = lock(&self.inner.hashes);
+        let mut cache = lock(&self.store.inner.hashes);
         if self.fill
             && let Some(&last) = indexes.iter().max()
         {
@@ -750,18 +815,17 @@ impl HashReader for TreeReader<'_> {
     }
 }
 
-/// An entry's value: signature (64) ‖ header bytes ‖ the stored hashes its
-/// append produced (leaf hash first, 32 bytes each) ‖ their count (1 byte).
-/// Keeping the hashes with the entry makes an append one write, not three.
-fn encode_entry(entry: &SignedEntry, hashes: &[Hash]) -> Vec<u8> {
-    let mut value = Vec::with_capacity(64 + entry.header_bytes.len() + 32 * hashes.len() + 1);
+/// Writes an entry's record: signature (64) ‖ header bytes ‖ the stored
+/// hashes its append produced (leaf hash first, 32 bytes each) ‖ their count
+/// (1 byte). Keeping the hashes with the entry makes an append one write,
+/// not three.
+fn encode_entry(value: &mut Vec<u8>, entry: &SignedEntry, hashes: &[Hash]) {
     value.extend_from_slice(&entry.signature);
     value.extend_from_slice(&entry.header_bytes);
     for hash in hashes {
         value.extend_from_slice(hash);
     }
     value.push(u8::try_from(hashes.len()).expect("an append stores at most 65 hashes"));
-    value
 }
 
 /// Splits an entry's value into (signature and header, hashes).

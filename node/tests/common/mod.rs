@@ -419,3 +419,28 @@ pub fn begin_log<W: std::io::Write>(
         ))
         .expect("checkpoint");
 }
+
+/// Opens a store's sled database raw, behind the store's back. A store
+/// this process just dropped is released a moment later.
+pub fn raw_sled(path: &Path) -> sled::Db {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match sled::open(path) {
+            Ok(db) => return db,
+            Err(e) if Instant::now() > deadline => panic!("raw open: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(25)),
+        }
+    }
+}
+
+/// Where entry `index`'s record starts in the value of its page (key
+/// `store::keys::page_key(log, index / 16)`): records are sixteen to a
+/// page, each after its length (u32, big-endian).
+pub fn entry_in_page(page: &[u8], index: u64) -> usize {
+    let mut at = 0;
+    for _ in 0..index % 16 {
+        let len = u32::from_be_bytes(page[at..at + 4].try_into().expect("4 bytes"));
+        at += 4 + len as usize;
+    }
+    at + 4
+}

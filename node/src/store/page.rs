@@ -1,0 +1,104 @@
+//! Entry pages: a log's entries are stored sixteen to a sled value.
+//!
+//! sled 0.34 spends most of a write on the key, not on the bytes: one key
+//! per entry cost about 9 µs of an append, a page of sixteen about 2 µs per
+//! entry. Entries are read by (log, index) as before; the page of entry `i`
+//! is `i / 16` and its slot `i % 16`.
+//!
+//! A page's value is its entries' records in slot order from slot 0, each
+//! a length (u32, big-endian) followed by that many bytes. A page is never
+//! empty; only a log's last page may hold fewer than sixteen.
+
+/// Entries per page.
+pub const ENTRIES: u64 = 16;
+
+/// The page holding entry `index` and the entry's slot in it.
+pub fn locate(index: u64) -> (u64, usize) {
+    (index / ENTRIES, (index % ENTRIES) as usize)
+}
+
+/// Appends a record to `page`, written by `write` into the page's buffer.
+pub fn push(page: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
+    let at = page.len();
+    page.extend_from_slice(&[0; 4]);
+    write(page);
+    let len = u32::try_from(page.len() - at - 4).expect("an entry record is far below 4 GiB");
+    page[at..at + 4].copy_from_slice(&len.to_be_bytes());
+}
+
+/// The records of a page in slot order; the first `Err` ends it: the page
+/// is malformed from that slot on (a record cut short, or more than
+/// [`ENTRIES`]).
+pub fn records(page: &[u8]) -> Records<'_> {
+    Records {
+        rest: page,
+        slot: 0,
+    }
+}
+
+pub struct Records<'a> {
+    rest: &'a [u8],
+    slot: u64,
+}
+
+/// A page whose bytes do not split into records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed;
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Result<&'a [u8], Malformed>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let record = (self.slot < ENTRIES)
+            .then_some(self.rest)
+            .and_then(<[u8]>::split_first_chunk::<4>)
+            .and_then(|(len, rest)| {
+                let len = usize::try_from(u32::from_be_bytes(*len)).ok()?;
+                (len <= rest.len()).then(|| rest.split_at(len))
+            })
+            .map(|(record, rest)| {
+                self.rest = rest;
+                self.slot += 1;
+                record
+            })
+            .ok_or(Malformed);
+        if record.is_err() {
+            self.rest = &[];
+        }
+        Some(record)
+    }
+}
+
+/// How many records `page` holds, if it is well formed.
+pub fn count(page: &[u8]) -> Result<u64, Malformed> {
+    records(page).try_fold(0, |n, record| record.map(|_| n + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_come_back_in_slot_order_and_a_cut_page_is_malformed() {
+        let mut page = Vec::new();
+        for record in [&b"first"[..], b"", b"third record"] {
+            push(&mut page, |buf| buf.extend_from_slice(record));
+        }
+        let back: Vec<_> = records(&page).collect();
+        assert_eq!(back, [Ok(&b"first"[..]), Ok(b""), Ok(b"third record")]);
+        assert_eq!(count(&page), Ok(3));
+
+        for cut in [1, 4, 8, page.len() - 1] {
+            assert_eq!(count(&page[..cut]), Err(Malformed), "cut at {cut}");
+        }
+        let mut full = Vec::new();
+        for _ in 0..=ENTRIES {
+            push(&mut full, |buf| buf.push(1));
+        }
+        assert_eq!(count(&full), Err(Malformed), "more than a page holds");
+        assert_eq!(locate(35), (2, 3));
+    }
+}
