@@ -283,7 +283,7 @@ struct Sealed {
 impl Sealed {
     fn apply(self, store: &Store, log_id: u32) -> Result<(), StoreError> {
         store.inner.data.apply_batch(self.batch)?;
-        store.remember_hashes(log_id, self.first, &self.hashes);
+        store.remember_hashes(log_id, self.first, self.hashes);
         Ok(())
     }
 }

@@ -165,8 +165,8 @@ struct Inner {
 /// Append locks; logs beyond this many share them.
 const WRITE_LOCKS: usize = 16;
 
-/// Bound on cached hashes over all logs: 128 MiB, the hashes of two
-/// million entries.
+/// Bound on cached hashes over all logs, counted as allocated: 128 MiB,
+/// the hashes of two million entries.
 const MAX_CACHED_HASHES: usize = 1 << 22;
 
 /// Each log's stored hashes from its first on, as far as they are filled:
@@ -197,17 +197,40 @@ impl HashCache {
     }
 
     /// Appends `hashes`, stored from index `first` on, if they continue what
-    /// is cached of the log and fit the bound; says whether they did.
-    fn extend(&mut self, log_id: u32, first: u64, hashes: &[Hash]) -> bool {
-        if self.len(log_id) != first || self.total + hashes.len() > MAX_CACHED_HASHES {
+    /// is cached of the log and fit the bound; says whether they did. The
+    /// bound counts what the vectors hold allocated, not just their hashes.
+    fn extend(&mut self, log_id: u32, first: u64, mut hashes: Vec<Hash>) -> bool {
+        if self.len(log_id) != first || hashes.is_empty() {
             return false;
         }
-        self.logs
-            .entry(log_id)
-            .or_default()
-            .extend_from_slice(hashes);
-        self.total += hashes.len();
+        let log = self.logs.entry(log_id).or_default();
+        let old = log.capacity();
+        let others = self.total - old;
+        let need = log.len() + hashes.len();
+        let fits = |capacity: usize| others + capacity <= MAX_CACHED_HASHES;
+        if log.is_empty() {
+            hashes.shrink_to_fit();
+            if !fits(hashes.capacity()) {
+                return false;
+            }
+            *log = hashes;
+        } else {
+            let grown = if need <= old { old } else { need.max(2 * old) };
+            let capacity = match (fits(grown), fits(need)) {
+                (true, _) => grown,
+                (false, true) => need,
+                (false, false) => return false,
+            };
+            log.reserve_exact(capacity - log.len());
+            log.extend_from_slice(&hashes);
+        }
+        self.total = others + log.capacity();
         true
+    }
+
+    /// How many more hashes the bound leaves room for.
+    fn room(&self) -> usize {
+        MAX_CACHED_HASHES - self.total
     }
 }
 
@@ -638,7 +661,7 @@ impl Store {
 
     /// Caches the hashes a group stored from index `first` on, once sled
     /// applied it.
-    fn remember_hashes(&self, log_id: u32, first: u64, hashes: &[Hash]) {
+    fn remember_hashes(&self, log_id: u32, first: u64, hashes: Vec<Hash>) {
         lock(&self.inner.hashes).extend(log_id, first, hashes);
     }
 
@@ -758,9 +781,14 @@ struct TreeReader<'a> {
 impl TreeReader<'_> {
     /// Extends the log's cached hashes from sled until they hold stored
     /// hash `last`. Best effort: it stops at the bound, or at an entry it
-    /// cannot read, which the direct read then reports.
-    fn fill_to(&self, cache: &mut HashCache, last: u64) {
-        let have = cache.len(self.log_id);
+    /// cannot read, which the direct read then reports. Sled is read without
+    /// the cache's lock, so proofs and appends of every log go on meanwhile;
+    /// what was read goes in only if it still continues the cache.
+    fn fill_to(&self, last: u64) {
+        let (have, room) = {
+            let cache = lock(&self.store.inner.hashes);
+            (cache.len(self.log_id), cache.room())
+        };
         if have > last {
             return;
         }
@@ -768,13 +796,19 @@ impl TreeReader<'_> {
         // is the index of the next entry's leaf hash.
         let (_, from) = merkle::split_stored_hash_index(have);
         let (_, to) = closing_leaf(last);
+        let mut hashes = Vec::new();
         // A read error ends the fill like a missing entry does.
-        let _ = self
-            .store
-            .scan_entries(self.log_id, from, to, |index, raw| {
-                let first = merkle::stored_hash_index(0, index);
-                Ok(entry_hashes(raw).is_some_and(|h| cache.extend(self.log_id, first, &h)))
-            });
+        let _ = self.store.scan_entries(self.log_id, from, to, |_, raw| {
+            let Some(stored) = entry_hashes(raw) else {
+                return Ok(false);
+            };
+            if hashes.len() + stored.len() > room {
+                return Ok(false);
+            }
+            hashes.extend(stored);
+            Ok(true)
+        });
+        lock(&self.store.inner.hashes).extend(self.log_id, have, hashes);
     }
 
     /// Stored hash `idx`, read from the entry that closed its subtree.
@@ -782,7 +816,7 @@ impl TreeReader<'_> {
         let (level, leaf) = closing_leaf(idx);
         self.store
             .with_entry(self.log_id, leaf, |raw| {
-                entry_hashes(raw)?.get(usize::from(level)).copied()
+                entry_hashes(raw)?.nth(usize::from(level))
             })
             .ok()
             .flatten()
@@ -799,18 +833,22 @@ fn closing_leaf(idx: u64) -> (u8, u64) {
 
 impl HashReader for TreeReader<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, MerkleError> {
-        let mut cache = lock(&self.store.inner.hashes);
         if self.fill
             && let Some(&last) = indexes.iter().max()
         {
-            self.fill_to(&mut cache, last);
+            self.fill_to(last);
         }
+        let cached: Vec<Option<Hash>> = {
+            let cache = lock(&self.store.inner.hashes);
+            indexes
+                .iter()
+                .map(|&idx| cache.get(self.log_id, idx))
+                .collect()
+        };
         indexes
             .iter()
-            .map(|&idx| match cache.get(self.log_id, idx) {
-                Some(hash) => Ok(hash),
-                None => self.read_stored(idx),
-            })
+            .zip(cached)
+            .map(|(&idx, hash)| hash.map_or_else(|| self.read_stored(idx), Ok))
             .collect()
     }
 }
@@ -836,9 +874,14 @@ fn split_entry(raw: &[u8]) -> Option<(&[u8], &[u8])> {
     (header_end > 64).then(|| rest.split_at(header_end))
 }
 
-fn entry_hashes(raw: &[u8]) -> Option<Vec<Hash>> {
+/// The stored hashes in an entry's record, leaf hash first.
+fn entry_hashes(raw: &[u8]) -> Option<impl ExactSizeIterator<Item = Hash> + '_> {
     let (_, hashes) = split_entry(raw)?;
-    hashes.chunks_exact(32).map(|h| h.try_into().ok()).collect()
+    Some(
+        hashes
+            .chunks_exact(32)
+            .map(|h| h.try_into().expect("chunks of 32 bytes")),
+    )
 }
 
 fn decode_entry(raw: &[u8]) -> Option<SignedEntry> {
@@ -848,22 +891,47 @@ fn decode_entry(raw: &[u8]) -> Option<SignedEntry> {
 
 #[cfg(test)]
 mod tests {
-    use super::HashCache;
+    use super::{HashCache, MAX_CACHED_HASHES};
 
     /// Only hashes that continue a log's cached prefix go in, so a hash is
     /// never cached at another index than its own.
     #[test]
     fn the_hash_cache_takes_only_what_continues_a_log() {
         let mut cache = HashCache::default();
-        assert!(!cache.extend(1, 3, &[[3; 32]]), "a gap before index 3");
-        assert!(cache.extend(1, 0, &[[0; 32], [1; 32]]));
-        assert!(!cache.extend(1, 1, &[[9; 32]]), "index 1 is cached already");
-        assert!(cache.extend(2, 0, &[[7; 32]]), "logs are apart");
-        assert!(cache.extend(1, 2, &[[2; 32]]));
+        assert!(!cache.extend(1, 3, vec![[3; 32]]), "a gap before index 3");
+        assert!(cache.extend(1, 0, vec![[0; 32], [1; 32]]));
+        assert!(
+            !cache.extend(1, 1, vec![[9; 32]]),
+            "index 1 is cached already"
+        );
+        assert!(cache.extend(2, 0, vec![[7; 32]]), "logs are apart");
+        assert!(cache.extend(1, 2, vec![[2; 32]]));
         assert_eq!(cache.len(1), 3);
         assert_eq!(cache.get(1, 1), Some([1; 32]));
         assert_eq!(cache.get(1, 3), None);
         assert_eq!(cache.get(2, 0), Some([7; 32]));
-        assert_eq!(cache.total, 4);
+        let held: usize = cache.logs.values().map(Vec::capacity).sum();
+        assert_eq!(cache.total, held, "the bound counts what is allocated");
+    }
+
+    /// The bound holds for what the vectors hold allocated: a log that would
+    /// pass it is not cached, and one that grows towards it grows only by
+    /// what fits.
+    #[test]
+    fn the_hash_cache_stays_within_its_bound() {
+        let mut cache = HashCache::default();
+        assert!(cache.extend(1, 0, vec![[1; 32]; 16]));
+        assert!(
+            !cache.extend(2, 0, vec![[2; 32]; MAX_CACHED_HASHES]),
+            "past the bound"
+        );
+        assert_eq!(cache.len(2), 0);
+        let rest = cache.room() - 1;
+        assert!(cache.extend(3, 0, vec![[3; 32]; rest]));
+        assert_eq!(cache.room(), 1);
+        // Doubling log 1 would pass the bound; growing it by one fits.
+        assert!(cache.extend(1, 16, vec![[1; 32]]));
+        assert_eq!((cache.len(1), cache.room()), (17, 0));
+        assert!(!cache.extend(1, 17, vec![[1; 32]]), "full");
     }
 }
