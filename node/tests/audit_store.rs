@@ -162,7 +162,7 @@ fn raw_data(home: &Path, change: impl FnOnce(&sled::Tree)) {
 /// The key of the page holding entry `index` of the first log the store
 /// registered (its own log once it published): id 0.
 fn page_key(index: u64) -> [u8; 13] {
-    keys::page_key(0, index / 16)
+    keys::entry_page_key(0, index / 16)
 }
 
 /// Changes one byte of entry `index`'s record, at `offset` from its start.

@@ -132,6 +132,21 @@ fn own_log_group_commit_signs_a_checkpoint_of_the_new_tree() {
     assert_eq!(builder.root(), head.root);
 }
 
+/// An amendment of `denial` (with the same content) and a revocation.
+fn amend_and_revoke(denial: &Record) -> (Record, Record) {
+    let Record::Denial(denial) = denial.clone() else {
+        panic!("sample is a denial")
+    };
+    let amend_json = serde_json::json!({ "reason": "end user corrected", "denial": denial });
+    let amend = Record::parse(Kind::DenialAmend, amend_json.to_string().as_bytes())
+        .expect("amendment validates");
+    let revoke_json =
+        serde_json::json!({ "reason": "licence appeal upheld", "date": "2026-06-01" });
+    let revoke = Record::parse(Kind::DenialRevoke, revoke_json.to_string().as_bytes())
+        .expect("revocation validates");
+    (amend, revoke)
+}
+
 #[test]
 fn amend_and_revoke_follow_the_denial_and_refuse_nonsense() {
     let fed = Fed::new();
@@ -142,16 +157,7 @@ fn amend_and_revoke_follow_the_denial_and_refuse_nonsense() {
     store
         .append_own(&origin, &key, 1, &[own(&records[0]), own(&records[1])])
         .expect("append");
-    let Record::Denial(denial) = records[0].clone() else {
-        panic!("sample is a denial")
-    };
-    let amend_json = serde_json::json!({ "reason": "end user corrected", "denial": denial });
-    let amend = Record::parse(Kind::DenialAmend, amend_json.to_string().as_bytes())
-        .expect("amendment validates");
-    let revoke_json =
-        serde_json::json!({ "reason": "licence appeal upheld", "date": "2026-06-01" });
-    let revoke = Record::parse(Kind::DenialRevoke, revoke_json.to_string().as_bytes())
-        .expect("revocation validates");
+    let (amend, revoke) = amend_and_revoke(&records[0]);
     let group = [
         OwnEntry {
             record: amend.clone(),
@@ -542,7 +548,7 @@ fn reopen_checks_and_refusals() {
         // Remove the last entry behind the head's back (with its page, the
         // only one): corruption on open.
         let data = db.open_tree("data").expect("data");
-        data.remove(keys::page_key(0, 0))
+        data.remove(keys::entry_page_key(0, 0))
             .expect("remove")
             .expect("the page was there");
         db.flush().expect("flush");
@@ -996,7 +1002,7 @@ fn lost_entries_below_the_head_fail_only_the_proofs_that_need_them() {
     let db = common::raw_sled(&Home::new(&fed.root.join("mx")).db_path());
     let data = db.open_tree("data").expect("data");
     // cl's log is the only one, id 0; page 2 holds entries 32 to 47.
-    data.remove(keys::page_key(0, 2))
+    data.remove(keys::entry_page_key(0, 2))
         .expect("remove")
         .expect("the page was there");
     db.flush().expect("flush");
@@ -1142,31 +1148,37 @@ fn publishing_to_the_own_log_does_not_wait_for_a_replica_ingest() {
 }
 
 /// Turns pages `first_page` and later of the store at `path` back into
-/// format 1's keys (one per entry: `E`, log id, index) and marks the store
-/// format 1, as an upgrade cut short after `first_page` pages would leave it.
+/// format 1's keys (one per entry and one per denial status: `E` or `T`,
+/// log id, index) and marks the store format 1, as an upgrade cut short
+/// after `first_page` pages would leave it.
 fn to_format_1(path: &Path, first_page: u64) {
     let db = common::raw_sled(path);
     let data = db.open_tree("data").expect("data");
-    for item in data.scan_prefix(b"B") {
-        let (key, page) = item.expect("page");
-        let number = u64::from_be_bytes(key[5..13].try_into().expect("page number"));
-        if number < first_page {
-            continue;
-        }
-        let mut at = 0;
-        for index in number * 16.. {
-            if at == page.len() {
-                break;
+    for (paged, legacy) in [(b'B', b'E'), (b'D', b'T')] {
+        for item in data.scan_prefix([paged]) {
+            let (key, page) = item.expect("page");
+            let number = u64::from_be_bytes(key[5..13].try_into().expect("page number"));
+            if number < first_page {
+                continue;
             }
-            let len = u32::from_be_bytes(page[at..at + 4].try_into().expect("length")) as usize;
-            let mut legacy = key[..5].to_vec();
-            legacy[0] = b'E';
-            legacy.extend_from_slice(&index.to_be_bytes());
-            data.insert(legacy, &page[at + 4..at + 4 + len])
-                .expect("write");
-            at += 4 + len;
+            let mut at = 0;
+            for index in number * 16.. {
+                if at == page.len() {
+                    break;
+                }
+                let len = u32::from_be_bytes(page[at..at + 4].try_into().expect("length")) as usize;
+                // A status page's empty record stands for an entry that is no denial.
+                if len > 0 {
+                    let mut key_1 = key[..5].to_vec();
+                    key_1[0] = legacy;
+                    key_1.extend_from_slice(&index.to_be_bytes());
+                    data.insert(key_1, &page[at + 4..at + 4 + len])
+                        .expect("write");
+                }
+                at += 4 + len;
+            }
+            data.remove(key).expect("remove");
         }
-        data.remove(key).expect("remove");
     }
     db.open_tree("meta")
         .expect("meta")
@@ -1175,10 +1187,10 @@ fn to_format_1(path: &Path, first_page: u64) {
     db.flush().expect("flush");
 }
 
-/// A store of format 1 (one key per entry) is upgraded on open: every
-/// entry, root and proof is as before, and appends go on. An upgrade cut
-/// short resumes; one that meets an entry missing inside a page stops with
-/// an error and loses no entry.
+/// A store of format 1 (one key per entry and per denial status) is
+/// upgraded on open: every entry, status, root and proof is as before, and
+/// appends go on. An upgrade cut short resumes; one that meets an entry
+/// missing inside a page stops with an error and loses no entry.
 #[test]
 fn a_format_1_store_is_upgraded_on_open_and_loses_nothing() {
     let fed = Fed::new();
@@ -1187,12 +1199,40 @@ fn a_format_1_store_is_upgraded_on_open_and_loses_nothing() {
     let store = fed.store("mx");
     grow(&fed, &store, "cl", &mut size, &mut reference, 100);
     let entries = store.entries(&origin, 0, 100).expect("entries");
+    // The own log: denials 0 and 2; 1 amends 0 and 3 revokes it, and have
+    // no status of their own.
+    let own_log = fed.origin("mx");
+    let key = fed.identity("mx").log_key.clone();
+    let records = sample_denials();
+    let (amend, revoke) = amend_and_revoke(&records[0]);
+    let refer = |record: Record| OwnEntry {
+        refers_to: Some(0),
+        ..own(&record)
+    };
+    let group = [
+        own(&records[0]),
+        refer(amend),
+        own(&records[1]),
+        refer(revoke),
+    ];
+    let (outcomes, _) = store.append_own(&own_log, &key, 1, &group).expect("append");
+    assert!(outcomes.iter().all(Result::is_ok));
+    let statuses = |store: &Store| {
+        let own = (0..4).map(|i| store.denial_status(&own_log, i).expect("status"));
+        let replica = [0, 41, 99].map(|i| store.denial_status(&origin, i).expect("status"));
+        own.chain(replica).collect::<Vec<_>>()
+    };
+    let before = statuses(&store);
+    assert_eq!(before.iter().filter(|s| s.is_none()).count(), 2);
     drop(store);
     let path = Home::new(&fed.root.join("mx")).db_path();
     let legacy_keys = |path: &Path| {
         let db = common::raw_sled(path);
         let data = db.open_tree("data").expect("data");
-        data.scan_prefix(b"E").count()
+        (
+            data.scan_prefix(b"E").count(),
+            data.scan_prefix(b"T").count(),
+        )
     };
 
     // All of it, then cut short after two pages.
@@ -1200,6 +1240,7 @@ fn a_format_1_store_is_upgraded_on_open_and_loses_nothing() {
         to_format_1(&path, first_page);
         let store = fed.store("mx");
         assert_eq!(store.entries(&origin, 0, 100).expect("entries"), entries);
+        assert_eq!(statuses(&store), before);
         assert_eq!(
             store.inclusion_proof(&origin, 41, size).expect("proof"),
             merkle::inclusion_proof(size, 41, &reference).expect("reference")
@@ -1210,7 +1251,7 @@ fn a_format_1_store_is_upgraded_on_open_and_loses_nothing() {
             merkle::tree_hash(size, &reference).expect("root")
         );
         drop(store);
-        assert_eq!(legacy_keys(&path), 0);
+        assert_eq!(legacy_keys(&path), (0, 0));
     }
 
     to_format_1(&path, 2);
@@ -1231,5 +1272,5 @@ fn a_format_1_store_is_upgraded_on_open_and_loses_nothing() {
         Err(other) => panic!("{other}"),
         Ok(_) => panic!("a store with a hole inside a page opened"),
     }
-    assert_eq!(legacy_keys(&path), size as usize - 32 - 1);
+    assert_eq!(legacy_keys(&path).0, size as usize - 32 - 1);
 }

@@ -13,12 +13,12 @@
 //! | `C`    | log id u32, tree size u64         | checkpoint note, cosignatures incl. |
 //! | `G`    | log id u32                        | verified checkpoint ahead of us    |
 //! | `P`    | payload SHA-256 (32)              | payload bytes                      |
-//! | `T`    | log id u32, index u64             | denial status (JSON)               |
+//! | `D`    | log id u32, page u64 (index / 16) | the page's denial statuses (JSON), an empty record for an entry that is no denial (see `page.rs`) |
 //! | `R`    | log id u32, index u64             | purge record (JSON)                |
 //! | `I`    | index kind u8, term, 0x00, log id, first index u64 | the indexes (u64 each) of one commit group's entries with that term |
 //!
-//! Format 1 stored each entry under its own key (`E`, log id, index); opening
-//! such a store moves its entries into pages.
+//! Format 1 stored each entry and each denial status under a key of its own
+//! (`E` or `T`, log id, index); opening such a store moves them into pages.
 
 pub const ENTRY_PAGE: u8 = b'B';
 /// Format 1's key of one entry.
@@ -27,7 +27,9 @@ pub const HEAD: u8 = b'S';
 pub const CHECKPOINT: u8 = b'C';
 pub const TARGET: u8 = b'G';
 pub const PAYLOAD: u8 = b'P';
-pub const STATUS: u8 = b'T';
+pub const STATUS_PAGE: u8 = b'D';
+/// Format 1's key of one denial status.
+pub const LEGACY_STATUS: u8 = b'T';
 pub const PURGE: u8 = b'R';
 pub const INDEX: u8 = b'I';
 
@@ -58,8 +60,13 @@ pub fn log_item_key(prefix: u8, log_id: u32, n: u64) -> [u8; 13] {
 }
 
 /// The key of a log's entry page `number`.
-pub fn page_key(log_id: u32, number: u64) -> [u8; 13] {
+pub fn entry_page_key(log_id: u32, number: u64) -> [u8; 13] {
     log_item_key(ENTRY_PAGE, log_id, number)
+}
+
+/// The key of a log's status page `number`.
+pub fn status_page_key(log_id: u32, number: u64) -> [u8; 13] {
+    log_item_key(STATUS_PAGE, log_id, number)
 }
 
 /// The u64 at the end of a `log_item_key`.

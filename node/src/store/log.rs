@@ -5,7 +5,7 @@
 //! atomically. Durability is the caller's flush, which must return before any
 //! publish is acknowledged.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint};
 use concord_protocol::entry::{
@@ -270,6 +270,11 @@ struct Staging<'a> {
     sealed: usize,
     /// The records of the log's last page, which is not yet full.
     page: Vec<u8>,
+    /// The status pages this run changed, as it left them: a group still
+    /// being applied may hold them, so later groups read them here.
+    status_pages: HashMap<u64, Vec<u8>>,
+    /// Which of them the group being staged changed.
+    changed_pages: BTreeSet<u64>,
 }
 
 /// A sealed group: its batch, and the hashes it stores from index `first`
@@ -295,7 +300,7 @@ impl<'a> Staging<'a> {
         let page = if slot == 0 {
             Vec::new()
         } else {
-            let raw = store.inner.data.get(keys::page_key(log_id, number))?;
+            let raw = store.inner.data.get(keys::entry_page_key(log_id, number))?;
             let raw = raw.filter(|raw| page::count(raw) == Ok(slot as u64));
             raw.ok_or_else(|| {
                 StoreError::Corrupt(format!(
@@ -320,6 +325,8 @@ impl<'a> Staging<'a> {
             reached: None,
             sealed: 0,
             page,
+            status_pages: HashMap::new(),
+            changed_pages: BTreeSet::new(),
         })
     }
 
@@ -381,7 +388,7 @@ impl<'a> Staging<'a> {
         let (number, slot) = page::locate(index);
         if slot as u64 == page::ENTRIES - 1 {
             self.batch.insert(
-                &keys::page_key(self.log_id, number)[..],
+                &keys::entry_page_key(self.log_id, number)[..],
                 std::mem::take(&mut self.page),
             );
         }
@@ -430,7 +437,7 @@ impl<'a> Staging<'a> {
                     valid_until,
                     history: Vec::new(),
                 };
-                self.set_status(index, status);
+                self.set_status(index, status)?;
             }
             (Kind::DenialAmend | Kind::DenialRevoke, Some(reference)) => {
                 if let Some(mut status) = self.denial_status(reference.index)? {
@@ -444,7 +451,7 @@ impl<'a> Staging<'a> {
                             status.valid_until = valid_until;
                         }
                     }
-                    self.set_status(reference.index, status);
+                    self.set_status(reference.index, status)?;
                 }
             }
             _ => {}
@@ -463,11 +470,27 @@ impl<'a> Staging<'a> {
         }
     }
 
-    fn set_status(&mut self, index: u64, status: DenialStatus) {
+    fn set_status(&mut self, index: u64, status: DenialStatus) -> Result<(), StoreError> {
         let json = serde_json::to_vec(&status).expect("a status holds only strings and integers");
-        self.batch
-            .insert(&log_item_key(keys::STATUS, self.log_id, index), json);
+        let (number, slot) = page::locate(index);
+        let current = match self.status_pages.remove(&number) {
+            Some(current) => current,
+            None => {
+                let key = keys::status_page_key(self.log_id, number);
+                let stored = self.store.inner.data.get(key)?;
+                stored.map(|raw| raw.to_vec()).unwrap_or_default()
+            }
+        };
+        let changed = page::with_record(&current, slot, &json).map_err(|_| {
+            StoreError::Corrupt(format!(
+                "status page {number} of log {} is malformed",
+                self.log_id
+            ))
+        })?;
+        self.status_pages.insert(number, changed);
+        self.changed_pages.insert(number);
         self.status.insert(index, status);
+        Ok(())
     }
 
     /// Finishes the group staged so far: its postings, the new head and, if
@@ -477,6 +500,12 @@ impl<'a> Staging<'a> {
     /// one is applied.
     fn seal(&mut self, checkpoint: Option<&SignedCheckpoint>) -> Result<Sealed, StoreError> {
         let root = self.root()?;
+        for number in std::mem::take(&mut self.changed_pages) {
+            self.batch.insert(
+                &keys::status_page_key(self.log_id, number)[..],
+                self.status_pages[&number].clone(),
+            );
+        }
         for ((kind, term), indexes) in std::mem::take(&mut self.postings) {
             let first = indexes[0];
             let value: Vec<u8> = indexes.iter().flat_map(|i| i.to_be_bytes()).collect();
@@ -486,8 +515,10 @@ impl<'a> Staging<'a> {
         if !self.page.is_empty() {
             // Rewritten whole by each group until it is full.
             let (number, _) = page::locate(self.size - 1);
-            self.batch
-                .insert(&keys::page_key(self.log_id, number)[..], self.page.clone());
+            self.batch.insert(
+                &keys::entry_page_key(self.log_id, number)[..],
+                self.page.clone(),
+            );
         }
         let head = LogHead {
             size: self.size,

@@ -275,7 +275,7 @@ impl Store {
             return Err(StoreError::NewerFormat { found });
         }
         if found < 2 {
-            migrate::entries_into_pages(&data)?;
+            migrate::into_pages(&data)?;
         }
         if meta.get("format")?.as_deref() != Some(&FORMAT_VERSION.to_be_bytes()[..]) {
             meta.insert("format", &FORMAT_VERSION.to_be_bytes())?;
@@ -446,7 +446,7 @@ impl Store {
         read: impl FnOnce(&[u8]) -> Option<T>,
     ) -> Result<Option<T>, StoreError> {
         let (number, slot) = page::locate(index);
-        let Some(raw) = self.inner.data.get(keys::page_key(log_id, number))? else {
+        let Some(raw) = self.inner.data.get(keys::entry_page_key(log_id, number))? else {
             return Ok(None);
         };
         match page::records(&raw).nth(slot) {
@@ -467,8 +467,8 @@ impl Store {
         to: u64,
         mut visit: impl FnMut(u64, &[u8]) -> Result<bool, StoreError>,
     ) -> Result<(), StoreError> {
-        let range = keys::page_key(log_id, page::locate(from).0)
-            ..=keys::page_key(log_id, page::locate(to).0);
+        let range = keys::entry_page_key(log_id, page::locate(from).0)
+            ..=keys::entry_page_key(log_id, page::locate(to).0);
         let mut next = from;
         for item in self.inner.data.range(range) {
             let (key, raw) = item?;

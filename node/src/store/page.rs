@@ -1,13 +1,16 @@
-//! Entry pages: a log's entries are stored sixteen to a sled value.
+//! Pages: what the store keeps per entry of a log (the entry itself, a
+//! denial's status) is stored sixteen entries to a sled value.
 //!
 //! sled 0.34 spends most of a write on the key, not on the bytes: one key
 //! per entry cost about 9 µs of an append, a page of sixteen about 2 µs per
-//! entry. Entries are read by (log, index) as before; the page of entry `i`
-//! is `i / 16` and its slot `i % 16`.
+//! entry. Records are still read by (log, index): the page of entry `i` is
+//! `i / 16` and its slot `i % 16`.
 //!
-//! A page's value is its entries' records in slot order from slot 0, each
-//! a length (u32, big-endian) followed by that many bytes. A page is never
-//! empty; only a log's last page may hold fewer than sixteen.
+//! A page's value is its records in slot order from slot 0, each a length
+//! (u32, big-endian) followed by that many bytes. An entry page holds every
+//! entry of its sixteen (only a log's last page may hold fewer); a status
+//! page holds an empty record for an entry that is not a denial, and none
+//! after the last denial.
 
 /// Entries per page.
 pub const ENTRIES: u64 = 16;
@@ -72,6 +75,22 @@ impl<'a> Iterator for Records<'a> {
     }
 }
 
+/// `page` with `record` in `slot`: the records before it kept (empty ones
+/// added up to it), the one in it replaced, those after it kept.
+pub fn with_record(page: &[u8], slot: usize, record: &[u8]) -> Result<Vec<u8>, Malformed> {
+    let old = records(page).collect::<Result<Vec<_>, _>>()?;
+    let mut new = Vec::with_capacity(page.len() + record.len() + 4 * (slot + 1));
+    for at in 0..old.len().max(slot + 1) {
+        let bytes = if at == slot {
+            record
+        } else {
+            old.get(at).copied().unwrap_or_default()
+        };
+        push(&mut new, |buf| buf.extend_from_slice(bytes));
+    }
+    Ok(new)
+}
+
 /// How many records `page` holds, if it is well formed.
 pub fn count(page: &[u8]) -> Result<u64, Malformed> {
     records(page).try_fold(0, |n, record| record.map(|_| n + 1))
@@ -100,5 +119,17 @@ mod tests {
         }
         assert_eq!(count(&full), Err(Malformed), "more than a page holds");
         assert_eq!(locate(35), (2, 3));
+    }
+
+    #[test]
+    fn a_record_set_in_a_slot_keeps_the_others_and_fills_the_gap_with_empty_ones() {
+        let page = with_record(&[], 2, b"c").expect("empty page");
+        let back: Vec<_> = records(&page).collect();
+        assert_eq!(back, [Ok(&b""[..]), Ok(b""), Ok(b"c")]);
+        let page = with_record(&page, 0, b"a").expect("well formed");
+        let page = with_record(&page, 2, b"changed").expect("well formed");
+        let back: Vec<_> = records(&page).collect();
+        assert_eq!(back, [Ok(&b"a"[..]), Ok(b""), Ok(b"changed")]);
+        assert_eq!(with_record(&page[..7], 0, b"x"), Err(Malformed));
     }
 }

@@ -8,7 +8,7 @@ use concord_protocol::record::Date;
 use serde::{Deserialize, Serialize};
 
 use super::keys::{self, IndexKind, log_item_key};
-use super::{Store, StoreError};
+use super::{Store, StoreError, page};
 
 /// Where a denial stands, as its log says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,21 +76,26 @@ pub struct PurgeRecord {
     pub reason: String,
 }
 
+fn parse_status(json: &[u8]) -> Result<DenialStatus, StoreError> {
+    serde_json::from_slice(json).map_err(|e| StoreError::Corrupt(format!("denial status: {e}")))
+}
+
 impl Store {
     pub(super) fn status_by_id(
         &self,
         log_id: u32,
         index: u64,
     ) -> Result<Option<DenialStatus>, StoreError> {
-        match self
-            .inner
-            .data
-            .get(log_item_key(keys::STATUS, log_id, index))?
-        {
-            None => Ok(None),
-            Some(raw) => serde_json::from_slice(&raw).map(Some).map_err(|e| {
-                StoreError::Corrupt(format!("status of entry {index} of log {log_id}: {e}"))
-            }),
+        let (number, slot) = page::locate(index);
+        let Some(raw) = self.inner.data.get(keys::status_page_key(log_id, number))? else {
+            return Ok(None);
+        };
+        match page::records(&raw).nth(slot) {
+            None | Some(Ok([])) => Ok(None),
+            Some(Ok(json)) => parse_status(json).map(Some),
+            Some(Err(page::Malformed)) => Err(StoreError::Corrupt(format!(
+                "status page {number} of log {log_id} is malformed"
+            ))),
         }
     }
 
@@ -352,36 +357,42 @@ impl Store {
         grace_days: u32,
     ) -> Result<Vec<(Origin, Vec<u64>)>, StoreError> {
         let mut out = Vec::new();
-        for item in self.inner.data.scan_prefix([keys::STATUS]) {
+        for item in self.inner.data.scan_prefix([keys::STATUS_PAGE]) {
             let (key, raw) = item?;
-            let status: DenialStatus = serde_json::from_slice(&raw)
-                .map_err(|e| StoreError::Corrupt(format!("denial status: {e}")))?;
-            let Some(until) = status
-                .valid_until
-                .as_deref()
-                .and_then(|d| Date::parse(d).ok())
-            else {
-                continue;
-            };
-            let Some(purge_from) = until.add_days(i64::from(grace_days)) else {
-                continue;
-            };
-            if &purge_from >= today {
-                continue;
-            }
             let log_id = key
                 .get(1..5)
                 .and_then(|b| b.try_into().ok())
                 .map(u32::from_be_bytes);
-            let (Some(log_id), Some(index)) = (log_id, keys::item_of(&key)) else {
+            let (Some(log_id), Some(number)) = (log_id, keys::item_of(&key)) else {
                 continue;
             };
             let Some(origin) = self.origin_of(log_id) else {
                 continue;
             };
-            let mut chain = vec![index];
-            chain.extend(&status.history);
-            out.push((origin, chain));
+            for (index, json) in (number * page::ENTRIES..).zip(page::records(&raw)) {
+                let json = json.map_err(|_| {
+                    StoreError::Corrupt(format!("status page {number} of {origin} is malformed"))
+                })?;
+                if json.is_empty() {
+                    continue;
+                }
+                let status = parse_status(json)?;
+                let Some(until) = status
+                    .valid_until
+                    .as_deref()
+                    .and_then(|d| Date::parse(d).ok())
+                else {
+                    continue;
+                };
+                let Some(purge_from) = until.add_days(i64::from(grace_days)) else {
+                    continue;
+                };
+                if &purge_from < today {
+                    let mut chain = vec![index];
+                    chain.extend(&status.history);
+                    out.push((origin.clone(), chain));
+                }
+            }
         }
         Ok(out)
     }

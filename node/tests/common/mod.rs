@@ -434,7 +434,7 @@ pub fn raw_sled(path: &Path) -> sled::Db {
 }
 
 /// Where entry `index`'s record starts in the value of its page (key
-/// `store::keys::page_key(log, index / 16)`): records are sixteen to a
+/// `store::keys::entry_page_key(log, index / 16)`): records are sixteen to a
 /// page, each after its length (u32, big-endian).
 pub fn entry_in_page(page: &[u8], index: u64) -> usize {
     let mut at = 0;
