@@ -132,4 +132,41 @@ mod tests {
         assert_eq!(back, [Ok(&b"a"[..]), Ok(b""), Ok(b"changed")]);
         assert_eq!(with_record(&page[..7], 0, b"x"), Err(Malformed));
     }
+
+    proptest::proptest! {
+        /// A page built record by record, or slot by slot, reads back as the
+        /// list it models; bytes cut anywhere but between records do not read.
+        #[test]
+        fn pages_read_back_as_written(
+            list in proptest::collection::vec(proptest::collection::vec(0u8..=255, 0..40), 0..=16),
+            slot in 0usize..16,
+            record in proptest::collection::vec(0u8..=255, 0..40),
+            cut in 0usize..800,
+        ) {
+            let mut page = Vec::new();
+            let mut ends = vec![0];
+            for r in &list {
+                push(&mut page, |buf| buf.extend_from_slice(r));
+                ends.push(page.len());
+            }
+            let back: Vec<&[u8]> = records(&page).collect::<Result<_, _>>().expect("reads");
+            proptest::prop_assert_eq!(&back, &list.iter().map(Vec::as_slice).collect::<Vec<_>>());
+
+            let mut model = list.clone();
+            if model.len() <= slot {
+                model.resize(slot + 1, Vec::new());
+            }
+            model[slot].clone_from(&record);
+            let set = with_record(&page, slot, &record).expect("well formed");
+            let back: Vec<&[u8]> = records(&set).collect::<Result<_, _>>().expect("reads");
+            proptest::prop_assert_eq!(&back, &model.iter().map(Vec::as_slice).collect::<Vec<_>>());
+
+            let cut = cut.min(page.len());
+            let counted = count(&page[..cut]);
+            match ends.iter().position(|&end| end == cut) {
+                Some(n) => proptest::prop_assert_eq!(counted, Ok(n as u64)),
+                None => proptest::prop_assert_eq!(counted, Err(Malformed)),
+            }
+        }
+    }
 }
