@@ -275,6 +275,11 @@ impl Store {
             return Err(StoreError::NewerFormat { found });
         }
         if found < 2 {
+            tracing::info!(
+                from = found,
+                to = FORMAT_VERSION,
+                "upgrading the store: entries and statuses into pages"
+            );
             migrate::into_pages(&data)?;
         }
         if meta.get("format")?.as_deref() != Some(&FORMAT_VERSION.to_be_bytes()[..]) {
