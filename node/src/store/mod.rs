@@ -474,6 +474,9 @@ impl Store {
         to: u64,
         mut visit: impl FnMut(u64, &[u8]) -> Result<bool, StoreError>,
     ) -> Result<(), StoreError> {
+        if from > to {
+            return Ok(());
+        }
         let range = keys::entry_page_key(log_id, page::locate(from).0)
             ..=keys::entry_page_key(log_id, page::locate(to).0);
         let mut next = from;
