@@ -473,21 +473,21 @@ impl<'a> Staging<'a> {
     fn set_status(&mut self, index: u64, status: DenialStatus) -> Result<(), StoreError> {
         let json = serde_json::to_vec(&status).expect("a status holds only strings and integers");
         let (number, slot) = page::locate(index);
-        let current = match self.status_pages.remove(&number) {
-            Some(current) => current,
+        let mut page = match self.status_pages.remove(&number) {
+            Some(page) => page,
             None => {
                 let key = keys::status_page_key(self.log_id, number);
                 let stored = self.store.inner.data.get(key)?;
                 stored.map(|raw| raw.to_vec()).unwrap_or_default()
             }
         };
-        let changed = page::with_record(&current, slot, &json).map_err(|_| {
+        page::set_record(&mut page, slot, &json).map_err(|_| {
             StoreError::Corrupt(format!(
                 "status page {number} of log {} is malformed",
                 self.log_id
             ))
         })?;
-        self.status_pages.insert(number, changed);
+        self.status_pages.insert(number, page);
         self.changed_pages.insert(number);
         self.status.insert(index, status);
         Ok(())

@@ -75,20 +75,26 @@ impl<'a> Iterator for Records<'a> {
     }
 }
 
-/// `page` with `record` in `slot`: the records before it kept (empty ones
-/// added up to it), the one in it replaced, those after it kept.
-pub fn with_record(page: &[u8], slot: usize, record: &[u8]) -> Result<Vec<u8>, Malformed> {
-    let old = records(page).collect::<Result<Vec<_>, _>>()?;
-    let mut new = Vec::with_capacity(page.len() + record.len() + 4 * (slot + 1));
-    for at in 0..old.len().max(slot + 1) {
-        let bytes = if at == slot {
-            record
-        } else {
-            old.get(at).copied().unwrap_or_default()
-        };
+/// Puts `record` in `slot` of `page`: the records before it kept (empty
+/// ones added up to it), the one in it replaced, those after it kept. A
+/// slot past the last record is appended in place; only a replacement
+/// rewrites the page.
+pub fn set_record(page: &mut Vec<u8>, slot: usize, record: &[u8]) -> Result<(), Malformed> {
+    let count = usize::try_from(count(page)?).expect("at most sixteen");
+    if slot >= count {
+        for _ in count..slot {
+            push(page, |_| {});
+        }
+        push(page, |buf| buf.extend_from_slice(record));
+        return Ok(());
+    }
+    let mut new = Vec::with_capacity(page.len() + record.len());
+    for (at, old) in records(page).enumerate() {
+        let bytes = if at == slot { record } else { old? };
         push(&mut new, |buf| buf.extend_from_slice(bytes));
     }
-    Ok(new)
+    *page = new;
+    Ok(())
 }
 
 /// How many records `page` holds, if it is well formed.
@@ -123,14 +129,17 @@ mod tests {
 
     #[test]
     fn a_record_set_in_a_slot_keeps_the_others_and_fills_the_gap_with_empty_ones() {
-        let page = with_record(&[], 2, b"c").expect("empty page");
+        let mut page = Vec::new();
+        set_record(&mut page, 2, b"c").expect("empty page");
         let back: Vec<_> = records(&page).collect();
         assert_eq!(back, [Ok(&b""[..]), Ok(b""), Ok(b"c")]);
-        let page = with_record(&page, 0, b"a").expect("well formed");
-        let page = with_record(&page, 2, b"changed").expect("well formed");
+        set_record(&mut page, 0, b"a").expect("well formed");
+        set_record(&mut page, 2, b"changed").expect("well formed");
         let back: Vec<_> = records(&page).collect();
         assert_eq!(back, [Ok(&b"a"[..]), Ok(b""), Ok(b"changed")]);
-        assert_eq!(with_record(&page[..7], 0, b"x"), Err(Malformed));
+        let mut cut = page[..7].to_vec();
+        assert_eq!(set_record(&mut cut, 0, b"x"), Err(Malformed));
+        assert_eq!(cut, page[..7], "a malformed page is left as it was");
     }
 
     proptest::proptest! {
@@ -157,7 +166,8 @@ mod tests {
                 model.resize(slot + 1, Vec::new());
             }
             model[slot].clone_from(&record);
-            let set = with_record(&page, slot, &record).expect("well formed");
+            let mut set = page.clone();
+            set_record(&mut set, slot, &record).expect("well formed");
             let back: Vec<&[u8]> = records(&set).collect::<Result<_, _>>().expect("reads");
             proptest::prop_assert_eq!(&back, &model.iter().map(Vec::as_slice).collect::<Vec<_>>());
 
