@@ -14,9 +14,11 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use concord_node::home::Home;
-use concord_node::store::Store;
+use concord_node::store::{OwnEntry, Store};
+use concord_protocol::entry::Visibility;
 use concord_protocol::merkle::RootBuilder;
 use concord_protocol::origin::Origin;
+use concord_protocol::record::{Kind, Record};
 
 use common::{create_testnet, start_node};
 
@@ -212,4 +214,102 @@ fn sigterm_stops_the_node_cleanly_with_everything_acknowledged() {
         client.join().expect("client thread");
     }
     check_store(&home, &acks.lock().expect("acks"));
+}
+
+/// Upgrading a format-1 store is killed with SIGKILL at random moments,
+/// again and again (each time by a `concord status` that opens it); the
+/// next open resumes the upgrade, and in the end every entry is there at
+/// its index with its leaf hash, the root matches a recomputation, no
+/// format-1 key is left and `concord audit` is clean.
+#[test]
+fn a_store_upgrade_killed_at_random_moments_resumes_and_loses_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().join("fed");
+    create_testnet(&root, "mx");
+    let home = root.join("mx");
+    let db = Home::new(&home).db_path();
+    let origin = Origin::new("pacific-alliance.concord/mx").expect("origin");
+    let entries: Vec<(u64, String)> = {
+        let store = Store::open(&db).expect("store");
+        let key = Home::new(&home)
+            .identity()
+            .expect("identity")
+            .log_key
+            .clone();
+        let records: Vec<Record> = samples()
+            .iter()
+            .map(|bytes| Record::parse(Kind::Denial, bytes).expect("sample validates"))
+            .collect();
+        for group in 0..64 {
+            let group: Vec<OwnEntry> = (0..256)
+                .map(|i| OwnEntry {
+                    record: records[(group * 256 + i) % records.len()].clone(),
+                    visibility: Visibility::Federation,
+                    refers_to: None,
+                })
+                .collect();
+            store
+                .append_own(&origin, &key, 1_763_935_200, &group)
+                .expect("append");
+        }
+        store.flush_blocking().expect("flush");
+        let size = store.head(&origin).expect("head").size;
+        let entries = store.entries(&origin, 0, size).expect("entries");
+        (0..)
+            .zip(
+                entries
+                    .iter()
+                    .map(|e| base64::engine::general_purpose::STANDARD.encode(e.leaf_hash())),
+            )
+            .collect()
+    };
+    common::to_format_1(&db, 0);
+    let legacy_keys = || {
+        let raw = common::raw_sled(&db);
+        let data = raw.open_tree("data").expect("data");
+        data.scan_prefix(b"E").count() + data.scan_prefix(b"T").count()
+    };
+    let all = legacy_keys();
+    assert_eq!(all, 2 * entries.len(), "every entry and status in format 1");
+
+    // Kills start early and come later each round that found the upgrade
+    // not yet begun, so that some land while it runs on any machine.
+    let mut rng = XorShift(0x0dd_ba11_2026_0001);
+    let mut delay = 10;
+    let mut cut_short = 0;
+    for _ in 0..12 {
+        let mut status = Command::new(CONCORD)
+            .args(["status", "--home"])
+            .arg(&home)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("concord status starts");
+        std::thread::sleep(Duration::from_millis(delay + rng.next() % delay));
+        // It may have finished already; then there is nothing to kill.
+        let _ = status.kill();
+        status.wait().expect("reaped");
+        let left = legacy_keys();
+        if left == 0 {
+            break;
+        }
+        if left < all {
+            cut_short += 1;
+        } else {
+            delay *= 2;
+        }
+    }
+    assert!(cut_short > 0, "no kill landed while the upgrade ran");
+    check_store(&home, &entries);
+    assert_eq!(legacy_keys(), 0, "the upgrade finished");
+    let audit = Command::new(CONCORD)
+        .args(["audit", "--home"])
+        .arg(&home)
+        .output()
+        .expect("audit runs");
+    assert!(
+        audit.status.success(),
+        "audit after the upgrade: {}",
+        String::from_utf8_lossy(&audit.stdout)
+    );
 }

@@ -1147,46 +1147,6 @@ fn publishing_to_the_own_log_does_not_wait_for_a_replica_ingest() {
     assert_eq!(store.head(&mx).expect("head").size, 1);
 }
 
-/// Turns pages `first_page` and later of the store at `path` back into
-/// format 1's keys (one per entry and one per denial status: `E` or `T`,
-/// log id, index) and marks the store format 1, as an upgrade cut short
-/// after `first_page` pages would leave it.
-fn to_format_1(path: &Path, first_page: u64) {
-    let db = common::raw_sled(path);
-    let data = db.open_tree("data").expect("data");
-    for (paged, legacy) in [(b'B', b'E'), (b'D', b'T')] {
-        for item in data.scan_prefix([paged]) {
-            let (key, page) = item.expect("page");
-            let number = u64::from_be_bytes(key[5..13].try_into().expect("page number"));
-            if number < first_page {
-                continue;
-            }
-            let mut at = 0;
-            for index in number * 16.. {
-                if at == page.len() {
-                    break;
-                }
-                let len = u32::from_be_bytes(page[at..at + 4].try_into().expect("length")) as usize;
-                // A status page's empty record stands for an entry that is no denial.
-                if len > 0 {
-                    let mut key_1 = key[..5].to_vec();
-                    key_1[0] = legacy;
-                    key_1.extend_from_slice(&index.to_be_bytes());
-                    data.insert(key_1, &page[at + 4..at + 4 + len])
-                        .expect("write");
-                }
-                at += 4 + len;
-            }
-            data.remove(key).expect("remove");
-        }
-    }
-    db.open_tree("meta")
-        .expect("meta")
-        .insert("format", &1u32.to_be_bytes())
-        .expect("write");
-    db.flush().expect("flush");
-}
-
 /// A store of format 1 (one key per entry and per denial status) is
 /// upgraded on open: every entry, status, root and proof is as before, and
 /// appends go on. An upgrade cut short resumes; one that meets an entry
@@ -1237,7 +1197,7 @@ fn a_format_1_store_is_upgraded_on_open_and_loses_nothing() {
 
     // All of it, then cut short after two pages.
     for first_page in [0, 2] {
-        to_format_1(&path, first_page);
+        common::to_format_1(&path, first_page);
         let store = fed.store("mx");
         assert_eq!(store.entries(&origin, 0, 100).expect("entries"), entries);
         assert_eq!(statuses(&store), before);
@@ -1254,7 +1214,7 @@ fn a_format_1_store_is_upgraded_on_open_and_loses_nothing() {
         assert_eq!(legacy_keys(&path), (0, 0));
     }
 
-    to_format_1(&path, 2);
+    common::to_format_1(&path, 2);
     {
         let db = common::raw_sled(&path);
         let mut lost = b"E".to_vec();

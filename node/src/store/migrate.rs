@@ -2,8 +2,9 @@
 
 use super::{StoreError, keys, page};
 
-/// Pages written per sled batch while upgrading.
-const PAGES_PER_BATCH: usize = 1024;
+/// Pages written per sled batch while upgrading; each batch is flushed, so
+/// an upgrade cut short keeps what it did.
+const PAGES_PER_BATCH: usize = 256;
 
 /// Format 1 to 2: moves every entry and every denial status from a key of
 /// its own into its page.
@@ -56,6 +57,7 @@ fn move_into_pages(
                 pages += 1;
                 if pages % PAGES_PER_BATCH == 0 {
                     data.apply_batch(std::mem::take(&mut batch))?;
+                    data.flush()?;
                 }
             }
             open = Some((log_id, number, number * page::ENTRIES, Vec::new()));

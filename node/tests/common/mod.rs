@@ -444,3 +444,43 @@ pub fn entry_in_page(page: &[u8], index: u64) -> usize {
     }
     at + 4
 }
+
+/// Turns pages `first_page` and later of the store at `path` back into
+/// format 1's keys (one per entry and one per denial status: `E` or `T`,
+/// log id, index) and marks the store format 1, as an upgrade cut short
+/// after `first_page` pages would leave it.
+pub fn to_format_1(path: &Path, first_page: u64) {
+    let db = raw_sled(path);
+    let data = db.open_tree("data").expect("data");
+    for (paged, legacy) in [(b'B', b'E'), (b'D', b'T')] {
+        for item in data.scan_prefix([paged]) {
+            let (key, page) = item.expect("page");
+            let number = u64::from_be_bytes(key[5..13].try_into().expect("page number"));
+            if number < first_page {
+                continue;
+            }
+            let mut at = 0;
+            for index in number * 16.. {
+                if at == page.len() {
+                    break;
+                }
+                let len = u32::from_be_bytes(page[at..at + 4].try_into().expect("length")) as usize;
+                // A status page's empty record stands for an entry that is no denial.
+                if len > 0 {
+                    let mut key_1 = key[..5].to_vec();
+                    key_1[0] = legacy;
+                    key_1.extend_from_slice(&index.to_be_bytes());
+                    data.insert(key_1, &page[at + 4..at + 4 + len])
+                        .expect("write");
+                }
+                at += 4 + len;
+            }
+            data.remove(key).expect("remove");
+        }
+    }
+    db.open_tree("meta")
+        .expect("meta")
+        .insert("format", &1u32.to_be_bytes())
+        .expect("write");
+    db.flush().expect("flush");
+}
