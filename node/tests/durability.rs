@@ -99,6 +99,20 @@ fn publish_until_killed(
         .collect()
 }
 
+/// `concord audit` finds nothing in the store of `home` after `when`.
+fn assert_audit_clean(home: &Path, when: &str) {
+    let audit = Command::new(CONCORD)
+        .args(["audit", "--home"])
+        .arg(home)
+        .output()
+        .expect("audit runs");
+    assert!(
+        audit.status.success(),
+        "audit after {when}: {}",
+        String::from_utf8_lossy(&audit.stdout)
+    );
+}
+
 fn check_store(home: &Path, acks: &[(u64, String)]) -> u64 {
     let store = Store::open(&Home::new(home).db_path()).expect("the store opens after SIGKILL");
     let origin = Origin::new("pacific-alliance.concord/mx").expect("origin");
@@ -159,16 +173,7 @@ fn acknowledged_publishes_survive_sigkill_at_random_moments() {
         let size = check_store(&home, &acked);
         assert!(size >= acked.len() as u64);
         sizes.push(size);
-        let audit = Command::new(CONCORD)
-            .args(["audit", "--home"])
-            .arg(&home)
-            .output()
-            .expect("audit runs");
-        assert!(
-            audit.status.success(),
-            "audit after round {round}: {}",
-            String::from_utf8_lossy(&audit.stdout)
-        );
+        assert_audit_clean(&home, &format!("round {round}"));
     }
     assert!(
         sizes.windows(2).all(|w| w[0] <= w[1]),
@@ -302,14 +307,5 @@ fn a_store_upgrade_killed_at_random_moments_resumes_and_loses_nothing() {
     assert!(cut_short > 0, "no kill landed while the upgrade ran");
     check_store(&home, &entries);
     assert_eq!(legacy_keys(), 0, "the upgrade finished");
-    let audit = Command::new(CONCORD)
-        .args(["audit", "--home"])
-        .arg(&home)
-        .output()
-        .expect("audit runs");
-    assert!(
-        audit.status.success(),
-        "audit after the upgrade: {}",
-        String::from_utf8_lossy(&audit.stdout)
-    );
+    assert_audit_clean(&home, "the upgrade");
 }

@@ -900,6 +900,22 @@ fn next_entries(
     items
 }
 
+/// The store's inclusion proof of `index` in the first `size` entries of
+/// `origin` equals the one computed from the leaves in `reference`.
+fn assert_proof_from_leaves(
+    store: &Store,
+    origin: &Origin,
+    reference: &[merkle::Hash],
+    index: u64,
+    size: u64,
+) {
+    assert_eq!(
+        store.inclusion_proof(origin, index, size).expect("proof"),
+        merkle::inclusion_proof(size, index, reference).expect("reference"),
+        "inclusion of {index} in {size}"
+    );
+}
+
 /// After reopening, the store caches a log's hashes as reads need them: a
 /// proof over the first entries, then appends (which read the tree's right
 /// edge), then proofs anywhere; each equals one computed from the leaves.
@@ -912,22 +928,15 @@ fn proofs_stay_right_as_hashes_are_cached_again_after_reopening() {
     grow(&fed, &store, "cl", &mut size, &mut reference, 300);
     drop(store);
     let store = fed.store("mx");
-    let check = |store: &Store, reference: &[merkle::Hash], index: u64, size: u64| {
-        assert_eq!(
-            store.inclusion_proof(&origin, index, size).expect("proof"),
-            merkle::inclusion_proof(size, index, reference).expect("reference"),
-            "inclusion of {index} in {size}"
-        );
-    };
-    check(&store, &reference, 3, 7);
+    assert_proof_from_leaves(&store, &origin, &reference, 3, 7);
     grow(&fed, &store, "cl", &mut size, &mut reference, 600);
     grow(&fed, &store, "cl", &mut size, &mut reference, 3);
     for (index, size) in [(0, 900), (299, 901), (450, 903), (902, 903), (17, 64)] {
-        check(&store, &reference, index, size);
+        assert_proof_from_leaves(&store, &origin, &reference, index, size);
     }
     grow(&fed, &store, "cl", &mut size, &mut reference, 40);
     for index in [0, 500, 942] {
-        check(&store, &reference, index, 943);
+        assert_proof_from_leaves(&store, &origin, &reference, index, 943);
     }
     assert_eq!(
         store.root_at(&origin, 943).expect("root"),
@@ -938,7 +947,7 @@ fn proofs_stay_right_as_hashes_are_cached_again_after_reopening() {
     let store = fed.store("mx");
     store.cache_hashes().expect("cache");
     for (index, size) in [(0, 943), (942, 943), (600, 701)] {
-        check(&store, &reference, index, size);
+        assert_proof_from_leaves(&store, &origin, &reference, index, size);
     }
 }
 
@@ -968,21 +977,11 @@ fn proofs_stay_right_while_hashes_are_cached_beside_appends() {
         });
         for round in 0..200 {
             let index = round * 37 % before;
-            assert_eq!(
-                store
-                    .inclusion_proof(&origin, index, before)
-                    .expect("proof"),
-                merkle::inclusion_proof(before, index, &reference).expect("reference"),
-                "inclusion of {index} in {before}"
-            );
+            assert_proof_from_leaves(&store, &origin, &reference, index, before);
         }
     });
     for index in [0, before - 1, before, size - 1] {
-        assert_eq!(
-            store.inclusion_proof(&origin, index, size).expect("proof"),
-            merkle::inclusion_proof(size, index, &reference).expect("reference"),
-            "inclusion of {index} in {size}"
-        );
+        assert_proof_from_leaves(&store, &origin, &reference, index, size);
     }
 }
 
@@ -1009,10 +1008,7 @@ fn lost_entries_below_the_head_fail_only_the_proofs_that_need_them() {
     drop((data, db));
 
     let store = fed.store("mx");
-    assert_eq!(
-        store.inclusion_proof(&origin, 90, 100).expect("proof"),
-        merkle::inclusion_proof(100, 90, &reference).expect("reference")
-    );
+    assert_proof_from_leaves(&store, &origin, &reference, 90, 100);
     assert!(
         store.inclusion_proof(&origin, 41, 100).is_err(),
         "the proof of 41 needs the lost entries' leaf hashes"
@@ -1201,10 +1197,7 @@ fn a_format_1_store_is_upgraded_on_open_and_loses_nothing() {
         let store = fed.store("mx");
         assert_eq!(store.entries(&origin, 0, 100).expect("entries"), entries);
         assert_eq!(statuses(&store), before);
-        assert_eq!(
-            store.inclusion_proof(&origin, 41, size).expect("proof"),
-            merkle::inclusion_proof(size, 41, &reference).expect("reference")
-        );
+        assert_proof_from_leaves(&store, &origin, &reference, 41, size);
         grow(&fed, &store, "cl", &mut size, &mut reference, 5);
         assert_eq!(
             store.head(&origin).expect("head").root,

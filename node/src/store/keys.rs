@@ -69,6 +69,13 @@ pub fn status_page_key(log_id: u32, number: u64) -> [u8; 13] {
     log_item_key(STATUS_PAGE, log_id, number)
 }
 
+/// The log id and the u64 of a `log_item_key`.
+pub fn log_item_of(key: &[u8]) -> Option<(u32, u64)> {
+    let key: &[u8; 13] = key.try_into().ok()?;
+    let log_id = u32::from_be_bytes(key[1..5].try_into().ok()?);
+    Some((log_id, item_of(key)?))
+}
+
 /// The u64 at the end of a `log_item_key`.
 pub fn item_of(key: &[u8]) -> Option<u64> {
     let tail: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;

@@ -18,7 +18,7 @@ use concord_protocol::record::{IndexTerms, Kind, Record};
 use ed25519_dalek::SigningKey;
 
 use super::keys::{self, IndexKind, log_item_key, log_key};
-use super::query::{DenialState, DenialStatus};
+use super::query::{DenialState, DenialStatus, malformed_status_page, status_in_page};
 use super::{LogHead, MAX_PENDING_PER_LOG, Store, StoreError, TreeReader, encode_entry, page};
 use crate::parallel::{par_map, par_parts};
 
@@ -260,7 +260,6 @@ struct Staging<'a> {
     size: u64,
     overlay: Overlay<'a>,
     batch: sled::Batch,
-    status: HashMap<u64, DenialStatus>,
     /// Index postings of this group: one key per term, not per entry, so
     /// that terms shared by many entries (kinds, countries) cost one write.
     postings: BTreeMap<(u8, String), Vec<u64>>,
@@ -271,7 +270,8 @@ struct Staging<'a> {
     /// The records of the log's last page, which is not yet full.
     page: Vec<u8>,
     /// The status pages this run changed, as it left them: a group still
-    /// being applied may hold them, so later groups read them here.
+    /// being applied may hold them, so later groups (and later entries of
+    /// this one) read statuses here.
     status_pages: HashMap<u64, Vec<u8>>,
     /// Which of them the group being staged changed.
     changed_pages: BTreeSet<u64>,
@@ -320,7 +320,6 @@ impl<'a> Staging<'a> {
                 new: Vec::new(),
             },
             batch: sled::Batch::default(),
-            status: HashMap::new(),
             postings: BTreeMap::new(),
             reached: None,
             sealed: 0,
@@ -335,10 +334,11 @@ impl<'a> Staging<'a> {
     }
 
     fn denial_status(&self, index: u64) -> Result<Option<DenialStatus>, StoreError> {
-        if let Some(status) = self.status.get(&index) {
-            return Ok(Some(status.clone()));
+        let (number, slot) = page::locate(index);
+        match self.status_pages.get(&number) {
+            Some(page) => status_in_page(page, number, slot, self.log_id),
+            None => self.store.status_by_id(self.log_id, index),
         }
-        self.store.status_by_id(self.log_id, index)
     }
 
     /// Checks that `reference` names a denial of this log that can still change.
@@ -481,15 +481,10 @@ impl<'a> Staging<'a> {
                 stored.map(|raw| raw.to_vec()).unwrap_or_default()
             }
         };
-        page::set_record(&mut page, slot, &json).map_err(|_| {
-            StoreError::Corrupt(format!(
-                "status page {number} of log {} is malformed",
-                self.log_id
-            ))
-        })?;
+        page::set_record(&mut page, slot, &json)
+            .map_err(|_| malformed_status_page(number, self.log_id))?;
         self.status_pages.insert(number, page);
         self.changed_pages.insert(number);
-        self.status.insert(index, status);
         Ok(())
     }
 

@@ -41,7 +41,7 @@ fn move_into_pages(
     let mut open: Option<(u32, u64, u64, Vec<u8>)> = None;
     for item in data.scan_prefix([legacy]) {
         let (key, record) = item?;
-        let (log_id, index) = legacy_key(&key).ok_or_else(|| {
+        let (log_id, index) = keys::log_item_of(&key).ok_or_else(|| {
             StoreError::Corrupt(format!(
                 "a format-1 key is malformed: {}",
                 hex::encode(&key)
@@ -83,11 +83,4 @@ fn move_into_pages(
     }
     data.apply_batch(batch)?;
     Ok(())
-}
-
-/// The log id and index of a format-1 key.
-fn legacy_key(key: &[u8]) -> Option<(u32, u64)> {
-    (key.len() == 13).then_some(())?;
-    let log_id = u32::from_be_bytes(key[1..5].try_into().ok()?);
-    Some((log_id, keys::item_of(key)?))
 }

@@ -80,6 +80,25 @@ fn parse_status(json: &[u8]) -> Result<DenialStatus, StoreError> {
     serde_json::from_slice(json).map_err(|e| StoreError::Corrupt(format!("denial status: {e}")))
 }
 
+/// The status in `slot` of status page `number` of a log, if that entry is
+/// a denial.
+pub(super) fn status_in_page(
+    page: &[u8],
+    number: u64,
+    slot: usize,
+    log_id: u32,
+) -> Result<Option<DenialStatus>, StoreError> {
+    match page::records(page).nth(slot) {
+        None | Some(Ok([])) => Ok(None),
+        Some(Ok(json)) => parse_status(json).map(Some),
+        Some(Err(page::Malformed)) => Err(malformed_status_page(number, log_id)),
+    }
+}
+
+pub(super) fn malformed_status_page(number: u64, log_id: u32) -> StoreError {
+    StoreError::Corrupt(format!("status page {number} of log {log_id} is malformed"))
+}
+
 impl Store {
     pub(super) fn status_by_id(
         &self,
@@ -87,15 +106,9 @@ impl Store {
         index: u64,
     ) -> Result<Option<DenialStatus>, StoreError> {
         let (number, slot) = page::locate(index);
-        let Some(raw) = self.inner.data.get(keys::status_page_key(log_id, number))? else {
-            return Ok(None);
-        };
-        match page::records(&raw).nth(slot) {
-            None | Some(Ok([])) => Ok(None),
-            Some(Ok(json)) => parse_status(json).map(Some),
-            Some(Err(page::Malformed)) => Err(StoreError::Corrupt(format!(
-                "status page {number} of log {log_id} is malformed"
-            ))),
+        match self.inner.data.get(keys::status_page_key(log_id, number))? {
+            Some(raw) => status_in_page(&raw, number, slot, log_id),
+            None => Ok(None),
         }
     }
 
@@ -359,11 +372,7 @@ impl Store {
         let mut out = Vec::new();
         for item in self.inner.data.scan_prefix([keys::STATUS_PAGE]) {
             let (key, raw) = item?;
-            let log_id = key
-                .get(1..5)
-                .and_then(|b| b.try_into().ok())
-                .map(u32::from_be_bytes);
-            let (Some(log_id), Some(number)) = (log_id, keys::item_of(&key)) else {
+            let Some((log_id, number)) = keys::log_item_of(&key) else {
                 continue;
             };
             let Some(origin) = self.origin_of(log_id) else {

@@ -433,16 +433,23 @@ pub fn raw_sled(path: &Path) -> sled::Db {
     }
 }
 
-/// Where entry `index`'s record starts in the value of its page (key
-/// `store::keys::entry_page_key(log, index / 16)`): records are sixteen to a
-/// page, each after its length (u32, big-endian).
-pub fn entry_in_page(page: &[u8], index: u64) -> usize {
+/// Where each record of a page's value lies: records are sixteen entries
+/// to a page (key `store::keys::entry_page_key(log, index / 16)` for
+/// entries), each after its length (u32, big-endian).
+pub fn page_records(page: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let mut records = Vec::new();
     let mut at = 0;
-    for _ in 0..index % 16 {
-        let len = u32::from_be_bytes(page[at..at + 4].try_into().expect("4 bytes"));
-        at += 4 + len as usize;
+    while at < page.len() {
+        let len = u32::from_be_bytes(page[at..at + 4].try_into().expect("length")) as usize;
+        records.push(at + 4..at + 4 + len);
+        at += 4 + len;
     }
-    at + 4
+    records
+}
+
+/// Where entry `index`'s record starts in the value of its page.
+pub fn entry_in_page(page: &[u8], index: u64) -> usize {
+    page_records(page)[(index % 16) as usize].start
 }
 
 /// Turns pages `first_page` and later of the store at `path` back into
@@ -459,21 +466,14 @@ pub fn to_format_1(path: &Path, first_page: u64) {
             if number < first_page {
                 continue;
             }
-            let mut at = 0;
-            for index in number * 16.. {
-                if at == page.len() {
-                    break;
-                }
-                let len = u32::from_be_bytes(page[at..at + 4].try_into().expect("length")) as usize;
+            for (index, record) in (number * 16..).zip(page_records(&page)) {
                 // A status page's empty record stands for an entry that is no denial.
-                if len > 0 {
+                if !record.is_empty() {
                     let mut key_1 = key[..5].to_vec();
                     key_1[0] = legacy;
                     key_1.extend_from_slice(&index.to_be_bytes());
-                    data.insert(key_1, &page[at + 4..at + 4 + len])
-                        .expect("write");
+                    data.insert(key_1, &page[record]).expect("write");
                 }
-                at += 4 + len;
             }
             data.remove(key).expect("remove");
         }
