@@ -4,7 +4,8 @@
 /// Below this many items per core, threads cost more than they save.
 const PARALLEL_MIN: usize = 32;
 
-fn n_threads() -> usize {
+/// Cores this process may use.
+pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
@@ -20,7 +21,7 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
 /// `f` of one contiguous part of `items` per core, in order; one part
 /// when there are too few items to be worth the threads.
 pub fn par_parts<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
-    if n_threads() < 2 || items.len() < 2 * PARALLEL_MIN {
+    if cores() < 2 || items.len() < 2 * PARALLEL_MIN {
         return vec![f(items)];
     }
     on_every_core(items, f)
@@ -28,7 +29,7 @@ pub fn par_parts<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) ->
 
 /// `f` of one contiguous part of `items` per core, in order.
 fn on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
-    let chunk = items.len().div_ceil(n_threads()).max(1);
+    let chunk = items.len().div_ceil(cores()).max(1);
     std::thread::scope(|scope| {
         let workers: Vec<_> = items
             .chunks(chunk)
@@ -62,7 +63,7 @@ impl<'s, 'e, T: Send + 's> InOrder<'s, 'e, T> {
     /// Starts `job`, first taking the oldest result if as many jobs as
     /// [`InOrder`] allows are running already.
     pub fn start(&mut self, job: impl FnOnce() -> T + Send + 's) -> Option<T> {
-        let oldest = if self.running.len() > n_threads() {
+        let oldest = if self.running.len() > cores() {
             self.oldest()
         } else {
             None

@@ -20,7 +20,7 @@ use ed25519_dalek::SigningKey;
 use super::keys::{self, IndexKind, log_item_key, log_key};
 use super::query::{DenialState, DenialStatus, malformed_status_page, status_in_page};
 use super::{LogHead, MAX_PENDING_PER_LOG, Store, StoreError, TreeReader, encode_entry, page};
-use crate::parallel::{par_map, par_parts};
+use crate::parallel::{self, InOrder, par_map};
 
 /// One record to append to the node's own log.
 #[derive(Debug, Clone)]
@@ -106,6 +106,10 @@ type RunItem = (SignedEntry, EntryHeader, Option<Vec<u8>>);
 /// the slices of one sync range (1,024) overlap.
 const SLICE: usize = 512;
 
+/// The fewest entries a slice is cut to so that a short run still has a
+/// slice for each core; fewer than this are not worth a thread.
+const MIN_SLICE: usize = 64;
+
 /// How appending a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RunEnd {
@@ -161,37 +165,18 @@ fn stage_slice(
     Ok(RunEnd::Complete)
 }
 
-/// Checks a slice of a run on every core, without the store: each entry's
-/// key in the roster, the signatures in batches, payload digests and
-/// records, and the records' index terms. One result per entry, up to and
-/// including the first failure.
+/// Checks a slice of a run on the calling thread, without the store: each
+/// entry's key in the roster, the signatures in one batch, payload digests
+/// and records, and the records' index terms. One result per entry, up to
+/// and including the first failure.
 fn check_slice(
     origin: &Origin,
-    roster: &(impl KeyLookup + Sync),
+    roster: &impl KeyLookup,
     slice: &[RunItem],
 ) -> Vec<Result<Option<IndexTerms>, Rejected>> {
-    let parts = par_parts(slice, |part| check_part(origin, roster, part));
-    let mut checked = Vec::with_capacity(slice.len());
-    for part in parts {
-        let complete = part.last().is_some_and(Result::is_ok);
-        checked.extend(part);
-        if !complete {
-            break;
-        }
-    }
-    checked
-}
-
-/// [`check_slice`] of one part, on the calling thread: one signature batch,
-/// then each payload.
-fn check_part(
-    origin: &Origin,
-    roster: &impl KeyLookup,
-    part: &[RunItem],
-) -> Vec<Result<Option<IndexTerms>, Rejected>> {
     let mut failure: Option<(usize, Rejected)> = None;
-    let mut keyed = Vec::with_capacity(part.len());
-    for (offset, (signed, header, _)) in part.iter().enumerate() {
+    let mut keyed = Vec::with_capacity(slice.len());
+    for (offset, (signed, header, _)) in slice.iter().enumerate() {
         match roster.entry_key(origin, header.index) {
             Ok(key) => keyed.push((signed, header, key)),
             Err(refusal) => {
@@ -203,15 +188,15 @@ fn check_part(
     if let Err(e) = entry::verify_batch(&keyed) {
         let offset = match &e {
             EntryError::BadSignature { index, .. } | EntryError::WrongKey { index, .. } => {
-                usize::try_from(index - part[0].1.index).unwrap_or(0)
+                usize::try_from(index - slice[0].1.index).unwrap_or(0)
             }
             _ => 0,
         };
         failure = Some((offset, e.into()));
     }
-    let valid = failure.as_ref().map_or(part.len(), |(offset, _)| *offset);
+    let valid = failure.as_ref().map_or(slice.len(), |(offset, _)| *offset);
     let mut checked = Vec::with_capacity(valid + 1);
-    for (_, header, payload) in &part[..valid] {
+    for (_, header, payload) in &slice[..valid] {
         let result = match payload {
             Some(bytes) => {
                 check_payload(header, bytes).map(|record| record.map(|r| r.index_terms()))
@@ -661,6 +646,7 @@ impl Store {
                 .collect();
             return Ok(outcome);
         }
+        let _t0 = std::time::Instant::now();
         let log_id = self.ensure_log_id(origin)?;
         let _write = self.lock_log(log_id);
         let head = self.head_of(log_id)?;
@@ -709,10 +695,13 @@ impl Store {
 
     /// Appends `run`, which starts at the head, up to its first bad entry.
     ///
-    /// The run goes in slices of [`SLICE`] entries, each sealed as its own
-    /// group (as if the caller had ingested it alone) and applied by a
-    /// writer thread in order. Three things overlap: checking the next
-    /// slice on every core, staging this one, and sled applying the last.
+    /// The run goes in slices of at most [`SLICE`] entries, each sealed as
+    /// its own group (as if the caller had ingested it alone) and applied by
+    /// a writer thread in order. Three things overlap: checking the slices
+    /// ahead, each whole on a thread of its own (one more than there are
+    /// cores, so that a core whose check ended early takes the next), staging
+    /// this one, and sled applying the last. A whole slice to a thread keeps
+    /// signature batches large and the cores evenly loaded.
     fn append_run(
         &self,
         log_id: u32,
@@ -742,7 +731,11 @@ impl Store {
             ));
             return Ok(RunEnd::Mismatch);
         }
-        let slices: Vec<&[RunItem]> = run.chunks(SLICE).collect();
+        let slice_len = run
+            .len()
+            .div_ceil(parallel::cores())
+            .clamp(MIN_SLICE, SLICE);
+        let slices: Vec<&[RunItem]> = run.chunks(slice_len).collect();
         std::thread::scope(|scope| {
             let (groups, applied) = std::sync::mpsc::sync_channel::<Sealed>(1);
             let writer = scope.spawn(move || -> Result<(), StoreError> {
@@ -752,13 +745,20 @@ impl Store {
                 Ok(())
             });
             let mut staging = Staging::new(self, log_id)?;
-            let mut checked = Some(check_slice(origin, roster, slices[0]));
+            let mut checks = InOrder::new(scope);
+            let mut started = slices.iter();
             let mut end = RunEnd::Complete;
-            for (i, slice) in slices.iter().enumerate() {
-                let this = checked.take().unwrap_or_default();
-                let next = slices
-                    .get(i + 1)
-                    .map(|s| scope.spawn(move || check_slice(origin, roster, s)));
+            for slice in &slices {
+                let this = loop {
+                    let Some(next) = started.next() else {
+                        break checks
+                            .oldest()
+                            .expect("a check runs for each slice not staged");
+                    };
+                    if let Some(done) = checks.start(move || check_slice(origin, roster, next)) {
+                        break done;
+                    }
+                };
                 let group_start = staging.size;
                 end = stage_slice(&mut staging, run_start, slice, this, &mut target, outcome)?;
                 if end == RunEnd::Mismatch {
@@ -779,7 +779,6 @@ impl Store {
                 if end != RunEnd::Complete {
                     break;
                 }
-                checked = next.map(|h| h.join().expect("a slice check does not panic"));
             }
             drop(groups);
             writer.join().expect("the store's writer does not panic")?;
