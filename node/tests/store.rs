@@ -99,6 +99,15 @@ fn signed_entries(fed: &Fed, id: &str, start: u64, n: u64) -> Vec<(SignedEntry, 
         .collect()
 }
 
+/// The root of a log of `entries`.
+fn root_of(entries: &[(SignedEntry, Option<Vec<u8>>)]) -> merkle::Hash {
+    let mut tree = merkle::RootBuilder::default();
+    for (entry, _) in entries {
+        tree.push(entry.leaf_hash());
+    }
+    tree.root()
+}
+
 #[test]
 fn own_log_group_commit_signs_a_checkpoint_of_the_new_tree() {
     let fed = Fed::new();
@@ -1039,16 +1048,53 @@ fn a_bad_entry_deep_in_a_long_run_keeps_what_came_before_it() {
         assert_eq!(outcome.rejected[0].0, bad_index as u64, "{outcome:?}");
         let head = store.head(&cl).expect("head");
         assert_eq!(head.size, bad_index as u64);
-        let mut tree = merkle::RootBuilder::default();
-        for (entry, _) in &good[..bad_index] {
-            tree.push(entry.leaf_hash());
-        }
-        assert_eq!(head.root, tree.root(), "{damage}");
+        assert_eq!(head.root, root_of(&good[..bad_index]), "{damage}");
     }
     let outcome = store
         .ingest(&cl, good[900..].to_vec(), &fed.roster)
         .expect("ingest");
     assert_eq!((outcome.appended, outcome.rejected.len()), (100, 0));
+}
+
+/// Entries in order from the head go straight in; from the first that is
+/// not the log's next one on, the call is sorted: a replay, an entry of
+/// another log and entries past a gap each take their own path, and the
+/// entries that continue the log after them still go in.
+#[test]
+fn a_call_in_order_up_to_a_point_is_sorted_from_there() {
+    let fed = Fed::new();
+    let store = fed.store("pe");
+    let cl = fed.origin("cl");
+    let good = signed_entries(&fed, "cl", 0, 1_200);
+    let outcome = store
+        .ingest(&cl, good[..100].to_vec(), &fed.roster)
+        .expect("ingest");
+    assert_eq!(outcome.appended, 100);
+
+    let mut items = good[100..700].to_vec();
+    items.push(good[50].clone());
+    items.push(signed_entries(&fed, "mx", 0, 1).remove(0));
+    items.extend_from_slice(&good[700..1_000]);
+    items.extend_from_slice(&good[1_100..]);
+    let outcome = store.ingest(&cl, items, &fed.roster).expect("ingest");
+    assert_eq!(
+        (outcome.appended, outcome.duplicates, outcome.held),
+        (900, 1, 100),
+        "{outcome:?}"
+    );
+    assert!(
+        matches!(outcome.rejected[..], [(0, Rejected::WrongLog { .. })]),
+        "{outcome:?}"
+    );
+    let head = store.head(&cl).expect("head");
+    assert_eq!((head.size, head.root), (1_000, root_of(&good[..1_000])));
+
+    // The gap fills, and what was held behind it follows.
+    let outcome = store
+        .ingest(&cl, good[1_000..1_100].to_vec(), &fed.roster)
+        .expect("ingest");
+    assert_eq!((outcome.appended, outcome.held), (200, 0), "{outcome:?}");
+    assert_eq!(store.head(&cl).expect("head").size, 1_200);
 }
 
 /// A checkpoint target reached in the middle of a long run: slices before

@@ -98,8 +98,54 @@ pub enum CheckpointOutcome {
     },
 }
 
-/// An entry of a run, decoded: signed bytes, header, payload if carried.
+/// An entry as a caller hands it in: signed bytes, payload if carried.
+type Item = (SignedEntry, Option<Vec<u8>>);
+
+/// An entry decoded: signed bytes, header, payload if carried.
 type RunItem = (SignedEntry, EntryHeader, Option<Vec<u8>>);
+
+/// Entries to append from the head on.
+struct Run {
+    /// The head: the index the first entry must have.
+    start: u64,
+    items: Vec<Item>,
+    /// The headers of the first items, as far as the caller decoded them.
+    headers: Vec<EntryHeader>,
+}
+
+/// A slice of a run on its way through the pipeline: checked on a thread
+/// of its own, then staged, then dropped by the writer once sled applied
+/// it.
+struct Slice {
+    /// The index its first entry must have.
+    start: u64,
+    items: Vec<Item>,
+    /// The items' headers in order, as far as they are the log's next
+    /// entries: the check decodes those the caller did not.
+    headers: Vec<EntryHeader>,
+    /// One result per entry checked, up to and including the first failure.
+    checked: Vec<Result<Option<IndexTerms>, Rejected>>,
+}
+
+impl Slice {
+    /// Decodes the headers still missing, up to the first entry that is not
+    /// the log's next one (undecodable, of another log, another index),
+    /// and checks the entries up to there.
+    fn check(mut self, origin: &Origin, roster: &impl KeyLookup) -> Self {
+        let mut next = self.start + self.headers.len() as u64;
+        for (signed, _) in &self.items[self.headers.len()..] {
+            match signed.decode_header() {
+                Ok(header) if header.index == next && &header.origin == origin => {
+                    self.headers.push(header);
+                    next += 1;
+                }
+                _ => break,
+            }
+        }
+        self.checked = check_entries(origin, roster, &self.items, &self.headers);
+        self
+    }
+}
 
 /// Entries per slice of a run: large enough that signature batches stay
 /// efficient and postings and heads are written rarely, small enough that
@@ -110,6 +156,28 @@ const SLICE: usize = 512;
 /// slice for each core; fewer than this are not worth a thread.
 const MIN_SLICE: usize = 64;
 
+/// How long each slice of a run of `len` entries is: one per core at
+/// least, at most [`SLICE`]. When there are more slices than cores, the
+/// last is cut in halves down to [`MIN_SLICE`], because sled applies the
+/// last slice with nothing else left to run beside it.
+fn slice_lengths(len: usize, cores: usize) -> Vec<usize> {
+    let full = len.div_ceil(cores).clamp(MIN_SLICE, SLICE);
+    let mut lengths = vec![full; len / full];
+    if !len.is_multiple_of(full) {
+        lengths.push(len % full);
+    }
+    if lengths.len() > cores
+        && let Some(mut last) = lengths.pop()
+    {
+        while last >= 2 * MIN_SLICE {
+            lengths.push(last / 2);
+            last -= last / 2;
+        }
+        lengths.push(last);
+    }
+    lengths
+}
+
 /// How appending a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RunEnd {
@@ -117,26 +185,30 @@ enum RunEnd {
     Complete,
     /// A bad entry stopped the run; what came before it went in.
     Stopped,
+    /// An entry is not the log's next one; what came before it went in,
+    /// and it and what follows are to be sorted.
+    Unordered,
     /// The entries do not give the signed checkpoint's root; the slices
     /// before the one that showed it went in, nothing of that one.
     Mismatch,
 }
 
-/// Stages one checked slice. Stops at the first bad entry, and at a
-/// checkpoint target whose root the entries do not give.
+/// Stages one checked slice. Stops at the first bad entry, at the first
+/// that is not the log's next one, and at a checkpoint target whose root
+/// the entries do not give.
 fn stage_slice(
     staging: &mut Staging<'_>,
     run_start: u64,
-    slice: &[RunItem],
-    checked: Vec<Result<Option<IndexTerms>, Rejected>>,
+    slice: &Slice,
     target: &mut Option<SignedCheckpoint>,
     outcome: &mut IngestOutcome,
 ) -> Result<RunEnd, StoreError> {
-    for ((signed, header, payload), terms) in slice.iter().zip(checked) {
+    let entries = slice.items.iter().zip(&slice.headers).zip(&slice.checked);
+    for (((signed, payload), header), terms) in entries {
         let terms = match terms {
             Ok(terms) => terms,
             Err(rejected) => {
-                outcome.rejected.push((header.index, rejected));
+                outcome.rejected.push((header.index, rejected.clone()));
                 return Ok(RunEnd::Stopped);
             }
         };
@@ -162,21 +234,27 @@ fn stage_slice(
             staging.reached = Some(cp);
         }
     }
-    Ok(RunEnd::Complete)
+    if slice.headers.len() < slice.items.len() {
+        Ok(RunEnd::Unordered)
+    } else {
+        Ok(RunEnd::Complete)
+    }
 }
 
-/// Checks a slice of a run on the calling thread, without the store: each
-/// entry's key in the roster, the signatures in one batch, payload digests
-/// and records, and the records' index terms. One result per entry, up to
-/// and including the first failure.
-fn check_slice(
+/// Checks the entries of `items` that `headers` has, on the calling
+/// thread, without the store: each entry's key in the roster, the
+/// signatures in one batch, payload digests and records, and the records'
+/// index terms. One result per entry, up to and including the first
+/// failure.
+fn check_entries(
     origin: &Origin,
     roster: &impl KeyLookup,
-    slice: &[RunItem],
+    items: &[Item],
+    headers: &[EntryHeader],
 ) -> Vec<Result<Option<IndexTerms>, Rejected>> {
     let mut failure: Option<(usize, Rejected)> = None;
-    let mut keyed = Vec::with_capacity(slice.len());
-    for (offset, (signed, header, _)) in slice.iter().enumerate() {
+    let mut keyed = Vec::with_capacity(headers.len());
+    for (offset, ((signed, _), header)) in items.iter().zip(headers).enumerate() {
         match roster.entry_key(origin, header.index) {
             Ok(key) => keyed.push((signed, header, key)),
             Err(refusal) => {
@@ -188,15 +266,17 @@ fn check_slice(
     if let Err(e) = entry::verify_batch(&keyed) {
         let offset = match &e {
             EntryError::BadSignature { index, .. } | EntryError::WrongKey { index, .. } => {
-                usize::try_from(index - slice[0].1.index).unwrap_or(0)
+                usize::try_from(index - headers[0].index).unwrap_or(0)
             }
             _ => 0,
         };
         failure = Some((offset, e.into()));
     }
-    let valid = failure.as_ref().map_or(slice.len(), |(offset, _)| *offset);
+    let valid = failure
+        .as_ref()
+        .map_or(headers.len(), |(offset, _)| *offset);
     let mut checked = Vec::with_capacity(valid + 1);
-    for (_, header, payload) in &slice[..valid] {
+    for ((_, payload), header) in items.iter().zip(&headers[..valid]) {
         let result = match payload {
             Some(bytes) => {
                 check_payload(header, bytes).map(|record| record.map(|r| r.index_terms()))
@@ -628,7 +708,8 @@ impl Store {
     /// the roster authorises for its index verified, its payload (if sent)
     /// matched the header, and the tree it extends matched any signed
     /// checkpoint held for that size. Entries past a gap are held aside until
-    /// the gap fills.
+    /// the gap fills; the entries that follow a bad one in order are dropped
+    /// until they are sent again.
     ///
     /// # Errors
     /// [`StoreError`] when the store cannot be read or written.
@@ -646,13 +727,26 @@ impl Store {
                 .collect();
             return Ok(outcome);
         }
-        let _t0 = std::time::Instant::now();
         let log_id = self.ensure_log_id(origin)?;
         let _write = self.lock_log(log_id);
-        let head = self.head_of(log_id)?;
+        // A sync range or a gossiped entry comes in order from the head: it
+        // goes straight into the pipeline, each header decoded on the thread
+        // that checks its slice. What follows the first entry that is not
+        // the log's next one is sorted first.
+        let in_order = Run {
+            start: self.head_of(log_id)?.size,
+            items,
+            headers: Vec::new(),
+        };
+        let (end, items) = self.append_run(log_id, origin, in_order, roster, &mut outcome)?;
+        if matches!(end, RunEnd::Stopped | RunEnd::Mismatch) {
+            // What follows a bad entry is dropped until it is sent again.
+            return Ok(outcome);
+        }
 
-        // Decode, sort, and split by position against the stored head.
-        let mut ahead: BTreeMap<u64, (SignedEntry, EntryHeader, Option<Vec<u8>>)> = BTreeMap::new();
+        // Decode, and split by position against the stored head.
+        let head = self.head_of(log_id)?;
+        let mut ahead: BTreeMap<u64, RunItem> = BTreeMap::new();
         let headers = par_map(&items, |(signed, _)| signed.decode_header());
         for ((signed, payload), header) in items.into_iter().zip(headers) {
             let header = match header {
@@ -670,22 +764,26 @@ impl Store {
                         found: header.origin,
                     },
                 ));
-                continue;
-            }
-            if header.index < head.size {
+            } else if header.index < head.size {
                 self.check_stored(log_id, signed, header, payload, roster, &mut outcome)?;
             } else {
                 ahead.insert(header.index, (signed, header, payload));
             }
         }
         self.take_pending(log_id, head.size, &mut ahead)?;
-        let mut run: Vec<RunItem> = Vec::new();
+        let mut sorted = Run {
+            start: head.size,
+            items: Vec::new(),
+            headers: Vec::new(),
+        };
         let mut next = head.size;
-        while let Some(item) = ahead.remove(&next) {
-            run.push(item);
+        while let Some((signed, header, payload)) = ahead.remove(&next) {
+            sorted.items.push((signed, payload));
+            sorted.headers.push(header);
             next += 1;
         }
-        if self.append_run(log_id, origin, &run, roster, &mut outcome)? == RunEnd::Mismatch {
+        let (end, _) = self.append_run(log_id, origin, sorted, roster, &mut outcome)?;
+        if end == RunEnd::Mismatch {
             return Ok(outcome);
         }
         // Keep what is still ahead of a gap, verified later when it fills.
@@ -693,7 +791,9 @@ impl Store {
         Ok(outcome)
     }
 
-    /// Appends `run`, which starts at the head, up to its first bad entry.
+    /// Appends `run` up to its first bad entry or the first that is not the
+    /// log's next. Returns how the run ended, and for [`RunEnd::Unordered`]
+    /// the entries from the one that is not the next on.
     ///
     /// The run goes in slices of at most [`SLICE`] entries, each sealed as
     /// its own group (as if the caller had ingested it alone) and applied by
@@ -706,63 +806,80 @@ impl Store {
         &self,
         log_id: u32,
         origin: &Origin,
-        run: &[RunItem],
+        run: Run,
         roster: &(impl KeyLookup + Sync),
         outcome: &mut IngestOutcome,
-    ) -> Result<RunEnd, StoreError> {
-        let Some(first) = run.first() else {
-            return Ok(RunEnd::Complete);
-        };
-        let run_start = first.1.index;
+    ) -> Result<(RunEnd, Vec<Item>), StoreError> {
+        let Run {
+            start,
+            items,
+            headers,
+        } = run;
+        if items.is_empty() {
+            return Ok((RunEnd::Complete, items));
+        }
         let mut target = self.target_by_id(log_id)?;
         // A target at or below the head was reached by an earlier append; it
         // must still be the stored tree's root.
-        if let Some(cp) = target.take_if(|cp| cp.checkpoint.size <= run_start)
+        if let Some(cp) = target.take_if(|cp| cp.checkpoint.size <= start)
             && merkle::tree_hash(cp.checkpoint.size, &self.hash_reader(log_id))?
                 != cp.checkpoint.root
         {
             outcome.rejected.push((
                 cp.checkpoint.size,
                 Rejected::CheckpointMismatch {
-                    start: run_start,
-                    end: run_start,
+                    start,
+                    end: start,
                     size: cp.checkpoint.size,
                 },
             ));
-            return Ok(RunEnd::Mismatch);
+            return Ok((RunEnd::Mismatch, Vec::new()));
         }
-        let slice_len = run
-            .len()
-            .div_ceil(parallel::cores())
-            .clamp(MIN_SLICE, SLICE);
-        let slices: Vec<&[RunItem]> = run.chunks(slice_len).collect();
+        let lengths = slice_lengths(items.len(), parallel::cores());
+        let (mut items, mut headers) = (items.into_iter(), headers.into_iter());
+        let mut slices = lengths.into_iter().scan(start, |next, len| {
+            let slice = Slice {
+                start: *next,
+                items: items.by_ref().take(len).collect(),
+                headers: headers.by_ref().take(len).collect(),
+                checked: Vec::new(),
+            };
+            *next += len as u64;
+            Some(slice)
+        });
         std::thread::scope(|scope| {
-            let (groups, applied) = std::sync::mpsc::sync_channel::<Sealed>(1);
+            let (groups, applied) = std::sync::mpsc::sync_channel::<(Sealed, Slice)>(1);
             let writer = scope.spawn(move || -> Result<(), StoreError> {
-                for sealed in applied {
+                // The slice goes with its group so that freeing it is the
+                // writer's work, not the stager's.
+                for (sealed, _slice) in applied {
                     sealed.apply(self, log_id)?;
                 }
                 Ok(())
             });
             let mut staging = Staging::new(self, log_id)?;
             let mut checks = InOrder::new(scope);
-            let mut started = slices.iter();
             let mut end = RunEnd::Complete;
-            for slice in &slices {
-                let this = loop {
-                    let Some(next) = started.next() else {
-                        break checks
-                            .oldest()
-                            .expect("a check runs for each slice not staged");
+            let mut unordered = Vec::new();
+            loop {
+                let checked = loop {
+                    let Some(slice) = slices.next() else {
+                        break checks.oldest();
                     };
-                    if let Some(done) = checks.start(move || check_slice(origin, roster, next)) {
-                        break done;
+                    if let Some(done) = checks.start(move || slice.check(origin, roster)) {
+                        break Some(done);
                     }
                 };
+                let Some(mut slice) = checked else {
+                    break;
+                };
                 let group_start = staging.size;
-                end = stage_slice(&mut staging, run_start, slice, this, &mut target, outcome)?;
+                end = stage_slice(&mut staging, start, &slice, &mut target, outcome)?;
                 if end == RunEnd::Mismatch {
                     break;
+                }
+                if end == RunEnd::Unordered {
+                    unordered = slice.items.split_off(slice.headers.len());
                 }
                 if staging.size > group_start {
                     let reached = staging.reached.take();
@@ -770,7 +887,7 @@ impl Store {
                     if reached.is_some() {
                         sealed.batch.remove(&log_key(keys::TARGET, log_id)[..]);
                     }
-                    if groups.send(sealed).is_err() {
+                    if groups.send((sealed, slice)).is_err() {
                         // The writer stopped on an error, returned below.
                         break;
                     }
@@ -780,9 +897,15 @@ impl Store {
                     break;
                 }
             }
+            if end == RunEnd::Unordered {
+                while let Some(slice) = checks.oldest() {
+                    unordered.extend(slice.items);
+                }
+                unordered.extend(slices.flat_map(|slice| slice.items));
+            }
             drop(groups);
             writer.join().expect("the store's writer does not panic")?;
-            Ok(end)
+            Ok((end, unordered))
         })
     }
 
@@ -849,7 +972,7 @@ impl Store {
         &self,
         log_id: u32,
         from: u64,
-        ahead: &mut BTreeMap<u64, (SignedEntry, EntryHeader, Option<Vec<u8>>)>,
+        ahead: &mut BTreeMap<u64, RunItem>,
     ) -> Result<(), StoreError> {
         let mut next = from;
         loop {
@@ -887,7 +1010,7 @@ impl Store {
         &self,
         log_id: u32,
         origin: &Origin,
-        ahead: BTreeMap<u64, (SignedEntry, EntryHeader, Option<Vec<u8>>)>,
+        ahead: BTreeMap<u64, RunItem>,
         rejected: &mut Vec<(u64, Rejected)>,
     ) -> Result<u64, StoreError> {
         let prefix = log_key(b'p', log_id);
@@ -1134,4 +1257,30 @@ fn encode_pending(signed: &SignedEntry, payload: Option<&[u8]>) -> Vec<u8> {
 fn decode_pending(raw: &[u8]) -> Option<(SignedEntry, Option<Vec<u8>>)> {
     let wire: entry::WireEntry = serde_json::from_slice(raw).ok()?;
     wire.decode().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_cover_the_run_one_per_core_at_least_and_end_short() {
+        for cores in 1..=4 {
+            for len in 1..=5_000 {
+                let lengths = slice_lengths(len, cores);
+                assert_eq!(lengths.iter().sum::<usize>(), len, "{len} on {cores}");
+                assert!(lengths.iter().all(|&l| l > 0 && l <= SLICE), "{lengths:?}");
+                if len >= cores * MIN_SLICE {
+                    assert!(lengths.len() >= cores, "{len} on {cores}: {lengths:?}");
+                }
+                if lengths.len() > cores {
+                    assert!(*lengths.last().unwrap() < 2 * MIN_SLICE, "{lengths:?}");
+                }
+            }
+        }
+        assert_eq!(
+            slice_lengths(4_096, 2),
+            [&[512; 7][..], &[256, 128, 64, 64]].concat()
+        );
+    }
 }
