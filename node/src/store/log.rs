@@ -327,7 +327,8 @@ struct Staging<'a> {
     batch: sled::Batch,
     /// Index postings of this group: one key per term, not per entry, so
     /// that terms shared by many entries (kinds, countries) cost one write.
-    postings: BTreeMap<(u8, String), Vec<u64>>,
+    /// By index kind, then term.
+    postings: BTreeMap<u8, BTreeMap<String, Vec<u64>>>,
     /// The checkpoint target this group reached, stored with it.
     reached: Option<SignedCheckpoint>,
     /// How many of the overlay's new hashes earlier groups sealed.
@@ -524,12 +525,14 @@ impl<'a> Staging<'a> {
         Ok(())
     }
 
-    /// Adds `index` to the postings of `term`; written once per group.
+    /// Adds `index` to the postings of `term`; written once per group. A
+    /// term the group has already is looked up, not copied.
     fn post(&mut self, kind: IndexKind, term: &str, index: u64) {
-        let list = self
-            .postings
-            .entry((kind as u8, term.to_owned()))
-            .or_default();
+        let terms = self.postings.entry(kind as u8).or_default();
+        let list = match terms.get_mut(term) {
+            Some(list) => list,
+            None => terms.entry(term.to_owned()).or_default(),
+        };
         if list.last() != Some(&index) {
             list.push(index);
         }
@@ -566,11 +569,13 @@ impl<'a> Staging<'a> {
                 self.status_pages[&number].clone(),
             );
         }
-        for ((kind, term), indexes) in std::mem::take(&mut self.postings) {
-            let first = indexes[0];
-            let value: Vec<u8> = indexes.iter().flat_map(|i| i.to_be_bytes()).collect();
-            self.batch
-                .insert(keys::index_key(kind, &term, self.log_id, first), value);
+        for (kind, terms) in std::mem::take(&mut self.postings) {
+            for (term, indexes) in terms {
+                let first = indexes[0];
+                let value: Vec<u8> = indexes.iter().flat_map(|i| i.to_be_bytes()).collect();
+                self.batch
+                    .insert(keys::index_key(kind, &term, self.log_id, first), value);
+            }
         }
         if !self.page.is_empty() {
             // Rewritten whole by each group until it is full.
