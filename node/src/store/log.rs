@@ -104,34 +104,37 @@ type Item = (SignedEntry, Option<Vec<u8>>);
 /// An entry decoded: signed bytes, header, payload if carried.
 type RunItem = (SignedEntry, EntryHeader, Option<Vec<u8>>);
 
-/// Entries to append from the head on.
+/// Entries to append in order from index `start` on: a whole call, or one
+/// slice of it on its way through the pipeline.
 struct Run {
-    /// The head: the index the first entry must have.
+    /// The index the first entry must have.
     start: u64,
     items: Vec<Item>,
-    /// The headers of the first items, as far as the caller decoded them.
+    /// The items' headers in order, as far as they are known to be the
+    /// log's next entries: decoded by the caller, or by the check.
     headers: Vec<EntryHeader>,
 }
 
-/// A slice of a run on its way through the pipeline: checked on a thread
-/// of its own, then staged, then dropped by the writer once sled applied
-/// it.
-struct Slice {
-    /// The index its first entry must have.
-    start: u64,
-    items: Vec<Item>,
-    /// The items' headers in order, as far as they are the log's next
-    /// entries: the check decodes those the caller did not.
-    headers: Vec<EntryHeader>,
-    /// One result per entry checked, up to and including the first failure.
-    checked: Vec<Result<Option<IndexTerms>, Rejected>>,
-}
+impl Run {
+    /// The run cut into slices as long as [`slice_lengths`] says, in order.
+    fn into_slices(self) -> impl Iterator<Item = Run> {
+        let lengths = slice_lengths(self.items.len(), parallel::cores());
+        let (mut items, mut headers) = (self.items.into_iter(), self.headers.into_iter());
+        lengths.into_iter().scan(self.start, move |next, len| {
+            let slice = Run {
+                start: *next,
+                items: items.by_ref().take(len).collect(),
+                headers: headers.by_ref().take(len).collect(),
+            };
+            *next += len as u64;
+            Some(slice)
+        })
+    }
 
-impl Slice {
     /// Decodes the headers still missing, up to the first entry that is not
     /// the log's next one (undecodable, of another log, another index),
-    /// and checks the entries up to there.
-    fn check(mut self, origin: &Origin, roster: &impl KeyLookup) -> Self {
+    /// and checks the entries up to there; on a thread of its own.
+    fn check(mut self, origin: &Origin, roster: &impl KeyLookup) -> Checked {
         let mut next = self.start + self.headers.len() as u64;
         for (signed, _) in &self.items[self.headers.len()..] {
             match signed.decode_header() {
@@ -142,9 +145,19 @@ impl Slice {
                 _ => break,
             }
         }
-        self.checked = check_entries(origin, roster, &self.items, &self.headers);
-        self
+        Checked {
+            results: check_entries(origin, roster, &self.items, &self.headers),
+            run: self,
+        }
     }
+}
+
+/// A slice of a run, checked: staged next, then dropped by the writer once
+/// sled applied it.
+struct Checked {
+    run: Run,
+    /// One result per entry checked, up to and including the first failure.
+    results: Vec<Result<Option<IndexTerms>, Rejected>>,
 }
 
 /// Entries per slice of a run: large enough that signature batches stay
@@ -199,11 +212,12 @@ enum RunEnd {
 fn stage_slice(
     staging: &mut Staging<'_>,
     run_start: u64,
-    slice: &Slice,
+    slice: &Checked,
     target: &mut Option<SignedCheckpoint>,
     outcome: &mut IngestOutcome,
 ) -> Result<RunEnd, StoreError> {
-    let entries = slice.items.iter().zip(&slice.headers).zip(&slice.checked);
+    let Run { items, headers, .. } = &slice.run;
+    let entries = items.iter().zip(headers).zip(&slice.results);
     for (((signed, payload), header), terms) in entries {
         let terms = match terms {
             Ok(terms) => terms,
@@ -234,7 +248,7 @@ fn stage_slice(
             staging.reached = Some(cp);
         }
     }
-    if slice.headers.len() < slice.items.len() {
+    if headers.len() < items.len() {
         Ok(RunEnd::Unordered)
     } else {
         Ok(RunEnd::Complete)
@@ -815,13 +829,9 @@ impl Store {
         roster: &(impl KeyLookup + Sync),
         outcome: &mut IngestOutcome,
     ) -> Result<(RunEnd, Vec<Item>), StoreError> {
-        let Run {
-            start,
-            items,
-            headers,
-        } = run;
-        if items.is_empty() {
-            return Ok((RunEnd::Complete, items));
+        let start = run.start;
+        if run.items.is_empty() {
+            return Ok((RunEnd::Complete, run.items));
         }
         let mut target = self.target_by_id(log_id)?;
         // A target at or below the head was reached by an earlier append; it
@@ -840,20 +850,9 @@ impl Store {
             ));
             return Ok((RunEnd::Mismatch, Vec::new()));
         }
-        let lengths = slice_lengths(items.len(), parallel::cores());
-        let (mut items, mut headers) = (items.into_iter(), headers.into_iter());
-        let mut slices = lengths.into_iter().scan(start, |next, len| {
-            let slice = Slice {
-                start: *next,
-                items: items.by_ref().take(len).collect(),
-                headers: headers.by_ref().take(len).collect(),
-                checked: Vec::new(),
-            };
-            *next += len as u64;
-            Some(slice)
-        });
+        let mut slices = run.into_slices();
         std::thread::scope(|scope| {
-            let (groups, applied) = std::sync::mpsc::sync_channel::<(Sealed, Slice)>(1);
+            let (groups, applied) = std::sync::mpsc::sync_channel::<(Sealed, Checked)>(1);
             let writer = scope.spawn(move || -> Result<(), StoreError> {
                 // The slice goes with its group so that freeing it is the
                 // writer's work, not the stager's.
@@ -884,7 +883,8 @@ impl Store {
                     break;
                 }
                 if end == RunEnd::Unordered {
-                    unordered = slice.items.split_off(slice.headers.len());
+                    let run = &mut slice.run;
+                    unordered = run.items.split_off(run.headers.len());
                 }
                 if staging.size > group_start {
                     let reached = staging.reached.take();
@@ -904,7 +904,7 @@ impl Store {
             }
             if end == RunEnd::Unordered {
                 while let Some(slice) = checks.oldest() {
-                    unordered.extend(slice.items);
+                    unordered.extend(slice.run.items);
                 }
                 unordered.extend(slices.flat_map(|slice| slice.items));
             }
