@@ -837,92 +837,88 @@ fn a_checkpoint_is_final_once_it_has_the_required_cosignatures() {
 fn proofs_from_the_store_equal_proofs_from_the_leaves_as_the_log_grows() {
     let fed = Fed::new();
     let mut store = fed.store("mx");
-    let mut logs: Vec<(Origin, &str, u64, Vec<merkle::Hash>)> = ["cl", "pe"]
-        .into_iter()
-        .map(|id| (fed.origin(id), id, 0, Vec::new()))
-        .collect();
+    let mut logs = ["cl", "pe"].map(|id| ExpectedLog::new(&fed, id));
     for (round, group) in [37u64, 1, 90, 128, 300, 5].into_iter().enumerate() {
-        for (_, id, size, reference) in &mut logs {
-            grow(&fed, &store, id, size, reference, group);
+        for log in &mut logs {
+            log.grow(&fed, &store, group);
         }
         if round == 3 {
             drop(store);
             store = fed.store("mx");
         }
-        for (origin, _, size, reference) in &logs {
-            let size = *size;
+        for log in &logs {
+            let (origin, size) = (&log.origin, log.size);
             for old in [1, size / 3, size / 2, size - 1, size] {
                 for index in [0, old / 2, old.saturating_sub(1)] {
-                    assert_eq!(
-                        store.inclusion_proof(origin, index, old).expect("proof"),
-                        merkle::inclusion_proof(old, index, reference).expect("reference"),
-                        "{origin}: inclusion of {index} in {old} at size {size}"
-                    );
+                    log.assert_proof(&store, index, old);
                 }
                 assert_eq!(
                     store.consistency_proof(origin, old, size).expect("proof"),
-                    merkle::consistency_proof(size, old, reference).expect("reference"),
+                    merkle::consistency_proof(size, old, &log.hashes).expect("reference"),
                     "{origin}: consistency {old} -> {size}"
                 );
             }
             assert_eq!(
                 store.root_at(origin, size).expect("root"),
-                merkle::tree_hash(size, reference).expect("root")
+                merkle::tree_hash(size, &log.hashes).expect("root")
             );
         }
     }
 }
 
-/// Appends `count` entries to `id`'s log of `size` entries, and the hashes
-/// they store to `reference`.
-fn grow(
-    fed: &Fed,
-    store: &Store,
-    id: &str,
-    size: &mut u64,
-    reference: &mut Vec<merkle::Hash>,
-    count: u64,
-) {
-    let items = next_entries(fed, id, size, reference, count);
-    let outcome = store
-        .ingest(&fed.origin(id), items, &fed.roster)
-        .expect("ingest");
-    assert_eq!(outcome.appended, count);
-}
-
-/// The next `count` entries of `id`'s log, signed, with their stored
-/// hashes added to `reference` and `size` moved past them.
-fn next_entries(
-    fed: &Fed,
-    id: &str,
-    size: &mut u64,
-    reference: &mut Vec<merkle::Hash>,
-    count: u64,
-) -> Vec<(SignedEntry, Option<Vec<u8>>)> {
-    let items = signed_entries(fed, id, *size, count);
-    for (entry, _) in &items {
-        let new = merkle::stored_hashes_for_record(*size, entry.leaf_hash(), &*reference)
-            .expect("hashes");
-        reference.extend(new);
-        *size += 1;
-    }
-    items
-}
-
-/// The store's inclusion proof of `index` in the first `size` entries of
-/// `origin` equals the one computed from the leaves in `reference`.
-fn assert_proof_from_leaves(
-    store: &Store,
-    origin: &Origin,
-    reference: &[merkle::Hash],
-    index: u64,
+/// A member's log as the tests compute it from its leaves: its size and
+/// the hashes its entries store, what the store's proofs must equal.
+struct ExpectedLog {
+    id: &'static str,
+    origin: Origin,
     size: u64,
-) {
-    assert_eq!(
-        store.inclusion_proof(origin, index, size).expect("proof"),
-        merkle::inclusion_proof(size, index, reference).expect("reference"),
-        "inclusion of {index} in {size}"
-    );
+    hashes: Vec<merkle::Hash>,
+}
+
+impl ExpectedLog {
+    fn new(fed: &Fed, id: &'static str) -> Self {
+        Self {
+            id,
+            origin: fed.origin(id),
+            size: 0,
+            hashes: Vec::new(),
+        }
+    }
+
+    /// The log's next `count` entries, signed; the size and the hashes
+    /// move past them.
+    fn next_entries(&mut self, fed: &Fed, count: u64) -> Vec<(SignedEntry, Option<Vec<u8>>)> {
+        let items = signed_entries(fed, self.id, self.size, count);
+        for (entry, _) in &items {
+            let new = merkle::stored_hashes_for_record(self.size, entry.leaf_hash(), &self.hashes)
+                .expect("hashes");
+            self.hashes.extend(new);
+            self.size += 1;
+        }
+        items
+    }
+
+    /// Appends the log's next `count` entries to `store`.
+    fn grow(&mut self, fed: &Fed, store: &Store, count: u64) {
+        let items = self.next_entries(fed, count);
+        let outcome = store
+            .ingest(&self.origin, items, &fed.roster)
+            .expect("ingest");
+        assert_eq!(outcome.appended, count);
+    }
+
+    /// The store's inclusion proof of `index` in the first `size` entries
+    /// equals the one computed from the leaves.
+    fn assert_proof(&self, store: &Store, index: u64, size: u64) {
+        assert_eq!(
+            store
+                .inclusion_proof(&self.origin, index, size)
+                .expect("proof"),
+            merkle::inclusion_proof(size, index, &self.hashes).expect("reference"),
+            "{}: inclusion of {index} in {size}",
+            self.origin
+        );
+    }
 }
 
 /// After reopening, the store caches a log's hashes as reads need them: a
@@ -932,31 +928,31 @@ fn assert_proof_from_leaves(
 fn proofs_stay_right_as_hashes_are_cached_again_after_reopening() {
     let fed = Fed::new();
     let origin = fed.origin("cl");
-    let (mut size, mut reference) = (0, Vec::new());
+    let mut log = ExpectedLog::new(&fed, "cl");
     let store = fed.store("mx");
-    grow(&fed, &store, "cl", &mut size, &mut reference, 300);
+    log.grow(&fed, &store, 300);
     drop(store);
     let store = fed.store("mx");
-    assert_proof_from_leaves(&store, &origin, &reference, 3, 7);
-    grow(&fed, &store, "cl", &mut size, &mut reference, 600);
-    grow(&fed, &store, "cl", &mut size, &mut reference, 3);
+    log.assert_proof(&store, 3, 7);
+    log.grow(&fed, &store, 600);
+    log.grow(&fed, &store, 3);
     for (index, size) in [(0, 900), (299, 901), (450, 903), (902, 903), (17, 64)] {
-        assert_proof_from_leaves(&store, &origin, &reference, index, size);
+        log.assert_proof(&store, index, size);
     }
-    grow(&fed, &store, "cl", &mut size, &mut reference, 40);
+    log.grow(&fed, &store, 40);
     for index in [0, 500, 942] {
-        assert_proof_from_leaves(&store, &origin, &reference, index, 943);
+        log.assert_proof(&store, index, 943);
     }
     assert_eq!(
         store.root_at(&origin, 943).expect("root"),
-        merkle::tree_hash(943, &reference).expect("root")
+        merkle::tree_hash(943, &log.hashes).expect("root")
     );
     // Cached whole right after opening, as a running node does.
     drop(store);
     let store = fed.store("mx");
     store.cache_hashes().expect("cache");
     for (index, size) in [(0, 943), (942, 943), (600, 701)] {
-        assert_proof_from_leaves(&store, &origin, &reference, index, size);
+        log.assert_proof(&store, index, size);
     }
 }
 
@@ -968,14 +964,12 @@ fn proofs_stay_right_as_hashes_are_cached_again_after_reopening() {
 fn proofs_stay_right_while_hashes_are_cached_beside_appends() {
     let fed = Fed::new();
     let origin = fed.origin("cl");
-    let (mut size, mut reference) = (0, Vec::new());
+    let mut log = ExpectedLog::new(&fed, "cl");
     let store = fed.store("mx");
-    grow(&fed, &store, "cl", &mut size, &mut reference, 2000);
+    log.grow(&fed, &store, 2000);
     drop(store);
-    let before = size;
-    let calls: Vec<_> = (0..10)
-        .map(|_| next_entries(&fed, "cl", &mut size, &mut reference, 100))
-        .collect();
+    let before = log.size;
+    let calls: Vec<_> = (0..10).map(|_| log.next_entries(&fed, 100)).collect();
     let store = fed.store("mx");
     std::thread::scope(|scope| {
         scope.spawn(|| {
@@ -986,11 +980,11 @@ fn proofs_stay_right_while_hashes_are_cached_beside_appends() {
         });
         for round in 0..200 {
             let index = round * 37 % before;
-            assert_proof_from_leaves(&store, &origin, &reference, index, before);
+            log.assert_proof(&store, index, before);
         }
     });
-    for index in [0, before - 1, before, size - 1] {
-        assert_proof_from_leaves(&store, &origin, &reference, index, size);
+    for index in [0, before - 1, before, log.size - 1] {
+        log.assert_proof(&store, index, log.size);
     }
 }
 
@@ -1003,9 +997,9 @@ fn proofs_stay_right_while_hashes_are_cached_beside_appends() {
 fn lost_entries_below_the_head_fail_only_the_proofs_that_need_them() {
     let fed = Fed::new();
     let origin = fed.origin("cl");
-    let (mut size, mut reference) = (0, Vec::new());
+    let mut log = ExpectedLog::new(&fed, "cl");
     let store = fed.store("mx");
-    grow(&fed, &store, "cl", &mut size, &mut reference, 100);
+    log.grow(&fed, &store, 100);
     drop(store);
     let db = common::raw_sled(&Home::new(&fed.root.join("mx")).db_path());
     let data = db.open_tree("data").expect("data");
@@ -1017,7 +1011,7 @@ fn lost_entries_below_the_head_fail_only_the_proofs_that_need_them() {
     drop((data, db));
 
     let store = fed.store("mx");
-    assert_proof_from_leaves(&store, &origin, &reference, 90, 100);
+    log.assert_proof(&store, 90, 100);
     assert!(
         store.inclusion_proof(&origin, 41, 100).is_err(),
         "the proof of 41 needs the lost entries' leaf hashes"
@@ -1197,9 +1191,9 @@ fn publishing_to_the_own_log_does_not_wait_for_a_replica_ingest() {
 fn a_format_1_store_is_upgraded_on_open_and_loses_nothing() {
     let fed = Fed::new();
     let origin = fed.origin("cl");
-    let (mut size, mut reference) = (0, Vec::new());
+    let mut log = ExpectedLog::new(&fed, "cl");
     let store = fed.store("mx");
-    grow(&fed, &store, "cl", &mut size, &mut reference, 100);
+    log.grow(&fed, &store, 100);
     let entries = store.entries(&origin, 0, 100).expect("entries");
     // The own log: denials 0 and 2; 1 amends 0 and 3 revokes it, and have
     // no status of their own.
@@ -1243,11 +1237,11 @@ fn a_format_1_store_is_upgraded_on_open_and_loses_nothing() {
         let store = fed.store("mx");
         assert_eq!(store.entries(&origin, 0, 100).expect("entries"), entries);
         assert_eq!(statuses(&store), before);
-        assert_proof_from_leaves(&store, &origin, &reference, 41, size);
-        grow(&fed, &store, "cl", &mut size, &mut reference, 5);
+        log.assert_proof(&store, 41, log.size);
+        log.grow(&fed, &store, 5);
         assert_eq!(
             store.head(&origin).expect("head").root,
-            merkle::tree_hash(size, &reference).expect("root")
+            merkle::tree_hash(log.size, &log.hashes).expect("root")
         );
         drop(store);
         assert_eq!(legacy_keys(&path), (0, 0));
@@ -1271,5 +1265,5 @@ fn a_format_1_store_is_upgraded_on_open_and_loses_nothing() {
         Err(other) => panic!("{other}"),
         Ok(_) => panic!("a store with a hole inside a page opened"),
     }
-    assert_eq!(legacy_keys(&path).0, size as usize - 32 - 1);
+    assert_eq!(legacy_keys(&path).0, log.size as usize - 32 - 1);
 }
