@@ -24,9 +24,7 @@ pub fn scale(n: f64) -> usize {
 }
 
 /// Cores this machine offers, as the benchmarks print beside each figure.
-pub fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
-}
+pub use concord_node::parallel::cores;
 
 /// The sample records of `scenarios/records/`, denials then notices, each
 /// in file-name order, validated.
