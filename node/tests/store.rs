@@ -10,7 +10,7 @@ use concord_keys::AgencyIdentity;
 use concord_keys::roster::Roster;
 use concord_node::home::Home;
 use concord_node::store::{
-    CheckpointOutcome, FORMAT_VERSION, OwnEntry, Rejected, Store, StoreError, keys,
+    CheckpointOutcome, FORMAT_VERSION, OwnEntry, Rejected, Store, StoreError, keys, open_sled,
 };
 use concord_node::testnet::{self, TestnetArgs};
 use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint};
@@ -537,7 +537,7 @@ fn reopen_checks_and_refusals() {
 
     // A store from a newer format is refused, and left as it is.
     {
-        let db = sled::open(&path).expect("raw open");
+        let db = open_sled(&path).expect("raw open");
         db.open_tree("meta")
             .expect("meta")
             .insert("format", &99u32.to_be_bytes())
@@ -549,7 +549,7 @@ fn reopen_checks_and_refusals() {
         Err(StoreError::NewerFormat { found: 99 })
     ));
     {
-        let db = sled::open(&path).expect("raw open");
+        let db = open_sled(&path).expect("raw open");
         db.open_tree("meta")
             .expect("meta")
             .insert("format", &FORMAT_VERSION.to_be_bytes())

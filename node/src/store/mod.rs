@@ -115,8 +115,12 @@ pub struct StoredCheckpoint {
 
 /// Opens sled, waiting up to [`LOCK_WAIT`] for a lock that is being
 /// released: sled's background threads let go of the file a moment after
-/// the last handle in this process dropped it.
-fn open_sled(path: &Path) -> Result<sled::Db, StoreError> {
+/// the last handle in this process dropped it. Public for tests that
+/// damage a store behind its back.
+///
+/// # Errors
+/// [`StoreError::Locked`] when the lock is still held after the wait.
+pub fn open_sled(path: &Path) -> Result<sled::Db, StoreError> {
     let deadline = std::time::Instant::now() + LOCK_WAIT;
     loop {
         match sled::Config::new().path(path).open() {
