@@ -1,0 +1,317 @@
+//! Hostile input against every decoder a peer or a file can reach: random
+//! bytes, and valid encodings with bytes flipped, cut, inserted or removed.
+//! Each must end in a value or an error, never a panic; and no change to a
+//! signed encoding may yield something that still verifies but says other
+//! than what was signed.
+
+use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint};
+use concord_protocol::entry::{self, NewEntry, SignedEntry, Visibility, WireEntry};
+use concord_protocol::equivocation::{EquivocationProof, KeyLookup, KeyRefusal};
+use concord_protocol::merkle;
+use concord_protocol::note::NoteVerifier;
+use concord_protocol::origin::Origin;
+use concord_protocol::record::{Kind, Record};
+use concord_protocol::wire::{
+    self, Gossip, MAX_GOSSIP_BYTES, MAX_SYNC_REQUEST_BYTES, SyncRequest, SyncResponse,
+};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use proptest::prelude::*;
+
+const ORIGIN: &str = "pacific-alliance.concord/pe";
+
+fn key() -> SigningKey {
+    SigningKey::from_bytes(&[7; 32])
+}
+
+fn origin() -> Origin {
+    Origin::new(ORIGIN).expect("valid origin")
+}
+
+/// One key for one log, as a roster with a single member would answer.
+struct OneLog(VerifyingKey);
+
+impl KeyLookup for OneLog {
+    fn entry_key(&self, origin: &Origin, _index: u64) -> Result<VerifyingKey, KeyRefusal> {
+        if origin.as_str() == ORIGIN {
+            Ok(self.0)
+        } else {
+            Err(KeyRefusal::UnknownOrigin(origin.clone()))
+        }
+    }
+
+    fn checkpoint_verifiers(&self, origin: &Origin) -> Vec<NoteVerifier> {
+        NoteVerifier::new(origin.as_str(), self.0)
+            .into_iter()
+            .collect()
+    }
+
+    fn witnesses(&self) -> Vec<concord_protocol::checkpoint::CosignatureVerifier> {
+        Vec::new()
+    }
+}
+
+fn notice_payload() -> Vec<u8> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/records/notices/br-2025-santos-seizure.json"
+    );
+    std::fs::read(path).expect("a sample notice")
+}
+
+fn signed_entry(index: u64) -> (SignedEntry, Vec<u8>) {
+    let payload = notice_payload();
+    let origin = origin();
+    let new = NewEntry {
+        origin: &origin,
+        index,
+        time: 1_763_935_200 + index,
+        kind: Kind::Notice,
+        refers_to: None,
+        payload: &payload,
+        visibility: Visibility::Federation,
+    };
+    (entry::sign_entry(&new, &key()).expect("signs"), payload)
+}
+
+fn signed_checkpoint(size: u64, salt: u8) -> SignedCheckpoint {
+    SignedCheckpoint::sign(Checkpoint::new(origin(), size, [salt; 32]), &key())
+}
+
+/// What a mutation does to a valid encoding.
+#[derive(Debug, Clone)]
+enum Mutation {
+    Set { at: usize, byte: u8 },
+    Cut { at: usize },
+    Insert { at: usize, byte: u8 },
+    Remove { at: usize },
+}
+
+/// Mostly printable ASCII, so that damaged JSON and note text often still
+/// parse and the damage reaches the checks behind the parser.
+fn byte() -> impl Strategy<Value = u8> {
+    prop_oneof![3 => 0x20u8..0x7f, 1 => any::<u8>()]
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        4 => (any::<usize>(), byte()).prop_map(|(at, byte)| Mutation::Set { at, byte }),
+        1 => any::<usize>().prop_map(|at| Mutation::Cut { at }),
+        2 => (any::<usize>(), byte()).prop_map(|(at, byte)| Mutation::Insert { at, byte }),
+        2 => any::<usize>().prop_map(|at| Mutation::Remove { at }),
+    ]
+}
+
+fn mutate(mut bytes: Vec<u8>, mutations: &[Mutation]) -> Vec<u8> {
+    for m in mutations {
+        if bytes.is_empty() {
+            break;
+        }
+        let len = bytes.len();
+        match *m {
+            Mutation::Set { at, byte } => bytes[at % len] = byte,
+            Mutation::Cut { at } => bytes.truncate(at % len),
+            Mutation::Insert { at, byte } => bytes.insert(at % (len + 1), byte),
+            Mutation::Remove { at } => {
+                bytes.remove(at % len);
+            }
+        }
+    }
+    bytes
+}
+
+fn messages() -> Vec<Vec<u8>> {
+    let (entry, payload) = signed_entry(3);
+    let (other, _) = signed_entry(4);
+    let checkpoint = signed_checkpoint(5, 1);
+    let note = String::from_utf8(checkpoint.to_bytes()).expect("a note is UTF-8");
+    vec![
+        wire::encode(&Gossip::Entry {
+            entry: entry.to_wire(Some(&payload)),
+        }),
+        wire::encode(&Gossip::Checkpoint { note: note.clone() }),
+        wire::encode(&Gossip::Equivocation {
+            proof: EquivocationProof::Checkpoints {
+                a: note.clone(),
+                b: String::from_utf8(signed_checkpoint(5, 2).to_bytes()).expect("UTF-8"),
+            },
+        }),
+        wire::encode(&SyncRequest::Entries {
+            origin: origin(),
+            start: 0,
+            end: 16,
+        }),
+        wire::encode(&SyncRequest::Checkpoints),
+        wire::encode(&SyncResponse::Checkpoints { notes: vec![note] }),
+        wire::encode(&SyncResponse::Entries {
+            origin: origin(),
+            start: 3,
+            entries: vec![entry.to_wire(Some(&payload)), other.to_wire(None)],
+        }),
+        wire::encode(&SyncResponse::Refused {
+            reason: "busy".into(),
+        }),
+    ]
+}
+
+/// Decodes `bytes` as each message type a peer may send, and follows every
+/// entry and note it carries through its decoders, as a node would.
+fn decode_everything(bytes: &[u8]) {
+    let lookup = OneLog(key().verifying_key());
+    if let Ok(gossip) = wire::decode::<Gossip>(bytes, MAX_GOSSIP_BYTES) {
+        match gossip {
+            Gossip::Entry { entry } => follow_entry(&entry, &lookup),
+            Gossip::Checkpoint { note } => follow_note(note.as_bytes(), &lookup),
+            Gossip::Equivocation { proof } => {
+                let _ = proof.verify(&lookup);
+            }
+        }
+    }
+    if let Ok(request) = wire::decode::<SyncRequest>(bytes, MAX_SYNC_REQUEST_BYTES) {
+        let _ = request.check();
+    }
+    if let Ok(response) = wire::decode::<SyncResponse>(bytes, MAX_GOSSIP_BYTES) {
+        match response {
+            SyncResponse::Checkpoints { notes } => {
+                for note in notes {
+                    follow_note(note.as_bytes(), &lookup);
+                }
+            }
+            SyncResponse::Entries { entries, .. } => {
+                for entry in &entries {
+                    follow_entry(entry, &lookup);
+                }
+            }
+            SyncResponse::Refused { .. } => {}
+        }
+    }
+}
+
+fn follow_entry(wire: &WireEntry, lookup: &OneLog) {
+    let Ok((signed, payload)) = wire.decode() else {
+        return;
+    };
+    let Ok(header) = signed.decode_header() else {
+        return;
+    };
+    let _ = header.check();
+    let _ = signed.leaf_hash();
+    if let Ok(key) = lookup.entry_key(&header.origin, header.index) {
+        let _ = signed.verify(&key);
+        let _ = entry::verify_batch(&[(&signed, &header, key)]);
+    }
+    if let Some(payload) = payload {
+        let _ = header.check_payload(&payload);
+        let _ = Record::parse(header.kind, &payload);
+    }
+}
+
+fn follow_note(bytes: &[u8], lookup: &OneLog) {
+    if let Ok(checkpoint) = SignedCheckpoint::parse(bytes) {
+        let verifiers = lookup.checkpoint_verifiers(&checkpoint.checkpoint.origin);
+        let _ = checkpoint.verify(&origin(), &verifiers);
+        let _ = checkpoint.to_bytes();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn random_bytes_never_panic_a_decoder(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        decode_everything(&bytes);
+        follow_note(&bytes, &OneLog(key().verifying_key()));
+        for kind in [Kind::Denial, Kind::DenialAmend, Kind::DenialRevoke, Kind::Notice] {
+            let _ = Record::parse(kind, &bytes);
+        }
+        let _ = SignedEntry::from_parts(bytes.clone(), &bytes).map(|e| e.decode_header());
+    }
+
+    #[test]
+    fn damaged_messages_never_panic_a_decoder(
+        which in any::<prop::sample::Index>(),
+        mutations in proptest::collection::vec(mutation(), 1..6),
+    ) {
+        let messages = messages();
+        let message = messages[which.index(messages.len())].clone();
+        decode_everything(&mutate(message, &mutations));
+    }
+
+    /// A damaged wire entry either fails to decode or verify, or still
+    /// carries the very header and signature that were signed (the damage
+    /// fell on JSON whitespace or on base64 padding bits that decode alike).
+    #[test]
+    fn a_damaged_entry_that_verifies_is_the_signed_one(
+        mutations in proptest::collection::vec(mutation(), 1..4),
+    ) {
+        let (signed, payload) = signed_entry(9);
+        let bytes = serde_json::to_vec(&signed.to_wire(Some(&payload))).expect("encodes");
+        let damaged = mutate(bytes, &mutations);
+        let Ok(wire) = serde_json::from_slice::<WireEntry>(&damaged) else {
+            return Ok(());
+        };
+        let Ok((decoded, decoded_payload)) = wire.decode() else {
+            return Ok(());
+        };
+        if decoded.verify(&key().verifying_key()).is_ok() {
+            prop_assert_eq!(&decoded.header_bytes, &signed.header_bytes);
+            prop_assert_eq!(decoded.leaf_hash(), signed.leaf_hash());
+            let header = decoded.decode_header().expect("it verified");
+            if let Some(p) = decoded_payload
+                && header.check_payload(&p).is_ok()
+            {
+                prop_assert_eq!(p, payload);
+            }
+        }
+    }
+
+    /// The same for a checkpoint note: whatever still verifies states the
+    /// signed origin, size and root.
+    #[test]
+    fn a_damaged_checkpoint_that_verifies_states_what_was_signed(
+        size in 0u64..1_000_000,
+        mutations in proptest::collection::vec(mutation(), 1..4),
+    ) {
+        let signed = signed_checkpoint(size, 3);
+        let damaged = mutate(signed.to_bytes(), &mutations);
+        let Ok(parsed) = SignedCheckpoint::parse(&damaged) else {
+            return Ok(());
+        };
+        let verifiers = OneLog(key().verifying_key()).checkpoint_verifiers(&origin());
+        if parsed.verify(&origin(), &verifiers).is_ok() {
+            prop_assert_eq!(parsed.checkpoint, signed.checkpoint);
+        }
+    }
+
+    /// Proof checks take any sizes, indexes and hashes a peer may send and
+    /// answer with an error, never a panic or an overflow. (That a valid
+    /// proof with any hash changed fails is `tests/merkle.rs`'s.)
+    #[test]
+    fn proofs_with_any_sizes_and_indexes_are_answered(
+        size in any::<u64>(),
+        index in any::<u64>(),
+        near_end in 0u64..70,
+        proof in proptest::collection::vec(any::<[u8; 32]>(), 0..70),
+        root in any::<[u8; 32]>(),
+        leaf in any::<[u8; 32]>(),
+    ) {
+        for (size, index) in [(size, index), (u64::MAX - near_end, u64::MAX - near_end / 2), (size, size / 2)] {
+            let _ = merkle::verify_inclusion(&proof, size, &root, index, &leaf);
+            let _ = merkle::verify_consistency(&proof, size, &root, index, &leaf);
+            let _ = merkle::verify_consistency(&proof, index, &root, size, &leaf);
+        }
+    }
+}
+
+#[test]
+fn oversized_messages_are_refused_before_they_are_parsed() {
+    let big = vec![b' '; MAX_GOSSIP_BYTES + 1];
+    assert!(matches!(
+        wire::decode::<Gossip>(&big, MAX_GOSSIP_BYTES),
+        Err(wire::WireError::TooLarge { .. })
+    ));
+    let request = vec![b' '; MAX_SYNC_REQUEST_BYTES + 1];
+    assert!(matches!(
+        wire::decode::<SyncRequest>(&request, MAX_SYNC_REQUEST_BYTES),
+        Err(wire::WireError::TooLarge { .. })
+    ));
+}
