@@ -13,4 +13,5 @@ pub mod note;
 pub mod origin;
 mod parsed;
 pub mod record;
+pub mod signature;
 pub mod wire;

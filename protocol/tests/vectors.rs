@@ -10,7 +10,12 @@ use concord_protocol::merkle::{self, Hash};
 use concord_protocol::note::NoteVerifier;
 use concord_protocol::origin::Origin;
 use concord_protocol::record::Kind;
+use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
+use curve25519_dalek::edwards::CompressedEdwardsY;
+use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::IsIdentity as _;
 use ed25519_dalek::SigningKey;
+use sha2::{Digest as _, Sha512};
 
 fn vectors() -> serde_json::Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vectors.json");
@@ -173,4 +178,65 @@ fn canonical_json() {
         String::from_utf8(output).expect("utf-8"),
         v["canonical"]["output"]
     );
+}
+
+/// The entry signature of §3.2 at its edges: `R` with a small-order
+/// component (valid under the cofactored equation, not under the
+/// cofactorless one) and `S` past the group order (never valid).
+#[test]
+fn entry_signature_edge_cases() {
+    let v = vectors();
+    let e = &v["entry"];
+    let key = seed(&v["log_key_seed"]);
+    let verifying = key.verifying_key();
+    let header = e["header"].as_str().expect("header").as_bytes().to_vec();
+    let message = [ENTRY_SIGNATURE_DOMAIN, &header].concat();
+
+    // R = [42]B + (0, −1), the point of order 2; S = 42 + k·a.
+    let r = Scalar::from(42u8);
+    let order_two = CompressedEdwardsY(
+        unhex(e["order_two_point"].as_str().expect("point"))
+            .try_into()
+            .expect("32 bytes"),
+    )
+    .decompress()
+    .expect("a point");
+    assert!(order_two.is_small_order() && !order_two.is_identity());
+    let big_r = (ED25519_BASEPOINT_POINT * r + order_two).compress();
+    let k: [u8; 64] = Sha512::new()
+        .chain_update(big_r.as_bytes())
+        .chain_update(verifying.as_bytes())
+        .chain_update(&message)
+        .finalize()
+        .into();
+    let k = Scalar::from_bytes_mod_order_wide(&k);
+    let s = r + k * key.to_scalar();
+    let crafted = [big_r.as_bytes().as_slice(), s.as_bytes()].concat();
+    assert_eq!(hex(&crafted), e["signature_with_order_two_r"]);
+    let entry = SignedEntry::from_parts(header.clone(), &crafted).expect("parts");
+    entry
+        .verify(&verifying)
+        .expect("valid under the cofactored equation");
+    let cofactorless = ed25519_dalek::Signature::from_bytes(&entry.signature);
+    assert!(verifying.verify_strict(&message, &cofactorless).is_err());
+
+    // The vector's own signature with L added to S.
+    let honest = unhex(e["signature"].as_str().expect("sig"));
+    let past_order = unhex(e["signature_with_s_plus_l"].as_str().expect("sig"));
+    assert_eq!(honest[..32], past_order[..32]);
+    let sum = |s: &[u8]| -> Vec<u8> {
+        let order = unhex(v["group_order_le"].as_str().expect("L"));
+        let mut carry = 0u16;
+        s.iter()
+            .zip(order)
+            .map(|(a, b)| {
+                let t = u16::from(*a) + u16::from(b) + carry;
+                carry = t >> 8;
+                t as u8
+            })
+            .collect()
+    };
+    assert_eq!(sum(&honest[32..]), past_order[32..]);
+    let entry = SignedEntry::from_parts(header, &past_order).expect("parts");
+    assert!(entry.verify(&verifying).is_err());
 }

@@ -1,0 +1,257 @@
+//! Entry signature verification: Ed25519 with the cofactored equation
+//! `[8][S]B = [8]R + [8][k]A` (the form RFC 8032 §5.1.7 states first, and
+//! the rule of Zcash's ZIP 215), alone or in batches.
+//!
+//! Why cofactored: with the cofactorless equation `[S]B = R + [k]A` (what
+//! `verify_strict` and most libraries check one at a time), a key holder
+//! can put a small-order component into `R` so that a random-weight batch
+//! accepts the signature or not depending on the other signatures in it.
+//! Nodes batch differently, so they would disagree about the same entry.
+//! Multiplying by the cofactor removes every small-order component: a
+//! batch then accepts exactly when each signature in it verifies alone,
+//! whatever else the batch holds (up to the 2^-128 chance of the weights).
+//! Every signature an RFC 8032 signer makes verifies under both equations.
+
+use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::{IsIdentity as _, VartimeMultiscalarMul as _};
+use ed25519_dalek::VerifyingKey;
+use sha2::{Digest as _, Sha512};
+
+/// A signature to check: the signed message, the 64 signature bytes
+/// (`R ‖ S`), and the key.
+pub type Signed<'a> = (&'a [u8], &'a [u8; 64], &'a VerifyingKey);
+
+/// What the equation needs of one signature.
+struct Parts {
+    r: EdwardsPoint,
+    s: Scalar,
+    /// `k = SHA-512(R ‖ A ‖ message)` as a scalar.
+    k: Scalar,
+}
+
+/// `None` when `R` is not a point or `S` is not below the group order.
+fn parts((message, signature, key): Signed<'_>) -> Option<Parts> {
+    let (r_bytes, s_bytes) = signature.split_first_chunk::<32>()?;
+    let r = CompressedEdwardsY(*r_bytes).decompress()?;
+    let s = Option::from(Scalar::from_canonical_bytes(*s_bytes.first_chunk::<32>()?))?;
+    let hash: [u8; 64] = Sha512::new()
+        .chain_update(r_bytes)
+        .chain_update(key.as_bytes())
+        .chain_update(message)
+        .finalize()
+        .into();
+    Some(Parts {
+        r,
+        s,
+        k: Scalar::from_bytes_mod_order_wide(&hash),
+    })
+}
+
+/// Whether one signature verifies.
+pub fn verify(signed: Signed<'_>) -> bool {
+    let key = signed.2.to_edwards();
+    parts(signed).is_some_and(|p| {
+        let check = EdwardsPoint::vartime_double_scalar_mul_basepoint(&p.k, &-key, &p.s) - p.r;
+        check.mul_by_cofactor().is_identity()
+    })
+}
+
+/// Whether every signature of `batch` verifies; `true` for an empty one.
+///
+/// One multiscalar multiplication checks
+/// `[8](Σ zᵢRᵢ + Σ (zᵢkᵢ)Aᵢ − (Σ zᵢSᵢ)B) = 0` with 128-bit weights `zᵢ`
+/// drawn from a hash of the whole batch, so no signer can choose them.
+/// Consecutive signatures under the same key share one term for it, which
+/// makes a batch of one log's entries cheaper than one term per signature.
+pub fn verify_batch(batch: &[Signed<'_>]) -> bool {
+    let Some(parts) = batch.iter().map(|&s| parts(s)).collect::<Option<Vec<_>>>() else {
+        return false;
+    };
+    let mut seed = Sha512::new();
+    for p in &parts {
+        // k binds R, A and the message; S is the rest.
+        seed.update(p.k.as_bytes());
+        seed.update(p.s.as_bytes());
+    }
+    let seed: [u8; 64] = seed.finalize().into();
+    let weights: Vec<Scalar> = (0..parts.len() as u64)
+        .map(|i| {
+            let h: [u8; 64] = Sha512::new()
+                .chain_update(seed)
+                .chain_update(i.to_be_bytes())
+                .finalize()
+                .into();
+            let low: [u8; 16] = *h.first_chunk().expect("64 bytes");
+            Scalar::from(u128::from_le_bytes(low))
+        })
+        .collect();
+    let base: Scalar = parts.iter().zip(&weights).map(|(p, z)| p.s * z).sum();
+    let mut key_terms: Vec<(Scalar, EdwardsPoint)> = Vec::new();
+    let mut last_key: Option<&VerifyingKey> = None;
+    for ((_, _, key), (p, z)) in batch.iter().zip(parts.iter().zip(&weights)) {
+        let coefficient = p.k * z;
+        match key_terms.last_mut() {
+            Some((sum, _)) if last_key == Some(*key) => *sum += coefficient,
+            _ => key_terms.push((coefficient, key.to_edwards())),
+        }
+        last_key = Some(key);
+    }
+    let scalars = std::iter::once(-base)
+        .chain(weights.iter().copied())
+        .chain(key_terms.iter().map(|(c, _)| *c));
+    let points = std::iter::once(ED25519_BASEPOINT_POINT)
+        .chain(parts.iter().map(|p| p.r))
+        .chain(key_terms.iter().map(|(_, a)| *a));
+    EdwardsPoint::vartime_multiscalar_mul(scalars, points)
+        .mul_by_cofactor()
+        .is_identity()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use curve25519_dalek::constants::EIGHT_TORSION;
+    use ed25519_dalek::{Signer as _, SigningKey};
+
+    /// A signature by `key` whose `R` carries the small-order point
+    /// `torsion`: valid under the cofactored equation, not under the
+    /// cofactorless one.
+    fn with_torsion(key: &SigningKey, message: &[u8], torsion: EdwardsPoint) -> [u8; 64] {
+        let r = Scalar::from(0x1234_5678_9abc_def0_u64);
+        let big_r = (ED25519_BASEPOINT_POINT * r + torsion).compress();
+        let a = key.verifying_key();
+        let hash: [u8; 64] = Sha512::new()
+            .chain_update(big_r.as_bytes())
+            .chain_update(a.as_bytes())
+            .chain_update(message)
+            .finalize()
+            .into();
+        let k = Scalar::from_bytes_mod_order_wide(&hash);
+        let s = r + k * key.to_scalar();
+        let mut signature = [0u8; 64];
+        signature[..32].copy_from_slice(big_r.as_bytes());
+        signature[32..].copy_from_slice(s.as_bytes());
+        signature
+    }
+
+    fn honest(key: &SigningKey, n: usize) -> Vec<(Vec<u8>, [u8; 64])> {
+        (0..n)
+            .map(|i| {
+                let message = format!("message {i}").into_bytes();
+                let signature = key.sign(&message).to_bytes();
+                (message, signature)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rfc_8032_signatures_verify_alone_and_in_batches_of_any_keys() {
+        let keys: Vec<SigningKey> = (1..=3).map(|i| SigningKey::from_bytes(&[i; 32])).collect();
+        let signed: Vec<(Vec<u8>, [u8; 64], VerifyingKey)> = (0..20)
+            .map(|i| {
+                let key = &keys[i % 7 % 3];
+                let message = format!("entry {i}").into_bytes();
+                let signature = key.sign(&message).to_bytes();
+                (message, signature, key.verifying_key())
+            })
+            .collect();
+        let batch: Vec<Signed<'_>> = signed.iter().map(|(m, s, k)| (&m[..], s, k)).collect();
+        assert!(batch.iter().all(|&s| verify(s)));
+        assert!(verify_batch(&batch));
+        assert!(verify_batch(&[]));
+        for bad in 0..batch.len() {
+            let mut signature = *batch[bad].1;
+            signature[40] ^= 0x01;
+            let mut damaged = batch.clone();
+            damaged[bad].1 = &signature;
+            assert!(!verify(damaged[bad]));
+            assert!(!verify_batch(&damaged), "signature {bad} changed");
+            let other = VerifyingKey::from(&keys[(bad + 1) % 3]);
+            let mut wrong_key = batch.clone();
+            wrong_key[bad].2 = &other;
+            assert!(!verify_batch(&wrong_key) || batch[bad].2 == &other);
+        }
+    }
+
+    /// The reason for the cofactor: a batch answers for each signature in
+    /// it the same whatever the others are, as the single check does, also
+    /// for signatures made to tell the two equations apart.
+    #[test]
+    fn a_small_order_component_in_r_gets_one_answer_in_every_batch() {
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let verifying = key.verifying_key();
+        let message = b"crafted";
+        for torsion in &EIGHT_TORSION[1..] {
+            let crafted = with_torsion(&key, message, *torsion);
+            // The cofactorless check refuses it; this one accepts it.
+            let signature = ed25519_dalek::Signature::from_bytes(&crafted);
+            assert!(verifying.verify_strict(message, &signature).is_err());
+            assert!(verify((message, &crafted, &verifying)));
+            for others in 0..24 {
+                let honest = honest(&key, others);
+                let mut batch: Vec<Signed<'_>> = honest
+                    .iter()
+                    .map(|(m, s)| (&m[..], s, &verifying))
+                    .collect();
+                batch.insert(others / 2, (message, &crafted, &verifying));
+                assert!(verify_batch(&batch), "with {others} others");
+            }
+        }
+    }
+
+    /// What this module avoids: the cofactorless batch of `ed25519-dalek`
+    /// accepts a signature whose `R` has an order-2 component in some
+    /// batches and refuses it in others.
+    #[test]
+    fn a_cofactorless_batch_answers_by_its_company() {
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let verifying = key.verifying_key();
+        let message = b"crafted";
+        let crafted = with_torsion(&key, message, EIGHT_TORSION[4]);
+        let accepted = (0..24)
+            .filter(|&others| {
+                let honest = honest(&key, others);
+                let mut messages: Vec<&[u8]> = honest.iter().map(|(m, _)| &m[..]).collect();
+                let mut signatures: Vec<ed25519_dalek::Signature> = honest
+                    .iter()
+                    .map(|(_, s)| ed25519_dalek::Signature::from_bytes(s))
+                    .collect();
+                messages.push(message);
+                signatures.push(ed25519_dalek::Signature::from_bytes(&crafted));
+                let keys = vec![verifying; messages.len()];
+                ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
+            })
+            .count();
+        assert!(
+            0 < accepted && accepted < 24,
+            "accepted in {accepted} of 24"
+        );
+    }
+
+    /// L = 2^252 + 27742317777372353535851937790883648493, little-endian.
+    const GROUP_ORDER_LE: &str = "edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010";
+
+    #[test]
+    fn s_at_or_above_the_group_order_is_refused() {
+        let key = SigningKey::from_bytes(&[5; 32]);
+        let message = b"malleable";
+        let mut signature = key.sign(message).to_bytes();
+        // S + L, still below 2^256: the same scalar mod L, another encoding.
+        let order: [u8; 32] = hex::decode(GROUP_ORDER_LE)
+            .expect("hex")
+            .try_into()
+            .expect("32 bytes");
+        let mut carry = 0u16;
+        for (s, l) in signature[32..].iter_mut().zip(order) {
+            let sum = u16::from(*s) + u16::from(l) + carry;
+            *s = sum as u8;
+            carry = sum >> 8;
+        }
+        assert_eq!(carry, 0);
+        let verifying = key.verifying_key();
+        assert!(!verify((message, &signature, &verifying)));
+        assert!(!verify_batch(&[(message, &signature, &verifying)]));
+    }
+}
