@@ -1,13 +1,18 @@
-// Command verify checks Concord's checkpoints and proofs with code Concord
-// did not write: golang.org/x/mod/sumdb/note verifies the signed checkpoint
-// and golang.org/x/mod/sumdb/tlog the RFC 6962 proofs. Every good item must
-// verify and every tampered copy must be refused.
+// Command verify checks Concord's checkpoints, proofs and entry signatures
+// with code Concord did not write: golang.org/x/mod/sumdb/note verifies the
+// signed checkpoint, golang.org/x/mod/sumdb/tlog the RFC 6962 proofs,
+// crypto/ed25519 the entry signatures (cofactorless), and
+// filippo.io/edwards25519 the cofactored equation of PROTOCOL.md §3.2. Every
+// good item must verify and every tampered copy must be refused.
 //
 // Usage: GOPATH=/usr/share/gocode GO111MODULE=off go run interop/verify.go DIR
 package main
 
 import (
+	"crypto/ed25519"
+	"crypto/sha512"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,9 +21,109 @@ import (
 	"strconv"
 	"strings"
 
+	"filippo.io/edwards25519"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
+
+type signatures struct {
+	Domain    []byte `json:"domain"`
+	PublicKey []byte `json:"public_key"`
+	Entries   []struct {
+		Header    []byte `json:"header"`
+		Signature string `json:"signature"`
+	} `json:"entries"`
+	Edges []struct {
+		Name         string `json:"name"`
+		Signature    string `json:"signature"`
+		Cofactored   bool   `json:"cofactored"`
+		Cofactorless bool   `json:"cofactorless"`
+	} `json:"edges"`
+}
+
+// cofactored checks [8]([S]B - R - [k]A) = 0 with S canonical, as
+// PROTOCOL.md §3.2 states it, on filippo.io/edwards25519's arithmetic.
+func cofactored(publicKey, message, sig []byte) bool {
+	if len(sig) != 64 {
+		return false
+	}
+	a, err := new(edwards25519.Point).SetBytes(publicKey)
+	if err != nil {
+		return false
+	}
+	r, err := new(edwards25519.Point).SetBytes(sig[:32])
+	if err != nil {
+		return false
+	}
+	s, err := edwards25519.NewScalar().SetCanonicalBytes(sig[32:])
+	if err != nil {
+		return false
+	}
+	h := sha512.New()
+	h.Write(sig[:32])
+	h.Write(publicKey)
+	h.Write(message)
+	k, err := edwards25519.NewScalar().SetUniformBytes(h.Sum(nil))
+	if err != nil {
+		return false
+	}
+	minusA := new(edwards25519.Point).Negate(a)
+	check := new(edwards25519.Point).VarTimeDoubleScalarBaseMult(k, minusA, s)
+	check.Subtract(check, r)
+	check.MultByCofactor(check)
+	return check.Equal(edwards25519.NewIdentityPoint()) == 1
+}
+
+// checkSignatures verifies every entry signature with both equations and
+// each edge case with the verdicts PROTOCOL.md gives it.
+func checkSignatures(dir string, report func(string, error, bool)) {
+	var cases signatures
+	raw, err := os.ReadFile(filepath.Join(dir, "signatures.json"))
+	if err == nil {
+		err = json.Unmarshal(raw, &cases)
+	}
+	if err != nil {
+		report("entry signatures file", err, true)
+		return
+	}
+	verdict := func(ok bool) error {
+		if ok {
+			return nil
+		}
+		return errors.New("signature refused")
+	}
+	badStd, badCofactored := 0, 0
+	for _, e := range cases.Entries {
+		sig, err := hex.DecodeString(e.Signature)
+		if err != nil {
+			report("entry signature hex", err, true)
+			return
+		}
+		message := append(append([]byte{}, cases.Domain...), e.Header...)
+		if !ed25519.Verify(cases.PublicKey, message, sig) {
+			badStd++
+		}
+		if !cofactored(cases.PublicKey, message, sig) {
+			badCofactored++
+		}
+	}
+	n := len(cases.Entries)
+	report(fmt.Sprintf("%d entry signatures (crypto/ed25519)", n), verdict(badStd == 0 && n > 0), true)
+	report(fmt.Sprintf("%d entry signatures (cofactored)", n), verdict(badCofactored == 0 && n > 0), true)
+	if n == 0 {
+		return
+	}
+	message := append(append([]byte{}, cases.Domain...), cases.Entries[0].Header...)
+	for _, edge := range cases.Edges {
+		sig, err := hex.DecodeString(edge.Signature)
+		if err != nil {
+			report(edge.Name, err, true)
+			continue
+		}
+		report(edge.Name+" (cofactored)", verdict(cofactored(cases.PublicKey, message, sig)), edge.Cofactored)
+		report(edge.Name+" (crypto/ed25519)", verdict(ed25519.Verify(cases.PublicKey, message, sig)), edge.Cofactorless)
+	}
+}
 
 type inclusion struct {
 	Index  int64    `json:"index"`
@@ -188,6 +293,7 @@ func main() {
 	report("inclusion proof for another index", checkInclusion(dir, "tampered-inclusion-index.json", cp), false)
 	report("consistency proof (sumdb/tlog CheckTree)", checkConsistency(dir, "consistency.json", cp), true)
 	report("tampered consistency proof", checkConsistency(dir, "tampered-consistency.json", cp), false)
+	checkSignatures(dir, report)
 	fmt.Printf("interop: %d passed, %d failed\n", passed, failed)
 	if failed > 0 {
 		os.Exit(1)

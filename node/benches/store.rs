@@ -315,9 +315,11 @@ fn main() {
     ] {
         let [range, batch] = rates;
         print!(
-            "  {what:<38} {range:>8.0} | {batch:>8.0} /s  ratio to verify {:.2} | {:.2}",
+            "  {what:<38} {range:>8.0} | {batch:>8.0} /s  ratio to verify {:.2} | {:.2} (to ed25519-dalek's {:.2} | {:.2})",
             range / raw_verify,
-            batch / raw_verify
+            batch / raw_verify,
+            range / dalek_verify,
+            batch / dalek_verify
         );
         match sled {
             Some(sled) => println!(", to sled writes {:.2} | {:.2}", range / sled, batch / sled),

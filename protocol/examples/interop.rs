@@ -1,7 +1,9 @@
 //! Writes a Concord log's checkpoint, its verifier key and inclusion and
 //! consistency proofs, plus tampered copies of each, into a directory, for
 //! an independent verifier (`interop/verify.go`, built on Go's
-//! `golang.org/x/mod/sumdb/note` and `sumdb/tlog`) to check.
+//! `golang.org/x/mod/sumdb/note` and `sumdb/tlog`) to check. Also the log's
+//! entry signatures, and the edge cases of PROTOCOL.md's test vectors, for
+//! Go's `crypto/ed25519` and `filippo.io/edwards25519`.
 //!
 //! Usage: `cargo run -p concord-protocol --example interop -- OUTDIR`
 
@@ -10,7 +12,9 @@ use std::path::Path;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint, cosign};
-use concord_protocol::entry::{NewEntry, Visibility, sign_entry};
+use concord_protocol::entry::{
+    ENTRY_SIGNATURE_DOMAIN, NewEntry, SignedEntry, Visibility, sign_entry,
+};
 use concord_protocol::merkle::{self, Hash};
 use concord_protocol::note::NoteVerifier;
 use concord_protocol::origin::Origin;
@@ -39,6 +43,7 @@ fn main() {
 
     let mut stored: Vec<Hash> = Vec::new();
     let mut leaves = Vec::new();
+    let mut entries = Vec::new();
     for index in 0..N_ENTRIES {
         let payload = format!("{{\"sample\":{index}}}");
         let new = NewEntry {
@@ -50,7 +55,9 @@ fn main() {
             payload: payload.as_bytes(),
             visibility: Visibility::Federation,
         };
-        let leaf = sign_entry(&new, &log_key).expect("entry signs").leaf_hash();
+        let entry = sign_entry(&new, &log_key).expect("entry signs");
+        let leaf = entry.leaf_hash();
+        entries.push(entry);
         let new_hashes = merkle::stored_hashes_for_record(index, leaf, &stored).expect("hashes");
         stored.extend(new_hashes);
         leaves.push(leaf);
@@ -129,8 +136,47 @@ fn main() {
         "tampered-consistency.json",
         consistency_json(&bad_consistency).as_bytes(),
     );
+    write_signatures(dir, &log_key, &entries);
     println!(
-        "wrote a {N_ENTRIES}-entry log's checkpoint and proofs to {}",
+        "wrote a {N_ENTRIES}-entry log's checkpoint, proofs and signatures to {}",
         dir.display()
     );
+}
+
+/// `signatures.json`: the log's public key, every entry's header and
+/// signature (all valid), and the edge cases of PROTOCOL.md §10 over entry
+/// 0 (the vectors' entry) with the verdict each equation must give.
+fn write_signatures(dir: &Path, log_key: &SigningKey, entries: &[SignedEntry]) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vectors.json");
+    let vectors: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("vectors file"))
+            .expect("vectors parse");
+    let vector = &vectors["entry"];
+    assert_eq!(
+        vector["header"].as_str().map(str::as_bytes),
+        Some(&entries[0].header_bytes[..]),
+        "entry 0 is the vectors' entry"
+    );
+    let mut flipped = entries[0].signature;
+    flipped[40] ^= 0x01;
+    let edge = |name: &str, signature: String, cofactored: bool, cofactorless: bool| {
+        serde_json::json!({
+            "name": name, "signature": signature,
+            "cofactored": cofactored, "cofactorless": cofactorless,
+        })
+    };
+    let cases = serde_json::json!({
+        "domain": BASE64.encode(ENTRY_SIGNATURE_DOMAIN),
+        "public_key": BASE64.encode(log_key.verifying_key().as_bytes()),
+        "entries": entries.iter().map(|e| serde_json::json!({
+            "header": BASE64.encode(&e.header_bytes),
+            "signature": hex::encode(e.signature),
+        })).collect::<Vec<_>>(),
+        "edges": [
+            edge("S + L", vector["signature_with_s_plus_l"].as_str().expect("vector").into(), false, false),
+            edge("R with an order-2 component", vector["signature_with_order_two_r"].as_str().expect("vector").into(), true, false),
+            edge("one bit of S flipped", hex::encode(flipped), false, false),
+        ],
+    });
+    write(dir, "signatures.json", cases.to_string().as_bytes());
 }
