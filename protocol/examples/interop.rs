@@ -175,6 +175,7 @@ fn write_signatures(dir: &Path, log_key: &SigningKey, entries: &[SignedEntry]) {
         "edges": [
             edge("S + L", vector["signature_with_s_plus_l"].as_str().expect("vector").into(), false, false),
             edge("R with an order-2 component", vector["signature_with_order_two_r"].as_str().expect("vector").into(), true, false),
+            edge("R the identity, y = p + 1", vector["signature_with_noncanonical_identity_r"].as_str().expect("vector").into(), true, false),
             edge("one bit of S flipped", hex::encode(flipped), false, false),
         ],
     });

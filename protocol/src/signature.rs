@@ -233,6 +233,24 @@ mod tests {
     /// L = 2^252 + 27742317777372353535851937790883648493, little-endian.
     const GROUP_ORDER_LE: &str = "edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010";
 
+    /// PROTOCOL.md §3.2's decoding of `R`: y ≥ p is taken mod p, and
+    /// x = 0 with the sign bit set is x = 0.
+    #[test]
+    fn r_decodes_as_the_protocol_says() {
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut negative_zero = identity;
+        negative_zero[31] = 0x80;
+        // p + 1 = 2^255 − 18.
+        let mut above_p = [0xff; 32];
+        above_p[0] = 0xee;
+        above_p[31] = 0x7f;
+        for bytes in [identity, negative_zero, above_p] {
+            let point = CompressedEdwardsY(bytes).decompress();
+            assert!(point.is_some_and(|p| p.is_identity()), "{bytes:02x?}");
+        }
+    }
+
     #[test]
     fn s_at_or_above_the_group_order_is_refused() {
         let key = SigningKey::from_bytes(&[5; 32]);

@@ -180,9 +180,23 @@ fn canonical_json() {
     );
 }
 
+/// A signature of `message` by `key` with the given `R` encoding and its
+/// nonce `r`: `S = r + k·a`, `k = SHA-512(R ‖ A ‖ message)`.
+fn sign_with_r(key: &SigningKey, message: &[u8], r_bytes: [u8; 32], r: Scalar) -> Vec<u8> {
+    let k: [u8; 64] = Sha512::new()
+        .chain_update(r_bytes)
+        .chain_update(key.verifying_key().as_bytes())
+        .chain_update(message)
+        .finalize()
+        .into();
+    let s = r + Scalar::from_bytes_mod_order_wide(&k) * key.to_scalar();
+    [r_bytes.as_slice(), s.as_bytes()].concat()
+}
+
 /// The entry signature of §3.2 at its edges: `R` with a small-order
-/// component (valid under the cofactored equation, not under the
-/// cofactorless one) and `S` past the group order (never valid).
+/// component, and `R` a non-canonical encoding of the identity (valid
+/// under the cofactored equation, not under the cofactorless one), and `S`
+/// past the group order (never valid).
 #[test]
 fn entry_signature_edge_cases() {
     let v = vectors();
@@ -191,34 +205,47 @@ fn entry_signature_edge_cases() {
     let verifying = key.verifying_key();
     let header = e["header"].as_str().expect("header").as_bytes().to_vec();
     let message = [ENTRY_SIGNATURE_DOMAIN, &header].concat();
-
-    // R = [42]B + (0, −1), the point of order 2; S = 42 + k·a.
-    let r = Scalar::from(42u8);
-    let order_two = CompressedEdwardsY(
-        unhex(e["order_two_point"].as_str().expect("point"))
+    let point = |name: &str| -> [u8; 32] {
+        unhex(e[name].as_str().expect("point"))
             .try_into()
-            .expect("32 bytes"),
-    )
-    .decompress()
-    .expect("a point");
+            .expect("32 bytes")
+    };
+
+    // R = [42]B + (0, −1), the point of order 2.
+    let order_two = CompressedEdwardsY(point("order_two_point"))
+        .decompress()
+        .expect("a point");
     assert!(order_two.is_small_order() && !order_two.is_identity());
+    let r = Scalar::from(42u8);
     let big_r = (ED25519_BASEPOINT_POINT * r + order_two).compress();
-    let k: [u8; 64] = Sha512::new()
-        .chain_update(big_r.as_bytes())
-        .chain_update(verifying.as_bytes())
-        .chain_update(&message)
-        .finalize()
-        .into();
-    let k = Scalar::from_bytes_mod_order_wide(&k);
-    let s = r + k * key.to_scalar();
-    let crafted = [big_r.as_bytes().as_slice(), s.as_bytes()].concat();
+    let crafted = sign_with_r(&key, &message, big_r.to_bytes(), r);
     assert_eq!(hex(&crafted), e["signature_with_order_two_r"]);
-    let entry = SignedEntry::from_parts(header.clone(), &crafted).expect("parts");
-    entry
-        .verify(&verifying)
-        .expect("valid under the cofactored equation");
-    let cofactorless = ed25519_dalek::Signature::from_bytes(&entry.signature);
-    assert!(verifying.verify_strict(&message, &cofactorless).is_err());
+    // R = the identity encoded with y = p + 1, and r = 0.
+    let identity = point("noncanonical_identity");
+    assert!(
+        CompressedEdwardsY(identity)
+            .decompress()
+            .is_some_and(|p| p.is_identity())
+    );
+    assert_ne!(
+        identity,
+        curve25519_dalek::EdwardsPoint::default()
+            .compress()
+            .to_bytes()
+    );
+    let noncanonical = sign_with_r(&key, &message, identity, Scalar::ZERO);
+    assert_eq!(
+        hex(&noncanonical),
+        e["signature_with_noncanonical_identity_r"]
+    );
+    for signature in [&crafted, &noncanonical] {
+        let entry = SignedEntry::from_parts(header.clone(), signature).expect("parts");
+        entry
+            .verify(&verifying)
+            .expect("valid under the cofactored equation");
+        let cofactorless = ed25519_dalek::Signature::from_bytes(&entry.signature);
+        assert!(verifying.verify_strict(&message, &cofactorless).is_err());
+    }
 
     // The vector's own signature with L added to S.
     let honest = unhex(e["signature"].as_str().expect("sig"));
