@@ -267,3 +267,39 @@ fn entry_signature_edge_cases() {
     let entry = SignedEntry::from_parts(header, &past_order).expect("parts");
     assert!(entry.verify(&verifying).is_err());
 }
+
+/// PROTOCOL.md quotes every vector verbatim, so that the document a
+/// verifier reads cannot drift from the values these tests check; only
+/// values it states another way are exempt.
+#[test]
+fn protocol_md_quotes_every_vector() {
+    // Stated in words: the seeds as "07 × 32", the signed message as the
+    // domain and the header, L in decimal, the order-2 point as "ecff…ff7f".
+    const STATED_OTHERWISE: [&str; 5] = [
+        "log_key_seed",
+        "witness_key_seed",
+        "signing_message_hex",
+        "group_order_le",
+        "order_two_point",
+    ];
+    fn strings<'a>(value: &'a serde_json::Value, key: &'a str, out: &mut Vec<(&'a str, &'a str)>) {
+        match value {
+            serde_json::Value::String(s) => out.push((key, s)),
+            serde_json::Value::Array(items) => items.iter().for_each(|v| strings(v, key, out)),
+            serde_json::Value::Object(fields) => {
+                fields.iter().for_each(|(k, v)| strings(v, k, out));
+            }
+            _ => {}
+        }
+    }
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../PROTOCOL.md");
+    let document = std::fs::read_to_string(path).expect("PROTOCOL.md");
+    let v = vectors();
+    let mut all = Vec::new();
+    strings(&v, "", &mut all);
+    let missing: Vec<_> = all
+        .iter()
+        .filter(|(key, value)| !STATED_OTHERWISE.contains(key) && !document.contains(*value))
+        .collect();
+    assert!(missing.is_empty(), "not quoted in PROTOCOL.md: {missing:?}");
+}
