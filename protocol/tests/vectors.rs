@@ -1,6 +1,8 @@
 //! The test vectors of PROTOCOL.md (`tests/data/vectors.json`), recomputed.
 //! Ed25519 is deterministic, so every signature is fixed by its seed.
 
+mod common;
+
 use concord_protocol::canonical;
 use concord_protocol::checkpoint::{Checkpoint, CosignatureVerifier, SignedCheckpoint, cosign};
 use concord_protocol::entry::{
@@ -15,7 +17,8 @@ use curve25519_dalek::edwards::CompressedEdwardsY;
 use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::IsIdentity as _;
 use ed25519_dalek::SigningKey;
-use sha2::{Digest as _, Sha512};
+
+use common::{add_le, sign_with_r};
 
 fn vectors() -> serde_json::Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vectors.json");
@@ -180,19 +183,6 @@ fn canonical_json() {
     );
 }
 
-/// A signature of `message` by `key` with the given `R` encoding and its
-/// nonce `r`: `S = r + k·a`, `k = SHA-512(R ‖ A ‖ message)`.
-fn sign_with_r(key: &SigningKey, message: &[u8], r_bytes: [u8; 32], r: Scalar) -> Vec<u8> {
-    let k: [u8; 64] = Sha512::new()
-        .chain_update(r_bytes)
-        .chain_update(key.verifying_key().as_bytes())
-        .chain_update(message)
-        .finalize()
-        .into();
-    let s = r + Scalar::from_bytes_mod_order_wide(&k) * key.to_scalar();
-    [r_bytes.as_slice(), s.as_bytes()].concat()
-}
-
 /// The entry signature of §3.2 at its edges: `R` with a small-order
 /// component, and `R` a non-canonical encoding of the identity (valid
 /// under the cofactored equation, not under the cofactorless one), and `S`
@@ -251,19 +241,11 @@ fn entry_signature_edge_cases() {
     let honest = unhex(e["signature"].as_str().expect("sig"));
     let past_order = unhex(e["signature_with_s_plus_l"].as_str().expect("sig"));
     assert_eq!(honest[..32], past_order[..32]);
-    let sum = |s: &[u8]| -> Vec<u8> {
-        let order = unhex(v["group_order_le"].as_str().expect("L"));
-        let mut carry = 0u16;
-        s.iter()
-            .zip(order)
-            .map(|(a, b)| {
-                let t = u16::from(*a) + u16::from(b) + carry;
-                carry = t >> 8;
-                t as u8
-            })
-            .collect()
-    };
-    assert_eq!(sum(&honest[32..]), past_order[32..]);
+    let order = unhex(v["group_order_le"].as_str().expect("L"));
+    assert_eq!(
+        add_le(&honest[32..], &order).expect("below 2^256"),
+        past_order[32..]
+    );
     let entry = SignedEntry::from_parts(header, &past_order).expect("parts");
     assert!(entry.verify(&verifying).is_err());
 }
