@@ -26,14 +26,14 @@ use concord_node::home::Home;
 use concord_node::parallel::par_parts;
 use concord_node::store::LogHead;
 use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint};
-use concord_protocol::entry::{ENTRY_SIGNATURE_DOMAIN, SignedEntry};
+use concord_protocol::entry::SignedEntry;
 use concord_protocol::merkle::RootBuilder;
 use concord_protocol::origin::Origin;
 use concord_protocol::signature;
 use ed25519_dalek::SigningKey;
 use sha2::Digest as _;
 
-use common::{cores, sample_payloads, scale, sign_range};
+use common::{cores, dalek_verify_batch, sample_payloads, scale, sign_range, signed_messages};
 
 const CHUNK: usize = 4096;
 
@@ -126,25 +126,9 @@ fn measure_raw(key: &SigningKey, origin: &Origin, n: usize, with_payloads: bool)
 /// Plain Ed25519 batch verification of the entries' signatures, split over
 /// every core: the baselines, ed25519-dalek's and the node's own.
 fn raw_verify(entries: &[SignedEntry], key: ed25519_dalek::VerifyingKey) -> (Duration, Duration) {
-    let signed: Vec<(Vec<u8>, [u8; 64])> = entries
-        .iter()
-        .map(|e| {
-            (
-                [ENTRY_SIGNATURE_DOMAIN, &e.header_bytes].concat(),
-                e.signature,
-            )
-        })
-        .collect();
+    let signed = signed_messages(entries);
     let start = Instant::now();
-    par_parts(&signed, |part| {
-        let messages: Vec<&[u8]> = part.iter().map(|(m, _)| m.as_slice()).collect();
-        let signatures: Vec<_> = part
-            .iter()
-            .map(|(_, s)| ed25519_dalek::Signature::from_bytes(s))
-            .collect();
-        ed25519_dalek::verify_batch(&messages, &signatures, &vec![key; part.len()])
-            .expect("valid signatures");
-    });
+    par_parts(&signed, |part| dalek_verify_batch(part, key));
     let dalek = start.elapsed();
     let start = Instant::now();
     par_parts(&signed, |part| {

@@ -39,7 +39,8 @@ use concord_protocol::wire::MAX_RANGE_ENTRIES;
 use sha2::Digest as _;
 
 use common::{
-    Flush, cores, distinct_payloads, ingest_rate, payloads_of, sample_records, scale, sign_range,
+    Flush, cores, dalek_verify_batch, distinct_payloads, ingest_rate, payloads_of, sample_records,
+    scale, sign_range, signed_messages,
 };
 
 /// Pairs each entry with its sample payload.
@@ -265,19 +266,10 @@ fn main() {
     let raw_verify = n as f64 / start.elapsed().as_secs_f64();
     // The library's own batch (cofactorless, one key term per signature),
     // for comparison: the store's batches are the faster of the two.
-    let messages: Vec<Vec<u8>> = log
-        .iter()
-        .map(|(e, _)| [entry::ENTRY_SIGNATURE_DOMAIN, &e.header_bytes].concat())
-        .collect();
-    let signatures: Vec<_> = log
-        .iter()
-        .map(|(e, _)| ed25519_dalek::Signature::from_bytes(&e.signature))
-        .collect();
+    let signed = signed_messages(log.iter().map(|(e, _)| e));
     let start = Instant::now();
-    for (messages, signatures) in messages.chunks(1024).zip(signatures.chunks(1024)) {
-        let messages: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
-        ed25519_dalek::verify_batch(&messages, signatures, &vec![key; messages.len()])
-            .expect("valid");
+    for batch in signed.chunks(1024) {
+        dalek_verify_batch(batch, key);
     }
     let dalek_verify = n as f64 / start.elapsed().as_secs_f64();
     let ingest = |name: &str, items: &[(SignedEntry, Option<Vec<u8>>)], call: usize| {

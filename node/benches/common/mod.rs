@@ -159,3 +159,31 @@ pub fn ingest_rate(
     }
     items.len() as f64 / start.elapsed().as_secs_f64()
 }
+
+/// Each entry's signed message (domain ‖ header bytes) beside its
+/// signature: what a raw verification baseline checks.
+pub fn signed_messages<'a>(
+    entries: impl IntoIterator<Item = &'a SignedEntry>,
+) -> Vec<(Vec<u8>, [u8; 64])> {
+    entries
+        .into_iter()
+        .map(|e| {
+            (
+                [entry::ENTRY_SIGNATURE_DOMAIN, &e.header_bytes].concat(),
+                e.signature,
+            )
+        })
+        .collect()
+}
+
+/// ed25519-dalek's `verify_batch` of `batch`, every signature under `key`:
+/// the library's baseline beside the node's own cofactored batches.
+pub fn dalek_verify_batch(batch: &[(Vec<u8>, [u8; 64])], key: ed25519_dalek::VerifyingKey) {
+    let messages: Vec<&[u8]> = batch.iter().map(|(m, _)| m.as_slice()).collect();
+    let signatures: Vec<_> = batch
+        .iter()
+        .map(|(_, s)| ed25519_dalek::Signature::from_bytes(s))
+        .collect();
+    ed25519_dalek::verify_batch(&messages, &signatures, &vec![key; batch.len()])
+        .expect("valid signatures");
+}
