@@ -21,53 +21,54 @@
 //! hold every letter used in the member states' languages; other letters
 //! (Cyrillic, CJK, ...) are kept as they are after lowercasing.
 
-/// Legal-form suffixes, as word sequences after steps 1 to 4. Longer
-/// sequences come first so that `sa de cv` is removed whole, not as `cv`.
-const LEGAL_FORMS: &[&[&str]] = &[
-    &["s", "de", "rl", "de", "cv"],
-    &["sapi", "de", "cv"],
-    &["sab", "de", "cv"],
-    &["sa", "de", "cv"],
-    &["s", "en", "c"],
-    &["gmbh", "co", "kg"],
-    &["pte", "ltd"],
-    &["pvt", "ltd"],
-    &["co", "ltd"],
-    &["y", "cia"],
-    &["y", "cia", "ltda"],
-    &["cia", "ltda"],
-    &["sa"],
-    &["sac"],
-    &["saa"],
-    &["sas"],
-    &["spa"],
-    &["srl"],
-    &["sarl"],
-    &["sl"],
-    &["ltda"],
-    &["eireli"],
-    &["eirl"],
-    &["gmbh"],
-    &["kg"],
-    &["ag"],
-    &["bv"],
-    &["nv"],
-    &["llc"],
-    &["llp"],
-    &["lp"],
-    &["ltd"],
-    &["limited"],
-    &["plc"],
-    &["inc"],
-    &["incorporated"],
-    &["corp"],
-    &["corporation"],
-    &["co"],
-    &["company"],
-    &["cia"],
-    &["fze"],
-    &["fzco"],
-    &["fzc"],
+/// Legal-form suffixes, as words after steps 1 to 4 joined by single
+/// spaces. Longer sequences come first so that `sa de cv` is removed whole,
+/// not as `cv`.
+const LEGAL_FORMS: &[&str] = &[
+    "s de rl de cv",
+    "sapi de cv",
+    "sab de cv",
+    "sa de cv",
+    "s en c",
+    "gmbh co kg",
+    "pte ltd",
+    "pvt ltd",
+    "co ltd",
+    "y cia",
+    "y cia ltda",
+    "cia ltda",
+    "sa",
+    "sac",
+    "saa",
+    "sas",
+    "spa",
+    "srl",
+    "sarl",
+    "sl",
+    "ltda",
+    "eireli",
+    "eirl",
+    "gmbh",
+    "kg",
+    "ag",
+    "bv",
+    "nv",
+    "llc",
+    "llp",
+    "lp",
+    "ltd",
+    "limited",
+    "plc",
+    "inc",
+    "incorporated",
+    "corp",
+    "corporation",
+    "co",
+    "company",
+    "cia",
+    "fze",
+    "fzco",
+    "fzc",
 ];
 
 /// The ASCII folding of one lowercase character, or `None` when the
@@ -113,7 +114,8 @@ fn push_folded(folded: &mut String, c: char) {
         // Dropped: "S.A." is "sa", "O'Brien" is "obrien".
     } else if c.is_alphanumeric() {
         folded.push(c);
-    } else {
+    } else if !folded.is_empty() && !folded.ends_with(' ') {
+        // Step 4 as it goes: one space between words, none in front.
         folded.push(' ');
     }
 }
@@ -146,15 +148,24 @@ pub fn normalise_name(name: &str) -> String {
             }
         }
     }
-    let mut words: Vec<&str> = folded.split_whitespace().collect();
+    if folded.ends_with(' ') {
+        folded.pop();
+    }
+    // One string, cut in place: names are indexed for every entry a
+    // replica ingests.
     'strip: loop {
         for form in LEGAL_FORMS {
-            if words.len() > form.len() && words.ends_with(form) {
-                words.truncate(words.len() - form.len());
+            // A whole-word suffix with a word in front of it. The space is
+            // looked at first: it rules out most forms without comparing.
+            let Some(space) = folded.len().checked_sub(form.len() + 1) else {
+                continue;
+            };
+            if folded.as_bytes()[space] == b' ' && folded.ends_with(form) {
+                folded.truncate(space);
                 continue 'strip;
             }
         }
         break;
     }
-    words.join(" ")
+    folded
 }
