@@ -31,7 +31,7 @@ use concord_protocol::entry::Visibility;
 use concord_protocol::origin::Origin;
 use concord_protocol::record::Kind;
 
-use common::{Flush, cores, ingest_rate, sample_payloads, sample_records, scale};
+use common::{Flush, cores, ingest_rate, percentile, sample_payloads, sample_records, scale};
 
 const CONCORD: &str = env!("CARGO_BIN_EXE_concord");
 const FEDERATION: &str = "pacific-alliance";
@@ -210,10 +210,6 @@ impl Drop for Federation {
 
 fn origin(id: &str) -> String {
     format!("{FEDERATION}.concord/{id}")
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 /// Publishes `n` entries round-robin over the members, one every `gap`,

@@ -39,8 +39,8 @@ use concord_protocol::wire::MAX_RANGE_ENTRIES;
 use sha2::Digest as _;
 
 use common::{
-    Flush, cores, dalek_verify_batch, distinct_payloads, ingest_rate, payloads_of, sample_records,
-    scale, sign_range, signed_messages,
+    Flush, cores, dalek_verify_batch, distinct_payloads, ingest_rate, payloads_of, percentile,
+    sample_records, scale, sign_range, signed_messages,
 };
 
 /// Pairs each entry with its sample payload.
@@ -55,13 +55,27 @@ fn with_payloads(
         .collect()
 }
 
+/// Rounds of the replica ingest measurement, each with its own baselines.
+const INGEST_ROUNDS: usize = 3;
+
+/// The middle value.
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut sorted: Vec<f64> = values.collect();
+    sorted.sort_by(f64::total_cmp);
+    percentile(&sorted, 0.5)
+}
+
+/// One round of the ingest measurement: both verification baselines, then
+/// each case's ingest rate in both call sizes.
+struct IngestRound {
+    verify: f64,
+    dalek: f64,
+    ingest: [[f64; 2]; 3],
+}
+
 /// Inclusion proofs timed in each pass, and how many of the first count as cold.
 const PROOFS: usize = 20_000;
 const COLD_PROOFS: usize = 1_000;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p) as usize]
-}
 
 /// A random index below `size` (xorshift64).
 fn next_index(seed: &mut u64, size: u64) -> u64 {
@@ -258,66 +272,97 @@ fn main() {
         .map(|(e, _)| e.decode_header().expect("header"))
         .collect();
     let key = signing_key.verifying_key();
-    let start = Instant::now();
-    for chunk in log.iter().zip(&headers).collect::<Vec<_>>().chunks(1024) {
-        let batch: Vec<_> = chunk.iter().map(|((e, _), h)| (e, *h, key)).collect();
-        entry::verify_batch(&batch).expect("valid");
-    }
-    let raw_verify = n as f64 / start.elapsed().as_secs_f64();
-    // The library's own batch (cofactorless, one key term per signature),
-    // for comparison: the store's batches are the faster of the two.
     let signed = signed_messages(log.iter().map(|(e, _)| e));
-    let start = Instant::now();
-    for batch in signed.chunks(1024) {
-        dalek_verify_batch(batch, key);
-    }
-    let dalek_verify = n as f64 / start.elapsed().as_secs_f64();
-    let ingest = |name: &str, items: &[(SignedEntry, Option<Vec<u8>>)], call: usize| {
-        let store = Store::open(&dir.path().join(format!("replica-{name}-{call}"))).expect("store");
-        ingest_rate(&store, &origin, &roster, items, call, Flush::AtEnd)
-    };
-    // One sync range per call, and as many as catching up takes in one call
-    // when its peer answers faster than the store ingests.
-    let calls = [MAX_RANGE_ENTRIES as usize, CATCH_UP_BATCH];
-    let full = calls.map(|call| ingest("full", &log, call));
     let bare: Vec<_> = log.iter().map(|(e, _)| (e.clone(), None)).collect();
-    let headers_only = calls.map(|call| ingest("bare", &bare, call));
     // The samples repeat every 20 entries, so their payloads and party
     // names are stored once per group; a real log's differ entry by entry.
     let unique = distinct_payloads(&records, n);
     let unique_log = with_payloads(&unique, sign_range(&signing_key, &origin, &unique, 0..n));
-    let distinct = calls.map(|call| ingest("distinct", &unique_log, call));
-    drop(unique_log);
+    let cases = [
+        ("with payloads", &log),
+        ("every payload and party name distinct", &unique_log),
+        ("headers only", &bare),
+    ];
+    // One sync range per call, and as many as catching up takes in one call
+    // when its peer answers faster than the store ingests.
+    let calls = [MAX_RANGE_ENTRIES as usize, CATCH_UP_BATCH];
+    // Each round measures both baselines and then every ingest, so that a
+    // ratio compares figures taken seconds apart: this machine's speed
+    // drifts by a fifth from one minute to the next.
+    let rounds: Vec<IngestRound> = (0..INGEST_ROUNDS)
+        .map(|round| {
+            let start = Instant::now();
+            for chunk in log.iter().zip(&headers).collect::<Vec<_>>().chunks(1024) {
+                let batch: Vec<_> = chunk.iter().map(|((e, _), h)| (e, *h, key)).collect();
+                entry::verify_batch(&batch).expect("valid");
+            }
+            let verify = n as f64 / start.elapsed().as_secs_f64();
+            // The library's own batch (cofactorless, one key term per
+            // signature), for comparison: the store's batches are faster.
+            let start = Instant::now();
+            for batch in signed.chunks(1024) {
+                dalek_verify_batch(batch, key);
+            }
+            let dalek = n as f64 / start.elapsed().as_secs_f64();
+            let ingest = cases.map(|(name, items)| {
+                calls.map(|call| {
+                    let path = dir.path().join(format!("replica-{round}-{name}-{call}"));
+                    let store = Store::open(&path).expect("store");
+                    let rate = ingest_rate(&store, &origin, &roster, items, call, Flush::AtEnd);
+                    drop(store);
+                    std::fs::remove_dir_all(&path).expect("remove replica");
+                    rate
+                })
+            });
+            IngestRound {
+                verify,
+                dalek,
+                ingest,
+            }
+        })
+        .collect();
     let sled_full = raw_sled_entry_writes(&dir.path().join("raw-entries"), &log);
     let sled_bare = raw_sled_entry_writes(&dir.path().join("raw-headers"), &bare);
+    let verify = median(rounds.iter().map(|r| r.verify));
+    let dalek = median(rounds.iter().map(|r| r.dalek));
     println!(
-        "\nraw baseline: Ed25519 batch verify, 1 core {raw_verify:>10.0} /s  ({n} entries, batches of 1,024; ed25519-dalek's verify_batch {dalek_verify:.0} /s)"
+        "\nraw baseline: Ed25519 batch verify, 1 core {verify:>10.0} /s  ({n} entries, batches of 1,024; ed25519-dalek's verify_batch {dalek:.0} /s; medians of {INGEST_ROUNDS} rounds)"
     );
     println!(
         "raw baseline: sled writes of entry+payload {sled_full:>10.0} /s, entry alone {sled_bare:.0} /s"
     );
     println!(
-        "verified replica ingest, in calls of {} | {} entries:",
+        "verified replica ingest, in calls of {} | {} entries (medians of {INGEST_ROUNDS} rounds; a ratio is taken within each round, its median and range shown):",
         calls[0], calls[1]
     );
-    for (what, rates, sled) in [
-        ("with payloads", full, Some(sled_full)),
-        ("every payload and party name distinct", distinct, None),
-        ("headers only", headers_only, Some(sled_bare)),
-    ] {
-        let [range, batch] = rates;
+    let sleds = [Some(sled_full), None, Some(sled_bare)];
+    for (case, ((what, _), sled)) in cases.iter().zip(sleds).enumerate() {
+        let rates = [0, 1].map(|c| median(rounds.iter().map(|r| r.ingest[case][c])));
+        let ratios = |baseline: fn(&IngestRound) -> f64| {
+            [0, 1].map(|c| {
+                let each = rounds.iter().map(|r| r.ingest[case][c] / baseline(r));
+                let (low, high) = each
+                    .clone()
+                    .fold((f64::MAX, 0.0f64), |(l, h), x| (l.min(x), h.max(x)));
+                format!("{:.2} ({low:.2}-{high:.2})", median(each))
+            })
+        };
+        let [own_range, own_batch] = ratios(|r| r.verify);
+        let [dalek_range, dalek_batch] = ratios(|r| r.dalek);
         print!(
-            "  {what:<38} {range:>8.0} | {batch:>8.0} /s  ratio to verify {:.2} | {:.2} (to ed25519-dalek's {:.2} | {:.2})",
-            range / raw_verify,
-            batch / raw_verify,
-            range / dalek_verify,
-            batch / dalek_verify
+            "  {what:<38} {:>8.0} | {:>8.0} /s  ratio to verify {own_range} | {own_batch} (to ed25519-dalek's {dalek_range} | {dalek_batch})",
+            rates[0], rates[1]
         );
         match sled {
-            Some(sled) => println!(", to sled writes {:.2} | {:.2}", range / sled, batch / sled),
+            Some(sled) => println!(
+                ", to sled writes {:.2} | {:.2}",
+                rates[0] / sled,
+                rates[1] / sled
+            ),
             None => println!(),
         }
     }
+    drop(unique_log);
 
     // Publishing while the node catches up another member's log: appends
     // to different logs take different locks, but share the two cores.

@@ -160,6 +160,11 @@ pub fn ingest_rate(
     items.len() as f64 / start.elapsed().as_secs_f64()
 }
 
+/// The value at fraction `p` of `sorted` (nearest rank).
+pub fn percentile<T: Copy>(sorted: &[T], p: f64) -> T {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
 /// Each entry's signed message (domain ‖ header bytes) beside its
 /// signature: what a raw verification baseline checks.
 pub fn signed_messages<'a>(
