@@ -72,6 +72,11 @@ impl<'s, 'e, T: Send + 's> InOrder<'s, 'e, T> {
         oldest
     }
 
+    /// Whether no job runs.
+    pub fn is_idle(&self) -> bool {
+        self.running.is_empty()
+    }
+
     /// The oldest result, once its job is done; `None` when none runs.
     pub fn oldest(&mut self) -> Option<T> {
         let job = self.running.pop_front()?;

@@ -1091,16 +1091,16 @@ fn a_call_in_order_up_to_a_point_is_sorted_from_there() {
     assert_eq!(store.head(&cl).expect("head").size, 1_200);
 }
 
-/// A checkpoint target reached in the middle of a long run: slices before
-/// the one that reaches it go in whatever happens; the slice that reaches
-/// it goes in only if the entries give the signed root, and then the
-/// checkpoint is stored with it.
+/// A checkpoint target reached in the middle of a long run: commit groups
+/// (at least 2,048 entries each) sealed before the one that reaches it go
+/// in whatever happens; the group that reaches it goes in only if the
+/// entries give the signed root, and then the checkpoint is stored with it.
 #[test]
-fn a_target_deep_in_a_long_run_decides_the_slice_that_reaches_it() {
+fn a_target_deep_in_a_long_run_decides_the_group_that_reaches_it() {
     let fed = Fed::new();
     let cl = fed.origin("cl");
     let key = fed.identity("cl").log_key.clone();
-    let entries = signed_entries(&fed, "cl", 0, 1_000);
+    let entries = signed_entries(&fed, "cl", 0, 5_000);
     let root_with = |n: usize, replace: Option<usize>| {
         let mut b = merkle::RootBuilder::default();
         for (i, (e, _)) in entries[..n].iter().enumerate() {
@@ -1114,13 +1114,16 @@ fn a_target_deep_in_a_long_run_decides_the_slice_that_reaches_it() {
     };
     for (id, forked) in [("pe", true), ("mx", false)] {
         let store = fed.store(id);
-        let root = root_with(700, forked.then_some(600));
-        let target = SignedCheckpoint::sign(Checkpoint::new(cl.clone(), 700, root), &key);
+        let root = root_with(4_500, forked.then_some(4_400));
+        let target = SignedCheckpoint::sign(Checkpoint::new(cl.clone(), 4_500, root), &key);
         assert_eq!(
             store
                 .accept_checkpoint(&target.to_bytes(), &fed.roster)
                 .expect("io"),
-            Ok(CheckpointOutcome::Ahead { have: 0, want: 700 })
+            Ok(CheckpointOutcome::Ahead {
+                have: 0,
+                want: 4_500
+            })
         );
         let outcome = store
             .ingest(&cl, entries.clone(), &fed.roster)
@@ -1130,18 +1133,19 @@ fn a_target_deep_in_a_long_run_decides_the_slice_that_reaches_it() {
             assert!(
                 matches!(
                     outcome.rejected[..],
-                    [(_, Rejected::CheckpointMismatch { size: 700, .. })]
+                    [(_, Rejected::CheckpointMismatch { size: 4_500, .. })]
                 ),
                 "{outcome:?}"
             );
-            assert!(head.size < 700, "{head:?}");
+            // At least the first group went in, and none that holds 4,500.
+            assert!((2_048..4_500).contains(&head.size), "{head:?}");
             assert_eq!(outcome.appended, head.size);
             assert_eq!(head.root, root_with(head.size as usize, None));
         } else {
-            assert_eq!((outcome.appended, outcome.rejected.len()), (1_000, 0));
-            assert_eq!(head.size, 1_000);
+            assert_eq!((outcome.appended, outcome.rejected.len()), (5_000, 0));
+            assert_eq!(head.size, 5_000);
             let stored = store.checkpoint(&cl).expect("read").expect("stored");
-            assert_eq!(stored.checkpoint.size, 700);
+            assert_eq!(stored.checkpoint.size, 4_500);
         }
     }
 }

@@ -160,11 +160,17 @@ struct Checked {
     results: Vec<Result<Option<IndexTerms>, Rejected>>,
 }
 
-/// Entries per slice of a run: one slice is one signature batch and one
-/// commit group, and both cost less per entry the larger they are (a batch
-/// of 2,048 verifies about a fifth faster per signature than one of 512,
-/// and each group rewrites its postings, payloads and head once).
+/// Entries per slice of a run: one slice is one signature batch, which
+/// costs less per entry the larger it is (a batch of 2,048 verifies about
+/// a fifth faster per signature than one of 512).
 const SLICE: usize = 2048;
+
+/// Entries a commit group gathers, from whole slices, before it is sealed;
+/// the run's last group may hold fewer. Each group rewrites its postings,
+/// payloads, the log's head and last page once (about 2 ms of CPU with the
+/// sample records), so the slices of a short run, one per core, go into
+/// one group.
+const GROUP: usize = SLICE;
 
 /// The fewest entries a slice is cut to so that a short run still has a
 /// slice for each core; fewer than this are not worth a thread.
@@ -191,8 +197,8 @@ enum RunEnd {
     /// An entry is not the log's next one; what came before it went in,
     /// and it and what follows are to be sorted.
     Unordered,
-    /// The entries do not give the signed checkpoint's root; the slices
-    /// before the one that showed it went in, nothing of that one.
+    /// The entries do not give the signed checkpoint's root; the groups
+    /// sealed before the one that showed it went in, nothing of that one.
     Mismatch,
 }
 
@@ -804,13 +810,14 @@ impl Store {
     /// log's next. Returns how the run ended, and for [`RunEnd::Unordered`]
     /// the entries from the one that is not the next on.
     ///
-    /// The run goes in slices of at most [`SLICE`] entries, each sealed as
-    /// its own group (as if the caller had ingested it alone) and applied by
-    /// a writer thread in order. Three things overlap: checking the slices
+    /// The run goes in slices of at most [`SLICE`] entries, staged in order
+    /// into groups of at least [`GROUP`] entries (the last may hold fewer),
+    /// each sealed as if the caller had ingested it alone and applied by a
+    /// writer thread in order. Three things overlap: checking the slices
     /// ahead, each whole on a thread of its own (one more than there are
     /// cores, so that a core whose check ended early takes the next), staging
-    /// this one, and sled applying the last. A whole slice to a thread keeps
-    /// signature batches large and the cores evenly loaded.
+    /// this one, and sled applying the last group. A whole slice to a thread
+    /// keeps signature batches large and the cores evenly loaded.
     fn append_run(
         &self,
         log_id: u32,
@@ -840,13 +847,13 @@ impl Store {
             ));
             return Ok((RunEnd::Mismatch, Vec::new()));
         }
-        let mut slices = run.into_slices();
+        let mut slices = run.into_slices().peekable();
         std::thread::scope(|scope| {
-            let (groups, applied) = std::sync::mpsc::sync_channel::<(Sealed, Checked)>(1);
+            let (groups, applied) = std::sync::mpsc::sync_channel::<(Sealed, Vec<Checked>)>(1);
             let writer = scope.spawn(move || -> Result<(), StoreError> {
-                // The slice goes with its group so that freeing it is the
-                // writer's work, not the stager's.
-                for (sealed, _slice) in applied {
+                // The slices go with their group so that freeing them is
+                // the writer's work, not the stager's.
+                for (sealed, _slices) in applied {
                     sealed.apply(self, log_id)?;
                 }
                 Ok(())
@@ -855,6 +862,8 @@ impl Store {
             let mut checks = InOrder::new(scope);
             let mut end = RunEnd::Complete;
             let mut unordered = Vec::new();
+            let mut group_start = staging.size;
+            let mut in_group = Vec::new();
             loop {
                 let checked = loop {
                     let Some(slice) = slices.next() else {
@@ -867,7 +876,6 @@ impl Store {
                 let Some(mut slice) = checked else {
                     break;
                 };
-                let group_start = staging.size;
                 end = stage_slice(&mut staging, start, &slice, &mut target, outcome)?;
                 if end == RunEnd::Mismatch {
                     break;
@@ -876,17 +884,26 @@ impl Store {
                     let run = &mut slice.run;
                     unordered = run.items.split_off(run.headers.len());
                 }
-                if staging.size > group_start {
+                in_group.push(slice);
+                // Nothing more will be staged: the group is sealed however
+                // short it is.
+                let last = end != RunEnd::Complete || slices.peek().is_none() && checks.is_idle();
+                let staged = staging.size - group_start;
+                if staged >= GROUP as u64 || last && staged > 0 {
                     let reached = staging.reached.take();
                     let mut sealed = staging.seal(reached.as_ref())?;
                     if reached.is_some() {
                         sealed.batch.remove(&log_key(keys::TARGET, log_id)[..]);
                     }
-                    if groups.send((sealed, slice)).is_err() {
+                    if groups
+                        .send((sealed, std::mem::take(&mut in_group)))
+                        .is_err()
+                    {
                         // The writer stopped on an error, returned below.
                         break;
                     }
-                    outcome.appended += staging.size - group_start;
+                    outcome.appended += staged;
+                    group_start = staging.size;
                 }
                 if end != RunEnd::Complete {
                     break;
