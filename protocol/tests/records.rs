@@ -821,6 +821,29 @@ proptest! {
         prop_assert_eq!(normalise_name(&name), normalise_name(&fullwidth));
     }
 
+    /// A key is its own key: its words are joined by single spaces, and
+    /// no legal form is left to strip but a name's only word.
+    #[test]
+    fn a_key_normalises_to_itself(
+        words in proptest::collection::vec(
+            prop_oneof![
+                "[a-zA-Z0-9.,'&()\u{00C0}-\u{017F}-]{1,8}",
+                proptest::sample::select(&["S.A.", "de", "C.V.", "Cía.", "Ltda.", "GmbH & Co. KG"][..])
+                    .prop_map(str::to_owned),
+            ],
+            0..7,
+        ),
+        separator in "[ ,\t]{1,3}",
+    ) {
+        let key = normalise_name(&words.join(&separator));
+        prop_assert!(
+            !key.starts_with(' ') && !key.ends_with(' ') && !key.contains("  "),
+            "{:?}",
+            key
+        );
+        prop_assert_eq!(normalise_name(&key), key);
+    }
+
     #[test]
     fn canonical_bytes_are_stable(denial in denial_strategy()) {
         let record = Record::Denial(denial).validated();
