@@ -344,8 +344,11 @@ fn watch_convergence(
                             .get(&(log_id.to_owned(), index))
                             .map(|t| format!("  ({} ms after publish)", t.elapsed().as_millis()))
                             .unwrap_or_default();
+                        // A node's own log grows when its publish commits,
+                        // not by receiving anything.
+                        let what = if log_id == id { "stored" } else { "received" };
                         println!(
-                            "{:>7.3}s  {id:<7} received  {log_id}#{index}{after}",
+                            "{:>7.3}s  {id:<7} {what:<8}  {log_id}#{index}{after}",
                             start.elapsed().as_secs_f64()
                         );
                     }

@@ -39,6 +39,15 @@ fn the_demo_federation_converges_on_identical_logs() {
             stdout.contains(&format!("un1540  received  {state}#0")),
             "the observer missed {state}: {stdout}"
         );
+        // The publisher stores its own entries; it receives none of them.
+        assert!(
+            stdout.contains(&format!("{state:<7} stored    {state}#0")),
+            "{state} did not report storing its own entry: {stdout}"
+        );
+        assert!(
+            !stdout.contains(&format!("{state:<7} received  {state}#")),
+            "{state} reported receiving its own entry: {stdout}"
+        );
     }
     // Every node process was stopped: their stores open again.
     for id in ["cl", "co", "mx", "pe", "br", "un1540", "wco"] {
