@@ -58,11 +58,15 @@ fn with_payloads(
 /// Rounds of the replica ingest measurement, each with its own baselines.
 const INGEST_ROUNDS: usize = 3;
 
-/// The middle value.
-fn median(values: impl Iterator<Item = f64>) -> f64 {
+/// The median, lowest and highest of `values`.
+fn spread(values: impl Iterator<Item = f64>) -> (f64, f64, f64) {
     let mut sorted: Vec<f64> = values.collect();
     sorted.sort_by(f64::total_cmp);
-    percentile(&sorted, 0.5)
+    (
+        percentile(&sorted, 0.5),
+        sorted[0],
+        sorted[sorted.len() - 1],
+    )
 }
 
 /// One round of the ingest measurement: both verification baselines, then
@@ -323,8 +327,8 @@ fn main() {
         .collect();
     let sled_full = raw_sled_entry_writes(&dir.path().join("raw-entries"), &log);
     let sled_bare = raw_sled_entry_writes(&dir.path().join("raw-headers"), &bare);
-    let verify = median(rounds.iter().map(|r| r.verify));
-    let dalek = median(rounds.iter().map(|r| r.dalek));
+    let (verify, _, _) = spread(rounds.iter().map(|r| r.verify));
+    let (dalek, _, _) = spread(rounds.iter().map(|r| r.dalek));
     println!(
         "\nraw baseline: Ed25519 batch verify, 1 core {verify:>10.0} /s  ({n} entries, batches of 1,024; ed25519-dalek's verify_batch {dalek:.0} /s; medians of {INGEST_ROUNDS} rounds)"
     );
@@ -337,14 +341,12 @@ fn main() {
     );
     let sleds = [Some(sled_full), None, Some(sled_bare)];
     for (case, ((what, _), sled)) in cases.iter().zip(sleds).enumerate() {
-        let rates = [0, 1].map(|c| median(rounds.iter().map(|r| r.ingest[case][c])));
+        let rates = [0, 1].map(|c| spread(rounds.iter().map(|r| r.ingest[case][c])).0);
         let ratios = |baseline: fn(&IngestRound) -> f64| {
             [0, 1].map(|c| {
-                let each = rounds.iter().map(|r| r.ingest[case][c] / baseline(r));
-                let (low, high) = each
-                    .clone()
-                    .fold((f64::MAX, 0.0f64), |(l, h), x| (l.min(x), h.max(x)));
-                format!("{:.2} ({low:.2}-{high:.2})", median(each))
+                let (median, low, high) =
+                    spread(rounds.iter().map(|r| r.ingest[case][c] / baseline(r)));
+                format!("{median:.2} ({low:.2}-{high:.2})")
             })
         };
         let [own_range, own_batch] = ratios(|r| r.verify);
