@@ -5,7 +5,7 @@
 mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -83,9 +83,7 @@ fn a_node_stopped_during_a_thousand_publishes_catches_up_and_a_late_member_gets_
         n_each,
         Duration::from_secs(120),
     );
-    let synced = fed.status("pe")["sync"]["synced_appended"]
-        .as_u64()
-        .unwrap_or(0);
+    let synced = synced_appended(&fed, "pe", 1).unwrap_or(0);
     assert!(
         synced > 0,
         "pe caught up by anti-entropy, not by re-publication"
@@ -101,9 +99,19 @@ fn a_node_stopped_during_a_thousand_publishes_catches_up_and_a_late_member_gets_
     );
 }
 
-/// Entries `id`'s node stored by catching up (anti-entropy), as it reports.
-fn synced_appended(fed: &Fed, id: &str) -> Option<u64> {
-    fed.status(id)["sync"]["synced_appended"].as_u64()
+/// Entries `id`'s node stored by catching up (anti-entropy), as it reports
+/// once the count reached `at_least` or a few seconds passed: the node
+/// counts a call's entries just after the store made them visible, so a
+/// test that saw the log grow may ask a moment before the count moves.
+fn synced_appended(fed: &Fed, id: &str, at_least: u64) -> Option<u64> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let count = fed.status(id)["sync"]["synced_appended"].as_u64();
+        if count >= Some(at_least) || Instant::now() >= deadline {
+            return count;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Writes `n` entries of the sample denials to `id`'s own log while its
@@ -145,7 +153,7 @@ fn a_member_joining_late_catches_up_a_log_of_many_ranges() {
     fed.start("mx");
     converge(&fed, &["cl", "mx"], &["cl"], n, Duration::from_secs(120));
     assert_eq!(
-        synced_appended(&fed, "mx"),
+        synced_appended(&fed, "mx", n),
         Some(n),
         "mx fetched cl's log by anti-entropy, each entry once"
     );
@@ -242,7 +250,7 @@ fn catching_up_from_a_peer_that_answers_short_or_not_at_all_still_gets_everythin
         "mx holds exactly cl's signed log"
     );
     assert_eq!(
-        synced_appended(&fed, "mx"),
+        synced_appended(&fed, "mx", n),
         Some(n),
         "each entry was stored once"
     );
@@ -419,7 +427,7 @@ fn a_bilateral_payload_is_served_only_to_its_two_states() {
             end: 1,
         };
         let response = rogue.runtime.block_on(async move {
-            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            let deadline = Instant::now() + Duration::from_secs(30);
             loop {
                 match handle.request(peer, request.clone()).await {
                     Ok(response) => return response,
