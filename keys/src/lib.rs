@@ -13,6 +13,8 @@
 //! - [`roster`]: the federation roster, its signed `concord-roster/v1` file,
 //!   key rotation and revocation, and the queries a node asks of it.
 
+#![forbid(unsafe_code)]
+
 pub mod identity;
 pub mod keyfile;
 pub mod roster;

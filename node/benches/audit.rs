@@ -190,7 +190,7 @@ fn audit(path: &Path, records: bool) -> Duration {
 
 fn main() {
     // As `concord audit` does.
-    concord_node::heap::keep_free_top();
+    concord_node::cli::heap::keep_free_top();
     let dir = tempfile::tempdir().expect("temp dir");
     common::two_members(dir.path());
     let home = Home::new(&dir.path().join("cl"));

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use concord_node::home::Home;
 use concord_node::replicate::CATCH_UP_BATCH;
 use concord_node::store::{OwnEntry, Store};
-use concord_node::testnet::{self, TestnetArgs};
+use concord_node::testnet::{self, Plan};
 use concord_protocol::entry::Visibility;
 use concord_protocol::origin::Origin;
 use concord_protocol::record::Kind;
@@ -71,13 +71,12 @@ struct Federation {
 
 impl Federation {
     fn create(root: &Path, ids: &[String]) -> Self {
-        testnet::build(&TestnetArgs {
+        testnet::build(&Plan {
             dir: root.to_path_buf(),
             members: ids.to_vec(),
             observers: vec![],
             federation: FEDERATION.into(),
             sync_interval_ms: 1000,
-            json: false,
         })
         .expect("testnet");
         Self {

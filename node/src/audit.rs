@@ -14,10 +14,11 @@
 //! root. Every equivocation proof held must verify.
 //!
 //! [`LogAudit`] is the one engine; [`audit_store`] and
-//! [`crate::bundle::audit_file`] feed it from their source.
+//! [`crate::bundle::audit_file`] feed it from their source. The command
+//! that prints the report is in [`crate::cli`].
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -30,37 +31,11 @@ use concord_protocol::origin::Origin;
 use concord_protocol::record::{Date, Kind, Record};
 use serde::Serialize;
 
-use crate::cli::{CliError, CliResult, exit};
-use crate::home::Home;
 use crate::parallel::InOrder;
 use crate::store::{LogHead, Store, StoreError, StoredCheckpoint};
 
 /// Entries read and verified at once.
 pub const CHUNK: usize = 2048;
-
-#[derive(Debug, clap::Args)]
-pub struct AuditArgs {
-    /// The node's home directory (the node must be stopped). With
-    /// `--bundle`, only its roster is used.
-    #[arg(long, env = "CONCORD_HOME")]
-    pub home: Option<PathBuf>,
-    /// Audit this bundle (from `concord export`) instead of a store.
-    #[arg(long)]
-    pub bundle: Option<PathBuf>,
-    /// A signed genesis roster file to verify against instead of the home's
-    /// roster (or, for a bundle, the roster it carries).
-    #[arg(long)]
-    pub roster: Option<PathBuf>,
-    /// Also validate every payload present as a record of its kind, as a
-    /// node does before storing it. Integrity does not need it (each payload
-    /// is bound to its signed header by its digest); it finds members that
-    /// signed records a node would refuse. `concord import` always does it.
-    #[arg(long)]
-    pub records: bool,
-    /// Print the report as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
 
 /// One problem, located.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -123,138 +98,44 @@ impl Report {
     }
 }
 
-/// `concord audit`.
-///
-/// # Errors
-/// Exit 6 after printing the report when there are findings; exit 5 when the
-/// node holds the store; exit 3 for an unreadable roster or bundle.
-pub fn command(args: &AuditArgs) -> CliResult {
-    crate::heap::keep_free_top();
-    let pinned = match (&args.roster, &args.home) {
-        (Some(path), _) => Some((read_roster(path)?, path.display().to_string())),
-        (None, Some(home)) if args.bundle.is_some() => Some((
-            Home::new(home).roster()?,
-            format!("home {}", home.display()),
-        )),
-        _ => None,
-    };
-    let progress = Progress::new(!args.json);
-    let report = match (&args.bundle, &args.home) {
-        (Some(bundle), _) => {
-            crate::bundle::audit_file(bundle, pinned, args.records, &progress)?.report
-        }
-        (None, Some(home)) => {
-            let home = Home::new(home);
-            let (roster, roster_source) = match pinned {
-                Some(pinned) => pinned,
-                None => (home.roster()?, format!("home {}", home.dir.display())),
-            };
-            let store = open_stopped(&home.db_path())?;
-            audit_store(
-                &store,
-                &roster,
-                &home.db_path().display().to_string(),
-                &roster_source,
-                args.records,
-                &progress,
-            )?
-        }
-        (None, None) => {
-            return Err(CliError::new(
-                exit::INVALID_INPUT,
-                anyhow::anyhow!("name a store with --home DIR or a bundle with --bundle PATH"),
-            ));
-        }
-    };
-    progress.finish();
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("a report serialises")
-        );
-    } else {
-        print_report(&report);
-    }
-    if report.findings.is_empty() {
-        Ok(())
-    } else {
-        Err(CliError::new(
-            exit::AUDIT_FINDINGS,
-            anyhow::anyhow!("{} finding(s); see the report above", report.findings.len()),
-        ))
-    }
+/// Why the roster or the store to audit could not be read; anything wrong
+/// in what they hold is a finding, not an error.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("reading {path}: {why}")]
+    Unreadable { path: String, why: String },
+    #[error("{path}: {why}")]
+    Roster { path: String, why: String },
+    #[error("the store at {0} is held by the running node; stop the node first")]
+    Held(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Reads and verifies a genesis roster file.
 ///
 /// # Errors
-/// Exit 3 naming the file.
-pub fn read_roster(path: &Path) -> Result<Roster, CliError> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        CliError::new(
-            exit::INVALID_INPUT,
-            anyhow::anyhow!("reading {}: {e}", path.display()),
-        )
+/// [`SourceError`] naming the file.
+pub fn read_roster(path: &Path) -> Result<Roster, SourceError> {
+    let bytes = std::fs::read(path).map_err(|e| SourceError::Unreadable {
+        path: path.display().to_string(),
+        why: e.to_string(),
     })?;
-    concord_keys::SignedRoster::verify_genesis(&bytes).map_err(|e| {
-        CliError::new(
-            exit::INVALID_INPUT,
-            anyhow::anyhow!("{}: {e}", path.display()),
-        )
+    concord_keys::SignedRoster::verify_genesis(&bytes).map_err(|e| SourceError::Roster {
+        path: path.display().to_string(),
+        why: e.to_string(),
     })
 }
 
 /// Opens a store no node holds.
 ///
 /// # Errors
-/// Exit 5 when the running node holds it.
-pub fn open_stopped(path: &Path) -> Result<Store, CliError> {
+/// [`SourceError::Held`] when the running node holds it.
+pub fn open_stopped(path: &Path) -> Result<Store, SourceError> {
     match Store::open_for_audit(path) {
         Ok(store) => Ok(store),
-        Err(StoreError::Locked(path)) => Err(CliError::new(
-            exit::UNAVAILABLE,
-            anyhow::anyhow!("the store at {path} is held by the running node; stop the node first"),
-        )),
+        Err(StoreError::Locked(path)) => Err(SourceError::Held(path)),
         Err(e) => Err(e.into()),
-    }
-}
-
-fn print_report(report: &Report) {
-    println!(
-        "audit of {} against roster {}, records {}: {}",
-        report.source,
-        report.roster,
-        if report.records_validated {
-            "validated"
-        } else {
-            "not validated (--records)"
-        },
-        report.verdict.to_uppercase()
-    );
-    for log in &report.logs {
-        println!(
-            "  {:<40} {:>8} entries  {:>3} checkpoints  root {}  witnesses {}",
-            log.origin,
-            log.size,
-            log.checkpoints,
-            log.root,
-            if log.cosigners.is_empty() {
-                "-".into()
-            } else {
-                log.cosigners.join(",")
-            }
-        );
-    }
-    for finding in &report.findings {
-        let line = finding
-            .line
-            .map(|l| format!(" line {l}"))
-            .unwrap_or_default();
-        let at = finding.index.map(|i| format!(" #{i}")).unwrap_or_default();
-        println!(
-            "  FINDING{line} {}{at}: {} — {}",
-            finding.log, finding.what, finding.why
-        );
     }
 }
 

@@ -16,9 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use crate::api::StatusView;
-use crate::cli::{CliError, CliResult, exit};
-use crate::testnet::{self, NewHomeView, TestnetArgs};
+use crate::query::StatusView;
+use crate::testnet::{self, NewHomeView, Plan};
 
 /// Pause between two publishes of the demo.
 const PUBLISH_PACE: Duration = Duration::from_millis(150);
@@ -160,11 +159,7 @@ impl Client {
 ///
 /// # Errors
 /// Failure to create the federation, start a node or see it converge.
-pub fn run(args: &DemoArgs) -> CliResult {
-    demo(args).map_err(|e| CliError::new(exit::FAILURE, e))
-}
-
-fn demo(args: &DemoArgs) -> anyhow::Result<()> {
+pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let dir = match &args.dir {
         Some(d) => d.clone(),
         None => std::env::temp_dir().join(format!("concord-demo-{}", std::process::id())),
@@ -173,13 +168,12 @@ fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         "Creating the Pacific Alliance federation in {}",
         dir.display()
     );
-    let homes = testnet::build(&TestnetArgs {
+    let homes = testnet::build(&Plan {
         dir: dir.clone(),
         members: ["cl", "co", "mx", "pe", "br"].map(String::from).to_vec(),
         observers: ["un1540:US", "wco:BE"].map(String::from).to_vec(),
         federation: "pacific-alliance".into(),
         sync_interval_ms: 1000,
-        json: false,
     })?;
     let exe = std::env::current_exe().context("locating the concord binary")?;
     let mut nodes = Nodes {

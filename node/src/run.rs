@@ -15,10 +15,11 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{self, ApiState, Me};
+use crate::api::{self, ApiState};
 use crate::home::Home;
 use crate::net::{self, NetConfig};
 use crate::publish::{self, Writer};
+use crate::query::{Me, Queries};
 use crate::replicate::{self, Core, HINT_QUEUE, SyncState, Witness};
 use crate::store::Store;
 
@@ -140,19 +141,16 @@ pub async fn run(home: &Home, shutdown: CancellationToken) -> anyhow::Result<()>
         .await
         .with_context(|| format!("binding the API to {}", config.api.listen))?;
     let api_state = ApiState {
-        store: store.clone(),
-        roster: roster.clone(),
+        queries: Queries {
+            store: store.clone(),
+            roster: roster.clone(),
+            me: Me::of(&roster, me.id.as_str())?,
+            required_cosignatures: config.witness.required_cosignatures,
+        },
         publisher,
         net: Some(net_handle),
         sync: sync_state,
         token: home.token()?,
-        me: Me {
-            id: me.id.to_string(),
-            origin: me.origin.clone(),
-            role: me.role,
-            country: me.country,
-        },
-        required_cosignatures: config.witness.required_cosignatures,
     };
     tracing::info!(id = %me.id, %origin, api = %config.api.listen, "node running");
     let api_result = api::serve(listener, api_state, shutdown.clone()).await;

@@ -1,41 +1,32 @@
-//! `concord init` and `concord testnet create`: homes for one agency, or for a
-//! whole local federation with a roster every member signed.
+//! Homes for one agency (`concord init`), or for a whole local federation
+//! with a roster every member signed (`concord testnet create`, the demo).
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use concord_keys::roster::{LogKey, Member, Policy, Role, Roster, SignedRoster, Threshold};
-use concord_keys::{AgencyIdentity, KdfParams, MemberId, Passphrase, Protection, VerifierKey};
+use concord_keys::{AgencyIdentity, MemberId, Protection, VerifierKey};
 use concord_protocol::origin::Origin;
 use concord_protocol::record::Country;
 
-use crate::cli::{CliError, CliResult, InitArgs, exit};
 use crate::home::{
-    ApiConfig, Config, Home, NetworkConfig, PASSPHRASE_ENV, ReplicationConfig, RetentionConfig,
-    SyncConfig, WitnessConfig,
+    ApiConfig, Config, Home, NetworkConfig, ReplicationConfig, RetentionConfig, SyncConfig,
+    WitnessConfig,
 };
 use crate::ports::free_port;
 
-#[derive(Debug, clap::Args)]
-pub struct TestnetArgs {
-    /// Directory that receives one home per id.
-    #[arg(long)]
+/// A local federation to create: one home per id under `dir`.
+#[derive(Debug, Clone)]
+pub struct Plan {
     pub dir: PathBuf,
-    /// Comma-separated member ids; the first two letters name the country
-    /// unless written `id:CC`.
-    #[arg(long, value_delimiter = ',', default_value = "cl,co,mx,pe,br")]
+    /// Member ids; the first two letters name the country unless written
+    /// `id:CC`.
     pub members: Vec<String>,
-    /// Comma-separated observer ids, `id:CC` for the seat's country.
-    #[arg(long, value_delimiter = ',', default_value = "un1540:US,wco:BE")]
+    /// Observer ids, `id:CC` for the seat's country.
     pub observers: Vec<String>,
-    #[arg(long, default_value = "pacific-alliance")]
     pub federation: String,
     /// Anti-entropy interval of every node, in milliseconds.
-    #[arg(long, default_value_t = 1000)]
     pub sync_interval_ms: u64,
-    /// Print the result as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Display names of the seed scenario's agencies.
@@ -54,15 +45,15 @@ fn display_name(id: &str) -> String {
 
 /// The public facts of a new agency, as the roster needs them.
 #[derive(Debug, serde::Serialize)]
-struct InitFacts {
-    id: String,
-    home: String,
-    origin: String,
-    verifier_key: String,
-    witness_key: String,
-    peer_id: String,
-    addrs: Vec<String>,
-    api: String,
+pub struct InitFacts {
+    pub id: String,
+    pub home: String,
+    pub origin: String,
+    pub verifier_key: String,
+    pub witness_key: String,
+    pub peer_id: String,
+    pub addrs: Vec<String>,
+    pub api: String,
 }
 
 struct NewHome {
@@ -73,16 +64,16 @@ struct NewHome {
 }
 
 /// What a new home is for.
-struct HomeSpec<'a> {
-    dir: &'a std::path::Path,
-    id: &'a str,
-    name: &'a str,
-    country: &'a str,
-    role: Role,
-    federation: &'a str,
+pub struct HomeSpec<'a> {
+    pub dir: &'a std::path::Path,
+    pub id: &'a str,
+    pub name: &'a str,
+    pub country: &'a str,
+    pub role: Role,
+    pub federation: &'a str,
     /// (p2p, api) ports; 0 picks a free one.
-    ports: (u16, u16),
-    sync: SyncConfig,
+    pub ports: (u16, u16),
+    pub sync: SyncConfig,
 }
 
 fn make_home(spec: &HomeSpec<'_>, protection: Protection<'_>) -> anyhow::Result<NewHome> {
@@ -173,46 +164,17 @@ fn facts(home: &Home, member: &Member, config: &Config) -> InitFacts {
     }
 }
 
-/// `concord init`.
+/// A new home for one agency: the facts a roster needs, and its roster
+/// entry.
 ///
 /// # Errors
-/// Bad arguments (exit 3) or an existing home (exit 1).
-pub fn init(args: &InitArgs) -> CliResult {
-    let passphrase = std::env::var(PASSPHRASE_ENV).ok().map(Passphrase::new);
-    let protection = match (&passphrase, args.insecure_demo_keys) {
-        (_, true) => Protection::InsecurePlaintext,
-        (Some(p), false) => Protection::Passphrase {
-            passphrase: p,
-            params: KdfParams::PRODUCTION,
-        },
-        (None, false) => {
-            return Err(CliError::new(
-                exit::INVALID_INPUT,
-                anyhow::anyhow!(
-                    "set {PASSPHRASE_ENV} to encrypt the key file, or pass --insecure-demo-keys for a throwaway demo"
-                ),
-            ));
-        }
-    };
-    let spec = HomeSpec {
-        dir: &args.home.home,
-        id: &args.id,
-        name: &args.name,
-        country: &args.country,
-        role: args.role.into(),
-        federation: &args.federation,
-        ports: (args.p2p_port, args.api_port),
-        sync: SyncConfig::default(),
-    };
-    let new = make_home(&spec, protection).map_err(|e| CliError::new(exit::INVALID_INPUT, e))?;
-    let member_json = serde_json::to_string_pretty(&new.member).expect("a member serialises");
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&facts(&new.home, &new.member, &new.config))
-            .expect("facts serialise")
-    );
-    println!("roster entry for this agency:\n{member_json}");
-    Ok(())
+/// Bad ids or countries, an existing home, a file that cannot be written.
+pub fn init(
+    spec: &HomeSpec<'_>,
+    protection: Protection<'_>,
+) -> anyhow::Result<(InitFacts, Member)> {
+    let new = make_home(spec, protection)?;
+    Ok((facts(&new.home, &new.member, &new.config), new.member))
 }
 
 /// `id:CC`, or an id alone: the seat of a known international body, or else
@@ -231,53 +193,21 @@ fn split_id(spec: &str) -> (String, String) {
     }
 }
 
-/// `concord testnet create`.
-///
-/// # Errors
-/// Bad ids or countries (exit 3), or an existing home.
-pub fn create(args: &TestnetArgs) -> CliResult {
-    let homes = build(args).map_err(|e| CliError::new(exit::INVALID_INPUT, e))?;
-    let listing: Vec<InitFacts> = homes
-        .iter()
-        .map(|h| facts(&h.home, &h.member, &h.config))
-        .collect();
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&listing).expect("facts serialise")
-        );
-    } else {
-        println!(
-            "federation {} created in {}",
-            args.federation,
-            args.dir.display()
-        );
-        for f in &listing {
-            println!("  {:<8} {}  api {}  {}", f.id, f.home, f.api, f.addrs[0]);
-        }
-        println!(
-            "start a node with: concord run --home {}/<id>",
-            args.dir.display()
-        );
-    }
-    Ok(())
-}
-
 /// Creates the homes and installs the roster signed by every member.
 ///
 /// # Errors
 /// Any failure creating a home or the roster.
-pub fn build(args: &TestnetArgs) -> anyhow::Result<Vec<NewHomeView>> {
+pub fn build(plan: &Plan) -> anyhow::Result<Vec<NewHomeView>> {
     let mut homes = Vec::new();
-    let specs = args.members.iter().map(|s| (s, Role::Member)).chain(
-        args.observers
+    let specs = plan.members.iter().map(|s| (s, Role::Member)).chain(
+        plan.observers
             .iter()
             .filter(|s| !s.is_empty())
             .map(|s| (s, Role::Observer)),
     );
     for (spec, role) in specs {
         let (id, country) = split_id(spec);
-        let dir = args.dir.join(&id);
+        let dir = plan.dir.join(&id);
         let name = display_name(&id);
         let spec = HomeSpec {
             dir: &dir,
@@ -285,16 +215,16 @@ pub fn build(args: &TestnetArgs) -> anyhow::Result<Vec<NewHomeView>> {
             name: &name,
             country: &country,
             role,
-            federation: &args.federation,
+            federation: &plan.federation,
             ports: (0, 0),
             sync: SyncConfig {
-                interval_ms: args.sync_interval_ms,
+                interval_ms: plan.sync_interval_ms,
             },
         };
         homes.push(make_home(&spec, Protection::InsecurePlaintext)?);
     }
     let roster = Roster {
-        federation: args.federation.clone(),
+        federation: plan.federation.clone(),
         version: 1,
         policy: Policy {
             threshold: Threshold::Majority,
@@ -317,6 +247,13 @@ pub struct NewHomeView {
     pub home: Home,
     pub member: Member,
     pub config: Config,
+}
+
+impl NewHomeView {
+    /// The facts a roster needs, as `init` prints them.
+    pub fn facts(&self) -> InitFacts {
+        facts(&self.home, &self.member, &self.config)
+    }
 }
 
 impl From<NewHome> for NewHomeView {

@@ -303,18 +303,17 @@ fn a_running_node_holds_the_store_and_audit_says_so() {
 fn the_audit_engine_names_each_bad_signature_and_each_unauthorised_key_where_it_is() {
     use concord_node::audit::{CheckedChunk, Item, LogAudit};
     use concord_node::store::LogHead;
-    use concord_node::testnet::{self, TestnetArgs};
+    use concord_node::testnet::{self, Plan};
     use concord_protocol::merkle::RootBuilder;
     use concord_protocol::origin::Origin;
 
     let dir = tempfile::tempdir().expect("temp dir");
-    testnet::build(&TestnetArgs {
+    testnet::build(&Plan {
         dir: dir.path().to_path_buf(),
         members: vec!["cl".into()],
         observers: vec!["un1540:US".into()],
         federation: "pacific-alliance".into(),
         sync_interval_ms: 1000,
-        json: false,
     })
     .expect("testnet");
     let roster = Home::new(&dir.path().join("cl")).roster().expect("roster");
@@ -369,17 +368,16 @@ fn the_audit_engine_names_each_bad_signature_and_each_unauthorised_key_where_it_
 #[test]
 fn an_audit_of_a_store_of_many_chunks_finds_each_problem_where_it_is() {
     use concord_node::audit::CHUNK;
-    use concord_node::testnet::{self, TestnetArgs};
+    use concord_node::testnet::{self, Plan};
     use concord_protocol::origin::Origin;
 
     let dir = tempfile::tempdir().expect("temp dir");
-    testnet::build(&TestnetArgs {
+    testnet::build(&Plan {
         dir: dir.path().to_path_buf(),
         members: vec!["mx".into(), "cl".into()],
         observers: vec![],
         federation: "pacific-alliance".into(),
         sync_interval_ms: 1000,
-        json: false,
     })
     .expect("testnet");
     let home = dir.path().join("mx");

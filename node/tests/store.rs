@@ -12,7 +12,7 @@ use concord_node::home::Home;
 use concord_node::store::{
     CheckpointOutcome, FORMAT_VERSION, OwnEntry, Rejected, Store, StoreError, keys, open_sled,
 };
-use concord_node::testnet::{self, TestnetArgs};
+use concord_node::testnet::{self, Plan};
 use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint};
 use concord_protocol::entry::{self, EntryError, NewEntry, SignedEntry, Visibility};
 use concord_protocol::equivocation::{EquivocationProof, KeyLookup, KeyRefusal};
@@ -30,13 +30,12 @@ impl Fed {
     fn new() -> Fed {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path().to_path_buf();
-        testnet::build(&TestnetArgs {
+        testnet::build(&Plan {
             dir: root.clone(),
             members: vec!["cl".into(), "mx".into(), "pe".into()],
             observers: vec!["un1540:US".into()],
             federation: "pacific-alliance".into(),
             sync_interval_ms: 1000,
-            json: false,
         })
         .expect("testnet builds");
         let roster = Home::new(&root.join("mx"))
@@ -797,7 +796,7 @@ fn a_checkpoint_is_final_once_it_has_the_required_cosignatures() {
         .expect("stored");
     let seen = std::collections::HashMap::new();
     let view = |required| {
-        concord_node::views::logs(&store, &fed.roster, required, &seen)
+        concord_node::query::logs(&store, &fed.roster, required, &seen)
             .expect("views")
             .into_iter()
             .find(|l| l.origin == cl.as_str())

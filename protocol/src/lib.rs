@@ -4,6 +4,8 @@
 //! `now`, keys and hash sources in, and get values or typed errors back. The
 //! byte formats are specified in `PROTOCOL.md` at the repository root.
 
+#![forbid(unsafe_code)]
+
 pub mod canonical;
 pub mod checkpoint;
 pub mod entry;

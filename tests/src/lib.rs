@@ -514,6 +514,7 @@ impl NodeProcess {
         let pid = libc::pid_t::try_from(self.pid()).expect("a pid fits pid_t");
         // SAFETY: kill(2) only sends a signal; the pid is our own live child
         // (not yet reaped), so it cannot name another process.
+        #[allow(unsafe_code)]
         let sent = unsafe { libc::kill(pid, libc::SIGTERM) };
         assert_eq!(sent, 0, "sending SIGTERM to {pid}");
         let status = self.wait_exit(timeout);

@@ -8,7 +8,7 @@
 use std::ops::Range;
 use std::path::Path;
 
-use concord_node::testnet::{self, TestnetArgs};
+use concord_node::testnet::{self, Plan};
 use concord_protocol::entry::{self, NewEntry, SignedEntry, Visibility};
 use concord_protocol::origin::Origin;
 use concord_protocol::record::{Kind, Name, Record, Text};
@@ -89,13 +89,12 @@ pub fn sample_payloads() -> Vec<(Kind, Vec<u8>)> {
 /// Homes of members `cl` and `mx` of the federation `pacific-alliance`
 /// under `dir`.
 pub fn two_members(dir: &Path) {
-    testnet::build(&TestnetArgs {
+    testnet::build(&Plan {
         dir: dir.to_path_buf(),
         members: vec!["cl".into(), "mx".into()],
         observers: vec![],
         federation: "pacific-alliance".into(),
         sync_interval_ms: 1000,
-        json: false,
     })
     .expect("testnet");
 }

@@ -13,6 +13,7 @@ const TOP_PAD: i32 = 16 << 20;
 /// system.
 pub fn keep_free_top() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
     // SAFETY: `mallopt` changes a setting of glibc's allocator under the
     // allocator's own lock; it touches no memory of ours.
     unsafe {

@@ -1,5 +1,13 @@
-//! What officers, operators and observers read, built once from the store
-//! and the roster, and served the same way by the HTTP API and the CLI.
+//! The query service: what officers, operators and observers read, built
+//! from the store and the roster for one reader, and served the same way by
+//! the HTTP API ([`crate::api`]) and by the CLI on a stopped node
+//! ([`crate::cli`]'s local client), so that neither has an answer of its own.
+//!
+//! Parsing what an officer submits ([`own_entry`]) lives here too: the API
+//! and the CLI refuse the same input with the same message.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -9,24 +17,269 @@ use concord_protocol::entry::{EntryHeader, Visibility};
 use concord_protocol::equivocation::KeyLookup;
 use concord_protocol::origin::Origin;
 use concord_protocol::record::{Country, Date, Kind, Record};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::store::{DenialStatus, Store, StoreError};
+use crate::store::{DenialStatus, OwnEntry, Store, StoreError};
 
-/// Why a view could not be built; the API maps these to HTTP statuses and
+/// Largest record an officer may submit (a record is bounded well below
+/// this); the API's body limit and the CLI's file limit.
+pub const MAX_BODY_BYTES: usize = 512 * 1024;
+
+/// Why an answer could not be built; the API maps these to HTTP statuses and
 /// the CLI to exit codes.
 #[derive(Debug, thiserror::Error)]
-pub enum ViewError {
+pub enum QueryError {
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    /// The home names a participant the roster does not hold.
+    #[error("{0} is not in the roster")]
+    NotInRoster(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
+/// This node's identity as the roster states it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Me {
+    pub id: String,
+    pub origin: String,
+    pub role: Role,
+    pub country: Country,
+}
+
+impl Me {
+    /// Participant `id` of `roster`.
+    ///
+    /// # Errors
+    /// [`QueryError::NotInRoster`] when the roster has no such participant.
+    pub fn of(roster: &Roster, id: &str) -> Result<Self, QueryError> {
+        let member = roster
+            .members
+            .iter()
+            .find(|m| m.id.as_str() == id)
+            .ok_or_else(|| QueryError::NotInRoster(id.to_owned()))?;
+        Ok(Self {
+            id: member.id.to_string(),
+            origin: member.origin.clone(),
+            role: member.role,
+            country: member.country,
+        })
+    }
+}
+
+/// The status document.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StatusView {
+    pub me: Me,
+    pub federation: String,
+    pub roster_version: u64,
+    pub peers: Vec<PeerView>,
+    pub logs: Vec<LogView>,
+    pub quarantined: Vec<String>,
+    pub evidence: usize,
+    pub sync: serde_json::Value,
+}
+
+/// A connected peer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PeerView {
+    pub peer_id: String,
+    pub member: Option<String>,
+    pub addrs: Vec<String>,
+}
+
+/// What the network adds to a status: nothing for a stopped node.
+#[derive(Debug, Default)]
+pub struct Liveness {
+    pub peers: Vec<PeerView>,
+    /// Largest size of each log (by origin) a peer's checkpoint showed.
+    pub seen_sizes: HashMap<String, u64>,
+    /// The replication counters, or what a stopped node says instead.
+    pub sync: serde_json::Value,
+}
+
+/// Where a published entry landed.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Published {
+    pub origin: String,
+    pub index: u64,
+    pub leaf_hash: String,
+}
+
+/// Who lifts a quarantine, and why.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct ClearRequest {
+    pub operator: String,
+    pub reason: String,
+}
+
+/// The answers of one node to one reader: its store, its roster and who it
+/// is (which decides which payloads are shown).
+#[derive(Clone)]
+pub struct Queries {
+    pub store: Store,
+    pub roster: Arc<Roster>,
+    pub me: Me,
+    pub required_cosignatures: usize,
+}
+
+impl Queries {
+    /// Resolves a member id or a log origin.
+    ///
+    /// # Errors
+    /// [`QueryError::NotFound`] when neither matches.
+    pub fn log(&self, log: &str) -> Result<Origin, QueryError> {
+        resolve_log(&self.roster, log)
+    }
+
+    /// The node, every log with its checkpoint and witnesses, quarantines.
+    ///
+    /// # Errors
+    /// [`QueryError::Store`] on a read failure.
+    pub fn status(&self, liveness: Liveness) -> Result<StatusView, QueryError> {
+        let logs = logs(
+            &self.store,
+            &self.roster,
+            self.required_cosignatures,
+            &liveness.seen_sizes,
+        )?;
+        let quarantined = self
+            .store
+            .quarantines()?
+            .into_iter()
+            .map(|q| q.origin.to_string())
+            .collect();
+        Ok(StatusView {
+            me: self.me.clone(),
+            federation: self.roster.federation.clone(),
+            roster_version: self.roster.version,
+            peers: liveness.peers,
+            logs,
+            quarantined,
+            evidence: self.store.evidence()?.len(),
+            sync: liveness.sync,
+        })
+    }
+
+    /// Entries `start..start+limit` of `log`, summarised.
+    ///
+    /// # Errors
+    /// As [`list`], and [`QueryError::NotFound`] for an unknown log.
+    pub fn entries(&self, log: &str, start: u64, limit: u64) -> Result<Vec<EntryLine>, QueryError> {
+        list(&self.store, &self.log(log)?, start, limit)
+    }
+
+    /// Entry `index` of `log`, its payload shown as this node may read it.
+    ///
+    /// # Errors
+    /// As [`entry`].
+    pub fn entry(&self, log: &str, index: u64) -> Result<EntryView, QueryError> {
+        entry(
+            &self.store,
+            &self.log(log)?,
+            index,
+            (self.me.role, &self.me.country),
+        )
+    }
+
+    /// The latest signed checkpoint note of `log`, exactly the signed bytes.
+    ///
+    /// # Errors
+    /// [`QueryError::NotFound`] when the log has no checkpoint yet.
+    pub fn checkpoint(&self, log: &str) -> Result<Vec<u8>, QueryError> {
+        let origin = self.log(log)?;
+        let checkpoint = self
+            .store
+            .checkpoint(&origin)?
+            .ok_or_else(|| QueryError::NotFound(format!("no checkpoint of {origin} yet")))?;
+        Ok(checkpoint.to_bytes())
+    }
+
+    /// As [`inclusion`], for `log`.
+    ///
+    /// # Errors
+    /// As [`inclusion`].
+    pub fn inclusion(
+        &self,
+        log: &str,
+        index: u64,
+        size: Option<u64>,
+    ) -> Result<ProofView, QueryError> {
+        inclusion(&self.store, &self.log(log)?, index, size)
+    }
+
+    /// As [`consistency`], for `log`.
+    ///
+    /// # Errors
+    /// As [`consistency`].
+    pub fn consistency(&self, log: &str, from: u64, to: u64) -> Result<ProofView, QueryError> {
+        consistency(&self.store, &self.log(log)?, from, to)
+    }
+
+    /// Equivocation proofs, quarantines and the operators' decisions.
+    ///
+    /// # Errors
+    /// [`QueryError::Store`] on a read failure.
+    pub fn evidence(&self) -> Result<serde_json::Value, QueryError> {
+        let evidence = self.store.evidence()?;
+        let quarantines = self.store.quarantines()?;
+        let decisions = self.store.decisions()?;
+        Ok(
+            serde_json::json!({ "evidence": evidence, "quarantines": quarantines, "decisions": decisions }),
+        )
+    }
+
+    /// Lifts the quarantine of `log`, recording who decided and why; `false`
+    /// when the log was not quarantined.
+    ///
+    /// # Errors
+    /// [`QueryError::BadRequest`] for an empty operator or reason.
+    pub async fn clear_quarantine(
+        &self,
+        log: &str,
+        request: &ClearRequest,
+        now: u64,
+    ) -> Result<(Origin, bool), QueryError> {
+        let origin = self.log(log)?;
+        if request.operator.trim().is_empty() || request.reason.trim().is_empty() {
+            return Err(QueryError::BadRequest(
+                "operator and reason must not be empty".into(),
+            ));
+        }
+        let cleared = self
+            .store
+            .clear_quarantine(&origin, &request.operator, &request.reason, now)
+            .await?;
+        Ok((origin, cleared))
+    }
+}
+
+/// Parses what an officer submits into an entry for the own log.
+///
+/// # Errors
+/// [`QueryError::BadRequest`] naming the problem (the record's field, the
+/// visibility, a missing reference).
+pub fn own_entry(
+    kind: &str,
+    visibility: Option<&str>,
+    refers_to: Option<u64>,
+    body: &[u8],
+) -> Result<OwnEntry, QueryError> {
+    let kind = parse_kind(kind)?;
+    let record = Record::parse(kind, body)
+        .map_err(|e| QueryError::BadRequest(format!("{kind} record refused: {e}")))?;
+    let visibility = parse_visibility(visibility.unwrap_or("federation"))?;
+    Ok(OwnEntry {
+        record,
+        visibility,
+        refers_to,
+    })
+}
+
 /// One log as `status` shows it.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LogView {
     pub origin: String,
     pub member: Option<String>,
@@ -41,7 +294,7 @@ pub struct LogView {
     pub quarantined: bool,
 }
 
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CosignerView {
     pub witness: String,
     pub time: u64,
@@ -50,13 +303,13 @@ pub struct CosignerView {
 /// Every log the store holds, with checkpoints and witnesses.
 ///
 /// # Errors
-/// [`ViewError::Store`] on a read failure.
+/// [`QueryError::Store`] on a read failure.
 pub fn logs(
     store: &Store,
     roster: &Roster,
     required_cosignatures: usize,
     seen: &std::collections::HashMap<String, u64>,
-) -> Result<Vec<LogView>, ViewError> {
+) -> Result<Vec<LogView>, QueryError> {
     let witnesses = roster.witnesses();
     let mut out = Vec::new();
     for (origin, head) in store.logs()? {
@@ -103,22 +356,22 @@ fn cosigners(
 /// Resolves `--log`: a member id or a log origin.
 ///
 /// # Errors
-/// [`ViewError::NotFound`] when neither matches.
-pub fn resolve_log(roster: &Roster, log: &str) -> Result<Origin, ViewError> {
+/// [`QueryError::NotFound`] when neither matches.
+pub fn resolve_log(roster: &Roster, log: &str) -> Result<Origin, QueryError> {
     if let Some(member) = roster
         .members
         .iter()
         .find(|m| m.id.as_str() == log || m.origin == log)
     {
-        return Origin::new(&member.origin).map_err(|e| ViewError::NotFound(e.to_string()));
+        return Origin::new(&member.origin).map_err(|e| QueryError::NotFound(e.to_string()));
     }
-    Err(ViewError::NotFound(format!(
+    Err(QueryError::NotFound(format!(
         "{log:?} is neither a member id nor a log origin in the roster"
     )))
 }
 
 /// One entry as `show` prints it.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EntryView {
     pub origin: String,
     pub index: u64,
@@ -139,18 +392,18 @@ pub struct EntryView {
 /// and `country`.
 ///
 /// # Errors
-/// [`ViewError::NotFound`] for an index not stored.
+/// [`QueryError::NotFound`] for an index not stored.
 pub fn entry(
     store: &Store,
     origin: &Origin,
     index: u64,
     reader: (Role, &Country),
-) -> Result<EntryView, ViewError> {
+) -> Result<EntryView, QueryError> {
     let signed = store
         .entry(origin, index)?
-        .ok_or_else(|| ViewError::NotFound(format!("{origin} has no entry {index}")))?;
+        .ok_or_else(|| QueryError::NotFound(format!("{origin} has no entry {index}")))?;
     let header: EntryHeader = signed.decode_header().map_err(|e| {
-        ViewError::Store(StoreError::Corrupt(format!(
+        QueryError::Store(StoreError::Corrupt(format!(
             "entry {index} of {origin}: {e}"
         )))
     })?;
@@ -190,7 +443,7 @@ fn status_json(status: &DenialStatus, today: Option<&Date>) -> serde_json::Value
 }
 
 /// A short line per entry for `list`.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EntryLine {
     pub origin: String,
     pub index: u64,
@@ -203,13 +456,13 @@ pub struct EntryLine {
 /// Entries `start..start+limit` of `origin`, summarised.
 ///
 /// # Errors
-/// [`ViewError::Store`] on a read failure.
+/// [`QueryError::Store`] on a read failure.
 pub fn list(
     store: &Store,
     origin: &Origin,
     start: u64,
     limit: u64,
-) -> Result<Vec<EntryLine>, ViewError> {
+) -> Result<Vec<EntryLine>, QueryError> {
     let mut out = Vec::new();
     for signed in store.entries(origin, start, limit)? {
         let Ok(header) = signed.decode_header() else {
@@ -262,29 +515,29 @@ pub fn visibility_name(visibility: &Visibility) -> String {
 /// Parses a visibility written as [`visibility_name`] writes it.
 ///
 /// # Errors
-/// [`ViewError::BadRequest`] naming what is wrong.
-pub fn parse_visibility(text: &str) -> Result<Visibility, ViewError> {
+/// [`QueryError::BadRequest`] naming what is wrong.
+pub fn parse_visibility(text: &str) -> Result<Visibility, QueryError> {
     match text {
         "public" => Ok(Visibility::Public),
         "federation" => Ok(Visibility::Federation),
         "members" => Ok(Visibility::Members),
         other => {
             let states = other.strip_prefix("bilateral:").ok_or_else(|| {
-                ViewError::BadRequest(format!(
+                QueryError::BadRequest(format!(
                     "visibility {other:?} is not public, federation, members or bilateral:XX,YY"
                 ))
             })?;
             let (a, b) = states.split_once(',').ok_or_else(|| {
-                ViewError::BadRequest(
+                QueryError::BadRequest(
                     "bilateral visibility needs two states: bilateral:XX,YY".into(),
                 )
             })?;
             let a = Country::try_from(a.to_owned())
-                .map_err(|e| ViewError::BadRequest(e.to_string()))?;
+                .map_err(|e| QueryError::BadRequest(e.to_string()))?;
             let b = Country::try_from(b.to_owned())
-                .map_err(|e| ViewError::BadRequest(e.to_string()))?;
+                .map_err(|e| QueryError::BadRequest(e.to_string()))?;
             if a == b {
-                return Err(ViewError::BadRequest(
+                return Err(QueryError::BadRequest(
                     "bilateral visibility needs two different states".into(),
                 ));
             }
@@ -296,14 +549,14 @@ pub fn parse_visibility(text: &str) -> Result<Visibility, ViewError> {
 /// The kinds an officer publishes directly.
 ///
 /// # Errors
-/// [`ViewError::BadRequest`] for an unknown kind.
-pub fn parse_kind(text: &str) -> Result<Kind, ViewError> {
+/// [`QueryError::BadRequest`] for an unknown kind.
+pub fn parse_kind(text: &str) -> Result<Kind, QueryError> {
     text.parse::<Kind>()
-        .map_err(|_| ViewError::BadRequest(format!("unknown record kind {text:?}")))
+        .map_err(|_| QueryError::BadRequest(format!("unknown record kind {text:?}")))
 }
 
 /// A proof as JSON, hashes in base64.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProofView {
     pub origin: String,
     pub kind: String,
@@ -320,13 +573,13 @@ pub struct ProofView {
 /// latest checkpoint's size, else the stored size).
 ///
 /// # Errors
-/// [`ViewError::NotFound`] for positions not stored.
+/// [`QueryError::NotFound`] for positions not stored.
 pub fn inclusion(
     store: &Store,
     origin: &Origin,
     index: u64,
     size: Option<u64>,
-) -> Result<ProofView, ViewError> {
+) -> Result<ProofView, QueryError> {
     let size = match size {
         Some(s) => s,
         None => store
@@ -338,7 +591,7 @@ pub fn inclusion(
         .map_err(not_found)?;
     let leaf = store
         .entry(origin, index)?
-        .ok_or_else(|| ViewError::NotFound(format!("{origin} has no entry {index}")))?
+        .ok_or_else(|| QueryError::NotFound(format!("{origin} has no entry {index}")))?
         .leaf_hash();
     Ok(ProofView {
         origin: origin.to_string(),
@@ -356,16 +609,16 @@ pub fn inclusion(
 /// Consistency proof between two tree sizes.
 ///
 /// # Errors
-/// [`ViewError::NotFound`] for sizes not stored, [`ViewError::BadRequest`]
+/// [`QueryError::NotFound`] for sizes not stored, [`QueryError::BadRequest`]
 /// when `from > to`.
 pub fn consistency(
     store: &Store,
     origin: &Origin,
     from: u64,
     to: u64,
-) -> Result<ProofView, ViewError> {
+) -> Result<ProofView, QueryError> {
     if from > to {
-        return Err(ViewError::BadRequest(format!(
+        return Err(QueryError::BadRequest(format!(
             "--from {from} is larger than --to {to}"
         )));
     }
@@ -385,12 +638,12 @@ pub fn consistency(
     })
 }
 
-fn not_found(e: StoreError) -> ViewError {
+fn not_found(e: StoreError) -> QueryError {
     match e {
         StoreError::OutOfRange { .. } | StoreError::UnknownLog(_) => {
-            ViewError::NotFound(e.to_string())
+            QueryError::NotFound(e.to_string())
         }
-        other => ViewError::Store(other),
+        other => QueryError::Store(other),
     }
 }
 

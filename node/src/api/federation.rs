@@ -1,0 +1,57 @@
+//! Routes about the federation as this node sees it: status, roster,
+//! evidence of equivocation and the operator's quarantine decisions.
+
+use axum::Json;
+use axum::extract::{Path, State};
+
+use super::{ApiResult, ApiState};
+use crate::query::{ClearRequest, Liveness, PeerView, StatusView};
+
+pub(super) async fn status(State(state): State<ApiState>) -> ApiResult<Json<StatusView>> {
+    let sync = state.sync();
+    let peers = match &state.net {
+        Some(net) => net
+            .peers()
+            .await
+            .into_iter()
+            .map(|p| PeerView {
+                member: state
+                    .queries
+                    .roster
+                    .member_by_peer_id(&p.peer.to_string())
+                    .map(|m| m.id.to_string()),
+                peer_id: p.peer.to_string(),
+                addrs: p.addrs.iter().map(ToString::to_string).collect(),
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let liveness = Liveness {
+        peers,
+        sync: serde_json::to_value(&sync).unwrap_or_default(),
+        seen_sizes: sync.seen_sizes,
+    };
+    Ok(Json(state.queries.status(liveness)?))
+}
+
+pub(super) async fn roster(State(state): State<ApiState>) -> Json<serde_json::Value> {
+    Json(crate::query::roster(&state.queries.roster))
+}
+
+pub(super) async fn evidence(State(state): State<ApiState>) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(state.queries.evidence()?))
+}
+
+pub(super) async fn clear_quarantine(
+    State(state): State<ApiState>,
+    Path(log): Path<String>,
+    Json(request): Json<ClearRequest>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let (origin, cleared) = state
+        .queries
+        .clear_quarantine(&log, &request, crate::clock::now())
+        .await?;
+    Ok(Json(
+        serde_json::json!({ "origin": origin, "cleared": cleared }),
+    ))
+}

@@ -1,0 +1,171 @@
+//! The local HTTP API (axum), for this agency's officers and scripts.
+//!
+//! Bound to loopback by default and protected by the bearer token in
+//! `HOME/api.token` ([`auth`]); `/v1/health` and `/metrics` need no token.
+//! Every answer is built by the query service ([`crate::query`]), the same
+//! one the CLI uses on a stopped node. Errors are JSON
+//! `{"error": <stable code>, "message": <what and why>}`.
+//!
+//! | method | path | what | room |
+//! |---|---|---|---|
+//! | GET  | /v1/health | liveness | here |
+//! | GET  | /v1/status | node, peers, every log with checkpoint, witnesses, lag | [`federation`] |
+//! | POST | /v1/records/{kind}?visibility=..&refers_to=N | publish (durable before 201) | [`records`] |
+//! | GET  | /v1/logs/{log}/entries?start=&limit= | entry summaries | [`logs`] |
+//! | GET  | /v1/logs/{log}/entries/{index} | one entry, header bytes verbatim | [`logs`] |
+//! | GET  | /v1/logs/{log}/checkpoint | latest signed checkpoint note (text/plain) | [`logs`] |
+//! | GET  | /v1/logs/{log}/proof/inclusion?index=&size= | inclusion proof | [`logs`] |
+//! | GET  | /v1/logs/{log}/proof/consistency?from=&to= | consistency proof | [`logs`] |
+//! | GET  | /v1/roster | members and their C2SP verifier keys | [`federation`] |
+//! | GET  | /v1/evidence | equivocation proofs and quarantines | [`federation`] |
+//! | POST | /v1/quarantine/{log}/clear | lift a quarantine, recording who decided | [`federation`] |
+//! | GET  | /metrics | Prometheus text format | [`metrics`] |
+
+mod auth;
+mod federation;
+mod logs;
+mod metrics;
+mod records;
+
+use std::sync::{Arc, Mutex};
+
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use tokio_util::sync::CancellationToken;
+
+use crate::net::NetHandle;
+use crate::publish::{PublishError, Publisher};
+use crate::query::{MAX_BODY_BYTES, Queries, QueryError};
+use crate::replicate::SyncState;
+use crate::store::Rejected;
+
+/// Everything the handlers read.
+#[derive(Clone)]
+pub struct ApiState {
+    pub queries: Queries,
+    pub publisher: Option<Publisher>,
+    pub net: Option<NetHandle>,
+    pub sync: Arc<Mutex<SyncState>>,
+    pub token: String,
+}
+
+impl ApiState {
+    /// The replication counters as they are now.
+    fn sync(&self) -> SyncState {
+        self.sync
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// An API failure with a stable code.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": self.code, "message": self.message });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        match e {
+            QueryError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
+            QueryError::BadRequest(m) => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", m),
+            e @ QueryError::NotInRoster(_) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "roster", e.to_string())
+            }
+            QueryError::Store(s) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", s.to_string())
+            }
+        }
+    }
+}
+
+impl From<PublishError> for ApiError {
+    fn from(e: PublishError) -> Self {
+        match e {
+            PublishError::Rejected(r @ Rejected::Quarantined(_)) => {
+                ApiError::new(StatusCode::CONFLICT, "quarantined", r.to_string())
+            }
+            PublishError::Rejected(r) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "rejected", r.to_string())
+            }
+            PublishError::Storage(m) => {
+                ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "storage", m)
+            }
+            PublishError::ShuttingDown => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the node is shutting down",
+            ),
+        }
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The router over `state`.
+pub fn router(state: ApiState) -> Router {
+    let protected = Router::new()
+        .route("/v1/status", get(federation::status))
+        .route("/v1/records/{kind}", post(records::publish))
+        .route("/v1/logs/{log}/entries", get(logs::list_entries))
+        .route("/v1/logs/{log}/entries/{index}", get(logs::show_entry))
+        .route("/v1/logs/{log}/checkpoint", get(logs::checkpoint))
+        .route("/v1/logs/{log}/proof/inclusion", get(logs::inclusion))
+        .route("/v1/logs/{log}/proof/consistency", get(logs::consistency))
+        .route("/v1/roster", get(federation::roster))
+        .route("/v1/evidence", get(federation::evidence))
+        .route(
+            "/v1/quarantine/{log}/clear",
+            post(federation::clear_quarantine),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
+    Router::new()
+        .route(
+            "/v1/health",
+            get(|| async { Json(serde_json::json!({"ok": true})) }),
+        )
+        .route("/metrics", get(metrics::metrics))
+        .merge(protected)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Serves `router` on an already-bound listener until `shutdown` fires.
+///
+/// # Errors
+/// An I/O failure of the listener.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}

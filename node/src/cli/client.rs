@@ -1,0 +1,382 @@
+//! One interface to a node for the commands: its HTTP API while it runs,
+//! its store while it is stopped. Both answer through the query service
+//! ([`crate::query`]) and publish through the own log's group-commit writer
+//! ([`crate::publish`]), so a command has no branch of its own.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use concord_keys::roster::Role;
+use concord_protocol::origin::Origin;
+use serde::de::DeserializeOwned;
+
+use crate::home::Home;
+use crate::publish::PublishError;
+use crate::query::{
+    ClearRequest, EntryLine, EntryView, Liveness, Me, ProofView, Published, Queries, QueryError,
+    StatusView,
+};
+use crate::store::{OwnEntry, Store, StoreError};
+
+/// How long a command waits to learn whether the node's API listens.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Why a node could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    #[error("{0} is an observer: observers cannot publish")]
+    Observer(String),
+    /// The running node's API answered with an error.
+    #[error("{message}")]
+    Refused { status: u16, message: String },
+    #[error("{0}")]
+    Unreachable(String),
+    #[error("the node's answer does not parse: {0}")]
+    BadAnswer(String),
+    /// The home's files (config, keys, roster, token).
+    #[error(transparent)]
+    Home(#[from] anyhow::Error),
+}
+
+/// A record to publish: as the officer wrote it (for the API, which parses
+/// it again) and as parsed here (for the store), so that a refused record
+/// changes nothing, whichever way it goes.
+pub struct Submission<'a> {
+    kind: &'a str,
+    visibility: &'a str,
+    body: Vec<u8>,
+    entry: OwnEntry,
+}
+
+impl<'a> Submission<'a> {
+    /// Parses `body` as a record of `kind`.
+    ///
+    /// # Errors
+    /// [`QueryError::BadRequest`] naming what is wrong.
+    pub fn parse(
+        kind: &'a str,
+        visibility: &'a str,
+        refers_to: Option<u64>,
+        body: Vec<u8>,
+    ) -> Result<Self, QueryError> {
+        let entry = crate::query::own_entry(kind, Some(visibility), refers_to, &body)?;
+        Ok(Self {
+            kind,
+            visibility,
+            body,
+            entry,
+        })
+    }
+}
+
+/// What the commands ask a node.
+pub trait NodeClient {
+    /// Publishes on the own log; answers once the entry is durable.
+    ///
+    /// # Errors
+    /// A refused record, an observer, a failed write, an unreachable node.
+    fn publish(&self, submission: Submission<'_>) -> Result<Published, ClientError>;
+    /// # Errors
+    /// An unknown log, a failed read, an unreachable node.
+    fn entries(&self, log: &str, start: u64, limit: u64) -> Result<Vec<EntryLine>, ClientError>;
+    /// # Errors
+    /// An unknown log or index, a failed read, an unreachable node.
+    fn entry(&self, log: &str, index: u64) -> Result<EntryView, ClientError>;
+    /// # Errors
+    /// A failed read, an unreachable node.
+    fn status(&self) -> Result<StatusView, ClientError>;
+    /// The latest signed checkpoint note, exactly the signed bytes.
+    ///
+    /// # Errors
+    /// An unknown log, no checkpoint yet, an unreachable node.
+    fn checkpoint(&self, log: &str) -> Result<Vec<u8>, ClientError>;
+    /// # Errors
+    /// Positions not stored, an unreachable node.
+    fn inclusion(&self, log: &str, index: u64, size: Option<u64>)
+    -> Result<ProofView, ClientError>;
+    /// # Errors
+    /// Sizes not stored or out of order, an unreachable node.
+    fn consistency(&self, log: &str, from: u64, to: u64) -> Result<ProofView, ClientError>;
+    /// Lifts a quarantine; `false` when the log was not quarantined.
+    ///
+    /// # Errors
+    /// An unknown log, an empty operator or reason, a failed write.
+    fn clear_quarantine(&self, log: &str, request: &ClearRequest) -> Result<bool, ClientError>;
+}
+
+/// A node as a command finds it.
+pub enum Connection {
+    Running(HttpClient),
+    Stopped(LocalClient),
+}
+
+impl Connection {
+    pub fn client(&self) -> &dyn NodeClient {
+        match self {
+            Self::Running(http) => http,
+            Self::Stopped(local) => local,
+        }
+    }
+}
+
+/// The running node of `home`, or its store when it is stopped.
+///
+/// # Errors
+/// No config in `home` (a mistyped `--home` must not become an empty
+/// store), an unreadable token, a store that cannot be opened.
+pub fn connect(home: &Home) -> Result<Connection, ClientError> {
+    let config = home.config()?;
+    let running = || -> Result<Connection, ClientError> {
+        Ok(Connection::Running(HttpClient {
+            base: format!("http://{}", config.api.listen),
+            token: home.token()?,
+        }))
+    };
+    // A running node answers on its API; asking it first spares the wait
+    // for a store lock that will not be released.
+    if std::net::TcpStream::connect_timeout(&config.api.listen, CONNECT_TIMEOUT).is_ok() {
+        return running();
+    }
+    match Store::open(&home.db_path()) {
+        Ok(store) => Ok(Connection::Stopped(LocalClient {
+            home: home.clone(),
+            store,
+        })),
+        // Started, but its API is not up yet.
+        Err(StoreError::Locked(_)) => running(),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The HTTP API of a running node, with its bearer token.
+pub struct HttpClient {
+    base: String,
+    token: String,
+}
+
+impl HttpClient {
+    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        decode(&self.send("GET", path, None)?)
+    }
+
+    fn post<T: DeserializeOwned>(&self, path: &str, body: Vec<u8>) -> Result<T, ClientError> {
+        decode(&self.send("POST", path, Some(body))?)
+    }
+
+    /// The answer's body; an API error comes back with its message.
+    fn send(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Result<String, ClientError> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let url = format!("{}{path}", self.base);
+        let auth = format!("Bearer {}", self.token);
+        let response = match (method, body) {
+            ("POST", body) => agent
+                .post(&url)
+                .header("Authorization", &auth)
+                .header("Content-Type", "application/json")
+                .send(body.unwrap_or_default()),
+            _ => agent.get(&url).header("Authorization", &auth).call(),
+        }
+        .map_err(|e| match e {
+            ureq::Error::StatusCode(status) => ClientError::Refused {
+                status,
+                message: format!("the node answered HTTP {status}"),
+            },
+            other => ClientError::Unreachable(format!("the node's API cannot be reached: {other}")),
+        })?;
+        let status = response.status().as_u16();
+        let text = response
+            .into_body()
+            .read_to_string()
+            .map_err(|e| ClientError::Unreachable(format!("reading the node's answer: {e}")))?;
+        if status >= 400 {
+            let message = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+                .unwrap_or(text);
+            return Err(ClientError::Refused { status, message });
+        }
+        Ok(text)
+    }
+}
+
+fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ClientError> {
+    serde_json::from_str(text).map_err(|e| ClientError::BadAnswer(e.to_string()))
+}
+
+impl NodeClient for HttpClient {
+    fn publish(&self, submission: Submission<'_>) -> Result<Published, ClientError> {
+        let Submission {
+            kind,
+            visibility,
+            body,
+            entry,
+        } = submission;
+        let mut path = format!("/v1/records/{kind}?visibility={visibility}");
+        if let Some(index) = entry.refers_to {
+            path.push_str(&format!("&refers_to={index}"));
+        }
+        self.post(&path, body)
+    }
+
+    fn entries(&self, log: &str, start: u64, limit: u64) -> Result<Vec<EntryLine>, ClientError> {
+        self.get(&format!(
+            "/v1/logs/{log}/entries?start={start}&limit={limit}"
+        ))
+    }
+
+    fn entry(&self, log: &str, index: u64) -> Result<EntryView, ClientError> {
+        self.get(&format!("/v1/logs/{log}/entries/{index}"))
+    }
+
+    fn status(&self) -> Result<StatusView, ClientError> {
+        self.get("/v1/status")
+    }
+
+    fn checkpoint(&self, log: &str) -> Result<Vec<u8>, ClientError> {
+        Ok(self
+            .send("GET", &format!("/v1/logs/{log}/checkpoint"), None)?
+            .into_bytes())
+    }
+
+    fn inclusion(
+        &self,
+        log: &str,
+        index: u64,
+        size: Option<u64>,
+    ) -> Result<ProofView, ClientError> {
+        let size = size.map(|s| format!("&size={s}")).unwrap_or_default();
+        self.get(&format!(
+            "/v1/logs/{log}/proof/inclusion?index={index}{size}"
+        ))
+    }
+
+    fn consistency(&self, log: &str, from: u64, to: u64) -> Result<ProofView, ClientError> {
+        self.get(&format!(
+            "/v1/logs/{log}/proof/consistency?from={from}&to={to}"
+        ))
+    }
+
+    fn clear_quarantine(&self, log: &str, request: &ClearRequest) -> Result<bool, ClientError> {
+        let body = serde_json::to_vec(request).expect("a request serialises");
+        let answer: serde_json::Value = self.post(&format!("/v1/quarantine/{log}/clear"), body)?;
+        Ok(answer
+            .get("cleared")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false))
+    }
+}
+
+/// The store of a stopped node, read and written in this process.
+pub struct LocalClient {
+    home: Home,
+    store: Store,
+}
+
+impl LocalClient {
+    /// The store, for what only a stopped node may do (purging by hand).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The query service over this store, for the home's participant. The
+    /// config names it, so reading needs no passphrase.
+    fn queries(&self) -> Result<Queries, ClientError> {
+        let roster = self.home.roster()?;
+        let config = self.home.config()?;
+        Ok(Queries {
+            store: self.store.clone(),
+            me: Me::of(&roster, &config.id)?,
+            roster: Arc::new(roster),
+            required_cosignatures: config.witness.required_cosignatures,
+        })
+    }
+
+    /// Runs `work` on a runtime of its own, for the store's async writes.
+    fn block_on<T>(work: impl Future<Output = T>) -> Result<T, ClientError> {
+        let runtime = tokio::runtime::Runtime::new()
+            .map_err(|e| ClientError::Home(anyhow::anyhow!("starting a runtime: {e}")))?;
+        Ok(runtime.block_on(work))
+    }
+}
+
+impl NodeClient for LocalClient {
+    fn publish(&self, submission: Submission<'_>) -> Result<Published, ClientError> {
+        let identity = self.home.identity()?;
+        let roster = self.home.roster()?;
+        let me = Me::of(&roster, identity.id.as_str())?;
+        if me.role != Role::Member {
+            return Err(ClientError::Observer(me.id));
+        }
+        let origin = Origin::new(&me.origin).map_err(anyhow::Error::from)?;
+        let done = Self::block_on(async {
+            let shutdown = tokio_util::sync::CancellationToken::new();
+            let writer = crate::publish::Writer {
+                store: self.store.clone(),
+                origin,
+                key: identity.log_key.clone(),
+                clock: crate::clock::now,
+            };
+            let (publisher, task) = crate::publish::spawn(writer, None, shutdown.clone());
+            let outcome = publisher.publish(submission.entry).await;
+            shutdown.cancel();
+            let _ = task.await;
+            outcome
+        })??;
+        Ok(Published {
+            origin: done.origin.to_string(),
+            index: done.index,
+            leaf_hash: BASE64.encode(done.leaf_hash),
+        })
+    }
+
+    fn entries(&self, log: &str, start: u64, limit: u64) -> Result<Vec<EntryLine>, ClientError> {
+        Ok(self.queries()?.entries(log, start, limit)?)
+    }
+
+    fn entry(&self, log: &str, index: u64) -> Result<EntryView, ClientError> {
+        Ok(self.queries()?.entry(log, index)?)
+    }
+
+    fn status(&self) -> Result<StatusView, ClientError> {
+        let liveness = Liveness {
+            sync: serde_json::json!({"node": "not running"}),
+            ..Liveness::default()
+        };
+        Ok(self.queries()?.status(liveness)?)
+    }
+
+    fn checkpoint(&self, log: &str) -> Result<Vec<u8>, ClientError> {
+        Ok(self.queries()?.checkpoint(log)?)
+    }
+
+    fn inclusion(
+        &self,
+        log: &str,
+        index: u64,
+        size: Option<u64>,
+    ) -> Result<ProofView, ClientError> {
+        Ok(self.queries()?.inclusion(log, index, size)?)
+    }
+
+    fn consistency(&self, log: &str, from: u64, to: u64) -> Result<ProofView, ClientError> {
+        Ok(self.queries()?.consistency(log, from, to)?)
+    }
+
+    fn clear_quarantine(&self, log: &str, request: &ClearRequest) -> Result<bool, ClientError> {
+        let queries = self.queries()?;
+        let (_, cleared) =
+            Self::block_on(queries.clear_quarantine(log, request, crate::clock::now()))??;
+        Ok(cleared)
+    }
+}

@@ -1,0 +1,40 @@
+//! `concord publish`, `amend` and `revoke`.
+
+use crate::cli::client::{Submission, connect};
+use crate::cli::exit::CliResult;
+use crate::cli::{ChangeArgs, PublishArgs};
+use crate::home::Home;
+use crate::query::Published;
+
+use super::{print_json, read_input};
+
+pub fn publish(args: &PublishArgs) -> CliResult {
+    let body = read_input(&args.file)?;
+    let submission = Submission::parse(&args.kind, &args.visibility, None, body)?;
+    send(&args.home.home, submission, args.json.json)
+}
+
+/// An amendment or revocation of denial `--index` of the own log.
+pub fn change(args: &ChangeArgs, kind: &str) -> CliResult {
+    let body = read_input(&args.file)?;
+    let submission = Submission::parse(kind, &args.visibility, Some(args.index), body)?;
+    send(&args.home.home, submission, args.json.json)
+}
+
+fn send(home: &std::path::Path, submission: Submission<'_>, json: bool) -> CliResult {
+    let connection = connect(&Home::new(home))?;
+    let published = connection.client().publish(submission)?;
+    print_published(&published, json);
+    Ok(())
+}
+
+fn print_published(published: &Published, json: bool) {
+    if json {
+        print_json(published);
+    } else {
+        println!(
+            "published {} index {} leaf {}",
+            published.origin, published.index, published.leaf_hash
+        );
+    }
+}

@@ -1,0 +1,60 @@
+//! `concord roster show|install`.
+
+use concord_keys::roster::Role;
+
+use crate::cli::RosterCommand;
+use crate::cli::exit::{CliError, CliResult, INVALID_INPUT};
+use crate::home::Home;
+
+use super::print_json;
+
+pub fn run(command: RosterCommand) -> CliResult {
+    match command {
+        RosterCommand::Show { home, json } => {
+            let roster = Home::new(&home.home).roster()?;
+            if json.json {
+                print_json(&crate::query::roster(&roster));
+                return Ok(());
+            }
+            println!(
+                "federation {} roster version {}",
+                roster.federation, roster.version
+            );
+            for m in &roster.members {
+                let role = if m.role == Role::Member {
+                    "member"
+                } else {
+                    "observer"
+                };
+                let key = m
+                    .keys
+                    .iter()
+                    .rev()
+                    .find(|k| k.is_current())
+                    .map(|k| k.vkey.to_string())
+                    .unwrap_or_default();
+                println!(
+                    "  {:<10} {:<8} {} {}  {}",
+                    m.id.as_str(),
+                    role,
+                    m.country.as_str(),
+                    m.name,
+                    key
+                );
+            }
+            Ok(())
+        }
+        RosterCommand::Install { home, file } => {
+            let bytes = std::fs::read(&file)
+                .map_err(|e| CliError::input(format!("reading {}: {e}", file.display())))?;
+            let roster = Home::new(&home.home)
+                .install_roster(&bytes)
+                .map_err(|e| CliError::new(INVALID_INPUT, e))?;
+            println!(
+                "installed roster version {} of {}",
+                roster.version, roster.federation
+            );
+            Ok(())
+        }
+    }
+}

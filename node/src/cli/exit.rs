@@ -1,0 +1,146 @@
+//! Exit codes, part of the command line's interface, and the one mapping
+//! from the node's typed errors to them.
+
+use crate::audit::SourceError;
+use crate::bundle::BundleError;
+use crate::publish::PublishError;
+use crate::query::QueryError;
+use crate::store::StoreError;
+
+use super::client::ClientError;
+
+pub const OK: u8 = 0;
+/// Something failed that fits no other code.
+pub const FAILURE: u8 = 1;
+/// The command line itself is wrong (clap's own code).
+pub const USAGE: u8 = 2;
+/// Input was refused: a malformed or invalid record, a bad argument.
+pub const INVALID_INPUT: u8 = 3;
+/// What was asked for does not exist.
+pub const NOT_FOUND: u8 = 4;
+/// The node could not be reached, or its store is held by another process.
+pub const UNAVAILABLE: u8 = 5;
+/// An audit found problems.
+pub const AUDIT_FINDINGS: u8 = 6;
+/// The disk refused a write; nothing unacknowledged may be relied on.
+pub const STORAGE: u8 = 7;
+
+/// The table `--help` prints.
+pub const HELP: &str = "Exit codes: 0 ok; 1 failure; 2 usage error; 3 input refused (malformed or invalid record, bad argument); 4 not found; 5 node unreachable or store in use; 6 audit findings; 7 storage failure (disk full or failing).";
+
+/// An error with the exit code it maps to.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: u8,
+    pub error: anyhow::Error,
+}
+
+impl CliError {
+    pub fn new(code: u8, error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            code,
+            error: error.into(),
+        }
+    }
+
+    /// Input refused (exit 3).
+    pub fn input(message: impl std::fmt::Display) -> Self {
+        Self::new(INVALID_INPUT, anyhow::anyhow!("{message}"))
+    }
+}
+
+pub type CliResult = Result<(), CliError>;
+
+impl From<anyhow::Error> for CliError {
+    fn from(error: anyhow::Error) -> Self {
+        Self {
+            code: anyhow_code(&error),
+            error,
+        }
+    }
+}
+
+/// Plumbing (a home's files, say) is `anyhow`; what it wraps decides the code.
+fn anyhow_code(error: &anyhow::Error) -> u8 {
+    if let Some(store) = error.downcast_ref::<StoreError>() {
+        store_code(store)
+    } else if let Some(query) = error.downcast_ref::<QueryError>() {
+        query_code(query)
+    } else {
+        FAILURE
+    }
+}
+
+/// Each typed error keeps its own message and gets its code from one place.
+macro_rules! from_typed {
+    ($($error:ty => $code:path),* $(,)?) => {$(
+        impl From<$error> for CliError {
+            fn from(e: $error) -> Self {
+                Self { code: $code(&e), error: e.into() }
+            }
+        }
+    )*};
+}
+
+from_typed! {
+    StoreError => store_code,
+    QueryError => query_code,
+    ClientError => client_code,
+    SourceError => source_code,
+    BundleError => bundle_code,
+}
+
+fn store_code(e: &StoreError) -> u8 {
+    match e {
+        StoreError::Locked(_) => UNAVAILABLE,
+        StoreError::Io(_) => STORAGE,
+        StoreError::UnknownLog(_) | StoreError::OutOfRange { .. } => NOT_FOUND,
+        _ => FAILURE,
+    }
+}
+
+fn query_code(e: &QueryError) -> u8 {
+    match e {
+        QueryError::NotFound(_) => NOT_FOUND,
+        QueryError::BadRequest(_) => INVALID_INPUT,
+        QueryError::NotInRoster(_) => FAILURE,
+        QueryError::Store(s) => store_code(s),
+    }
+}
+
+fn client_code(e: &ClientError) -> u8 {
+    match e {
+        ClientError::Query(q) => query_code(q),
+        ClientError::Store(s) => store_code(s),
+        ClientError::Publish(PublishError::Storage(_)) => STORAGE,
+        ClientError::Publish(_) | ClientError::Observer(_) => INVALID_INPUT,
+        ClientError::Refused { status, .. } => match status {
+            400 | 413 | 422 => INVALID_INPUT,
+            404 => NOT_FOUND,
+            507 => STORAGE,
+            401 | 403 | 409 => FAILURE,
+            _ => UNAVAILABLE,
+        },
+        ClientError::Unreachable(_) => UNAVAILABLE,
+        ClientError::BadAnswer(_) => FAILURE,
+        ClientError::Home(e) => anyhow_code(e),
+    }
+}
+
+fn source_code(e: &SourceError) -> u8 {
+    match e {
+        SourceError::Unreadable { .. } | SourceError::Roster { .. } => INVALID_INPUT,
+        SourceError::Held(_) => UNAVAILABLE,
+        SourceError::Store(s) => store_code(s),
+    }
+}
+
+fn bundle_code(e: &BundleError) -> u8 {
+    match e {
+        BundleError::Input(_) => INVALID_INPUT,
+        BundleError::Write(_) => STORAGE,
+        BundleError::Failed(_) => FAILURE,
+        BundleError::Source(s) => source_code(s),
+        BundleError::Store(s) => store_code(s),
+    }
+}

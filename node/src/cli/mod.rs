@@ -1,0 +1,443 @@
+//! The `concord` command line: the clap tree, the dispatch to one command
+//! per file ([`commands`]), exit codes ([`exit`]) and the one client through
+//! which commands reach a node, running or stopped ([`client`]).
+//!
+//! This is the only module that knows clap or exit codes: the rooms it calls
+//! return typed errors and report structs, and [`exit`] maps them.
+
+mod client;
+mod commands;
+pub mod exit;
+pub mod heap;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use concord_keys::roster::Role;
+
+pub use exit::{CliError, CliResult};
+
+/// Concord: a federation node for sharing signed licence denials and
+/// enforcement notices, with logs every participant can audit.
+#[derive(Debug, Parser)]
+#[command(name = "concord", version, after_help = exit::HELP)]
+pub struct Cli {
+    /// Log output format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HomeArg {
+    /// The node's home directory.
+    #[arg(long, env = "CONCORD_HOME")]
+    pub home: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct JsonArg {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create keys and a config for one agency; print the facts a roster needs.
+    Init(InitArgs),
+    /// A complete local federation: keys, a signed roster, configs on loopback.
+    Testnet {
+        #[command(subcommand)]
+        command: TestnetCommand,
+    },
+    /// Show or install the federation roster.
+    Roster {
+        #[command(subcommand)]
+        command: RosterCommand,
+    },
+    /// Run the node until SIGINT or SIGTERM.
+    Run(HomeArg),
+    /// Publish a record on this agency's log.
+    Publish(PublishArgs),
+    /// Amend a denial of this agency's log (the file holds {"reason", "denial"}).
+    Amend(ChangeArgs),
+    /// Revoke a denial of this agency's log (the file holds {"reason", "date"}).
+    Revoke(ChangeArgs),
+    /// List entries of a log.
+    List(ListArgs),
+    /// Show one entry, with its verbatim header bytes.
+    Show(ShowArgs),
+    /// Every log's size, root, checkpoint and witnesses; peers and lag.
+    Status(StatusArgs),
+    /// A log's latest signed checkpoint note, exactly the signed bytes.
+    Checkpoint(CheckpointArgs),
+    /// Inclusion and consistency proofs as JSON.
+    Proof {
+        #[command(subcommand)]
+        command: ProofCommand,
+    },
+    /// Verify the whole store, or a bundle, offline; exit 6 on any finding.
+    Audit(AuditArgs),
+    /// Write a signed bundle of logs for offline transport.
+    Export(ExportArgs),
+    /// Audit a bundle, then store it; a bundle with any finding stores nothing.
+    Import(ImportArgs),
+    /// Purge payloads of denials whose validity ended; headers and proofs stay.
+    Purge(PurgeArgs),
+    /// Lift the quarantine of a log after equivocation, recording who decided.
+    Quarantine {
+        #[command(subcommand)]
+        command: QuarantineCommand,
+    },
+    /// Start the Pacific Alliance demo federation on loopback.
+    Demo(crate::demo::DemoArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// Member id, e.g. `mx-se`.
+    #[arg(long)]
+    pub id: String,
+    /// The agency's name.
+    #[arg(long)]
+    pub name: String,
+    /// ISO 3166-1 alpha-2 country of the agency (its seat, for an international body).
+    #[arg(long)]
+    pub country: String,
+    #[arg(long, value_enum, default_value_t = RoleArg::Member)]
+    pub role: RoleArg,
+    /// Federation name.
+    #[arg(long, default_value = "pacific-alliance")]
+    pub federation: String,
+    /// libp2p listen port on 127.0.0.1 (TCP and QUIC); 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    pub p2p_port: u16,
+    /// API port on 127.0.0.1; 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    pub api_port: u16,
+    /// Store the keys UNENCRYPTED. For tests and local demos only.
+    #[arg(long)]
+    pub insecure_demo_keys: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum RoleArg {
+    Member,
+    Observer,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Member => Role::Member,
+            RoleArg::Observer => Role::Observer,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TestnetCommand {
+    /// Create one home per id under DIR, with a roster signed by every member.
+    Create(TestnetArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RosterCommand {
+    /// Members with their C2SP verifier keys.
+    Show {
+        #[command(flatten)]
+        home: HomeArg,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Verify a signed roster file and install it as the next version.
+    Install {
+        #[command(flatten)]
+        home: HomeArg,
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PublishArgs {
+    /// Record kind: denial, notice, consultation.request, consultation.reply, ...
+    pub kind: String,
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// The record as JSON; `-` reads standard input.
+    #[arg(long)]
+    pub file: PathBuf,
+    /// public, federation, members, or bilateral:XX,YY.
+    #[arg(long, default_value = "federation")]
+    pub visibility: String,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ChangeArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// Index of the denial in this agency's log.
+    #[arg(long)]
+    pub index: u64,
+    /// The amendment or revocation as JSON; `-` reads standard input.
+    #[arg(long)]
+    pub file: PathBuf,
+    #[arg(long, default_value = "federation")]
+    pub visibility: String,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// Member id or log origin; default: every log.
+    #[arg(long)]
+    pub log: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    pub start: u64,
+    #[arg(long, default_value_t = 100)]
+    pub limit: u64,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// Member id or log origin.
+    #[arg(long)]
+    pub log: String,
+    #[arg(long)]
+    pub index: u64,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckpointArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// Member id or log origin; default: this node's own log.
+    #[arg(long)]
+    pub log: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProofCommand {
+    /// Proof that entry INDEX is in the tree of SIZE entries.
+    Inclusion {
+        #[command(flatten)]
+        home: HomeArg,
+        #[arg(long)]
+        log: String,
+        #[arg(long)]
+        index: u64,
+        /// Tree size; default: the latest checkpoint's.
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// Proof that the tree of FROM entries is a prefix of the tree of TO.
+    Consistency {
+        #[command(flatten)]
+        home: HomeArg,
+        #[arg(long)]
+        log: String,
+        #[arg(long)]
+        from: u64,
+        #[arg(long)]
+        to: u64,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PurgeArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// Days after a denial's validity ends before its payloads go.
+    #[arg(long, default_value_t = 0)]
+    pub grace_days: u32,
+    /// List what would be purged, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuarantineCommand {
+    /// Accept the log's entries again.
+    Clear {
+        #[command(flatten)]
+        home: HomeArg,
+        #[arg(long)]
+        log: String,
+        /// Who decided (name and role).
+        #[arg(long)]
+        operator: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TestnetArgs {
+    /// Directory that receives one home per id.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Comma-separated member ids; the first two letters name the country
+    /// unless written `id:CC`.
+    #[arg(long, value_delimiter = ',', default_value = "cl,co,mx,pe,br")]
+    pub members: Vec<String>,
+    /// Comma-separated observer ids, `id:CC` for the seat's country.
+    #[arg(long, value_delimiter = ',', default_value = "un1540:US,wco:BE")]
+    pub observers: Vec<String>,
+    #[arg(long, default_value = "pacific-alliance")]
+    pub federation: String,
+    /// Anti-entropy interval of every node, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub sync_interval_ms: u64,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    /// The node's home directory (the node must be stopped). With
+    /// `--bundle`, only its roster is used.
+    #[arg(long, env = "CONCORD_HOME")]
+    pub home: Option<PathBuf>,
+    /// Audit this bundle (from `concord export`) instead of a store.
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// A signed genesis roster file to verify against instead of the home's
+    /// roster (or, for a bundle, the roster it carries).
+    #[arg(long)]
+    pub roster: Option<PathBuf>,
+    /// Also validate every payload present as a record of its kind, as a
+    /// node does before storing it. Integrity does not need it (each payload
+    /// is bound to its signed header by its digest); it finds members that
+    /// signed records a node would refuse. `concord import` always does it.
+    #[arg(long)]
+    pub records: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The node's home directory (the node must be stopped).
+    #[arg(long, env = "CONCORD_HOME")]
+    pub home: PathBuf,
+    /// Where to write the bundle; it must not exist yet.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Only these logs (member id or origin; repeatable). Default: every log.
+    #[arg(long)]
+    pub log: Vec<String>,
+    /// Carry no payload at all.
+    #[arg(long)]
+    pub headers_only: bool,
+    /// Carry the payloads this participant may read (member id). Default:
+    /// public payloads only.
+    #[arg(long = "for")]
+    pub audience: Option<String>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The node's home directory (the node must be stopped).
+    #[arg(long, env = "CONCORD_HOME")]
+    pub home: PathBuf,
+    /// The bundle to import.
+    pub bundle: PathBuf,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs one parsed command.
+///
+/// # Errors
+/// A [`CliError`] carrying the exit code.
+pub fn dispatch(cli: Cli) -> CliResult {
+    match cli.command {
+        Command::Init(args) => commands::init::init(&args),
+        Command::Testnet {
+            command: TestnetCommand::Create(args),
+        } => commands::init::testnet(&args),
+        Command::Roster { command } => commands::roster::run(command),
+        Command::Run(home) => commands::run::run(&home.home),
+        Command::Publish(args) => commands::publish::publish(&args),
+        Command::Amend(args) => commands::publish::change(&args, "denial.amend"),
+        Command::Revoke(args) => commands::publish::change(&args, "denial.revoke"),
+        Command::List(args) => commands::read::list(&args),
+        Command::Show(args) => commands::read::show(&args),
+        Command::Status(args) => commands::read::status(&args),
+        Command::Checkpoint(args) => commands::read::checkpoint(&args),
+        Command::Proof { command } => commands::read::proof(command),
+        Command::Audit(args) => commands::audit::audit(&args),
+        Command::Export(args) => commands::bundle::export(&args),
+        Command::Import(args) => commands::bundle::import(&args),
+        Command::Purge(args) => commands::purge::purge(&args),
+        Command::Quarantine {
+            command:
+                QuarantineCommand::Clear {
+                    home,
+                    log,
+                    operator,
+                    reason,
+                },
+        } => commands::quarantine::clear(&home.home, &log, &operator, &reason),
+        Command::Demo(args) => commands::demo::demo(&args),
+    }
+}
+
+/// Sets up logging and runs the command line, returning the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CONCORD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Human => builder.init(),
+    }
+    match dispatch(cli) {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(e) => {
+            eprintln!("error: {:#}", e.error);
+            ExitCode::from(e.code)
+        }
+    }
+}
