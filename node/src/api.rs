@@ -34,9 +34,9 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::net::NetHandle;
-use crate::publish::{PublishError, Publisher};
+use crate::publish::{OwnEntry, PublishError, Publisher};
 use crate::replicate::SyncState;
-use crate::store::{OwnEntry, Rejected, Store};
+use crate::store::{Rejected, Store};
 use crate::views::{self, ViewError};
 
 /// Largest request body accepted (a record is bounded well below this).

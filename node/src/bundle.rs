@@ -39,7 +39,6 @@ use crate::audit::{
 use crate::cli::{CliError, CliResult, exit};
 use crate::home::Home;
 use crate::parallel::{InOrder, par_map};
-use crate::replicate::may_read;
 use crate::store::{LogHead, Store, StoredCheckpoint};
 
 mod lines;
@@ -1330,7 +1329,7 @@ impl PayloadFilter {
         match self {
             Self::None => false,
             Self::PublicOnly => *visibility == Visibility::Public,
-            Self::ReadableBy(role, country) => may_read(role, &country, visibility),
+            Self::ReadableBy(role, country) => visibility.may_read(role, &country),
         }
     }
 }
