@@ -1190,7 +1190,7 @@ fn publishing_to_the_own_log_does_not_wait_for_a_replica_ingest() {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
         let (outcomes, _) = publish::append_own(
-            &store,
+            store,
             &mx,
             &fed.identity("mx").log_key,
             1_763_935_200,
