@@ -13,7 +13,9 @@
 //! - the denial status that amendments and revocations move
 //!   ([`DenialStatus`]), and its expiry on a given date;
 //! - §3.1 `payload.visibility`: who may read a payload
-//!   ([`Visibility::may_read`]).
+//!   ([`Visibility::may_read`]);
+//! - the terms an entry is indexed under for search and screening
+//!   ([`postings`]), from its kind and its record's `IndexTerms`.
 //!
 //! Every path that writes or judges a log — the own log's writer, replica
 //! ingest, the audits of a store and of a bundle — asks these functions,
