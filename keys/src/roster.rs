@@ -252,15 +252,9 @@ impl Threshold {
     }
 }
 
-/// What a participant may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Publishes its own log, approves rosters, witnesses.
-    Member,
-    /// Replicates, audits and witnesses; publishes nothing, approves nothing.
-    Observer,
-}
+// What a participant may do is part of the ledger's rules (who may read
+// a payload); the roster names it.
+pub use concord_protocol::ledger::Role;
 
 /// One participant of the federation.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

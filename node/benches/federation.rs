@@ -24,8 +24,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use concord_node::home::Home;
+use concord_node::publish::{self, OwnEntry};
 use concord_node::replicate::CATCH_UP_BATCH;
-use concord_node::store::{OwnEntry, Store};
+use concord_node::store::Store;
 use concord_node::testnet::{self, Plan};
 use concord_protocol::entry::Visibility;
 use concord_protocol::origin::Origin;
@@ -305,9 +306,7 @@ fn catch_up(n: usize) -> (f64, f64, f64) {
                     refers_to: None,
                 })
                 .collect();
-            store
-                .append_own(&cl_origin, &key, 1_763_935_200, &group)
-                .expect("append");
+            publish::append_own(&store, &cl_origin, &key, 1_763_935_200, &group).expect("append");
         }
         store.flush_blocking().expect("flush");
         let mut entries = Vec::with_capacity(n);

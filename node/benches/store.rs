@@ -28,9 +28,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use concord_node::home::Home;
-use concord_node::publish::{self, Writer};
+use concord_node::publish::{self, OwnEntry, Writer};
 use concord_node::replicate::CATCH_UP_BATCH;
-use concord_node::store::{OwnEntry, Store};
+use concord_node::store::Store;
 use concord_protocol::entry::{self, SignedEntry, Visibility};
 use concord_protocol::merkle::{self, Hash};
 use concord_protocol::origin::Origin;

@@ -4,7 +4,8 @@
 //! For every log, in index order: each header decodes strictly, names its log
 //! and its position, and carries a valid signature by the key the roster
 //! authorises for that index (batch-verified on every core); amendments and
-//! revocations point at an earlier denial of the same log; every payload held
+//! revocations point at an earlier denial of the same log, not revoked
+//! (these rules are `concord_protocol::ledger`'s); every payload held
 //! matches its header's digest and size (and, with `--records`, validates as
 //! its record kind, as a node checks before storing it); every purge
 //! happened after the denial's validity ended. The tree is recomputed from
@@ -26,6 +27,7 @@ use concord_keys::roster::Roster;
 use concord_protocol::checkpoint::SignedCheckpoint;
 use concord_protocol::entry::{self, EntryHeader, SignedEntry};
 use concord_protocol::equivocation::KeyLookup;
+use concord_protocol::ledger::{self, Replay};
 use concord_protocol::merkle::{Hash, RootBuilder};
 use concord_protocol::origin::Origin;
 use concord_protocol::record::{Date, Kind, Record};
@@ -361,8 +363,8 @@ pub struct LogAudit<'a> {
     roster: &'a Roster,
     origin: Origin,
     builder: RootBuilder,
-    /// Leaf hash and kind of every entry so far, for references.
-    leaves: Vec<(Hash, Kind)>,
+    /// The log so far, as the ledger's rules read it.
+    replay: Replay,
     /// Checkpoints not yet reached, smallest first, with their line.
     checkpoints: VecDeque<(SignedCheckpoint, Option<u64>)>,
     n_checkpoints: usize,
@@ -378,7 +380,7 @@ impl<'a> LogAudit<'a> {
             roster,
             origin,
             builder: RootBuilder::default(),
-            leaves: Vec::new(),
+            replay: Replay::default(),
             checkpoints: VecDeque::new(),
             n_checkpoints: 0,
             latest_checkpoint: None,
@@ -472,14 +474,12 @@ impl<'a> LogAudit<'a> {
             if item.payload.is_some() && checked.header.is_some() {
                 self.payloads_checked += 1;
             }
-            if let Some(header) = &checked.header {
-                self.check_reference(index, item.line, header);
-                if let Some(claim) = &item.purge {
-                    self.check_purge(index, item.line, header, claim);
-                }
+            if let Err(refused) = self.replay.push(checked.leaf, checked.header.as_ref()) {
+                self.find(Some(index), item.line, refused.code(), refused.to_string());
             }
-            let kind = checked.header.as_ref().map_or(Kind::Notice, |h| h.kind);
-            self.leaves.push((checked.leaf, kind));
+            if let (Some(header), Some(claim)) = (&checked.header, &item.purge) {
+                self.check_purge(index, item.line, header, claim);
+            }
             self.builder.push(checked.leaf);
             self.check_checkpoints();
         }
@@ -529,28 +529,6 @@ impl<'a> LogAudit<'a> {
             payloads_checked: self.payloads_checked,
         };
         (report, self.findings)
-    }
-
-    fn check_reference(&mut self, index: u64, line: Option<u64>, header: &EntryHeader) {
-        let Some(reference) = header.refers_to else {
-            return;
-        };
-        let target = usize::try_from(reference.index)
-            .ok()
-            .and_then(|i| self.leaves.get(i))
-            .copied();
-        match target {
-            Some((leaf, Kind::Denial)) if leaf == reference.leaf_hash.0 => {}
-            _ => self.find(
-                Some(index),
-                line,
-                "bad_reference",
-                format!(
-                    "{} refers to entry {}, which is not that denial of this log",
-                    header.kind, reference.index
-                ),
-            ),
-        }
     }
 
     /// A purge is legitimate only for a denial's payloads, after the
@@ -702,12 +680,12 @@ fn check_items(
         let Some(header) = &c.header else {
             continue;
         };
-        match roster.entry_key(origin, start + position as u64) {
+        match ledger::authorised_key(roster, header) {
             Ok(key) => {
                 batch.push((&item.entry, header, key));
                 positions.push(position);
             }
-            Err(refusal) => found.push((position, "unauthorised_key", refusal.to_string())),
+            Err(refusal) => found.push((position, refusal.code(), refusal.to_string())),
         }
     }
     if entry::verify_batch(&batch).is_err() {
@@ -732,14 +710,13 @@ fn check_one(origin: &Origin, index: u64, item: &mut Item, records: bool) -> Che
         .take()
         .map_or_else(|| item.entry.decode_header(), Ok);
     let header = match decoded {
-        Ok(h) if &h.origin != origin || h.index != index => {
-            problems.push((
-                "header_position",
-                format!("header says {} #{}", h.origin, h.index),
-            ));
-            None
-        }
-        Ok(h) => Some(h),
+        Ok(h) => match ledger::check_position(origin, index, &h) {
+            Ok(()) => Some(h),
+            Err(misplaced) => {
+                problems.push((misplaced.code(), misplaced.to_string()));
+                None
+            }
+        },
         Err(e) => {
             problems.push(("header_malformed", e.to_string()));
             None

@@ -2,23 +2,37 @@
 //!
 //! Publishers hold a cloneable [`Publisher`] and send requests over a bounded
 //! channel; the writer task takes every request waiting (up to
-//! [`MAX_GROUP`]), signs and stages them as one sled batch together with the
-//! checkpoint of the new tree, flushes, and only then answers each request.
-//! One flush per group is what keeps durable publishing fast under load.
+//! [`MAX_GROUP`]), signs each entry and hands it to the store, which checks
+//! it by the ledger's rules and stages it; the writer then signs the
+//! checkpoint of the new tree, which goes in the same sled batch, flushes,
+//! and only then answers each request. One flush per group is what keeps
+//! durable publishing fast under load. The signing key lives here only: the
+//! store receives signed bytes.
 
 use concord_protocol::checkpoint::SignedCheckpoint;
+use concord_protocol::entry::{self, NewEntry, Visibility};
 use concord_protocol::origin::Origin;
+use concord_protocol::record::Record;
 use ed25519_dalek::SigningKey;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{AppendOutcome, OwnEntry, Rejected, Store};
+use crate::store::{AppendOutcome, OwnGroup, Rejected, Store, StoreError};
 
 /// Most publishes committed by one flush.
 pub const MAX_GROUP: usize = 1024;
 /// Publishes waiting for the writer before senders wait too.
 const QUEUE: usize = 4096;
+
+/// One record to append to the node's own log.
+#[derive(Debug, Clone)]
+pub struct OwnEntry {
+    pub record: Record,
+    pub visibility: Visibility,
+    /// For amendments and revocations: the index of the denial they change.
+    pub refers_to: Option<u64>,
+}
 
 /// Why a publish was not acknowledged.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -153,7 +167,8 @@ async fn commit_group(writer: &Writer, group: Vec<Request>) -> Result<Option<Com
     let key = writer.key.clone();
     let time = (writer.clock)();
     let staged =
-        tokio::task::spawn_blocking(move || store.append_own(&origin, &key, time, &entries)).await;
+        tokio::task::spawn_blocking(move || append_own(&store, &origin, &key, time, &entries))
+            .await;
     let (outcomes, checkpoint) = match staged {
         Ok(Ok(done)) => done,
         Ok(Err(e)) => return fail_all(replies, e.to_string()),
@@ -175,6 +190,70 @@ async fn commit_group(writer: &Writer, group: Vec<Request>) -> Result<Option<Com
         entries: appended,
         checkpoint,
     }))
+}
+
+/// Signs `group` as the next entries of the own log `origin`, each stamped
+/// `time`, and stages them in `store`; then signs the checkpoint of the new
+/// tree and commits entries and checkpoint in one batch. Records the ledger
+/// refuses are reported one by one; the rest go in. Blocking: the writer
+/// runs it off the async threads.
+///
+/// The caller must [`Store::flush`] before acknowledging any of them: the
+/// entries and the checkpoint covering them become durable together.
+///
+/// # Errors
+/// [`StoreError`] when the store cannot be read or written; nothing is
+/// applied.
+pub fn append_own(
+    store: &Store,
+    origin: &Origin,
+    key: &SigningKey,
+    time: u64,
+    group: &[OwnEntry],
+) -> Result<(Vec<Result<AppendOutcome, Rejected>>, SignedCheckpoint), StoreError> {
+    let mut staging = store.own_group(origin)?;
+    let mut outcomes = Vec::with_capacity(group.len());
+    for own in group {
+        outcomes.push(sign_and_stage(&mut staging, origin, key, time, own)?);
+    }
+    let checkpoint = SignedCheckpoint::sign(staging.checkpoint()?, key);
+    staging.commit(&checkpoint)?;
+    Ok((outcomes, checkpoint))
+}
+
+/// Signs `own` as the group's next entry and stages it.
+fn sign_and_stage(
+    staging: &mut OwnGroup<'_>,
+    origin: &Origin,
+    key: &SigningKey,
+    time: u64,
+    own: &OwnEntry,
+) -> Result<Result<AppendOutcome, Rejected>, StoreError> {
+    let kind = own.record.kind();
+    // The reference is checked before anything is signed: a refused entry
+    // leaves no signature behind.
+    let refers_to = match own.refers_to {
+        None => None,
+        Some(index) => match staging.refer_to(kind, index)? {
+            Ok(reference) => Some(reference),
+            Err(rejected) => return Ok(Err(rejected)),
+        },
+    };
+    let payload = own.record.to_canonical_bytes();
+    let new = NewEntry {
+        origin,
+        index: staging.next_index(),
+        time,
+        kind,
+        refers_to,
+        payload: &payload,
+        visibility: own.visibility.clone(),
+    };
+    let signed = match entry::sign_entry(&new, key) {
+        Ok(signed) => signed,
+        Err(e) => return Ok(Err(e.into())),
+    };
+    staging.push(signed, payload, &own.record.index_terms())
 }
 
 fn fail_all(

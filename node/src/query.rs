@@ -15,11 +15,13 @@ use concord_keys::roster::{Role, Roster};
 use concord_protocol::checkpoint::{CosignatureVerifier, SignedCheckpoint};
 use concord_protocol::entry::{EntryHeader, Visibility};
 use concord_protocol::equivocation::KeyLookup;
+use concord_protocol::ledger::DenialStatus;
 use concord_protocol::origin::Origin;
 use concord_protocol::record::{Country, Date, Kind, Record};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{DenialStatus, OwnEntry, Store, StoreError};
+use crate::publish::OwnEntry;
+use crate::store::{Store, StoreError};
 
 /// Largest record an officer may submit (a record is bounded well below
 /// this); the API's body limit and the CLI's file limit.
@@ -407,7 +409,7 @@ pub fn entry(
             "entry {index} of {origin}: {e}"
         )))
     })?;
-    let readable = crate::replicate::may_read(reader.0, reader.1, &header.payload.visibility);
+    let readable = header.payload.visibility.may_read(reader.0, reader.1);
     let (payload, payload_state) = match store.payload(&header.payload.sha256.0)? {
         Some(bytes) if readable => (serde_json::from_slice(&bytes).ok(), "present".to_owned()),
         Some(_) => (None, "withheld (visibility)".to_owned()),

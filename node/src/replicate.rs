@@ -10,12 +10,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use concord_keys::roster::{Role, Roster};
+use concord_keys::roster::Roster;
 use concord_protocol::checkpoint::{self, SignedCheckpoint};
 use concord_protocol::entry::{SignedEntry, Visibility, WireEntry};
 use concord_protocol::equivocation::EquivocationProof;
 use concord_protocol::origin::Origin;
-use concord_protocol::record::Country;
 use concord_protocol::wire::{Gossip, MAX_RANGE_ENTRIES, SyncRequest, SyncResponse};
 use ed25519_dalek::SigningKey;
 use libp2p::PeerId;
@@ -130,16 +129,7 @@ impl Core {
             .members
             .iter()
             .find(|m| m.peer_id == peer_text)
-            .is_some_and(|m| may_read(m.role, &m.country, visibility))
-    }
-}
-
-/// Who may read a payload of the given visibility.
-pub fn may_read(role: Role, country: &Country, visibility: &Visibility) -> bool {
-    match visibility {
-        Visibility::Public | Visibility::Federation => true,
-        Visibility::Members => role == Role::Member,
-        Visibility::Bilateral { states } => role == Role::Member && states.contains(country),
+            .is_some_and(|m| visibility.may_read(m.role, &m.country))
     }
 }
 
@@ -778,39 +768,6 @@ async fn anti_entropy_round(core: &Core, round: u64) {
                     catch_up(core, peer.peer, &origin, head.size).await;
                 }
             }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn country(code: &str) -> Country {
-        Country::try_from(code.to_owned()).expect("valid country")
-    }
-
-    #[test]
-    fn who_may_read_a_payload() {
-        let bilateral = Visibility::Bilateral {
-            states: [country("CL"), country("MX")],
-        };
-        let cases = [
-            (Role::Observer, "US", Visibility::Public, true),
-            (Role::Observer, "US", Visibility::Federation, true),
-            (Role::Observer, "US", Visibility::Members, false),
-            (Role::Member, "PE", Visibility::Members, true),
-            (Role::Member, "MX", bilateral.clone(), true),
-            (Role::Member, "CL", bilateral.clone(), true),
-            (Role::Member, "PE", bilateral.clone(), false),
-            (Role::Observer, "MX", bilateral, false),
-        ];
-        for (role, state, visibility, expected) in cases {
-            assert_eq!(
-                may_read(role, &country(state), &visibility),
-                expected,
-                "{role:?} {state} {visibility:?}"
-            );
         }
     }
 }

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use concord_node::home::Home;
-use concord_node::store::{OwnEntry, Store};
+use concord_node::publish::{self, OwnEntry};
+use concord_node::store::Store;
 use concord_protocol::entry::Visibility;
 use concord_protocol::merkle::RootBuilder;
 use concord_protocol::origin::Origin;
@@ -253,9 +254,7 @@ fn a_store_upgrade_killed_at_random_moments_resumes_and_loses_nothing() {
                     refers_to: None,
                 })
                 .collect();
-            store
-                .append_own(&origin, &key, 1_763_935_200, &group)
-                .expect("append");
+            publish::append_own(&store, &origin, &key, 1_763_935_200, &group).expect("append");
         }
         store.flush_blocking().expect("flush");
         let size = store.head(&origin).expect("head").size;

@@ -12,7 +12,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 
 use common::{Fed, Rogue, address_of, samples, wait_until};
 use concord_node::net::NetEvent;
-use concord_node::store::{OwnEntry, Store};
+use concord_node::publish::{self, OwnEntry};
+use concord_node::store::Store;
 use concord_protocol::entry::Visibility;
 use concord_protocol::entry::WireEntry;
 use concord_protocol::origin::Origin;
@@ -133,9 +134,7 @@ fn write_log_offline(fed: &Fed, id: &str, n: u64) -> Store {
         })
         .collect();
     for group in own.chunks(1000) {
-        store
-            .append_own(&log, &key, 1_763_935_200, group)
-            .expect("append");
+        publish::append_own(&store, &log, &key, 1_763_935_200, group).expect("append");
     }
     store.flush_blocking().expect("flush");
     store

@@ -9,13 +9,15 @@ use std::path::{Path, PathBuf};
 use concord_keys::AgencyIdentity;
 use concord_keys::roster::Roster;
 use concord_node::home::Home;
+use concord_node::publish::{self, OwnEntry};
 use concord_node::store::{
-    CheckpointOutcome, FORMAT_VERSION, OwnEntry, Rejected, Store, StoreError, keys, open_sled,
+    CheckpointOutcome, FORMAT_VERSION, Rejected, Store, StoreError, keys, open_sled,
 };
 use concord_node::testnet::{self, Plan};
 use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint};
 use concord_protocol::entry::{self, EntryError, NewEntry, SignedEntry, Visibility};
 use concord_protocol::equivocation::{EquivocationProof, KeyLookup, KeyRefusal};
+use concord_protocol::ledger::{DenialState, LedgerError};
 use concord_protocol::merkle;
 use concord_protocol::origin::Origin;
 use concord_protocol::record::{Kind, Record};
@@ -114,9 +116,14 @@ fn own_log_group_commit_signs_a_checkpoint_of_the_new_tree() {
     let origin = fed.origin("mx");
     let records = sample_denials();
     let group: Vec<OwnEntry> = records.iter().map(own).collect();
-    let (outcomes, checkpoint) = store
-        .append_own(&origin, &fed.identity("mx").log_key, 1_763_935_200, &group)
-        .expect("append");
+    let (outcomes, checkpoint) = publish::append_own(
+        &store,
+        &origin,
+        &fed.identity("mx").log_key,
+        1_763_935_200,
+        &group,
+    )
+    .expect("append");
     assert!(outcomes.iter().all(Result::is_ok));
     store.flush_blocking().expect("flush");
     let head = store.head(&origin).expect("head");
@@ -162,9 +169,14 @@ fn amend_and_revoke_follow_the_denial_and_refuse_nonsense() {
     let origin = fed.origin("mx");
     let key = fed.identity("mx").log_key.clone();
     let records = sample_denials();
-    store
-        .append_own(&origin, &key, 1, &[own(&records[0]), own(&records[1])])
-        .expect("append");
+    publish::append_own(
+        &store,
+        &origin,
+        &key,
+        1,
+        &[own(&records[0]), own(&records[1])],
+    )
+    .expect("append");
     let (amend, revoke) = amend_and_revoke(&records[0]);
     let group = [
         OwnEntry {
@@ -195,32 +207,35 @@ fn amend_and_revoke_follow_the_denial_and_refuse_nonsense() {
             refers_to: Some(2),
         },
     ];
-    let (outcomes, _) = store.append_own(&origin, &key, 2, &group).expect("append");
+    let (outcomes, _) = publish::append_own(&store, &origin, &key, 2, &group).expect("append");
     assert_eq!(outcomes[0].as_ref().map(|o| o.index), Ok(2));
     assert_eq!(outcomes[1].as_ref().map(|o| o.index), Ok(3));
     assert_eq!(
         outcomes[2].as_ref().err(),
-        Some(&Rejected::AlreadyRevoked(0))
+        Some(&Rejected::Ledger(LedgerError::AlreadyRevoked(0)))
     );
     assert!(matches!(
         outcomes[3],
-        Err(Rejected::BadReference { index: 99, .. })
+        Err(Rejected::Ledger(LedgerError::BadReference {
+            index: 99,
+            ..
+        }))
     ));
     assert!(matches!(
         outcomes[4],
-        Err(Rejected::BadReference { index: 2, .. })
+        Err(Rejected::Ledger(LedgerError::BadReference { index: 2, .. }))
     ));
     let status = store
         .denial_status(&origin, 0)
         .expect("read")
         .expect("status kept");
-    assert_eq!(status.state, concord_node::store::DenialState::Revoked);
+    assert_eq!(status.state, DenialState::Revoked);
     assert_eq!(status.latest_index, 3);
     let untouched = store
         .denial_status(&origin, 1)
         .expect("read")
         .expect("status kept");
-    assert_eq!(untouched.state, concord_node::store::DenialState::Active);
+    assert_eq!(untouched.state, DenialState::Active);
     assert_eq!(store.head(&origin).expect("head").size, 4);
 }
 
@@ -378,7 +393,10 @@ fn observers_cannot_publish_and_revoked_keys_sign_nothing() {
     assert!(
         matches!(
             outcome.rejected[..],
-            [(0, Rejected::Key(KeyRefusal::Observer(_)))]
+            [(
+                0,
+                Rejected::Ledger(LedgerError::Key(KeyRefusal::Observer(_)))
+            )]
         ),
         "{outcome:?}"
     );
@@ -391,7 +409,7 @@ fn observers_cannot_publish_and_revoked_keys_sign_nothing() {
         store
             .accept_checkpoint(&observer_checkpoint.to_bytes(), &fed.roster)
             .expect("io"),
-        Err(Rejected::Key(KeyRefusal::Observer(_)))
+        Err(Rejected::Ledger(LedgerError::Key(KeyRefusal::Observer(_))))
     ));
     assert_eq!(store.head(&un).expect("head").size, 0);
     assert!(store.target(&un).expect("read").is_none());
@@ -409,7 +427,10 @@ fn observers_cannot_publish_and_revoked_keys_sign_nothing() {
     let outcome = store.ingest(&cl, entries, &revoked).expect("ingest");
     assert_eq!(outcome.appended, 1, "entry 0 predates the revocation");
     assert!(
-        matches!(outcome.rejected[..], [(1, Rejected::Key(_))]),
+        matches!(
+            outcome.rejected[..],
+            [(1, Rejected::Ledger(LedgerError::Key(_)))]
+        ),
         "{outcome:?}"
     );
 }
@@ -518,14 +539,14 @@ fn reopen_checks_and_refusals() {
     {
         let store = Store::open(&path).expect("opens");
         let origin = fed.origin("mx");
-        store
-            .append_own(
-                &origin,
-                &fed.identity("mx").log_key,
-                1,
-                &[own(&sample_denials()[0])],
-            )
-            .expect("append");
+        publish::append_own(
+            &store,
+            &origin,
+            &fed.identity("mx").log_key,
+            1,
+            &[own(&sample_denials()[0])],
+        )
+        .expect("append");
         store.flush_blocking().expect("flush");
         // A second open while the first is held fails clearly.
         assert!(matches!(Store::open(&path), Err(StoreError::Locked(_))));
@@ -579,7 +600,7 @@ fn retention_purges_expired_payloads_and_keeps_the_log_verifiable() {
     let expired =
         Record::parse(Kind::Denial, old.to_string().as_bytes()).expect("an old denial validates");
     let group = [own(&expired), own(&sample_denials()[1])];
-    let (_, checkpoint) = store.append_own(&origin, &key, 1, &group).expect("append");
+    let (_, checkpoint) = publish::append_own(&store, &origin, &key, 1, &group).expect("append");
     store.flush_blocking().expect("flush");
 
     let today = concord_protocol::record::Date::parse("2026-11-23").expect("date");
@@ -718,12 +739,9 @@ fn screening_indexes_find_entries_by_party_country_control_entry_and_kind() {
     let origin = fed.origin("mx");
     let records = sample_denials();
     let group: Vec<OwnEntry> = records.iter().map(own).collect();
-    store
-        .append_own(&origin, &fed.identity("mx").log_key, 1, &group)
-        .expect("append");
+    publish::append_own(&store, &origin, &fed.identity("mx").log_key, 1, &group).expect("append");
     // A second group keeps postings of the first.
-    store
-        .append_own(&origin, &fed.identity("mx").log_key, 2, &group[..1])
+    publish::append_own(&store, &origin, &fed.identity("mx").log_key, 2, &group[..1])
         .expect("append");
     let n = records.len() as u64;
     use concord_node::store::keys::IndexKind;
@@ -1076,7 +1094,10 @@ fn a_call_in_order_up_to_a_point_is_sorted_from_there() {
         "{outcome:?}"
     );
     assert!(
-        matches!(outcome.rejected[..], [(0, Rejected::WrongLog { .. })]),
+        matches!(
+            outcome.rejected[..],
+            [(0, Rejected::Ledger(LedgerError::WrongLog { .. }))]
+        ),
         "{outcome:?}"
     );
     let head = store.head(&cl).expect("head");
@@ -1167,14 +1188,14 @@ fn publishing_to_the_own_log_does_not_wait_for_a_replica_ingest() {
             assert!(!ingest.is_finished(), "the ingest ended without appending");
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
-        let (outcomes, _) = store
-            .append_own(
-                &mx,
-                &fed.identity("mx").log_key,
-                1_763_935_200,
-                &[own(record)],
-            )
-            .expect("append");
+        let (outcomes, _) = publish::append_own(
+            store,
+            &mx,
+            &fed.identity("mx").log_key,
+            1_763_935_200,
+            &[own(record)],
+        )
+        .expect("append");
         assert!(outcomes[0].is_ok(), "{outcomes:?}");
         let during = store.head(cl).expect("head").size;
         assert!(
@@ -1214,7 +1235,7 @@ fn a_format_1_store_is_upgraded_on_open_and_loses_nothing() {
         own(&records[1]),
         refer(revoke),
     ];
-    let (outcomes, _) = store.append_own(&own_log, &key, 1, &group).expect("append");
+    let (outcomes, _) = publish::append_own(&store, &own_log, &key, 1, &group).expect("append");
     assert!(outcomes.iter().all(Result::is_ok));
     let statuses = |store: &Store| {
         let own = (0..4).map(|i| store.denial_status(&own_log, i).expect("status"));

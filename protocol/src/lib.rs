@@ -10,6 +10,7 @@ pub mod canonical;
 pub mod checkpoint;
 pub mod entry;
 pub mod equivocation;
+pub mod ledger;
 pub mod merkle;
 pub mod note;
 pub mod origin;

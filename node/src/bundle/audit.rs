@@ -378,11 +378,7 @@ impl<'r: 's, 's> Auditor<'r, '_, 's, '_> {
 
     /// The open section, if a line of a section may come now; a finding
     /// otherwise.
-    fn section_before_entries(
-        &mut self,
-        line: u64,
-        what: &str,
-    ) -> Option<&mut Section<'r>> {
+    fn section_before_entries(&mut self, line: u64, what: &str) -> Option<&mut Section<'r>> {
         let open = self.section.as_ref().map(|s| s.entries_begun);
         match open {
             Some(false) => self.section.as_mut(),

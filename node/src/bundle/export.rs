@@ -12,7 +12,6 @@ use ed25519_dalek::SigningKey;
 use serde::Serialize;
 
 use crate::audit::CHUNK;
-use crate::replicate::may_read;
 use crate::store::Store;
 
 use super::BundleError;
@@ -98,7 +97,7 @@ impl PayloadFilter {
         match self {
             Self::None => false,
             Self::PublicOnly => *visibility == Visibility::Public,
-            Self::ReadableBy(role, country) => may_read(role, &country, visibility),
+            Self::ReadableBy(role, country) => visibility.may_read(role, &country),
         }
     }
 }

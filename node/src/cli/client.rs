@@ -13,12 +13,13 @@ use concord_protocol::origin::Origin;
 use serde::de::DeserializeOwned;
 
 use crate::home::Home;
+use crate::publish::OwnEntry;
 use crate::publish::PublishError;
 use crate::query::{
     ClearRequest, EntryLine, EntryView, Liveness, Me, ProofView, Published, Queries, QueryError,
     StatusView,
 };
-use crate::store::{OwnEntry, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// How long a command waits to learn whether the node's API listens.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);

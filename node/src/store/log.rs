@@ -1,4 +1,7 @@
-//! Appending to logs: the own log (signed here) and replicas (verified here).
+//! Appending to logs: the own log (signed by its writer, `crate::publish`)
+//! and replicas (verified here). Whether an entry may follow a log is
+//! `concord_protocol::ledger`'s decision; this module reads the log's state
+//! for it and stores what it allowed.
 //!
 //! Both paths stage every write of a group — entries, Merkle hashes, head,
 //! status, indexes, payloads, checkpoint — into one sled batch, applied
@@ -8,28 +11,17 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint};
-use concord_protocol::entry::{
-    self, EntryError, EntryHeader, EntryRef, NewEntry, SignedEntry, Visibility,
-};
+use concord_protocol::entry::{self, EntryError, EntryHeader, EntryRef, SignedEntry};
 use concord_protocol::equivocation::{EquivocationProof, KeyLookup, KeyRefusal};
+use concord_protocol::ledger::{self, DenialState, DenialStatus, LedgerError, LogState, Term};
 use concord_protocol::merkle::{self, Hash, HashReader, MerkleError};
 use concord_protocol::origin::Origin;
 use concord_protocol::record::{IndexTerms, Kind, Record};
-use ed25519_dalek::SigningKey;
 
 use super::keys::{self, IndexKind, log_item_key, log_key};
-use super::query::{DenialState, DenialStatus, malformed_status_page, status_in_page};
+use super::query::{malformed_status_page, status_in_page};
 use super::{LogHead, MAX_PENDING_PER_LOG, Store, StoreError, TreeReader, encode_entry, page};
 use crate::parallel::{self, InOrder, par_map};
-
-/// One record to append to the node's own log.
-#[derive(Debug, Clone)]
-pub struct OwnEntry {
-    pub record: Record,
-    pub visibility: Visibility,
-    /// For amendments and revocations: the index of the denial they change.
-    pub refers_to: Option<u64>,
-}
 
 /// Where an appended entry landed, and what to gossip.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,14 +39,8 @@ pub struct AppendOutcome {
 pub enum Rejected {
     #[error(transparent)]
     Entry(#[from] EntryError),
-    #[error("entry is for {found}, not {expected}")]
-    WrongLog { expected: Origin, found: Origin },
-    #[error("{0}")]
-    Key(#[from] concord_protocol::equivocation::KeyRefusal),
-    #[error("{kind} must refer to a denial of the same log, and entry {index} is not one")]
-    BadReference { kind: Kind, index: u64 },
-    #[error("denial {0} was revoked and can no longer be amended or revoked")]
-    AlreadyRevoked(u64),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
     #[error("payload does not validate: {0}")]
     Record(String),
     #[error(
@@ -138,7 +124,7 @@ impl Run {
         let mut next = self.start + self.headers.len() as u64;
         for (signed, _) in &self.items[self.headers.len()..] {
             match signed.decode_header() {
-                Ok(header) if header.index == next && &header.origin == origin => {
+                Ok(header) if ledger::check_position(origin, next, &header).is_ok() => {
                     self.headers.push(header);
                     next += 1;
                 }
@@ -146,7 +132,7 @@ impl Run {
             }
         }
         Checked {
-            results: check_entries(origin, roster, &self.items, &self.headers),
+            results: check_entries(roster, &self.items, &self.headers),
             run: self,
         }
     }
@@ -222,10 +208,8 @@ fn stage_slice(
                 return Ok(RunEnd::Stopped);
             }
         };
-        if let Some(reference) = &header.refers_to
-            && let Err(rejected) = staging.check_reference(header.kind, reference, header.index)
-        {
-            outcome.rejected.push((header.index, rejected));
+        if let Err(rejected) = ledger::check_follows(staging, header)? {
+            outcome.rejected.push((header.index, rejected.into()));
             return Ok(RunEnd::Stopped);
         }
         staging.push(signed, header, payload.as_deref(), terms.as_ref())?;
@@ -257,7 +241,6 @@ fn stage_slice(
 /// index terms. One result per entry, up to and including the first
 /// failure.
 fn check_entries(
-    origin: &Origin,
     roster: &impl KeyLookup,
     items: &[Item],
     headers: &[EntryHeader],
@@ -265,7 +248,7 @@ fn check_entries(
     let mut failure: Option<(usize, Rejected)> = None;
     let mut keyed = Vec::with_capacity(headers.len());
     for (offset, ((signed, _), header)) in items.iter().zip(headers).enumerate() {
-        match roster.entry_key(origin, header.index) {
+        match ledger::authorised_key(roster, header) {
             Ok(key) => keyed.push((signed, header, key)),
             Err(refusal) => {
                 failure = Some((offset, refusal.into()));
@@ -417,36 +400,6 @@ impl<'a> Staging<'a> {
         }
     }
 
-    /// Checks that `reference` names a denial of this log that can still change.
-    fn check_reference(
-        &self,
-        kind: Kind,
-        reference: &EntryRef,
-        index: u64,
-    ) -> Result<(), Rejected> {
-        let bad = || Rejected::BadReference {
-            kind,
-            index: reference.index,
-        };
-        if reference.index >= index {
-            return Err(bad());
-        }
-        let leaf = self
-            .overlay
-            .read_hashes(&[merkle::stored_hash_index(0, reference.index)])
-            .map_err(|_| bad())?;
-        if leaf.first() != Some(&reference.leaf_hash.0) {
-            return Err(bad());
-        }
-        match self.denial_status(reference.index) {
-            Ok(Some(status)) if status.state == DenialState::Revoked => {
-                Err(Rejected::AlreadyRevoked(reference.index))
-            }
-            Ok(Some(_)) => Ok(()),
-            _ => Err(bad()),
-        }
-    }
-
     /// Stages entry `self.size`, already verified, with what it indexes.
     fn push(
         &mut self,
@@ -484,53 +437,20 @@ impl<'a> Staging<'a> {
         index: u64,
         terms: Option<&IndexTerms>,
     ) -> Result<(), StoreError> {
-        self.post(IndexKind::Kind, header.kind.as_str(), index);
-        if let Some(terms) = terms {
-            for name in &terms.party_names {
-                self.post(IndexKind::Party, name, index);
-            }
-            for country in &terms.countries {
-                self.post(IndexKind::Country, country.as_str(), index);
-            }
-            for control in &terms.control_entries {
-                self.post(IndexKind::ControlEntry, control.as_str(), index);
-            }
-            for hs in &terms.hs_codes {
-                self.post(IndexKind::HsCode, &hs.digits(), index);
-            }
-        }
-        // Status follows the headers alone, so a node without the payload
-        // (an observer) still knows which denials are revoked; validity needs
-        // the payload.
-        let valid_until = terms
-            .and_then(|t| t.valid_until.as_ref())
-            .map(ToString::to_string);
-        match (header.kind, header.refers_to) {
-            (Kind::Denial, _) => {
-                let status = DenialStatus {
-                    state: DenialState::Active,
-                    latest_index: index,
-                    valid_until,
-                    history: Vec::new(),
-                };
-                self.set_status(index, status)?;
-            }
-            (Kind::DenialAmend | Kind::DenialRevoke, Some(reference)) => {
-                if let Some(mut status) = self.denial_status(reference.index)? {
-                    status.latest_index = index;
-                    status.history.push(index);
-                    if header.kind == Kind::DenialRevoke {
-                        status.state = DenialState::Revoked;
-                    } else {
-                        status.state = DenialState::Amended;
-                        if valid_until.is_some() {
-                            status.valid_until = valid_until;
-                        }
-                    }
-                    self.set_status(reference.index, status)?;
-                }
-            }
-            _ => {}
+        ledger::postings(header.kind, terms, |term, text| {
+            let kind = match term {
+                Term::Kind => IndexKind::Kind,
+                Term::Party => IndexKind::Party,
+                Term::Country => IndexKind::Country,
+                Term::ControlEntry => IndexKind::ControlEntry,
+                Term::HsCode => IndexKind::HsCode,
+            };
+            self.post(kind, text, index);
+        });
+        let update =
+            ledger::denial_update(header, index, terms, |denial| self.denial_status(denial))?;
+        if let Some((denial, status)) = update {
+            self.set_status(denial, status)?;
         }
         Ok(())
     }
@@ -623,99 +543,135 @@ impl<'a> Staging<'a> {
     }
 }
 
-impl Store {
-    /// Signs and appends a group of records to the node's own log, then signs
-    /// the checkpoint of the new tree. Records that cannot be appended are
-    /// reported one by one; the rest go in.
-    ///
-    /// The caller must [`Store::flush`] before acknowledging any of them: the
-    /// entries and the checkpoint covering them become durable together.
-    ///
-    /// # Errors
-    /// [`StoreError`] when the store cannot be written; nothing is applied.
-    pub fn append_own(
-        &self,
-        origin: &Origin,
-        key: &SigningKey,
-        time: u64,
-        group: &[OwnEntry],
-    ) -> Result<(Vec<Result<AppendOutcome, Rejected>>, SignedCheckpoint), StoreError> {
-        let log_id = self.ensure_log_id(origin)?;
-        let _write = self.lock_log(log_id);
-        let mut staging = Staging::new(self, log_id)?;
-        let mut outcomes = Vec::with_capacity(group.len());
-        for own in group {
-            outcomes.push(self.stage_own(&mut staging, origin, key, time, own)?);
-        }
-        let checkpoint = SignedCheckpoint::sign(
-            Checkpoint::new(origin.clone(), staging.size, staging.root()?),
-            key,
-        );
-        staging.commit(Some(&checkpoint))?;
-        Ok((outcomes, checkpoint))
+/// The log as staged so far, for the ledger's rules.
+impl LogState for Staging<'_> {
+    type Error = StoreError;
+
+    fn size(&self) -> u64 {
+        self.size
     }
 
-    fn stage_own(
+    fn leaf_hash(&self, index: u64) -> Result<Hash, StoreError> {
+        let leaf = self
+            .overlay
+            .read_hashes(&[merkle::stored_hash_index(0, index)])?;
+        Ok(leaf[0])
+    }
+
+    fn denial_state(&self, index: u64) -> Result<Option<DenialState>, StoreError> {
+        Ok(self.denial_status(index)?.map(|status| status.state))
+    }
+}
+
+/// A group of entries being appended to the node's own log, which its
+/// writer signs: the store checks each against the log's state by the
+/// ledger's rules, stages it, and gives the root of the new tree for the
+/// writer to sign; [`OwnGroup::commit`] stores the group and that
+/// checkpoint in one batch. The log stays locked until then.
+pub struct OwnGroup<'a> {
+    staging: Staging<'a>,
+    origin: Origin,
+    _write: std::sync::MutexGuard<'a, ()>,
+}
+
+impl OwnGroup<'_> {
+    /// The index the next entry must have.
+    pub fn next_index(&self) -> u64 {
+        self.staging.size
+    }
+
+    /// The reference an entry of `kind` appended next makes to entry
+    /// `index` of the log, if the ledger allows it.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the log cannot be read.
+    pub fn refer_to(
         &self,
-        staging: &mut Staging<'_>,
-        origin: &Origin,
-        key: &SigningKey,
-        time: u64,
-        own: &OwnEntry,
+        kind: Kind,
+        index: u64,
+    ) -> Result<Result<EntryRef, Rejected>, StoreError> {
+        Ok(ledger::refer_to(&self.staging, kind, index)?.map_err(Rejected::from))
+    }
+
+    /// Stages `entry`, signed by the writer, with its `payload` and the index
+    /// terms of its record, if it may follow the log as staged so far.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the log cannot be read.
+    pub fn push(
+        &mut self,
+        entry: SignedEntry,
+        payload: Vec<u8>,
+        terms: &IndexTerms,
     ) -> Result<Result<AppendOutcome, Rejected>, StoreError> {
-        let index = staging.size;
-        let kind = own.record.kind();
-        let refers_to = match own.refers_to {
-            None => None,
-            Some(ref_index) => {
-                let Some(leaf) = staging
-                    .overlay
-                    .read_hashes(&[merkle::stored_hash_index(0, ref_index)])
-                    .ok()
-                    .and_then(|v| v.first().copied())
-                else {
-                    return Ok(Err(Rejected::BadReference {
-                        kind,
-                        index: ref_index,
-                    }));
-                };
-                let reference = EntryRef {
-                    index: ref_index,
-                    leaf_hash: entry::Digest256(leaf),
-                };
-                if let Err(rejected) = staging.check_reference(kind, &reference, index) {
-                    return Ok(Err(rejected));
-                }
-                Some(reference)
-            }
-        };
-        let payload = own.record.to_canonical_bytes();
-        let new = NewEntry {
-            origin,
-            index,
-            time,
-            kind,
-            refers_to,
-            payload: &payload,
-            visibility: own.visibility.clone(),
-        };
-        let signed = match entry::sign_entry(&new, key) {
-            Ok(signed) => signed,
+        let header = match entry.decode_header() {
+            Ok(header) => header,
             Err(e) => return Ok(Err(e.into())),
         };
-        let header = signed
-            .decode_header()
-            .expect("a header this node just signed decodes");
-        let terms = own.record.index_terms();
-        let leaf_hash = staging.push(&signed, &header, Some(&payload), Some(&terms))?;
+        let index = self.staging.size;
+        if let Err(rejected) = ledger::check_position(&self.origin, index, &header) {
+            return Ok(Err(rejected.into()));
+        }
+        if let Err(rejected) = ledger::check_follows(&self.staging, &header)? {
+            return Ok(Err(rejected.into()));
+        }
+        let leaf_hash = self
+            .staging
+            .push(&entry, &header, Some(&payload), Some(terms))?;
         Ok(Ok(AppendOutcome {
-            origin: origin.clone(),
+            origin: self.origin.clone(),
             index,
             leaf_hash,
-            entry: signed,
+            entry,
             header,
             payload,
         }))
+    }
+
+    /// The checkpoint of the tree staged so far, for the writer to sign.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the stored hashes cannot be read.
+    pub fn checkpoint(&self) -> Result<Checkpoint, StoreError> {
+        Ok(Checkpoint::new(
+            self.origin.clone(),
+            self.staging.size,
+            self.staging.root()?,
+        ))
+    }
+
+    /// Applies the group with `checkpoint`, the writer's signature of
+    /// [`OwnGroup::checkpoint`], atomically. The caller must [`Store::flush`]
+    /// before acknowledging any entry or announcing the checkpoint.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot be written, or `checkpoint` is
+    /// not of the staged tree; nothing is applied.
+    pub fn commit(self, checkpoint: &SignedCheckpoint) -> Result<(), StoreError> {
+        let staged = self.checkpoint()?;
+        if checkpoint.checkpoint != staged {
+            return Err(StoreError::CheckpointNotStaged {
+                size: checkpoint.checkpoint.size,
+                staged: staged.size,
+            });
+        }
+        self.staging.commit(Some(checkpoint))
+    }
+}
+
+impl Store {
+    /// Opens a group of entries to append to the node's own log, `origin`.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the log's head cannot be read.
+    pub fn own_group(&self, origin: &Origin) -> Result<OwnGroup<'_>, StoreError> {
+        let log_id = self.ensure_log_id(origin)?;
+        let write = self.lock_log(log_id);
+        Ok(OwnGroup {
+            staging: Staging::new(self, log_id)?,
+            origin: origin.clone(),
+            _write: write,
+        })
     }
 
     /// Verifies and appends entries of another member's log, in any order and
@@ -771,14 +727,12 @@ impl Store {
                     continue;
                 }
             };
-            if &header.origin != origin {
-                outcome.rejected.push((
-                    header.index,
-                    Rejected::WrongLog {
-                        expected: origin.clone(),
-                        found: header.origin,
-                    },
-                ));
+            // Only the log matters here: an entry off the head is a replay or
+            // held until the gap before it fills.
+            if let Err(wrong @ LedgerError::WrongLog { .. }) =
+                ledger::check_position(origin, head.size, &header)
+            {
+                outcome.rejected.push((header.index, wrong.into()));
             } else if header.index < head.size {
                 self.check_stored(log_id, signed, header, payload, roster, &mut outcome)?;
             } else {
@@ -953,8 +907,7 @@ impl Store {
             }
             return Ok(());
         }
-        let verdict = roster
-            .entry_key(&header.origin, header.index)
+        let verdict = ledger::authorised_key(roster, &header)
             .map_err(Rejected::from)
             .and_then(|key| {
                 signed
@@ -1091,7 +1044,7 @@ impl Store {
         if let Err(refusal @ (KeyRefusal::Observer(_) | KeyRefusal::UnknownOrigin(_))) =
             roster.entry_key(&origin, signed.checkpoint.size.saturating_sub(1))
         {
-            return Ok(Err(refusal.into()));
+            return Ok(Err(LedgerError::from(refusal).into()));
         }
         // The same note again (anti-entropy repeats them every round): it
         // was verified when stored.

@@ -21,8 +21,8 @@ mod migrate;
 mod page;
 mod query;
 
-pub use log::{AppendOutcome, CheckpointOutcome, IngestOutcome, OwnEntry, Rejected};
-pub use query::{DenialState, DenialStatus, EvidenceRecord, PurgeRecord, QuarantineRecord};
+pub use log::{AppendOutcome, CheckpointOutcome, IngestOutcome, OwnGroup, Rejected};
+pub use query::{EvidenceRecord, PurgeRecord, QuarantineRecord};
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -66,6 +66,8 @@ pub enum StoreError {
     },
     #[error("merkle: {0}")]
     Merkle(#[from] MerkleError),
+    #[error("the checkpoint of size {size} to commit is not of the staged tree (size {staged})")]
+    CheckpointNotStaged { size: u64, staged: u64 },
 }
 
 impl From<sled::Error> for StoreError {

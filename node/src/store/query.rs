@@ -1,54 +1,18 @@
 //! Reads for officers and auditors, and the operator's decisions: denial
 //! status, index lookups, evidence of equivocation, quarantine, payload purges.
+//!
+//! A denial's status is `concord_protocol::ledger`'s; the store keeps it as
+//! JSON, one record per denial in the log's status pages.
 
 use concord_protocol::entry::Digest256;
 use concord_protocol::equivocation::EquivocationProof;
+use concord_protocol::ledger::DenialStatus;
 use concord_protocol::origin::Origin;
 use concord_protocol::record::Date;
 use serde::{Deserialize, Serialize};
 
 use super::keys::{self, IndexKind, log_item_key};
 use super::{Store, StoreError, page};
-
-/// Where a denial stands, as its log says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DenialState {
-    Active,
-    Amended,
-    Revoked,
-    /// Not stored: derived from `valid_until` and the reader's clock.
-    Expired,
-}
-
-/// Status of one denial, kept under the index of the original denial entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DenialStatus {
-    pub state: DenialState,
-    /// The entry with the denial's current content (the last amendment), or
-    /// the revocation.
-    pub latest_index: u64,
-    pub valid_until: Option<String>,
-    /// Every amendment and revocation of the denial, in log order.
-    #[serde(default)]
-    pub history: Vec<u64>,
-}
-
-impl DenialStatus {
-    /// The state as of `today`: an active or amended denial past its validity
-    /// is expired.
-    pub fn state_on(&self, today: &Date) -> DenialState {
-        let expired = self
-            .valid_until
-            .as_deref()
-            .and_then(|d| Date::parse(d).ok())
-            .is_some_and(|until| &until < today);
-        match self.state {
-            DenialState::Active | DenialState::Amended if expired => DenialState::Expired,
-            other => other,
-        }
-    }
-}
 
 /// A stored equivocation proof.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

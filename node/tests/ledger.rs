@@ -1,0 +1,305 @@
+//! The ledger's rules hold the same on every path that writes or judges a
+//! log: an amendment of a denial after its revocation is refused by the own
+//! log's writer and by replica ingest with the same error, and found by the
+//! store audit and the bundle audit under the same code, and an import of a
+//! bundle holding it stores nothing. In process: real sled stores in temp
+//! dirs, real signatures, a real roster made by `testnet::build`.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use clap::Parser as _;
+use concord_keys::roster::Roster;
+use concord_node::audit::{self, Finding, Progress};
+use concord_node::bundle::{self, BundleWriter, FORMAT, Head};
+use concord_node::cli::{self, Cli, exit};
+use concord_node::home::Home;
+use concord_node::publish::{self, OwnEntry};
+use concord_node::store::{LogHead, Rejected, Store, keys, open_sled};
+use concord_node::testnet::{self, Plan};
+use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint};
+use concord_protocol::entry::{Digest256, EntryRef, NewEntry, SignedEntry, Visibility, sign_entry};
+use concord_protocol::ledger::LedgerError;
+use concord_protocol::merkle::RootBuilder;
+use concord_protocol::origin::Origin;
+use concord_protocol::record::{Kind, Record};
+use ed25519_dalek::SigningKey;
+
+const FEDERATION: &str = "pacific-alliance";
+
+/// What every path refuses entry 2 of the log below for.
+fn refused() -> LedgerError {
+    LedgerError::AlreadyRevoked(0)
+}
+
+/// A federation of mx and cl in a temp dir.
+struct Fed {
+    dir: tempfile::TempDir,
+    roster: Roster,
+}
+
+impl Fed {
+    fn new() -> Fed {
+        let dir = tempfile::tempdir().expect("temp dir");
+        testnet::build(&Plan {
+            dir: dir.path().to_path_buf(),
+            members: vec!["mx".into(), "cl".into()],
+            observers: vec![],
+            federation: FEDERATION.into(),
+            sync_interval_ms: 1000,
+        })
+        .expect("testnet builds");
+        let roster = Home::new(&dir.path().join("mx"))
+            .roster()
+            .expect("roster installed");
+        Fed { dir, roster }
+    }
+
+    fn home(&self, id: &str) -> PathBuf {
+        self.dir.path().join(id)
+    }
+
+    fn mx_key(&self) -> SigningKey {
+        let identity = Home::new(&self.home("mx")).identity().expect("identity");
+        identity.log_key.clone()
+    }
+
+    fn store(&self, id: &str) -> Store {
+        Store::open(&Home::new(&self.home(id)).db_path()).expect("store opens")
+    }
+}
+
+fn mx() -> Origin {
+    Origin::for_member(FEDERATION, "mx").expect("origin")
+}
+
+/// A denial, its revocation, then an amendment of it, each with the index
+/// of the denial it refers to.
+fn records() -> [(Record, Option<u64>); 3] {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/records/denials/mx-2025-thiodiglycol.json");
+    let denial_bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let denial = Record::parse(Kind::Denial, &denial_bytes).expect("the sample validates");
+    let denial_json: serde_json::Value = serde_json::from_slice(&denial_bytes).expect("json");
+    let revoke = serde_json::json!({ "reason": "licence appeal upheld", "date": "2026-06-01" });
+    let amend = serde_json::json!({ "reason": "end user renamed", "denial": denial_json });
+    let parse = |kind, json: serde_json::Value| {
+        Record::parse(kind, json.to_string().as_bytes()).expect("the record validates")
+    };
+    [
+        (denial, None),
+        (parse(Kind::DenialRevoke, revoke), Some(0)),
+        (parse(Kind::DenialAmend, amend), Some(0)),
+    ]
+}
+
+/// mx's log of [`records`] as a member that ignored the rule would sign it.
+fn forged_log(fed: &Fed) -> Vec<(SignedEntry, Vec<u8>)> {
+    let key = fed.mx_key();
+    let origin = mx();
+    let mut log: Vec<(SignedEntry, Vec<u8>)> = Vec::new();
+    for (index, (record, refers_to)) in (0..).zip(records()) {
+        let payload = record.to_canonical_bytes();
+        let new = NewEntry {
+            origin: &origin,
+            index,
+            time: 1_763_935_200 + index,
+            kind: record.kind(),
+            refers_to: refers_to.map(|denial| EntryRef {
+                index: denial,
+                leaf_hash: Digest256(log[0].0.leaf_hash()),
+            }),
+            payload: &payload,
+            visibility: Visibility::Federation,
+        };
+        log.push((sign_entry(&new, &key).expect("signs"), payload));
+    }
+    log
+}
+
+fn replica_items(log: &[(SignedEntry, Vec<u8>)]) -> Vec<(SignedEntry, Option<Vec<u8>>)> {
+    log.iter()
+        .map(|(entry, payload)| (entry.clone(), Some(payload.clone())))
+        .collect()
+}
+
+/// The findings as (code, index).
+fn located(findings: &[Finding]) -> Vec<(&str, Option<u64>)> {
+    findings.iter().map(|f| (f.what, f.index)).collect()
+}
+
+#[test]
+fn the_own_log_writer_refuses_an_amendment_after_a_revocation() {
+    let fed = Fed::new();
+    let store = fed.store("mx");
+    let key = fed.mx_key();
+    let group: Vec<OwnEntry> = records()
+        .into_iter()
+        .map(|(record, refers_to)| OwnEntry {
+            record,
+            visibility: Visibility::Federation,
+            refers_to,
+        })
+        .collect();
+    let (outcomes, checkpoint) =
+        publish::append_own(&store, &mx(), &key, 1_763_935_200, &group).expect("append");
+    assert!(outcomes[..2].iter().all(Result::is_ok), "{outcomes:?}");
+    assert_eq!(outcomes[2], Err(Rejected::Ledger(refused())));
+    assert_eq!(store.head(&mx()).expect("head").size, 2);
+    assert_eq!(checkpoint.checkpoint.size, 2);
+}
+
+#[test]
+fn replica_ingest_refuses_an_amendment_after_a_revocation() {
+    let fed = Fed::new();
+    let store = fed.store("cl");
+    let log = forged_log(&fed);
+    let outcome = store
+        .ingest(&mx(), replica_items(&log), &fed.roster)
+        .expect("ingest");
+    assert_eq!(outcome.appended, 2);
+    assert_eq!(outcome.rejected, [(2, Rejected::Ledger(refused()))]);
+    assert_eq!(store.head(&mx()).expect("head").size, 2);
+}
+
+/// A store whose status page was rewritten behind its back takes the
+/// amendment; the audit replays the log from its headers, not from the
+/// stored statuses, and finds it.
+#[test]
+fn the_store_audit_finds_an_amendment_after_a_revocation() {
+    let fed = Fed::new();
+    let log = forged_log(&fed);
+    let path = Home::new(&fed.home("cl")).db_path();
+    {
+        let store = fed.store("cl");
+        let outcome = store
+            .ingest(&mx(), replica_items(&log[..2]), &fed.roster)
+            .expect("ingest");
+        assert_eq!(outcome.appended, 2);
+        store.flush_blocking().expect("flush");
+    }
+    {
+        let db = open_sled(&path).expect("raw open");
+        let data = db.open_tree("data").expect("data");
+        let mut rewritten = 0;
+        for item in data.scan_prefix([keys::STATUS_PAGE]) {
+            let (key, page) = item.expect("status page");
+            let text = String::from_utf8(page.to_vec()).expect("a status page of JSON records");
+            // Same length, so the page's record bounds still hold.
+            let changed = text.replace("\"revoked\"", "\"amended\"");
+            if changed != text {
+                data.insert(key, changed.as_bytes()).expect("write");
+                rewritten += 1;
+            }
+        }
+        assert_eq!(rewritten, 1);
+        db.flush().expect("flush");
+    }
+    let store = fed.store("cl");
+    let outcome = store
+        .ingest(&mx(), replica_items(&log[2..]), &fed.roster)
+        .expect("ingest");
+    assert_eq!(outcome.appended, 1, "{:?}", outcome.rejected);
+    let report = audit::audit_store(
+        &store,
+        &fed.roster,
+        "store",
+        "home",
+        true,
+        &Progress::new(false),
+    )
+    .expect("audit");
+    assert_eq!(
+        located(&report.findings),
+        [(refused().code(), Some(2))],
+        "{:#?}",
+        report.findings
+    );
+    assert_eq!(report.findings[0].why, refused().to_string());
+}
+
+/// mx's forged log as a bundle exported by mx, with a checkpoint of it.
+fn forged_bundle(fed: &Fed) -> PathBuf {
+    let home = Home::new(&fed.home("mx"));
+    let key = fed.mx_key();
+    let log = forged_log(fed);
+    let mut tree = RootBuilder::default();
+    for (entry, _) in &log {
+        tree.push(entry.leaf_hash());
+    }
+    let size = log.len() as u64;
+    let head = Head {
+        audience: None,
+        created: 1_763_935_400,
+        exporter: mx().to_string(),
+        federation: FEDERATION.into(),
+        format: FORMAT.into(),
+        headers_only: false,
+        rosters: home
+            .roster_files()
+            .expect("roster files")
+            .iter()
+            .map(|file| BASE64.encode(file))
+            .collect(),
+    };
+    let mut writer = BundleWriter::new(Vec::new(), &head).expect("head");
+    writer
+        .log(
+            &mx(),
+            LogHead {
+                size,
+                root: tree.root(),
+            },
+        )
+        .expect("log");
+    writer
+        .checkpoint(&SignedCheckpoint::sign(
+            Checkpoint::new(mx(), size, tree.root()),
+            &key,
+        ))
+        .expect("checkpoint");
+    for (entry, payload) in &log {
+        writer.entry(entry, Some(payload)).expect("entry");
+    }
+    let bytes = writer.finish(&key, mx().as_str()).expect("end");
+    let path = fed.dir.path().join("forged.bundle");
+    std::fs::write(&path, bytes).expect("write bundle");
+    path
+}
+
+#[test]
+fn the_bundle_audit_finds_an_amendment_after_a_revocation_and_import_stores_nothing() {
+    let fed = Fed::new();
+    let path = forged_bundle(&fed);
+    let audited = bundle::audit_file(
+        &path,
+        Some((fed.roster.clone(), "home".into())),
+        true,
+        &Progress::new(false),
+    )
+    .expect("the bundle reads");
+    let findings = &audited.report.findings;
+    assert_eq!(
+        located(findings),
+        [(refused().code(), Some(2))],
+        "{findings:#?}"
+    );
+    assert_eq!(findings[0].why, refused().to_string());
+
+    let home = fed.home("cl");
+    let import = Cli::try_parse_from([
+        "concord".as_ref(),
+        "import".as_ref(),
+        "--json".as_ref(),
+        "--home".as_ref(),
+        home.as_os_str(),
+        path.as_os_str(),
+    ])
+    .expect("the command line parses");
+    let imported = cli::dispatch(import);
+    assert_eq!(imported.err().map(|e| e.code), Some(exit::AUDIT_FINDINGS));
+    let store = fed.store("cl");
+    assert_eq!(store.head(&mx()).expect("head").size, 0);
+    assert!(store.checkpoints(&mx()).expect("checkpoints").is_empty());
+}
