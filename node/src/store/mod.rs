@@ -15,14 +15,21 @@
 //!   its size, or it is kept aside as the target that sync must reach;
 //! - nothing is acknowledged before `flush` returned.
 
+mod checkpoints;
 pub mod keys;
-mod log;
 mod migrate;
+mod own;
 mod page;
+mod pending;
 mod query;
+mod replica;
+mod staging;
 
-pub use log::{AppendOutcome, CheckpointOutcome, IngestOutcome, OwnGroup, Rejected};
+pub use checkpoints::CheckpointOutcome;
+pub use own::OwnGroup;
 pub use query::{EvidenceRecord, PurgeRecord, QuarantineRecord};
+pub use replica::IngestOutcome;
+pub use staging::{AppendOutcome, Rejected};
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -1,0 +1,124 @@
+//! Appending to the own log: [`OwnGroup`] stages entries its writer
+//! (`crate::publish`) signed, and commits them with the checkpoint the
+//! writer signed over the staged tree, in one batch.
+
+use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint};
+use concord_protocol::entry::{EntryRef, SignedEntry};
+use concord_protocol::ledger;
+use concord_protocol::origin::Origin;
+use concord_protocol::record::{IndexTerms, Kind};
+
+use super::staging::{AppendOutcome, Rejected, Staging};
+use super::{Store, StoreError};
+
+/// A group of entries being appended to the node's own log, which its
+/// writer signs: the store checks each against the log's state by the
+/// ledger's rules, stages it, and gives the root of the new tree for the
+/// writer to sign; [`OwnGroup::commit`] stores the group and that
+/// checkpoint in one batch. The log stays locked until then.
+pub struct OwnGroup<'a> {
+    staging: Staging<'a>,
+    origin: Origin,
+    _write: std::sync::MutexGuard<'a, ()>,
+}
+
+impl OwnGroup<'_> {
+    /// The index the next entry must have.
+    pub fn next_index(&self) -> u64 {
+        self.staging.size
+    }
+
+    /// The reference an entry of `kind` appended next makes to entry
+    /// `index` of the log, if the ledger allows it.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the log cannot be read.
+    pub fn refer_to(
+        &self,
+        kind: Kind,
+        index: u64,
+    ) -> Result<Result<EntryRef, Rejected>, StoreError> {
+        Ok(ledger::refer_to(&self.staging, kind, index)?.map_err(Rejected::from))
+    }
+
+    /// Stages `entry`, signed by the writer, with its `payload` and the index
+    /// terms of its record, if it may follow the log as staged so far.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the log cannot be read.
+    pub fn push(
+        &mut self,
+        entry: SignedEntry,
+        payload: Vec<u8>,
+        terms: &IndexTerms,
+    ) -> Result<Result<AppendOutcome, Rejected>, StoreError> {
+        let header = match entry.decode_header() {
+            Ok(header) => header,
+            Err(e) => return Ok(Err(e.into())),
+        };
+        let index = self.staging.size;
+        if let Err(rejected) = ledger::check_position(&self.origin, index, &header) {
+            return Ok(Err(rejected.into()));
+        }
+        if let Err(rejected) = ledger::check_follows(&self.staging, &header)? {
+            return Ok(Err(rejected.into()));
+        }
+        let leaf_hash = self
+            .staging
+            .push(&entry, &header, Some(&payload), Some(terms))?;
+        Ok(Ok(AppendOutcome {
+            origin: self.origin.clone(),
+            index,
+            leaf_hash,
+            entry,
+            header,
+            payload,
+        }))
+    }
+
+    /// The checkpoint of the tree staged so far, for the writer to sign.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the stored hashes cannot be read.
+    pub fn checkpoint(&self) -> Result<Checkpoint, StoreError> {
+        Ok(Checkpoint::new(
+            self.origin.clone(),
+            self.staging.size,
+            self.staging.root()?,
+        ))
+    }
+
+    /// Applies the group with `checkpoint`, the writer's signature of
+    /// [`OwnGroup::checkpoint`], atomically. The caller must [`Store::flush`]
+    /// before acknowledging any entry or announcing the checkpoint.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot be written, or `checkpoint` is
+    /// not of the staged tree; nothing is applied.
+    pub fn commit(self, checkpoint: &SignedCheckpoint) -> Result<(), StoreError> {
+        let staged = self.checkpoint()?;
+        if checkpoint.checkpoint != staged {
+            return Err(StoreError::CheckpointNotStaged {
+                size: checkpoint.checkpoint.size,
+                staged: staged.size,
+            });
+        }
+        self.staging.commit(Some(checkpoint))
+    }
+}
+
+impl Store {
+    /// Opens a group of entries to append to the node's own log, `origin`.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the log's head cannot be read.
+    pub fn own_group(&self, origin: &Origin) -> Result<OwnGroup<'_>, StoreError> {
+        let log_id = self.ensure_log_id(origin)?;
+        let write = self.lock_log(log_id);
+        Ok(OwnGroup {
+            staging: Staging::new(self, log_id)?,
+            origin: origin.clone(),
+            _write: write,
+        })
+    }
+}

@@ -1,0 +1,91 @@
+//! Entries held ahead of a gap in a replica log, until the gap fills.
+
+use std::collections::BTreeMap;
+
+use concord_protocol::entry::{self, SignedEntry};
+use concord_protocol::origin::Origin;
+
+use super::keys::{log_item_key, log_key};
+use super::replica::RunItem;
+use super::staging::Rejected;
+use super::{MAX_PENDING_PER_LOG, Store, StoreError};
+
+impl Store {
+    pub(super) fn take_pending(
+        &self,
+        log_id: u32,
+        from: u64,
+        ahead: &mut BTreeMap<u64, RunItem>,
+    ) -> Result<(), StoreError> {
+        let mut next = from;
+        loop {
+            if ahead.contains_key(&next) {
+                next += 1;
+                continue;
+            }
+            let key = log_item_key(b'p', log_id, next);
+            let Some(raw) = self.inner.pending.remove(key)? else {
+                break;
+            };
+            if let Some((signed, payload)) = decode_pending(&raw)
+                && let Ok(header) = signed.decode_header()
+            {
+                ahead.insert(next, (signed, header, payload));
+                next += 1;
+            } else {
+                break;
+            }
+        }
+        // Anything below the head left in pending is stale.
+        let stale: Vec<_> = self
+            .inner
+            .pending
+            .range(log_item_key(b'p', log_id, 0)..log_item_key(b'p', log_id, from))
+            .keys()
+            .collect::<Result<_, _>>()?;
+        for key in stale {
+            self.inner.pending.remove(key)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn hold_pending(
+        &self,
+        log_id: u32,
+        origin: &Origin,
+        ahead: BTreeMap<u64, RunItem>,
+        rejected: &mut Vec<(u64, Rejected)>,
+    ) -> Result<u64, StoreError> {
+        let prefix = log_key(b'p', log_id);
+        let mut n_pending = self.inner.pending.scan_prefix(prefix).count();
+        let mut held = 0;
+        for (index, (signed, _, payload)) in ahead {
+            if n_pending >= MAX_PENDING_PER_LOG {
+                rejected.push((index, Rejected::TooManyPending(origin.clone())));
+                continue;
+            }
+            if self
+                .inner
+                .pending
+                .insert(
+                    log_item_key(b'p', log_id, index),
+                    encode_pending(&signed, payload.as_deref()),
+                )?
+                .is_none()
+            {
+                n_pending += 1;
+            }
+            held += 1;
+        }
+        Ok(held)
+    }
+}
+
+fn encode_pending(signed: &SignedEntry, payload: Option<&[u8]>) -> Vec<u8> {
+    serde_json::to_vec(&signed.to_wire(payload)).expect("a wire entry holds only strings")
+}
+
+fn decode_pending(raw: &[u8]) -> Option<(SignedEntry, Option<Vec<u8>>)> {
+    let wire: entry::WireEntry = serde_json::from_slice(raw).ok()?;
+    wire.decode().ok()
+}
