@@ -24,7 +24,7 @@ use concord_scenarios::wait::wait_until;
 
 /// The binary Cargo built for these tests.
 fn concord() -> Concord {
-    Concord::for_tests(env!("CARGO_BIN_EXE_concord"))
+    Concord::isolated(env!("CARGO_BIN_EXE_concord"))
 }
 
 /// `concord ARGS` to completion.

@@ -21,7 +21,7 @@ const NODE: &str = "cl";
 
 /// The binary Cargo built for these tests.
 fn concord() -> Concord {
-    Concord::for_tests(env!("CARGO_BIN_EXE_concord"))
+    Concord::isolated(env!("CARGO_BIN_EXE_concord"))
 }
 
 /// Exit codes documented by `concord --help`.

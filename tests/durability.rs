@@ -32,7 +32,7 @@ const NODE: &str = "cl";
 
 /// The binary Cargo built for these tests.
 fn concord() -> Concord {
-    Concord::for_tests(env!("CARGO_BIN_EXE_concord"))
+    Concord::isolated(env!("CARGO_BIN_EXE_concord"))
 }
 
 /// Publishers posting records in a loop until stopped or the node is gone.

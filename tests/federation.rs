@@ -38,7 +38,7 @@ use libp2p::{Multiaddr, PeerId};
 
 /// The binary Cargo built for these tests.
 fn concord() -> Concord {
-    Concord::for_tests(env!("CARGO_BIN_EXE_concord"))
+    Concord::isolated(env!("CARGO_BIN_EXE_concord"))
 }
 
 /// A testnet of these members and observers, syncing every 300 ms so that

@@ -65,7 +65,7 @@ fn parse_timestamp(text: &str) -> Option<i64> {
 /// its nodes stopped when it drops.
 fn federation(members: &[String]) -> Testnet {
     Testnet::create_with(
-        &Concord::for_tests(env!("CARGO_BIN_EXE_concord")),
+        &Concord::isolated(env!("CARGO_BIN_EXE_concord")),
         &TestnetSpec {
             members: members.to_vec(),
             observers: Vec::new(),

@@ -122,8 +122,6 @@ pub fn log_sizes(status: &Value) -> HashMap<String, u64> {
 pub struct ReadEntry {
     pub index: u64,
     pub leaf_hash: Hash,
-    /// The signed header bytes, verbatim.
-    pub header_bytes: Vec<u8>,
 }
 
 /// A whole log read back and checked by [`Api::read_log`].
@@ -139,7 +137,7 @@ pub struct ReadLog {
 /// A client of one node's HTTP API.
 #[derive(Clone)]
 pub struct Api {
-    pub base: String,
+    base: String,
     token: String,
     agent: ureq::Agent,
 }
@@ -316,11 +314,7 @@ impl Api {
                 "leaf hash of entry {index} of {origin} is not the hash of its header"
             );
             builder.push(leaf_hash);
-            entries.push(ReadEntry {
-                index,
-                leaf_hash,
-                header_bytes,
-            });
+            entries.push(ReadEntry { index, leaf_hash });
         }
         assert!(
             self.entry(log, size).is_none(),

@@ -18,7 +18,7 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 /// Lines of a process's log quoted in an [`Error::Exited`] and by
 /// [`Process::log_tail`]: the few a terminal shows beside the error.
 const LOG_LINES: usize = 8;
-/// Bytes of a process's log [`Process::log`] returns: enough for a test's
+/// Bytes of a node's log a test quotes (`Testnet::node_log`): enough for a
 /// failure message, never a whole run's log.
 const LOG_BYTES: usize = 64 * 1024;
 
@@ -59,18 +59,15 @@ impl Concord {
         }
     }
 
-    /// The binary at `bin`, run in a clean environment: no
-    /// `CONCORD_PASSPHRASE` or `CONCORD_HOME` of the caller's, and commands
-    /// logging warnings only unless `CONCORD_LOG` is set.
-    pub fn for_tests(bin: impl Into<PathBuf>) -> Concord {
+    /// The binary at `bin`, run in an environment isolated from the
+    /// caller's, as tests and benchmarks need: no `CONCORD_PASSPHRASE` or
+    /// `CONCORD_HOME` of the caller's, and commands logging warnings only
+    /// unless `CONCORD_LOG` is set.
+    pub fn isolated(bin: impl Into<PathBuf>) -> Concord {
         Concord {
             bin: bin.into(),
             environment: Environment::Clean,
         }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.bin
     }
 
     /// A `concord` command in this binary's environment, stdin closed.
@@ -164,14 +161,6 @@ impl Process {
             what: what.to_owned(),
             log_path: log_path.map(Path::to_path_buf),
         })
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
-    pub fn log_path(&self) -> Option<&Path> {
-        self.log_path.as_deref()
     }
 
     /// The exit status if the process has ended (it is then reaped).
@@ -288,11 +277,6 @@ impl Process {
             .map(|p| log_tail(p, LOG_LINES))
             .unwrap_or_default()
     }
-
-    /// The end of the process's log (its last 64 KiB), for messages.
-    pub fn log(&self) -> String {
-        self.log_path.as_deref().map(log).unwrap_or_default()
-    }
 }
 
 impl Drop for Process {
@@ -303,7 +287,7 @@ impl Drop for Process {
 }
 
 /// The last 64 KiB of the log file at `path` (empty if unreadable).
-pub fn log(path: &Path) -> String {
+pub(crate) fn log(path: &Path) -> String {
     let text = std::fs::read(path).unwrap_or_default();
     let start = text.len().saturating_sub(LOG_BYTES);
     String::from_utf8_lossy(&text[start..]).into_owned()

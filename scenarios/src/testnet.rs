@@ -24,7 +24,8 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a node may take to stop cleanly after SIGTERM.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Public facts of one node, as `concord testnet create --json` prints them.
+/// Facts of one node the harness needs, from what `concord testnet create
+/// --json` prints.
 #[derive(Debug, Clone)]
 pub struct NodeFacts {
     pub id: String,
@@ -32,9 +33,6 @@ pub struct NodeFacts {
     pub origin: String,
     /// API listen address, `127.0.0.1:PORT`.
     pub api: String,
-    pub peer_id: String,
-    pub addrs: Vec<String>,
-    pub verifier_key: String,
 }
 
 impl NodeFacts {
@@ -51,16 +49,6 @@ impl NodeFacts {
             home: PathBuf::from(text("home")),
             origin: text("origin"),
             api: text("api"),
-            peer_id: text("peer_id"),
-            verifier_key: text("verifier_key"),
-            addrs: value["addrs"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|s| s.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default(),
         }
     }
 }
@@ -157,13 +145,8 @@ impl Testnet {
         &self.root
     }
 
-    /// Every node's facts, members first, in the order given.
-    pub fn nodes(&self) -> &[NodeFacts] {
-        &self.nodes
-    }
-
     #[track_caller]
-    pub fn facts(&self, id: &str) -> &NodeFacts {
+    fn facts(&self, id: &str) -> &NodeFacts {
         self.nodes
             .iter()
             .find(|n| n.id == id)

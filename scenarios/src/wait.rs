@@ -11,7 +11,7 @@ use crate::Error;
 const MAX_PAUSE: Duration = Duration::from_millis(100);
 
 /// Polls `step` until it answers `true`, starting with short pauses and
-/// growing them to [`MAX_PAUSE`].
+/// growing them to a tenth of a second.
 ///
 /// # Errors
 /// [`Error::Timeout`] naming `what` once `limit` passed, or the first error
