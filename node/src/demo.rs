@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use concord_scenarios as scenarios;
-use scenarios::api::{Api, PublishError};
+use scenarios::api::Api;
 use scenarios::process::{Concord, NodeOptions, Process};
 
 use crate::api::StatusView;
@@ -178,17 +178,10 @@ fn demo(args: &DemoArgs) -> anyhow::Result<()> {
                     .find(|(id, _)| id == state)
                     .expect("planned for a known node")
                     .1;
-                let index = match client.try_publish(kind, body.as_bytes()) {
-                    Ok(published) => published.index,
-                    Err(PublishError::Refused(reply)) => anyhow::bail!(
-                        "publishing {name} on {state}: publish answered HTTP {}: {}",
-                        reply.status,
-                        reply.body
-                    ),
-                    Err(PublishError::Unreachable(e)) => {
-                        return Err(e).with_context(|| format!("publishing {name} on {state}"));
-                    }
-                };
+                let index = client
+                    .try_publish(kind, body.as_bytes())
+                    .with_context(|| format!("publishing {name} on {state}"))?
+                    .index;
                 lock(&published).insert((state.clone(), index), Instant::now());
                 println!(
                     "{:>7.3}s  {state:<7} published {kind:<7} {state}#{index}  {name}",

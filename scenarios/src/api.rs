@@ -74,12 +74,14 @@ impl Published {
 }
 
 /// Why a publish was not acknowledged.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum PublishError {
     /// The node answered, with anything but 201.
+    #[error("publish answered HTTP {}: {}", .0.status, .0.body)]
     Refused(Reply),
     /// No usable answer: the node is down, the connection broke, or the
     /// 201 answer could not be read.
+    #[error(transparent)]
     Unreachable(Error),
 }
 
@@ -247,13 +249,8 @@ impl Api {
     /// Publishes and panics unless the node answers 201.
     #[track_caller]
     pub fn publish(&self, kind: &str, body: &[u8]) -> Published {
-        match self.try_publish(kind, body) {
-            Ok(published) => published,
-            Err(PublishError::Refused(reply)) => {
-                panic!("publish {kind}: HTTP {}: {}", reply.status, reply.body)
-            }
-            Err(PublishError::Unreachable(e)) => panic!("publish {kind}: {e}"),
-        }
+        self.try_publish(kind, body)
+            .unwrap_or_else(|e| panic!("publish {kind}: {e}"))
     }
 
     /// `GET /v1/status` as JSON; panics unless it answers 200.

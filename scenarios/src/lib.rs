@@ -14,6 +14,9 @@
 //! - [`rng`]: a seeded generator, so that "random" moments replay.
 //! - [`records`]: the sample records of `scenarios/records/`.
 //!
+//! The runner of scenario files (faults played against a testnet) is to
+//! sit beside these modules and be built from them.
+//!
 //! What the demo uses returns [`Error`]s, because the demo is a command an
 //! operator runs and must never panic on a failed child. Helpers meant for
 //! tests panic instead, naming what they were doing: there a panic is the
