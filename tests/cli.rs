@@ -323,6 +323,7 @@ fn a_full_disk_is_a_clear_storage_error_and_loses_nothing_acknowledged() {
                         Ok(published) => acked.push(published),
                         Err(PublishError::Refused(reply)) => return (acked, Some(reply)),
                         Err(PublishError::Unreachable(_)) => return (acked, None),
+                        Err(malformed @ PublishError::Malformed(_)) => panic!("{malformed}"),
                     }
                     assert!(acked.len() < 100_000, "3 MiB never filled");
                 }

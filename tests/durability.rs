@@ -69,6 +69,7 @@ impl Burst {
                             // The node is gone (killed, or stopped): an
                             // unanswered publish is not acknowledged.
                             Err(PublishError::Unreachable(_)) => return,
+                            Err(malformed @ PublishError::Malformed(_)) => panic!("{malformed}"),
                         }
                     }
                 })

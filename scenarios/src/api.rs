@@ -79,10 +79,13 @@ pub enum PublishError {
     /// The node answered, with anything but 201.
     #[error("publish answered HTTP {}: {}", .0.status, .0.body)]
     Refused(Reply),
-    /// No usable answer: the node is down, the connection broke, or the
-    /// 201 answer could not be read.
+    /// No answer: the node is down, or the connection broke.
     #[error(transparent)]
     Unreachable(Error),
+    /// A 201 whose body is no publish answer: the node acknowledged
+    /// something, but not where.
+    #[error("publish answered 201 with no origin, index and leaf hash: {}", .0.body)]
+    Malformed(Reply),
 }
 
 /// A base64 SHA-256 hash as the API and the CLI print them.
@@ -157,7 +160,7 @@ impl Api {
         Ok(Api::new(&format!("http://{listen}"), token.trim()))
     }
 
-    pub fn new(base: &str, token: &str) -> Api {
+    fn new(base: &str, token: &str) -> Api {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(HTTP_TIMEOUT))
@@ -208,7 +211,9 @@ impl Api {
     ///
     /// # Errors
     /// [`PublishError::Refused`] for any answer but 201,
-    /// [`PublishError::Unreachable`] when there was no usable answer.
+    /// [`PublishError::Unreachable`] when there was none, and
+    /// [`PublishError::Malformed`] for a 201 that does not say where the
+    /// entry landed.
     pub fn try_publish(&self, kind: &str, body: &[u8]) -> Result<Published, PublishError> {
         let path = format!("/v1/records/{kind}");
         let reply = self
@@ -221,12 +226,7 @@ impl Api {
             .ok()
             .as_ref()
             .and_then(Published::from_json)
-            .ok_or_else(|| {
-                PublishError::Unreachable(Error::Answer {
-                    what: format!("POST {}{path}", self.base),
-                    answer: reply.body,
-                })
-            })
+            .ok_or(PublishError::Malformed(reply))
     }
 
     /// `GET path`; panics if the node cannot be reached.

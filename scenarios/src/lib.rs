@@ -59,9 +59,6 @@ pub enum Error {
         what: String,
         source: Box<ureq::Error>,
     },
-    /// An answer that is not what the API documents.
-    #[error("{what}: unexpected answer: {answer}")]
-    Answer { what: String, answer: String },
 }
 
 impl Error {
