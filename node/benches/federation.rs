@@ -19,22 +19,21 @@ mod common;
 
 use std::collections::HashMap;
 use std::io::BufRead as _;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use concord_node::home::Home;
 use concord_node::publish::{self, OwnEntry};
 use concord_node::replicate::CATCH_UP_BATCH;
 use concord_node::store::Store;
-use concord_node::testnet::{self, Plan};
 use concord_protocol::entry::Visibility;
 use concord_protocol::origin::Origin;
 use concord_protocol::record::Kind;
+use concord_scenarios::process::{Concord, NodeOptions};
+use concord_scenarios::testnet::{Testnet, TestnetSpec};
+use concord_scenarios::wait::wait_until;
 
 use common::{Flush, cores, ingest_rate, percentile, sample_payloads, sample_records, scale};
 
-const CONCORD: &str = env!("CARGO_BIN_EXE_concord");
 const FEDERATION: &str = "pacific-alliance";
 
 fn now_micros() -> i64 {
@@ -63,149 +62,61 @@ fn parse_timestamp(text: &str) -> Option<i64> {
     Some(((days * 86_400 + h * 3_600 + min * 60 + s) * 1_000_000) + micros)
 }
 
-/// A federation of running nodes, stopped on drop.
-struct Federation {
-    root: PathBuf,
-    nodes: Vec<(String, Child)>,
-    agent: ureq::Agent,
-}
-
-impl Federation {
-    fn create(root: &Path, ids: &[String]) -> Self {
-        testnet::build(&Plan {
-            dir: root.to_path_buf(),
-            members: ids.to_vec(),
-            observers: vec![],
-            federation: FEDERATION.into(),
+/// A federation of `members` (ids as `concord testnet create` takes them),
+/// its nodes stopped when it drops.
+fn federation(members: &[String]) -> Testnet {
+    Testnet::create_with(
+        &Concord::isolated(env!("CARGO_BIN_EXE_concord")),
+        &TestnetSpec {
+            members: members.to_vec(),
+            observers: Vec::new(),
             sync_interval_ms: 1000,
-        })
-        .expect("testnet");
-        Self {
-            root: root.to_path_buf(),
-            nodes: Vec::new(),
-            agent: ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .timeout_global(Some(Duration::from_secs(30)))
-                .build()
-                .into(),
-        }
-    }
-
-    fn home(&self, id: &str) -> Home {
-        Home::new(&self.root.join(id))
-    }
-
-    fn log_path(&self, id: &str) -> PathBuf {
-        self.root.join(format!("{id}.log"))
-    }
-
-    fn start(&mut self, id: &str) {
-        let log = std::fs::File::create(self.log_path(id)).expect("log file");
-        let child = Command::new(CONCORD)
-            .args(["--log-format", "json", "run", "--home"])
-            .arg(self.root.join(id))
-            .env(
-                "CONCORD_LOG",
-                "info,concord_node::replicate=debug,libp2p=warn",
-            )
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("node starts");
-        self.nodes.push((id.to_owned(), child));
-    }
-
-    fn wait_healthy(&self, id: &str) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if self.get(id, "/v1/health").is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("{id} never answered");
-    }
-
-    fn get(&self, id: &str, path: &str) -> Option<serde_json::Value> {
-        let home = self.home(id);
-        let config = home.config().ok()?;
-        let mut response = self
-            .agent
-            .get(format!("http://{}{path}", config.api.listen))
-            .header("Authorization", format!("Bearer {}", home.token().ok()?))
-            .call()
-            .ok()?;
-        if response.status() != 200 {
-            return None;
-        }
-        serde_json::from_str(&response.body_mut().read_to_string().ok()?).ok()
-    }
-
-    /// Publishes through `id`'s API; the entry's index.
-    fn publish(&self, id: &str, kind: Kind, body: &[u8]) -> u64 {
-        let home = self.home(id);
-        let config = home.config().expect("config");
-        let mut response = self
-            .agent
-            .post(format!("http://{}/v1/records/{kind}", config.api.listen))
-            .header(
-                "Authorization",
-                format!("Bearer {}", home.token().expect("token")),
-            )
-            .header("Content-Type", "application/json")
-            .send(body)
-            .expect("publish");
-        assert_eq!(response.status(), 201, "publish at {id}");
-        let answer: serde_json::Value =
-            serde_json::from_str(&response.body_mut().read_to_string().expect("body"))
-                .expect("json");
-        answer["index"].as_u64().expect("index")
-    }
-
-    fn size(&self, id: &str, origin: &str) -> u64 {
-        self.get(id, "/v1/status")
-            .and_then(|s| {
-                s["logs"]
-                    .as_array()?
-                    .iter()
-                    .find(|l| l["origin"] == origin)?["size"]
-                    .as_u64()
-            })
-            .unwrap_or(0)
-    }
-
-    /// When each replica of `node` reached each size, from its log.
-    fn growth(&self, node: &str) -> HashMap<String, Vec<(u64, i64)>> {
-        let file = std::fs::File::open(self.log_path(node)).expect("log");
-        let mut out: HashMap<String, Vec<(u64, i64)>> = HashMap::new();
-        for line in std::io::BufReader::new(file).lines() {
-            let Ok(line) = line else { continue };
-            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
-                continue;
-            };
-            if event["fields"]["message"] != "replica grew" {
-                continue;
-            }
-            let (Some(origin), Some(size), Some(at)) = (
-                event["fields"]["origin"].as_str(),
-                event["fields"]["size"].as_u64(),
-                event["timestamp"].as_str().and_then(parse_timestamp),
-            ) else {
-                continue;
-            };
-            out.entry(origin.to_owned()).or_default().push((size, at));
-        }
-        out
-    }
+        },
+    )
 }
 
-impl Drop for Federation {
-    fn drop(&mut self) {
-        for (_, child) in &mut self.nodes {
-            let _ = child.kill();
-            let _ = child.wait();
+/// Starts `id` logging JSON, with every growth of a replica at debug level,
+/// and waits until its API answers.
+fn start(net: &mut Testnet, id: &str) {
+    net.start_with(
+        id,
+        &NodeOptions {
+            global_args: vec!["--log-format".into(), "json".into()],
+            envs: vec![(
+                "CONCORD_LOG".into(),
+                "info,concord_node::replicate=debug,libp2p=warn".into(),
+            )],
+        },
+    );
+}
+
+/// Publishes through `id`'s API; the entry's index.
+fn publish(net: &Testnet, id: &str, kind: Kind, body: &[u8]) -> u64 {
+    net.api(id).publish(&kind.to_string(), body).index
+}
+
+/// When each replica of `node` reached each size, from its log.
+fn growth(net: &Testnet, node: &str) -> HashMap<String, Vec<(u64, i64)>> {
+    let file = std::fs::File::open(net.log_path(node)).expect("log");
+    let mut out: HashMap<String, Vec<(u64, i64)>> = HashMap::new();
+    for line in std::io::BufReader::new(file).lines() {
+        let Ok(line) = line else { continue };
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if event["fields"]["message"] != "replica grew" {
+            continue;
         }
+        let (Some(origin), Some(size), Some(at)) = (
+            event["fields"]["origin"].as_str(),
+            event["fields"]["size"].as_u64(),
+            event["timestamp"].as_str().and_then(parse_timestamp),
+        ) else {
+            continue;
+        };
+        out.entry(origin.to_owned()).or_default().push((size, at));
     }
+    out
 }
 
 fn origin(id: &str) -> String {
@@ -215,44 +126,37 @@ fn origin(id: &str) -> String {
 /// Publishes `n` entries round-robin over the members, one every `gap`,
 /// and measures when the last other member stored each.
 fn propagation(n_nodes: usize, n: usize, gap: Duration) -> (f64, f64, usize) {
-    let dir = tempfile::tempdir().expect("temp dir");
     // Every node of the benchmark sits in one country; ids must only be
     // distinct.
     let ids: Vec<String> = (0..n_nodes).map(|i| format!("m{i:02}:CL")).collect();
     let names: Vec<String> = (0..n_nodes).map(|i| format!("m{i:02}")).collect();
-    let mut fed = Federation::create(dir.path(), &ids);
+    let mut net = federation(&ids);
     for id in &names {
-        fed.start(id);
-    }
-    for id in &names {
-        fed.wait_healthy(id);
+        start(&mut net, id);
     }
     let bodies = sample_payloads();
     // Warm-up: one entry per member, until every node holds them all, so
     // the gossip mesh is formed before anything is timed.
     for id in &names {
-        fed.publish(id, bodies[0].0, &bodies[0].1);
+        publish(&net, id, bodies[0].0, &bodies[0].1);
     }
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !names
-        .iter()
-        .all(|reader| names.iter().all(|log| fed.size(reader, &origin(log)) >= 1))
-    {
-        assert!(Instant::now() < deadline, "the federation never formed");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_until(Duration::from_secs(120), "the federation forms", || {
+        names
+            .iter()
+            .all(|reader| names.iter().all(|log| net.log_size(reader, log) >= 1))
+    });
     let mut sent = Vec::with_capacity(n);
     for i in 0..n {
         let id = &names[i % n_nodes];
         let (kind, body) = &bodies[i % bodies.len()];
         let at = now_micros();
-        let index = fed.publish(id, *kind, body);
+        let index = publish(&net, id, *kind, body);
         sent.push((id.clone(), index, at));
         std::thread::sleep(gap);
     }
     // Let the last ones arrive (anti-entropy would carry any gossip missed).
     std::thread::sleep(Duration::from_secs(3));
-    let growth: Vec<_> = names.iter().map(|id| (id, fed.growth(id))).collect();
+    let growth: Vec<_> = names.iter().map(|id| (id, growth(&net, id))).collect();
     let mut latencies = Vec::with_capacity(n);
     let mut missing = 0;
     for (publisher, index, at) in &sent {
@@ -290,14 +194,14 @@ fn propagation(n_nodes: usize, n: usize, gap: Duration) -> (f64, f64, usize) {
 /// Catch-up of a member `n` entries behind, and raw ingest of the same
 /// entries in this process.
 fn catch_up(n: usize) -> (f64, f64, f64) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut fed = Federation::create(dir.path(), &["cl".into(), "mx".into()]);
+    let mut net = federation(&["cl".into(), "mx".into()]);
     let cl_origin = Origin::new(&origin("cl")).expect("origin");
     let records = sample_records();
-    let roster = fed.home("cl").roster().expect("roster");
-    let key = fed.home("cl").identity().expect("keys").log_key.clone();
+    let cl = Home::new(&net.home("cl"));
+    let roster = cl.roster().expect("roster");
+    let key = cl.identity().expect("keys").log_key.clone();
     let entries = {
-        let store = Store::open(&fed.home("cl").db_path()).expect("cl store");
+        let store = Store::open(&cl.db_path()).expect("cl store");
         for start in (0..n).step_by(1000) {
             let group: Vec<OwnEntry> = (start..(start + 1000).min(n))
                 .map(|i| OwnEntry {
@@ -321,7 +225,7 @@ fn catch_up(n: usize) -> (f64, f64, f64) {
     };
     // Raw replica ingest of the same build: what catching up could reach.
     let raw = {
-        let store = Store::open(&dir.path().join("raw-db")).expect("raw store");
+        let store = Store::open(&net.root().join("raw-db")).expect("raw store");
         ingest_rate(
             &store,
             &cl_origin,
@@ -332,16 +236,15 @@ fn catch_up(n: usize) -> (f64, f64, f64) {
         )
     };
     drop(entries);
-    fed.start("cl");
-    fed.wait_healthy("cl");
+    start(&mut net, "cl");
     let spawned = now_micros();
-    fed.start("mx");
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while fed.size("mx", cl_origin.as_str()) < n as u64 {
-        assert!(Instant::now() < deadline, "mx never caught up");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let grown = fed.growth("mx").remove(cl_origin.as_str()).expect("growth");
+    start(&mut net, "mx");
+    wait_until(Duration::from_secs(600), "mx catches up", || {
+        net.log_size("mx", "cl") >= n as u64
+    });
+    let grown = growth(&net, "mx")
+        .remove(cl_origin.as_str())
+        .expect("growth");
     let first = grown.first().map(|(_, t)| *t).expect("grew");
     let last = grown
         .iter()

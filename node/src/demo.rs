@@ -10,11 +10,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use concord_scenarios as scenarios;
+use scenarios::api::Api;
+use scenarios::process::{Concord, NodeOptions, Process};
 
 use crate::query::StatusView;
 use crate::testnet::{self, NewHomeView, Plan};
@@ -27,140 +29,76 @@ const WATCH_POLL: Duration = Duration::from_millis(20);
 /// The sample records compiled into the binary: (kind, file name, JSON).
 pub const SAMPLES: &[(&str, &str, &str)] = include!(concat!(env!("OUT_DIR"), "/samples.rs"));
 
-#[derive(Debug, clap::Args)]
-pub struct DemoArgs {
-    /// Where to put the federation's homes; default: a new temporary directory.
-    #[arg(long)]
+/// What the demo is asked to do.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where to put the federation's homes; `None`: a new temporary
+    /// directory.
     pub dir: Option<PathBuf>,
     /// Stop after showing convergence instead of running until Ctrl-C.
-    #[arg(long)]
     pub exit_after_sync: bool,
-    /// Seconds to wait for every node to hold every entry.
-    #[arg(long, default_value_t = 60)]
-    pub timeout_secs: u64,
+    /// How long to wait for every node to hold every entry.
+    pub timeout: Duration,
 }
 
-/// Child processes that are stopped (SIGTERM, then SIGKILL) when dropped.
+/// How long each node gets to stop after SIGTERM before it is killed.
+const STOP_LIMIT: Duration = Duration::from_secs(10);
+
+/// The demo's node processes, stopped (SIGTERM, then SIGKILL) when dropped.
 struct Nodes {
-    /// (member id, home directory, process)
-    children: Vec<(String, PathBuf, Child)>,
+    /// (member id, process)
+    processes: Vec<(String, Process)>,
 }
-
-/// Lines of a node's log shown when it fails.
-const LOG_TAIL: usize = 8;
 
 impl Nodes {
     /// Fails, naming the node and quoting its log, once any node has exited.
-    fn check_running(&mut self) -> anyhow::Result<()> {
-        for (id, home, child) in &mut self.children {
-            if let Some(status) = child.try_wait()? {
-                anyhow::bail!("node {id} exited ({status}){}", log_tail(home));
-            }
-        }
-        Ok(())
+    fn check_running(&mut self) -> Result<(), scenarios::Error> {
+        self.processes
+            .iter_mut()
+            .try_for_each(|(_, process)| process.check_running())
     }
 
     /// The end of every node's log, for a failure nobody exited over.
     fn logs(&self) -> String {
-        self.children
+        self.processes
             .iter()
-            .map(|(id, home, _)| format!("\n--- {id}{}", log_tail(home)))
+            .map(|(id, process)| format!("\n--- {id}{}", process.log_tail()))
             .collect()
-    }
-}
-
-fn log_tail(home: &Path) -> String {
-    let path = home.join("node.log");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let lines: Vec<&str> = text.lines().collect();
-            let tail = &lines[lines.len().saturating_sub(LOG_TAIL)..];
-            format!("; end of {}:\n{}", path.display(), tail.join("\n"))
-        }
-        Err(e) => format!("; {} unreadable: {e}", path.display()),
     }
 }
 
 impl Drop for Nodes {
     fn drop(&mut self) {
-        for (_, _, child) in &mut self.children {
-            // SIGTERM lets each node flush and close its store.
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        for (id, _, child) in &mut self.children {
-            loop {
-                match child.try_wait() {
-                    Ok(Some(_)) => break,
-                    Ok(None) if Instant::now() < deadline => {
-                        std::thread::sleep(Duration::from_millis(50))
-                    }
-                    _ => {
-                        eprintln!("node {id} did not stop in time; killing it");
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        break;
-                    }
-                }
+        // Every node is asked first, so that they all flush and close their
+        // stores at once rather than one after another.
+        for (id, process) in &self.processes {
+            if let Err(e) = process.sigterm() {
+                eprintln!("node {id}: {e}");
             }
         }
+        let deadline = Instant::now() + STOP_LIMIT;
+        for (id, mut process) in self.processes.drain(..) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !matches!(process.wait_exit(left), Ok(Some(_))) {
+                eprintln!("node {id} did not stop in time; killing it");
+            }
+            // Dropping the process kills and reaps whatever is left of it.
+        }
     }
 }
 
-struct Client {
-    agent: ureq::Agent,
-    base: String,
-    token: String,
-}
-
-impl Client {
-    fn new(home: &NewHomeView) -> anyhow::Result<Self> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(10)))
-            .build()
-            .into();
-        Ok(Self {
-            agent,
-            base: format!("http://{}", home.config.api.listen),
-            token: home.home.token()?,
-        })
-    }
-
-    fn status(&self) -> anyhow::Result<StatusView> {
-        let mut response = self
-            .agent
-            .get(format!("{}/v1/status", self.base))
-            .header("Authorization", format!("Bearer {}", self.token))
-            .call()?;
-        Ok(serde_json::from_str(
-            &response.body_mut().read_to_string()?,
-        )?)
-    }
-
-    fn publish(&self, kind: &str, body: &str) -> anyhow::Result<serde_json::Value> {
-        let mut response = self
-            .agent
-            .post(format!("{}/v1/records/{kind}", self.base))
-            .header("Authorization", format!("Bearer {}", self.token))
-            .header("Content-Type", "application/json")
-            .send(body)?;
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string()?;
-        anyhow::ensure!(status == 201, "publish answered HTTP {status}: {text}");
-        Ok(serde_json::from_str(&text)?)
-    }
+/// `GET /v1/status` of one node, as the API documents it.
+fn status(api: &Api) -> anyhow::Result<StatusView> {
+    let reply = api.try_get("/v1/status")?;
+    Ok(serde_json::from_str(&reply.body)?)
 }
 
 /// `concord demo`.
 ///
 /// # Errors
 /// Failure to create the federation, start a node or see it converge.
-pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
-    let dir = match &args.dir {
+pub fn run(options: &Options) -> anyhow::Result<()> {
+    let dir = match &options.dir {
         Some(d) => d.clone(),
         None => std::env::temp_dir().join(format!("concord-demo-{}", std::process::id())),
     };
@@ -175,32 +113,39 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         federation: "pacific-alliance".into(),
         sync_interval_ms: 1000,
     })?;
-    let exe = std::env::current_exe().context("locating the concord binary")?;
+    let concord = Concord::new(std::env::current_exe().context("locating the concord binary")?);
     let mut nodes = Nodes {
-        children: Vec::new(),
+        processes: Vec::new(),
     };
     for home in &homes {
         let id = home.member.id.to_string();
-        let child = start_node(&exe, &home.home.dir)?;
-        nodes
-            .children
-            .push((id.clone(), home.home.dir.clone(), child));
+        let dir = &home.home.dir;
+        let process = concord.spawn_node(
+            &format!("node {id}"),
+            dir,
+            &dir.join("node.log"),
+            &NodeOptions::default(),
+        )?;
+        nodes.processes.push((id.clone(), process));
         println!(
             "  started {:<7} {}  api http://{}",
             id, home.member.name, home.config.api.listen
         );
     }
-    let clients: Vec<(String, Client)> = homes
+    let clients: Vec<(String, Api)> = homes
         .iter()
-        .map(|h| Ok((h.member.id.to_string(), Client::new(h)?)))
+        .map(|h| {
+            let api = Api::connect(&h.config.api.listen.to_string(), &h.home.dir)?;
+            Ok((h.member.id.to_string(), api))
+        })
         .collect::<anyhow::Result<_>>()?;
     wait_until(&mut nodes, "every node's API answers", || {
-        clients.iter().all(|(_, c)| c.status().is_ok())
+        clients.iter().all(|(_, api)| status(api).is_ok())
     })?;
     wait_until(&mut nodes, "every node sees a peer", || {
         clients
             .iter()
-            .all(|(_, c)| c.status().is_ok_and(|s| !s.peers.is_empty()))
+            .all(|(_, api)| status(api).is_ok_and(|s| !s.peers.is_empty()))
     })?;
 
     // Publishing runs beside the watcher, paced, so that the spread of each
@@ -226,10 +171,10 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
                     .find(|(id, _)| id == state)
                     .expect("planned for a known node")
                     .1;
-                let answer = client
-                    .publish(kind, body)
-                    .with_context(|| format!("publishing {name} on {state}"))?;
-                let index = answer["index"].as_u64().unwrap_or_default();
+                let index = client
+                    .try_publish(kind, body.as_bytes())
+                    .with_context(|| format!("publishing {name} on {state}"))?
+                    .index;
                 lock(&published).insert((state.clone(), index), Instant::now());
                 println!(
                     "{:>7.3}s  {state:<7} published {kind:<7} {state}#{index}  {name}",
@@ -239,20 +184,14 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
             }
             Ok(())
         });
-        let watched = watch_convergence(
-            &clients,
-            &expected,
-            &published,
-            start,
-            Duration::from_secs(args.timeout_secs),
-        );
+        let watched = watch_convergence(&clients, &expected, &published, start, options.timeout);
         publisher
             .join()
             .map_err(|_| anyhow::anyhow!("the publishing thread panicked"))??;
         watched
     })?;
     check_identical(&clients)?;
-    if args.exit_after_sync {
+    if options.exit_after_sync {
         return Ok(());
     }
     print_usage(&dir, &homes);
@@ -260,18 +199,6 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     println!("stopping every node…");
     drop(nodes);
     Ok(())
-}
-
-fn start_node(exe: &Path, home: &Path) -> anyhow::Result<Child> {
-    let log = std::fs::File::create(home.join("node.log")).context("creating node.log")?;
-    Command::new(exe)
-        .args(["run", "--home"])
-        .arg(home)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .with_context(|| format!("starting the node of {}", home.display()))
 }
 
 /// The member id that publishes a sample: its denying or issuing state.
@@ -287,19 +214,20 @@ fn state_of(body: &str) -> Option<String> {
 /// How long the nodes get to start and to find a peer.
 const START_LIMIT: Duration = Duration::from_secs(60);
 
+/// Waits until `done` holds, failing as soon as any node exits.
 fn wait_until(nodes: &mut Nodes, what: &str, mut done: impl FnMut() -> bool) -> anyhow::Result<()> {
-    let deadline = Instant::now() + START_LIMIT;
-    while Instant::now() < deadline {
-        if done() {
-            return Ok(());
+    let waited = scenarios::wait::poll(START_LIMIT, what, || {
+        Ok(done() || {
+            nodes.check_running()?;
+            false
+        })
+    });
+    match waited {
+        Err(timeout @ scenarios::Error::Timeout { .. }) => {
+            anyhow::bail!("{timeout}{}", nodes.logs())
         }
-        nodes.check_running()?;
-        std::thread::sleep(Duration::from_millis(100));
+        other => Ok(other?),
     }
-    anyhow::bail!(
-        "timed out after {START_LIMIT:?} waiting until {what}{}",
-        nodes.logs()
-    )
 }
 
 /// Prints each (node, log) size change as it happens until every node holds
@@ -309,7 +237,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn watch_convergence(
-    clients: &[(String, Client)],
+    clients: &[(String, Api)],
     expected: &BTreeMap<String, u64>,
     published: &Mutex<BTreeMap<(String, u64), Instant>>,
     start: Instant,
@@ -320,7 +248,7 @@ fn watch_convergence(
     loop {
         let mut complete = true;
         for (id, client) in clients {
-            let Ok(status) = client.status() else {
+            let Ok(status) = status(client) else {
                 complete = false;
                 continue;
             };
@@ -366,10 +294,10 @@ fn watch_convergence(
 }
 
 /// Every node must report the same size and root for every log.
-fn check_identical(clients: &[(String, Client)]) -> anyhow::Result<()> {
+fn check_identical(clients: &[(String, Api)]) -> anyhow::Result<()> {
     let mut reference: Option<BTreeMap<String, (u64, String)>> = None;
     for (id, client) in clients {
-        let status = client.status()?;
+        let status = status(client)?;
         let logs: BTreeMap<String, (u64, String)> = status
             .logs
             .into_iter()

@@ -13,7 +13,6 @@ pub mod demo;
 pub mod home;
 pub mod net;
 pub mod parallel;
-pub mod ports;
 pub mod publish;
 pub mod query;
 pub mod replicate;

@@ -1,6 +1,7 @@
 //! The bundle test vector of PROTOCOL.md §10 (`tests/data/vector.bundle`):
 //! rebuilt byte for byte from fixed seeds, and audited clean; and bundles of
-//! the same federation longer than the chunks an audit checks side by side.
+//! the same federation longer than the chunks an audit checks side by side;
+//! and the audit engine itself, fed one chunk in memory.
 //!
 //! Set `CONCORD_WRITE_VECTORS=1` to rewrite the file after a deliberate
 //! format change.
@@ -246,4 +247,72 @@ fn an_audit_of_many_chunks_finds_each_problem_where_it_is() {
         "{findings:#?}"
     );
     assert_eq!(audit.report.logs[0].size, unreadable as u64);
+}
+
+/// The audit engine over one chunk of 200 entries, one signature batch: a
+/// forged signature is named at its own index and nowhere else, and a
+/// log of an observer, whose key signs no entries, is unauthorised at
+/// every index.
+#[test]
+fn the_audit_engine_names_each_bad_signature_and_each_unauthorised_key_where_it_is() {
+    use concord_node::audit::{CheckedChunk, Item, LogAudit};
+    use concord_node::store::LogHead;
+    use concord_node::testnet::{self, Plan};
+    use concord_protocol::merkle::RootBuilder;
+    use concord_protocol::origin::Origin;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    testnet::build(&Plan {
+        dir: dir.path().to_path_buf(),
+        members: vec!["cl".into()],
+        observers: vec!["un1540:US".into()],
+        federation: "pacific-alliance".into(),
+        sync_interval_ms: 1000,
+    })
+    .expect("testnet");
+    let roster = concord_node::home::Home::new(&dir.path().join("cl"))
+        .roster()
+        .expect("roster");
+    let payload = concord_scenarios::records::denials().swap_remove(0).bytes;
+    for (id, forged) in [("cl", Some(77u64)), ("un1540", None)] {
+        let origin = Origin::for_member("pacific-alliance", id).expect("origin");
+        let mut tree = RootBuilder::default();
+        let items: Vec<Item> = common::signed_denials(dir.path(), id, 200, &payload)
+            .into_iter()
+            .zip(0u64..)
+            .map(|(mut signed, index)| {
+                if forged == Some(index) {
+                    signed.signature[5] ^= 0x10;
+                }
+                tree.push(signed.leaf_hash());
+                Item {
+                    entry: signed,
+                    header: None,
+                    payload: None,
+                    purge: None,
+                    line: Some(index + 1),
+                }
+            })
+            .collect();
+        let chunk = CheckedChunk::new(&origin, &roster, 0, items, false);
+        let mut audit = LogAudit::new(&roster, origin);
+        audit.apply(chunk);
+        let (_, findings) = audit.finish(
+            LogHead {
+                size: 200,
+                root: tree.root(),
+            },
+            None,
+        );
+        let found: Vec<(&str, Option<u64>)> = findings.iter().map(|f| (f.what, f.index)).collect();
+        match forged {
+            Some(index) => assert_eq!(found, [("bad_signature", Some(index))]),
+            None => {
+                assert_eq!(found.len(), 200, "{found:?}");
+                for (position, (what, index)) in found.iter().enumerate() {
+                    assert_eq!((*what, *index), ("unauthorised_key", Some(position as u64)));
+                }
+            }
+        }
+    }
 }

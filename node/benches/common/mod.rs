@@ -29,20 +29,16 @@ pub use concord_node::parallel::cores;
 /// The sample records of `scenarios/records/`, denials then notices, each
 /// in file-name order, validated.
 pub fn sample_records() -> Vec<Record> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/records");
-    let mut out = Vec::new();
-    for (dir, kind) in [("denials", Kind::Denial), ("notices", Kind::Notice)] {
-        let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
-            .expect("samples")
-            .map(|e| e.expect("entry").path())
-            .collect();
-        files.sort();
-        for file in files {
-            let bytes = std::fs::read(file).expect("read");
-            out.push(Record::parse(kind, &bytes).expect("sample validates"));
-        }
-    }
-    out
+    concord_scenarios::records::samples()
+        .iter()
+        .map(|sample| {
+            let kind = match sample.kind {
+                "denial" => Kind::Denial,
+                _ => Kind::Notice,
+            };
+            Record::parse(kind, &sample.bytes).expect("sample validates")
+        })
+        .collect()
 }
 
 /// Records as (kind, canonical bytes): what entries carry.

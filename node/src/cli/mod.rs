@@ -99,7 +99,7 @@ pub enum Command {
         command: QuarantineCommand,
     },
     /// Start the Pacific Alliance demo federation on loopback.
-    Demo(crate::demo::DemoArgs),
+    Demo(DemoArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -370,6 +370,19 @@ pub struct ExportArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Where to put the federation's homes; default: a new temporary directory.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Stop after showing convergence instead of running until Ctrl-C.
+    #[arg(long)]
+    pub exit_after_sync: bool,
+    /// Seconds to wait for every node to hold every entry.
+    #[arg(long, default_value_t = 60)]
+    pub timeout_secs: u64,
 }
 
 #[derive(Debug, clap::Args)]

@@ -1,8 +1,16 @@
 //! `concord demo`: the Pacific Alliance federation on loopback.
 
+use std::time::Duration;
+
+use crate::cli::DemoArgs;
 use crate::cli::exit::{CliError, CliResult, FAILURE};
-use crate::demo::DemoArgs;
+use crate::demo::Options;
 
 pub fn demo(args: &DemoArgs) -> CliResult {
-    crate::demo::run(args).map_err(|e| CliError::new(FAILURE, e))
+    let options = Options {
+        dir: args.dir.clone(),
+        exit_after_sync: args.exit_after_sync,
+        timeout: Duration::from_secs(args.timeout_secs),
+    };
+    crate::demo::run(&options).map_err(|e| CliError::new(FAILURE, e))
 }

@@ -11,13 +11,18 @@ use std::time::Duration;
 
 use concord_protocol::checkpoint::SignedCheckpoint;
 use concord_protocol::merkle;
-use concord_tests::{
-    NodeProcess, Published, Run, SampleRecord, Testnet, concord_command, decode_hash, records_dir,
-    sample_records,
-};
+use concord_scenarios::api::{PublishError, Published, decode_hash, log_sizes};
+use concord_scenarios::process::{Concord, NodeOptions, Run};
+use concord_scenarios::records::{self, SampleRecord};
+use concord_scenarios::testnet::Testnet;
 use serde_json::Value;
 
 const NODE: &str = "cl";
+
+/// The binary Cargo built for these tests.
+fn concord() -> Concord {
+    Concord::isolated(env!("CARGO_BIN_EXE_concord"))
+}
 
 /// Exit codes documented by `concord --help`.
 mod exit {
@@ -36,7 +41,7 @@ struct BadInput {
 }
 
 fn first_denial() -> SampleRecord {
-    sample_records()
+    records::samples()
         .into_iter()
         .find(|r| r.kind == "denial")
         .expect("a sample denial")
@@ -78,13 +83,19 @@ fn bad_inputs() -> Vec<BadInput> {
             message: "unknown field `nickname`".into(),
         },
         BadInput {
+            what: "unknown kind".into(),
+            kind: "permit".into(),
+            bytes: denial.clone(),
+            message: "unknown record kind \"permit\"".into(),
+        },
+        BadInput {
             what: "oversized file".into(),
             kind: "denial".into(),
             bytes: oversized,
             message: "larger than the 524288 bytes".into(),
         },
     ];
-    let dir = records_dir().join("invalid");
+    let dir = records::dir().join("invalid");
     let expected: Value = serde_json::from_slice(
         &std::fs::read(dir.join("expected.json")).expect("invalid/expected.json"),
     )
@@ -130,7 +141,7 @@ fn write_temp(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 }
 
 fn publish_file(net: &Testnet, kind: &str, file: &Path) -> Run {
-    let mut command = concord_command();
+    let mut command = net.concord().command();
     command
         .args(["publish", kind, "--json", "--file"])
         .arg(file)
@@ -139,28 +150,40 @@ fn publish_file(net: &Testnet, kind: &str, file: &Path) -> Run {
     Run::of(command)
 }
 
-/// Every bad input is refused through `path` with exit 3 naming the
-/// problem, and the logs are unchanged after each refusal.
+fn publish_stdin(net: &Testnet, kind: &str, bytes: &[u8]) -> Run {
+    let mut command = net.concord().command();
+    command
+        .args(["publish", kind, "--json", "--file", "-", "--home"])
+        .arg(net.home(NODE));
+    Run::with_input(command, bytes)
+}
+
+/// Every bad input, from a file and on standard input, is refused through
+/// `path` with exit 3 naming the problem, and the logs are unchanged after
+/// each refusal.
 fn refuse_all(net: &Testnet, scratch: &Path, inputs: &[BadInput], path: &str) {
     let before = net.log_sizes(NODE);
     for (n, input) in inputs.iter().enumerate() {
         let file = write_temp(scratch, &format!("bad-{n}.json"), &input.bytes);
-        let run = publish_file(net, &input.kind, &file);
-        assert_eq!(
-            run.code,
-            Some(exit::INVALID_INPUT),
-            "{path}: publishing {} did not exit 3:\nstdout: {}\nstderr: {}",
-            input.what,
-            run.stdout,
-            run.stderr
-        );
-        assert!(
-            run.stderr.contains(&input.message),
-            "{path}: refusal of {} does not name {:?}:\n{}",
-            input.what,
-            input.message,
-            run.stderr
-        );
+        let from_file = publish_file(net, &input.kind, &file);
+        let from_stdin = publish_stdin(net, &input.kind, &input.bytes);
+        for (run, via) in [(from_file, "a file"), (from_stdin, "standard input")] {
+            assert_eq!(
+                run.code,
+                Some(exit::INVALID_INPUT),
+                "{path}: publishing {} from {via} did not exit 3:\nstdout: {}\nstderr: {}",
+                input.what,
+                run.stdout,
+                run.stderr
+            );
+            assert!(
+                run.stderr.contains(&input.message),
+                "{path}: refusal of {} from {via} does not name {:?}:\n{}",
+                input.what,
+                input.message,
+                run.stderr
+            );
+        }
         assert_eq!(
             net.log_sizes(NODE),
             before,
@@ -174,7 +197,7 @@ fn refuse_all(net: &Testnet, scratch: &Path, inputs: &[BadInput], path: &str) {
 fn publish_refuses_bad_records_through_store_and_api_and_changes_nothing() {
     let scratch = tempfile::tempdir().expect("temp dir");
     let inputs = bad_inputs();
-    let mut net = Testnet::create(&[NODE, "mx"], &[]);
+    let mut net = Testnet::create(&concord(), &[NODE, "mx"], &[]);
     let good = first_denial();
     let good_file = write_temp(scratch.path(), "good.json", &good.bytes);
 
@@ -213,7 +236,7 @@ fn publish_refuses_bad_records_through_store_and_api_and_changes_nothing() {
             );
         }
         let after = api.status();
-        let size = concord_tests::log_sizes(&after)[&before.origin];
+        let size = log_sizes(&after)[&before.origin];
         assert_eq!(
             size, before.size,
             "API: refusing {} grew the log",
@@ -292,14 +315,14 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn a_full_disk_is_a_clear_storage_error_and_loses_nothing_acknowledged() {
-    let mut net = Testnet::create(&[NODE], &[]);
+    let mut net = Testnet::create(&concord(), &[NODE], &[]);
     let db = net.home(NODE).join("db");
     let Some(tmpfs) = Tmpfs::mount(&db, "3m") else {
         return;
     };
     net.start(NODE);
     let api = net.api(NODE);
-    let records = sample_records();
+    let records = records::samples();
 
     // Sixteen publishers until the disk refuses. The first refused write
     // stops the node (sled keeps a failed batch in memory, and a node that
@@ -316,8 +339,9 @@ fn a_full_disk_is_a_clear_storage_error_and_loses_nothing_acknowledged() {
                     let record = &records[n % records.len()];
                     match api.try_publish(record.kind, &record.bytes) {
                         Ok(published) => acked.push(published),
-                        Err(Ok(reply)) => return (acked, Some(reply)),
-                        Err(Err(_)) => return (acked, None),
+                        Err(PublishError::Refused(reply)) => return (acked, Some(reply)),
+                        Err(PublishError::Unreachable(_)) => return (acked, None),
+                        Err(malformed @ PublishError::Malformed(_)) => panic!("{malformed}"),
                     }
                     assert!(acked.len() < 100_000, "3 MiB never filled");
                 }
@@ -422,12 +446,21 @@ fn a_full_disk_is_a_clear_storage_error_and_loses_nothing_acknowledged() {
 
 #[test]
 fn a_second_node_on_the_same_home_is_refused() {
-    let mut net = Testnet::create(&[NODE], &[]);
+    let mut net = Testnet::create(&concord(), &[NODE], &[]);
     net.start(NODE);
     let second_log = net.root().join("second.log");
-    let mut second = NodeProcess::spawn(&net.home(NODE), &second_log, &[]);
+    let mut second = net
+        .concord()
+        .spawn_node(
+            "a second node",
+            &net.home(NODE),
+            &second_log,
+            &NodeOptions::default(),
+        )
+        .expect("a second node starts");
     let status = second
         .wait_exit(Duration::from_secs(30))
+        .expect("its status")
         .unwrap_or_else(|| panic!("a second node on the same home kept running"));
     let log = std::fs::read_to_string(&second_log).expect("second node's log");
     assert_eq!(status.code(), Some(exit::UNAVAILABLE), "{log}");
@@ -437,7 +470,7 @@ fn a_second_node_on_the_same_home_is_refused() {
     );
     // The first node is unharmed.
     assert!(
-        net.process(NODE).try_exit().is_none(),
+        net.process(NODE).try_exit().expect("its status").is_none(),
         "the first node exited"
     );
     assert!(net.api(NODE).health());
@@ -449,7 +482,7 @@ fn init_encrypts_keys_unless_told_otherwise_and_run_needs_the_passphrase() {
     let dir = tempfile::tempdir().expect("temp dir");
     let home = dir.path().join("mx");
     let init = |envs: &[(&str, &str)], extra: &[&str]| {
-        let mut command = concord_command();
+        let mut command = concord().command();
         command
             .args([
                 "init",
@@ -493,12 +526,12 @@ fn init_encrypts_keys_unless_told_otherwise_and_run_needs_the_passphrase() {
     assert!(key.get("ciphertext").is_some() && key.get("plaintext").is_none());
 
     let run = |envs: &[(&str, &str)]| {
-        let mut command = concord_command();
+        let mut command = concord().command();
         command
             .args(["run", "--home"])
             .arg(&home)
             .envs(envs.iter().copied());
-        Run::with_timeout(&mut command, Duration::from_secs(60))
+        Run::with_timeout(command, Duration::from_secs(60))
     };
     let wrong = run(&[("CONCORD_PASSPHRASE", "wrong horse")]);
     assert_ne!(wrong.code, Some(0));
@@ -526,7 +559,7 @@ fn init_encrypts_keys_unless_told_otherwise_and_run_needs_the_passphrase() {
 
     // --insecure-demo-keys is the only way to a key in the clear.
     let demo = dir.path().join("demo");
-    let mut command = concord_command();
+    let mut command = concord().command();
     command
         .args(["init", "--id", "pe", "--name", "Produce", "--country", "PE"])
         .arg("--insecure-demo-keys")
@@ -545,7 +578,7 @@ fn init_encrypts_keys_unless_told_otherwise_and_run_needs_the_passphrase() {
 fn check_queries(net: &Testnet, published: &[Published], path: &str) {
     let home = net.home(NODE);
     let q = |args: &[&str]| {
-        let mut command = concord_command();
+        let mut command = concord().command();
         command.args(args).arg("--home").arg(&home);
         Run::of(command)
     };
@@ -597,7 +630,7 @@ fn check_queries(net: &Testnet, published: &[Published], path: &str) {
     assert_eq!(run.code, Some(exit::NOT_FOUND), "{path}: {}", run.stderr);
 
     let status = q(&["status", "--json"]).ok().json();
-    let sizes = concord_tests::log_sizes(&status);
+    let sizes = log_sizes(&status);
     assert_eq!(sizes[&net.origin_of(NODE)], size, "{path}: status size");
 
     let list = q(&["list", "--log", NODE, "--json"]).ok().json();
@@ -678,9 +711,9 @@ fn check_queries(net: &Testnet, published: &[Published], path: &str) {
 #[test]
 fn queries_exit_4_for_what_does_not_exist_and_proofs_verify() {
     let scratch = tempfile::tempdir().expect("temp dir");
-    let mut net = Testnet::create(&[NODE, "mx"], &[]);
+    let mut net = Testnet::create(&concord(), &[NODE, "mx"], &[]);
     let mut published = Vec::new();
-    for (n, record) in sample_records().iter().take(5).enumerate() {
+    for (n, record) in records::samples().iter().take(5).enumerate() {
         let file = write_temp(scratch.path(), &format!("r{n}.json"), &record.bytes);
         let run = publish_file(&net, record.kind, &file).ok();
         published.push(Published::parse(&run.json()));
@@ -704,7 +737,7 @@ fn queries_of_a_directory_that_is_no_home_fail_and_create_nothing() {
         vec!["show", "--log", NODE, "--index", "0"],
         vec!["checkpoint", "--log", NODE],
     ] {
-        let mut command = concord_command();
+        let mut command = concord().command();
         command.args(&args).arg("--home").arg(&typo);
         let run = Run::of(command);
         assert_ne!(

@@ -1,6 +1,8 @@
 //! Homes for one agency (`concord init`), or for a whole local federation
 //! with a roster every member signed (`concord testnet create`, the demo).
 
+mod ports;
+
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -9,11 +11,12 @@ use concord_keys::{AgencyIdentity, MemberId, Protection, VerifierKey};
 use concord_protocol::origin::Origin;
 use concord_protocol::record::Country;
 
+use ports::free_port;
+
 use crate::home::{
     ApiConfig, Config, Home, NetworkConfig, ReplicationConfig, RetentionConfig, SyncConfig,
     WitnessConfig,
 };
-use crate::ports::free_port;
 
 /// A local federation to create: one home per id under `dir`.
 #[derive(Debug, Clone)]
