@@ -6,6 +6,7 @@ use crate::bundle::BundleError;
 use crate::publish::PublishError;
 use crate::query::QueryError;
 use crate::store::StoreError;
+use crate::testnet::TestnetError;
 
 use super::client::ClientError;
 
@@ -88,6 +89,7 @@ from_typed! {
     ClientError => client_code,
     SourceError => source_code,
     BundleError => bundle_code,
+    TestnetError => testnet_code,
 }
 
 fn store_code(e: &StoreError) -> u8 {
@@ -142,5 +144,12 @@ fn bundle_code(e: &BundleError) -> u8 {
         BundleError::Failed(_) => FAILURE,
         BundleError::Source(s) => source_code(s),
         BundleError::Store(s) => store_code(s),
+    }
+}
+
+fn testnet_code(e: &TestnetError) -> u8 {
+    match e {
+        TestnetError::Refused(_) => INVALID_INPUT,
+        TestnetError::Failed(e) => anyhow_code(e),
     }
 }

@@ -18,6 +18,18 @@ use crate::home::{
     WitnessConfig,
 };
 
+/// Why a home or a federation could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum TestnetError {
+    /// An id, a country or a federation name that makes no participant, or
+    /// a directory that already holds a home.
+    #[error("{0}")]
+    Refused(String),
+    /// Keys, files or the roster could not be made or written.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
 /// A local federation to create: one home per id under `dir`.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -79,7 +91,7 @@ pub struct HomeSpec<'a> {
     pub sync: SyncConfig,
 }
 
-fn make_home(spec: &HomeSpec<'_>, protection: Protection<'_>) -> anyhow::Result<NewHome> {
+fn make_home(spec: &HomeSpec<'_>, protection: Protection<'_>) -> Result<NewHome, TestnetError> {
     let HomeSpec {
         dir,
         id,
@@ -92,18 +104,21 @@ fn make_home(spec: &HomeSpec<'_>, protection: Protection<'_>) -> anyhow::Result<
     } = *spec;
     let home = Home::new(dir);
     if home.config_path().exists() || home.key_path().exists() {
-        anyhow::bail!(
+        return Err(TestnetError::Refused(format!(
             "{} already holds a Concord home; refusing to overwrite it",
             dir.display()
-        );
+        )));
     }
-    let member_id = MemberId::new(id).with_context(|| format!("member id {id:?}"))?;
-    let country =
-        Country::try_from(country.to_owned()).map_err(|e| anyhow::anyhow!("country: {e}"))?;
-    let origin = Origin::for_member(federation, id)
-        .with_context(|| "federation and id make no valid origin")?;
-    let identity = AgencyIdentity::generate(member_id.clone())?;
-    let keypair = libp2p::identity::Keypair::ed25519_from_bytes(identity.transport_seed)?;
+    let member_id =
+        MemberId::new(id).map_err(|e| TestnetError::Refused(format!("member id {id:?}: {e}")))?;
+    let country = Country::try_from(country.to_owned())
+        .map_err(|e| TestnetError::Refused(format!("country: {e}")))?;
+    let origin = Origin::for_member(federation, id).map_err(|e| {
+        TestnetError::Refused(format!("federation and id make no valid origin: {e}"))
+    })?;
+    let identity = AgencyIdentity::generate(member_id.clone()).context("generating keys")?;
+    let keypair = libp2p::identity::Keypair::ed25519_from_bytes(identity.transport_seed)
+        .context("transport key")?;
     let peer_id = keypair.public().to_peer_id().to_string();
     let p2p_port = if ports.0 == 0 { free_port()? } else { ports.0 };
     let api_port = if ports.1 == 0 { free_port()? } else { ports.1 };
@@ -134,7 +149,8 @@ fn make_home(spec: &HomeSpec<'_>, protection: Protection<'_>) -> anyhow::Result<
         .with_context(|| format!("writing {}", home.key_path().display()))?;
     home.write_config(&config)?;
     home.create_token()?;
-    let vkey = VerifierKey::note(origin.as_str(), identity.log_public_key())?;
+    let vkey =
+        VerifierKey::note(origin.as_str(), identity.log_public_key()).context("verifier key")?;
     let member = Member {
         id: member_id,
         name: name.to_owned(),
@@ -175,7 +191,7 @@ fn facts(home: &Home, member: &Member, config: &Config) -> InitFacts {
 pub fn init(
     spec: &HomeSpec<'_>,
     protection: Protection<'_>,
-) -> anyhow::Result<(InitFacts, Member)> {
+) -> Result<(InitFacts, Member), TestnetError> {
     let new = make_home(spec, protection)?;
     Ok((facts(&new.home, &new.member, &new.config), new.member))
 }
@@ -200,7 +216,7 @@ fn split_id(spec: &str) -> (String, String) {
 ///
 /// # Errors
 /// Any failure creating a home or the roster.
-pub fn build(plan: &Plan) -> anyhow::Result<Vec<NewHomeView>> {
+pub fn build(plan: &Plan) -> Result<Vec<NewHomeView>, TestnetError> {
     let mut homes = Vec::new();
     let specs = plan.members.iter().map(|s| (s, Role::Member)).chain(
         plan.observers
@@ -234,7 +250,7 @@ pub fn build(plan: &Plan) -> anyhow::Result<Vec<NewHomeView>> {
         },
         members: homes.iter().map(|h| h.member.clone()).collect(),
     };
-    let mut signed = SignedRoster::new(&roster)?;
+    let mut signed = SignedRoster::new(&roster).context("signing the roster")?;
     for new in homes.iter().filter(|h| h.member.role == Role::Member) {
         signed.sign(&new.identity);
     }

@@ -3,7 +3,7 @@
 
 use concord_keys::{KdfParams, Passphrase, Protection};
 
-use crate::cli::exit::{CliError, CliResult, INVALID_INPUT};
+use crate::cli::exit::{CliError, CliResult};
 use crate::cli::{InitArgs, TestnetArgs};
 use crate::home::{PASSPHRASE_ENV, SyncConfig};
 use crate::testnet::{self, HomeSpec, InitFacts, Plan};
@@ -12,7 +12,7 @@ use super::print_json;
 
 /// # Errors
 /// Bad arguments, no passphrase without `--insecure-demo-keys`, or an
-/// existing home (exit 3).
+/// existing home (exit 3); files that cannot be written (exit 1).
 pub fn init(args: &InitArgs) -> CliResult {
     let passphrase = std::env::var(PASSPHRASE_ENV).ok().map(Passphrase::new);
     let protection = match (&passphrase, args.insecure_demo_keys) {
@@ -37,8 +37,7 @@ pub fn init(args: &InitArgs) -> CliResult {
         ports: (args.p2p_port, args.api_port),
         sync: SyncConfig::default(),
     };
-    let (facts, member) =
-        testnet::init(&spec, protection).map_err(|e| CliError::new(INVALID_INPUT, e))?;
+    let (facts, member) = testnet::init(&spec, protection)?;
     print_json(&facts);
     let member_json = serde_json::to_string_pretty(&member).expect("a member serialises");
     println!("roster entry for this agency:\n{member_json}");
@@ -58,9 +57,10 @@ impl From<&TestnetArgs> for Plan {
 }
 
 /// # Errors
-/// Bad ids or countries, or an existing home (exit 3).
+/// Bad ids or countries, or an existing home (exit 3); files that cannot
+/// be written (exit 1).
 pub fn testnet(args: &TestnetArgs) -> CliResult {
-    let homes = testnet::build(&Plan::from(args)).map_err(|e| CliError::new(INVALID_INPUT, e))?;
+    let homes = testnet::build(&Plan::from(args))?;
     let listing: Vec<InitFacts> = homes.iter().map(testnet::NewHomeView::facts).collect();
     if args.json {
         print_json(&listing);
