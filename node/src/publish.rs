@@ -212,9 +212,15 @@ pub fn append_own(
     group: &[OwnEntry],
 ) -> Result<(Vec<Result<AppendOutcome, Rejected>>, SignedCheckpoint), StoreError> {
     let mut staging = store.own_group(origin)?;
+    // Checked before anything is signed: a quarantined log gets no new
+    // signature its peers would hold as more of a fork.
+    let open = staging.check_open()?;
     let mut outcomes = Vec::with_capacity(group.len());
     for own in group {
-        outcomes.push(sign_and_stage(&mut staging, origin, key, time, own)?);
+        outcomes.push(match &open {
+            Ok(()) => sign_and_stage(&mut staging, origin, key, time, own)?,
+            Err(closed) => Err(closed.clone()),
+        });
     }
     let checkpoint = SignedCheckpoint::sign(staging.checkpoint()?, key);
     staging.commit(&checkpoint)?;

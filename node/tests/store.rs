@@ -676,15 +676,11 @@ fn a_quarantined_log_accepts_nothing_until_an_operator_clears_it() {
     let outcome = store.ingest(&cl, conflicting, &fed.roster).expect("ingest");
     let proof = outcome.equivocations.into_iter().next().expect("a proof");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let record = concord_node::store::EvidenceRecord {
-        origin: cl.clone(),
-        position: 0,
-        found_at: 5,
-        proof,
-    };
-    runtime
-        .block_on(store.record_equivocation(record))
-        .expect("recorded");
+    let found = runtime
+        .block_on(store.record_equivocation(proof, &fed.roster, 5))
+        .expect("recorded")
+        .expect("the proof verifies");
+    assert_eq!((&found.origin, found.position), (&cl, 0));
     assert!(store.quarantined(&cl).expect("read").is_some());
 
     let outcome = store
@@ -695,7 +691,7 @@ fn a_quarantined_log_accepts_nothing_until_an_operator_clears_it() {
         outcome
             .rejected
             .iter()
-            .all(|(_, r)| matches!(r, Rejected::Quarantined(_))),
+            .all(|(_, r)| matches!(r, Rejected::Ledger(LedgerError::Quarantined(_)))),
         "{outcome:?}"
     );
     let checkpoint = SignedCheckpoint::sign(
@@ -706,7 +702,7 @@ fn a_quarantined_log_accepts_nothing_until_an_operator_clears_it() {
         store
             .accept_checkpoint(&checkpoint.to_bytes(), &fed.roster)
             .expect("io"),
-        Err(Rejected::Quarantined(_))
+        Err(Rejected::Ledger(LedgerError::Quarantined(_)))
     ));
 
     let cleared = runtime

@@ -1,15 +1,19 @@
-//! Storing an audited bundle through the verified replica path.
+//! Storing an audited bundle through the verified replica path. A proof
+//! of equivocation it carries, or finds against what this node holds (an
+//! entry or a checkpoint that conflicts with a stored one), is kept and
+//! its log quarantined, as gossip and sync do.
 
 use std::fs::File;
 use std::io::{self};
 use std::path::Path;
 
 use concord_keys::roster::Roster;
+use concord_protocol::equivocation::EquivocationProof;
 use concord_protocol::origin::Origin;
 use serde::Serialize;
 
 use crate::parallel::par_map;
-use crate::store::Store;
+use crate::store::{CheckpointOutcome, Store};
 
 use super::BundleError;
 use super::format::decode_entry_line;
@@ -61,13 +65,19 @@ fn import_events(
 ) -> Result<ImportSummary, BundleError> {
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| BundleError::Failed(format!("starting a runtime: {e}")))?;
+    let evidence = Evidence {
+        store,
+        roster,
+        runtime: &runtime,
+    };
     let mut summary = ImportSummary::default();
     let mut checkpoints: Vec<String> = Vec::new();
     let read_error = |e: io::Error| BundleError::Input(format!("reading {}: {e}", path.display()));
     while let Some(event) = reader.next_event().map_err(read_error)? {
         match event {
             Event::Log(_, log) => {
-                accept_checkpoints(store, roster, &mut checkpoints, summary.logs.last_mut())?;
+                summary.evidence +=
+                    accept_checkpoints(&evidence, &mut checkpoints, summary.logs.last_mut())?;
                 summary.logs.push(ImportedLog {
                     origin: log.origin.to_string(),
                     skipped: (&log.origin == own)
@@ -101,25 +111,26 @@ fn import_events(
                         .iter()
                         .map(|(index, why)| format!("#{index}: {why}")),
                 );
+                for proof in outcome.equivocations {
+                    summary.evidence += evidence.record(proof)?;
+                }
             }
             Event::Equivocation(_, proof) => {
-                accept_checkpoints(store, roster, &mut checkpoints, summary.logs.last_mut())?;
-                let verified = proof.verify(roster).map_err(|e| {
-                    BundleError::Input(format!(
-                        "{}: a proof changed after its audit: {e}",
-                        path.display()
-                    ))
-                })?;
-                runtime.block_on(store.record_equivocation(crate::store::EvidenceRecord {
-                    origin: verified.origin.clone(),
-                    position: verified.position,
-                    found_at: crate::clock::now(),
-                    proof,
-                }))?;
-                summary.evidence += 1;
+                summary.evidence +=
+                    accept_checkpoints(&evidence, &mut checkpoints, summary.logs.last_mut())?;
+                match evidence.record(proof)? {
+                    0 => {
+                        return Err(BundleError::Input(format!(
+                            "{}: a proof changed after its audit",
+                            path.display()
+                        )));
+                    }
+                    recorded => summary.evidence += recorded,
+                }
             }
             Event::End { .. } => {
-                accept_checkpoints(store, roster, &mut checkpoints, summary.logs.last_mut())?;
+                summary.evidence +=
+                    accept_checkpoints(&evidence, &mut checkpoints, summary.logs.last_mut())?;
             }
             Event::Head(..) | Event::Purge(..) | Event::Bad(..) => {}
         }
@@ -128,23 +139,55 @@ fn import_events(
     Ok(summary)
 }
 
-/// Offers the section's checkpoints to the store once its entries are in.
+/// Where an import keeps the proofs it carries or finds.
+struct Evidence<'a> {
+    store: &'a Store,
+    roster: &'a Roster,
+    runtime: &'a tokio::runtime::Runtime,
+}
+
+impl Evidence<'_> {
+    /// Keeps `proof` and quarantines its log; returns how many proofs were
+    /// recorded: 0 when it does not verify.
+    fn record(&self, proof: EquivocationProof) -> Result<usize, BundleError> {
+        let recorded = self.runtime.block_on(self.store.record_equivocation(
+            proof,
+            self.roster,
+            crate::clock::now(),
+        ))?;
+        Ok(usize::from(recorded.is_ok()))
+    }
+}
+
+/// Offers the section's checkpoints to the store once its entries are in;
+/// returns how many equivocation proofs they gave.
 fn accept_checkpoints(
-    store: &Store,
-    roster: &Roster,
+    evidence: &Evidence<'_>,
     notes: &mut Vec<String>,
     log: Option<&mut ImportedLog>,
-) -> Result<(), BundleError> {
+) -> Result<usize, BundleError> {
     let notes = std::mem::take(notes);
     let Some(log) = log.filter(|l| l.skipped.is_none()) else {
-        return Ok(());
+        return Ok(0);
     };
+    let mut recorded = 0;
     for note in notes {
-        match store.accept_checkpoint(note.as_bytes(), roster)? {
-            Ok(crate::store::CheckpointOutcome::Stored { .. }) => log.checkpoints_stored += 1,
+        match evidence
+            .store
+            .accept_checkpoint(note.as_bytes(), evidence.roster)?
+        {
+            Ok(CheckpointOutcome::Stored { .. }) => log.checkpoints_stored += 1,
+            Ok(CheckpointOutcome::Inconsistent { size, proof }) => {
+                log.refused.push(format!(
+                    "checkpoint of size {size}: not the stored tree's root at that size"
+                ));
+                if let Some(proof) = proof {
+                    recorded += evidence.record(proof)?;
+                }
+            }
             Ok(_) => {}
             Err(why) => log.refused.push(format!("checkpoint: {why}")),
         }
     }
-    Ok(())
+    Ok(recorded)
 }
