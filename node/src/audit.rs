@@ -59,7 +59,8 @@ pub struct Finding {
 
 /// The code of a valid equivocation proof held.
 pub const EQUIVOCATION: &str = "equivocation";
-/// The code of a log held in quarantine: `LedgerError::Quarantined`'s.
+/// The code of a log held in quarantine, the one `LedgerError::Quarantined`
+/// has.
 pub const QUARANTINED: &str = "quarantined";
 
 impl Finding {
@@ -88,11 +89,11 @@ pub fn check_proof(
             what: EQUIVOCATION,
             why: match proof {
                 EquivocationProof::Entries { .. } => format!(
-                    "two different entries {} are signed by the log's key",
+                    "a proof holds two different entries {} of the log, both signed by the key the roster authorises there",
                     found.position
                 ),
                 EquivocationProof::Checkpoints { .. } => format!(
-                    "two checkpoints of size {} with different roots are signed by the log's key",
+                    "a proof holds two checkpoints of size {} of the log with different roots, both signed by its key",
                     found.position
                 ),
             },

@@ -55,11 +55,11 @@ pub enum LedgerError {
     )]
     Quarantined(Origin),
     #[error(
-        "this node's own log {0} is quarantined after equivocation: its peers hold two different \
-         entries it signed for one index, and accept nothing more of it. An operator must \
-         investigate (`concord status`, `concord audit`), make this node hold the history the \
-         federation verified, and only then lift the quarantine with `concord quarantine clear \
-         --log <id> --operator <name> --reason <why>` before publishing again"
+        "this node's own log {0} is quarantined after equivocation: a proof holds two \
+         different entries or checkpoints it signed for one position, and its peers accept \
+         nothing more of it; an operator must investigate (`concord status`, `concord audit`), \
+         make this node hold the history the federation verified, and only then lift the \
+         quarantine with `concord quarantine clear --log <id> --operator <name> --reason <why>`"
     )]
     OwnLogQuarantined(Origin),
 }
@@ -620,6 +620,35 @@ mod tests {
                 found: origin("cl"),
             }),
         );
+    }
+
+    #[test]
+    fn a_quarantined_log_takes_nothing_and_its_own_writer_is_told_why() {
+        let cl = origin("cl");
+        let check = |quarantine, appender, expected: Result<(), LedgerError>| {
+            assert_eq!(
+                check_open(&cl, quarantine, appender),
+                expected,
+                "{quarantine:?} {appender:?}"
+            );
+        };
+        check(Quarantine::Clear, Appender::Own, Ok(()));
+        check(Quarantine::Clear, Appender::Replica, Ok(()));
+        check(
+            Quarantine::Held,
+            Appender::Own,
+            Err(LedgerError::OwnLogQuarantined(cl.clone())),
+        );
+        check(
+            Quarantine::Held,
+            Appender::Replica,
+            Err(LedgerError::Quarantined(cl.clone())),
+        );
+        // The own writer's refusal says what the operator must do; the
+        // replica's has the code an audit reports a quarantine under.
+        let own = LedgerError::OwnLogQuarantined(cl.clone()).to_string();
+        assert!(own.contains("concord quarantine clear"), "{own}");
+        assert_eq!(LedgerError::Quarantined(cl).code(), "quarantined");
     }
 
     #[test]
