@@ -1,6 +1,6 @@
-//! Evidence of equivocation wherever it arrives: a bundle whose entries
-//! conflict with the store is kept as a proof and quarantines the log, as
-//! gossip and sync do; an audit of a store or a bundle that holds a proven
+//! Evidence of equivocation wherever it arrives: a bundle whose entries or
+//! checkpoints conflict with the store is kept as a proof and quarantines
+//! the log, as gossip and sync do; an audit of a store or a bundle that holds a proven
 //! fork is never clean; and a member whose own log is quarantined is
 //! refused when it publishes, on the API and on the command line.
 //!
@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use concord_node::home::Home;
+use concord_node::store::{CheckpointOutcome, Store};
+use concord_protocol::origin::Origin;
 use concord_scenarios::process::{Concord, Run};
 use concord_scenarios::records::{self, SampleRecord};
 use concord_scenarios::testnet::{Testnet, TestnetSpec};
@@ -178,6 +180,52 @@ fn importing_a_bundle_that_conflicts_with_the_store_keeps_the_proof_and_quaranti
     let import = net.cli("pe", [OsStr::new("import"), evidence.as_os_str()]);
     assert_eq!(import.code, Some(6), "{}\n{}", import.stdout, import.stderr);
     assert!(quarantines(&stopped_status(&net, "pe"), "cl"));
+}
+
+#[test]
+fn importing_a_checkpoint_that_conflicts_with_a_held_one_keeps_the_proof_and_quarantines_the_log() {
+    let net = federation(&["cl", "mx"]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let denials = records::denials();
+    let cl = Origin::new(&origin("cl")).expect("origin");
+
+    // mx heard of cl's first history only by its signed checkpoint, as a
+    // peer's gossip brings it: the target sync must reach.
+    publish_offline(&net, "cl", &denials[..2]);
+    let checkpoint = Store::open(&Home::new(&net.home("cl")).db_path())
+        .expect("cl's store")
+        .checkpoint(&cl)
+        .expect("read")
+        .expect("cl signed a checkpoint");
+    let roster = Home::new(&net.home("mx")).roster().expect("roster");
+    let held = Store::open(&Home::new(&net.home("mx")).db_path())
+        .expect("mx's store")
+        .accept_checkpoint(&checkpoint.to_bytes(), &roster)
+        .expect("stored");
+    assert_eq!(held, Ok(CheckpointOutcome::Ahead { have: 0, want: 2 }));
+
+    // cl rewrites it, and mx imports the other history, whose checkpoint of
+    // the same size has another root.
+    rewrite_history(&net, "cl", &denials[3..5]);
+    let second = dir.path().join("second.bundle");
+    export(&net, "cl", &second, &["cl"]);
+    let import = net.cli(
+        "mx",
+        [
+            OsStr::new("import"),
+            second.as_os_str(),
+            OsStr::new("--json"),
+        ],
+    );
+    assert_eq!(import.code, Some(6), "{}\n{}", import.stdout, import.stderr);
+    let summary = import.json();
+    assert!(
+        summary["evidence"].as_u64() >= Some(1),
+        "the import recorded no proof: {summary:#}"
+    );
+    let status = stopped_status(&net, "mx");
+    assert!(quarantines(&status, "cl"), "{status:#}");
+    assert!(status["evidence"].as_u64() >= Some(1), "{status:#}");
 }
 
 /// A federation of cl, mx and pe in which cl rewrote its history while
