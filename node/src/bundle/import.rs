@@ -3,12 +3,13 @@
 //! entry or a checkpoint that conflicts with a stored one), is kept and
 //! its log quarantined, as gossip and sync do.
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{self};
 use std::path::Path;
 
 use concord_keys::roster::Roster;
-use concord_protocol::equivocation::EquivocationProof;
+use concord_protocol::equivocation::{EquivocationProof, ProofError};
 use concord_protocol::origin::Origin;
 use serde::Serialize;
 
@@ -69,6 +70,7 @@ fn import_events(
         store,
         roster,
         runtime: &runtime,
+        recorded: Cell::new(0),
     };
     let mut summary = ImportSummary::default();
     let mut checkpoints: Vec<String> = Vec::new();
@@ -76,8 +78,7 @@ fn import_events(
     while let Some(event) = reader.next_event().map_err(read_error)? {
         match event {
             Event::Log(_, log) => {
-                summary.evidence +=
-                    accept_checkpoints(&evidence, &mut checkpoints, summary.logs.last_mut())?;
+                accept_checkpoints(&evidence, &mut checkpoints, summary.logs.last_mut())?;
                 summary.logs.push(ImportedLog {
                     origin: log.origin.to_string(),
                     skipped: (&log.origin == own)
@@ -112,65 +113,68 @@ fn import_events(
                         .map(|(index, why)| format!("#{index}: {why}")),
                 );
                 for proof in outcome.equivocations {
-                    summary.evidence += evidence.record(proof)?;
+                    // The store made it of two entries it verified.
+                    let _verified = evidence.record(proof)?;
                 }
             }
             Event::Equivocation(_, proof) => {
-                summary.evidence +=
-                    accept_checkpoints(&evidence, &mut checkpoints, summary.logs.last_mut())?;
-                match evidence.record(proof)? {
-                    0 => {
-                        return Err(BundleError::Input(format!(
-                            "{}: a proof changed after its audit",
-                            path.display()
-                        )));
-                    }
-                    recorded => summary.evidence += recorded,
-                }
+                accept_checkpoints(&evidence, &mut checkpoints, summary.logs.last_mut())?;
+                evidence.record(proof)?.map_err(|e| {
+                    BundleError::Input(format!(
+                        "{}: a proof changed after its audit: {e}",
+                        path.display()
+                    ))
+                })?;
             }
             Event::End { .. } => {
-                summary.evidence +=
-                    accept_checkpoints(&evidence, &mut checkpoints, summary.logs.last_mut())?;
+                accept_checkpoints(&evidence, &mut checkpoints, summary.logs.last_mut())?;
             }
             Event::Head(..) | Event::Purge(..) | Event::Bad(..) => {}
         }
     }
     store.flush_blocking()?;
+    summary.evidence = evidence.recorded.get();
     Ok(summary)
 }
 
-/// Where an import keeps the proofs it carries or finds.
+/// Where an import keeps the proofs it carries or finds, and how many.
 struct Evidence<'a> {
     store: &'a Store,
     roster: &'a Roster,
     runtime: &'a tokio::runtime::Runtime,
+    recorded: Cell<usize>,
 }
 
 impl Evidence<'_> {
-    /// Keeps `proof` and quarantines its log; returns how many proofs were
-    /// recorded: 0 when it does not verify.
-    fn record(&self, proof: EquivocationProof) -> Result<usize, BundleError> {
-        let recorded = self.runtime.block_on(self.store.record_equivocation(
+    /// Keeps `proof` and quarantines its log, by the store's one step for
+    /// every path that comes upon a proof.
+    ///
+    /// # Errors
+    /// The store cannot be written; a proof that does not verify is the
+    /// inner error, and nothing is kept.
+    fn record(&self, proof: EquivocationProof) -> Result<Result<(), ProofError>, BundleError> {
+        let found = self.runtime.block_on(self.store.record_equivocation(
             proof,
             self.roster,
             crate::clock::now(),
         ))?;
-        Ok(usize::from(recorded.is_ok()))
+        if found.is_ok() {
+            self.recorded.set(self.recorded.get() + 1);
+        }
+        Ok(found.map(drop))
     }
 }
 
-/// Offers the section's checkpoints to the store once its entries are in;
-/// returns how many equivocation proofs they gave.
+/// Offers the section's checkpoints to the store once its entries are in.
 fn accept_checkpoints(
     evidence: &Evidence<'_>,
     notes: &mut Vec<String>,
     log: Option<&mut ImportedLog>,
-) -> Result<usize, BundleError> {
+) -> Result<(), BundleError> {
     let notes = std::mem::take(notes);
     let Some(log) = log.filter(|l| l.skipped.is_none()) else {
-        return Ok(0);
+        return Ok(());
     };
-    let mut recorded = 0;
     for note in notes {
         match evidence
             .store
@@ -182,12 +186,13 @@ fn accept_checkpoints(
                     "checkpoint of size {size}: not the stored tree's root at that size"
                 ));
                 if let Some(proof) = proof {
-                    recorded += evidence.record(proof)?;
+                    // The store made it of two checkpoints it verified.
+                    let _verified = evidence.record(proof)?;
                 }
             }
             Ok(_) => {}
             Err(why) => log.refused.push(format!("checkpoint: {why}")),
         }
     }
-    Ok(recorded)
+    Ok(())
 }
