@@ -125,6 +125,7 @@ fn own_log_group_commit_signs_a_checkpoint_of_the_new_tree() {
     )
     .expect("append");
     assert!(outcomes.iter().all(Result::is_ok));
+    let checkpoint = checkpoint.expect("the group went in");
     store.flush_blocking().expect("flush");
     let head = store.head(&origin).expect("head");
     assert_eq!(head.size, records.len() as u64);
@@ -601,6 +602,7 @@ fn retention_purges_expired_payloads_and_keeps_the_log_verifiable() {
         Record::parse(Kind::Denial, old.to_string().as_bytes()).expect("an old denial validates");
     let group = [own(&expired), own(&sample_denials()[1])];
     let (_, checkpoint) = publish::append_own(&store, &origin, &key, 1, &group).expect("append");
+    let checkpoint = checkpoint.expect("the group went in");
     store.flush_blocking().expect("flush");
 
     let today = concord_protocol::record::Date::parse("2026-11-23").expect("date");
