@@ -192,6 +192,13 @@ async fn commit_group(writer: &Writer, group: Vec<Request>) -> Result<Option<Com
     }))
 }
 
+/// What [`append_own`] did with each record of a group, in order, and the
+/// checkpoint it signed of the new tree: `None` when nothing went in.
+pub type AppendedGroup = (
+    Vec<Result<AppendOutcome, Rejected>>,
+    Option<SignedCheckpoint>,
+);
+
 /// Signs `group` as the next entries of the own log `origin`, each stamped
 /// `time`, and stages them in `store`; then signs the checkpoint of the new
 /// tree and commits entries and checkpoint in one batch. Records the ledger
@@ -212,13 +219,7 @@ pub fn append_own(
     key: &SigningKey,
     time: u64,
     group: &[OwnEntry],
-) -> Result<
-    (
-        Vec<Result<AppendOutcome, Rejected>>,
-        Option<SignedCheckpoint>,
-    ),
-    StoreError,
-> {
+) -> Result<AppendedGroup, StoreError> {
     let mut staging = store.own_group(origin)?;
     // Checked before anything is signed: a quarantined log gets no new
     // signature, entry or checkpoint, that its peers would hold as more of
