@@ -1,15 +1,16 @@
 //! Evidence of equivocation wherever it arrives: a bundle whose entries or
 //! checkpoints conflict with the store is kept as a proof and quarantines
-//! the log, as gossip and sync do; an audit of a store or a bundle that holds a proven
-//! fork is never clean; and a member whose own log is quarantined is
-//! refused when it publishes, on the API and on the command line.
+//! the log, as gossip and sync do; an audit of a store or a bundle that
+//! holds a proven fork is never clean; and a member whose own log is
+//! quarantined is refused when it publishes, on the API and on the
+//! command line.
 //!
 //! The fork is made the way an operator makes one: a member throws its
 //! store away and publishes again, so that it signs two different entries
 //! for the same indexes.
 
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use concord_node::home::Home;
@@ -270,7 +271,7 @@ fn an_audit_of_a_store_or_a_bundle_holding_a_proven_fork_is_not_clean() {
     }
     // A bundle carrying the proof: the finding is at the proof's line.
     let dir = tempfile::tempdir().expect("temp dir");
-    let bundle: PathBuf = dir.path().join("mx.bundle");
+    let bundle = dir.path().join("mx.bundle");
     export(&net, "mx", &bundle, &[]);
     let audit = run(&[
         OsStr::new("audit"),
