@@ -12,7 +12,12 @@
 //! the leaves and every checkpoint must verify under the log's key, match
 //! the recomputed root at its size, and carry only valid cosignatures by
 //! known witnesses; the head claimed for the log must be the recomputed
-//! root. Every equivocation proof held must verify.
+//! root. Every equivocation proof held must verify, and is itself a
+//! finding (`equivocation`, at the log and position it proves), as is every
+//! log the store holds in quarantine (`quarantined`): a proven fork is
+//! never clean. These two are evidence against a member, not damage to the
+//! source ([`Finding::is_evidence`]): a bundle that carries a proof is
+//! still imported, and the proof kept.
 //!
 //! [`LogAudit`] is the one engine; [`audit_store`] and
 //! [`crate::bundle::audit_file`] feed it from their source. The command
@@ -26,7 +31,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use concord_keys::roster::Roster;
 use concord_protocol::checkpoint::SignedCheckpoint;
 use concord_protocol::entry::{self, EntryHeader, SignedEntry};
-use concord_protocol::equivocation::KeyLookup;
+use concord_protocol::equivocation::{EquivocationProof, KeyLookup};
 use concord_protocol::ledger::{self, Replay};
 use concord_protocol::merkle::{Hash, RootBuilder};
 use concord_protocol::origin::Origin;
@@ -50,6 +55,57 @@ pub struct Finding {
     /// A stable code: `bad_signature`, `root_mismatch`, ...
     pub what: &'static str,
     pub why: String,
+}
+
+/// The code of a valid equivocation proof held.
+pub const EQUIVOCATION: &str = "equivocation";
+/// The code of a log held in quarantine, the one `LedgerError::Quarantined`
+/// has.
+pub const QUARANTINED: &str = "quarantined";
+
+impl Finding {
+    /// Whether the finding is evidence that a member equivocated, found in a
+    /// sound source, rather than a source that is damaged or forged.
+    pub fn is_evidence(&self) -> bool {
+        matches!(self.what, EQUIVOCATION | QUARANTINED)
+    }
+}
+
+/// An equivocation proof a source holds, verified again with the roster
+/// alone: `equivocation` at the log and position it proves, or
+/// `evidence_invalid` at `held_at` (the log and index the source filed it
+/// under) when it does not verify.
+pub fn check_proof(
+    proof: &EquivocationProof,
+    roster: &Roster,
+    held_at: (String, Option<u64>),
+    line: Option<u64>,
+) -> Finding {
+    match proof.verify(roster) {
+        Ok(found) => Finding {
+            log: found.origin.to_string(),
+            index: Some(found.position),
+            line,
+            what: EQUIVOCATION,
+            why: match proof {
+                EquivocationProof::Entries { .. } => format!(
+                    "a proof holds two different entries {} of the log, both signed by the key the roster authorises there",
+                    found.position
+                ),
+                EquivocationProof::Checkpoints { .. } => format!(
+                    "a proof holds two checkpoints of size {} of the log with different roots, both signed by its key",
+                    found.position
+                ),
+            },
+        },
+        Err(e) => Finding {
+            log: held_at.0,
+            index: held_at.1,
+            line,
+            what: "evidence_invalid",
+            why: format!("an equivocation proof does not verify: {e}"),
+        },
+    }
 }
 
 /// What the audit saw of one log.
@@ -256,16 +312,32 @@ pub fn audit_store(
         logs.push(report);
         findings.append(&mut found);
     }
-    for evidence in store.evidence()? {
-        if let Err(e) = evidence.proof.verify(roster) {
-            findings.push(Finding {
-                log: evidence.origin.to_string(),
-                index: Some(evidence.position),
-                line: None,
-                what: "evidence_invalid",
-                why: format!("a stored equivocation proof does not verify: {e}"),
-            });
-        }
+    let evidence = store.evidence()?;
+    for held in &evidence {
+        findings.push(check_proof(
+            &held.proof,
+            roster,
+            (held.origin.to_string(), Some(held.position)),
+            None,
+        ));
+    }
+    for quarantine in store.quarantines()? {
+        // Located where the fork is, when a proof of it is held.
+        let position = evidence
+            .iter()
+            .filter(|held| held.origin == quarantine.origin)
+            .map(|held| held.position)
+            .min();
+        findings.push(Finding {
+            log: quarantine.origin.to_string(),
+            index: position,
+            line: None,
+            what: QUARANTINED,
+            why: format!(
+                "the log is quarantined since {} ({}); nothing of it is accepted until an operator clears it",
+                quarantine.since, quarantine.reason
+            ),
+        });
     }
     Ok(Report::new(
         source.to_owned(),

@@ -186,16 +186,25 @@ async fn commit_group(writer: &Writer, group: Vec<Request>) -> Result<Option<Com
         }
         let _ = reply.send(outcome.map_err(PublishError::from));
     }
-    Ok((!appended.is_empty()).then_some(Committed {
+    Ok(checkpoint.map(|checkpoint| Committed {
         entries: appended,
         checkpoint,
     }))
 }
 
+/// What [`append_own`] did with each record of a group, in order, and the
+/// checkpoint it signed of the new tree: `None` when nothing went in.
+pub type AppendedGroup = (
+    Vec<Result<AppendOutcome, Rejected>>,
+    Option<SignedCheckpoint>,
+);
+
 /// Signs `group` as the next entries of the own log `origin`, each stamped
 /// `time`, and stages them in `store`; then signs the checkpoint of the new
 /// tree and commits entries and checkpoint in one batch. Records the ledger
-/// refuses are reported one by one; the rest go in. Blocking: the writer
+/// refuses are reported one by one; the rest go in. A group of which none
+/// goes in signs no checkpoint and changes nothing (`None`), so the stored
+/// checkpoint keeps the cosignatures witnesses added. Blocking: the writer
 /// runs it off the async threads.
 ///
 /// The caller must [`Store::flush`] before acknowledging any of them: the
@@ -210,15 +219,25 @@ pub fn append_own(
     key: &SigningKey,
     time: u64,
     group: &[OwnEntry],
-) -> Result<(Vec<Result<AppendOutcome, Rejected>>, SignedCheckpoint), StoreError> {
+) -> Result<AppendedGroup, StoreError> {
     let mut staging = store.own_group(origin)?;
+    // Checked before anything is signed: a quarantined log gets no new
+    // signature, entry or checkpoint, that its peers would hold as more of
+    // a fork.
+    let open = staging.check_open()?;
     let mut outcomes = Vec::with_capacity(group.len());
     for own in group {
-        outcomes.push(sign_and_stage(&mut staging, origin, key, time, own)?);
+        outcomes.push(match &open {
+            Ok(()) => sign_and_stage(&mut staging, origin, key, time, own)?,
+            Err(closed) => Err(closed.clone()),
+        });
+    }
+    if outcomes.iter().all(Result::is_err) {
+        return Ok((outcomes, None));
     }
     let checkpoint = SignedCheckpoint::sign(staging.checkpoint()?, key);
     staging.commit(&checkpoint)?;
-    Ok((outcomes, checkpoint))
+    Ok((outcomes, Some(checkpoint)))
 }
 
 /// Signs `own` as the group's next entry and stages it.

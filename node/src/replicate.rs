@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::net::{NetError, NetEvent, NetHandle, Topic, Verdict};
 use crate::parallel::par_map;
 use crate::publish::Committed;
-use crate::store::{CheckpointOutcome, EvidenceRecord, IngestOutcome, Rejected, Store, StoreError};
+use crate::store::{CheckpointOutcome, IngestOutcome, Rejected, Store, StoreError};
 
 /// A witness identity: cosigns checkpoints this node verified.
 #[derive(Clone)]
@@ -383,22 +383,21 @@ async fn take_checkpoint(core: &Core, source: PeerId, note: &[u8]) -> Result<Ver
     }
 }
 
+/// Keeps `proof` and quarantines its log (the store's one step for every
+/// path that finds a proof), then, with `gossip`, tells the peers.
 async fn record_equivocation(
     core: &Core,
     proof: EquivocationProof,
     gossip: bool,
 ) -> Result<(), StoreError> {
-    let Ok(found) = proof.verify(core.roster.as_ref()) else {
+    let Ok(found) = core
+        .store
+        .record_equivocation(proof.clone(), core.roster.as_ref(), core.now())
+        .await?
+    else {
         return Ok(());
     };
     tracing::error!(origin = %found.origin, position = found.position, "equivocation proven; log quarantined");
-    let record = EvidenceRecord {
-        origin: found.origin,
-        position: found.position,
-        found_at: core.now(),
-        proof: proof.clone(),
-    };
-    core.store.record_equivocation(record).await?;
     if gossip
         && let Err(e) = core
             .net

@@ -147,7 +147,7 @@ fn the_own_log_writer_refuses_an_amendment_after_a_revocation() {
     assert!(outcomes[..2].iter().all(Result::is_ok), "{outcomes:?}");
     assert_eq!(outcomes[2], Err(Rejected::Ledger(refused())));
     assert_eq!(store.head(&mx()).expect("head").size, 2);
-    assert_eq!(checkpoint.checkpoint.size, 2);
+    assert_eq!(checkpoint.expect("two went in").checkpoint.size, 2);
 }
 
 #[test]

@@ -125,6 +125,7 @@ fn own_log_group_commit_signs_a_checkpoint_of_the_new_tree() {
     )
     .expect("append");
     assert!(outcomes.iter().all(Result::is_ok));
+    let checkpoint = checkpoint.expect("the group went in");
     store.flush_blocking().expect("flush");
     let head = store.head(&origin).expect("head");
     assert_eq!(head.size, records.len() as u64);
@@ -601,6 +602,7 @@ fn retention_purges_expired_payloads_and_keeps_the_log_verifiable() {
         Record::parse(Kind::Denial, old.to_string().as_bytes()).expect("an old denial validates");
     let group = [own(&expired), own(&sample_denials()[1])];
     let (_, checkpoint) = publish::append_own(&store, &origin, &key, 1, &group).expect("append");
+    let checkpoint = checkpoint.expect("the group went in");
     store.flush_blocking().expect("flush");
 
     let today = concord_protocol::record::Date::parse("2026-11-23").expect("date");
@@ -676,15 +678,11 @@ fn a_quarantined_log_accepts_nothing_until_an_operator_clears_it() {
     let outcome = store.ingest(&cl, conflicting, &fed.roster).expect("ingest");
     let proof = outcome.equivocations.into_iter().next().expect("a proof");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let record = concord_node::store::EvidenceRecord {
-        origin: cl.clone(),
-        position: 0,
-        found_at: 5,
-        proof,
-    };
-    runtime
-        .block_on(store.record_equivocation(record))
-        .expect("recorded");
+    let found = runtime
+        .block_on(store.record_equivocation(proof, &fed.roster, 5))
+        .expect("recorded")
+        .expect("the proof verifies");
+    assert_eq!((&found.origin, found.position), (&cl, 0));
     assert!(store.quarantined(&cl).expect("read").is_some());
 
     let outcome = store
@@ -695,7 +693,7 @@ fn a_quarantined_log_accepts_nothing_until_an_operator_clears_it() {
         outcome
             .rejected
             .iter()
-            .all(|(_, r)| matches!(r, Rejected::Quarantined(_))),
+            .all(|(_, r)| matches!(r, Rejected::Ledger(LedgerError::Quarantined(_)))),
         "{outcome:?}"
     );
     let checkpoint = SignedCheckpoint::sign(
@@ -706,7 +704,7 @@ fn a_quarantined_log_accepts_nothing_until_an_operator_clears_it() {
         store
             .accept_checkpoint(&checkpoint.to_bytes(), &fed.roster)
             .expect("io"),
-        Err(Rejected::Quarantined(_))
+        Err(Rejected::Ledger(LedgerError::Quarantined(_)))
     ));
 
     let cleared = runtime

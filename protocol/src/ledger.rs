@@ -7,6 +7,9 @@
 //! - §3.2 and §7: entry `index` of `origin` is signed by the key the roster
 //!   authorises for that origin and index ([`authorised_key`]);
 //! - §8: a receiver stores entries in index order ([`check_position`]);
+//! - §6: nothing is appended to a log, the own one included, while a
+//!   proof that it equivocated is held and no operator cleared it
+//!   ([`check_open`]);
 //! - §3.1 `refers_to`: an amendment or revocation refers to an earlier
 //!   denial of the same log, by index and leaf hash, and nothing follows a
 //!   revocation ([`check_reference`]);
@@ -47,6 +50,18 @@ pub enum LedgerError {
     BadReference { kind: Kind, index: u64 },
     #[error("refers_to.index {0}: the denial was revoked and can no longer be amended or revoked")]
     AlreadyRevoked(u64),
+    #[error(
+        "log {0} is quarantined after equivocation; nothing of it is accepted until an operator clears it"
+    )]
+    Quarantined(Origin),
+    #[error(
+        "this node's own log {0} is quarantined after equivocation: a proof holds two \
+         different entries or checkpoints it signed for one position, and its peers accept \
+         nothing more of it; an operator must investigate (`concord status`, `concord audit`), \
+         make this node hold the history the federation verified, and only then lift the \
+         quarantine with `concord quarantine clear --log <id> --operator <name> --reason <why>`"
+    )]
+    OwnLogQuarantined(Origin),
 }
 
 impl LedgerError {
@@ -57,6 +72,8 @@ impl LedgerError {
             Self::Key(_) => "unauthorised_key",
             Self::BadReference { .. } => "bad_reference",
             Self::AlreadyRevoked(_) => "already_revoked",
+            Self::Quarantined(_) => "quarantined",
+            Self::OwnLogQuarantined(_) => "own_log_quarantined",
         }
     }
 }
@@ -113,6 +130,43 @@ pub fn check_position(origin: &Origin, next: u64, header: &EntryHeader) -> Resul
         });
     }
     Ok(())
+}
+
+/// Who appends to a log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appender {
+    /// The member's own writer, which signs what it appends.
+    Own,
+    /// A replica of another member's log (gossip, sync, import).
+    Replica,
+}
+
+/// Whether a quarantine is held on a log: a node holds a valid proof that
+/// the log equivocated, and no operator has cleared it since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quarantine {
+    Clear,
+    Held,
+}
+
+/// Checks that `origin`'s log may grow (PROTOCOL.md §6). A quarantined log
+/// takes nothing more: a replica refuses the offender's entries and
+/// checkpoints, and the offender's own writer signs nothing more, since
+/// every peer holding the proof would refuse it.
+///
+/// # Errors
+/// [`LedgerError::Quarantined`], or [`LedgerError::OwnLogQuarantined`]
+/// for the own writer, which says what the operator must do.
+pub fn check_open(
+    origin: &Origin,
+    quarantine: Quarantine,
+    appender: Appender,
+) -> Result<(), LedgerError> {
+    match (quarantine, appender) {
+        (Quarantine::Clear, _) => Ok(()),
+        (Quarantine::Held, Appender::Own) => Err(LedgerError::OwnLogQuarantined(origin.clone())),
+        (Quarantine::Held, Appender::Replica) => Err(LedgerError::Quarantined(origin.clone())),
+    }
 }
 
 /// What the rules read of a log: the entries it already holds.
@@ -566,6 +620,35 @@ mod tests {
                 found: origin("cl"),
             }),
         );
+    }
+
+    #[test]
+    fn a_quarantined_log_takes_nothing_and_its_own_writer_is_told_why() {
+        let cl = origin("cl");
+        let check = |quarantine, appender, expected: Result<(), LedgerError>| {
+            assert_eq!(
+                check_open(&cl, quarantine, appender),
+                expected,
+                "{quarantine:?} {appender:?}"
+            );
+        };
+        check(Quarantine::Clear, Appender::Own, Ok(()));
+        check(Quarantine::Clear, Appender::Replica, Ok(()));
+        check(
+            Quarantine::Held,
+            Appender::Own,
+            Err(LedgerError::OwnLogQuarantined(cl.clone())),
+        );
+        check(
+            Quarantine::Held,
+            Appender::Replica,
+            Err(LedgerError::Quarantined(cl.clone())),
+        );
+        // The own writer's refusal says what the operator must do; the
+        // replica's has the code an audit reports a quarantine under.
+        let own = LedgerError::OwnLogQuarantined(cl.clone()).to_string();
+        assert!(own.contains("concord quarantine clear"), "{own}");
+        assert_eq!(LedgerError::Quarantined(cl).code(), "quarantined");
     }
 
     #[test]

@@ -34,6 +34,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use concord_protocol::ledger::LedgerError;
 use tokio_util::sync::CancellationToken;
 
 use crate::net::NetHandle;
@@ -105,9 +106,10 @@ impl From<QueryError> for ApiError {
 impl From<PublishError> for ApiError {
     fn from(e: PublishError) -> Self {
         match e {
-            PublishError::Rejected(r @ Rejected::Quarantined(_)) => {
-                ApiError::new(StatusCode::CONFLICT, "quarantined", r.to_string())
-            }
+            // A quarantine is the log's state, not a fault of the record.
+            PublishError::Rejected(Rejected::Ledger(
+                closed @ (LedgerError::Quarantined(_) | LedgerError::OwnLogQuarantined(_)),
+            )) => ApiError::new(StatusCode::CONFLICT, closed.code(), closed.to_string()),
             PublishError::Rejected(r) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "rejected", r.to_string())
             }

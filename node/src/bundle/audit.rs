@@ -17,7 +17,7 @@ use concord_protocol::merkle::Hash;
 use concord_protocol::origin::Origin;
 
 use crate::audit::{
-    CheckedChunk, Finding, Item, LogAudit, LogReport, Progress, PurgeClaim, Report,
+    CheckedChunk, Finding, Item, LogAudit, LogReport, Progress, PurgeClaim, Report, check_proof,
 };
 use crate::parallel::InOrder;
 use crate::store::{LogHead, StoredCheckpoint};
@@ -307,13 +307,8 @@ impl<'r: 's, 's> Auditor<'r, '_, 's, '_> {
             Event::Entries(lines) => self.entries(lines),
             Event::Equivocation(line, proof) => {
                 self.end_section();
-                if let Err(e) = proof.verify(self.roster) {
-                    self.framing.find(
-                        Some(line),
-                        "evidence_invalid",
-                        format!("an equivocation proof does not verify: {e}"),
-                    );
-                }
+                let finding = check_proof(&proof, self.roster, ("bundle".into(), None), Some(line));
+                self.framing.findings.push(finding);
             }
             Event::Bad(line, why) => {
                 if let Some(section) = &mut self.section {

@@ -1,15 +1,20 @@
-//! Storing an audited bundle through the verified replica path.
+//! Storing an audited bundle through the verified replica path. A proof
+//! of equivocation it carries, or finds against what this node holds (an
+//! entry or a checkpoint that conflicts with a stored one), is kept and
+//! its log quarantined, as gossip and sync do.
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{self};
 use std::path::Path;
 
 use concord_keys::roster::Roster;
+use concord_protocol::equivocation::{EquivocationProof, ProofError};
 use concord_protocol::origin::Origin;
 use serde::Serialize;
 
 use crate::parallel::par_map;
-use crate::store::Store;
+use crate::store::{CheckpointOutcome, Store};
 
 use super::BundleError;
 use super::format::decode_entry_line;
@@ -61,13 +66,19 @@ fn import_events(
 ) -> Result<ImportSummary, BundleError> {
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| BundleError::Failed(format!("starting a runtime: {e}")))?;
+    let evidence = Evidence {
+        store,
+        roster,
+        runtime: &runtime,
+        recorded: Cell::new(0),
+    };
     let mut summary = ImportSummary::default();
     let mut checkpoints: Vec<String> = Vec::new();
     let read_error = |e: io::Error| BundleError::Input(format!("reading {}: {e}", path.display()));
     while let Some(event) = reader.next_event().map_err(read_error)? {
         match event {
             Event::Log(_, log) => {
-                accept_checkpoints(store, roster, &mut checkpoints, summary.logs.last_mut())?;
+                accept_checkpoints(&evidence, &mut checkpoints, summary.logs.last_mut())?;
                 summary.logs.push(ImportedLog {
                     origin: log.origin.to_string(),
                     skipped: (&log.origin == own)
@@ -101,37 +112,62 @@ fn import_events(
                         .iter()
                         .map(|(index, why)| format!("#{index}: {why}")),
                 );
+                for proof in outcome.equivocations {
+                    // The store made it of two entries it verified.
+                    let _verified = evidence.record(proof)?;
+                }
             }
             Event::Equivocation(_, proof) => {
-                accept_checkpoints(store, roster, &mut checkpoints, summary.logs.last_mut())?;
-                let verified = proof.verify(roster).map_err(|e| {
+                accept_checkpoints(&evidence, &mut checkpoints, summary.logs.last_mut())?;
+                evidence.record(proof)?.map_err(|e| {
                     BundleError::Input(format!(
                         "{}: a proof changed after its audit: {e}",
                         path.display()
                     ))
                 })?;
-                runtime.block_on(store.record_equivocation(crate::store::EvidenceRecord {
-                    origin: verified.origin.clone(),
-                    position: verified.position,
-                    found_at: crate::clock::now(),
-                    proof,
-                }))?;
-                summary.evidence += 1;
             }
             Event::End { .. } => {
-                accept_checkpoints(store, roster, &mut checkpoints, summary.logs.last_mut())?;
+                accept_checkpoints(&evidence, &mut checkpoints, summary.logs.last_mut())?;
             }
             Event::Head(..) | Event::Purge(..) | Event::Bad(..) => {}
         }
     }
     store.flush_blocking()?;
+    summary.evidence = evidence.recorded.get();
     Ok(summary)
+}
+
+/// Where an import keeps the proofs it carries or finds, and how many.
+struct Evidence<'a> {
+    store: &'a Store,
+    roster: &'a Roster,
+    runtime: &'a tokio::runtime::Runtime,
+    recorded: Cell<usize>,
+}
+
+impl Evidence<'_> {
+    /// Keeps `proof` and quarantines its log, by the store's one step for
+    /// every path that comes upon a proof.
+    ///
+    /// # Errors
+    /// The store cannot be written; a proof that does not verify is the
+    /// inner error, and nothing is kept.
+    fn record(&self, proof: EquivocationProof) -> Result<Result<(), ProofError>, BundleError> {
+        let found = self.runtime.block_on(self.store.record_equivocation(
+            proof,
+            self.roster,
+            crate::clock::now(),
+        ))?;
+        if found.is_ok() {
+            self.recorded.set(self.recorded.get() + 1);
+        }
+        Ok(found.map(drop))
+    }
 }
 
 /// Offers the section's checkpoints to the store once its entries are in.
 fn accept_checkpoints(
-    store: &Store,
-    roster: &Roster,
+    evidence: &Evidence<'_>,
     notes: &mut Vec<String>,
     log: Option<&mut ImportedLog>,
 ) -> Result<(), BundleError> {
@@ -140,8 +176,20 @@ fn accept_checkpoints(
         return Ok(());
     };
     for note in notes {
-        match store.accept_checkpoint(note.as_bytes(), roster)? {
-            Ok(crate::store::CheckpointOutcome::Stored { .. }) => log.checkpoints_stored += 1,
+        match evidence
+            .store
+            .accept_checkpoint(note.as_bytes(), evidence.roster)?
+        {
+            Ok(CheckpointOutcome::Stored { .. }) => log.checkpoints_stored += 1,
+            Ok(CheckpointOutcome::Inconsistent { size, proof }) => {
+                log.refused.push(format!(
+                    "checkpoint of size {size}: not the stored tree's root at that size"
+                ));
+                if let Some(proof) = proof {
+                    // The store made it of two checkpoints it verified.
+                    let _verified = evidence.record(proof)?;
+                }
+            }
             Ok(_) => {}
             Err(why) => log.refused.push(format!("checkpoint: {why}")),
         }

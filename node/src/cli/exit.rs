@@ -5,8 +5,9 @@ use crate::audit::SourceError;
 use crate::bundle::BundleError;
 use crate::publish::PublishError;
 use crate::query::QueryError;
-use crate::store::StoreError;
+use crate::store::{Rejected, StoreError};
 use crate::testnet::TestnetError;
+use concord_protocol::ledger::LedgerError;
 
 use super::client::ClientError;
 
@@ -115,6 +116,11 @@ fn client_code(e: &ClientError) -> u8 {
         ClientError::Query(q) => query_code(q),
         ClientError::Store(s) => store_code(s),
         ClientError::Publish(PublishError::Storage(_)) => STORAGE,
+        // The log's state refuses it, not the record: as a running node's
+        // 409 does.
+        ClientError::Publish(PublishError::Rejected(Rejected::Ledger(
+            LedgerError::Quarantined(_) | LedgerError::OwnLogQuarantined(_),
+        ))) => FAILURE,
         ClientError::Publish(_) | ClientError::Observer(_) => INVALID_INPUT,
         ClientError::Refused { status, .. } => match status {
             400 | 413 | 422 => INVALID_INPUT,

@@ -4,7 +4,7 @@
 
 use concord_protocol::checkpoint::SignedCheckpoint;
 use concord_protocol::equivocation::{EquivocationProof, KeyLookup, KeyRefusal};
-use concord_protocol::ledger::LedgerError;
+use concord_protocol::ledger::{self, Appender, LedgerError};
 use concord_protocol::merkle::{self};
 use concord_protocol::origin::Origin;
 
@@ -96,8 +96,10 @@ impl Store {
                 "checkpoint of {origin}: {e}"
             ))));
         }
-        if self.quarantined(&origin)?.is_some() {
-            return Ok(Err(Rejected::Quarantined(origin)));
+        if let Err(closed) =
+            ledger::check_open(&origin, self.quarantine(&origin)?, Appender::Replica)
+        {
+            return Ok(Err(closed.into()));
         }
         let log_id = self.ensure_log_id(&origin)?;
         let _write = self.lock_log(log_id);

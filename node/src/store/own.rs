@@ -4,7 +4,7 @@
 
 use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint};
 use concord_protocol::entry::{EntryRef, SignedEntry};
-use concord_protocol::ledger;
+use concord_protocol::ledger::{self, Appender};
 use concord_protocol::origin::Origin;
 use concord_protocol::record::{IndexTerms, Kind};
 
@@ -26,6 +26,16 @@ impl OwnGroup<'_> {
     /// The index the next entry must have.
     pub fn next_index(&self) -> u64 {
         self.staging.size
+    }
+
+    /// Whether the own log may grow: not while it is quarantined, which
+    /// the ledger decides.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the quarantine cannot be read.
+    pub fn check_open(&self) -> Result<Result<(), Rejected>, StoreError> {
+        let quarantine = self.staging.store().quarantine(&self.origin)?;
+        Ok(ledger::check_open(&self.origin, quarantine, Appender::Own).map_err(Rejected::from))
     }
 
     /// The reference an entry of `kind` appended next makes to entry

@@ -5,8 +5,8 @@
 //! JSON, one record per denial in the log's status pages.
 
 use concord_protocol::entry::Digest256;
-use concord_protocol::equivocation::EquivocationProof;
-use concord_protocol::ledger::DenialStatus;
+use concord_protocol::equivocation::{Equivocation, EquivocationProof, KeyLookup, ProofError};
+use concord_protocol::ledger::{DenialStatus, Quarantine};
 use concord_protocol::origin::Origin;
 use concord_protocol::record::Date;
 use serde::{Deserialize, Serialize};
@@ -110,11 +110,31 @@ impl Store {
         Ok(out)
     }
 
-    /// Keeps `record`, and quarantines its log, both durably.
+    /// Verifies `proof` against `roster` and, if it proves an equivocation,
+    /// keeps it and quarantines its log, both durably, as found at
+    /// `found_at`. Every path that comes upon a proof (gossip, sync, a
+    /// conflicting checkpoint, an import) records it here, so each keeps the
+    /// same evidence and the same quarantine.
     ///
     /// # Errors
-    /// [`StoreError`] when the store cannot be written.
-    pub async fn record_equivocation(&self, record: EvidenceRecord) -> Result<(), StoreError> {
+    /// [`StoreError`] when the store cannot be written; a proof that does
+    /// not verify is the inner error, and nothing is kept.
+    pub async fn record_equivocation(
+        &self,
+        proof: EquivocationProof,
+        roster: &impl KeyLookup,
+        found_at: u64,
+    ) -> Result<Result<Equivocation, ProofError>, StoreError> {
+        let found = match proof.verify(roster) {
+            Ok(found) => found,
+            Err(e) => return Ok(Err(e)),
+        };
+        let record = EvidenceRecord {
+            origin: found.origin.clone(),
+            position: found.position,
+            found_at,
+            proof,
+        };
         let json = serde_json::to_vec(&record).expect("evidence holds only strings and integers");
         let id = Digest256::of(&serde_json::to_vec(&record.proof).expect("a proof serialises"));
         self.inner.evidence.insert(id.0, json)?;
@@ -129,7 +149,8 @@ impl Store {
                 serde_json::to_vec(&quarantine).expect("serialisable"),
             )?;
         }
-        self.flush().await
+        self.flush().await?;
+        Ok(Ok(found))
     }
 
     /// Every equivocation proof held.
@@ -159,6 +180,18 @@ impl Store {
                 .map(Some)
                 .map_err(|e| StoreError::Corrupt(format!("quarantine record of {origin}: {e}"))),
         }
+    }
+
+    /// Whether `origin` is quarantined, as the ledger's rules read it.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a read failure.
+    pub fn quarantine(&self, origin: &Origin) -> Result<Quarantine, StoreError> {
+        Ok(if self.inner.quarantine.contains_key(origin.as_str())? {
+            Quarantine::Held
+        } else {
+            Quarantine::Clear
+        })
     }
 
     /// Every quarantined log.

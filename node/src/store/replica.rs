@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use concord_protocol::checkpoint::SignedCheckpoint;
 use concord_protocol::entry::{self, EntryError, EntryHeader, SignedEntry};
 use concord_protocol::equivocation::{EquivocationProof, KeyLookup};
-use concord_protocol::ledger::{self, LedgerError};
+use concord_protocol::ledger::{self, Appender, LedgerError};
 use concord_protocol::merkle::{self};
 use concord_protocol::origin::Origin;
 use concord_protocol::record::{IndexTerms, Kind, Record};
@@ -251,11 +251,9 @@ impl Store {
         roster: &(impl KeyLookup + Sync),
     ) -> Result<IngestOutcome, StoreError> {
         let mut outcome = IngestOutcome::default();
-        if self.quarantined(origin)?.is_some() {
-            outcome.rejected = items
-                .iter()
-                .map(|_| (0, Rejected::Quarantined(origin.clone())))
-                .collect();
+        if let Err(closed) = ledger::check_open(origin, self.quarantine(origin)?, Appender::Replica)
+        {
+            outcome.rejected = items.iter().map(|_| (0, closed.clone().into())).collect();
             return Ok(outcome);
         }
         let log_id = self.ensure_log_id(origin)?;

@@ -38,10 +38,6 @@ pub enum Rejected {
     Ledger(#[from] LedgerError),
     #[error("payload does not validate: {0}")]
     Record(String),
-    #[error(
-        "log {0} is quarantined after equivocation; nothing of it is accepted until an operator clears it"
-    )]
-    Quarantined(Origin),
     #[error("entries {start}..{end} do not give the root of the signed checkpoint of size {size}")]
     CheckpointMismatch { start: u64, end: u64, size: u64 },
     #[error("entry {index} conflicts with the stored entry: equivocation")]
@@ -115,6 +111,11 @@ impl Sealed {
 }
 
 impl<'a> Staging<'a> {
+    /// The store the group goes to.
+    pub(super) fn store(&self) -> &'a Store {
+        self.store
+    }
+
     pub(super) fn new(store: &'a Store, log_id: u32) -> Result<Self, StoreError> {
         let head = store.head_of(log_id)?;
         let (number, slot) = page::locate(head.size);

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use concord_protocol::origin::Origin;
 
-use crate::audit::{self, Progress};
+use crate::audit::{self, Finding, Progress};
 use crate::bundle::{self, FORMAT, Head, PayloadFilter};
 use crate::cli::exit::{AUDIT_FINDINGS, CliError, CliResult};
 use crate::cli::{ExportArgs, ImportArgs};
@@ -76,12 +76,13 @@ pub fn export(args: &ExportArgs) -> CliResult {
 }
 
 /// Audits the bundle against the home's roster, and stores it only if the
-/// audit is clean.
+/// audit found nothing but evidence of equivocation (proofs it carries,
+/// which are kept and quarantine their logs).
 ///
 /// # Errors
-/// Exit 6 with nothing stored when the bundle has findings; exit 6 after
-/// storing when entries conflict with the store; exit 5 when the node holds
-/// the store.
+/// Exit 6 with nothing stored when the bundle has other findings; exit 6
+/// after storing when it proves an equivocation or its entries conflict with
+/// the store; exit 5 when the node holds the store.
 pub fn import(args: &ImportArgs) -> CliResult {
     crate::cli::heap::keep_free_top();
     let home = Home::new(&args.home);
@@ -99,7 +100,9 @@ pub fn import(args: &ImportArgs) -> CliResult {
         &progress,
     )?;
     progress.finish();
-    if !audited.report.findings.is_empty() {
+    // A sound bundle that carries a proof is imported: the proof is what
+    // this node must keep.
+    if !audited.report.findings.iter().all(Finding::is_evidence) {
         if args.json {
             print_json(&audited.report);
         } else {
@@ -151,7 +154,16 @@ pub fn import(args: &ImportArgs) -> CliResult {
         return Err(CliError::new(
             AUDIT_FINDINGS,
             anyhow::anyhow!(
-                "{refused} entries conflict with this node's store; see `concord status` for the evidence"
+                "{refused} entries or checkpoints conflict with this node's store; see `concord status` for the evidence"
+            ),
+        ));
+    }
+    if summary.evidence > 0 {
+        return Err(CliError::new(
+            AUDIT_FINDINGS,
+            anyhow::anyhow!(
+                "{} equivocation proof(s) kept, their logs quarantined; see `concord status` for the evidence",
+                summary.evidence
             ),
         ));
     }

@@ -8,6 +8,11 @@ use crate::query::Published;
 
 use super::{print_json, read_input};
 
+/// # Errors
+/// Exit 3 for a record refused as input; exit 1 when the own log is
+/// quarantined (the running node's API answers 409
+/// `own_log_quarantined`), with what the operator must do; exit 5 when
+/// the node cannot be reached; exit 7 when the disk refused the write.
 pub fn publish(args: &PublishArgs) -> CliResult {
     let body = read_input(&args.file)?;
     let submission = Submission::parse(&args.kind, &args.visibility, None, body)?;
