@@ -34,6 +34,7 @@ const COMMITTED_QUEUE: usize = 256;
 /// Anything that stops the node from starting: config, keys, roster, a store
 /// in use or corrupt, an address that cannot be bound.
 pub async fn run(home: &Home, shutdown: CancellationToken) -> anyhow::Result<()> {
+    home.check_permissions()?;
     let config = home.config()?;
     let identity = home.identity()?;
     let roster = Arc::new(home.roster()?);
