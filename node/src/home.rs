@@ -18,6 +18,7 @@
 
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
@@ -80,6 +81,47 @@ pub struct NetworkConfig {
 pub struct ApiConfig {
     /// Loopback by default: the API is for this agency's own officers.
     pub listen: SocketAddr,
+    /// What one client may hold of the server (`[api.limits]`).
+    #[serde(default)]
+    pub limits: ApiLimits,
+}
+
+/// Bounds on what clients may hold of the API server, so that a client
+/// that opens many connections, sends half a request or publishes in a
+/// loop cannot stop the node answering the others. Zero is refused where
+/// it would make the API unusable.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiLimits {
+    /// Milliseconds a client has to send a request's headers, counted
+    /// from its connection or its previous request; then it is closed.
+    pub header_timeout_ms: NonZeroU64,
+    /// Milliseconds a client has to send a request's whole body; then it
+    /// gets 408 and is closed.
+    pub body_timeout_ms: NonZeroU64,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: NonZeroUsize,
+    /// Publishes per second one bearer token may keep up.
+    pub publish_per_second: NonZeroU32,
+    /// Publishes one bearer token may make at once before the rate above
+    /// holds it back (a 429 with `Retry-After`).
+    pub publish_burst: NonZeroU32,
+}
+
+impl Default for ApiLimits {
+    fn default() -> Self {
+        let nonzero = "the defaults are not zero";
+        Self {
+            header_timeout_ms: NonZeroU64::new(10_000).expect(nonzero),
+            body_timeout_ms: NonZeroU64::new(30_000).expect(nonzero),
+            max_connections: NonZeroUsize::new(256).expect(nonzero),
+            // An officer publishes a few records a day and a script a
+            // backlog of thousands at once; a script gone wrong is held
+            // to a hundred a second.
+            publish_per_second: NonZeroU32::new(100).expect(nonzero),
+            publish_burst: NonZeroU32::new(5_000).expect(nonzero),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
