@@ -161,7 +161,8 @@ fn half_sent_requests_are_dropped_and_the_api_still_answers() {
     )
     .expect("half a body");
 
-    // A client that sends whole requests is answered all along.
+    // A client that sends whole requests is answered, at the latest once
+    // the header timeout freed a place under the cap.
     let api = net.api(NODE);
     wait_until(PROMPTLY, "a whole request is answered", || api.health());
 
