@@ -266,8 +266,11 @@ impl Tmpfs {
         std::fs::create_dir_all(dir).expect("mount point");
         let run = Run::of({
             let mut command = Command::new("mount");
+            // A tmpfs is 1777 unless told otherwise, and a node refuses to
+            // run on a store others can write.
+            let options = format!("size={size},mode=0700");
             command
-                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .args(["-t", "tmpfs", "-o", &options, "tmpfs"])
                 .arg(dir);
             command
         });

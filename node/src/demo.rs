@@ -8,6 +8,7 @@
 //! node holds identical logs, and runs until Ctrl-C, which stops every
 //! process it started.
 
+use crate::stdout::StdoutError;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -102,10 +103,10 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
         Some(d) => d.clone(),
         None => std::env::temp_dir().join(format!("concord-demo-{}", std::process::id())),
     };
-    println!(
+    outln!(
         "Creating the Pacific Alliance federation in {}",
         dir.display()
-    );
+    )?;
     let homes = testnet::build(&Plan {
         dir: dir.clone(),
         members: ["cl", "co", "mx", "pe", "br"].map(String::from).to_vec(),
@@ -127,10 +128,12 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             &NodeOptions::default(),
         )?;
         nodes.processes.push((id.clone(), process));
-        println!(
+        outln!(
             "  started {:<7} {}  api http://{}",
-            id, home.member.name, home.config.api.listen
-        );
+            id,
+            home.member.name,
+            home.config.api.listen
+        )?;
     }
     let clients: Vec<(String, Api)> = homes
         .iter()
@@ -176,10 +179,10 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
                     .with_context(|| format!("publishing {name} on {state}"))?
                     .index;
                 lock(&published).insert((state.clone(), index), Instant::now());
-                println!(
+                outln!(
                     "{:>7.3}s  {state:<7} published {kind:<7} {state}#{index}  {name}",
                     start.elapsed().as_secs_f64()
-                );
+                )?;
                 std::thread::sleep(PUBLISH_PACE);
             }
             Ok(())
@@ -194,9 +197,9 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     if options.exit_after_sync {
         return Ok(());
     }
-    print_usage(&dir, &homes);
+    print_usage(&dir, &homes)?;
     wait_for_ctrl_c();
-    println!("stopping every node…");
+    outln!("stopping every node…")?;
     drop(nodes);
     Ok(())
 }
@@ -269,20 +272,20 @@ fn watch_convergence(
                         // A node's own log grows when its publish commits,
                         // not by receiving anything.
                         let what = if log_id == id { "stored" } else { "received" };
-                        println!(
+                        outln!(
                             "{:>7.3}s  {id:<7} {what:<8}  {log_id}#{index}{after}",
                             start.elapsed().as_secs_f64()
-                        );
+                        )?;
                     }
                 }
                 complete &= size >= *want;
             }
         }
         if complete {
-            println!(
+            outln!(
                 "{:>7.3}s  every node holds every entry",
                 start.elapsed().as_secs_f64()
-            );
+            )?;
             return Ok(());
         }
         anyhow::ensure!(
@@ -312,43 +315,43 @@ fn check_identical(clients: &[(String, Api)]) -> anyhow::Result<()> {
         }
     }
     if let Some(r) = reference {
-        println!("all {} nodes hold identical logs:", clients.len());
+        outln!("all {} nodes hold identical logs:", clients.len())?;
         for (origin, (size, root)) in r {
-            println!("  {origin:<40} size {size:>3}  root {root}");
+            outln!("  {origin:<40} size {size:>3}  root {root}")?;
         }
     }
     Ok(())
 }
 
-fn print_usage(dir: &Path, homes: &[NewHomeView]) {
+fn print_usage(dir: &Path, homes: &[NewHomeView]) -> Result<(), StdoutError> {
     let mx = dir.join("mx");
     let un = dir.join("un1540");
-    println!();
-    println!("The federation keeps running. Try, in another terminal:");
-    println!("  concord status --home {}", mx.display());
-    println!("  concord list --home {} --log cl", mx.display());
-    println!(
+    outln!()?;
+    outln!("The federation keeps running. Try, in another terminal:")?;
+    outln!("  concord status --home {}", mx.display())?;
+    outln!("  concord list --home {} --log cl", mx.display())?;
+    outln!(
         "  concord show --home {} --log br --index 0 --json",
         un.display()
-    );
-    println!("  concord checkpoint --home {} --log pe", un.display());
-    println!(
+    )?;
+    outln!("  concord checkpoint --home {} --log pe", un.display())?;
+    outln!(
         "  concord proof inclusion --home {} --log co --index 0",
         mx.display()
-    );
-    println!(
+    )?;
+    outln!(
         "  concord publish denial --home {} --file scenarios/records/denials/<file>.json",
         mx.display()
-    );
-    println!(
+    )?;
+    outln!(
         "Nodes: {}",
         homes
             .iter()
             .map(|h| h.member.id.to_string())
             .collect::<Vec<_>>()
             .join(", ")
-    );
-    println!("Press Ctrl-C to stop every node.");
+    )?;
+    outln!("Press Ctrl-C to stop every node.")
 }
 
 fn wait_for_ctrl_c() {

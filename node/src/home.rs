@@ -10,10 +10,16 @@
 //!
 //! The key file's passphrase comes from `CONCORD_PASSPHRASE`; demo homes
 //! made with insecure keys need none.
+//!
+//! A home holds members-only payloads (in `db/`) and secrets, so its
+//! directories are created 0700 and its secret files 0600; a node refuses
+//! to run on a home that another local user could write
+//! ([`Home::check_permissions`]).
 
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
@@ -75,6 +81,47 @@ pub struct NetworkConfig {
 pub struct ApiConfig {
     /// Loopback by default: the API is for this agency's own officers.
     pub listen: SocketAddr,
+    /// What one client may hold of the server (`[api.limits]`).
+    #[serde(default)]
+    pub limits: ApiLimits,
+}
+
+/// Bounds on what clients may hold of the API server, so that a client
+/// that opens many connections, sends half a request or publishes in a
+/// loop cannot stop the node answering the others. Zero is refused where
+/// it would make the API unusable.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiLimits {
+    /// Milliseconds a client has to send a request's headers, counted
+    /// from its connection or its previous request; then it is closed.
+    pub header_timeout_ms: NonZeroU64,
+    /// Milliseconds a client has to send a request's whole body; then it
+    /// gets 408 and is closed.
+    pub body_timeout_ms: NonZeroU64,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: NonZeroUsize,
+    /// Publishes per second one bearer token may keep up.
+    pub publish_per_second: NonZeroU32,
+    /// Publishes one bearer token may make at once before the rate above
+    /// holds it back (a 429 with `Retry-After`).
+    pub publish_burst: NonZeroU32,
+}
+
+impl Default for ApiLimits {
+    fn default() -> Self {
+        let nonzero = "the defaults are not zero";
+        Self {
+            header_timeout_ms: NonZeroU64::new(10_000).expect(nonzero),
+            body_timeout_ms: NonZeroU64::new(30_000).expect(nonzero),
+            max_connections: NonZeroUsize::new(256).expect(nonzero),
+            // An officer publishes a few records a day and a script a
+            // backlog of thousands at once; a script gone wrong is held
+            // to a hundred a second.
+            publish_per_second: NonZeroU32::new(100).expect(nonzero),
+            publish_burst: NonZeroU32::new(5_000).expect(nonzero),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -234,7 +281,9 @@ impl Home {
     /// # Errors
     /// A roster that does not verify as genesis or as the next version.
     pub fn install_roster(&self, bytes: &[u8]) -> anyhow::Result<Roster> {
-        std::fs::create_dir_all(self.roster_dir())?;
+        let roster_dir = self.roster_dir();
+        create_private_dir(&roster_dir)
+            .with_context(|| format!("creating {}", roster_dir.display()))?;
         let roster = match self.roster() {
             Ok(previous) => SignedRoster::verify_update(bytes, &previous)?,
             Err(_) => SignedRoster::verify_genesis(bytes)?,
@@ -243,6 +292,54 @@ impl Home {
         write_new(&path, bytes, 0o644)?;
         Ok(roster)
     }
+
+    /// Refuses a home that another local user could write: the home
+    /// directory, `config.toml`, the key file, the token, `roster/` or
+    /// `db/` writable by its group or by everyone. Such a user could swap
+    /// the roster or the config, or damage the store, under the node.
+    ///
+    /// # Errors
+    /// The first such path, with the `chmod` that fixes it.
+    pub fn check_permissions(&self) -> anyhow::Result<()> {
+        let paths = [
+            self.dir.clone(),
+            self.config_path(),
+            self.key_path(),
+            self.token_path(),
+            self.roster_dir(),
+            self.db_path(),
+        ];
+        for path in paths {
+            // What does not exist yet (the store before the first run) is
+            // created private.
+            let Ok(metadata) = std::fs::metadata(&path) else {
+                continue;
+            };
+            let mode = metadata.permissions().mode() & 0o7777;
+            if mode & 0o022 != 0 {
+                bail!(
+                    "{} is writable by other local users (mode {mode:04o}); refusing to run on it. \
+                     Fix it with `chmod go-w {}`",
+                    path.display(),
+                    path.display()
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Creates `dir` and any missing parent, each mode 0700: a home, its
+/// roster and its store are for the node's own user only. A directory that
+/// exists keeps its mode.
+///
+/// # Errors
+/// An I/O failure.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 /// Writes a new file durably (temp file, fsync, rename), never replacing one.
@@ -257,7 +354,7 @@ pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
         );
     }
     let dir = path.parent().context("path has no parent directory")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    create_private_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
     let tmp = path.with_extension("tmp");
     let mut file = std::fs::OpenOptions::new()
         .write(true)

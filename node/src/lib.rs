@@ -4,6 +4,10 @@
 //! The binary `concord` is a thin `main` over this library; see
 //! `ARCHITECTURE.md` at the repository root for the data path and invariants.
 
+// First, so that its `out!` and `outln!` are in scope in every module.
+#[macro_use]
+pub mod stdout;
+
 pub mod api;
 pub mod audit;
 pub mod bundle;

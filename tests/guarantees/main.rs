@@ -3,3 +3,4 @@
 //! `concord-scenarios`.
 
 mod evidence;
+mod surfaces;

@@ -7,17 +7,21 @@ use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, ApiState};
 
+/// The token of `Authorization: Bearer <token>`, if the request has one.
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
 /// Lets a request through only with `Authorization: Bearer <HOME/api.token>`.
 pub(super) async fn require_token(
     State(state): State<ApiState>,
-    headers: HeaderMap,
     request: Request,
     next: Next,
 ) -> Response {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+    let presented = bearer(request.headers());
     // Compare in constant time: the token is the only secret on this path.
     let matches = presented.is_some_and(|p| {
         p.len() == state.token.len()

@@ -2,6 +2,10 @@
 //!
 //! Bound to loopback by default and protected by the bearer token in
 //! `HOME/api.token` ([`auth`]); `/v1/health` and `/metrics` need no token.
+//! What a client may hold of the server is bounded by `[api.limits]`:
+//! connections and the time to send headers ([`server`]), the time to send
+//! a body, JSON bodies only (415) and the publish rate of each token (429
+//! with `Retry-After`) ([`limits`]).
 //! Every answer is built by the query service ([`crate::query`]), the same
 //! one the CLI uses on a stopped node. Errors are JSON
 //! `{"error": <stable code>, "message": <what and why>}`.
@@ -23,20 +27,24 @@
 
 mod auth;
 mod federation;
+mod limits;
 mod logs;
 mod metrics;
 mod records;
+mod server;
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
 use concord_protocol::ledger::LedgerError;
 use tokio_util::sync::CancellationToken;
 
+use crate::home::ApiLimits;
 use crate::net::NetHandle;
 use crate::publish::{PublishError, Publisher};
 use crate::query::{MAX_BODY_BYTES, Queries, QueryError};
@@ -127,11 +135,27 @@ impl From<PublishError> for ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// The router over `state`.
-pub fn router(state: ApiState) -> Router {
+/// The router over `state`, within `limits`.
+pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
+    let body_timeout = Duration::from_millis(limits.body_timeout_ms.get());
+    // Routes that take a body get it as JSON, whole, within the deadline;
+    // the token was checked first (the layer of `protected` below).
+    let with_body = |route: MethodRouter<ApiState>| {
+        route
+            .layer(middleware::from_fn_with_state(
+                body_timeout,
+                limits::read_body,
+            ))
+            .layer(middleware::from_fn(limits::require_json))
+    };
+    let publish_rate = limits::PublishRate::new(limits.publish_per_second, limits.publish_burst);
+    let publish = with_body(post(records::publish)).layer(middleware::from_fn_with_state(
+        publish_rate,
+        limits::limit_publish,
+    ));
     let protected = Router::new()
         .route("/v1/status", get(federation::status))
-        .route("/v1/records/{kind}", post(records::publish))
+        .route("/v1/records/{kind}", publish)
         .route("/v1/logs/{log}/entries", get(logs::list_entries))
         .route("/v1/logs/{log}/entries/{index}", get(logs::show_entry))
         .route("/v1/logs/{log}/checkpoint", get(logs::checkpoint))
@@ -141,7 +165,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/evidence", get(federation::evidence))
         .route(
             "/v1/quarantine/{log}/clear",
-            post(federation::clear_quarantine),
+            with_body(post(federation::clear_quarantine)),
         )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -158,16 +182,13 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-/// Serves `router` on an already-bound listener until `shutdown` fires.
-///
-/// # Errors
-/// An I/O failure of the listener.
+/// Serves the API on an already-bound listener, within `limits`, until
+/// `shutdown` fires and every open connection finished its request.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: ApiState,
+    limits: &ApiLimits,
     shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+) {
+    server::serve(listener, router(state, limits), limits, shutdown).await;
 }

@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 
 use concord_keys::roster::Role;
@@ -58,7 +59,13 @@ pub fn export_file(
         )));
     }
     let partial = out.with_extension("partial");
-    let file = File::create(&partial)
+    // A bundle carries members-only payloads: readable by its owner only.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&partial)
         .map_err(|e| BundleError::Input(format!("creating {}: {e}", partial.display())))?;
     let result = export(
         store,

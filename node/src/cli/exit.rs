@@ -5,6 +5,7 @@ use crate::audit::SourceError;
 use crate::bundle::BundleError;
 use crate::publish::PublishError;
 use crate::query::QueryError;
+use crate::stdout::StdoutError;
 use crate::store::{Rejected, StoreError};
 use crate::testnet::TestnetError;
 use concord_protocol::ledger::LedgerError;
@@ -28,7 +29,7 @@ pub const AUDIT_FINDINGS: u8 = 6;
 pub const STORAGE: u8 = 7;
 
 /// The table `--help` prints.
-pub const HELP: &str = "Exit codes: 0 ok; 1 failure; 2 usage error; 3 input refused (malformed or invalid record, bad argument); 4 not found; 5 node unreachable or store in use; 6 audit findings; 7 storage failure (disk full or failing).";
+pub const HELP: &str = "Exit codes: 0 ok (also when the reader of the output closed it early, as `| head` does); 1 failure; 2 usage error; 3 input refused (malformed or invalid record, bad argument); 4 not found; 5 node unreachable or store in use; 6 audit findings; 7 storage failure (disk full or failing).";
 
 /// An error with the exit code it maps to.
 #[derive(Debug)]
@@ -68,6 +69,8 @@ fn anyhow_code(error: &anyhow::Error) -> u8 {
         store_code(store)
     } else if let Some(query) = error.downcast_ref::<QueryError>() {
         query_code(query)
+    } else if let Some(stdout) = error.downcast_ref::<StdoutError>() {
+        stdout_code(stdout)
     } else {
         FAILURE
     }
@@ -91,6 +94,27 @@ from_typed! {
     SourceError => source_code,
     BundleError => bundle_code,
     TestnetError => testnet_code,
+    StdoutError => stdout_code,
+}
+
+impl CliError {
+    /// Whether the command stopped because the reader of its standard
+    /// output went away: it ends quietly then, since nobody reads the rest.
+    pub fn is_stdout_closed(&self) -> bool {
+        self.error
+            .chain()
+            .any(|e| matches!(e.downcast_ref(), Some(StdoutError::Closed)))
+    }
+}
+
+/// A reader that closed the pipe took what it wanted (`concord list | head`):
+/// exit 0, as ripgrep and `head` users expect, not 141 (killed by
+/// `SIGPIPE`), which would fail a `set -o pipefail` script for no fault.
+fn stdout_code(e: &StdoutError) -> u8 {
+    match e {
+        StdoutError::Closed => OK,
+        StdoutError::Io(_) => FAILURE,
+    }
 }
 
 fn store_code(e: &StoreError) -> u8 {

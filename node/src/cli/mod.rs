@@ -448,6 +448,7 @@ pub fn main() -> ExitCode {
     }
     match dispatch(cli) {
         Ok(()) => ExitCode::from(exit::OK),
+        Err(e) if e.is_stdout_closed() => ExitCode::from(exit::OK),
         Err(e) => {
             eprintln!("error: {:#}", e.error);
             ExitCode::from(e.code)

@@ -130,6 +130,11 @@ pub struct StoredCheckpoint {
 /// # Errors
 /// [`StoreError::Locked`] when the lock is still held after the wait.
 pub fn open_sled(path: &Path) -> Result<sled::Db, StoreError> {
+    // sled would create the directory with the umask's mode (0755,
+    // typically): made first, it is private, since it holds members-only
+    // payloads.
+    crate::home::create_private_dir(path)
+        .map_err(|e| StoreError::Io(format!("creating {}: {e}", path.display())))?;
     let deadline = std::time::Instant::now() + LOCK_WAIT;
     loop {
         match sled::Config::new().path(path).open() {

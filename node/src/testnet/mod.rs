@@ -14,8 +14,8 @@ use concord_protocol::record::Country;
 use ports::free_port;
 
 use crate::home::{
-    ApiConfig, Config, Home, NetworkConfig, ReplicationConfig, RetentionConfig, SyncConfig,
-    WitnessConfig,
+    ApiConfig, ApiLimits, Config, Home, NetworkConfig, ReplicationConfig, RetentionConfig,
+    SyncConfig, WitnessConfig, create_private_dir,
 };
 
 /// Why a home or a federation could not be made.
@@ -135,6 +135,7 @@ fn make_home(spec: &HomeSpec<'_>, protection: Protection<'_>) -> Result<NewHome,
         },
         api: ApiConfig {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], api_port)),
+            limits: ApiLimits::default(),
         },
         witness: WitnessConfig {
             cosign: role == Role::Observer,
@@ -144,7 +145,7 @@ fn make_home(spec: &HomeSpec<'_>, protection: Protection<'_>) -> Result<NewHome,
         retention: RetentionConfig::default(),
         replication: ReplicationConfig::default(),
     };
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    create_private_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
     concord_keys::keyfile::write_key_file(&home.key_path(), &identity, protection)
         .with_context(|| format!("writing {}", home.key_path().display()))?;
     home.write_config(&config)?;

@@ -5,6 +5,7 @@ use crate::audit::{self, Progress, Report, audit_store};
 use crate::cli::AuditArgs;
 use crate::cli::exit::{AUDIT_FINDINGS, CliError, CliResult};
 use crate::home::Home;
+use crate::stdout::StdoutError;
 
 use super::print_json;
 
@@ -50,9 +51,9 @@ pub fn audit(args: &AuditArgs) -> CliResult {
     };
     progress.finish();
     if args.json {
-        print_json(&report);
+        print_json(&report)?;
     } else {
-        print_report(&report);
+        print_report(&report)?;
     }
     if report.findings.is_empty() {
         Ok(())
@@ -64,8 +65,8 @@ pub fn audit(args: &AuditArgs) -> CliResult {
     }
 }
 
-fn print_report(report: &Report) {
-    println!(
+fn print_report(report: &Report) -> Result<(), StdoutError> {
+    outln!(
         "audit of {} against roster {}, records {}: {}",
         report.source,
         report.roster,
@@ -75,9 +76,9 @@ fn print_report(report: &Report) {
             "not validated (--records)"
         },
         report.verdict.to_uppercase()
-    );
+    )?;
     for log in &report.logs {
-        println!(
+        outln!(
             "  {:<40} {:>8} entries  {:>3} checkpoints  root {}  witnesses {}",
             log.origin,
             log.size,
@@ -88,7 +89,7 @@ fn print_report(report: &Report) {
             } else {
                 log.cosigners.join(",")
             }
-        );
+        )?;
     }
     for finding in &report.findings {
         let line = finding
@@ -96,9 +97,12 @@ fn print_report(report: &Report) {
             .map(|l| format!(" line {l}"))
             .unwrap_or_default();
         let at = finding.index.map(|i| format!(" #{i}")).unwrap_or_default();
-        println!(
+        outln!(
             "  FINDING{line} {}{at}: {} — {}",
-            finding.log, finding.what, finding.why
-        );
+            finding.log,
+            finding.what,
+            finding.why
+        )?;
     }
+    Ok(())
 }

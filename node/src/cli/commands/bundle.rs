@@ -61,17 +61,21 @@ pub fn export(args: &ExportArgs) -> CliResult {
     };
     let summary = bundle::export_file(&store, &logs, &head, filter, &identity.log_key, &args.out)?;
     if args.json {
-        print_json(&summary);
+        print_json(&summary)?;
         return Ok(());
     }
-    println!("exported {} ({} bytes)", summary.out, summary.bytes);
+    outln!("exported {} ({} bytes)", summary.out, summary.bytes)?;
     for log in &summary.logs {
-        println!(
+        outln!(
             "  {:<40} {:>8} entries  {:>3} checkpoints  {:>8} payloads  {:>4} purged",
-            log.origin, log.size, log.checkpoints, log.payloads, log.purged
-        );
+            log.origin,
+            log.size,
+            log.checkpoints,
+            log.payloads,
+            log.purged
+        )?;
     }
-    println!("  {} equivocation proof(s)", summary.evidence);
+    outln!("  {} equivocation proof(s)", summary.evidence)?;
     Ok(())
 }
 
@@ -104,7 +108,7 @@ pub fn import(args: &ImportArgs) -> CliResult {
     // this node must keep.
     if !audited.report.findings.iter().all(Finding::is_evidence) {
         if args.json {
-            print_json(&audited.report);
+            print_json(&audited.report)?;
         } else {
             for finding in &audited.report.findings {
                 let line = finding
@@ -128,13 +132,13 @@ pub fn import(args: &ImportArgs) -> CliResult {
     }
     let summary = bundle::import(&store, &roster, &own, &args.bundle)?;
     if args.json {
-        print_json(&summary);
+        print_json(&summary)?;
     } else {
-        println!("imported {}", args.bundle.display());
+        outln!("imported {}", args.bundle.display())?;
         for log in &summary.logs {
             match &log.skipped {
-                Some(why) => println!("  {:<40} skipped: {why}", log.origin),
-                None => println!(
+                Some(why) => outln!("  {:<40} skipped: {why}", log.origin),
+                None => outln!(
                     "  {:<40} {:>8} new  {:>8} already held  {:>3} checkpoints  {} refused",
                     log.origin,
                     log.appended,
@@ -142,12 +146,12 @@ pub fn import(args: &ImportArgs) -> CliResult {
                     log.checkpoints_stored,
                     log.refused.len()
                 ),
-            }
+            }?;
             for refusal in &log.refused {
-                println!("      refused: {refusal}");
+                outln!("      refused: {refusal}")?;
             }
         }
-        println!("  {} equivocation proof(s) recorded", summary.evidence);
+        outln!("  {} equivocation proof(s) recorded", summary.evidence)?;
     }
     let refused: usize = summary.logs.iter().map(|l| l.refused.len()).sum();
     if refused > 0 {

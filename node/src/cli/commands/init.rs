@@ -38,9 +38,9 @@ pub fn init(args: &InitArgs) -> CliResult {
         sync: SyncConfig::default(),
     };
     let (facts, member) = testnet::init(&spec, protection)?;
-    print_json(&facts);
+    print_json(&facts)?;
     let member_json = serde_json::to_string_pretty(&member).expect("a member serialises");
-    println!("roster entry for this agency:\n{member_json}");
+    outln!("roster entry for this agency:\n{member_json}")?;
     Ok(())
 }
 
@@ -63,20 +63,20 @@ pub fn testnet(args: &TestnetArgs) -> CliResult {
     let homes = testnet::build(&Plan::from(args))?;
     let listing: Vec<InitFacts> = homes.iter().map(testnet::NewHomeView::facts).collect();
     if args.json {
-        print_json(&listing);
+        print_json(&listing)?;
         return Ok(());
     }
-    println!(
+    outln!(
         "federation {} created in {}",
         args.federation,
         args.dir.display()
-    );
+    )?;
     for f in &listing {
-        println!("  {:<8} {}  api {}  {}", f.id, f.home, f.api, f.addrs[0]);
+        outln!("  {:<8} {}  api {}  {}", f.id, f.home, f.api, f.addrs[0])?;
     }
-    println!(
+    outln!(
         "start a node with: concord run --home {}/<id>",
         args.dir.display()
-    );
+    )?;
     Ok(())
 }

@@ -18,12 +18,13 @@ use serde::Serialize;
 
 use super::exit::CliError;
 use crate::query::MAX_BODY_BYTES;
+use crate::stdout::StdoutError;
 
-fn print_json<T: Serialize>(value: &T) {
-    println!(
+fn print_json<T: Serialize>(value: &T) -> Result<(), StdoutError> {
+    outln!(
         "{}",
         serde_json::to_string_pretty(value).expect("reports serialise")
-    );
+    )
 }
 
 /// The bytes of `path` (`-`: standard input), no more than a record may be.

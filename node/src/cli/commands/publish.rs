@@ -5,6 +5,7 @@ use crate::cli::exit::CliResult;
 use crate::cli::{ChangeArgs, PublishArgs};
 use crate::home::Home;
 use crate::query::Published;
+use crate::stdout::StdoutError;
 
 use super::{print_json, read_input};
 
@@ -29,17 +30,20 @@ pub fn change(args: &ChangeArgs, kind: &str) -> CliResult {
 fn send(home: &std::path::Path, submission: Submission<'_>, json: bool) -> CliResult {
     let connection = connect(&Home::new(home))?;
     let published = connection.client().publish(submission)?;
-    print_published(&published, json);
+    print_published(&published, json)?;
     Ok(())
 }
 
-fn print_published(published: &Published, json: bool) {
+fn print_published(published: &Published, json: bool) -> Result<(), StdoutError> {
     if json {
-        print_json(published);
+        print_json(published)?;
     } else {
-        println!(
+        outln!(
             "published {} index {} leaf {}",
-            published.origin, published.index, published.leaf_hash
-        );
+            published.origin,
+            published.index,
+            published.leaf_hash
+        )?;
     }
+    Ok(())
 }

@@ -39,16 +39,16 @@ pub fn purge(args: &PurgeArgs) -> CliResult {
     if args.json.json {
         print_json(
             &serde_json::json!({ "expired_denials": listing, "payloads_purged": purged, "dry_run": args.dry_run }),
-        );
+        )?;
     } else {
         for (origin, chain) in &expired {
-            println!("{origin} denial #{} expired: entries {chain:?}", chain[0]);
+            outln!("{origin} denial #{} expired: entries {chain:?}", chain[0])?;
         }
-        println!(
+        outln!(
             "{} expired denials; {purged} payloads purged{}",
             expired.len(),
             if args.dry_run { " (dry run)" } else { "" }
-        );
+        )?;
     }
     Ok(())
 }

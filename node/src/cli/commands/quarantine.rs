@@ -16,7 +16,7 @@ pub fn clear(dir: &Path, log: &str, operator: &str, reason: &str) -> CliResult {
         reason: reason.into(),
     };
     if connect(&home)?.client().clear_quarantine(log, &request)? {
-        println!("quarantine of {origin} lifted by {operator}");
+        outln!("quarantine of {origin} lifted by {operator}")?;
         Ok(())
     } else {
         Err(CliError::new(

@@ -28,16 +28,20 @@ pub fn list(args: &ListArgs) -> CliResult {
         lines.extend(connection.client().entries(log, args.start, args.limit)?);
     }
     if args.json.json {
-        print_json(&lines);
+        print_json(&lines)?;
     } else {
         for line in &lines {
-            println!(
+            outln!(
                 "{} #{:<5} {:<14} {:<18} {}",
-                line.origin, line.index, line.kind, line.visibility, line.summary
-            );
+                line.origin,
+                line.index,
+                line.kind,
+                line.visibility,
+                line.summary
+            )?;
         }
         if lines.is_empty() {
-            println!("no entries");
+            outln!("no entries")?;
         }
     }
     Ok(())
@@ -47,27 +51,30 @@ pub fn show(args: &ShowArgs) -> CliResult {
     let connection = connect(&Home::new(&args.home.home))?;
     let view = connection.client().entry(&args.log, args.index)?;
     if args.json.json {
-        print_json(&view);
+        print_json(&view)?;
         return Ok(());
     }
-    println!(
+    outln!(
         "{} #{}  {}  time {}",
-        view.origin, view.index, view.kind, view.time
-    );
-    println!("leaf hash  {}", view.leaf_hash);
-    println!(
+        view.origin,
+        view.index,
+        view.kind,
+        view.time
+    )?;
+    outln!("leaf hash  {}", view.leaf_hash)?;
+    outln!(
         "header     {}",
         serde_json::to_string(&view.header).unwrap_or_default()
-    );
+    )?;
     if let Some(status) = &view.status {
-        println!("status     {status}");
+        outln!("status     {status}")?;
     }
-    println!("payload    {}", view.payload_state);
+    outln!("payload    {}", view.payload_state)?;
     if let Some(payload) = &view.payload {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(payload).unwrap_or_default()
-        );
+        )?;
     }
     Ok(())
 }
@@ -76,28 +83,36 @@ pub fn status(args: &StatusArgs) -> CliResult {
     let connection = connect(&Home::new(&args.home.home))?;
     let view = connection.client().status()?;
     if args.json.json {
-        print_json(&view);
+        print_json(&view)?;
         return Ok(());
     }
-    println!(
+    outln!(
         "{} ({}, {:?}) in federation {} roster v{}",
-        view.me.id, view.me.origin, view.me.role, view.federation, view.roster_version
-    );
-    println!("peers: {}", view.peers.len());
+        view.me.id,
+        view.me.origin,
+        view.me.role,
+        view.federation,
+        view.roster_version
+    )?;
+    outln!("peers: {}", view.peers.len())?;
     for peer in &view.peers {
-        println!(
+        outln!(
             "  {} {}",
             peer.member.as_deref().unwrap_or("?"),
             peer.peer_id
-        );
+        )?;
     }
-    println!(
+    outln!(
         "{:<40} {:>8} {:>8} {:>8} {:<6} witnesses",
-        "log", "size", "ckpt", "behind", "final"
-    );
+        "log",
+        "size",
+        "ckpt",
+        "behind",
+        "final"
+    )?;
     for log in &view.logs {
         let witnesses: Vec<&str> = log.cosigned_by.iter().map(|c| c.witness.as_str()).collect();
-        println!(
+        outln!(
             "{:<40} {:>8} {:>8} {:>8} {:<6} {}{}",
             log.origin,
             log.size,
@@ -108,10 +123,10 @@ pub fn status(args: &StatusArgs) -> CliResult {
             if log.is_final { "yes" } else { "no" },
             witnesses.join(","),
             if log.quarantined { "  QUARANTINED" } else { "" }
-        );
+        )?;
     }
     if view.evidence > 0 {
-        println!("equivocation proofs held: {}", view.evidence);
+        outln!("equivocation proofs held: {}", view.evidence)?;
     }
     Ok(())
 }
@@ -124,7 +139,7 @@ pub fn checkpoint(args: &CheckpointArgs) -> CliResult {
     };
     let connection = connect(&home)?;
     let note = connection.client().checkpoint(&log)?;
-    print!("{}", String::from_utf8_lossy(&note));
+    out!("{}", String::from_utf8_lossy(&note))?;
     Ok(())
 }
 
@@ -147,6 +162,6 @@ pub fn proof(command: ProofCommand) -> CliResult {
             .client()
             .consistency(log, *from, *to)?,
     };
-    print_json(&view);
+    print_json(&view)?;
     Ok(())
 }

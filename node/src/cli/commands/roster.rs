@@ -13,13 +13,14 @@ pub fn run(command: RosterCommand) -> CliResult {
         RosterCommand::Show { home, json } => {
             let roster = Home::new(&home.home).roster()?;
             if json.json {
-                print_json(&crate::query::roster(&roster));
+                print_json(&crate::query::roster(&roster))?;
                 return Ok(());
             }
-            println!(
+            outln!(
                 "federation {} roster version {}",
-                roster.federation, roster.version
-            );
+                roster.federation,
+                roster.version
+            )?;
             for m in &roster.members {
                 let role = if m.role == Role::Member {
                     "member"
@@ -33,14 +34,14 @@ pub fn run(command: RosterCommand) -> CliResult {
                     .find(|k| k.is_current())
                     .map(|k| k.vkey.to_string())
                     .unwrap_or_default();
-                println!(
+                outln!(
                     "  {:<10} {:<8} {} {}  {}",
                     m.id.as_str(),
                     role,
                     m.country.as_str(),
                     m.name,
                     key
-                );
+                )?;
             }
             Ok(())
         }
@@ -50,10 +51,11 @@ pub fn run(command: RosterCommand) -> CliResult {
             let roster = Home::new(&home.home)
                 .install_roster(&bytes)
                 .map_err(|e| CliError::new(INVALID_INPUT, e))?;
-            println!(
+            outln!(
                 "installed roster version {} of {}",
-                roster.version, roster.federation
-            );
+                roster.version,
+                roster.federation
+            )?;
             Ok(())
         }
     }
