@@ -35,7 +35,8 @@ pub struct ImportedLog {
     pub skipped: Option<String>,
 }
 
-/// Stores an audited bundle through the verified replica path.
+/// Stores an audited bundle through the verified replica path, by a clock
+/// that reads `now` (the audit's).
 ///
 /// # Errors
 /// The bundle cannot be read again, or the store fails.
@@ -44,11 +45,12 @@ pub fn import(
     roster: &Roster,
     own: &Origin,
     path: &Path,
+    now: u64,
 ) -> Result<ImportSummary, BundleError> {
     let file = File::open(path)
         .map_err(|e| BundleError::Input(format!("opening {}: {e}", path.display())))?;
     with_reader(file, |reader| {
-        import_events(reader, store, roster, own, path)
+        import_events(reader, store, roster, own, path, now)
     })
 }
 
@@ -58,6 +60,7 @@ fn import_events(
     roster: &Roster,
     own: &Origin,
     path: &Path,
+    now: u64,
 ) -> Result<ImportSummary, BundleError> {
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| BundleError::Failed(format!("starting a runtime: {e}")))?;
@@ -92,7 +95,7 @@ fn import_events(
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                let outcome = store.ingest(&origin, items, roster)?;
+                let outcome = store.ingest(&origin, items, roster, now)?;
                 log.appended += outcome.appended;
                 log.already_held += outcome.duplicates;
                 log.refused.extend(
