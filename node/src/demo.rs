@@ -337,7 +337,7 @@ fn print_usage(dir: &Path, homes: &[NewHomeView]) {
         mx.display()
     );
     println!(
-        "  concord publish denial --home {} --file scenarios/records/denials/<file>.json",
+        "  concord publish denial --home {} --file scenarios/records/denials/mx-<file>.json",
         mx.display()
     );
     println!(
