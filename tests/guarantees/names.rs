@@ -1,24 +1,28 @@
 //! A member publishes only in its own state's name, and its log's times
 //! neither go backwards nor run ahead of the verifier's clock
-//! (PROTOCOL.md §3.1, §3.3): an officer's publish is refused, and a bundle
-//! that breaks either rule is found by the audit and stores nothing.
+//! (PROTOCOL.md §3.3, §3.5): an officer's publish is refused, a log that
+//! breaks either rule is refused by the nodes that sync it, and a bundle
+//! that does is found by the audit and stores nothing.
 
 use std::path::Path;
+use std::time::Duration;
 
 use crate::common;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use concord_node::bundle::{BundleWriter, FORMAT, Head};
 use concord_node::home::Home;
+use concord_node::publish::{self, OwnEntry};
 use concord_node::store::Store;
 use concord_protocol::entry::{NewEntry, SignedEntry, Visibility, sign_entry};
 use concord_protocol::merkle::RootBuilder;
 use concord_protocol::origin::Origin;
-use concord_protocol::record::{Country, Kind};
+use concord_protocol::record::{Country, Kind, Record};
 use concord_scenarios::api::PublishError;
 use concord_scenarios::process::{Concord, Run};
 use concord_scenarios::records::{self, SampleRecord};
-use concord_scenarios::testnet::Testnet;
+use concord_scenarios::testnet::{Testnet, TestnetSpec};
+use concord_scenarios::wait::wait_until;
 
 /// The binary Cargo built for these tests.
 fn concord() -> Concord {
@@ -104,6 +108,55 @@ fn a_member_publishes_only_in_its_own_state_name() {
     net.api("mx")
         .publish("denial?visibility=bilateral:MX,PE", &mx_denial);
     assert_eq!(net.log_size("mx", "mx"), 3);
+}
+
+/// Appends `record` to `id`'s own log in its stopped node's store, with
+/// the writer told the member is of `country` and the clock reads `now`:
+/// what a member whose node ignored the rules would serve.
+fn append_as(net: &Testnet, id: &str, country: &str, now: u64, record: &[u8], kind: Kind) {
+    let home = Home::new(&net.home(id));
+    let store = Store::open(&home.db_path()).expect("store");
+    let key = home.identity().expect("identity").log_key.clone();
+    let entry = OwnEntry {
+        record: Record::parse(kind, record).expect("a valid record"),
+        visibility: Visibility::Federation,
+        refers_to: None,
+    };
+    let country = Country::new(country).expect("a country");
+    let (outcomes, _) =
+        publish::append_own(&store, &origin(id), country, &key, now, &[entry]).expect("append");
+    assert!(outcomes[0].is_ok(), "{outcomes:?}");
+    store.flush_blocking().expect("flush");
+}
+
+#[test]
+fn a_log_in_another_state_name_or_dated_ahead_is_refused_by_the_nodes_that_sync_it() {
+    let mut net = Testnet::create_with(
+        &concord(),
+        &TestnetSpec::new(&["mx", "pe", "cl"], &[]).sync_interval_ms(300),
+    );
+    let t0 = 1_763_935_200;
+    let mx_denial = sample("mx-2025-thiodiglycol").bytes;
+    append_as(&net, "mx", "MX", t0, &mx_denial, Kind::Denial);
+    let pe_denial = sample("pe-2025-machine-tools").bytes;
+    append_as(&net, "mx", "PE", t0 + 1, &pe_denial, Kind::Denial);
+    append_as(&net, "pe", "PE", t0, &pe_denial, Kind::Denial);
+    let year_2100 = 4_102_444_800;
+    append_as(&net, "pe", "PE", year_2100, &pe_denial, Kind::Denial);
+    for id in ["mx", "pe", "cl"] {
+        net.start(id);
+    }
+    wait_until(
+        Duration::from_secs(60),
+        "cl syncs both logs and refuses their second entries",
+        || {
+            let log = net.node_log("cl");
+            log.contains(r#"denying_state "PE" is not this member's country "MX""#)
+                && log.contains("ahead of this verifier's clock")
+        },
+    );
+    assert_eq!(net.log_size("cl", "mx"), 1);
+    assert_eq!(net.log_size("cl", "pe"), 1);
 }
 
 /// One entry of a hand-made log.
