@@ -74,9 +74,14 @@ fn federation() -> Testnet {
     for id in ["mx", "cl", "un1540"] {
         net.start(id);
     }
-    let bodies: Vec<Vec<u8>> = records::denials().into_iter().map(|r| r.bytes).collect();
-    for (i, body) in bodies.iter().enumerate() {
-        let id = if i % 2 == 0 { "mx" } else { "cl" };
+    let denials = records::denials();
+    for (i, denial) in denials.iter().enumerate() {
+        let (id, state) = if i % 2 == 0 {
+            ("mx", "MX")
+        } else {
+            ("cl", "CL")
+        };
+        let body = &denial.stated_by(state);
         let kind = match i % 3 {
             0 => "denial?visibility=public",
             1 => "denial?visibility=members",
@@ -84,7 +89,7 @@ fn federation() -> Testnet {
         };
         net.api(id).publish(kind, body);
     }
-    let mx_size = bodies.len().div_ceil(2) as u64;
+    let mx_size = denials.len().div_ceil(2) as u64;
     wait_until(
         Duration::from_secs(60),
         "cl holds mx's log, cosigned",
@@ -286,6 +291,7 @@ fn assert_flips_found(bytes: &[u8]) {
                         "flip",
                         None,
                         false,
+                        concord_node::clock::now(),
                         &Progress::new(false),
                     )
                     .expect("in memory");
@@ -319,7 +325,7 @@ fn a_signed_payload_that_is_no_record_is_found_with_records_and_refused_by_impor
     let mx = Home::new(&net.home("mx"));
     let key = mx.identity().expect("identity").log_key.clone();
     let mx_log = origin("mx");
-    let denial = records::denials().swap_remove(0).bytes;
+    let denial = records::denials_of("MX").swap_remove(0);
     let payloads = [denial.clone(), br#"{"sample":1}"#.to_vec(), denial];
     let entries: Vec<_> = (0..)
         .zip(&payloads)
@@ -394,13 +400,12 @@ fn populated() -> (Testnet, PathBuf) {
         .find(|r| r.kind == "notice")
         .expect("a notice");
     for record in denials.chain([notice]) {
-        cli(
-            &["publish", record.kind, "--file", path(&record.path)],
-            &home,
-        )
-        .ok();
+        let file = net.root().join(&record.name);
+        std::fs::write(&file, record.stated_by("MX")).expect("write");
+        cli(&["publish", record.kind, "--file", path(&file)], &home).ok();
     }
-    let denial: serde_json::Value = serde_json::from_slice(&samples[0].bytes).expect("json");
+    let denial: serde_json::Value =
+        serde_json::from_slice(&samples[0].stated_by("MX")).expect("json");
     let amend = net.root().join("amend.json");
     std::fs::write(
         &amend,
@@ -625,7 +630,9 @@ fn an_audit_of_a_store_of_many_chunks_finds_each_problem_where_it_is() {
         .collect();
     {
         let store = Store::open(&Home::new(&home).db_path()).expect("open");
-        let outcome = store.ingest(&origin, items, &roster).expect("ingest");
+        let outcome = store
+            .ingest(&origin, items, &roster, concord_node::clock::now())
+            .expect("ingest");
         assert_eq!(outcome.appended, n);
         store.flush_blocking().expect("flush");
     }

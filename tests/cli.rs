@@ -41,7 +41,7 @@ struct BadInput {
 }
 
 fn first_denial() -> SampleRecord {
-    records::samples()
+    records::samples_of("CL")
         .into_iter()
         .find(|r| r.kind == "denial")
         .expect("a sample denial")
@@ -325,7 +325,7 @@ fn a_full_disk_is_a_clear_storage_error_and_loses_nothing_acknowledged() {
     };
     net.start(NODE);
     let api = net.api(NODE);
-    let records = records::samples();
+    let records = records::samples_of("CL");
 
     // Sixteen publishers until the disk refuses. The first refused write
     // stops the node (sled keeps a failed batch in memory, and a node that
@@ -716,7 +716,7 @@ fn queries_exit_4_for_what_does_not_exist_and_proofs_verify() {
     let scratch = tempfile::tempdir().expect("temp dir");
     let mut net = Testnet::create(&concord(), &[NODE, "mx"], &[]);
     let mut published = Vec::new();
-    for (n, record) in records::samples().iter().take(5).enumerate() {
+    for (n, record) in records::samples_of("CL").iter().take(5).enumerate() {
         let file = write_temp(scratch.path(), &format!("r{n}.json"), &record.bytes);
         let run = publish_file(&net, record.kind, &file).ok();
         published.push(Published::parse(&run.json()));

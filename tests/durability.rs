@@ -22,7 +22,7 @@ use concord_node::store::Store;
 use concord_protocol::checkpoint::SignedCheckpoint;
 use concord_protocol::entry::Visibility;
 use concord_protocol::merkle::{Hash, RootBuilder};
-use concord_protocol::record::{Kind, Record};
+use concord_protocol::record::{Country, Kind, Record};
 use concord_scenarios::api::{Api, PublishError, Published, Reply, decode_hash};
 use concord_scenarios::process::{Concord, Process, Run};
 use concord_scenarios::records::{self, SampleRecord};
@@ -198,7 +198,7 @@ fn acknowledged_entries_survive_sigkill_at_random_moments() {
     const ROUNDS: usize = 6;
     const THREADS: usize = 16;
     let mut rng = Rng::from_env(0x00C0_FFEE_D15C_0B0B);
-    let records = records::samples();
+    let records = records::samples_of("CL");
     let mut net = Testnet::create(&concord(), &[NODE, "mx", "pe"], &[]);
     let api = net.api(NODE);
     let mut acked: Vec<Published> = Vec::new();
@@ -237,7 +237,7 @@ fn acknowledged_entries_survive_sigkill_at_random_moments() {
 #[test]
 fn sigterm_stops_the_node_cleanly_with_everything_acknowledged() {
     let mut rng = Rng::from_env(0x5167_7E53_0000_0001);
-    let records = records::samples();
+    let records = records::samples_of("CL");
     let mut net = Testnet::create(&concord(), &[NODE], &[]);
     net.start(NODE);
     let api = net.api(NODE);
@@ -339,9 +339,9 @@ fn a_store_upgrade_killed_at_random_moments_resumes_and_loses_nothing() {
             .log_key
             .clone();
         let log = concord_protocol::origin::Origin::new(&origin).expect("origin");
-        let records: Vec<Record> = records::denials()
+        let records: Vec<Record> = records::denials_of("MX")
             .iter()
-            .map(|r| Record::parse(Kind::Denial, &r.bytes).expect("sample validates"))
+            .map(|bytes| Record::parse(Kind::Denial, bytes).expect("sample validates"))
             .collect();
         for group in 0..64 {
             let group: Vec<OwnEntry> = (0..256)
@@ -351,7 +351,15 @@ fn a_store_upgrade_killed_at_random_moments_resumes_and_loses_nothing() {
                     refers_to: None,
                 })
                 .collect();
-            publish::append_own(&store, &log, &key, 1_763_935_200, &group).expect("append");
+            publish::append_own(
+                &store,
+                &log,
+                Country::new("MX").expect("a country"),
+                &key,
+                1_763_935_200,
+                &group,
+            )
+            .expect("append");
         }
         store.flush_blocking().expect("flush");
         let size = store.head(&log).expect("head").size;

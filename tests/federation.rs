@@ -28,7 +28,7 @@ use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint};
 use concord_protocol::entry::{self, NewEntry, Visibility, WireEntry};
 use concord_protocol::merkle;
 use concord_protocol::origin::Origin;
-use concord_protocol::record::{Kind, Record};
+use concord_protocol::record::{Country, Kind, Record};
 use concord_protocol::wire::{Gossip, MAX_RANGE_ENTRIES, SyncRequest, SyncResponse};
 use concord_scenarios::api::PublishError;
 use concord_scenarios::process::{Concord, Run};
@@ -51,8 +51,9 @@ fn federation(members: &[&str], observers: &[&str]) -> Testnet {
     )
 }
 
-fn sample_bodies() -> Vec<Vec<u8>> {
-    records::denials().into_iter().map(|r| r.bytes).collect()
+/// The sample denials as the member of `state` publishes them.
+fn sample_bodies(state: &str) -> Vec<Vec<u8>> {
+    records::denials_of(state)
 }
 
 fn origin(id: &str) -> String {
@@ -79,12 +80,13 @@ fn a_node_stopped_during_a_thousand_publishes_catches_up_and_a_late_member_gets_
     for id in ["cl", "mx", "pe"] {
         net.start(id);
     }
-    let bodies = sample_bodies();
     let n_each = 500u64;
-    let publishers = [("cl", net.api("cl")), ("mx", net.api("mx"))];
+    let publishers = [
+        ("cl", net.api("cl"), sample_bodies("CL")),
+        ("mx", net.api("mx"), sample_bodies("MX")),
+    ];
     std::thread::scope(|scope| {
-        for (id, api) in &publishers {
-            let bodies = &bodies;
+        for (id, api, bodies) in &publishers {
             scope.spawn(move || {
                 for i in 0..n_each {
                     let body = &bodies[i as usize % bodies.len()];
@@ -158,7 +160,8 @@ fn write_log_offline(net: &Testnet, id: &str, n: u64) -> Store {
     let store = Store::open(&home.db_path()).expect("store");
     let key = home.identity().expect("identity").log_key.clone();
     let log = Origin::new(&origin(id)).expect("origin");
-    let records: Vec<Record> = sample_bodies()
+    let state = id[..2].to_ascii_uppercase();
+    let records: Vec<Record> = records::denials_of(&state)
         .iter()
         .map(|body| Record::parse(Kind::Denial, body).expect("sample"))
         .collect();
@@ -170,7 +173,15 @@ fn write_log_offline(net: &Testnet, id: &str, n: u64) -> Store {
         })
         .collect();
     for group in own.chunks(1000) {
-        publish::append_own(&store, &log, &key, 1_763_935_200, group).expect("append");
+        publish::append_own(
+            &store,
+            &log,
+            Country::new(&state).expect("a country"),
+            &key,
+            1_763_935_200,
+            group,
+        )
+        .expect("append");
     }
     store.flush_blocking().expect("flush");
     store
@@ -294,11 +305,10 @@ fn catching_up_from_a_peer_that_answers_short_or_not_at_all_still_gets_everythin
 #[test]
 fn partitioned_groups_both_publish_and_converge_after_healing() {
     let mut net = federation(&["cl", "co", "mx", "pe"], &[]);
-    let bodies = sample_bodies();
     // One side of the partition…
     net.start("cl");
     net.start("co");
-    for body in bodies.iter().take(5) {
+    for body in sample_bodies("CL").iter().take(5) {
         net.api("cl").publish("denial", body);
     }
     converge(&net, &["cl", "co"], &["cl"], 5, Duration::from_secs(60));
@@ -307,7 +317,7 @@ fn partitioned_groups_both_publish_and_converge_after_healing() {
     // …and the other, which never saw the first.
     net.start("mx");
     net.start("pe");
-    for body in bodies.iter().skip(5).take(4) {
+    for body in sample_bodies("MX").iter().skip(5).take(4) {
         net.api("mx").publish("denial", body);
     }
     converge(&net, &["mx", "pe"], &["mx"], 4, Duration::from_secs(60));
@@ -331,7 +341,7 @@ fn outsiders_forged_entries_and_observers_are_refused() {
     net.start("cl");
     net.start("mx");
     let roster = roster_of(&net, "cl");
-    let body = &sample_bodies()[0];
+    let body = &sample_bodies("CL")[0];
     net.api("cl").publish("denial", body);
     converge(&net, &["cl", "mx"], &["cl"], 1, Duration::from_secs(60));
 
@@ -414,7 +424,7 @@ fn a_bilateral_payload_is_served_only_to_its_two_states() {
     let mut net = federation(&["cl", "mx", "pe"], &["un1540:US"]);
     net.start("mx");
     let roster = roster_of(&net, "mx");
-    let body = &sample_bodies()[0];
+    let body = &sample_bodies("MX")[0];
     net.api("mx")
         .publish("denial?visibility=bilateral:CL,MX", body);
     let mx = Origin::new(&origin("mx")).expect("origin");
@@ -473,9 +483,13 @@ fn a_headers_only_observer_verifies_every_log_and_holds_no_payload() {
     for id in ["cl", "mx", "wco"] {
         net.start(id);
     }
-    let bodies = sample_bodies();
-    for (i, body) in bodies.iter().take(6).enumerate() {
-        let id = if i % 2 == 0 { "cl" } else { "mx" };
+    for i in 0..6 {
+        let (id, state) = if i % 2 == 0 {
+            ("cl", "CL")
+        } else {
+            ("mx", "MX")
+        };
+        let body = &sample_bodies(state)[i];
         // Public payloads too: headers-only means none at all.
         let kind = if i < 2 {
             "denial?visibility=public"
@@ -522,13 +536,15 @@ fn a_member_that_rewrites_its_history_is_detected_by_every_other_node() {
     let mut net = federation(&["cl", "mx", "pe"], &["un1540:US"]);
     let denials = records::denials();
     let publish_offline = |net: &Testnet, record: &records::SampleRecord| {
+        let file = net.root().join(format!("cl-{}", record.name));
+        std::fs::write(&file, record.stated_by("CL")).expect("write");
         net.cli(
             "cl",
             [
                 "publish".as_ref(),
                 "denial".as_ref(),
                 "--file".as_ref(),
-                record.path.as_os_str(),
+                file.as_os_str(),
             ],
         )
         .ok();
@@ -587,7 +603,7 @@ fn a_member_that_rewrites_its_history_is_detected_by_every_other_node() {
     // node refuses to sign more once the proof reached it; until then it
     // publishes, and the others refuse what it gossips.
     for record in denials.iter().take(3) {
-        match net.api("cl").try_publish("denial", &record.bytes) {
+        match net.api("cl").try_publish("denial", &record.stated_by("CL")) {
             Ok(_) => {}
             Err(PublishError::Refused(reply)) if reply.status == 409 => {}
             Err(e) => panic!("cl publish: {e}"),
@@ -672,7 +688,7 @@ fn a_split_view_is_proven_by_an_observer_connected_to_both_sides() {
     let identity = Home::new(&net.home("br")).identity().expect("br's keys");
 
     // Two different entries 0 of br's log, each with its checkpoint.
-    let record = Record::parse(Kind::Denial, &sample_bodies()[0]).expect("valid");
+    let record = Record::parse(Kind::Denial, &sample_bodies("BR")[0]).expect("valid");
     let payload = record.to_canonical_bytes();
     let make = |time: u64| {
         let signed = entry::sign_entry(

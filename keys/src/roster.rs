@@ -781,6 +781,18 @@ impl KeyLookup for Roster {
             })
     }
 
+    /// The roster's `country` of the member with this origin; observers
+    /// publish nothing, so they have none to publish in.
+    fn member_country(&self, origin: &Origin) -> Result<Country, KeyRefusal> {
+        match self.member_by_origin(origin.as_str()) {
+            None => Err(KeyRefusal::UnknownOrigin(origin.clone())),
+            Some(member) if member.role == Role::Observer => {
+                Err(KeyRefusal::Observer(origin.clone()))
+            }
+            Some(member) => Ok(member.country),
+        }
+    }
+
     /// Every key of the member with this origin that is not revoked: its
     /// current key and the keys it rotated away from, so checkpoints signed
     /// before a rotation still verify. Empty for an unknown origin.

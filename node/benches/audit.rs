@@ -59,7 +59,7 @@ fn write_bundle(
     n: usize,
     with_payloads: bool,
 ) {
-    let payloads = sample_payloads();
+    let payloads = sample_payloads("CL");
     // The checkpoint comes before the entries, so the root is computed first.
     let mut tree = RootBuilder::default();
     for start in (0..n).step_by(CHUNK) {
@@ -101,7 +101,7 @@ fn write_bundle(
 /// The raw baselines for the bundle [`write_bundle`] wrote, its entries
 /// signed again (untimed) chunk by chunk rather than held in memory.
 fn measure_raw(key: &SigningKey, origin: &Origin, n: usize, with_payloads: bool) -> Raw {
-    let payloads = sample_payloads();
+    let payloads = sample_payloads("CL");
     let public = key.verifying_key();
     let encoded: Vec<String> = payloads
         .iter()
@@ -178,7 +178,14 @@ fn print_audit(what: &str, n: usize, bytes: u64, took: Duration, raw: Raw, cores
 /// Audits the bundle at `path`, expecting it clean; how long it took.
 fn audit(path: &Path, records: bool) -> Duration {
     let start = Instant::now();
-    let audit = bundle::audit_file(path, None, records, &Progress::new(false)).expect("audit runs");
+    let audit = bundle::audit_file(
+        path,
+        None,
+        records,
+        concord_node::clock::now(),
+        &Progress::new(false),
+    )
+    .expect("audit runs");
     let took = start.elapsed();
     assert!(
         audit.report.findings.is_empty(),

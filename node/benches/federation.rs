@@ -27,7 +27,7 @@ use concord_node::replicate::CATCH_UP_BATCH;
 use concord_node::store::Store;
 use concord_protocol::entry::Visibility;
 use concord_protocol::origin::Origin;
-use concord_protocol::record::Kind;
+use concord_protocol::record::{Country, Kind};
 use concord_scenarios::process::{Concord, NodeOptions};
 use concord_scenarios::testnet::{Testnet, TestnetSpec};
 use concord_scenarios::wait::wait_until;
@@ -134,7 +134,7 @@ fn propagation(n_nodes: usize, n: usize, gap: Duration) -> (f64, f64, usize) {
     for id in &names {
         start(&mut net, id);
     }
-    let bodies = sample_payloads();
+    let bodies = sample_payloads("CL");
     // Warm-up: one entry per member, until every node holds them all, so
     // the gossip mesh is formed before anything is timed.
     for id in &names {
@@ -196,7 +196,7 @@ fn propagation(n_nodes: usize, n: usize, gap: Duration) -> (f64, f64, usize) {
 fn catch_up(n: usize) -> (f64, f64, f64) {
     let mut net = federation(&["cl".into(), "mx".into()]);
     let cl_origin = Origin::new(&origin("cl")).expect("origin");
-    let records = sample_records();
+    let records = sample_records("CL");
     let cl = Home::new(&net.home("cl"));
     let roster = cl.roster().expect("roster");
     let key = cl.identity().expect("keys").log_key.clone();
@@ -210,7 +210,15 @@ fn catch_up(n: usize) -> (f64, f64, f64) {
                     refers_to: None,
                 })
                 .collect();
-            publish::append_own(&store, &cl_origin, &key, 1_763_935_200, &group).expect("append");
+            publish::append_own(
+                &store,
+                &cl_origin,
+                Country::new("CL").expect("a country"),
+                &key,
+                1_763_935_200,
+                &group,
+            )
+            .expect("append");
         }
         store.flush_blocking().expect("flush");
         let mut entries = Vec::with_capacity(n);

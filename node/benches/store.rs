@@ -34,7 +34,7 @@ use concord_node::store::Store;
 use concord_protocol::entry::{self, SignedEntry, Visibility};
 use concord_protocol::merkle::{self, Hash};
 use concord_protocol::origin::Origin;
-use concord_protocol::record::{Kind, Record};
+use concord_protocol::record::{Country, Kind, Record};
 use concord_protocol::wire::MAX_RANGE_ENTRIES;
 use sha2::Digest as _;
 
@@ -184,6 +184,7 @@ fn publish_rate(
         let writer = Writer {
             store,
             origin: Origin::new("pacific-alliance.concord/mx").expect("origin"),
+            country: Country::new("MX").expect("a country"),
             key: identity.log_key.clone(),
             clock: concord_node::clock::now,
         };
@@ -235,7 +236,9 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     common::two_members(dir.path());
     let roster = Home::new(&dir.path().join("mx")).roster().expect("roster");
-    let records = sample_records();
+    // mx publishes its own; cl's log is signed for ingest.
+    let mx_records = sample_records("MX");
+    let records = sample_records("CL");
     let payloads = payloads_of(&records);
     let cores = cores();
     println!(
@@ -251,7 +254,7 @@ fn main() {
         let total = scale(if concurrency == 1 { 500.0 } else { 6400.0 });
         let store = Store::open(&dir.path().join(format!("db-{concurrency}"))).expect("store");
         let until = Until::Count(total / concurrency);
-        let (rate, p50, p99) = publish_rate(dir.path(), store, concurrency, &until, &records);
+        let (rate, p50, p99) = publish_rate(dir.path(), store, concurrency, &until, &mx_records);
         println!(
             "  {concurrency:>2} publishers  {rate:>8.0} /s  ack p50 {:>7.2} ms  p99 {:>7.2} ms  ratio to raw insert+flush {:.2}",
             p50.as_secs_f64() * 1e3,
@@ -381,7 +384,7 @@ fn main() {
             store.clone(),
             8,
             &Until::Done(done.clone()),
-            &records,
+            &mx_records,
         );
         (rate, p50, p99, catching_up.join().expect("ingest thread"))
     });
@@ -408,7 +411,9 @@ fn main() {
         }
         for chunk in slice.chunks(1024) {
             let bare = chunk.iter().map(|e| (e.clone(), None)).collect();
-            store.ingest(&origin, bare, &roster).expect("ingest");
+            store
+                .ingest(&origin, bare, &roster, concord_node::clock::now())
+                .expect("ingest");
         }
         offset = end;
     }

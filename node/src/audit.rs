@@ -4,10 +4,13 @@
 //! For every log, in index order: each header decodes strictly, names its log
 //! and its position, and carries a valid signature by the key the roster
 //! authorises for that index (batch-verified on every core); amendments and
-//! revocations point at an earlier denial of the same log, not revoked
+//! revocations point at an earlier denial of the same log, not revoked;
+//! times never decrease and none is ahead of the auditor's clock beyond the
+//! ledger's tolerance; a bilateral visibility names the member's own state
 //! (these rules are `concord_protocol::ledger`'s); every payload held
 //! matches its header's digest and size (and, with `--records`, validates as
-//! its record kind, as a node checks before storing it); every purge
+//! its record kind and names no state but the member's where it names the
+//! publisher, as a node checks before storing it); every purge
 //! happened after the denial's validity ended. The tree is recomputed from
 //! the leaves and every checkpoint must verify under the log's key, match
 //! the recomputed root at its size, and carry only valid cosignatures by
@@ -35,7 +38,7 @@ use concord_protocol::equivocation::{EquivocationProof, KeyLookup};
 use concord_protocol::ledger::{self, Replay};
 use concord_protocol::merkle::{Hash, RootBuilder};
 use concord_protocol::origin::Origin;
-use concord_protocol::record::{Date, Kind, Record};
+use concord_protocol::record::{Country, Date, Kind, Record};
 use serde::Serialize;
 
 use crate::parallel::InOrder;
@@ -247,7 +250,8 @@ impl Progress {
     }
 }
 
-/// Audits every log of `store` against `roster`.
+/// Audits every log of `store` against `roster`, by a clock that reads
+/// `now`.
 ///
 /// # Errors
 /// [`StoreError`] when the store cannot be read at all; anything wrong in
@@ -258,12 +262,13 @@ pub fn audit_store(
     source: &str,
     roster_source: &str,
     records: bool,
+    now: u64,
     progress: &Progress,
 ) -> Result<Report, StoreError> {
     let mut findings = Vec::new();
     let mut logs = Vec::new();
     for (origin, head) in store.logs()? {
-        let mut log = LogAudit::new(roster, origin.clone());
+        let mut log = LogAudit::new(roster, origin.clone(), now);
         for stored in store.checkpoints(&origin)? {
             log.add_checkpoint(stored, None);
         }
@@ -434,6 +439,8 @@ struct Checked {
 pub struct LogAudit<'a> {
     roster: &'a Roster,
     origin: Origin,
+    /// The auditor's clock, which no entry's time may be ahead of.
+    now: u64,
     builder: RootBuilder,
     /// The log so far, as the ledger's rules read it.
     replay: Replay,
@@ -447,10 +454,11 @@ pub struct LogAudit<'a> {
 }
 
 impl<'a> LogAudit<'a> {
-    pub fn new(roster: &'a Roster, origin: Origin) -> Self {
+    pub fn new(roster: &'a Roster, origin: Origin, now: u64) -> Self {
         Self {
             roster,
             origin,
+            now,
             builder: RootBuilder::default(),
             replay: Replay::default(),
             checkpoints: VecDeque::new(),
@@ -546,7 +554,10 @@ impl<'a> LogAudit<'a> {
             if item.payload.is_some() && checked.header.is_some() {
                 self.payloads_checked += 1;
             }
-            if let Err(refused) = self.replay.push(checked.leaf, checked.header.as_ref()) {
+            if let Err(refused) = self
+                .replay
+                .push(checked.leaf, checked.header.as_ref(), self.now)
+            {
                 self.find(Some(index), item.line, refused.code(), refused.to_string());
             }
             if let (Some(header), Some(claim)) = (&checked.header, &item.purge) {
@@ -740,9 +751,11 @@ fn check_items(
     items: &mut [Item],
     records: bool,
 ) -> Vec<Checked> {
+    // An origin that is no member's log is found by the key lookups below.
+    let country = ledger::publisher_country(roster, origin).ok();
     let mut checked: Vec<Checked> = (start..)
         .zip(items.iter_mut())
-        .map(|(index, item)| check_one(origin, index, item, records))
+        .map(|(index, item)| check_one(origin, country.as_ref(), index, item, records))
         .collect();
     // (position in the chunk, problem) found by the key lookups and the batch.
     let mut found: Vec<(usize, &'static str, String)> = Vec::new();
@@ -773,8 +786,15 @@ fn check_items(
     checked
 }
 
-/// The checks of one entry that need nothing but the entry.
-fn check_one(origin: &Origin, index: u64, item: &mut Item, records: bool) -> Checked {
+/// The checks of one entry that need nothing but the entry and the
+/// country of its log's member (when the roster has one).
+fn check_one(
+    origin: &Origin,
+    country: Option<&Country>,
+    index: u64,
+    item: &mut Item,
+    records: bool,
+) -> Checked {
     let leaf = item.entry.leaf_hash();
     let mut problems = Vec::new();
     let decoded = item
@@ -794,15 +814,23 @@ fn check_one(origin: &Origin, index: u64, item: &mut Item, records: bool) -> Che
             None
         }
     };
+    let mut record = None;
     if let (Some(header), Some(payload)) = (&header, &item.payload) {
         if let Err(e) = header.check_payload(payload) {
             problems.push(("payload_digest", e.to_string()));
-        } else if records
-            && header.kind != Kind::EquivocationProof
-            && let Err(e) = Record::parse(header.kind, payload)
-        {
-            problems.push(("record_invalid", e.to_string()));
+        } else if records && header.kind != Kind::EquivocationProof {
+            match Record::parse(header.kind, payload) {
+                Ok(parsed) => record = Some(parsed),
+                Err(e) => problems.push(("record_invalid", e.to_string())),
+            }
         }
+    }
+    // The header's visibility is judged always, the record's states only
+    // when records are validated.
+    if let (Some(header), Some(country)) = (&header, country)
+        && let Err(foreign) = ledger::check_names(country, header, record.as_ref())
+    {
+        problems.push((foreign.code(), foreign.to_string()));
     }
     Checked {
         header,

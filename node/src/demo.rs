@@ -340,7 +340,7 @@ fn print_usage(dir: &Path, homes: &[NewHomeView]) -> Result<(), StdoutError> {
         mx.display()
     )?;
     outln!(
-        "  concord publish denial --home {} --file scenarios/records/denials/<file>.json",
+        "  concord publish denial --home {} --file scenarios/records/denials/mx-<file>.json",
         mx.display()
     )?;
     outln!(

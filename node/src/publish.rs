@@ -8,11 +8,18 @@
 //! and only then answers each request. One flush per group is what keeps
 //! durable publishing fast under load. The signing key lives here only: the
 //! store receives signed bytes.
+//!
+//! Each group is stamped once with the writer's clock, or with the log's
+//! last time if the clock reads earlier (it went back, say across a
+//! restart): a log's times never decrease (PROTOCOL.md §3.1). A clock more
+//! than the ledger's tolerance behind the log's last time makes every
+//! publish refused until it is set right, rather than signing a time ahead
+//! of it.
 
 use concord_protocol::checkpoint::SignedCheckpoint;
 use concord_protocol::entry::{self, NewEntry, Visibility};
 use concord_protocol::origin::Origin;
-use concord_protocol::record::Record;
+use concord_protocol::record::{Country, Record};
 use ed25519_dalek::SigningKey;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -84,6 +91,8 @@ impl Publisher {
 pub struct Writer {
     pub store: Store,
     pub origin: Origin,
+    /// The member's roster country: the only state it publishes in the name of.
+    pub country: Country,
     pub key: SigningKey,
     /// Seconds since the Unix epoch; passed in so tests can fix time.
     pub clock: fn() -> u64,
@@ -164,11 +173,13 @@ async fn commit_group(writer: &Writer, group: Vec<Request>) -> Result<Option<Com
         group.into_iter().map(|r| (r.entry, r.reply)).unzip();
     let store = writer.store.clone();
     let origin = writer.origin.clone();
+    let country = writer.country;
     let key = writer.key.clone();
     let time = (writer.clock)();
-    let staged =
-        tokio::task::spawn_blocking(move || append_own(&store, &origin, &key, time, &entries))
-            .await;
+    let staged = tokio::task::spawn_blocking(move || {
+        append_own(&store, &origin, country, &key, time, &entries)
+    })
+    .await;
     let (outcomes, checkpoint) = match staged {
         Ok(Ok(done)) => done,
         Ok(Err(e)) => return fail_all(replies, e.to_string()),
@@ -199,13 +210,14 @@ pub type AppendedGroup = (
     Option<SignedCheckpoint>,
 );
 
-/// Signs `group` as the next entries of the own log `origin`, each stamped
-/// `time`, and stages them in `store`; then signs the checkpoint of the new
-/// tree and commits entries and checkpoint in one batch. Records the ledger
-/// refuses are reported one by one; the rest go in. A group of which none
-/// goes in signs no checkpoint and changes nothing (`None`), so the stored
-/// checkpoint keeps the cosignatures witnesses added. Blocking: the writer
-/// runs it off the async threads.
+/// Signs `group` as the next entries of the own log `origin`, of a member
+/// of `country`, each stamped `time` (the writer's clock) or the log's last
+/// time if that is later, and stages them in `store`; then signs the
+/// checkpoint of the new tree and commits entries and checkpoint in one
+/// batch. Records the ledger refuses are reported one by one; the rest go
+/// in. A group of which none goes in signs no checkpoint and changes
+/// nothing (`None`), so the stored checkpoint keeps the cosignatures
+/// witnesses added. Blocking: the writer runs it off the async threads.
 ///
 /// The caller must [`Store::flush`] before acknowledging any of them: the
 /// entries and the checkpoint covering them become durable together.
@@ -216,11 +228,12 @@ pub type AppendedGroup = (
 pub fn append_own(
     store: &Store,
     origin: &Origin,
+    country: Country,
     key: &SigningKey,
     time: u64,
     group: &[OwnEntry],
 ) -> Result<AppendedGroup, StoreError> {
-    let mut staging = store.own_group(origin)?;
+    let mut staging = store.own_group(origin, country)?;
     // Checked before anything is signed: a quarantined log gets no new
     // signature, entry or checkpoint, that its peers would hold as more of
     // a fork.
@@ -240,12 +253,13 @@ pub fn append_own(
     Ok((outcomes, Some(checkpoint)))
 }
 
-/// Signs `own` as the group's next entry and stages it.
+/// Signs `own` as the group's next entry and stages it; `now` is the
+/// writer's clock.
 fn sign_and_stage(
     staging: &mut OwnGroup<'_>,
     origin: &Origin,
     key: &SigningKey,
-    time: u64,
+    now: u64,
     own: &OwnEntry,
 ) -> Result<Result<AppendOutcome, Rejected>, StoreError> {
     let kind = own.record.kind();
@@ -259,6 +273,8 @@ fn sign_and_stage(
         },
     };
     let payload = own.record.to_canonical_bytes();
+    // A clock that went back never makes the log's time go back.
+    let time = staging.last_time().map_or(now, |last| last.max(now));
     let new = NewEntry {
         origin,
         index: staging.next_index(),
@@ -272,7 +288,7 @@ fn sign_and_stage(
         Ok(signed) => signed,
         Err(e) => return Ok(Err(e.into())),
     };
-    staging.push(signed, payload, &own.record.index_terms())
+    staging.push(signed, payload, &own.record, now)
 }
 
 fn fail_all(

@@ -14,6 +14,7 @@ use concord_keys::roster::Roster;
 use concord_protocol::checkpoint::{self, SignedCheckpoint};
 use concord_protocol::entry::{SignedEntry, Visibility, WireEntry};
 use concord_protocol::equivocation::EquivocationProof;
+use concord_protocol::ledger::LedgerError;
 use concord_protocol::origin::Origin;
 use concord_protocol::wire::{Gossip, MAX_RANGE_ENTRIES, SyncRequest, SyncResponse};
 use ed25519_dalek::SigningKey;
@@ -276,7 +277,13 @@ async fn handle_gossip(
                 }
                 return Ok(Verdict::Accept);
             }
-            Ok(if outcome.rejected.is_empty() {
+            // A time ahead of this node's clock may be this clock lagging,
+            // not the sender lying: not forwarded, not punished; sync brings
+            // the entry once the clock reaches it.
+            let lagging = |rejected: &Rejected| {
+                matches!(rejected, Rejected::Ledger(LedgerError::TimeAhead { .. }))
+            };
+            Ok(if outcome.rejected.iter().all(|(_, r)| lagging(r)) {
                 Verdict::Ignore
             } else {
                 Verdict::Reject
@@ -317,12 +324,13 @@ async fn ingest(
     let roster = core.roster.clone();
     let origin_owned = origin.clone();
     let headers_only = core.headers_only;
+    let now = (core.clock)();
     let outcome = tokio::task::spawn_blocking(move || {
         let mut items = items();
         if headers_only {
             items.iter_mut().for_each(|(_, payload)| *payload = None);
         }
-        store.ingest(&origin_owned, items, roster.as_ref())
+        store.ingest(&origin_owned, items, roster.as_ref(), now)
     })
     .await
     .map_err(|e| StoreError::Io(format!("ingest task failed: {e}")))??;

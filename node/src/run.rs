@@ -109,6 +109,7 @@ pub async fn run(home: &Home, shutdown: CancellationToken) -> anyhow::Result<()>
         let writer = Writer {
             store: store.clone(),
             origin: origin.clone(),
+            country: me.country,
             key: identity.log_key.clone(),
             clock: crate::clock::now,
         };

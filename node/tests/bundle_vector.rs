@@ -141,8 +141,15 @@ fn the_bundle_vector_is_rebuilt_exactly_and_audits_clean() {
         built == stored,
         "the bundle format changed; if on purpose, rewrite the vector and PROTOCOL.md §10"
     );
-    let audit = bundle::audit_reader(&stored[..], "vector", None, false, &Progress::new(false))
-        .expect("in memory");
+    let audit = bundle::audit_reader(
+        &stored[..],
+        "vector",
+        None,
+        false,
+        concord_node::clock::now(),
+        &Progress::new(false),
+    )
+    .expect("in memory");
     assert!(
         audit.report.findings.is_empty(),
         "{:#?}",
@@ -193,8 +200,15 @@ fn long_bundle(n: usize) -> Vec<u8> {
 fn an_audit_of_many_chunks_finds_each_problem_where_it_is() {
     let n = 3 * CHUNK + 5;
     let bundle = long_bundle(n);
-    let clean = bundle::audit_reader(&bundle[..], "long", None, false, &Progress::new(false))
-        .expect("in memory");
+    let clean = bundle::audit_reader(
+        &bundle[..],
+        "long",
+        None,
+        false,
+        concord_node::clock::now(),
+        &Progress::new(false),
+    )
+    .expect("in memory");
     assert!(
         clean.report.findings.is_empty(),
         "{:#?}",
@@ -222,6 +236,7 @@ fn an_audit_of_many_chunks_finds_each_problem_where_it_is() {
         "changed",
         None,
         false,
+        concord_node::clock::now(),
         &Progress::new(false),
     )
     .expect("in memory");
@@ -273,7 +288,7 @@ fn the_audit_engine_names_each_bad_signature_and_each_unauthorised_key_where_it_
     let roster = concord_node::home::Home::new(&dir.path().join("cl"))
         .roster()
         .expect("roster");
-    let payload = concord_scenarios::records::denials().swap_remove(0).bytes;
+    let payload = concord_scenarios::records::denials_of("CL").swap_remove(0);
     for (id, forged) in [("cl", Some(77u64)), ("un1540", None)] {
         let origin = Origin::for_member("pacific-alliance", id).expect("origin");
         let mut tree = RootBuilder::default();
@@ -295,7 +310,7 @@ fn the_audit_engine_names_each_bad_signature_and_each_unauthorised_key_where_it_
             })
             .collect();
         let chunk = CheckedChunk::new(&origin, &roster, 0, items, false);
-        let mut audit = LogAudit::new(&roster, origin);
+        let mut audit = LogAudit::new(&roster, origin, concord_node::clock::now());
         audit.apply(chunk);
         let (_, findings) = audit.finish(
             LogHead {

@@ -2,7 +2,9 @@
 //! log: an amendment of a denial after its revocation is refused by the own
 //! log's writer and by replica ingest with the same error, and found by the
 //! store audit and the bundle audit under the same code, and an import of a
-//! bundle holding it stores nothing. In process: real sled stores in temp
+//! bundle holding it stores nothing; records in another state's name and
+//! times out of order are refused by the writer and by replica ingest (by
+//! the ingesting node's clock). In process: real sled stores in temp
 //! dirs, real signatures, a real roster made by `testnet::build`.
 
 use std::path::{Path, PathBuf};
@@ -23,7 +25,7 @@ use concord_protocol::entry::{Digest256, EntryRef, NewEntry, SignedEntry, Visibi
 use concord_protocol::ledger::LedgerError;
 use concord_protocol::merkle::RootBuilder;
 use concord_protocol::origin::Origin;
-use concord_protocol::record::{Kind, Record};
+use concord_protocol::record::{Country, Kind, Record};
 use ed25519_dalek::SigningKey;
 
 const FEDERATION: &str = "pacific-alliance";
@@ -142,8 +144,15 @@ fn the_own_log_writer_refuses_an_amendment_after_a_revocation() {
             refers_to,
         })
         .collect();
-    let (outcomes, checkpoint) =
-        publish::append_own(&store, &mx(), &key, 1_763_935_200, &group).expect("append");
+    let (outcomes, checkpoint) = publish::append_own(
+        &store,
+        &mx(),
+        Country::new("MX").expect("a country"),
+        &key,
+        1_763_935_200,
+        &group,
+    )
+    .expect("append");
     assert!(outcomes[..2].iter().all(Result::is_ok), "{outcomes:?}");
     assert_eq!(outcomes[2], Err(Rejected::Ledger(refused())));
     assert_eq!(store.head(&mx()).expect("head").size, 2);
@@ -156,7 +165,12 @@ fn replica_ingest_refuses_an_amendment_after_a_revocation() {
     let store = fed.store("cl");
     let log = forged_log(&fed);
     let outcome = store
-        .ingest(&mx(), replica_items(&log), &fed.roster)
+        .ingest(
+            &mx(),
+            replica_items(&log),
+            &fed.roster,
+            concord_node::clock::now(),
+        )
         .expect("ingest");
     assert_eq!(outcome.appended, 2);
     assert_eq!(outcome.rejected, [(2, Rejected::Ledger(refused()))]);
@@ -174,7 +188,12 @@ fn the_store_audit_finds_an_amendment_after_a_revocation() {
     {
         let store = fed.store("cl");
         let outcome = store
-            .ingest(&mx(), replica_items(&log[..2]), &fed.roster)
+            .ingest(
+                &mx(),
+                replica_items(&log[..2]),
+                &fed.roster,
+                concord_node::clock::now(),
+            )
             .expect("ingest");
         assert_eq!(outcome.appended, 2);
         store.flush_blocking().expect("flush");
@@ -198,7 +217,12 @@ fn the_store_audit_finds_an_amendment_after_a_revocation() {
     }
     let store = fed.store("cl");
     let outcome = store
-        .ingest(&mx(), replica_items(&log[2..]), &fed.roster)
+        .ingest(
+            &mx(),
+            replica_items(&log[2..]),
+            &fed.roster,
+            concord_node::clock::now(),
+        )
         .expect("ingest");
     assert_eq!(outcome.appended, 1, "{:?}", outcome.rejected);
     let report = audit::audit_store(
@@ -207,6 +231,7 @@ fn the_store_audit_finds_an_amendment_after_a_revocation() {
         "store",
         "home",
         true,
+        concord_node::clock::now(),
         &Progress::new(false),
     )
     .expect("audit");
@@ -276,6 +301,7 @@ fn the_bundle_audit_finds_an_amendment_after_a_revocation_and_import_stores_noth
         &path,
         Some((fed.roster.clone(), "home".into())),
         true,
+        concord_node::clock::now(),
         &Progress::new(false),
     )
     .expect("the bundle reads");
@@ -302,4 +328,181 @@ fn the_bundle_audit_finds_an_amendment_after_a_revocation_and_import_stores_noth
     let store = fed.store("cl");
     assert_eq!(store.head(&mx()).expect("head").size, 0);
     assert!(store.checkpoints(&mx()).expect("checkpoints").is_empty());
+}
+
+/// A sample record, as its file holds it.
+fn sample(path: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/records")
+        .join(path);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Entry `index` of mx's log: a denial of `payload` stamped `time`.
+fn mx_denial(fed: &Fed, index: u64, time: u64, payload: &[u8]) -> SignedEntry {
+    let new = NewEntry {
+        origin: &mx(),
+        index,
+        time,
+        kind: Kind::Denial,
+        refers_to: None,
+        payload,
+        visibility: Visibility::Federation,
+    };
+    sign_entry(&new, &fed.mx_key()).expect("signs")
+}
+
+const T0: u64 = 1_763_935_200;
+
+#[test]
+fn replica_ingest_refuses_other_states_names_and_times_out_of_order_by_its_clock() {
+    let fed = Fed::new();
+    let mx_body = sample("denials/mx-2025-thiodiglycol.json");
+    let pe_body = sample("denials/pe-2025-machine-tools.json");
+    let foreign = Rejected::Ledger(LedgerError::ForeignState {
+        field: "denying_state",
+        found: "\"PE\"".into(),
+        country: Country::new("MX").expect("a country"),
+    });
+    // (entries 0.. of mx's log with their payloads, the clock, what is
+    // appended, what is refused)
+    type Case = (Vec<(u64, Vec<u8>)>, u64, u64, Vec<(u64, Rejected)>);
+    let cases: Vec<Case> = vec![
+        (
+            vec![(T0, mx_body.clone()), (T0, pe_body.clone())],
+            T0,
+            1,
+            vec![(1, foreign.clone())],
+        ),
+        (
+            vec![(T0, mx_body.clone()), (T0 - 1, mx_body.clone())],
+            T0,
+            1,
+            vec![(
+                1,
+                Rejected::Ledger(LedgerError::TimeBackwards {
+                    time: T0 - 1,
+                    previous: T0,
+                }),
+            )],
+        ),
+        (
+            vec![(T0, mx_body.clone()), (T0 + 601, mx_body.clone())],
+            T0,
+            1,
+            vec![(
+                1,
+                Rejected::Ledger(LedgerError::TimeAhead {
+                    time: T0 + 601,
+                    now: T0,
+                }),
+            )],
+        ),
+        (
+            vec![(T0, mx_body.clone()), (T0 + 600, mx_body.clone())],
+            T0,
+            2,
+            vec![],
+        ),
+    ];
+    for (entries, now, appended, rejected) in cases {
+        let store = fed.store("cl");
+        let items = (0..)
+            .zip(&entries)
+            .map(|(index, (time, body))| (mx_denial(&fed, index, *time, body), Some(body.clone())))
+            .collect();
+        let outcome = store
+            .ingest(&mx(), items, &fed.roster, now)
+            .expect("ingest");
+        assert_eq!(
+            (outcome.appended, &outcome.rejected),
+            (appended, &rejected),
+            "{entries:?}"
+        );
+        drop(store);
+        std::fs::remove_dir_all(Home::new(&fed.home("cl")).db_path()).expect("a fresh store");
+    }
+
+    // A header taken alone cannot be judged by its record; the payload is,
+    // when it comes later.
+    let store = fed.store("cl");
+    let entry = mx_denial(&fed, 0, T0, &pe_body);
+    let outcome = store
+        .ingest(&mx(), vec![(entry.clone(), None)], &fed.roster, T0)
+        .expect("ingest");
+    assert_eq!(outcome.appended, 1);
+    let outcome = store
+        .ingest(&mx(), vec![(entry, Some(pe_body.clone()))], &fed.roster, T0)
+        .expect("ingest");
+    assert_eq!(
+        (outcome.payloads_filled, outcome.rejected),
+        (0, vec![(0, foreign)])
+    );
+    assert_eq!(
+        store.payload(&Digest256::of(&pe_body).0).expect("read"),
+        None
+    );
+    // And the time a late entry was refused for passes with the clock.
+    let late = mx_denial(&fed, 1, T0 + 3_600, &mx_body);
+    let ahead = store
+        .ingest(
+            &mx(),
+            vec![(late.clone(), Some(mx_body.clone()))],
+            &fed.roster,
+            T0,
+        )
+        .expect("ingest");
+    assert_eq!(ahead.appended, 0);
+    let later = store
+        .ingest(&mx(), vec![(late, Some(mx_body))], &fed.roster, T0 + 3_600)
+        .expect("ingest");
+    assert_eq!(later.appended, 1, "{:?}", later.rejected);
+}
+
+#[test]
+fn the_own_log_writer_publishes_in_its_state_name_and_never_back_in_time() {
+    let fed = Fed::new();
+    let store = fed.store("mx");
+    let key = fed.mx_key();
+    let mexico = Country::new("MX").expect("a country");
+    let own = |path: &str| OwnEntry {
+        record: Record::parse(Kind::Denial, &sample(path)).expect("a sample"),
+        visibility: Visibility::Federation,
+        refers_to: None,
+    };
+    let mx_denial = own("denials/mx-2025-thiodiglycol.json");
+    let append = |now: u64, entry: &OwnEntry| {
+        let (outcomes, _) = publish::append_own(
+            &store,
+            &mx(),
+            mexico,
+            &key,
+            now,
+            std::slice::from_ref(entry),
+        )
+        .expect("append");
+        outcomes.into_iter().next().expect("one outcome")
+    };
+    let refused = append(T0, &own("denials/pe-2025-machine-tools.json")).expect_err("foreign");
+    assert_eq!(
+        refused.to_string(),
+        "denying_state \"PE\" is not this member's country \"MX\""
+    );
+    // The clock goes back five minutes after the first publish, say across
+    // a restart: the log's time stays where it was.
+    let first = append(T0, &mx_denial).expect("published");
+    let second = append(T0 - 300, &mx_denial).expect("published");
+    assert_eq!((first.header.time, second.header.time), (T0, T0));
+    let third = append(T0 + 5, &mx_denial).expect("published");
+    assert_eq!(third.header.time, T0 + 5);
+    // A clock further behind than the tolerance refuses, rather than sign
+    // a time ahead of itself.
+    assert_eq!(
+        append(T0 - 3_600, &mx_denial),
+        Err(Rejected::Ledger(LedgerError::TimeAhead {
+            time: T0 + 5,
+            now: T0 - 3_600
+        }))
+    );
+    assert_eq!(store.head(&mx()).expect("head").size, 3);
 }

@@ -20,7 +20,7 @@ use concord_protocol::equivocation::{EquivocationProof, KeyLookup, KeyRefusal};
 use concord_protocol::ledger::{DenialState, LedgerError};
 use concord_protocol::merkle;
 use concord_protocol::origin::Origin;
-use concord_protocol::record::{Kind, Record};
+use concord_protocol::record::{Country, Kind, Record};
 
 struct Fed {
     _dir: tempfile::TempDir,
@@ -63,18 +63,11 @@ impl Fed {
     }
 }
 
-fn sample_denials() -> Vec<Record> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/records/denials");
-    let mut paths: Vec<_> = std::fs::read_dir(dir)
-        .expect("samples")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    paths.sort();
-    paths
+/// The sample denials as the member of `state` would publish them.
+fn sample_denials(state: &str) -> Vec<Record> {
+    concord_scenarios::records::denials_of(state)
         .iter()
-        .map(|p| {
-            Record::parse(Kind::Denial, &std::fs::read(p).expect("read")).expect("sample validates")
-        })
+        .map(|bytes| Record::parse(Kind::Denial, bytes).expect("sample validates"))
         .collect()
 }
 
@@ -90,7 +83,11 @@ fn own(record: &Record) -> OwnEntry {
 fn signed_entries(fed: &Fed, id: &str, start: u64, n: u64) -> Vec<(SignedEntry, Option<Vec<u8>>)> {
     let key = fed.identity(id).log_key.clone();
     let origin = fed.origin(id);
-    let records = sample_denials();
+    let member = fed
+        .roster
+        .member_by_origin(origin.as_str())
+        .expect("in the roster");
+    let records = sample_denials(member.country.as_str());
     (start..start + n)
         .map(|index| {
             let payload = records[index as usize % records.len()].to_canonical_bytes();
@@ -114,11 +111,12 @@ fn own_log_group_commit_signs_a_checkpoint_of_the_new_tree() {
     let fed = Fed::new();
     let store = fed.store("mx");
     let origin = fed.origin("mx");
-    let records = sample_denials();
+    let records = sample_denials("MX");
     let group: Vec<OwnEntry> = records.iter().map(own).collect();
     let (outcomes, checkpoint) = publish::append_own(
         &store,
         &origin,
+        Country::new("MX").expect("a country"),
         &fed.identity("mx").log_key,
         1_763_935_200,
         &group,
@@ -169,10 +167,11 @@ fn amend_and_revoke_follow_the_denial_and_refuse_nonsense() {
     let store = fed.store("mx");
     let origin = fed.origin("mx");
     let key = fed.identity("mx").log_key.clone();
-    let records = sample_denials();
+    let records = sample_denials("MX");
     publish::append_own(
         &store,
         &origin,
+        Country::new("MX").expect("a country"),
         &key,
         1,
         &[own(&records[0]), own(&records[1])],
@@ -208,7 +207,15 @@ fn amend_and_revoke_follow_the_denial_and_refuse_nonsense() {
             refers_to: Some(2),
         },
     ];
-    let (outcomes, _) = publish::append_own(&store, &origin, &key, 2, &group).expect("append");
+    let (outcomes, _) = publish::append_own(
+        &store,
+        &origin,
+        Country::new("MX").expect("a country"),
+        &key,
+        2,
+        &group,
+    )
+    .expect("append");
     assert_eq!(outcomes[0].as_ref().map(|o| o.index), Ok(2));
     assert_eq!(outcomes[1].as_ref().map(|o| o.index), Ok(3));
     assert_eq!(
@@ -247,7 +254,12 @@ fn replica_accepts_good_entries_and_rejects_each_class_of_bad_one() {
     let cl = fed.origin("cl");
     let good = signed_entries(&fed, "cl", 0, 4);
     let outcome = store
-        .ingest(&cl, good[..2].to_vec(), &fed.roster)
+        .ingest(
+            &cl,
+            good[..2].to_vec(),
+            &fed.roster,
+            concord_node::clock::now(),
+        )
         .expect("ingest");
     assert_eq!((outcome.appended, outcome.rejected.len()), (2, 0));
 
@@ -255,7 +267,7 @@ fn replica_accepts_good_entries_and_rejects_each_class_of_bad_one() {
     let mut forged = good[2].clone();
     forged.0.signature[3] ^= 0x40;
     let outcome = store
-        .ingest(&cl, vec![forged], &fed.roster)
+        .ingest(&cl, vec![forged], &fed.roster, concord_node::clock::now())
         .expect("ingest");
     assert!(
         matches!(
@@ -283,7 +295,12 @@ fn replica_accepts_good_entries_and_rejects_each_class_of_bad_one() {
     )
     .expect("signs");
     let outcome = store
-        .ingest(&cl, vec![(wrong_key, Some(payload.clone()))], &fed.roster)
+        .ingest(
+            &cl,
+            vec![(wrong_key, Some(payload.clone()))],
+            &fed.roster,
+            concord_node::clock::now(),
+        )
         .expect("ingest");
     assert!(
         matches!(
@@ -297,7 +314,7 @@ fn replica_accepts_good_entries_and_rejects_each_class_of_bad_one() {
     let mut swapped = good[2].clone();
     swapped.1 = good[3].1.clone();
     let outcome = store
-        .ingest(&cl, vec![swapped], &fed.roster)
+        .ingest(&cl, vec![swapped], &fed.roster, concord_node::clock::now())
         .expect("ingest");
     assert!(
         matches!(
@@ -314,7 +331,7 @@ fn replica_accepts_good_entries_and_rejects_each_class_of_bad_one() {
     let mut oversize = good[2].clone();
     oversize.0.header_bytes = vec![b' '; entry::MAX_HEADER_BYTES + 1];
     let outcome = store
-        .ingest(&cl, vec![oversize], &fed.roster)
+        .ingest(&cl, vec![oversize], &fed.roster, concord_node::clock::now())
         .expect("ingest");
     assert!(
         matches!(
@@ -326,18 +343,28 @@ fn replica_accepts_good_entries_and_rejects_each_class_of_bad_one() {
 
     // A skipped index is held, not stored, until the gap fills.
     let outcome = store
-        .ingest(&cl, vec![good[3].clone()], &fed.roster)
+        .ingest(
+            &cl,
+            vec![good[3].clone()],
+            &fed.roster,
+            concord_node::clock::now(),
+        )
         .expect("ingest");
     assert_eq!((outcome.appended, outcome.held), (0, 1));
     assert_eq!(store.head(&cl).expect("head").size, 2);
     let outcome = store
-        .ingest(&cl, vec![good[2].clone()], &fed.roster)
+        .ingest(
+            &cl,
+            vec![good[2].clone()],
+            &fed.roster,
+            concord_node::clock::now(),
+        )
         .expect("ingest");
     assert_eq!(outcome.appended, 2, "{outcome:?}");
 
     // A replay of the same bytes is a no-op.
     let outcome = store
-        .ingest(&cl, good.clone(), &fed.roster)
+        .ingest(&cl, good.clone(), &fed.roster, concord_node::clock::now())
         .expect("ingest");
     assert_eq!(
         (outcome.appended, outcome.duplicates, outcome.rejected.len()),
@@ -361,7 +388,9 @@ fn replica_accepts_good_entries_and_rejects_each_class_of_bad_one() {
     )
     .expect("signs");
     other[0].0 = resigned;
-    let outcome = store.ingest(&cl, other, &fed.roster).expect("ingest");
+    let outcome = store
+        .ingest(&cl, other, &fed.roster, concord_node::clock::now())
+        .expect("ingest");
     assert!(
         matches!(
             outcome.rejected[..],
@@ -389,7 +418,12 @@ fn observers_cannot_publish_and_revoked_keys_sign_nothing() {
     let un = fed.origin("un1540");
     let observer_entries = signed_entries(&fed, "un1540", 0, 1);
     let outcome = store
-        .ingest(&un, observer_entries, &fed.roster)
+        .ingest(
+            &un,
+            observer_entries,
+            &fed.roster,
+            concord_node::clock::now(),
+        )
         .expect("ingest");
     assert!(
         matches!(
@@ -425,7 +459,9 @@ fn observers_cannot_publish_and_revoked_keys_sign_nothing() {
         .revoke_key(&cl_id, key_id, 1)
         .expect("revoke from index 1");
     let entries = signed_entries(&fed, "cl", 0, 3);
-    let outcome = store.ingest(&cl, entries, &revoked).expect("ingest");
+    let outcome = store
+        .ingest(&cl, entries, &revoked, concord_node::clock::now())
+        .expect("ingest");
     assert_eq!(outcome.appended, 1, "entry 0 predates the revocation");
     assert!(
         matches!(
@@ -450,7 +486,12 @@ fn checkpoints_are_checked_against_the_stored_tree() {
         b.root()
     };
     store
-        .ingest(&cl, entries[..3].to_vec(), &fed.roster)
+        .ingest(
+            &cl,
+            entries[..3].to_vec(),
+            &fed.roster,
+            concord_node::clock::now(),
+        )
         .expect("ingest");
 
     let good = SignedCheckpoint::sign(Checkpoint::new(cl.clone(), 3, root_of(3)), &key);
@@ -484,7 +525,9 @@ fn checkpoints_are_checked_against_the_stored_tree() {
         &key,
     )
     .expect("signs");
-    let outcome = store.ingest(&cl, other_tail, &fed.roster).expect("ingest");
+    let outcome = store
+        .ingest(&cl, other_tail, &fed.roster, concord_node::clock::now())
+        .expect("ingest");
     assert_eq!(outcome.appended, 0, "{outcome:?}");
     assert!(
         matches!(
@@ -495,7 +538,12 @@ fn checkpoints_are_checked_against_the_stored_tree() {
     );
     assert_eq!(store.head(&cl).expect("head").size, 3);
     let outcome = store
-        .ingest(&cl, entries[3..].to_vec(), &fed.roster)
+        .ingest(
+            &cl,
+            entries[3..].to_vec(),
+            &fed.roster,
+            concord_node::clock::now(),
+        )
         .expect("ingest");
     assert_eq!(store.head(&cl).expect("head").size, 6, "{outcome:?}");
     assert_eq!(
@@ -543,9 +591,10 @@ fn reopen_checks_and_refusals() {
         publish::append_own(
             &store,
             &origin,
+            Country::new("MX").expect("a country"),
             &fed.identity("mx").log_key,
             1,
-            &[own(&sample_denials()[0])],
+            &[own(&sample_denials("MX")[0])],
         )
         .expect("append");
         store.flush_blocking().expect("flush");
@@ -592,7 +641,7 @@ fn retention_purges_expired_payloads_and_keeps_the_log_verifiable() {
     let store = fed.store("mx");
     let origin = fed.origin("mx");
     let key = fed.identity("mx").log_key.clone();
-    let Record::Denial(current) = sample_denials()[0].clone() else {
+    let Record::Denial(current) = sample_denials("MX")[0].clone() else {
         panic!("sample is a denial")
     };
     let mut old = serde_json::to_value(&current).expect("serialises");
@@ -600,8 +649,16 @@ fn retention_purges_expired_payloads_and_keeps_the_log_verifiable() {
     old["valid_until"] = serde_json::json!("2023-01-15");
     let expired =
         Record::parse(Kind::Denial, old.to_string().as_bytes()).expect("an old denial validates");
-    let group = [own(&expired), own(&sample_denials()[1])];
-    let (_, checkpoint) = publish::append_own(&store, &origin, &key, 1, &group).expect("append");
+    let group = [own(&expired), own(&sample_denials("MX")[1])];
+    let (_, checkpoint) = publish::append_own(
+        &store,
+        &origin,
+        Country::new("MX").expect("a country"),
+        &key,
+        1,
+        &group,
+    )
+    .expect("append");
     let checkpoint = checkpoint.expect("the group went in");
     store.flush_blocking().expect("flush");
 
@@ -658,7 +715,12 @@ fn a_quarantined_log_accepts_nothing_until_an_operator_clears_it() {
     let cl = fed.origin("cl");
     let entries = signed_entries(&fed, "cl", 0, 3);
     store
-        .ingest(&cl, entries[..1].to_vec(), &fed.roster)
+        .ingest(
+            &cl,
+            entries[..1].to_vec(),
+            &fed.roster,
+            concord_node::clock::now(),
+        )
         .expect("ingest");
     let mut conflicting = signed_entries(&fed, "cl", 0, 1);
     let header = conflicting[0].0.decode_header().expect("header");
@@ -675,7 +737,9 @@ fn a_quarantined_log_accepts_nothing_until_an_operator_clears_it() {
         &fed.identity("cl").log_key,
     )
     .expect("signs");
-    let outcome = store.ingest(&cl, conflicting, &fed.roster).expect("ingest");
+    let outcome = store
+        .ingest(&cl, conflicting, &fed.roster, concord_node::clock::now())
+        .expect("ingest");
     let proof = outcome.equivocations.into_iter().next().expect("a proof");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let found = runtime
@@ -686,7 +750,12 @@ fn a_quarantined_log_accepts_nothing_until_an_operator_clears_it() {
     assert!(store.quarantined(&cl).expect("read").is_some());
 
     let outcome = store
-        .ingest(&cl, entries[1..].to_vec(), &fed.roster)
+        .ingest(
+            &cl,
+            entries[1..].to_vec(),
+            &fed.roster,
+            concord_node::clock::now(),
+        )
         .expect("ingest");
     assert_eq!(outcome.appended, 0);
     assert!(
@@ -720,7 +789,12 @@ fn a_quarantined_log_accepts_nothing_until_an_operator_clears_it() {
     assert_eq!(decisions.len(), 1);
     assert_eq!(decisions[0]["operator"], "Ana Pérez, operations lead");
     let outcome = store
-        .ingest(&cl, entries[1..].to_vec(), &fed.roster)
+        .ingest(
+            &cl,
+            entries[1..].to_vec(),
+            &fed.roster,
+            concord_node::clock::now(),
+        )
         .expect("ingest");
     assert_eq!(outcome.appended, 2, "{outcome:?}");
     assert_eq!(
@@ -735,12 +809,27 @@ fn screening_indexes_find_entries_by_party_country_control_entry_and_kind() {
     let fed = Fed::new();
     let store = fed.store("mx");
     let origin = fed.origin("mx");
-    let records = sample_denials();
+    let records = sample_denials("MX");
     let group: Vec<OwnEntry> = records.iter().map(own).collect();
-    publish::append_own(&store, &origin, &fed.identity("mx").log_key, 1, &group).expect("append");
+    publish::append_own(
+        &store,
+        &origin,
+        Country::new("MX").expect("a country"),
+        &fed.identity("mx").log_key,
+        1,
+        &group,
+    )
+    .expect("append");
     // A second group keeps postings of the first.
-    publish::append_own(&store, &origin, &fed.identity("mx").log_key, 2, &group[..1])
-        .expect("append");
+    publish::append_own(
+        &store,
+        &origin,
+        Country::new("MX").expect("a country"),
+        &fed.identity("mx").log_key,
+        2,
+        &group[..1],
+    )
+    .expect("append");
     let n = records.len() as u64;
     use concord_node::store::keys::IndexKind;
     let denials = store.lookup(IndexKind::Kind, "denial").expect("lookup");
@@ -796,7 +885,12 @@ fn a_checkpoint_is_final_once_it_has_the_required_cosignatures() {
     let cl = fed.origin("cl");
     let entries = signed_entries(&fed, "cl", 0, 2);
     store
-        .ingest(&cl, entries.clone(), &fed.roster)
+        .ingest(
+            &cl,
+            entries.clone(),
+            &fed.roster,
+            concord_node::clock::now(),
+        )
         .expect("ingest");
     let mut builder = merkle::RootBuilder::default();
     entries
@@ -917,7 +1011,7 @@ impl ExpectedLog {
     fn grow(&mut self, fed: &Fed, store: &Store, count: u64) {
         let items = self.next_entries(fed, count);
         let outcome = store
-            .ingest(&self.origin, items, &fed.roster)
+            .ingest(&self.origin, items, &fed.roster, concord_node::clock::now())
             .expect("ingest");
         assert_eq!(outcome.appended, count);
     }
@@ -989,7 +1083,9 @@ fn proofs_stay_right_while_hashes_are_cached_beside_appends() {
     std::thread::scope(|scope| {
         scope.spawn(|| {
             for items in calls {
-                let outcome = store.ingest(&origin, items, &fed.roster).expect("ingest");
+                let outcome = store
+                    .ingest(&origin, items, &fed.roster, concord_node::clock::now())
+                    .expect("ingest");
                 assert_eq!(outcome.appended, 100);
             }
         });
@@ -1051,7 +1147,9 @@ fn a_bad_entry_deep_in_a_long_run_keeps_what_came_before_it() {
             // The next entry's payload: another sample record.
             _ => bad.1 = good[bad_index + 1].1.clone(),
         }
-        let outcome = store.ingest(&cl, items, &fed.roster).expect("ingest");
+        let outcome = store
+            .ingest(&cl, items, &fed.roster, concord_node::clock::now())
+            .expect("ingest");
         assert_eq!(outcome.appended, (bad_index - start) as u64, "{damage}");
         assert_eq!(outcome.rejected.len(), 1, "{outcome:?}");
         assert_eq!(outcome.rejected[0].0, bad_index as u64, "{outcome:?}");
@@ -1060,7 +1158,12 @@ fn a_bad_entry_deep_in_a_long_run_keeps_what_came_before_it() {
         assert_eq!(head.root, root_of(&good[..bad_index]), "{damage}");
     }
     let outcome = store
-        .ingest(&cl, good[900..].to_vec(), &fed.roster)
+        .ingest(
+            &cl,
+            good[900..].to_vec(),
+            &fed.roster,
+            concord_node::clock::now(),
+        )
         .expect("ingest");
     assert_eq!((outcome.appended, outcome.rejected.len()), (100, 0));
 }
@@ -1076,7 +1179,12 @@ fn a_call_in_order_up_to_a_point_is_sorted_from_there() {
     let cl = fed.origin("cl");
     let good = signed_entries(&fed, "cl", 0, 1_200);
     let outcome = store
-        .ingest(&cl, good[..100].to_vec(), &fed.roster)
+        .ingest(
+            &cl,
+            good[..100].to_vec(),
+            &fed.roster,
+            concord_node::clock::now(),
+        )
         .expect("ingest");
     assert_eq!(outcome.appended, 100);
 
@@ -1085,7 +1193,9 @@ fn a_call_in_order_up_to_a_point_is_sorted_from_there() {
     items.push(signed_entries(&fed, "mx", 0, 1).remove(0));
     items.extend_from_slice(&good[700..1_000]);
     items.extend_from_slice(&good[1_100..]);
-    let outcome = store.ingest(&cl, items, &fed.roster).expect("ingest");
+    let outcome = store
+        .ingest(&cl, items, &fed.roster, concord_node::clock::now())
+        .expect("ingest");
     assert_eq!(
         (outcome.appended, outcome.duplicates, outcome.held),
         (900, 1, 100),
@@ -1103,7 +1213,12 @@ fn a_call_in_order_up_to_a_point_is_sorted_from_there() {
 
     // The gap fills, and what was held behind it follows.
     let outcome = store
-        .ingest(&cl, good[1_000..1_100].to_vec(), &fed.roster)
+        .ingest(
+            &cl,
+            good[1_000..1_100].to_vec(),
+            &fed.roster,
+            concord_node::clock::now(),
+        )
         .expect("ingest");
     assert_eq!((outcome.appended, outcome.held), (200, 0), "{outcome:?}");
     assert_eq!(store.head(&cl).expect("head").size, 1_200);
@@ -1144,7 +1259,12 @@ fn a_target_deep_in_a_long_run_decides_the_group_that_reaches_it() {
             })
         );
         let outcome = store
-            .ingest(&cl, entries.clone(), &fed.roster)
+            .ingest(
+                &cl,
+                entries.clone(),
+                &fed.roster,
+                concord_node::clock::now(),
+            )
             .expect("ingest");
         let head = store.head(&cl).expect("head");
         if forked {
@@ -1177,10 +1297,14 @@ fn publishing_to_the_own_log_does_not_wait_for_a_replica_ingest() {
     let (cl, mx) = (fed.origin("cl"), fed.origin("mx"));
     let n = 20_000;
     let items = signed_entries(&fed, "cl", 0, n);
-    let record = &sample_denials()[0];
+    let record = &sample_denials("MX")[0];
     std::thread::scope(|scope| {
         let (store, roster, cl) = (&store, &fed.roster, &cl);
-        let ingest = scope.spawn(move || store.ingest(cl, items, roster).expect("ingest"));
+        let ingest = scope.spawn(move || {
+            store
+                .ingest(cl, items, roster, concord_node::clock::now())
+                .expect("ingest")
+        });
         // The first slice of the run shows in the head well before the last.
         while store.head(cl).expect("head").size == 0 {
             assert!(!ingest.is_finished(), "the ingest ended without appending");
@@ -1189,6 +1313,7 @@ fn publishing_to_the_own_log_does_not_wait_for_a_replica_ingest() {
         let (outcomes, _) = publish::append_own(
             store,
             &mx,
+            Country::new("MX").expect("a country"),
             &fed.identity("mx").log_key,
             1_763_935_200,
             &[own(record)],
@@ -1221,7 +1346,7 @@ fn a_format_1_store_is_upgraded_on_open_and_loses_nothing() {
     // no status of their own.
     let own_log = fed.origin("mx");
     let key = fed.identity("mx").log_key.clone();
-    let records = sample_denials();
+    let records = sample_denials("MX");
     let (amend, revoke) = amend_and_revoke(&records[0]);
     let refer = |record: Record| OwnEntry {
         refers_to: Some(0),
@@ -1233,7 +1358,15 @@ fn a_format_1_store_is_upgraded_on_open_and_loses_nothing() {
         own(&records[1]),
         refer(revoke),
     ];
-    let (outcomes, _) = publish::append_own(&store, &own_log, &key, 1, &group).expect("append");
+    let (outcomes, _) = publish::append_own(
+        &store,
+        &own_log,
+        Country::new("MX").expect("a country"),
+        &key,
+        1,
+        &group,
+    )
+    .expect("append");
     assert!(outcomes.iter().all(Result::is_ok));
     let statuses = |store: &Store| {
         let own = (0..4).map(|i| store.denial_status(&own_log, i).expect("status"));

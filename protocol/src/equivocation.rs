@@ -19,14 +19,23 @@ use crate::checkpoint::{CheckpointError, CosignatureVerifier, SignedCheckpoint};
 use crate::entry::{EntryError, WireEntry};
 use crate::note::NoteVerifier;
 use crate::origin::Origin;
+use crate::record::Country;
 
-/// The keys a verifier trusts, as the roster states them.
+/// The keys a verifier trusts, and whose logs they sign, as the roster
+/// states them.
 pub trait KeyLookup {
     /// The key authorised to sign entry `index` of `origin`.
     ///
     /// # Errors
     /// A [`KeyRefusal`] saying why no key is authorised there.
     fn entry_key(&self, origin: &Origin, index: u64) -> Result<VerifyingKey, KeyRefusal>;
+    /// The state of the member whose log is `origin`: the only state in
+    /// whose name that log publishes.
+    ///
+    /// # Errors
+    /// A [`KeyRefusal`] when `origin` is not the log of a member that may
+    /// publish.
+    fn member_country(&self, origin: &Origin) -> Result<Country, KeyRefusal>;
     /// The keys that may sign checkpoints of `origin`.
     fn checkpoint_verifiers(&self, origin: &Origin) -> Vec<NoteVerifier>;
     /// The witnesses whose cosignatures count.

@@ -10,6 +10,11 @@
 //! - §6: nothing is appended to a log, the own one included, while a
 //!   proof that it equivocated is held and no operator cleared it
 //!   ([`check_open`]);
+//! - §3.1 `time`: a log's times never decrease, and none runs more than
+//!   [`MAX_TIME_AHEAD`] seconds ahead of the verifier's clock
+//!   ([`check_time`], part of [`check_follows`]);
+//! - §3.3: a member publishes only in its own state's name, the roster's
+//!   country of the log's member ([`publisher_country`], [`check_names`]);
 //! - §3.1 `refers_to`: an amendment or revocation refers to an earlier
 //!   denial of the same log, by index and leaf hash, and nothing follows a
 //!   revocation ([`check_reference`]);
@@ -24,7 +29,8 @@
 //! ingest, the audits of a store and of a bundle — asks these functions,
 //! so that each refuses the same entry for the same [`LedgerError`]. The
 //! log's state is read through [`LogState`], so the rules run the same
-//! over a store and over an audit's memory. Time comes in as an argument.
+//! over a store and over an audit's memory. Time comes in as an argument:
+//! `now`, the verifier's clock in seconds since the Unix epoch.
 
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
@@ -33,7 +39,13 @@ use crate::entry::{EntryHeader, EntryRef, Visibility};
 use crate::equivocation::{KeyLookup, KeyRefusal};
 use crate::merkle::Hash;
 use crate::origin::Origin;
-use crate::record::{Country, Date, IndexTerms, Kind};
+use crate::record::{Country, Date, IndexTerms, Kind, Record};
+
+/// How many seconds an entry's `time` may be ahead of a verifier's clock
+/// (PROTOCOL.md §3.1): ten minutes, far beyond the skew of clocks kept by
+/// NTP, so that only a broken clock or a lie is refused, and short enough
+/// that no entry can claim a time long after it was shown to others.
+pub const MAX_TIME_AHEAD: u64 = 600;
 
 /// Why an entry may not follow a log's state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,6 +74,21 @@ pub enum LedgerError {
          quarantine with `concord quarantine clear --log <id> --operator <name> --reason <why>`"
     )]
     OwnLogQuarantined(Origin),
+    /// A field that names the publishing state names another one.
+    #[error("{field} {found} is not this member's country \"{country}\"")]
+    ForeignState {
+        /// The field's path: `denying_state`, `payload.visibility.states`, ...
+        field: &'static str,
+        /// What it names, as JSON.
+        found: String,
+        country: Country,
+    },
+    #[error("time {time} is before the previous entry's time {previous}")]
+    TimeBackwards { time: u64, previous: u64 },
+    #[error(
+        "time {time} is more than {MAX_TIME_AHEAD} seconds ahead of this verifier's clock ({now})"
+    )]
+    TimeAhead { time: u64, now: u64 },
 }
 
 impl LedgerError {
@@ -74,6 +101,9 @@ impl LedgerError {
             Self::AlreadyRevoked(_) => "already_revoked",
             Self::Quarantined(_) => "quarantined",
             Self::OwnLogQuarantined(_) => "own_log_quarantined",
+            Self::ForeignState { .. } => "foreign_state",
+            Self::TimeBackwards { .. } => "time_backwards",
+            Self::TimeAhead { .. } => "time_ahead",
         }
     }
 }
@@ -169,12 +199,95 @@ pub fn check_open(
     }
 }
 
+/// Checks the `time` of `header`, the entry after one stamped `previous`
+/// (none for a log's first entry), against a verifier whose clock reads
+/// `now`: never before the previous entry, never more than
+/// [`MAX_TIME_AHEAD`] seconds after `now`.
+///
+/// # Errors
+/// [`LedgerError::TimeBackwards`] or [`LedgerError::TimeAhead`].
+pub fn check_time(
+    previous: Option<u64>,
+    header: &EntryHeader,
+    now: u64,
+) -> Result<(), LedgerError> {
+    let time = header.time;
+    if let Some(previous) = previous.filter(|&previous| time < previous) {
+        return Err(LedgerError::TimeBackwards { time, previous });
+    }
+    if time > now.saturating_add(MAX_TIME_AHEAD) {
+        return Err(LedgerError::TimeAhead { time, now });
+    }
+    Ok(())
+}
+
+/// The state the log `origin` publishes in the name of: its member's
+/// country in the roster.
+///
+/// # Errors
+/// [`LedgerError::Key`] when `origin` is no member's log.
+pub fn publisher_country(roster: &impl KeyLookup, origin: &Origin) -> Result<Country, LedgerError> {
+    Ok(roster.member_country(origin)?)
+}
+
+/// Checks that an entry of a log whose member is of `country` publishes in
+/// that state's name only: a `bilateral` visibility names it, and so does
+/// its record (`record`, when the payload is held): a denial's
+/// `denying_state` (an amendment's too, so that it cannot move a denial to
+/// another state), a notice's `issuing_state`, a consultation request's
+/// `requesting_state`. Other records name no publishing state.
+///
+/// # Errors
+/// [`LedgerError::ForeignState`] naming the first field that names another
+/// state.
+pub fn check_names(
+    country: &Country,
+    header: &EntryHeader,
+    record: Option<&Record>,
+) -> Result<(), LedgerError> {
+    let foreign = |field, found: String| LedgerError::ForeignState {
+        field,
+        found,
+        country: *country,
+    };
+    if let Visibility::Bilateral { states } = &header.payload.visibility
+        && !states.contains(country)
+    {
+        let found = format!("[\"{}\",\"{}\"]", states[0], states[1]);
+        return Err(foreign("payload.visibility.states", found));
+    }
+    let named = match record {
+        Some(Record::Denial(denial)) => Some(("denying_state", denial.denying_state)),
+        Some(Record::DenialAmend(amend)) => {
+            Some(("denial.denying_state", amend.denial.denying_state))
+        }
+        Some(Record::Notice(notice)) => Some(("issuing_state", notice.issuing_state)),
+        Some(Record::ConsultationRequest(request)) => {
+            Some(("requesting_state", request.requesting_state))
+        }
+        Some(
+            Record::DenialRevoke(_)
+            | Record::ConsultationReply(_)
+            | Record::RosterUpdate(_)
+            | Record::KeyRotate(_)
+            | Record::KeyRevoke(_),
+        )
+        | None => None,
+    };
+    match named {
+        Some((field, state)) if state != *country => Err(foreign(field, format!("\"{state}\""))),
+        _ => Ok(()),
+    }
+}
+
 /// What the rules read of a log: the entries it already holds.
 pub trait LogState {
     /// Why the state could not be read (a storage failure, never a rule).
     type Error;
     /// Entries the log holds, which is the index of the next one.
     fn size(&self) -> u64;
+    /// The `time` of the log's last entry; `None` when it holds none.
+    fn last_time(&self) -> Option<u64>;
     /// The leaf hash of entry `index`, below [`LogState::size`].
     ///
     /// # Errors
@@ -188,9 +301,10 @@ pub trait LogState {
     fn denial_state(&self, index: u64) -> Result<Option<DenialState>, Self::Error>;
 }
 
-/// Checks that `header`, already at its position, may follow `log`: an
-/// amendment or revocation refers to an earlier denial of the log, by its
-/// leaf hash, that was not revoked.
+/// Checks that `header`, already at its position, may follow `log` for a
+/// verifier whose clock reads `now`: its time is as [`check_time`] says,
+/// and an amendment or revocation refers to an earlier denial of the log,
+/// by its leaf hash, that was not revoked.
 ///
 /// # Errors
 /// The outer error when `log` cannot be read; the inner one names the rule
@@ -198,7 +312,11 @@ pub trait LogState {
 pub fn check_follows<L: LogState>(
     log: &L,
     header: &EntryHeader,
+    now: u64,
 ) -> Result<Result<(), LedgerError>, L::Error> {
+    if let Err(refused) = check_time(log.last_time(), header, now) {
+        return Ok(Err(refused));
+    }
     match &header.refers_to {
         None => Ok(Ok(())),
         Some(reference) => check_reference(log, header.kind, reference),
@@ -385,28 +503,38 @@ pub fn denial_update<E>(
 #[derive(Debug, Default)]
 pub struct Replay {
     entries: Vec<(Hash, Option<DenialState>)>,
+    /// The time of the last entry that followed the log by the rules.
+    last_time: Option<u64>,
 }
 
 impl Replay {
     /// Appends the next entry, whose leaf hash is `leaf`; `header` is absent
     /// when it did not decode or is not at its position, and then the entry
     /// counts for its leaf only. An entry that may not follow the log is
-    /// kept the same way, and the rule it broke returned.
+    /// kept the same way, and the rule it broke returned; the times of the
+    /// entries after it are judged against the last one that followed.
+    /// `now` is the verifier's clock.
     ///
     /// # Errors
     /// The [`LedgerError`] of [`check_follows`].
-    pub fn push(&mut self, leaf: Hash, header: Option<&EntryHeader>) -> Result<(), LedgerError> {
+    pub fn push(
+        &mut self,
+        leaf: Hash,
+        header: Option<&EntryHeader>,
+        now: u64,
+    ) -> Result<(), LedgerError> {
         let index = self.size();
         let result = match header {
-            Some(header) => check_follows(self, header).unwrap_or_else(|never| match never {}),
+            Some(header) => check_follows(self, header, now).unwrap_or_else(|never| match never {}),
             None => Ok(()),
         };
         self.entries.push((leaf, None));
-        if let (Ok(()), Some(header)) = (&result, header)
-            && let Some((denial, change)) = Change::of(header, index)
-        {
-            let slot = &mut self.entries[usize::try_from(denial).expect("below the size")].1;
-            *slot = change.state(*slot);
+        if let (Ok(()), Some(header)) = (&result, header) {
+            self.last_time = Some(header.time);
+            if let Some((denial, change)) = Change::of(header, index) {
+                let slot = &mut self.entries[usize::try_from(denial).expect("below the size")].1;
+                *slot = change.state(*slot);
+            }
         }
         result
     }
@@ -417,6 +545,10 @@ impl LogState for Replay {
 
     fn size(&self) -> u64 {
         self.entries.len() as u64
+    }
+
+    fn last_time(&self) -> Option<u64> {
+        self.last_time
     }
 
     fn leaf_hash(&self, index: u64) -> Result<Hash, Self::Error> {
@@ -465,6 +597,9 @@ mod tests {
     use super::*;
     use crate::entry::{Digest256, KeyId, PayloadCommitment};
 
+    /// The verifier's clock in these tests.
+    const NOW: u64 = 1_763_935_200;
+
     fn origin(id: &str) -> Origin {
         Origin::for_member("pacific-alliance", id).expect("origin")
     }
@@ -508,7 +643,7 @@ mod tests {
             .zip(kinds)
             .map(|(index, (kind, refers_to))| {
                 let header = header(index, *kind, refers_to.and_then(reference));
-                log.push(leaf(index), Some(&header))
+                log.push(leaf(index), Some(&header), NOW)
             })
             .collect();
         let states = log.entries.iter().map(|(_, state)| *state).collect();
@@ -571,7 +706,7 @@ mod tests {
     #[test]
     fn a_reference_must_carry_the_denial_leaf_hash() {
         let mut log = Replay::default();
-        log.push(leaf(0), Some(&header(0, Kind::Denial, None)))
+        log.push(leaf(0), Some(&header(0, Kind::Denial, None)), NOW)
             .expect("a denial");
         let wrong = EntryRef {
             index: 0,
@@ -579,7 +714,7 @@ mod tests {
         };
         let amend = header(1, Kind::DenialAmend, Some(wrong));
         assert_eq!(
-            log.push(leaf(1), Some(&amend)),
+            log.push(leaf(1), Some(&amend), NOW),
             Err(LedgerError::BadReference {
                 kind: Kind::DenialAmend,
                 index: 0
@@ -649,6 +784,180 @@ mod tests {
         let own = LedgerError::OwnLogQuarantined(cl.clone()).to_string();
         assert!(own.contains("concord quarantine clear"), "{own}");
         assert_eq!(LedgerError::Quarantined(cl).code(), "quarantined");
+    }
+
+    #[test]
+    fn times_never_decrease_nor_run_ahead_of_the_verifier_clock() {
+        let at = |time| EntryHeader {
+            time,
+            ..header(0, Kind::Notice, None)
+        };
+        let check = |previous: Option<u64>, time: u64, expected: Result<(), LedgerError>| {
+            assert_eq!(
+                check_time(previous, &at(time), NOW),
+                expected,
+                "{previous:?} then {time}"
+            );
+        };
+        let ahead = |time| Err(LedgerError::TimeAhead { time, now: NOW });
+        check(None, 0, Ok(()));
+        check(None, NOW, Ok(()));
+        check(Some(NOW - 5), NOW - 5, Ok(()));
+        check(Some(NOW - 5), NOW - 4, Ok(()));
+        check(
+            Some(NOW - 5),
+            NOW - 6,
+            Err(LedgerError::TimeBackwards {
+                time: NOW - 6,
+                previous: NOW - 5,
+            }),
+        );
+        check(
+            Some(NOW),
+            0,
+            Err(LedgerError::TimeBackwards {
+                time: 0,
+                previous: NOW,
+            }),
+        );
+        check(None, NOW + MAX_TIME_AHEAD, Ok(()));
+        check(
+            None,
+            NOW + MAX_TIME_AHEAD + 1,
+            ahead(NOW + MAX_TIME_AHEAD + 1),
+        );
+        // 2100-01-01: ahead whatever came before.
+        check(Some(NOW), 4_102_444_800, ahead(4_102_444_800));
+        check(None, u64::MAX, ahead(u64::MAX));
+    }
+
+    #[test]
+    fn a_replay_judges_each_time_against_the_last_entry_that_followed() {
+        let mut log = Replay::default();
+        let mut results = Vec::new();
+        for (index, time) in (0..).zip([NOW - 60, NOW + 3_600, NOW - 30, 0, NOW]) {
+            let header = EntryHeader {
+                time,
+                ..header(index, Kind::Notice, None)
+            };
+            results.push(log.push(leaf(index), Some(&header), NOW));
+        }
+        assert_eq!(
+            results,
+            [
+                Ok(()),
+                Err(LedgerError::TimeAhead {
+                    time: NOW + 3_600,
+                    now: NOW
+                }),
+                Ok(()),
+                Err(LedgerError::TimeBackwards {
+                    time: 0,
+                    previous: NOW - 30
+                }),
+                Ok(()),
+            ]
+        );
+        assert_eq!(log.last_time(), Some(NOW));
+    }
+
+    #[test]
+    fn a_member_publishes_only_in_its_own_state_name() {
+        let country = |code: &str| Country::new(code).expect("country");
+        let sample = |path: &str, kind| {
+            let bytes = std::fs::read(format!(
+                "{}/../scenarios/records/{path}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .expect("a sample record");
+            Record::parse(kind, &bytes).expect("a valid sample")
+        };
+        let mx_denial = sample("denials/mx-2025-thiodiglycol.json", Kind::Denial);
+        let pe_denial = sample("denials/pe-2025-machine-tools.json", Kind::Denial);
+        let Record::Denial(pe) = pe_denial.clone() else {
+            unreachable!("parsed as a denial")
+        };
+        let amend_to_pe = Record::DenialAmend(crate::record::DenialAmend {
+            reason: "moved".to_owned().try_into().expect("text"),
+            denial: pe,
+        });
+        let pe_notice = sample("notices/pe-2025-callao-detention.json", Kind::Notice);
+        let mx_notice = sample("notices/mx-2025-manzanillo-seizure.json", Kind::Notice);
+        let request = |requesting: &str, denying: &str| {
+            Record::ConsultationRequest(crate::record::ConsultationRequest {
+                denial: crate::record::EntryRef {
+                    origin: origin("pe"),
+                    index: 0,
+                },
+                requesting_state: country(requesting),
+                denying_state: country(denying),
+                application_reference: "SE-LIC-1".to_owned().try_into().expect("name"),
+                question: "same consignee?".to_owned().try_into().expect("text"),
+                items_summary: None,
+            })
+        };
+        let bilateral = |a: &str, b: &str| Visibility::Bilateral {
+            states: [country(a), country(b)],
+        };
+        let foreign = |field, found: &str| {
+            Err(LedgerError::ForeignState {
+                field,
+                found: found.to_owned(),
+                country: country("MX"),
+            })
+        };
+        let check =
+            |visibility: Visibility, record: Option<&Record>, expected: Result<(), LedgerError>| {
+                let mut header = header(0, Kind::Denial, None);
+                header.payload.visibility = visibility.clone();
+                assert_eq!(
+                    check_names(&country("MX"), &header, record),
+                    expected,
+                    "{visibility:?} {record:?}"
+                );
+            };
+        let federation = || Visibility::Federation;
+        check(federation(), None, Ok(()));
+        check(federation(), Some(&mx_denial), Ok(()));
+        check(federation(), Some(&mx_notice), Ok(()));
+        check(federation(), Some(&request("MX", "PE")), Ok(()));
+        check(bilateral("PE", "MX"), Some(&mx_denial), Ok(()));
+        check(
+            federation(),
+            Some(&pe_denial),
+            foreign("denying_state", "\"PE\""),
+        );
+        check(
+            federation(),
+            Some(&amend_to_pe),
+            foreign("denial.denying_state", "\"PE\""),
+        );
+        check(
+            federation(),
+            Some(&pe_notice),
+            foreign("issuing_state", "\"PE\""),
+        );
+        check(
+            federation(),
+            Some(&request("CL", "MX")),
+            foreign("requesting_state", "\"CL\""),
+        );
+        // Without the payload, the header's visibility is still judged.
+        check(
+            bilateral("CL", "PE"),
+            None,
+            foreign("payload.visibility.states", "[\"CL\",\"PE\"]"),
+        );
+        assert_eq!(
+            check_names(
+                &country("MX"),
+                &header(0, Kind::Denial, None),
+                Some(&pe_denial)
+            )
+            .expect_err("foreign")
+            .to_string(),
+            "denying_state \"PE\" is not this member's country \"MX\""
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use concord_protocol::equivocation::{EquivocationProof, KeyLookup, KeyRefusal};
 use concord_protocol::merkle;
 use concord_protocol::note::NoteVerifier;
 use concord_protocol::origin::Origin;
-use concord_protocol::record::{Kind, Record};
+use concord_protocol::record::{Country, Kind, Record};
 use concord_protocol::wire::{
     self, Gossip, MAX_GOSSIP_BYTES, MAX_SYNC_REQUEST_BYTES, SyncRequest, SyncResponse,
 };
@@ -34,6 +34,14 @@ impl KeyLookup for OneLog {
     fn entry_key(&self, origin: &Origin, _index: u64) -> Result<VerifyingKey, KeyRefusal> {
         if origin.as_str() == ORIGIN {
             Ok(self.0)
+        } else {
+            Err(KeyRefusal::UnknownOrigin(origin.clone()))
+        }
+    }
+
+    fn member_country(&self, origin: &Origin) -> Result<Country, KeyRefusal> {
+        if origin.as_str() == ORIGIN {
+            Ok(Country::new("PE").expect("a country"))
         } else {
             Err(KeyRefusal::UnknownOrigin(origin.clone()))
         }

@@ -285,3 +285,62 @@ fn protocol_md_quotes_every_vector() {
         .collect();
     assert!(missing.is_empty(), "not quoted in PROTOCOL.md: {missing:?}");
 }
+
+/// The ledger's rules of §3.3 and §3.5, on the vectors' times and on the
+/// sample records under the vectors' visibilities.
+#[test]
+fn times_and_the_publishing_state() {
+    use concord_protocol::entry::{EntryHeader, KeyId, PayloadCommitment};
+    use concord_protocol::ledger::{self, MAX_TIME_AHEAD};
+    use concord_protocol::record::{Country, Record};
+
+    let v = &vectors()["ledger"];
+    assert_eq!(v["max_time_ahead"], MAX_TIME_AHEAD);
+    let now = v["now"].as_u64().expect("now");
+    let header = |time: u64, kind: Kind, visibility: Visibility| EntryHeader {
+        index: 1,
+        key_id: KeyId([0; 4]),
+        kind,
+        origin: Origin::new("pacific-alliance.concord/mx").expect("origin"),
+        payload: PayloadCommitment {
+            sha256: Digest256([0; 32]),
+            size: 0,
+            visibility,
+        },
+        refers_to: None,
+        time,
+        v: 1,
+    };
+    for case in v["times"].as_array().expect("times") {
+        let time = case["time"].as_u64().expect("time");
+        let verdict = ledger::check_time(
+            case["previous"].as_u64(),
+            &header(time, Kind::Notice, Visibility::Federation),
+            now,
+        );
+        assert_eq!(
+            verdict.err().map(|e| e.code()),
+            case["refusal"].as_str(),
+            "{case}"
+        );
+    }
+    let country = Country::new(v["country"].as_str().expect("country")).expect("a country");
+    for case in v["names"].as_array().expect("names") {
+        let path = format!(
+            "{}/../scenarios/records/{}",
+            env!("CARGO_MANIFEST_DIR"),
+            case["record"].as_str().expect("record")
+        );
+        let kind = Kind::parse(case["kind"].as_str().expect("kind")).expect("a kind");
+        let record = Record::parse(kind, &std::fs::read(&path).expect("a sample record"))
+            .expect("a valid record");
+        let visibility: Visibility =
+            serde_json::from_value(case["visibility"].clone()).expect("a visibility");
+        let verdict = ledger::check_names(&country, &header(now, kind, visibility), Some(&record));
+        assert_eq!(
+            verdict.err().map(|e| e.to_string()).as_deref(),
+            case["refusal"].as_str(),
+            "{case}"
+        );
+    }
+}

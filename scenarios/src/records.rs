@@ -23,6 +23,42 @@ pub struct SampleRecord {
     pub bytes: Vec<u8>,
 }
 
+impl SampleRecord {
+    /// The record as the member of `state` (ISO 3166-1 alpha-2, `MX`)
+    /// would publish it: its denying or issuing state set to `state`. A
+    /// member publishes only in its own state's name (PROTOCOL.md §3.3), so
+    /// a log of many records from one member restates the samples.
+    pub fn stated_by(&self, state: &str) -> Vec<u8> {
+        let mut record: serde_json::Value =
+            serde_json::from_slice(&self.bytes).expect("a sample record is JSON");
+        let field = match self.kind {
+            "denial" => "denying_state",
+            _ => "issuing_state",
+        };
+        record[field] = state.into();
+        serde_json::to_vec(&record).expect("JSON values serialise")
+    }
+}
+
+/// Every valid sample record as the member of `state` would publish it
+/// ([`SampleRecord::stated_by`]), in the order of [`samples`]; each `path`
+/// still names the original file, whose bytes differ.
+pub fn samples_of(state: &str) -> Vec<SampleRecord> {
+    samples()
+        .into_iter()
+        .map(|r| SampleRecord {
+            bytes: r.stated_by(state),
+            ..r
+        })
+        .collect()
+}
+
+/// Every sample denial as the member of `state` would publish it
+/// ([`SampleRecord::stated_by`]), sorted by file name.
+pub fn denials_of(state: &str) -> Vec<Vec<u8>> {
+    denials().iter().map(|r| r.stated_by(state)).collect()
+}
+
 /// The sample denials (`denials/*.json`), sorted by file name.
 pub fn denials() -> Vec<SampleRecord> {
     of_kind("denials", "denial")

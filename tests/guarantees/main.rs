@@ -1,6 +1,10 @@
 //! Black-box tests of the guarantees under what operators and adversaries
-//! do: real `concord` processes in temp dirs, through the harness of
-//! `concord-scenarios`.
+//! do: real `concord` processes in temp dirs through the harness of
+//! `concord-scenarios`, and hand-forged bundles and entries.
+
+#[path = "../../node/tests/common/mod.rs"]
+mod common;
 
 mod evidence;
+mod names;
 mod surfaces;

@@ -27,8 +27,9 @@ pub fn scale(n: f64) -> usize {
 pub use concord_node::parallel::cores;
 
 /// The sample records of `scenarios/records/`, denials then notices, each
-/// in file-name order, validated.
-pub fn sample_records() -> Vec<Record> {
+/// in file-name order, validated, as the member of `state` would publish
+/// them.
+pub fn sample_records(state: &str) -> Vec<Record> {
     concord_scenarios::records::samples()
         .iter()
         .map(|sample| {
@@ -36,7 +37,7 @@ pub fn sample_records() -> Vec<Record> {
                 "denial" => Kind::Denial,
                 _ => Kind::Notice,
             };
-            Record::parse(kind, &sample.bytes).expect("sample validates")
+            Record::parse(kind, &sample.stated_by(state)).expect("sample validates")
         })
         .collect()
 }
@@ -77,9 +78,9 @@ pub fn distinct_payloads(records: &[Record], n: usize) -> Vec<(Kind, Vec<u8>)> {
     })
 }
 
-/// The sample records as entries carry them.
-pub fn sample_payloads() -> Vec<(Kind, Vec<u8>)> {
-    payloads_of(&sample_records())
+/// The sample records as entries of a member of `state` carry them.
+pub fn sample_payloads(state: &str) -> Vec<(Kind, Vec<u8>)> {
+    payloads_of(&sample_records(state))
 }
 
 /// Homes of members `cl` and `mx` of the federation `pacific-alliance`
@@ -143,7 +144,9 @@ pub fn ingest_rate(
     let start = std::time::Instant::now();
     for items in calls {
         let len = items.len() as u64;
-        let outcome = store.ingest(origin, items, roster).expect("ingest");
+        let outcome = store
+            .ingest(origin, items, roster, concord_node::clock::now())
+            .expect("ingest");
         assert_eq!(outcome.appended, len);
         if flush == Flush::EachCall {
             store.flush_blocking().expect("flush");

@@ -34,9 +34,9 @@ pub struct BundleAudit {
     pub head: Option<Head>,
 }
 
-/// Audits the bundle at `path`; `pinned` is the roster to trust (and where
-/// it came from) instead of the chain the bundle carries; with `records`,
-/// payloads are also validated as records.
+/// Audits the bundle at `path` by a clock that reads `now`; `pinned` is the
+/// roster to trust (and where it came from) instead of the chain the bundle
+/// carries; with `records`, payloads are also validated as records.
 ///
 /// # Errors
 /// [`BundleError::Input`] when the file cannot be read.
@@ -44,12 +44,20 @@ pub fn audit_file(
     path: &Path,
     pinned: Option<(Roster, String)>,
     records: bool,
+    now: u64,
     progress: &Progress,
 ) -> Result<BundleAudit, BundleError> {
     let file = File::open(path)
         .map_err(|e| BundleError::Input(format!("opening {}: {e}", path.display())))?;
-    audit_reader(file, &path.display().to_string(), pinned, records, progress)
-        .map_err(|e| BundleError::Input(format!("reading {}: {e}", path.display())))
+    audit_reader(
+        file,
+        &path.display().to_string(),
+        pinned,
+        records,
+        now,
+        progress,
+    )
+    .map_err(|e| BundleError::Input(format!("reading {}: {e}", path.display())))
 }
 
 /// Audits a bundle read from `input`.
@@ -61,10 +69,11 @@ pub fn audit_reader(
     source: &str,
     pinned: Option<(Roster, String)>,
     records: bool,
+    now: u64,
     progress: &Progress,
 ) -> io::Result<BundleAudit> {
     with_reader(input, |reader| {
-        audit_events(reader, source, pinned, records, progress)
+        audit_events(reader, source, pinned, records, now, progress)
     })
 }
 
@@ -73,6 +82,7 @@ fn audit_events(
     source: &str,
     pinned: Option<(Roster, String)>,
     records: bool,
+    now: u64,
     progress: &Progress,
 ) -> io::Result<BundleAudit> {
     let mut framing = Framing::default();
@@ -132,6 +142,7 @@ fn audit_events(
             origins_seen: Vec::new(),
             headers_only: head.headers_only,
             records,
+            now,
             ended: false,
             checking: InOrder::new(scope),
         };
@@ -276,6 +287,8 @@ struct Auditor<'r, 'p, 's, 'e> {
     headers_only: bool,
     /// Validate payloads as records too.
     records: bool,
+    /// The auditor's clock.
+    now: u64,
     ended: bool,
     /// Chunks being checked: about one per core, so that every core checks a
     /// whole chunk (one signature batch) while this thread reads the next
@@ -336,7 +349,7 @@ impl<'r: 's, 's> Auditor<'r, '_, 's, '_> {
             .map_err(|e| e.to_string())
             .and_then(|r| r.try_into().map_err(|_| "not 32 bytes".to_owned()));
         let mut section = Section {
-            audit: LogAudit::new(self.roster, log.origin.clone()),
+            audit: LogAudit::new(self.roster, log.origin.clone(), self.now),
             claimed: LogHead {
                 size: log.size,
                 root: root.unwrap_or_default(),
@@ -675,7 +688,7 @@ mod tests {
     fn an_audit_that_stops_early_stops_the_reader() {
         let endless = std::io::repeat(b'\n');
         let audit =
-            audit_reader(endless, "endless", None, false, &Progress::new(false)).expect("reads");
+            audit_reader(endless, "endless", None, false, 0, &Progress::new(false)).expect("reads");
         assert_eq!(audit.report.findings.len(), 1);
         assert_eq!(audit.report.findings[0].what, "not_a_bundle");
     }
@@ -696,7 +709,7 @@ mod tests {
             }
         }
         let input = Failing(3 * lines::READ_AHEAD_BYTES);
-        let error = audit_reader(input, "failing", None, false, &Progress::new(false))
+        let error = audit_reader(input, "failing", None, false, 0, &Progress::new(false))
             .err()
             .expect("the read fails");
         assert_eq!(error.to_string(), "the disk went away");
@@ -707,7 +720,7 @@ mod tests {
     fn a_line_longer_than_the_limit_is_found() {
         let endless = std::io::repeat(b'x');
         let audit =
-            audit_reader(endless, "endless", None, false, &Progress::new(false)).expect("reads");
+            audit_reader(endless, "endless", None, false, 0, &Progress::new(false)).expect("reads");
         assert_eq!(audit.report.findings[0].line, Some(1));
     }
 }

@@ -40,7 +40,8 @@ pub struct ImportedLog {
     pub skipped: Option<String>,
 }
 
-/// Stores an audited bundle through the verified replica path.
+/// Stores an audited bundle through the verified replica path, by a clock
+/// that reads `now` (the audit's).
 ///
 /// # Errors
 /// The bundle cannot be read again, or the store fails.
@@ -49,11 +50,12 @@ pub fn import(
     roster: &Roster,
     own: &Origin,
     path: &Path,
+    now: u64,
 ) -> Result<ImportSummary, BundleError> {
     let file = File::open(path)
         .map_err(|e| BundleError::Input(format!("opening {}: {e}", path.display())))?;
     with_reader(file, |reader| {
-        import_events(reader, store, roster, own, path)
+        import_events(reader, store, roster, own, path, now)
     })
 }
 
@@ -63,6 +65,7 @@ fn import_events(
     roster: &Roster,
     own: &Origin,
     path: &Path,
+    now: u64,
 ) -> Result<ImportSummary, BundleError> {
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| BundleError::Failed(format!("starting a runtime: {e}")))?;
@@ -103,7 +106,7 @@ fn import_events(
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                let outcome = store.ingest(&origin, items, roster)?;
+                let outcome = store.ingest(&origin, items, roster, now)?;
                 log.appended += outcome.appended;
                 log.already_held += outcome.duplicates;
                 log.refused.extend(

@@ -325,6 +325,7 @@ impl NodeClient for LocalClient {
             let writer = crate::publish::Writer {
                 store: self.store.clone(),
                 origin,
+                country: me.country,
                 key: identity.log_key.clone(),
                 clock: crate::clock::now,
             };

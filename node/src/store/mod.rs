@@ -546,6 +546,18 @@ impl Store {
         self.with_entry(log_id, index, decode_entry)
     }
 
+    /// The `time` of stored entry `index`, below the head: the time the
+    /// next entry may not go back from.
+    fn entry_time(&self, log_id: u32, index: u64) -> Result<u64, StoreError> {
+        let entry = self.entry_by_id(log_id, index)?;
+        let header = entry.and_then(|entry| entry.decode_header().ok());
+        header.map(|header| header.time).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "entry {index} of log {log_id}, below the head, is missing or malformed"
+            ))
+        })
+    }
+
     /// Entry `index` of `origin`, verbatim.
     ///
     /// # Errors

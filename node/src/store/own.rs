@@ -6,19 +6,21 @@ use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint};
 use concord_protocol::entry::{EntryRef, SignedEntry};
 use concord_protocol::ledger::{self, Appender};
 use concord_protocol::origin::Origin;
-use concord_protocol::record::{IndexTerms, Kind};
+use concord_protocol::record::{Country, Kind, Record};
 
 use super::staging::{AppendOutcome, Rejected, Staging};
 use super::{Store, StoreError};
 
 /// A group of entries being appended to the node's own log, which its
-/// writer signs: the store checks each against the log's state by the
-/// ledger's rules, stages it, and gives the root of the new tree for the
+/// writer signs: the store checks each against the log's state and its
+/// member's country by the ledger's rules, stages it, and gives the root of the new tree for the
 /// writer to sign; [`OwnGroup::commit`] stores the group and that
 /// checkpoint in one batch. The log stays locked until then.
 pub struct OwnGroup<'a> {
     staging: Staging<'a>,
     origin: Origin,
+    /// The member's roster country, the only state it publishes in the name of.
+    country: Country,
     _write: std::sync::MutexGuard<'a, ()>,
 }
 
@@ -38,6 +40,12 @@ impl OwnGroup<'_> {
         Ok(ledger::check_open(&self.origin, quarantine, Appender::Own).map_err(Rejected::from))
     }
 
+    /// The time of the log's last entry, which the next may not go back
+    /// from; `None` for an empty log.
+    pub fn last_time(&self) -> Option<u64> {
+        ledger::LogState::last_time(&self.staging)
+    }
+
     /// The reference an entry of `kind` appended next makes to entry
     /// `index` of the log, if the ledger allows it.
     ///
@@ -51,8 +59,10 @@ impl OwnGroup<'_> {
         Ok(ledger::refer_to(&self.staging, kind, index)?.map_err(Rejected::from))
     }
 
-    /// Stages `entry`, signed by the writer, with its `payload` and the index
-    /// terms of its record, if it may follow the log as staged so far.
+    /// Stages `entry`, signed by the writer, with its `payload` and its
+    /// `record` (whose index terms it posts), if it may follow the log as
+    /// staged so far for a writer whose clock reads `now`, in the member's
+    /// own state's name.
     ///
     /// # Errors
     /// [`StoreError`] when the log cannot be read.
@@ -60,7 +70,8 @@ impl OwnGroup<'_> {
         &mut self,
         entry: SignedEntry,
         payload: Vec<u8>,
-        terms: &IndexTerms,
+        record: &Record,
+        now: u64,
     ) -> Result<Result<AppendOutcome, Rejected>, StoreError> {
         let header = match entry.decode_header() {
             Ok(header) => header,
@@ -70,12 +81,16 @@ impl OwnGroup<'_> {
         if let Err(rejected) = ledger::check_position(&self.origin, index, &header) {
             return Ok(Err(rejected.into()));
         }
-        if let Err(rejected) = ledger::check_follows(&self.staging, &header)? {
+        if let Err(rejected) = ledger::check_names(&self.country, &header, Some(record)) {
             return Ok(Err(rejected.into()));
         }
+        if let Err(rejected) = ledger::check_follows(&self.staging, &header, now)? {
+            return Ok(Err(rejected.into()));
+        }
+        let terms = record.index_terms();
         let leaf_hash = self
             .staging
-            .push(&entry, &header, Some(&payload), Some(terms))?;
+            .push(&entry, &header, Some(&payload), Some(&terms))?;
         Ok(Ok(AppendOutcome {
             origin: self.origin.clone(),
             index,
@@ -118,16 +133,18 @@ impl OwnGroup<'_> {
 }
 
 impl Store {
-    /// Opens a group of entries to append to the node's own log, `origin`.
+    /// Opens a group of entries to append to the node's own log, `origin`,
+    /// of a member of `country`.
     ///
     /// # Errors
     /// [`StoreError`] when the log's head cannot be read.
-    pub fn own_group(&self, origin: &Origin) -> Result<OwnGroup<'_>, StoreError> {
+    pub fn own_group(&self, origin: &Origin, country: Country) -> Result<OwnGroup<'_>, StoreError> {
         let log_id = self.ensure_log_id(origin)?;
         let write = self.lock_log(log_id);
         Ok(OwnGroup {
             staging: Staging::new(self, log_id)?,
             origin: origin.clone(),
+            country,
             _write: write,
         })
     }

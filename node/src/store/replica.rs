@@ -1,7 +1,8 @@
 //! The replica pipeline: entries of another member's log verified (by the
-//! key the roster authorises, in signature batches on every core), checked
-//! against the signed checkpoints held, and staged in groups that a writer
-//! thread applies in order.
+//! key the roster authorises, in signature batches on every core; records
+//! in the member's own state's name; times by the ingesting node's clock),
+//! checked against the signed checkpoints held, and staged in groups that a
+//! writer thread applies in order.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +12,7 @@ use concord_protocol::equivocation::{EquivocationProof, KeyLookup};
 use concord_protocol::ledger::{self, Appender, LedgerError};
 use concord_protocol::merkle::{self};
 use concord_protocol::origin::Origin;
-use concord_protocol::record::{IndexTerms, Kind, Record};
+use concord_protocol::record::{Country, IndexTerms, Kind, Record};
 
 use super::keys::{self, log_key};
 use super::staging::{Rejected, Sealed, Staging};
@@ -141,6 +142,7 @@ fn stage_slice(
     run_start: u64,
     slice: &Checked,
     target: &mut Option<SignedCheckpoint>,
+    now: u64,
     outcome: &mut IngestOutcome,
 ) -> Result<RunEnd, StoreError> {
     let Run { items, headers, .. } = &slice.run;
@@ -153,7 +155,7 @@ fn stage_slice(
                 return Ok(RunEnd::Stopped);
             }
         };
-        if let Err(rejected) = ledger::check_follows(staging, header)? {
+        if let Err(rejected) = ledger::check_follows(staging, header, now)? {
             outcome.rejected.push((header.index, rejected.into()));
             return Ok(RunEnd::Stopped);
         }
@@ -182,14 +184,22 @@ fn stage_slice(
 
 /// Checks the entries of `items` that `headers` has, on the calling
 /// thread, without the store: each entry's key in the roster, the
-/// signatures in one batch, payload digests and records, and the records'
-/// index terms. One result per entry, up to and including the first
-/// failure.
+/// signatures in one batch, payload digests and records, the states they
+/// name, and the records' index terms. One result per entry, up to and
+/// including the first failure.
 fn check_entries(
     roster: &impl KeyLookup,
     items: &[Item],
     headers: &[EntryHeader],
 ) -> Vec<Result<Option<IndexTerms>, Rejected>> {
+    let Some(first) = headers.first() else {
+        return Vec::new();
+    };
+    // Every header here is of the run's log, so of one member.
+    let country = match ledger::publisher_country(roster, &first.origin) {
+        Ok(country) => country,
+        Err(refusal) => return vec![Err(refusal.into())],
+    };
     let mut failure: Option<(usize, Rejected)> = None;
     let mut keyed = Vec::with_capacity(headers.len());
     for (offset, ((signed, _), header)) in items.iter().zip(headers).enumerate() {
@@ -215,12 +225,8 @@ fn check_entries(
         .map_or(headers.len(), |(offset, _)| *offset);
     let mut checked = Vec::with_capacity(valid + 1);
     for ((_, payload), header) in items.iter().zip(&headers[..valid]) {
-        let result = match payload {
-            Some(bytes) => {
-                check_payload(header, bytes).map(|record| record.map(|r| r.index_terms()))
-            }
-            None => Ok(None),
-        };
+        let result = check_record(&country, header, payload.as_deref())
+            .map(|record| record.map(|r| r.index_terms()));
         let bad = result.is_err();
         checked.push(result);
         if bad {
@@ -237,8 +243,10 @@ impl Store {
     /// Verifies and appends entries of another member's log, in any order and
     /// with duplicates. An entry is stored only after its signature by the key
     /// the roster authorises for its index verified, its payload (if sent)
-    /// matched the header, and the tree it extends matched any signed
-    /// checkpoint held for that size. Entries past a gap are held aside until
+    /// matched the header and published in the member's state's name only,
+    /// its time followed the log's and was not ahead of `now` (this node's
+    /// clock) beyond the ledger's tolerance, and the tree it extends matched
+    /// any signed checkpoint held for that size. Entries past a gap are held aside until
     /// the gap fills; the entries that follow a bad one in order are dropped
     /// until they are sent again.
     ///
@@ -249,6 +257,7 @@ impl Store {
         origin: &Origin,
         items: Vec<(SignedEntry, Option<Vec<u8>>)>,
         roster: &(impl KeyLookup + Sync),
+        now: u64,
     ) -> Result<IngestOutcome, StoreError> {
         let mut outcome = IngestOutcome::default();
         if let Err(closed) = ledger::check_open(origin, self.quarantine(origin)?, Appender::Replica)
@@ -267,7 +276,7 @@ impl Store {
             items,
             headers: Vec::new(),
         };
-        let (end, items) = self.append_run(log_id, origin, in_order, roster, &mut outcome)?;
+        let (end, items) = self.append_run(log_id, origin, in_order, roster, now, &mut outcome)?;
         if matches!(end, RunEnd::Stopped | RunEnd::Mismatch) {
             // What follows a bad entry is dropped until it is sent again.
             return Ok(outcome);
@@ -309,7 +318,7 @@ impl Store {
             sorted.headers.push(header);
             next += 1;
         }
-        let (end, _) = self.append_run(log_id, origin, sorted, roster, &mut outcome)?;
+        let (end, _) = self.append_run(log_id, origin, sorted, roster, now, &mut outcome)?;
         if end == RunEnd::Mismatch {
             return Ok(outcome);
         }
@@ -336,6 +345,7 @@ impl Store {
         origin: &Origin,
         run: Run,
         roster: &(impl KeyLookup + Sync),
+        now: u64,
         outcome: &mut IngestOutcome,
     ) -> Result<(RunEnd, Vec<Item>), StoreError> {
         let start = run.start;
@@ -388,7 +398,7 @@ impl Store {
                 let Some(mut slice) = checked else {
                     break;
                 };
-                end = stage_slice(&mut staging, start, &slice, &mut target, outcome)?;
+                end = stage_slice(&mut staging, start, &slice, &mut target, now, outcome)?;
                 if end == RunEnd::Mismatch {
                     break;
                 }
@@ -452,16 +462,25 @@ impl Store {
         if stored.header_bytes == signed.header_bytes {
             outcome.duplicates += 1;
             // A replay may carry a payload this node lacked (it first saw the
-            // header alone); the header's digest decides whether it is kept.
+            // header alone); it is kept only if it is the record the header
+            // commits to, in the member's state's name, as if it had come
+            // with the header.
             if let Some(payload) = payload
-                && header.check_payload(&payload).is_ok()
                 && self.payload(&header.payload.sha256.0)?.is_none()
                 && self.purge_record_by_id(log_id, header.index)?.is_none()
             {
-                self.inner
-                    .data
-                    .insert(keys::payload_key(&header.payload.sha256.0), payload)?;
-                outcome.payloads_filled += 1;
+                let checked = ledger::publisher_country(roster, &header.origin)
+                    .map_err(Rejected::from)
+                    .and_then(|country| check_record(&country, &header, Some(&payload)));
+                match checked {
+                    Ok(_) => {
+                        self.inner
+                            .data
+                            .insert(keys::payload_key(&header.payload.sha256.0), payload)?;
+                        outcome.payloads_filled += 1;
+                    }
+                    Err(rejected) => outcome.rejected.push((header.index, rejected)),
+                }
             }
             return Ok(());
         }
@@ -490,6 +509,22 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Checks what a replica entry publishes, for a log of a member of
+/// `country`: its payload (when carried) against its header and its record
+/// schema, and the states header and record name. Returns the record.
+fn check_record(
+    country: &Country,
+    header: &EntryHeader,
+    payload: Option<&[u8]>,
+) -> Result<Option<Record>, Rejected> {
+    let record = match payload {
+        Some(bytes) => check_payload(header, bytes)?,
+        None => None,
+    };
+    ledger::check_names(country, header, record.as_ref())?;
+    Ok(record)
 }
 
 /// Checks a replica payload against its header and its record schema.

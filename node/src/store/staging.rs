@@ -74,6 +74,8 @@ pub(super) struct Staging<'a> {
     store: &'a Store,
     log_id: u32,
     pub(super) size: u64,
+    /// The time of the log's last entry, staged or stored.
+    last_time: Option<u64>,
     overlay: Overlay<'a>,
     batch: sled::Batch,
     /// Index postings of this group: one key per term, not per entry, so
@@ -132,10 +134,15 @@ impl<'a> Staging<'a> {
             })?
             .to_vec()
         };
+        let last_time = match head.size.checked_sub(1) {
+            None => None,
+            Some(last) => Some(store.entry_time(log_id, last)?),
+        };
         Ok(Self {
             store,
             log_id,
             size: head.size,
+            last_time,
             overlay: Overlay {
                 base: store.hash_reader(log_id),
                 first_new: merkle::stored_hash_count(head.size),
@@ -191,6 +198,7 @@ impl<'a> Staging<'a> {
         }
         self.index(header, index, terms)?;
         self.size += 1;
+        self.last_time = Some(header.time);
         Ok(leaf)
     }
 
@@ -318,6 +326,10 @@ impl LogState for Staging<'_> {
 
     fn size(&self) -> u64 {
         self.size
+    }
+
+    fn last_time(&self) -> Option<u64> {
+        self.last_time
     }
 
     fn leaf_hash(&self, index: u64) -> Result<Hash, StoreError> {

@@ -23,9 +23,10 @@ pub fn audit(args: &AuditArgs) -> CliResult {
         _ => None,
     };
     let progress = Progress::new(!args.json);
+    let now = crate::clock::now();
     let report = match (&args.bundle, &args.home) {
         (Some(bundle), _) => {
-            crate::bundle::audit_file(bundle, pinned, args.records, &progress)?.report
+            crate::bundle::audit_file(bundle, pinned, args.records, now, &progress)?.report
         }
         (None, Some(home)) => {
             let home = Home::new(home);
@@ -40,6 +41,7 @@ pub fn audit(args: &AuditArgs) -> CliResult {
                 &home.db_path().display().to_string(),
                 &roster_source,
                 args.records,
+                now,
                 &progress,
             )?
         }

@@ -95,12 +95,16 @@ pub fn import(args: &ImportArgs) -> CliResult {
     let own = Origin::for_member(&config.federation, &config.id).map_err(CliError::input)?;
     let store = audit::open_stopped(&home.db_path())?;
     let progress = Progress::new(!args.json);
+    // One clock reading for the audit and the import: an entry the audit
+    // passed is not refused halfway for a time that became ahead.
+    let now = crate::clock::now();
     // Records too: the replica path refuses an entry whose record does not
     // validate, and an import must not stop halfway.
     let audited = bundle::audit_file(
         &args.bundle,
         Some((roster.clone(), format!("home {}", home.dir.display()))),
         true,
+        now,
         &progress,
     )?;
     progress.finish();
@@ -130,7 +134,7 @@ pub fn import(args: &ImportArgs) -> CliResult {
             ),
         ));
     }
-    let summary = bundle::import(&store, &roster, &own, &args.bundle)?;
+    let summary = bundle::import(&store, &roster, &own, &args.bundle, now)?;
     if args.json {
         print_json(&summary)?;
     } else {
