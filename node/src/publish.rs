@@ -44,14 +44,22 @@ pub struct OwnEntry {
 /// Why a publish was not acknowledged.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum PublishError {
+    // Not `#[from]`: that would make the refusal the error's source too,
+    // and an error chain would print it twice.
     #[error("refused: {0}")]
-    Rejected(#[from] Rejected),
+    Rejected(Rejected),
     /// The disk refused; the entry may or may not survive a restart, and was
     /// not acknowledged.
     #[error("not stored durably: {0}")]
     Storage(String),
     #[error("the node is shutting down")]
     ShuttingDown,
+}
+
+impl From<Rejected> for PublishError {
+    fn from(rejected: Rejected) -> Self {
+        Self::Rejected(rejected)
+    }
 }
 
 /// A committed group: what the node gossips after the flush.

@@ -44,16 +44,20 @@ fn run<S: AsRef<OsStr>>(args: &[S]) -> Run {
     concord().run(args)
 }
 
-/// Publishes `records` on `id`'s own log while its node is stopped.
+/// Publishes `records` on `id`'s own log while its node is stopped, each
+/// stated by `id`'s state (the testnet's members are named for their
+/// states).
 fn publish_offline(net: &Testnet, id: &str, records: &[SampleRecord]) {
-    for record in records {
+    for (n, record) in records.iter().enumerate() {
+        let file = net.root().join(format!("{id}-record-{n}.json"));
+        std::fs::write(&file, record.stated_by(&id.to_uppercase())).expect("write a record");
         net.cli(
             id,
             [
                 "publish".as_ref(),
                 "denial".as_ref(),
                 "--file".as_ref(),
-                record.path.as_os_str(),
+                file.as_os_str(),
             ],
         )
         .ok();
@@ -296,7 +300,9 @@ fn a_member_whose_own_log_is_quarantined_is_refused_when_it_publishes() {
     let record = &records::denials()[0];
 
     // On the API: 409 with a stable code, saying why and what to do.
-    let reply = net.api("cl").post("/v1/records/denial", &record.bytes);
+    let reply = net
+        .api("cl")
+        .post("/v1/records/denial", &record.stated_by("CL"));
     assert_eq!(reply.status, 409, "{}", reply.body);
     assert_eq!(
         reply.json()["error"],

@@ -71,8 +71,10 @@ fn mode(path: &Path) -> u32 {
         & 0o777
 }
 
+/// The first sample denial as cl, the node these tests publish on, states
+/// it.
 fn first_denial() -> Vec<u8> {
-    records::denials().remove(0).bytes
+    records::denials().remove(0).stated_by("CL")
 }
 
 /// An HTTP answer with the headers these tests look at.
