@@ -27,7 +27,10 @@ use crate::audit::SourceError;
 use crate::store::StoreError;
 
 pub use audit::{BundleAudit, audit_file, audit_reader};
-pub use export::{ExportSummary, ExportedLog, PayloadFilter, export, export_file};
+pub use export::{
+    ExportPlan, ExportRequest, ExportSummary, ExportedLog, Exporter, PayloadFilter, export,
+    summarise, write_new,
+};
 pub use format::{EndBody, FORMAT, Head, LineDigest, LogLine, PurgeLine, SignerLine};
 pub use import::{ImportSummary, ImportedLog, import};
 pub use writer::BundleWriter;
@@ -50,4 +53,7 @@ pub enum BundleError {
     Source(#[from] SourceError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An export request naming a log or an audience the roster lacks.
+    #[error(transparent)]
+    Query(#[from] crate::query::QueryError),
 }
