@@ -94,7 +94,10 @@ pub(super) async fn export(
         let written = state
             .exporter
             .write(&state.queries.store, &plan, &mut out)
-            .and_then(|()| out.flush().map_err(|e| crate::bundle::BundleError::Write(e.to_string())));
+            .and_then(|()| {
+                out.flush()
+                    .map_err(|e| crate::bundle::BundleError::Write(e.to_string()))
+            });
         if let (Err(e), Some(sender)) = (written, out.sender.take()) {
             tracing::warn!(error = %e, "an export through the API stopped");
             sender.abort(io::Error::other(e.to_string()));

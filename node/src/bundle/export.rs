@@ -166,7 +166,9 @@ where
     E: From<BundleError>,
 {
     if out.exists() {
-        return Err(BundleError::Input(format!("{} exists; choose a new path", out.display())).into());
+        return Err(
+            BundleError::Input(format!("{} exists; choose a new path", out.display())).into(),
+        );
     }
     let partial = out.with_extension("partial");
     let file = std::fs::OpenOptions::new()
@@ -219,8 +221,7 @@ pub fn summarise(path: &Path) -> Result<ExportSummary, BundleError> {
             }
             continue;
         }
-        let parsed: Line =
-            serde_json::from_slice(&line).map_err(|e| unreadable(e.to_string()))?;
+        let parsed: Line = serde_json::from_slice(&line).map_err(|e| unreadable(e.to_string()))?;
         match (parsed, summary.logs.last_mut()) {
             (Line::Log(log), _) => summary.logs.push(ExportedLog {
                 origin: log.origin.to_string(),

@@ -21,8 +21,8 @@ use crate::home::Home;
 use crate::publish::OwnEntry;
 use crate::publish::PublishError;
 use crate::query::{
-    ClearRequest, EntryLine, EntryView, ExpiredDenial, Liveness, Me, ProofView, Published,
-    Queries, QueryError, StatusView,
+    ClearRequest, EntryLine, EntryView, ExpiredDenial, Liveness, Me, ProofView, Published, Queries,
+    QueryError, StatusView,
 };
 use crate::store::{Store, StoreError};
 

@@ -31,7 +31,11 @@ pub fn purge(args: &PurgeArgs) -> CliResult {
         Connection::Stopped(local) if !args.dry_run => {
             let now = crate::clock::now();
             let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::new(FAILURE, e))?;
-            runtime.block_on(local.store().purge_expired(&today(now)?, args.grace_days, now))?
+            runtime.block_on(
+                local
+                    .store()
+                    .purge_expired(&today(now)?, args.grace_days, now),
+            )?
         }
         _ => 0,
     };
