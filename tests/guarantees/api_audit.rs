@@ -20,28 +20,16 @@ use crate::evidence::{
 /// What must not depend on whether the node ran: the verdict, every log's
 /// size and root, and the findings. (The store's path and the witnesses'
 /// cosignatures, which a running node may still be gathering, may differ.)
-fn comparable(
-    report: &Value,
-) -> (
-    Value,
-    Vec<(Value, Value, Value)>,
-    Vec<(String, String, Option<u64>)>,
-) {
-    let logs = report["logs"]
+fn comparable(report: &Value) -> Value {
+    let logs: Vec<Value> = report["logs"]
         .as_array()
         .unwrap_or_else(|| panic!("no logs in {report:#}"))
         .iter()
-        .map(|log| {
-            (
-                log["origin"].clone(),
-                log["size"].clone(),
-                log["root"].clone(),
-            )
-        })
+        .map(|log| serde_json::json!([log["origin"], log["size"], log["root"]]))
         .collect();
     let mut found = findings(report);
     found.sort();
-    (report["verdict"].clone(), logs, found)
+    serde_json::json!({ "verdict": report["verdict"], "logs": logs, "findings": found })
 }
 
 /// The entry lines of the bundle at `path`.
