@@ -91,13 +91,9 @@ pub(super) async fn export(
             runtime,
             chunk: Vec::with_capacity(EXPORT_CHUNK_BYTES),
         };
-        let written = state
-            .exporter
-            .write(&state.queries.store, &plan, &mut out)
-            .and_then(|()| {
-                out.flush()
-                    .map_err(|e| crate::bundle::BundleError::Write(e.to_string()))
-            });
+        // The bundle writer flushes its output last, which sends the last
+        // chunk; dropping the sender then ends the answer.
+        let written = state.exporter.write(&state.queries.store, &plan, &mut out);
         if let (Err(e), Some(sender)) = (written, out.sender.take()) {
             tracing::warn!(error = %e, "an export through the API stopped");
             sender.abort(io::Error::other(e.to_string()));

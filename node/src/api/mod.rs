@@ -50,7 +50,7 @@ use concord_protocol::ledger::LedgerError;
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::SourceError;
-use crate::bundle::{BundleError, Exporter};
+use crate::bundle::Exporter;
 use crate::home::{ApiLimits, Home};
 use crate::net::NetHandle;
 use crate::publish::{PublishError, Publisher};
@@ -135,22 +135,6 @@ impl From<SourceError> for ApiError {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "failed", e.to_string())
             }
             SourceError::Store(s) => QueryError::Store(s).into(),
-        }
-    }
-}
-
-impl From<BundleError> for ApiError {
-    fn from(e: BundleError) -> Self {
-        match e {
-            BundleError::Query(q) => q.into(),
-            BundleError::Store(s) => QueryError::Store(s).into(),
-            BundleError::Source(s) => s.into(),
-            e @ BundleError::Input(_) => {
-                ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.to_string())
-            }
-            e @ (BundleError::Write(_) | BundleError::Failed(_)) => {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "failed", e.to_string())
-            }
         }
     }
 }

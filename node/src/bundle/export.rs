@@ -201,7 +201,7 @@ where
 /// # Errors
 /// [`BundleError::Input`] for a file that cannot be read or a line that is
 /// no bundle line.
-pub fn summarise(path: &Path) -> Result<ExportSummary, BundleError> {
+fn summarise(path: &Path) -> Result<ExportSummary, BundleError> {
     let unreadable = |e: String| BundleError::Input(format!("reading {}: {e}", path.display()));
     let file = File::open(path).map_err(|e| unreadable(e.to_string()))?;
     let bytes = file.metadata().map_or(0, |m| m.len());

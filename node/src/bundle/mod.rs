@@ -29,7 +29,7 @@ use crate::store::StoreError;
 pub use audit::{BundleAudit, audit_file, audit_reader};
 pub use export::{
     ExportPlan, ExportRequest, ExportSummary, ExportedLog, Exporter, PayloadFilter, export,
-    summarise, write_new,
+    write_new,
 };
 pub use format::{EndBody, FORMAT, Head, LineDigest, LogLine, PurgeLine, SignerLine};
 pub use import::{ImportSummary, ImportedLog, import};
@@ -53,7 +53,4 @@ pub enum BundleError {
     Source(#[from] SourceError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// An export request naming a log or an audience the roster lacks.
-    #[error(transparent)]
-    Query(#[from] crate::query::QueryError),
 }

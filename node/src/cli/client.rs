@@ -338,6 +338,8 @@ impl NodeClient for HttpClient {
             .unwrap_or(false))
     }
 
+    /// No progress bar: the node walks its store on its own threads and
+    /// answers once, with the report.
     fn audit(&self, request: &AuditRequest, _progress: &Progress) -> Result<Report, ClientError> {
         let body = serde_json::to_vec(request).expect("a request serialises");
         self.post("/v1/audit", body)

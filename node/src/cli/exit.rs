@@ -176,7 +176,6 @@ fn bundle_code(e: &BundleError) -> u8 {
         BundleError::Failed(_) => FAILURE,
         BundleError::Source(s) => source_code(s),
         BundleError::Store(s) => store_code(s),
-        BundleError::Query(q) => query_code(q),
     }
 }
 
