@@ -118,6 +118,21 @@ fn a_running_node_audits_exports_and_lists_purges_as_the_stopped_one_does() {
         Some(1),
         "{running_purge:#}"
     );
+    // A refused export is refused as the stopped node refuses it, and
+    // leaves nothing behind.
+    let unknown = dir.path().join("unknown.bundle");
+    let refused = net.cli(
+        "un1540",
+        [
+            OsStr::new("export"),
+            OsStr::new("--out"),
+            unknown.as_os_str(),
+            OsStr::new("--log"),
+            OsStr::new("zz"),
+        ],
+    );
+    assert_eq!(refused.code, Some(4), "{}", refused.stderr);
+    assert!(!unknown.exists() && !unknown.with_extension("partial").exists());
     assert!(net.is_running("un1540") && net.is_running("cl"));
 
     for id in ["cl", "un1540"] {
