@@ -24,7 +24,7 @@ use super::format::{ENTRY_PREFIX, FORMAT, Head, Line, PurgeLine, entry_line_has_
 use super::writer::BundleWriter;
 
 /// What an export wrote.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize)]
 pub struct ExportSummary {
     pub out: String,
     pub logs: Vec<ExportedLog>,
@@ -32,7 +32,7 @@ pub struct ExportSummary {
     pub bytes: u64,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize)]
 pub struct ExportedLog {
     pub origin: String,
     pub size: u64,
@@ -118,7 +118,9 @@ impl Exporter {
                     .iter()
                     .find(|m| m.id.as_str() == id)
                     .ok_or_else(|| {
-                        QueryError::BadRequest(format!("--for {id}: no such roster participant"))
+                        QueryError::BadRequest(format!(
+                            "audience (--for) {id}: no such roster participant"
+                        ))
                     })?;
                 Some((id.clone(), member.role, member.country))
             }
