@@ -591,13 +591,16 @@ fn purges_are_checked_against_retention() {
     );
 }
 
+/// A store held by a process whose API does not answer (a node still
+/// starting, or stuck): the audit is asked of the node, which cannot be
+/// reached, rather than of a store another process writes.
 #[test]
-fn a_running_node_holds_the_store_and_audit_says_so() {
+fn a_held_store_whose_node_does_not_answer_is_unavailable_to_audit() {
     let (_dir, home) = populated();
     let _store = Store::open(&Home::new(&home).db_path()).expect("open");
     let out = cli(&["audit"], &home);
     assert_eq!(out.code, Some(5));
-    assert!(out.stderr.contains("stop the node"), "{}", out.stderr);
+    assert!(out.stderr.contains("cannot be reached"), "{}", out.stderr);
 }
 
 /// A replica log of more chunks than the audit checks at once: a changed

@@ -26,6 +26,7 @@
 //! [`crate::bundle::audit_file`] feed it from their source. The command
 //! that prints the report is in [`crate::cli`].
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::path::Path;
 
@@ -39,7 +40,7 @@ use concord_protocol::ledger::{self, Replay};
 use concord_protocol::merkle::{Hash, RootBuilder};
 use concord_protocol::origin::Origin;
 use concord_protocol::record::{Country, Date, Kind, Record};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::parallel::InOrder;
 use crate::store::{LogHead, Store, StoreError, StoredCheckpoint};
@@ -48,7 +49,7 @@ use crate::store::{LogHead, Store, StoreError, StoredCheckpoint};
 pub const CHUNK: usize = 2048;
 
 /// One problem, located.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Finding {
     /// The log's origin, or `bundle` for the bundle's own framing.
     pub log: String,
@@ -56,7 +57,9 @@ pub struct Finding {
     /// 1-based line of a bundle; absent for a store.
     pub line: Option<u64>,
     /// A stable code: `bad_signature`, `root_mismatch`, ...
-    pub what: &'static str,
+    /// (A `Cow` so that a report read back from a running node's API holds
+    /// its codes too.)
+    pub what: Cow<'static, str>,
     pub why: String,
 }
 
@@ -70,7 +73,7 @@ impl Finding {
     /// Whether the finding is evidence that a member equivocated, found in a
     /// sound source, rather than a source that is damaged or forged.
     pub fn is_evidence(&self) -> bool {
-        matches!(self.what, EQUIVOCATION | QUARANTINED)
+        matches!(&*self.what, EQUIVOCATION | QUARANTINED)
     }
 }
 
@@ -89,7 +92,7 @@ pub fn check_proof(
             log: found.origin.to_string(),
             index: Some(found.position),
             line,
-            what: EQUIVOCATION,
+            what: EQUIVOCATION.into(),
             why: match proof {
                 EquivocationProof::Entries { .. } => format!(
                     "a proof holds two different entries {} of the log, both signed by the key the roster authorises there",
@@ -105,14 +108,14 @@ pub fn check_proof(
             log: held_at.0,
             index: held_at.1,
             line,
-            what: "evidence_invalid",
+            what: "evidence_invalid".into(),
             why: format!("an equivocation proof does not verify: {e}"),
         },
     }
 }
 
 /// What the audit saw of one log.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LogReport {
     pub origin: String,
     pub size: u64,
@@ -124,9 +127,9 @@ pub struct LogReport {
 }
 
 /// The audit's verdict.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
-    pub verdict: &'static str,
+    pub verdict: Cow<'static, str>,
     pub source: String,
     /// Where the roster came from and which version it is.
     pub roster: String,
@@ -146,9 +149,9 @@ impl Report {
     ) -> Self {
         Self {
             verdict: if findings.is_empty() {
-                "clean"
+                "clean".into()
             } else {
-                "findings"
+                "findings".into()
             },
             source,
             roster,
@@ -250,8 +253,103 @@ impl Progress {
     }
 }
 
+/// What an audit of a node's store is asked: the options of `concord
+/// audit --home`, and the body of the API's `POST /v1/audit`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRequest {
+    /// Also validate every payload as a record of its kind.
+    #[serde(default)]
+    pub records: bool,
+    /// A signed genesis roster to verify against instead of the node's.
+    #[serde(default)]
+    pub roster: Option<PinnedRoster>,
+}
+
+/// A roster file given to the auditor, with where it came from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinnedRoster {
+    /// Where the auditor read it, for the report.
+    pub source: String,
+    /// Base64 of the signed genesis roster file.
+    pub file: String,
+}
+
+impl PinnedRoster {
+    /// Reads the roster file at `path`.
+    ///
+    /// # Errors
+    /// [`SourceError::Unreadable`] naming the file.
+    pub fn read(path: &Path) -> Result<Self, SourceError> {
+        let bytes = std::fs::read(path).map_err(|e| SourceError::Unreadable {
+            path: path.display().to_string(),
+            why: e.to_string(),
+        })?;
+        Ok(Self {
+            source: path.display().to_string(),
+            file: BASE64.encode(bytes),
+        })
+    }
+
+    /// The roster, verified.
+    ///
+    /// # Errors
+    /// [`SourceError::Roster`] when it is not a signed genesis roster.
+    pub fn verify(&self) -> Result<Roster, SourceError> {
+        let invalid = |why: String| SourceError::Roster {
+            path: self.source.clone(),
+            why,
+        };
+        let bytes = BASE64
+            .decode(&self.file)
+            .map_err(|e| invalid(format!("not base64: {e}")))?;
+        concord_keys::SignedRoster::verify_genesis(&bytes).map_err(|e| invalid(e.to_string()))
+    }
+}
+
+/// Audits the store of a node as `request` asks: against the node's
+/// `roster` (found in `home`) unless the request pins another; `source`
+/// names the store in the report.
+///
+/// # Errors
+/// As [`audit_store`], and [`SourceError::Roster`] for a pinned roster
+/// that does not verify.
+pub fn audit_node(
+    store: &Store,
+    (roster, home): (&Roster, &Path),
+    source: &str,
+    request: &AuditRequest,
+    now: u64,
+    progress: &Progress,
+) -> Result<Report, SourceError> {
+    let (pinned, roster_source) = match &request.roster {
+        Some(pinned) => (Some(pinned.verify()?), pinned.source.clone()),
+        None => (None, format!("home {}", home.display())),
+    };
+    Ok(audit_store(
+        store,
+        pinned.as_ref().unwrap_or(roster),
+        source,
+        &roster_source,
+        request.records,
+        now,
+        progress,
+    )?)
+}
+
 /// Audits every log of `store` against `roster`, by a clock that reads
 /// `now`.
+///
+/// The store may be written meanwhile (a running node's): each log is
+/// audited up to the head read when its turn comes, and read after its
+/// checkpoints. A head is written in the batch that stores its entries and
+/// hashes, a stored entry never changes, and a checkpoint is stored only
+/// once the tree reached its size; so every log is audited as one state
+/// it had (its entries, checkpoints and head), though two logs may be seen
+/// at slightly different moments. Cosignatures that arrive meanwhile may or
+/// may not be seen; evidence and quarantines are read last, so a fork
+/// found during the audit is reported.
 ///
 /// # Errors
 /// [`StoreError`] when the store cannot be read at all; anything wrong in
@@ -267,11 +365,12 @@ pub fn audit_store(
 ) -> Result<Report, StoreError> {
     let mut findings = Vec::new();
     let mut logs = Vec::new();
-    for (origin, head) in store.logs()? {
+    for (origin, _) in store.logs()? {
         let mut log = LogAudit::new(roster, origin.clone(), now);
         for stored in store.checkpoints(&origin)? {
             log.add_checkpoint(stored, None);
         }
+        let head = store.head(&origin)?;
         progress.start(origin.as_str(), head.size);
         // Each chunk's payloads and purges are read and its entries checked
         // on a thread of its own, about one per core, while this thread reads the
@@ -337,7 +436,7 @@ pub fn audit_store(
             log: quarantine.origin.to_string(),
             index: position,
             line: None,
-            what: QUARANTINED,
+            what: QUARANTINED.into(),
             why: format!(
                 "the log is quarantined since {} ({}); nothing of it is accepted until an operator clears it",
                 quarantine.since, quarantine.reason
@@ -484,7 +583,7 @@ impl<'a> LogAudit<'a> {
             log: self.origin.to_string(),
             index,
             line,
-            what,
+            what: what.into(),
             why,
         });
     }

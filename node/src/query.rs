@@ -38,6 +38,9 @@ pub enum QueryError {
     /// The home names a participant the roster does not hold.
     #[error("{0} is not in the roster")]
     NotInRoster(String),
+    /// The system clock reads a time that is no date.
+    #[error("the system clock is out of range")]
+    Clock,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -256,6 +259,47 @@ impl Queries {
             .await?;
         Ok((origin, cleared))
     }
+
+    /// The denials whose validity ended more than `grace_days` before the
+    /// day of `now`, each with the entries (the denial, its amendments and
+    /// revocation) whose payloads a purge would remove.
+    ///
+    /// # Errors
+    /// [`QueryError::Clock`] for a clock out of range, [`QueryError::Store`]
+    /// on a read failure.
+    pub fn expired_denials(
+        &self,
+        grace_days: u32,
+        now: u64,
+    ) -> Result<Vec<ExpiredDenial>, QueryError> {
+        let expired = self.store.expired_denials(&today(now)?, grace_days)?;
+        Ok(expired
+            .into_iter()
+            .map(|(origin, entries)| ExpiredDenial {
+                origin: origin.to_string(),
+                entries,
+            })
+            .collect())
+    }
+}
+
+/// The day of `now` (seconds since the Unix epoch).
+///
+/// # Errors
+/// [`QueryError::Clock`] when it is no date.
+pub fn today(now: u64) -> Result<Date, QueryError> {
+    i64::try_from(now)
+        .ok()
+        .and_then(Date::from_unix_seconds)
+        .ok_or(QueryError::Clock)
+}
+
+/// A denial a purge would remove the payloads of.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExpiredDenial {
+    pub origin: String,
+    /// The denial's index first, then its amendments and revocation.
+    pub entries: Vec<u64>,
 }
 
 /// Parses what an officer submits into an entry for the own log.

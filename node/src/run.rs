@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, ApiState};
+use crate::bundle::Exporter;
 use crate::home::Home;
 use crate::net::{self, NetConfig};
 use crate::publish::{self, Writer};
@@ -153,6 +154,8 @@ pub async fn run(home: &Home, shutdown: CancellationToken) -> anyhow::Result<()>
         net: Some(net_handle),
         sync: sync_state,
         token: home.token()?,
+        home: home.clone(),
+        exporter: Arc::new(Exporter::of_home(home, identity.log_key.clone())?),
     };
     tracing::info!(id = %me.id, %origin, api = %config.api.listen, "node running");
     api::serve(listener, api_state, &config.api.limits, shutdown.clone()).await;

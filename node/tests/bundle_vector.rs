@@ -319,7 +319,8 @@ fn the_audit_engine_names_each_bad_signature_and_each_unauthorised_key_where_it_
             },
             None,
         );
-        let found: Vec<(&str, Option<u64>)> = findings.iter().map(|f| (f.what, f.index)).collect();
+        let found: Vec<(&str, Option<u64>)> =
+            findings.iter().map(|f| (&*f.what, f.index)).collect();
         match forged {
             Some(index) => assert_eq!(found, [("bad_signature", Some(index))]),
             None => {

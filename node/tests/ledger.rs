@@ -128,7 +128,7 @@ fn replica_items(log: &[(SignedEntry, Vec<u8>)]) -> Vec<(SignedEntry, Option<Vec
 
 /// The findings as (code, index).
 fn located(findings: &[Finding]) -> Vec<(&str, Option<u64>)> {
-    findings.iter().map(|f| (f.what, f.index)).collect()
+    findings.iter().map(|f| (&*f.what, f.index)).collect()
 }
 
 #[test]

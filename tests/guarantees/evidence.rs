@@ -23,19 +23,19 @@ use concord_scenarios::wait::wait_until;
 use serde_json::Value;
 
 /// The binary Cargo built for these tests.
-fn concord() -> Concord {
+pub(super) fn concord() -> Concord {
     Concord::isolated(env!("CARGO_BIN_EXE_concord"))
 }
 
 /// A testnet of these members, syncing every 300 ms, no node running.
-fn federation(members: &[&str]) -> Testnet {
+pub(super) fn federation(members: &[&str]) -> Testnet {
     Testnet::create_with(
         &concord(),
         &TestnetSpec::new(members, &[]).sync_interval_ms(300),
     )
 }
 
-fn origin(id: &str) -> String {
+pub(super) fn origin(id: &str) -> String {
     format!("pacific-alliance.concord/{id}")
 }
 
@@ -47,7 +47,7 @@ fn run<S: AsRef<OsStr>>(args: &[S]) -> Run {
 /// Publishes `records` on `id`'s own log while its node is stopped, each
 /// stated by `id`'s state (the testnet's members are named for their
 /// states).
-fn publish_offline(net: &Testnet, id: &str, records: &[SampleRecord]) {
+pub(super) fn publish_offline(net: &Testnet, id: &str, records: &[SampleRecord]) {
     for (n, record) in records.iter().enumerate() {
         let file = net.root().join(format!("{id}-record-{n}.json"));
         std::fs::write(&file, record.stated_by(&id.to_uppercase())).expect("write a record");
@@ -93,7 +93,7 @@ fn quarantines(status: &Value, log: &str) -> bool {
 }
 
 /// The findings of an audit report as (code, log, index).
-fn findings(report: &Value) -> Vec<(String, String, Option<u64>)> {
+pub(super) fn findings(report: &Value) -> Vec<(String, String, Option<u64>)> {
     report["findings"]
         .as_array()
         .unwrap_or_else(|| panic!("no findings in {report:#}"))
@@ -112,7 +112,7 @@ fn findings(report: &Value) -> Vec<(String, String, Option<u64>)> {
 /// naming `log`'s equivocation at an index below `size`, and, with
 /// `quarantined`, its quarantine there too; returns the report.
 #[track_caller]
-fn assert_fork_found(run: &Run, log: &str, size: u64, quarantined: bool) -> Value {
+pub(super) fn assert_fork_found(run: &Run, log: &str, size: u64, quarantined: bool) -> Value {
     let report = run.json();
     assert_eq!(
         run.code,
@@ -236,7 +236,7 @@ fn importing_a_checkpoint_that_conflicts_with_a_held_one_keeps_the_proof_and_qua
 /// A federation of cl, mx and pe in which cl rewrote its history while
 /// every node ran, and every node, cl's own included, quarantined cl's log
 /// on the proof; cl's log held 3 entries before and 2 after.
-fn forked_federation() -> Testnet {
+pub(super) fn forked_federation() -> Testnet {
     let mut net = federation(&["cl", "mx", "pe"]);
     let denials = records::denials();
     publish_offline(&net, "cl", &denials[..3]);

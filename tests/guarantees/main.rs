@@ -5,6 +5,7 @@
 #[path = "../../node/tests/common/mod.rs"]
 mod common;
 
+mod api_audit;
 mod evidence;
 mod names;
 mod surfaces;

@@ -6,8 +6,9 @@
 //! connections and the time to send headers ([`server`]), the time to send
 //! a body, JSON bodies only (415) and the publish rate of each token (429
 //! with `Retry-After`) ([`limits`]).
-//! Every answer is built by the query service ([`crate::query`]), the same
-//! one the CLI uses on a stopped node. Errors are JSON
+//! Every answer is built by the query service ([`crate::query`]), the audit
+//! engine ([`crate::audit`]) or the bundle writer ([`crate::bundle`]), the
+//! same ones the CLI uses on a stopped node. Errors are JSON
 //! `{"error": <stable code>, "message": <what and why>}`.
 //!
 //! | method | path | what | room |
@@ -23,8 +24,12 @@
 //! | GET  | /v1/roster | members and their C2SP verifier keys | [`federation`] |
 //! | GET  | /v1/evidence | equivocation proofs and quarantines | [`federation`] |
 //! | POST | /v1/quarantine/{log}/clear | lift a quarantine, recording who decided | [`federation`] |
+//! | POST | /v1/audit `{"records", "roster"}` | the audit report of the whole store | [`audit`] |
+//! | POST | /v1/export `{"logs", "headers_only", "audience"}` | a signed bundle, streamed | [`audit`] |
+//! | GET  | /v1/purge?grace_days=N | the denials a purge would remove | [`audit`] |
 //! | GET  | /metrics | Prometheus text format | [`metrics`] |
 
+mod audit;
 mod auth;
 mod federation;
 mod limits;
@@ -44,7 +49,9 @@ use axum::{Json, Router};
 use concord_protocol::ledger::LedgerError;
 use tokio_util::sync::CancellationToken;
 
-use crate::home::ApiLimits;
+use crate::audit::SourceError;
+use crate::bundle::Exporter;
+use crate::home::{ApiLimits, Home};
 use crate::net::NetHandle;
 use crate::publish::{PublishError, Publisher};
 use crate::query::{MAX_BODY_BYTES, Queries, QueryError};
@@ -59,6 +66,10 @@ pub struct ApiState {
     pub net: Option<NetHandle>,
     pub sync: Arc<Mutex<SyncState>>,
     pub token: String,
+    /// The node's home: where its store is, for the audit's report.
+    pub home: Home,
+    /// The signer of the bundles the node exports.
+    pub exporter: Arc<Exporter>,
 }
 
 impl ApiState {
@@ -104,9 +115,26 @@ impl From<QueryError> for ApiError {
             e @ QueryError::NotInRoster(_) => {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "roster", e.to_string())
             }
+            e @ QueryError::Clock => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "clock", e.to_string())
+            }
             QueryError::Store(s) => {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", s.to_string())
             }
+        }
+    }
+}
+
+impl From<SourceError> for ApiError {
+    fn from(e: SourceError) -> Self {
+        match e {
+            e @ (SourceError::Unreadable { .. } | SourceError::Roster { .. }) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "bad_roster", e.to_string())
+            }
+            e @ SourceError::Held(_) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "failed", e.to_string())
+            }
+            SourceError::Store(s) => QueryError::Store(s).into(),
         }
     }
 }
@@ -167,6 +195,9 @@ pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
             "/v1/quarantine/{log}/clear",
             with_body(post(federation::clear_quarantine)),
         )
+        .route("/v1/audit", with_body(post(audit::audit)))
+        .route("/v1/export", with_body(post(audit::export)))
+        .route("/v1/purge", get(audit::expired))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

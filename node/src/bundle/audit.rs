@@ -193,7 +193,7 @@ impl Framing {
             log: "bundle".into(),
             index: None,
             line,
-            what,
+            what: what.into(),
             why,
         });
     }

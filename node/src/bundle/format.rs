@@ -160,6 +160,12 @@ pub(super) fn decode_entry_line(bytes: &[u8]) -> Result<(SignedEntry, Option<Vec
         .map_err(|e| e.to_string())
 }
 
+/// Whether an entry line carries a payload; `None` for a line not laid out
+/// as [`entry_line`] writes it.
+pub(super) fn entry_line_has_payload(bytes: &[u8]) -> Option<bool> {
+    split_entry_line(bytes).map(|fields| fields.payload.is_some())
+}
+
 /// The base64 text of an entry line's fields, where it lies in the line.
 struct EntryFields<'a> {
     header: &'a [u8],

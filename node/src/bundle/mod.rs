@@ -27,7 +27,10 @@ use crate::audit::SourceError;
 use crate::store::StoreError;
 
 pub use audit::{BundleAudit, audit_file, audit_reader};
-pub use export::{ExportSummary, ExportedLog, PayloadFilter, export, export_file};
+pub use export::{
+    ExportPlan, ExportRequest, ExportSummary, ExportedLog, Exporter, PayloadFilter, export,
+    write_new,
+};
 pub use format::{EndBody, FORMAT, Head, LineDigest, LogLine, PurgeLine, SignerLine};
 pub use import::{ImportSummary, ImportedLog, import};
 pub use writer::BundleWriter;

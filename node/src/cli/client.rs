@@ -1,8 +1,11 @@
 //! One interface to a node for the commands: its HTTP API while it runs,
 //! its store while it is stopped. Both answer through the query service
-//! ([`crate::query`]) and publish through the own log's group-commit writer
-//! ([`crate::publish`]), so a command has no branch of its own.
+//! ([`crate::query`]), publish through the own log's group-commit writer
+//! ([`crate::publish`]), audit with the audit engine ([`crate::audit`]) and
+//! export with the bundle writer ([`crate::bundle`]), so a command has no
+//! branch of its own.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,12 +15,14 @@ use concord_keys::roster::Role;
 use concord_protocol::origin::Origin;
 use serde::de::DeserializeOwned;
 
+use crate::audit::{AuditRequest, Progress, Report, SourceError, audit_node};
+use crate::bundle::{BundleError, ExportRequest, ExportSummary, Exporter, write_new};
 use crate::home::Home;
 use crate::publish::OwnEntry;
 use crate::publish::PublishError;
 use crate::query::{
-    ClearRequest, EntryLine, EntryView, Liveness, Me, ProofView, Published, Queries, QueryError,
-    StatusView,
+    ClearRequest, EntryLine, EntryView, ExpiredDenial, Liveness, Me, ProofView, Published, Queries,
+    QueryError, StatusView,
 };
 use crate::store::{Store, StoreError};
 
@@ -33,6 +38,10 @@ pub enum ClientError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Publish(#[from] PublishError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
     #[error("{0} is an observer: observers cannot publish")]
     Observer(String),
     /// The running node's API answered with an error.
@@ -111,6 +120,25 @@ pub trait NodeClient {
     /// # Errors
     /// An unknown log, an empty operator or reason, a failed write.
     fn clear_quarantine(&self, log: &str, request: &ClearRequest) -> Result<bool, ClientError>;
+    /// Audits the node's whole store; findings are in the report, not an
+    /// error.
+    ///
+    /// # Errors
+    /// A pinned roster that does not verify, a store that cannot be read,
+    /// an unreachable node.
+    fn audit(&self, request: &AuditRequest, progress: &Progress) -> Result<Report, ClientError>;
+    /// Writes the signed bundle `request` asks for to `out`, a new file
+    /// (see [`write_new`]).
+    ///
+    /// # Errors
+    /// An existing `out`, an unknown log or audience, a failed read or
+    /// write, an unreachable node or one that stopped sending.
+    fn export(&self, request: &ExportRequest, out: &Path) -> Result<ExportSummary, ClientError>;
+    /// What `purge` would remove today with `grace_days` of grace.
+    ///
+    /// # Errors
+    /// A failed read, an unreachable node.
+    fn expired_denials(&self, grace_days: u32) -> Result<Vec<ExpiredDenial>, ClientError>;
 }
 
 /// A node as a command finds it.
@@ -128,12 +156,31 @@ impl Connection {
     }
 }
 
-/// The running node of `home`, or its store when it is stopped.
+/// The running node of `home`, or its store when it is stopped, checked
+/// on open ([`Store::open`]).
 ///
 /// # Errors
 /// No config in `home` (a mistyped `--home` must not become an empty
 /// store), an unreadable token, a store that cannot be opened.
 pub fn connect(home: &Home) -> Result<Connection, ClientError> {
+    connect_with(home, Store::open)
+}
+
+/// As [`connect`], but a stopped node's store is opened without checking
+/// its logs' tails ([`Store::open_for_audit`]), so that an audit reports
+/// what is wrong with a store that opening would refuse, and an export
+/// still carries it away.
+///
+/// # Errors
+/// As [`connect`].
+pub fn connect_for_audit(home: &Home) -> Result<Connection, ClientError> {
+    connect_with(home, Store::open_for_audit)
+}
+
+fn connect_with(
+    home: &Home,
+    open: fn(&Path) -> Result<Store, StoreError>,
+) -> Result<Connection, ClientError> {
     let config = home.config()?;
     let running = || -> Result<Connection, ClientError> {
         Ok(Connection::Running(HttpClient {
@@ -146,7 +193,7 @@ pub fn connect(home: &Home) -> Result<Connection, ClientError> {
     if std::net::TcpStream::connect_timeout(&config.api.listen, CONNECT_TIMEOUT).is_ok() {
         return running();
     }
-    match Store::open(&home.db_path()) {
+    match open(&home.db_path()) {
         Ok(store) => Ok(Connection::Stopped(LocalClient {
             home: home.clone(),
             store,
@@ -174,6 +221,20 @@ impl HttpClient {
 
     /// The answer's body; an API error comes back with its message.
     fn send(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Result<String, ClientError> {
+        self.request(method, path, body)?
+            .into_body()
+            .read_to_string()
+            .map_err(|e| ClientError::Unreachable(format!("reading the node's answer: {e}")))
+    }
+
+    /// The answer, its body unread; an API error comes back with its
+    /// message.
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<ureq::http::Response<ureq::Body>, ClientError> {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
@@ -196,18 +257,18 @@ impl HttpClient {
             other => ClientError::Unreachable(format!("the node's API cannot be reached: {other}")),
         })?;
         let status = response.status().as_u16();
+        if status < 400 {
+            return Ok(response);
+        }
         let text = response
             .into_body()
             .read_to_string()
             .map_err(|e| ClientError::Unreachable(format!("reading the node's answer: {e}")))?;
-        if status >= 400 {
-            let message = serde_json::from_str::<serde_json::Value>(&text)
-                .ok()
-                .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
-                .unwrap_or(text);
-            return Err(ClientError::Refused { status, message });
-        }
-        Ok(text)
+        let message = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+            .unwrap_or(text);
+        Err(ClientError::Refused { status, message })
     }
 }
 
@@ -275,6 +336,30 @@ impl NodeClient for HttpClient {
             .get("cleared")
             .and_then(serde_json::Value::as_bool)
             .unwrap_or(false))
+    }
+
+    /// No progress bar: the node walks its store on its own threads and
+    /// answers once, with the report.
+    fn audit(&self, request: &AuditRequest, _progress: &Progress) -> Result<Report, ClientError> {
+        let body = serde_json::to_vec(request).expect("a request serialises");
+        self.post("/v1/audit", body)
+    }
+
+    fn export(&self, request: &ExportRequest, out: &Path) -> Result<ExportSummary, ClientError> {
+        let body = serde_json::to_vec(request).expect("a request serialises");
+        write_new(out, |file| {
+            let response = self.request("POST", "/v1/export", Some(body))?;
+            // The node ends the stream early (no last chunk) when its export
+            // fails: the copy fails then and nothing is left under `out`.
+            std::io::copy(&mut response.into_body().into_reader(), file).map_err(|e| {
+                ClientError::Unreachable(format!("the node's bundle stopped arriving: {e}"))
+            })?;
+            Ok(())
+        })
+    }
+
+    fn expired_denials(&self, grace_days: u32) -> Result<Vec<ExpiredDenial>, ClientError> {
+        self.get(&format!("/v1/purge?grace_days={grace_days}"))
     }
 }
 
@@ -380,5 +465,30 @@ impl NodeClient for LocalClient {
         let (_, cleared) =
             Self::block_on(queries.clear_quarantine(log, request, crate::clock::now()))??;
         Ok(cleared)
+    }
+
+    fn audit(&self, request: &AuditRequest, progress: &Progress) -> Result<Report, ClientError> {
+        let roster = self.home.roster()?;
+        Ok(audit_node(
+            &self.store,
+            (&roster, &self.home.dir),
+            &self.home.db_path().display().to_string(),
+            request,
+            crate::clock::now(),
+            progress,
+        )?)
+    }
+
+    fn export(&self, request: &ExportRequest, out: &Path) -> Result<ExportSummary, ClientError> {
+        let roster = self.home.roster()?;
+        let exporter = Exporter::of_home(&self.home, self.home.identity()?.log_key.clone())?;
+        let plan = exporter.plan(&roster, request, crate::clock::now())?;
+        write_new(out, |file| Ok(exporter.write(&self.store, &plan, file)?))
+    }
+
+    fn expired_denials(&self, grace_days: u32) -> Result<Vec<ExpiredDenial>, ClientError> {
+        Ok(self
+            .queries()?
+            .expired_denials(grace_days, crate::clock::now())?)
     }
 }

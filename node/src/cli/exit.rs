@@ -130,7 +130,7 @@ fn query_code(e: &QueryError) -> u8 {
     match e {
         QueryError::NotFound(_) => NOT_FOUND,
         QueryError::BadRequest(_) => INVALID_INPUT,
-        QueryError::NotInRoster(_) => FAILURE,
+        QueryError::NotInRoster(_) | QueryError::Clock => FAILURE,
         QueryError::Store(s) => store_code(s),
     }
 }
@@ -156,6 +156,8 @@ fn client_code(e: &ClientError) -> u8 {
         ClientError::Unreachable(_) => UNAVAILABLE,
         ClientError::BadAnswer(_) => FAILURE,
         ClientError::Home(e) => anyhow_code(e),
+        ClientError::Bundle(b) => bundle_code(b),
+        ClientError::Source(s) => source_code(s),
     }
 }
 

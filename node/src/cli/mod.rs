@@ -85,11 +85,22 @@ pub enum Command {
         #[command(subcommand)]
         command: ProofCommand,
     },
-    /// Verify the whole store, or a bundle, offline; exit 6 on any finding.
+    /// Verify the whole store (of a running node through its API), or a
+    /// bundle, offline; exit 6 on any finding.
     Audit(AuditArgs),
     /// Write a signed bundle of logs for offline transport.
     Export(ExportArgs),
-    /// Audit a bundle, then store it; a bundle with any finding stores nothing.
+    /// Audit a bundle, then store it; a bundle with any finding stores
+    /// nothing. The node must be stopped (see `import --help`).
+    ///
+    /// The node must be stopped: an import audits the whole bundle against the
+    /// store and only then writes it, and stores a bundle that audited clean
+    /// whole, which holds only while nothing else writes the store between the
+    /// audit and the last entry stored (a running node's gossip and sync
+    /// append to the same logs, and may quarantine one of them, meanwhile).
+    /// It also reads the bundle from a file, however large, which the API's
+    /// bodies (bounded to a record's size, with a deadline) are not meant to
+    /// carry.
     Import(ImportArgs),
     /// Purge payloads of denials whose validity ended; headers and proofs stay.
     Purge(PurgeArgs),
@@ -280,7 +291,8 @@ pub struct PurgeArgs {
     /// Days after a denial's validity ends before its payloads go.
     #[arg(long, default_value_t = 0)]
     pub grace_days: u32,
-    /// List what would be purged, change nothing.
+    /// List what would be purged, change nothing (a running node answers
+    /// through its API; a purge itself needs the node stopped).
     #[arg(long)]
     pub dry_run: bool,
     #[command(flatten)]
@@ -327,8 +339,10 @@ pub struct TestnetArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct AuditArgs {
-    /// The node's home directory (the node must be stopped). With
-    /// `--bundle`, only its roster is used.
+    /// The node's home directory: a running node audits its store through
+    /// its API (each log up to the head it read when its turn came), a
+    /// stopped one is audited here. With `--bundle`, only its roster is
+    /// used.
     #[arg(long, env = "CONCORD_HOME")]
     pub home: Option<PathBuf>,
     /// Audit this bundle (from `concord export`) instead of a store.
@@ -351,7 +365,9 @@ pub struct AuditArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
-    /// The node's home directory (the node must be stopped).
+    /// The node's home directory: a running node streams the bundle through
+    /// its API (each log up to the head it read when its turn came), a
+    /// stopped one is exported here.
     #[arg(long, env = "CONCORD_HOME")]
     pub home: PathBuf,
     /// Where to write the bundle; it must not exist yet.

@@ -1,8 +1,10 @@
-//! `concord audit`: a stopped node's whole store, or a bundle, offline;
-//! exit 6 on any finding.
+//! `concord audit`: a node's whole store (a running node audits it through
+//! its API, a stopped one here), or a bundle, offline; exit 6 on any
+//! finding.
 
-use crate::audit::{self, Progress, Report, audit_store};
+use crate::audit::{self, AuditRequest, PinnedRoster, Progress, Report};
 use crate::cli::AuditArgs;
+use crate::cli::client::connect_for_audit;
 use crate::cli::exit::{AUDIT_FINDINGS, CliError, CliResult};
 use crate::home::Home;
 use crate::stdout::StdoutError;
@@ -11,39 +13,31 @@ use super::print_json;
 
 /// # Errors
 /// Exit 6 after printing the report when there are findings; exit 5 when
-/// the node holds the store; exit 3 for an unreadable roster or bundle.
+/// the node cannot be reached; exit 3 for an unreadable roster or bundle.
 pub fn audit(args: &AuditArgs) -> CliResult {
     crate::cli::heap::keep_free_top();
-    let pinned = match (&args.roster, &args.home) {
-        (Some(path), _) => Some((audit::read_roster(path)?, path.display().to_string())),
-        (None, Some(home)) if args.bundle.is_some() => Some((
-            Home::new(home).roster()?,
-            format!("home {}", home.display()),
-        )),
-        _ => None,
-    };
     let progress = Progress::new(!args.json);
-    let now = crate::clock::now();
     let report = match (&args.bundle, &args.home) {
-        (Some(bundle), _) => {
+        (Some(bundle), home) => {
+            let pinned = match (&args.roster, home) {
+                (Some(path), _) => Some((audit::read_roster(path)?, path.display().to_string())),
+                (None, Some(home)) => Some((
+                    Home::new(home).roster()?,
+                    format!("home {}", home.display()),
+                )),
+                (None, None) => None,
+            };
+            let now = crate::clock::now();
             crate::bundle::audit_file(bundle, pinned, args.records, now, &progress)?.report
         }
         (None, Some(home)) => {
-            let home = Home::new(home);
-            let (roster, roster_source) = match pinned {
-                Some(pinned) => pinned,
-                None => (home.roster()?, format!("home {}", home.dir.display())),
+            let request = AuditRequest {
+                records: args.records,
+                roster: args.roster.as_deref().map(PinnedRoster::read).transpose()?,
             };
-            let store = audit::open_stopped(&home.db_path())?;
-            audit_store(
-                &store,
-                &roster,
-                &home.db_path().display().to_string(),
-                &roster_source,
-                args.records,
-                now,
-                &progress,
-            )?
+            connect_for_audit(&Home::new(home))?
+                .client()
+                .audit(&request, &progress)?
         }
         (None, None) => {
             return Err(CliError::input(

@@ -1,65 +1,31 @@
-//! `concord export` and `concord import`: signed bundles for air-gapped
-//! agencies, on a stopped node.
+//! `concord export` (of a running node through its API, of a stopped one
+//! here) and `concord import` (on a stopped node only; see
+//! [`crate::cli::Command::Import`] for why): signed bundles for air-gapped
+//! agencies.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use concord_protocol::origin::Origin;
 
 use crate::audit::{self, Finding, Progress};
-use crate::bundle::{self, FORMAT, Head, PayloadFilter};
+use crate::bundle::{self, ExportRequest};
+use crate::cli::client::connect_for_audit;
 use crate::cli::exit::{AUDIT_FINDINGS, CliError, CliResult};
 use crate::cli::{ExportArgs, ImportArgs};
 use crate::home::Home;
-use crate::query::resolve_log;
 
 use super::print_json;
 
 /// # Errors
 /// Exit 3 for a bad argument or an existing output file; exit 5 when the
-/// node holds the store; exit 7 when the bundle cannot be written.
+/// node cannot be reached; exit 7 when the bundle cannot be written.
 pub fn export(args: &ExportArgs) -> CliResult {
-    let home = Home::new(&args.home);
-    let config = home.config()?;
-    let roster_files = home.roster_files()?;
-    let roster = home.roster()?;
-    let identity = home.identity()?;
-    let mut logs = Vec::new();
-    for log in &args.log {
-        logs.push(resolve_log(&roster, log)?);
-    }
-    let audience = match &args.audience {
-        Some(id) => {
-            let member = roster
-                .members
-                .iter()
-                .find(|m| m.id.as_str() == id)
-                .ok_or_else(|| {
-                    CliError::input(format!("--for {id}: no such roster participant"))
-                })?;
-            Some((id.clone(), member.role, member.country))
-        }
-        None => None,
-    };
-    let store = audit::open_stopped(&home.db_path())?;
-    let exporter = Origin::for_member(&config.federation, &config.id).map_err(CliError::input)?;
-    let head = Head {
-        audience: audience.as_ref().map(|(id, _, _)| id.clone()),
-        created: crate::clock::now(),
-        exporter: exporter.to_string(),
-        federation: config.federation.clone(),
-        format: FORMAT.into(),
+    let request = ExportRequest {
+        logs: args.log.clone(),
         headers_only: args.headers_only,
-        rosters: roster_files.iter().map(|f| BASE64.encode(f)).collect(),
+        audience: args.audience.clone(),
     };
-    let filter = if args.headers_only {
-        PayloadFilter::None
-    } else {
-        match audience {
-            Some((_, role, country)) => PayloadFilter::ReadableBy(role, country),
-            None => PayloadFilter::PublicOnly,
-        }
-    };
-    let summary = bundle::export_file(&store, &logs, &head, filter, &identity.log_key, &args.out)?;
+    let summary = connect_for_audit(&Home::new(&args.home))?
+        .client()
+        .export(&request, &args.out)?;
     if args.json {
         print_json(&summary)?;
         return Ok(());

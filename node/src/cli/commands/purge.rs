@@ -1,48 +1,56 @@
 //! `concord purge`: payloads of denials whose validity ended, by hand, on a
-//! stopped node; headers and proofs stay.
-
-use concord_protocol::record::Date;
+//! stopped node; headers and proofs stay. `--dry-run` only lists them, on a
+//! running node too.
 
 use crate::cli::PurgeArgs;
 use crate::cli::client::{Connection, connect};
 use crate::cli::exit::{CliError, CliResult, FAILURE, UNAVAILABLE};
 use crate::home::Home;
+use crate::query::today;
 
 use super::print_json;
 
+/// # Errors
+/// Exit 5 when a purge (not a dry run) finds the node running, or the node
+/// cannot be reached.
 pub fn purge(args: &PurgeArgs) -> CliResult {
     let home = Home::new(&args.home.home);
-    let Connection::Stopped(local) = connect(&home)? else {
+    let connection = connect(&home)?;
+    // Purging writes payloads away: by hand only while nothing else writes
+    // the store. Listing them reads it, which a running node answers.
+    if let (Connection::Running(_), false) = (&connection, args.dry_run) {
         return Err(CliError::new(
             UNAVAILABLE,
             anyhow::anyhow!(
-                "the node is running; stop it to purge by hand, or set [retention] purge_after_days in config.toml"
+                "the node is running; stop it to purge by hand (`--dry-run` lists what would go), or set [retention] purge_after_days in config.toml"
             ),
         ));
+    }
+    let expired = connection.client().expired_denials(args.grace_days)?;
+    let purged = match &connection {
+        Connection::Stopped(local) if !args.dry_run => {
+            let now = crate::clock::now();
+            let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::new(FAILURE, e))?;
+            runtime.block_on(
+                local
+                    .store()
+                    .purge_expired(&today(now)?, args.grace_days, now),
+            )?
+        }
+        _ => 0,
     };
-    let store = local.store();
-    let now = crate::clock::now();
-    let today = Date::from_unix_seconds(now as i64).ok_or_else(|| {
-        CliError::new(FAILURE, anyhow::anyhow!("the system clock is out of range"))
-    })?;
-    let expired = store.expired_denials(&today, args.grace_days)?;
-    let purged = if args.dry_run {
-        0
-    } else {
-        let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::new(FAILURE, e))?;
-        runtime.block_on(store.purge_expired(&today, args.grace_days, now))?
-    };
-    let listing: Vec<serde_json::Value> = expired
-        .iter()
-        .map(|(origin, chain)| serde_json::json!({ "origin": origin, "entries": chain }))
-        .collect();
     if args.json.json {
         print_json(
-            &serde_json::json!({ "expired_denials": listing, "payloads_purged": purged, "dry_run": args.dry_run }),
+            &serde_json::json!({ "expired_denials": expired, "payloads_purged": purged, "dry_run": args.dry_run }),
         )?;
     } else {
-        for (origin, chain) in &expired {
-            outln!("{origin} denial #{} expired: entries {chain:?}", chain[0])?;
+        for denial in &expired {
+            let first = denial.entries.first().copied().unwrap_or_default();
+            outln!(
+                "{} denial #{first} expired: entries {:?}",
+                denial.origin,
+                denial.entries
+            )?;
         }
         outln!(
             "{} expired denials; {purged} payloads purged{}",
