@@ -8,3 +8,4 @@ mod common;
 mod evidence;
 mod names;
 mod surfaces;
+mod sync_evidence;
