@@ -501,8 +501,8 @@ const PROOFS_FRAME_BYTES: usize = 64;
 
 /// The proofs an `equivocations` answer carries: one per log (one proof is
 /// enough to quarantine it), at most [`MAX_PROOFS`], and no more than fit
-/// the response bound; a proof that does not fit is left for a later round
-/// of a peer holding a smaller one.
+/// the response bound; a proof too large to fit is left out, and another
+/// proof of the same log may take its place.
 fn proofs_to_serve(core: &Core) -> Result<Vec<EquivocationProof>, StoreError> {
     let mut origins = std::collections::HashSet::new();
     let mut proofs = Vec::new();
