@@ -3,7 +3,8 @@
 //! outsiders, forged entries and observers' publications; equivocation (a
 //! member that rewrites its history, a member that shows two peers two
 //! different trees) detected, proven offline with the roster alone, and the
-//! offending log quarantined; and `concord demo`, the README's main command.
+//! offending log quarantined; a forged proof offered by sync refused; and
+//! `concord demo`, the README's main command.
 //!
 //! Where a test plays a misbehaving peer, it is an in-process libp2p node of
 //! `concord-node` ([`Rogue`], or the split view's own); every `concord`
@@ -26,6 +27,7 @@ use concord_node::publish::{self, OwnEntry};
 use concord_node::store::Store;
 use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint};
 use concord_protocol::entry::{self, NewEntry, Visibility, WireEntry};
+use concord_protocol::equivocation::EquivocationProof;
 use concord_protocol::merkle;
 use concord_protocol::origin::Origin;
 use concord_protocol::record::{Country, Kind, Record};
@@ -262,6 +264,7 @@ fn catching_up_from_a_peer_that_answers_short_or_not_at_all_still_gets_everythin
                     SyncRequest::Checkpoints => SyncResponse::Checkpoints {
                         notes: vec![note.clone()],
                     },
+                    SyncRequest::Equivocations => SyncResponse::Equivocations { proofs: vec![] },
                     SyncRequest::Entries { start, end, .. } => {
                         asked += 1;
                         // Every third range comes back half, every third is
@@ -647,6 +650,75 @@ fn a_member_that_rewrites_its_history_is_detected_by_every_other_node() {
     assert_eq!(net.log_size("mx", "cl"), 3);
 }
 
+/// A peer that answers the equivocations request with a forged proof (two
+/// checkpoints of pe's log signed by cl's key, not pe's): the node that
+/// syncs refuses it, keeps no evidence and quarantines nothing.
+#[test]
+fn a_forged_proof_offered_by_sync_is_refused_and_quarantines_nothing() {
+    let mut net = federation(&["cl", "mx", "pe"], &[]);
+    net.start("mx");
+    let roster = roster_of(&net, "mx");
+    let identity = Home::new(&net.home("cl")).identity().expect("keys");
+    let pe = Origin::new(&origin("pe")).expect("origin");
+    let note = |root: u8| {
+        let checkpoint = SignedCheckpoint::sign(
+            Checkpoint::new(pe.clone(), 1, [root; 32]),
+            &identity.log_key,
+        );
+        String::from_utf8(checkpoint.to_bytes()).expect("a note is text")
+    };
+    let forged = EquivocationProof::Checkpoints {
+        a: note(1),
+        b: note(2),
+    };
+    let keypair =
+        libp2p::identity::Keypair::ed25519_from_bytes(identity.transport_seed).expect("keypair");
+    let mut peer = Rogue::start(keypair, &roster, address_of(&roster, "mx"));
+    let Rogue {
+        runtime, events, ..
+    } = &mut peer;
+    // Three asks: mx verified the answer to the first two before it asked
+    // again, each round going through its proofs before anything else.
+    let mut asked = 0usize;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    runtime.block_on(async {
+        while asked < 3 {
+            assert!(
+                Instant::now() < deadline,
+                "mx asked for proofs {asked} times"
+            );
+            let Ok(Some(event)) =
+                tokio::time::timeout(Duration::from_millis(200), events.recv()).await
+            else {
+                continue;
+            };
+            let NetEvent::SyncRequest { request, reply, .. } = event else {
+                continue;
+            };
+            let answer = match request {
+                SyncRequest::Equivocations => {
+                    asked += 1;
+                    SyncResponse::Equivocations {
+                        proofs: vec![forged.clone()],
+                    }
+                }
+                SyncRequest::Checkpoints => SyncResponse::Checkpoints { notes: Vec::new() },
+                SyncRequest::Entries { origin, start, .. } => SyncResponse::Entries {
+                    origin,
+                    start,
+                    entries: Vec::new(),
+                },
+            };
+            let _ = reply.send(answer);
+        }
+    });
+    assert!(
+        !net.quarantined("mx", "pe"),
+        "a forged proof quarantined pe"
+    );
+    assert!(net.evidence("mx").is_empty(), "mx kept a forged proof");
+}
+
 /// A misbehaving member: it answers each peer's sync requests with the view
 /// chosen for that peer.
 struct SplitView {
@@ -676,6 +748,8 @@ impl SplitView {
                 start: *start,
                 entries: Vec::new(),
             },
+            // It hands over no evidence against itself.
+            SyncRequest::Equivocations => SyncResponse::Equivocations { proofs: Vec::new() },
         }
     }
 }

@@ -16,7 +16,9 @@ use concord_protocol::entry::{SignedEntry, Visibility, WireEntry};
 use concord_protocol::equivocation::EquivocationProof;
 use concord_protocol::ledger::LedgerError;
 use concord_protocol::origin::Origin;
-use concord_protocol::wire::{Gossip, MAX_RANGE_ENTRIES, SyncRequest, SyncResponse};
+use concord_protocol::wire::{
+    self, Gossip, MAX_PROOFS, MAX_RANGE_ENTRIES, MAX_SYNC_RESPONSE_BYTES, SyncRequest, SyncResponse,
+};
 use ed25519_dalek::SigningKey;
 use libp2p::PeerId;
 use tokio::sync::mpsc;
@@ -487,7 +489,73 @@ fn serve(core: &Core, peer: &PeerId, request: SyncRequest) -> Result<SyncRespons
                 entries: wire,
             })
         }
+        SyncRequest::Equivocations => Ok(SyncResponse::Equivocations {
+            proofs: proofs_to_serve(core)?,
+        }),
     }
+}
+
+/// Room in an answer for everything but its proofs: `{"type":…,"proofs":[]}`
+/// and the commas between proofs.
+const PROOFS_FRAME_BYTES: usize = 64;
+
+/// The proofs an `equivocations` answer carries: one per log (one proof is
+/// enough to quarantine it), at most [`MAX_PROOFS`], and no more than fit
+/// the response bound; a proof too large to fit is left out, and another
+/// proof of the same log may take its place.
+fn proofs_to_serve(core: &Core) -> Result<Vec<EquivocationProof>, StoreError> {
+    let mut origins = std::collections::HashSet::new();
+    let mut proofs = Vec::new();
+    let mut n_bytes = PROOFS_FRAME_BYTES;
+    for record in core.store.evidence()? {
+        if proofs.len() == MAX_PROOFS {
+            break;
+        }
+        if origins.contains(&record.origin) {
+            continue;
+        }
+        let size = wire::encode(&record.proof).len() + 1;
+        if n_bytes + size > MAX_SYNC_RESPONSE_BYTES {
+            continue;
+        }
+        n_bytes += size;
+        origins.insert(record.origin);
+        proofs.push(record.proof);
+    }
+    Ok(proofs)
+}
+
+/// Asks `peer` for the proofs it holds and records each valid one this node
+/// lacks, for a log it does not already quarantine, before any entry of
+/// this round is fetched: a node that joined or rebuilt its store after a
+/// fork quarantines the log before it takes a single entry of it.
+async fn fetch_evidence(core: &Core, peer: PeerId) -> Result<(), StoreError> {
+    let proofs = match core.net.request(peer, SyncRequest::Equivocations).await {
+        Ok(response @ SyncResponse::Equivocations { .. }) if response.check().is_err() => {
+            tracing::warn!(%peer, "refused an equivocations answer with too many proofs");
+            return Ok(());
+        }
+        Ok(SyncResponse::Equivocations { proofs }) => proofs,
+        Ok(_) => return Ok(()),
+        Err(e) => {
+            // An older peer does not know the request and closes the stream.
+            tracing::debug!(%peer, error = %e, "equivocations request failed");
+            return Ok(());
+        }
+    };
+    for proof in proofs {
+        if core.store.holds_evidence(&proof)? {
+            continue;
+        }
+        match proof.verify(core.roster.as_ref()) {
+            Ok(found) if core.store.quarantined(&found.origin)?.is_some() => {}
+            Ok(_) => record_equivocation(core, proof, false).await?,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "synced equivocation proof does not verify");
+            }
+        }
+    }
+    Ok(())
 }
 
 fn decode_all(entries: &[WireEntry]) -> Vec<(SignedEntry, Option<Vec<u8>>)> {
@@ -743,7 +811,8 @@ async fn apply_retention(core: &Core) {
 const ANTI_ENTROPY_FANOUT: usize = 3;
 
 /// One round: ask the next few connected peers, in rotation, for their
-/// checkpoints and catch up on whatever a peer holds beyond the stored logs.
+/// equivocation proofs and their checkpoints, and catch up on whatever a
+/// peer holds beyond the stored logs.
 async fn anti_entropy_round(core: &Core, round: u64) {
     let mut peers = core.net.peers().await;
     peers.sort_by_key(|p| p.peer);
@@ -751,6 +820,9 @@ async fn anti_entropy_round(core: &Core, round: u64) {
     peers.rotate_left(first);
     peers.truncate(ANTI_ENTROPY_FANOUT);
     for peer in peers {
+        if let Err(e) = fetch_evidence(core, peer.peer).await {
+            tracing::error!(error = %e, "store failure while fetching evidence");
+        }
         let notes = match core.net.request(peer.peer, SyncRequest::Checkpoints).await {
             Ok(SyncResponse::Checkpoints { notes }) => notes,
             Ok(_) => continue,

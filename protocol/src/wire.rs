@@ -11,7 +11,14 @@
 //!   latest checkpoint of every log the peer holds; `entries` asks for the
 //!   entries `start..end` (end exclusive, at most [`MAX_RANGE_ENTRIES`]) of one
 //!   log, which the peer answers with as many consecutive entries from `start`
-//!   as it has and may serve.
+//!   as it has and may serve; `equivocations` asks for the equivocation
+//!   proofs the peer holds, which it answers with at most one proof per log
+//!   and at most [`MAX_PROOFS`] in all, so that evidence reaches a node that
+//!   joined, or rebuilt its store, after the proof was gossiped.
+//!
+//! A node that does not know a request's kind cannot decode it and closes
+//! the stream without an answer; the asker takes that as a failed request,
+//! which is how an older peer answers `equivocations`.
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -27,6 +34,10 @@ pub const MAX_SYNC_REQUEST_BYTES: usize = 16 * 1024;
 pub const MAX_SYNC_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 /// Most entries asked for, or sent, in one range.
 pub const MAX_RANGE_ENTRIES: u64 = 1024;
+/// Most proofs in one `equivocations` answer. One proof per log suffices to
+/// quarantine it, and each proof costs its receiver signature checks, so a
+/// peer may not make a node verify more than this many per request.
+pub const MAX_PROOFS: usize = 256;
 
 /// Why a message was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,6 +48,8 @@ pub enum WireError {
     Malformed(String),
     #[error("range {start}..{end} is empty or longer than {MAX_RANGE_ENTRIES} entries")]
     BadRange { start: u64, end: u64 },
+    #[error("answer holds {n_proofs} proofs, more than the {MAX_PROOFS} allowed")]
+    TooManyProofs { n_proofs: usize },
 }
 
 /// A message published on a gossip topic.
@@ -61,6 +74,8 @@ pub enum SyncRequest {
         start: u64,
         end: u64,
     },
+    /// The equivocation proofs the peer holds.
+    Equivocations,
 }
 
 /// The answer to a [`SyncRequest`].
@@ -74,6 +89,9 @@ pub enum SyncResponse {
         origin: Origin,
         start: u64,
         entries: Vec<WireEntry>,
+    },
+    Equivocations {
+        proofs: Vec<EquivocationProof>,
     },
     Refused {
         reason: String,
@@ -92,6 +110,25 @@ impl SyncRequest {
             return Err(WireError::BadRange {
                 start: *start,
                 end: *end,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl SyncResponse {
+    /// Checks bounds a well-formed answer must meet, before the asker acts
+    /// on any of it.
+    ///
+    /// # Errors
+    /// [`WireError::TooManyProofs`] for an answer with more than
+    /// [`MAX_PROOFS`] proofs.
+    pub fn check(&self) -> Result<(), WireError> {
+        if let Self::Equivocations { proofs } = self
+            && proofs.len() > MAX_PROOFS
+        {
+            return Err(WireError::TooManyProofs {
+                n_proofs: proofs.len(),
             });
         }
         Ok(())

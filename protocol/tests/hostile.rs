@@ -12,7 +12,8 @@ use concord_protocol::note::NoteVerifier;
 use concord_protocol::origin::Origin;
 use concord_protocol::record::{Country, Kind, Record};
 use concord_protocol::wire::{
-    self, Gossip, MAX_GOSSIP_BYTES, MAX_SYNC_REQUEST_BYTES, SyncRequest, SyncResponse,
+    self, Gossip, MAX_GOSSIP_BYTES, MAX_PROOFS, MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES,
+    SyncRequest, SyncResponse,
 };
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use proptest::prelude::*;
@@ -132,16 +133,17 @@ fn messages() -> Vec<Vec<u8>> {
     let (other, _) = signed_entry(4);
     let checkpoint = signed_checkpoint(5, 1);
     let note = String::from_utf8(checkpoint.to_bytes()).expect("a note is UTF-8");
+    let proof = EquivocationProof::Checkpoints {
+        a: note.clone(),
+        b: String::from_utf8(signed_checkpoint(5, 2).to_bytes()).expect("UTF-8"),
+    };
     vec![
         wire::encode(&Gossip::Entry {
             entry: entry.to_wire(Some(&payload)),
         }),
         wire::encode(&Gossip::Checkpoint { note: note.clone() }),
         wire::encode(&Gossip::Equivocation {
-            proof: EquivocationProof::Checkpoints {
-                a: note.clone(),
-                b: String::from_utf8(signed_checkpoint(5, 2).to_bytes()).expect("UTF-8"),
-            },
+            proof: proof.clone(),
         }),
         wire::encode(&SyncRequest::Entries {
             origin: origin(),
@@ -149,6 +151,10 @@ fn messages() -> Vec<Vec<u8>> {
             end: 16,
         }),
         wire::encode(&SyncRequest::Checkpoints),
+        wire::encode(&SyncRequest::Equivocations),
+        wire::encode(&SyncResponse::Equivocations {
+            proofs: vec![proof],
+        }),
         wire::encode(&SyncResponse::Checkpoints { notes: vec![note] }),
         wire::encode(&SyncResponse::Entries {
             origin: origin(),
@@ -177,7 +183,9 @@ fn decode_everything(bytes: &[u8]) {
     if let Ok(request) = wire::decode::<SyncRequest>(bytes, MAX_SYNC_REQUEST_BYTES) {
         let _ = request.check();
     }
-    if let Ok(response) = wire::decode::<SyncResponse>(bytes, MAX_GOSSIP_BYTES) {
+    if let Ok(response) = wire::decode::<SyncResponse>(bytes, MAX_GOSSIP_BYTES)
+        && response.check().is_ok()
+    {
         match response {
             SyncResponse::Checkpoints { notes } => {
                 for note in notes {
@@ -187,6 +195,11 @@ fn decode_everything(bytes: &[u8]) {
             SyncResponse::Entries { entries, .. } => {
                 for entry in &entries {
                     follow_entry(entry, &lookup);
+                }
+            }
+            SyncResponse::Equivocations { proofs } => {
+                for proof in proofs {
+                    let _ = proof.verify(&lookup);
                 }
             }
             SyncResponse::Refused { .. } => {}
@@ -321,5 +334,40 @@ fn oversized_messages_are_refused_before_they_are_parsed() {
     assert!(matches!(
         wire::decode::<SyncRequest>(&request, MAX_SYNC_REQUEST_BYTES),
         Err(wire::WireError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn an_equivocations_answer_is_bounded() {
+    let note = String::from_utf8(signed_checkpoint(5, 1).to_bytes()).expect("UTF-8");
+    let proof = EquivocationProof::Checkpoints {
+        a: note,
+        b: String::from_utf8(signed_checkpoint(5, 2).to_bytes()).expect("UTF-8"),
+    };
+    let answer = |n_proofs: usize| {
+        let bytes = wire::encode(&SyncResponse::Equivocations {
+            proofs: vec![proof.clone(); n_proofs],
+        });
+        wire::decode::<SyncResponse>(&bytes, MAX_SYNC_RESPONSE_BYTES).expect("decodes")
+    };
+    assert_eq!(answer(0).check(), Ok(()));
+    assert_eq!(answer(MAX_PROOFS).check(), Ok(()));
+    assert_eq!(
+        answer(MAX_PROOFS + 1).check(),
+        Err(wire::WireError::TooManyProofs {
+            n_proofs: MAX_PROOFS + 1
+        })
+    );
+    // An answer longer than the response bound is refused unread.
+    let big = vec![b' '; MAX_SYNC_RESPONSE_BYTES + 1];
+    assert!(matches!(
+        wire::decode::<SyncResponse>(&big, MAX_SYNC_RESPONSE_BYTES),
+        Err(wire::WireError::TooLarge { .. })
+    ));
+    // A kind this node does not know is no request: the serving node
+    // cannot decode it and answers nothing.
+    assert!(matches!(
+        wire::decode::<SyncRequest>(br#"{"type":"equivocation"}"#, MAX_SYNC_REQUEST_BYTES),
+        Err(wire::WireError::Malformed(_))
     ));
 }

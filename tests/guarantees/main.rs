@@ -9,3 +9,4 @@ mod api_audit;
 mod evidence;
 mod names;
 mod surfaces;
+mod sync_evidence;

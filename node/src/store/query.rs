@@ -136,8 +136,9 @@ impl Store {
             proof,
         };
         let json = serde_json::to_vec(&record).expect("evidence holds only strings and integers");
-        let id = Digest256::of(&serde_json::to_vec(&record.proof).expect("a proof serialises"));
-        self.inner.evidence.insert(id.0, json)?;
+        self.inner
+            .evidence
+            .insert(evidence_id(&record.proof), json)?;
         if self.quarantined(&record.origin)?.is_none() {
             let quarantine = QuarantineRecord {
                 origin: record.origin.clone(),
@@ -151,6 +152,16 @@ impl Store {
         }
         self.flush().await?;
         Ok(Ok(found))
+    }
+
+    /// Whether this very proof is held. Sync offers a peer's proofs every
+    /// round; one already held is not verified or recorded again, so a
+    /// quarantine an operator cleared stays cleared.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a read failure.
+    pub fn holds_evidence(&self, proof: &EquivocationProof) -> Result<bool, StoreError> {
+        Ok(self.inner.evidence.contains_key(evidence_id(proof))?)
     }
 
     /// Every equivocation proof held.
@@ -427,4 +438,9 @@ impl Store {
         }
         Ok(purged)
     }
+}
+
+/// The key of a proof in the evidence tree: the digest of its JSON form.
+fn evidence_id(proof: &EquivocationProof) -> [u8; 32] {
+    Digest256::of(&serde_json::to_vec(proof).expect("a proof serialises")).0
 }
