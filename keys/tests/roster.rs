@@ -244,7 +244,7 @@ fn malformed_files_name_the_problem() {
     );
     check(
         edit_envelope(&good, |e| e["roster"] = "%%%".into()),
-        "field roster is invalid: not standard base64",
+        "field roster is invalid: not canonical base64",
     );
     check(
         edit_envelope(&good, |e| e["signatures"][0]["key_id"] = "ABCDEF01".into()),

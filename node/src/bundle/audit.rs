@@ -7,8 +7,6 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use concord_keys::SignedRoster;
 use concord_keys::roster::{Role, Roster};
 use concord_protocol::checkpoint::SignedCheckpoint;
@@ -161,7 +159,7 @@ fn carried_roster(head: &Head) -> Result<Roster, String> {
     let files = head
         .rosters
         .iter()
-        .map(|file| BASE64.decode(file))
+        .map(|file| concord_protocol::base64::decode(file))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("a roster file is not base64: {e}"))?;
     SignedRoster::verify_chain(&files)
@@ -344,8 +342,7 @@ impl<'r: 's, 's> Auditor<'r, '_, 's, '_> {
 
     fn start_log(&mut self, line: u64, log: LogLine) {
         self.end_section();
-        let root: Result<Hash, _> = BASE64
-            .decode(&log.root)
+        let root: Result<Hash, _> = concord_protocol::base64::decode(&log.root)
             .map_err(|e| e.to_string())
             .and_then(|r| r.try_into().map_err(|_| "not 32 bytes".to_owned()));
         let mut section = Section {

@@ -1,8 +1,6 @@
 //! The line format: the objects of each line, the exact bytes of entry
 //! lines, and the message the end line's signature covers.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use concord_keys::roster::Roster;
 use concord_protocol::canonical;
 use concord_protocol::entry::{SignedEntry, WireEntry};
@@ -216,8 +214,7 @@ pub(super) fn verify_end(roster: &Roster, body: &EndBody, signature: &str) -> Re
         .into_iter()
         .find(|v| v.key_id()[..] == key_id[..])
         .ok_or_else(|| format!("the roster has no key {} of {origin}", body.signer.key_id))?;
-    let signature = BASE64
-        .decode(signature)
+    let signature = concord_protocol::base64::decode(signature)
         .ok()
         .and_then(|s| Signature::from_slice(&s).ok())
         .ok_or("the signature is not 64 bytes of base64")?;
