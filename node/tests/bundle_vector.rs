@@ -391,3 +391,44 @@ fn a_signature_changed_only_in_its_padding_bits_is_found_at_its_line() {
         );
     }
 }
+
+/// The end line's `signer.key_id` is lowercase hex like every key id: the
+/// exporter's own signature over an uppercase spelling does not make it
+/// valid.
+#[test]
+fn an_end_line_signed_over_an_uppercase_key_id_is_refused() {
+    use ed25519_dalek::Signer as _;
+    let (mx, _, _) = federation();
+    let text = String::from_utf8(vector()).expect("ascii");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let end = lines.last_mut().expect("an end line");
+    let mut body: serde_json::Value = serde_json::from_str(end).expect("json");
+    let fields = body.as_object_mut().expect("an object");
+    fields.remove("signature");
+    fields["signer"]["key_id"] = "8F55B1EC".into();
+    // serde_json's map is sorted, and the line holds ASCII strings and small
+    // integers only, so this is its RFC 8785 form.
+    let mut message = b"concord/bundle/v1\n".to_vec();
+    message.extend(serde_json::to_vec(&body).expect("json"));
+    let signature = mx.log_key.sign(&message);
+    body["signature"] = BASE64.encode(signature.to_bytes()).into();
+    *end = serde_json::to_string(&body).expect("json");
+    let end_line = lines.len() as u64;
+    let bundle = lines.join("\n") + "\n";
+    let audit = bundle::audit_reader(
+        bundle.as_bytes(),
+        "uppercase",
+        None,
+        false,
+        concord_node::clock::now(),
+        &Progress::new(false),
+    )
+    .expect("in memory");
+    let findings = &audit.report.findings;
+    assert!(
+        findings.iter().any(|f| f.what == "bundle_signature"
+            && f.line == Some(end_line)
+            && f.why.contains("not 8 lowercase hex digits")),
+        "{findings:#?}"
+    );
+}

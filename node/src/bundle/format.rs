@@ -2,6 +2,7 @@
 //! lines, and the message the end line's signature covers.
 
 use concord_keys::roster::Roster;
+use concord_keys::vkey::parse_key_id;
 use concord_protocol::canonical;
 use concord_protocol::entry::{SignedEntry, WireEntry};
 use concord_protocol::equivocation::{EquivocationProof, KeyLookup};
@@ -208,11 +209,18 @@ fn entry_line_error(bytes: &[u8]) -> String {
 
 pub(super) fn verify_end(roster: &Roster, body: &EndBody, signature: &str) -> Result<(), String> {
     let origin = Origin::new(&body.signer.name).map_err(|e| e.to_string())?;
-    let key_id = hex::decode(&body.signer.key_id).map_err(|e| format!("signer key id: {e}"))?;
+    // One spelling per key id, as everywhere else: `hex::decode` would
+    // also take uppercase, a second text for the same signed line.
+    let key_id = parse_key_id(&body.signer.key_id).ok_or_else(|| {
+        format!(
+            "signer key id {:?} is not 8 lowercase hex digits",
+            body.signer.key_id
+        )
+    })?;
     let verifier = roster
         .checkpoint_verifiers(&origin)
         .into_iter()
-        .find(|v| v.key_id()[..] == key_id[..])
+        .find(|v| v.key_id() == key_id)
         .ok_or_else(|| format!("the roster has no key {} of {origin}", body.signer.key_id))?;
     let signature = concord_protocol::base64::decode(signature)
         .ok()
