@@ -406,3 +406,39 @@ fn non_canonical_base64_is_refused_in_a_checkpoint_root_and_signature() {
         );
     }
 }
+
+/// An entries proof holds headers only (PROTOCOL.md §6): a payload beside
+/// either header, however valid, refuses the proof rather than riding
+/// along unchecked.
+#[test]
+fn an_entries_proof_that_carries_a_payload_is_refused() {
+    let (first, payload) = signed_entry(2);
+    let origin = origin();
+    let second = entry::sign_entry(
+        &NewEntry {
+            origin: &origin,
+            index: 2,
+            time: 1_763_935_999,
+            kind: Kind::Notice,
+            refers_to: None,
+            payload: &payload,
+            visibility: Visibility::Federation,
+        },
+        &key(),
+    )
+    .expect("signs");
+    let lookup = OneLog(key().verifying_key());
+    let proof = |a: Option<&[u8]>, b: Option<&[u8]>| EquivocationProof::Entries {
+        a: first.to_wire(a),
+        b: second.to_wire(b),
+    };
+    assert!(proof(None, None).verify(&lookup).is_ok());
+    assert_eq!(
+        proof(Some(&payload), None).verify(&lookup),
+        Err(concord_protocol::equivocation::ProofError::Payload("a"))
+    );
+    assert_eq!(
+        proof(None, Some(&payload)).verify(&lookup),
+        Err(concord_protocol::equivocation::ProofError::Payload("b"))
+    );
+}
