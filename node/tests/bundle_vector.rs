@@ -432,3 +432,129 @@ fn an_end_line_signed_over_an_uppercase_key_id_is_refused() {
         "{findings:#?}"
     );
 }
+
+/// What an audit of `bundle` finds, as (code, line).
+fn findings_of(bundle: &[u8]) -> Vec<(&'static str, Option<u64>)> {
+    let audit = bundle::audit_reader(
+        bundle,
+        "order",
+        None,
+        false,
+        concord_node::clock::now(),
+        &Progress::new(false),
+    )
+    .expect("in memory");
+    audit
+        .report
+        .findings
+        .iter()
+        .map(|f| (f.what, f.line))
+        .collect()
+}
+
+/// A bundle of mx's log of three entries whose checkpoint lines are, in
+/// this order, of `sizes`; a size marked `true` is signed over a wrong root.
+/// Its checkpoint lines are lines 3, 4, ...
+fn bundle_with_checkpoints(sizes: &[(u64, bool)]) -> Vec<u8> {
+    let (mx, _, signed_roster) = federation();
+    let origin = Origin::for_member(FEDERATION, "mx").expect("origin");
+    let entries: Vec<_> = (0..3)
+        .map(|index| common::signed_denial(&origin, &mx.log_key, index, b"{}"))
+        .collect();
+    let mut roots = vec![RootBuilder::default().root()];
+    let mut tree = RootBuilder::default();
+    for entry in &entries {
+        tree.push(entry.leaf_hash());
+        roots.push(tree.root());
+    }
+    let mut writer = BundleWriter::new(Vec::new(), &head(&signed_roster, true)).expect("head");
+    writer
+        .log(
+            &origin,
+            LogHead {
+                size: 3,
+                root: tree.root(),
+            },
+        )
+        .expect("log");
+    for &(size, forked) in sizes {
+        let root = if forked {
+            [9; 32]
+        } else {
+            roots[size as usize]
+        };
+        let checkpoint = Checkpoint::new(origin.clone(), size, root);
+        writer
+            .checkpoint(&SignedCheckpoint::sign(checkpoint, &mx.log_key))
+            .expect("checkpoint");
+    }
+    for entry in &entries {
+        writer.entry(entry, None).expect("entry");
+    }
+    writer.finish(&mx.log_key, origin.as_str()).expect("end")
+}
+
+/// Checkpoint lines ascend strictly in size; a log may have none, and its
+/// last need not be of the log's size (PROTOCOL.md §9).
+#[test]
+fn checkpoint_lines_ascend_strictly() {
+    let check = |sizes: &[(u64, bool)], expected: &[(&str, Option<u64>)]| {
+        assert_eq!(
+            findings_of(&bundle_with_checkpoints(sizes)),
+            expected,
+            "{sizes:?}"
+        );
+    };
+    check(&[], &[]);
+    check(&[(1, false)], &[]);
+    check(&[(0, false), (1, false), (3, false)], &[]);
+    check(&[(2, false), (1, false)], &[("checkpoint_order", Some(4))]);
+    check(
+        &[(1, false), (2, false), (2, false)],
+        &[("duplicate_checkpoint", Some(5))],
+    );
+    check(
+        &[(2, false), (2, true)],
+        &[("checkpoint_conflict", Some(4))],
+    );
+}
+
+/// Log sections come in ascending order of origin, as the exporter writes
+/// them.
+#[test]
+fn log_sections_ascend_by_origin() {
+    let (mx, mx_member) = participant("mx", 7, "MX", Role::Member);
+    let (cl, cl_member) = participant("cl", 11, "CL", Role::Member);
+    let roster = Roster {
+        federation: FEDERATION.into(),
+        version: 1,
+        policy: Policy {
+            threshold: Threshold::AtLeast(1),
+        },
+        members: vec![mx_member, cl_member],
+    };
+    let mut signed_roster = SignedRoster::new(&roster).expect("roster");
+    signed_roster.sign(&mx);
+    let bundle_of = |ids: &[&AgencyIdentity]| {
+        let mut writer = BundleWriter::new(Vec::new(), &head(&signed_roster, true)).expect("head");
+        for identity in ids {
+            let origin = Origin::for_member(FEDERATION, identity.id.as_str()).expect("origin");
+            writer
+                .log(
+                    &origin,
+                    LogHead {
+                        size: 0,
+                        root: RootBuilder::default().root(),
+                    },
+                )
+                .expect("log");
+        }
+        let mx_origin = Origin::for_member(FEDERATION, "mx").expect("origin");
+        writer.finish(&mx.log_key, mx_origin.as_str()).expect("end")
+    };
+    assert_eq!(findings_of(&bundle_of(&[&cl, &mx])), []);
+    assert_eq!(
+        findings_of(&bundle_of(&[&mx, &cl])),
+        [("log_order", Some(3))]
+    );
+}
