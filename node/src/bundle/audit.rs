@@ -160,9 +160,9 @@ fn carried_roster(head: &Head) -> Result<Roster, String> {
     let files = head
         .rosters
         .iter()
-        .map(|file| concord_protocol::base64::decode(file))
+        .map(concord_protocol::base64::decode)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("a roster file is not base64: {e}"))?;
+        .map_err(|e| format!("a roster file of the chain is {e}"))?;
     SignedRoster::verify_chain(&files)
         .map_err(|(position, e)| format!("roster file {} of the chain: {e}", position + 1))
 }
