@@ -332,21 +332,6 @@ fn the_audit_engine_names_each_bad_signature_and_each_unauthorised_key_where_it_
     }
 }
 
-/// The last base64 character before the padding of the text that begins at
-/// `at` in `line`, with one padding bit set: a lenient decoder reads the
-/// same bytes, so only the canonical-base64 rule can see the change.
-fn set_padding_bit(line: &mut String, at: usize) {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let padding = at + line[at..].find('=').expect("padded base64");
-    let last = padding - 1;
-    let value = ALPHABET
-        .iter()
-        .position(|&c| c == line.as_bytes()[last])
-        .expect("a base64 character");
-    let changed = char::from(ALPHABET[value ^ 1]).to_string();
-    line.replace_range(last..padding, &changed);
-}
-
 /// Entry and checkpoint lines are not under the end line's digests: a
 /// signature whose last character changes only padding bits must still be
 /// found, at its line, by the canonical-base64 rule (PROTOCOL.md §1).
@@ -371,7 +356,7 @@ fn a_signature_changed_only_in_its_padding_bits_is_found_at_its_line() {
     ] {
         let mut changed = lines.clone();
         let at = changed[line_idx].find(marker).expect("the field") + marker.len();
-        set_padding_bit(&mut changed[line_idx], at);
+        common::set_padding_bit(&mut changed[line_idx], at);
         let bundle = changed.join("\n") + "\n";
         let audit = bundle::audit_reader(
             bundle.as_bytes(),
