@@ -296,6 +296,20 @@ mod tests {
                 decode_entry_line(bad_base64.as_bytes()),
                 Err("base64 field signature is malformed".into())
             );
+            // 64 bytes end in "==" after a character with 4 padding bits:
+            // setting one is a second spelling of the same signature.
+            let padding = text.find("==\"},\"type\"").expect("a padded signature");
+            let mut padding_bit = text.clone().into_bytes();
+            let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            let value = alphabet
+                .iter()
+                .position(|&c| c == padding_bit[padding - 1])
+                .expect("a base64 character");
+            padding_bit[padding - 1] = alphabet[value ^ 1];
+            assert_eq!(
+                decode_entry_line(&padding_bit),
+                Err("base64 field signature is malformed".into())
+            );
         }
     }
 
