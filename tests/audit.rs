@@ -178,6 +178,47 @@ fn bundles_travel_offline_and_every_changed_byte_is_found_at_its_line() {
             .any(|f| f["line"] == line && f["index"].is_u64()),
         "expected a finding at line {line}: {findings:#}"
     );
+    // Entry and checkpoint lines are not under the end line's digests: a
+    // signature changed only in its padding bits, which a lenient base64
+    // decoder would read as the same bytes, is found at its line.
+    let text = String::from_utf8(bytes.clone()).expect("a bundle is UTF-8");
+    let lines: Vec<&str> = text.lines().collect();
+    let checkpoint_line = lines
+        .iter()
+        .position(|l| l.starts_with("{\"note\":"))
+        .expect("a checkpoint line");
+    let entry_line = first_entry_line(&bytes);
+    let signature_at = |line: &str| {
+        let field = "\"signature\":\"";
+        line.find(field).expect("a signature") + field.len()
+    };
+    // The first signature line of the note, after its key name.
+    let note_signature_at = |line: &str| {
+        let block = "\\n\\n— ";
+        let name = line.find(block).expect("a signature line") + block.len();
+        name + line[name..].find(' ').expect("a key name") + 1
+    };
+    for (line_idx, at) in [
+        (entry_line, signature_at(lines[entry_line])),
+        (checkpoint_line, note_signature_at(lines[checkpoint_line])),
+    ] {
+        let mut changed: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+        common::set_padding_bit(&mut changed[line_idx], at);
+        let padded = dir.path().join("padding.bundle");
+        std::fs::write(&padded, changed.join("\n") + "\n").expect("write");
+        let out = run(&["audit", "--bundle", path(&padded), "--json"]);
+        assert_eq!(out.code, Some(6), "{}", out.stderr);
+        let findings = report(&out)["findings"].clone();
+        let line = line_idx as u64 + 1;
+        assert!(
+            findings
+                .as_array()
+                .expect("findings")
+                .iter()
+                .any(|f| f["line"] == line),
+            "expected a finding at line {line}: {findings:#}"
+        );
+    }
     let truncated = dir.path().join("truncated.bundle");
     std::fs::write(&truncated, &bytes[..bytes.len() * 2 / 3]).expect("write");
     for refused in [&bad, &truncated] {

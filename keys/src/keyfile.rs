@@ -291,9 +291,11 @@ fn decode_secret(
     field: &'static str,
     name: &str,
 ) -> Result<Zeroizing<[u8; 32]>, KeyFileError> {
-    let bytes = Zeroizing::new(BASE64.decode(b64).map_err(|_| KeyFileError::BadField {
-        field,
-        reason: format!("{name} is not standard base64"),
+    let bytes = Zeroizing::new(concord_protocol::base64::decode(b64).map_err(|_| {
+        KeyFileError::BadField {
+            field,
+            reason: format!("{name} is not canonical base64"),
+        }
     })?);
     let mut seed = Zeroizing::new([0u8; 32]);
     if bytes.len() != seed.len() {
@@ -468,12 +470,12 @@ impl ParsedKeyFile {
                 let nonce: [u8; NONCE_LEN] = decode_fixed(&nonce, "protection.nonce")?;
                 let ciphertext =
                     ciphertext.expect("parse checked that encrypted files carry ciphertext");
-                let ciphertext = BASE64
-                    .decode(ciphertext)
-                    .map_err(|_| KeyFileError::BadField {
+                let ciphertext = concord_protocol::base64::decode(ciphertext).map_err(|_| {
+                    KeyFileError::BadField {
                         field: "ciphertext",
-                        reason: "not standard base64".to_owned(),
-                    })?;
+                        reason: "not canonical base64".to_owned(),
+                    }
+                })?;
                 let kdf = KdfParams {
                     m_cost_kib,
                     t_cost,
@@ -505,9 +507,9 @@ impl ParsedKeyFile {
 }
 
 fn decode_fixed<const N: usize>(b64: &str, field: &'static str) -> Result<[u8; N], KeyFileError> {
-    let bytes = BASE64.decode(b64).map_err(|_| KeyFileError::BadField {
+    let bytes = concord_protocol::base64::decode(b64).map_err(|_| KeyFileError::BadField {
         field,
-        reason: "not standard base64".to_owned(),
+        reason: "not canonical base64".to_owned(),
     })?;
     bytes
         .try_into()

@@ -904,12 +904,12 @@ impl SignedRoster {
                 reason: format!("more than {MAX_SIGNATURES} signatures"),
             });
         }
-        let roster_bytes = BASE64
-            .decode(&envelope.roster)
-            .map_err(|_| RosterError::BadField {
+        let roster_bytes = concord_protocol::base64::decode(&envelope.roster).map_err(|_| {
+            RosterError::BadField {
                 field: "roster",
-                reason: "not standard base64".to_owned(),
-            })?;
+                reason: "not canonical base64".to_owned(),
+            }
+        })?;
         let roster: Roster =
             serde_json::from_slice(&roster_bytes).map_err(|e| RosterError::BadField {
                 field: "roster",
@@ -925,13 +925,12 @@ impl SignedRoster {
                         field: "signatures.key_id",
                         reason: format!("{:?} is not 8 lowercase hex digits", signature.key_id),
                     })?;
-                let signature_bytes = BASE64
-                    .decode(&signature.signature)
+                let signature_bytes = concord_protocol::base64::decode(&signature.signature)
                     .ok()
                     .and_then(|raw| raw.try_into().ok());
                 let signature_bytes = signature_bytes.ok_or_else(|| RosterError::BadField {
                     field: "signatures.signature",
-                    reason: "must be standard base64 of 64 bytes".to_owned(),
+                    reason: "must be canonical base64 of 64 bytes".to_owned(),
                 })?;
                 Ok(RosterSignature {
                     member: signature.member,

@@ -40,7 +40,7 @@ pub enum VkeyError {
     BadKeyIdHex(String),
     #[error("verifier key id is {found} but the name and key give {expected}")]
     KeyIdMismatch { found: String, expected: String },
-    #[error("verifier key material is not standard base64")]
+    #[error("verifier key material is not canonical base64")]
     BadBase64,
     #[error(
         "verifier key material is {0} bytes; expected 33 (algorithm byte and 32-byte Ed25519 key)"
@@ -113,9 +113,8 @@ impl VerifierKey {
         check_key_name(name).map_err(|_| VkeyError::BadName(name.to_owned()))?;
         let found_id =
             parse_key_id(id_hex).ok_or_else(|| VkeyError::BadKeyIdHex(id_hex.to_owned()))?;
-        let material = BASE64
-            .decode(material_b64)
-            .map_err(|_| VkeyError::BadBase64)?;
+        let material =
+            concord_protocol::base64::decode(material_b64).map_err(|_| VkeyError::BadBase64)?;
         let (&alg, key_bytes) = material.split_first().ok_or(VkeyError::BadLength(0))?;
         let key_bytes: &[u8; 32] = key_bytes
             .try_into()

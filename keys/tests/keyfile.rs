@@ -214,12 +214,12 @@ fn open_errors() {
     check(
         &edit(&sealed, |f| f["protection"]["nonce"] = "***".into()),
         Some(&passphrase()),
-        "field protection.nonce is invalid: not standard base64",
+        "field protection.nonce is invalid: not canonical base64",
     );
     check(
         &edit(&sealed, |f| f["ciphertext"] = "***".into()),
         Some(&passphrase()),
-        "field ciphertext is invalid: not standard base64",
+        "field ciphertext is invalid: not canonical base64",
     );
     check(
         &edit(&sealed, |f| {

@@ -244,7 +244,7 @@ fn malformed_files_name_the_problem() {
     );
     check(
         edit_envelope(&good, |e| e["roster"] = "%%%".into()),
-        "field roster is invalid: not standard base64",
+        "field roster is invalid: not canonical base64",
     );
     check(
         edit_envelope(&good, |e| e["signatures"][0]["key_id"] = "ABCDEF01".into()),
@@ -253,6 +253,24 @@ fn malformed_files_name_the_problem() {
     check(
         edit_envelope(&good, |e| e["signatures"][0]["signature"] = "AAAA".into()),
         "field signatures.signature is invalid",
+    );
+    // 64 bytes end in "==" after a character with 4 padding bits: setting
+    // one leaves the bytes a lenient decoder returns unchanged.
+    check(
+        edit_envelope(&good, |e| {
+            let signature = e["signatures"][0]["signature"].as_str().expect("string");
+            const ALPHABET: &[u8; 64] =
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            let mut text = signature.as_bytes().to_vec();
+            let last = text.len() - 3;
+            let value = ALPHABET
+                .iter()
+                .position(|&c| c == text[last])
+                .expect("base64");
+            text[last] = ALPHABET[value ^ 1];
+            e["signatures"][0]["signature"] = String::from_utf8(text).expect("ascii").into();
+        }),
+        "field signatures.signature is invalid: must be canonical base64",
     );
     check(
         edit_envelope(&good, |e| {

@@ -165,6 +165,11 @@ fn rejection_table() {
         ),
         VkeyError::BadBase64,
     );
+    // 33 bytes need no padding, so padding after them is not canonical.
+    check(
+        format!("{NAME}+{good_id}+{good_material}="),
+        VkeyError::BadBase64,
+    );
     check(format!("{NAME}+{good_id}+"), VkeyError::BadLength(0));
     check(
         format!("{NAME}+{good_id}+{}", BASE64.encode([1u8; 32])),

@@ -332,3 +332,215 @@ fn the_audit_engine_names_each_bad_signature_and_each_unauthorised_key_where_it_
         }
     }
 }
+
+/// Entry and checkpoint lines are not under the end line's digests: a
+/// signature whose last character changes only padding bits must still be
+/// found, at its line, by the canonical-base64 rule (PROTOCOL.md §1).
+#[test]
+fn a_signature_changed_only_in_its_padding_bits_is_found_at_its_line() {
+    let text = String::from_utf8(vector()).expect("ascii");
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let checkpoint_line = lines
+        .iter()
+        .position(|l| l.starts_with("{\"note\":"))
+        .expect("a checkpoint line");
+    let entry_line = lines
+        .iter()
+        .position(|l| l.starts_with("{\"entry\":"))
+        .expect("an entry line");
+    let log_signature = "— pacific-alliance.concord/mx ";
+    let cosignature = "— pacific-alliance.concord/un1540 ";
+    for (line_idx, marker, what) in [
+        (entry_line, "\"signature\":\"", "entry_malformed"),
+        (checkpoint_line, log_signature, "checkpoint_malformed"),
+        (checkpoint_line, cosignature, "checkpoint_malformed"),
+    ] {
+        let mut changed = lines.clone();
+        let at = changed[line_idx].find(marker).expect("the field") + marker.len();
+        common::set_padding_bit(&mut changed[line_idx], at);
+        let bundle = changed.join("\n") + "\n";
+        let audit = bundle::audit_reader(
+            bundle.as_bytes(),
+            "changed",
+            None,
+            false,
+            concord_node::clock::now(),
+            &Progress::new(false),
+        )
+        .expect("in memory");
+        let findings = &audit.report.findings;
+        assert!(
+            findings
+                .iter()
+                .any(|f| f.what == what && f.line == Some(line_idx as u64 + 1)),
+            "{marker}: {findings:#?}"
+        );
+    }
+}
+
+/// The end line's `signer.key_id` is lowercase hex like every key id: the
+/// exporter's own signature over an uppercase spelling does not make it
+/// valid.
+#[test]
+fn an_end_line_signed_over_an_uppercase_key_id_is_refused() {
+    use ed25519_dalek::Signer as _;
+    let (mx, _, _) = federation();
+    let text = String::from_utf8(vector()).expect("ascii");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let end = lines.last_mut().expect("an end line");
+    let mut body: serde_json::Value = serde_json::from_str(end).expect("json");
+    let fields = body.as_object_mut().expect("an object");
+    fields.remove("signature");
+    fields["signer"]["key_id"] = "8F55B1EC".into();
+    // serde_json's map is sorted, and the line holds ASCII strings and small
+    // integers only, so this is its RFC 8785 form.
+    let mut message = b"concord/bundle/v1\n".to_vec();
+    message.extend(serde_json::to_vec(&body).expect("json"));
+    let signature = mx.log_key.sign(&message);
+    body["signature"] = BASE64.encode(signature.to_bytes()).into();
+    *end = serde_json::to_string(&body).expect("json");
+    let end_line = lines.len() as u64;
+    let bundle = lines.join("\n") + "\n";
+    let audit = bundle::audit_reader(
+        bundle.as_bytes(),
+        "uppercase",
+        None,
+        false,
+        concord_node::clock::now(),
+        &Progress::new(false),
+    )
+    .expect("in memory");
+    let findings = &audit.report.findings;
+    assert!(
+        findings.iter().any(|f| f.what == "bundle_signature"
+            && f.line == Some(end_line)
+            && f.why.contains("not 8 lowercase hex digits")),
+        "{findings:#?}"
+    );
+}
+
+/// What an audit of `bundle` finds, as (code, line).
+fn findings_of(bundle: &[u8]) -> Vec<(&'static str, Option<u64>)> {
+    let audit = bundle::audit_reader(
+        bundle,
+        "order",
+        None,
+        false,
+        concord_node::clock::now(),
+        &Progress::new(false),
+    )
+    .expect("in memory");
+    audit
+        .report
+        .findings
+        .iter()
+        .map(|f| (f.what, f.line))
+        .collect()
+}
+
+/// A bundle of mx's log of three entries whose checkpoint lines are, in
+/// this order, of `sizes`; a size marked `true` is signed over a wrong root.
+/// Its checkpoint lines are lines 3, 4, ...
+fn bundle_with_checkpoints(sizes: &[(u64, bool)]) -> Vec<u8> {
+    let (mx, _, signed_roster) = federation();
+    let origin = Origin::for_member(FEDERATION, "mx").expect("origin");
+    let entries: Vec<_> = (0..3)
+        .map(|index| common::signed_denial(&origin, &mx.log_key, index, b"{}"))
+        .collect();
+    let mut roots = vec![RootBuilder::default().root()];
+    let mut tree = RootBuilder::default();
+    for entry in &entries {
+        tree.push(entry.leaf_hash());
+        roots.push(tree.root());
+    }
+    let mut writer = BundleWriter::new(Vec::new(), &head(&signed_roster, true)).expect("head");
+    writer
+        .log(
+            &origin,
+            LogHead {
+                size: 3,
+                root: tree.root(),
+            },
+        )
+        .expect("log");
+    for &(size, forked) in sizes {
+        let root = if forked {
+            [9; 32]
+        } else {
+            roots[size as usize]
+        };
+        let checkpoint = Checkpoint::new(origin.clone(), size, root);
+        writer
+            .checkpoint(&SignedCheckpoint::sign(checkpoint, &mx.log_key))
+            .expect("checkpoint");
+    }
+    for entry in &entries {
+        writer.entry(entry, None).expect("entry");
+    }
+    writer.finish(&mx.log_key, origin.as_str()).expect("end")
+}
+
+/// Checkpoint lines ascend strictly in size; a log may have none, and its
+/// last need not be of the log's size (PROTOCOL.md §9).
+#[test]
+fn checkpoint_lines_ascend_strictly() {
+    let check = |sizes: &[(u64, bool)], expected: &[(&str, Option<u64>)]| {
+        assert_eq!(
+            findings_of(&bundle_with_checkpoints(sizes)),
+            expected,
+            "{sizes:?}"
+        );
+    };
+    check(&[], &[]);
+    check(&[(1, false)], &[]);
+    check(&[(0, false), (1, false), (3, false)], &[]);
+    check(&[(2, false), (1, false)], &[("checkpoint_order", Some(4))]);
+    check(
+        &[(1, false), (2, false), (2, false)],
+        &[("duplicate_checkpoint", Some(5))],
+    );
+    check(
+        &[(2, false), (2, true)],
+        &[("checkpoint_conflict", Some(4))],
+    );
+}
+
+/// Log sections come in ascending order of origin, as the exporter writes
+/// them.
+#[test]
+fn log_sections_ascend_by_origin() {
+    let (mx, mx_member) = participant("mx", 7, "MX", Role::Member);
+    let (cl, cl_member) = participant("cl", 11, "CL", Role::Member);
+    let roster = Roster {
+        federation: FEDERATION.into(),
+        version: 1,
+        policy: Policy {
+            threshold: Threshold::AtLeast(1),
+        },
+        members: vec![mx_member, cl_member],
+    };
+    let mut signed_roster = SignedRoster::new(&roster).expect("roster");
+    signed_roster.sign(&mx);
+    let bundle_of = |ids: &[&AgencyIdentity]| {
+        let mut writer = BundleWriter::new(Vec::new(), &head(&signed_roster, true)).expect("head");
+        for identity in ids {
+            let origin = Origin::for_member(FEDERATION, identity.id.as_str()).expect("origin");
+            writer
+                .log(
+                    &origin,
+                    LogHead {
+                        size: 0,
+                        root: RootBuilder::default().root(),
+                    },
+                )
+                .expect("log");
+        }
+        let mx_origin = Origin::for_member(FEDERATION, "mx").expect("origin");
+        writer.finish(&mx.log_key, mx_origin.as_str()).expect("end")
+    };
+    assert_eq!(findings_of(&bundle_of(&[&cl, &mx])), []);
+    assert_eq!(
+        findings_of(&bundle_of(&[&mx, &cl])),
+        [("log_order", Some(3))]
+    );
+}

@@ -6,7 +6,7 @@
 //! ```text
 //! <origin>\n
 //! <tree size, decimal, no leading zeros>\n
-//! <root hash, standard base64 with padding>\n
+//! <root hash, canonical base64 with padding>\n
 //! [extension lines]
 //! ```
 //!
@@ -101,9 +101,8 @@ impl Checkpoint {
             && (size == "0" || !size.starts_with('0'));
         let size_value: u64 = if size_ok { size.parse().ok() } else { None }
             .ok_or_else(|| CheckpointError::Size(size.to_owned()))?;
-        let root_bytes = BASE64
-            .decode(root)
-            .map_err(|_| CheckpointError::Root(root.to_owned()))?;
+        let root_bytes =
+            crate::base64::decode(root).map_err(|_| CheckpointError::Root(root.to_owned()))?;
         let root_hash: Hash = root_bytes
             .try_into()
             .map_err(|_| CheckpointError::Root(root.to_owned()))?;

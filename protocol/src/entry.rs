@@ -558,20 +558,16 @@ impl WireEntry {
         signature: &[u8],
         payload: Option<&[u8]>,
     ) -> Result<(SignedEntry, Option<Vec<u8>>), EntryError> {
-        let header_bytes = BASE64
-            .decode(header)
-            .map_err(|_| EntryError::Base64("header"))?;
+        let header_bytes =
+            crate::base64::decode(header).map_err(|_| EntryError::Base64("header"))?;
         if header_bytes.len() > MAX_HEADER_BYTES {
             return Err(EntryError::HeaderTooLarge(header_bytes.len()));
         }
-        let signature = BASE64
-            .decode(signature)
-            .map_err(|_| EntryError::Base64("signature"))?;
+        let signature =
+            crate::base64::decode(signature).map_err(|_| EntryError::Base64("signature"))?;
         let payload = match payload {
             Some(p) => {
-                let bytes = BASE64
-                    .decode(p)
-                    .map_err(|_| EntryError::Base64("payload"))?;
+                let bytes = crate::base64::decode(p).map_err(|_| EntryError::Base64("payload"))?;
                 if bytes.len() > MAX_PAYLOAD_BYTES {
                     return Err(EntryError::PayloadTooLarge(bytes.len()));
                 }

@@ -66,6 +66,8 @@ pub enum ProofError {
     DifferentPositions,
     #[error("the two statements are identical")]
     Identical,
+    #[error("entry {0} carries a payload; a proof holds headers only")]
+    Payload(&'static str),
     #[error(transparent)]
     NoKey(#[from] KeyRefusal),
 }
@@ -94,6 +96,14 @@ impl EquivocationProof {
     pub fn verify(&self, keys: &impl KeyLookup) -> Result<Equivocation, ProofError> {
         match self {
             Self::Entries { a, b } => {
+                // A payload would be carried but not proven (the signature
+                // covers its digest only), and bytes a verifier ignores
+                // could change unseen: the form is headers only.
+                for (name, wire) in [("a", a), ("b", b)] {
+                    if wire.payload.is_some() {
+                        return Err(ProofError::Payload(name));
+                    }
+                }
                 let (entry_a, _) = a.decode().map_err(|e| ProofError::Entry("a", e))?;
                 let (entry_b, _) = b.decode().map_err(|e| ProofError::Entry("b", e))?;
                 let header_a = entry_a

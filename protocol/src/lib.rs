@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod base64;
 pub mod canonical;
 pub mod checkpoint;
 pub mod entry;

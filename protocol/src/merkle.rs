@@ -398,6 +398,11 @@ pub fn verify_consistency(
             new: new_size,
         });
     }
+    // Every tree extends the empty one, whose root is H("") (RFC 9162
+    // §2.1.1); a size-0 tree claimed with any other root is no tree.
+    if old_size == 0 && *old_root != EMPTY_ROOT {
+        return Err(MerkleError::ConsistencyMismatch);
+    }
     if old_size == new_size || old_size == 0 {
         if !proof.is_empty() {
             return Err(MerkleError::ProofLength {
@@ -405,7 +410,7 @@ pub fn verify_consistency(
                 want: 0,
             });
         }
-        return if old_size == 0 || old_root == new_root {
+        return if old_size != new_size || old_root == new_root {
             Ok(())
         } else {
             Err(MerkleError::ConsistencyMismatch)

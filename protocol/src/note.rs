@@ -266,9 +266,8 @@ fn parse_signature_line(line_no: usize, line: &str) -> Result<NoteSignature, Not
         "no space between key name and signature",
     ))?;
     check_key_name(name).map_err(|_| NoteError::MalformedSignature(line_no, "invalid key name"))?;
-    let raw = BASE64
-        .decode(b64)
-        .map_err(|_| NoteError::MalformedSignature(line_no, "signature is not standard base64"))?;
+    let raw = crate::base64::decode(b64)
+        .map_err(|_| NoteError::MalformedSignature(line_no, "signature is not canonical base64"))?;
     if raw.len() < 5 {
         return Err(NoteError::MalformedSignature(
             line_no,
@@ -392,7 +391,7 @@ mod tests {
             ),
             (
                 b"text\n\n\xe2\x80\x94 a !!!!\n",
-                NoteError::MalformedSignature(1, "signature is not standard base64"),
+                NoteError::MalformedSignature(1, "signature is not canonical base64"),
             ),
             (
                 b"text\n\n\xe2\x80\x94 a AAAA\n",

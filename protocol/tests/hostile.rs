@@ -371,3 +371,122 @@ fn an_equivocations_answer_is_bounded() {
         Err(wire::WireError::Malformed(_))
     ));
 }
+
+/// Texts that decode to `text`'s bytes under a lenient decoder but are not
+/// canonical base64: a line break inside (Go's `encoding/base64` skips it),
+/// and, when `text` is padded, the padding dropped and the last
+/// character's padding bits set.
+fn non_canonical(text: &str) -> Vec<String> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let middle = text.len() / 2;
+    let mut variants = vec![format!("{}\n{}", &text[..middle], &text[middle..])];
+    let data = text.trim_end_matches('=');
+    if let Some(&last) = data.as_bytes().last()
+        && data.len() < text.len()
+    {
+        variants.push(data.to_owned());
+        let value = ALPHABET
+            .iter()
+            .position(|&c| c == last)
+            .expect("a base64 character");
+        // Padded text ends in 2 or 4 padding bits; the lowest is one.
+        let changed = char::from(ALPHABET[value ^ 1]);
+        variants.push(format!(
+            "{}{changed}{}",
+            &data[..data.len() - 1],
+            &text[data.len()..]
+        ));
+    }
+    variants
+}
+
+#[test]
+fn non_canonical_base64_is_refused_in_every_field_of_an_entry() {
+    let (signed, payload) = signed_entry(0);
+    let wire = signed.to_wire(Some(&payload));
+    assert!(wire.decode().is_ok());
+    let padded = |field: &str| field.ends_with('=');
+    assert!(padded(&wire.signature), "64 bytes always end in padding");
+    for field in ["header", "signature", "payload"] {
+        let text = match field {
+            "header" => &wire.header,
+            "signature" => &wire.signature,
+            _ => wire.payload.as_ref().expect("a payload"),
+        };
+        for variant in non_canonical(text) {
+            let mut changed = wire.clone();
+            match field {
+                "header" => changed.header = variant.clone(),
+                "signature" => changed.signature = variant.clone(),
+                _ => changed.payload = Some(variant.clone()),
+            }
+            assert!(
+                matches!(changed.decode(), Err(entry::EntryError::Base64(f)) if f == field),
+                "{field} {variant:?}: {:?}",
+                changed.decode()
+            );
+        }
+    }
+}
+
+#[test]
+fn non_canonical_base64_is_refused_in_a_checkpoint_root_and_signature() {
+    let signed = signed_checkpoint(7, 1);
+    let text = String::from_utf8(signed.to_bytes()).expect("utf-8");
+    assert!(SignedCheckpoint::parse(text.as_bytes()).is_ok());
+    let lines: Vec<&str> = text.lines().collect();
+    let root = lines[2];
+    let signature = lines.last().expect("a signature line");
+    let (prefix, signature_b64) = signature.rsplit_once(' ').expect("name and signature");
+    assert!(root.ends_with('=') && signature_b64.ends_with('='));
+    for variant in non_canonical(root) {
+        let changed = text.replacen(root, &variant, 1);
+        assert!(
+            SignedCheckpoint::parse(changed.as_bytes()).is_err(),
+            "{changed}"
+        );
+    }
+    for variant in non_canonical(signature_b64) {
+        let changed = text.replacen(signature, &format!("{prefix} {variant}"), 1);
+        assert!(
+            SignedCheckpoint::parse(changed.as_bytes()).is_err(),
+            "{changed}"
+        );
+    }
+}
+
+/// An entries proof holds headers only (PROTOCOL.md §6): a payload beside
+/// either header, however valid, refuses the proof rather than riding
+/// along unchecked.
+#[test]
+fn an_entries_proof_that_carries_a_payload_is_refused() {
+    let (first, payload) = signed_entry(2);
+    let origin = origin();
+    let second = entry::sign_entry(
+        &NewEntry {
+            origin: &origin,
+            index: 2,
+            time: 1_763_935_999,
+            kind: Kind::Notice,
+            refers_to: None,
+            payload: &payload,
+            visibility: Visibility::Federation,
+        },
+        &key(),
+    )
+    .expect("signs");
+    let lookup = OneLog(key().verifying_key());
+    let proof = |a: Option<&[u8]>, b: Option<&[u8]>| EquivocationProof::Entries {
+        a: first.to_wire(a),
+        b: second.to_wire(b),
+    };
+    assert!(proof(None, None).verify(&lookup).is_ok());
+    assert_eq!(
+        proof(Some(&payload), None).verify(&lookup),
+        Err(concord_protocol::equivocation::ProofError::Payload("a"))
+    );
+    assert_eq!(
+        proof(None, Some(&payload)).verify(&lookup),
+        Err(concord_protocol::equivocation::ProofError::Payload("b"))
+    );
+}

@@ -142,6 +142,52 @@ fn bad_positions_are_errors() {
     ));
 }
 
+/// From the empty tree: exactly the empty proof, and only from the empty
+/// tree's root H(""); between two empty trees, both roots H("").
+#[test]
+fn consistency_from_size_0_needs_the_empty_root() {
+    let all = leaves(5, 3);
+    let root = naive_root(&all);
+    let empty = merkle::EMPTY_ROOT;
+    let other = [7; 32];
+    let check = |proof: &[Hash], new: (u64, Hash), old_root: Hash, expected| {
+        assert_eq!(
+            merkle::verify_consistency(proof, new.0, &new.1, 0, &old_root),
+            expected,
+            "0 -> {}",
+            new.0
+        );
+    };
+    check(&[], (5, root), empty, Ok(()));
+    check(&[], (5, root), other, Err(MerkleError::ConsistencyMismatch));
+    check(&[], (5, root), root, Err(MerkleError::ConsistencyMismatch));
+    check(
+        &[root],
+        (5, root),
+        other,
+        Err(MerkleError::ConsistencyMismatch),
+    );
+    check(
+        &[root],
+        (5, root),
+        empty,
+        Err(MerkleError::ProofLength { got: 1, want: 0 }),
+    );
+    check(&[], (0, empty), empty, Ok(()));
+    check(
+        &[],
+        (0, other),
+        other,
+        Err(MerkleError::ConsistencyMismatch),
+    );
+    check(
+        &[],
+        (0, other),
+        empty,
+        Err(MerkleError::ConsistencyMismatch),
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 

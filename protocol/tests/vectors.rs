@@ -3,6 +3,7 @@
 
 mod common;
 
+use base64::Engine as _;
 use concord_protocol::canonical;
 use concord_protocol::checkpoint::{Checkpoint, CosignatureVerifier, SignedCheckpoint, cosign};
 use concord_protocol::entry::{
@@ -343,4 +344,34 @@ fn times_and_the_publishing_state() {
             "{case}"
         );
     }
+}
+
+/// The entry signature in base64 (§1): its canonical text decodes to the
+/// signature; the same text with a padding bit set in its last character
+/// decodes to the same bytes under a lenient decoder and is refused here,
+/// alone and as an entry's `signature` field.
+#[test]
+fn entry_signature_base64_only_in_its_canonical_form() {
+    let v = vectors();
+    let e = &v["entry"];
+    let signature = unhex(e["signature"].as_str().expect("sig"));
+    let canonical = e["signature_base64"].as_str().expect("base64");
+    let padding_bit = e["signature_base64_padding_bit_set"]
+        .as_str()
+        .expect("base64");
+    assert_eq!(
+        concord_protocol::base64::decode(canonical).as_deref(),
+        Ok(&signature[..])
+    );
+    assert!(concord_protocol::base64::decode(padding_bit).is_err());
+    let wire = |signature: &str| concord_protocol::entry::WireEntry {
+        header: base64::engine::general_purpose::STANDARD.encode(e["header"].as_str().expect("h")),
+        signature: signature.to_owned(),
+        payload: None,
+    };
+    assert!(wire(canonical).decode().is_ok());
+    assert_eq!(
+        wire(padding_bit).decode().map(|_| ()),
+        Err(concord_protocol::entry::EntryError::Base64("signature"))
+    );
 }

@@ -10,8 +10,6 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use concord_protocol::merkle::{self, Hash, RootBuilder};
 use serde_json::Value;
 
@@ -90,8 +88,7 @@ pub enum PublishError {
 
 /// A base64 SHA-256 hash as the API and the CLI print them.
 pub fn try_decode_hash(text: &str) -> Option<Hash> {
-    BASE64
-        .decode(text)
+    concord_protocol::base64::decode(text)
         .ok()
         .and_then(|b| Hash::try_from(b.as_slice()).ok())
 }
@@ -294,9 +291,9 @@ impl Api {
             let entry = self
                 .entry(log, index)
                 .unwrap_or_else(|| panic!("{origin} has size {size} but no entry {index}"));
-            let header_bytes = BASE64
-                .decode(entry["header_b64"].as_str().expect("header_b64"))
-                .expect("header_b64 is base64");
+            let header_bytes =
+                concord_protocol::base64::decode(entry["header_b64"].as_str().expect("header_b64"))
+                    .expect("header_b64 is base64");
             let leaf_hash = decode_hash(entry["leaf_hash"].as_str().expect("leaf_hash"));
             assert_eq!(entry["index"], index, "entry {index} of {origin}");
             let header: Value =

@@ -2,13 +2,12 @@
 //! chunk of entry lines decoded and checked whole on a thread of its own,
 //! one chunk per core, applied in order while the next is read.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use concord_keys::SignedRoster;
 use concord_keys::roster::{Role, Roster};
 use concord_protocol::checkpoint::SignedCheckpoint;
@@ -161,9 +160,9 @@ fn carried_roster(head: &Head) -> Result<Roster, String> {
     let files = head
         .rosters
         .iter()
-        .map(|file| BASE64.decode(file))
+        .map(concord_protocol::base64::decode)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("a roster file is not base64: {e}"))?;
+        .map_err(|e| format!("a roster file of the chain is {e}"))?;
     SignedRoster::verify_chain(&files)
         .map_err(|(position, e)| format!("roster file {} of the chain: {e}", position + 1))
 }
@@ -231,6 +230,8 @@ struct Section<'r> {
     /// Set when an entry could not be read: the tree cannot be recomputed
     /// past it, so the rest of the section is skipped.
     broken: bool,
+    /// Size and root of the section's last checkpoint line in order.
+    last_checkpoint: Option<(u64, Hash)>,
 }
 
 /// Entry lines decoded and checked, up to the first that does not decode.
@@ -344,8 +345,7 @@ impl<'r: 's, 's> Auditor<'r, '_, 's, '_> {
 
     fn start_log(&mut self, line: u64, log: LogLine) {
         self.end_section();
-        let root: Result<Hash, _> = BASE64
-            .decode(&log.root)
+        let root: Result<Hash, _> = concord_protocol::base64::decode(&log.root)
             .map_err(|e| e.to_string())
             .and_then(|r| r.try_into().map_err(|_| "not 32 bytes".to_owned()));
         let mut section = Section {
@@ -359,6 +359,7 @@ impl<'r: 's, 's> Auditor<'r, '_, 's, '_> {
             entries_begun: false,
             queued: 0,
             broken: false,
+            last_checkpoint: None,
         };
         let member = self.roster.member_by_origin(log.origin.as_str());
         if !member.is_some_and(|m| m.role == Role::Member) {
@@ -377,6 +378,15 @@ impl<'r: 's, 's> Auditor<'r, '_, 's, '_> {
                 "a second section for this log".into(),
             );
             section.broken = true;
+        } else if let Some(before) = self.origins_seen.last().filter(|o| **o > log.origin) {
+            // The exporter writes logs in the store's order, ascending by
+            // origin: any other order is a bundle put together by hand.
+            section.audit.find(
+                None,
+                Some(line),
+                "log_order",
+                format!("the section of {} follows that of {before}", log.origin),
+            );
         }
         self.origins_seen.push(log.origin);
         self.progress
@@ -424,6 +434,33 @@ impl<'r: 's, 's> Auditor<'r, '_, 's, '_> {
                     .find(None, Some(line), "checkpoint_malformed", e.to_string());
             }
         };
+        // Strictly ascending sizes, as a store holds at most one checkpoint
+        // per size: a second line of one size is a copy, or, with another
+        // root, a fork, which a bundle carries as an equivocation line.
+        let (size, root) = (checkpoint.checkpoint.size, checkpoint.checkpoint.root);
+        if let Some((last_size, last_root)) = section.last_checkpoint {
+            let order = match size.cmp(&last_size) {
+                Ordering::Greater => None,
+                Ordering::Equal if root == last_root => Some((
+                    "duplicate_checkpoint",
+                    format!("a second checkpoint of size {size}"),
+                )),
+                Ordering::Equal => Some((
+                    "checkpoint_conflict",
+                    format!(
+                        "a second checkpoint of size {size} with another root; a fork belongs in an equivocation line"
+                    ),
+                )),
+                Ordering::Less => Some((
+                    "checkpoint_order",
+                    format!("checkpoint of size {size} follows one of size {last_size}"),
+                )),
+            };
+            if let Some((what, why)) = order {
+                return section.audit.find(None, Some(line), what, why);
+            }
+        }
+        section.last_checkpoint = Some((size, root));
         // A verifier may ignore signatures by unknown keys; a bundle must
         // not carry any, or a changed byte in one would go unseen.
         let origin = section.audit.origin().clone();
@@ -450,7 +487,6 @@ impl<'r: 's, 's> Auditor<'r, '_, 's, '_> {
                 );
             }
         }
-        let size = checkpoint.checkpoint.size;
         section.audit.add_checkpoint(
             StoredCheckpoint {
                 size,

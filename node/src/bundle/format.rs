@@ -1,9 +1,8 @@
 //! The line format: the objects of each line, the exact bytes of entry
 //! lines, and the message the end line's signature covers.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use concord_keys::roster::Roster;
+use concord_keys::vkey::parse_key_id;
 use concord_protocol::canonical;
 use concord_protocol::entry::{SignedEntry, WireEntry};
 use concord_protocol::equivocation::{EquivocationProof, KeyLookup};
@@ -216,14 +215,20 @@ fn entry_line_error(bytes: &[u8]) -> String {
 
 pub(super) fn verify_end(roster: &Roster, body: &EndBody, signature: &str) -> Result<(), String> {
     let origin = Origin::new(&body.signer.name).map_err(|e| e.to_string())?;
-    let key_id = hex::decode(&body.signer.key_id).map_err(|e| format!("signer key id: {e}"))?;
+    // One spelling per key id, as everywhere else: `hex::decode` would
+    // also take uppercase, a second text for the same signed line.
+    let key_id = parse_key_id(&body.signer.key_id).ok_or_else(|| {
+        format!(
+            "signer key id {:?} is not 8 lowercase hex digits",
+            body.signer.key_id
+        )
+    })?;
     let verifier = roster
         .checkpoint_verifiers(&origin)
         .into_iter()
-        .find(|v| v.key_id()[..] == key_id[..])
+        .find(|v| v.key_id() == key_id)
         .ok_or_else(|| format!("the roster has no key {} of {origin}", body.signer.key_id))?;
-    let signature = BASE64
-        .decode(signature)
+    let signature = concord_protocol::base64::decode(signature)
         .ok()
         .and_then(|s| Signature::from_slice(&s).ok())
         .ok_or("the signature is not 64 bytes of base64")?;
@@ -295,6 +300,20 @@ mod tests {
             let bad_base64 = text.replacen("\"signature\":\"", "\"signature\":\"!", 1);
             assert_eq!(
                 decode_entry_line(bad_base64.as_bytes()),
+                Err("base64 field signature is malformed".into())
+            );
+            // 64 bytes end in "==" after a character with 4 padding bits:
+            // setting one is a second spelling of the same signature.
+            let padding = text.find("==\"},\"type\"").expect("a padded signature");
+            let mut padding_bit = text.clone().into_bytes();
+            let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            let value = alphabet
+                .iter()
+                .position(|&c| c == padding_bit[padding - 1])
+                .expect("a base64 character");
+            padding_bit[padding - 1] = alphabet[value ^ 1];
+            assert_eq!(
+                decode_entry_line(&padding_bit),
                 Err("base64 field signature is malformed".into())
             );
         }

@@ -142,3 +142,18 @@ pub fn to_format_1(path: &Path, first_page: u64) {
         .expect("write");
     db.flush().expect("flush");
 }
+
+/// The last base64 character before the padding of the text that begins at
+/// `at` in `line`, with one padding bit set: a lenient decoder reads the
+/// same bytes, so only the canonical-base64 rule can see the change.
+pub fn set_padding_bit(line: &mut String, at: usize) {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let padding = at + line[at..].find('=').expect("padded base64");
+    let last = padding - 1;
+    let value = ALPHABET
+        .iter()
+        .position(|&c| c == line.as_bytes()[last])
+        .expect("a base64 character");
+    let changed = char::from(ALPHABET[value ^ 1]).to_string();
+    line.replace_range(last..padding, &changed);
+}

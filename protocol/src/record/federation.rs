@@ -2,7 +2,7 @@
 //! (kinds `roster.update`, `key.rotate`, `key.revoke`).
 //!
 //! - `roster.update`: `{"version": u64, "signed_roster": base64}`; the
-//!   signed roster is standard base64 (with padding) of at most
+//!   signed roster is canonical base64 (with padding) of at most
 //!   [`MAX_SIGNED_ROSTER`] characters, opaque here and verified by the keys
 //!   crate.
 //! - `key.rotate`: `{"new_key": vkey, "reason": text}`; `new_key` is a C2SP
@@ -14,7 +14,6 @@
 //! Integers are at most 2^53 − 1 so that RFC 8785 (whose numbers are IEEE 754
 //! doubles) writes them exactly.
 
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::text::{Text, shown, string_newtype};
@@ -51,7 +50,7 @@ pub struct KeyRevoke {
     pub reason: Text,
 }
 
-/// A signed roster as standard base64, opaque to this crate.
+/// A signed roster as canonical base64, opaque to this crate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct SignedRoster(String);
@@ -64,16 +63,14 @@ impl SignedRoster {
                 s.len()
             )));
         }
-        base64::engine::general_purpose::STANDARD
-            .decode(s)
+        crate::base64::decode(s)
             .map(|_| ())
-            .map_err(|e| ValueError::new(format!("is not standard base64: {e}")))
+            .map_err(|e| ValueError::new(format!("is {e}")))
     }
 
     /// The decoded bytes.
     pub fn decode(&self) -> Vec<u8> {
-        base64::engine::general_purpose::STANDARD
-            .decode(&self.0)
+        crate::base64::decode(&self.0)
             .expect("a SignedRoster was checked to be base64 when it was built")
     }
 }
@@ -134,9 +131,9 @@ impl VerifierKey {
         if !is_hex8(hash) {
             return Err(bad("the key hash must be eight lowercase hex digits"));
         }
-        match base64::engine::general_purpose::STANDARD.decode(key) {
+        match crate::base64::decode(key) {
             Ok(bytes) if !bytes.is_empty() => Ok(()),
-            _ => Err(bad("the key must be non-empty standard base64")),
+            _ => Err(bad("the key must be non-empty canonical base64")),
         }
     }
 
