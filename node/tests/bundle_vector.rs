@@ -420,7 +420,7 @@ fn an_end_line_signed_over_an_uppercase_key_id_is_refused() {
 }
 
 /// What an audit of `bundle` finds, as (code, line).
-fn findings_of(bundle: &[u8]) -> Vec<(&'static str, Option<u64>)> {
+fn findings_of(bundle: &[u8]) -> Vec<(String, Option<u64>)> {
     let audit = bundle::audit_reader(
         bundle,
         "order",
@@ -434,7 +434,15 @@ fn findings_of(bundle: &[u8]) -> Vec<(&'static str, Option<u64>)> {
         .report
         .findings
         .iter()
-        .map(|f| (f.what, f.line))
+        .map(|f| (f.what.to_string(), f.line))
+        .collect()
+}
+
+/// `findings` as [`findings_of`] returns them.
+fn owned(findings: &[(&str, Option<u64>)]) -> Vec<(String, Option<u64>)> {
+    findings
+        .iter()
+        .map(|(what, line)| ((*what).to_owned(), *line))
         .collect()
 }
 
@@ -487,7 +495,7 @@ fn checkpoint_lines_ascend_strictly() {
     let check = |sizes: &[(u64, bool)], expected: &[(&str, Option<u64>)]| {
         assert_eq!(
             findings_of(&bundle_with_checkpoints(sizes)),
-            expected,
+            owned(expected),
             "{sizes:?}"
         );
     };
@@ -538,9 +546,9 @@ fn log_sections_ascend_by_origin() {
         let mx_origin = Origin::for_member(FEDERATION, "mx").expect("origin");
         writer.finish(&mx.log_key, mx_origin.as_str()).expect("end")
     };
-    assert_eq!(findings_of(&bundle_of(&[&cl, &mx])), []);
+    assert_eq!(findings_of(&bundle_of(&[&cl, &mx])), owned(&[]));
     assert_eq!(
         findings_of(&bundle_of(&[&mx, &cl])),
-        [("log_order", Some(3))]
+        owned(&[("log_order", Some(3))])
     );
 }
