@@ -11,9 +11,11 @@ use std::time::Duration;
 
 use concord_node::home::Home;
 use concord_scenarios::process::Concord;
-use concord_scenarios::records::{self, SampleRecord};
+use concord_scenarios::records;
 use concord_scenarios::testnet::{Testnet, TestnetSpec};
 use concord_scenarios::wait::wait_until;
+
+use super::evidence::publish_offline;
 
 /// How long a node may take to learn a proof: a few sync rounds.
 const LEARN: Duration = Duration::from_secs(30);
@@ -24,25 +26,6 @@ fn federation() -> Testnet {
         &Concord::isolated(env!("CARGO_BIN_EXE_concord")),
         &TestnetSpec::new(&["cl", "mx", "pe", "br"], &[]).sync_interval_ms(300),
     )
-}
-
-/// Publishes `records` on `id`'s own log while its node is stopped, each
-/// stated by `id`'s state.
-fn publish_offline(net: &Testnet, id: &str, records: &[SampleRecord]) {
-    for (n, record) in records.iter().enumerate() {
-        let file = net.root().join(format!("{id}-record-{n}.json"));
-        std::fs::write(&file, record.stated_by(&id.to_uppercase())).expect("write a record");
-        net.cli(
-            id,
-            [
-                "publish".as_ref(),
-                "denial".as_ref(),
-                "--file".as_ref(),
-                file.as_os_str(),
-            ],
-        )
-        .ok();
-    }
 }
 
 fn remove_store(net: &Testnet, id: &str) {
