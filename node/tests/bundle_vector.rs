@@ -129,6 +129,32 @@ fn vector() -> Vec<u8> {
     writer.finish(&mx.log_key, origin.as_str()).expect("end")
 }
 
+/// PROTOCOL.md §10 quotes the vector whole, with the roster file and the
+/// roster body inside its head, so that a verifier can check (and rebuild)
+/// it from the document alone.
+#[test]
+fn protocol_md_quotes_the_bundle_vector_and_its_roster() {
+    let protocol = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../PROTOCOL.md"))
+        .expect("PROTOCOL.md");
+    let bundle = String::from_utf8(vector()).expect("a bundle is text");
+    let (_, _, roster) = federation();
+    let file = String::from_utf8(roster.to_bytes()).expect("a roster file is text");
+    let body: serde_json::Value = serde_json::from_str(&file).expect("a roster file is JSON");
+    let body = BASE64
+        .decode(body["roster"].as_str().expect("its body"))
+        .expect("base64");
+    let body = String::from_utf8(body).expect("a roster body is text");
+    let quoted = |what: &str, text: &str| {
+        assert!(
+            protocol.contains(text),
+            "PROTOCOL.md §10 does not quote {what} verbatim:\n{text}"
+        );
+    };
+    quoted("the bundle's lines", &bundle);
+    quoted("the roster file", &file);
+    quoted("the roster body", &body);
+}
+
 #[test]
 fn the_bundle_vector_is_rebuilt_exactly_and_audits_clean() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vector.bundle");
