@@ -358,8 +358,7 @@ fn assert_flips_found(bytes: &[u8]) {
 /// does, refuses the bundle whole.
 #[test]
 fn a_signed_payload_that_is_no_record_is_found_with_records_and_refused_by_import() {
-    use base64::Engine as _;
-    use concord_node::bundle::{BundleWriter, FORMAT, Head};
+    use concord_node::bundle::BundleWriter;
     use concord_protocol::merkle::RootBuilder;
 
     let net = Testnet::create(&concord(), &["mx", "pe"], &[]);
@@ -376,20 +375,7 @@ fn a_signed_payload_that_is_no_record_is_found_with_records_and_refused_by_impor
     for entry in &entries {
         tree.push(entry.leaf_hash());
     }
-    let head = Head {
-        audience: None,
-        created: 1_763_935_400,
-        exporter: mx_log.to_string(),
-        federation: "pacific-alliance".into(),
-        format: FORMAT.into(),
-        headers_only: false,
-        rosters: mx
-            .roster_files()
-            .expect("roster")
-            .iter()
-            .map(|r| base64::engine::general_purpose::STANDARD.encode(r))
-            .collect(),
-    };
+    let head = common::exporter_head(&mx, &mx_log);
     let mut writer = BundleWriter::new(Vec::new(), &head).expect("head");
     common::begin_log(
         &mut writer,

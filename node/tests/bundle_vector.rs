@@ -167,15 +167,7 @@ fn the_bundle_vector_is_rebuilt_exactly_and_audits_clean() {
         built == stored,
         "the bundle format changed; if on purpose, rewrite the vector and PROTOCOL.md §10"
     );
-    let audit = bundle::audit_reader(
-        &stored[..],
-        "vector",
-        None,
-        false,
-        concord_node::clock::now(),
-        &Progress::new(false),
-    )
-    .expect("in memory");
+    let audit = audit_in_memory(&stored[..]);
     assert!(
         audit.report.findings.is_empty(),
         "{:#?}",
@@ -226,15 +218,7 @@ fn long_bundle(n: usize) -> Vec<u8> {
 fn an_audit_of_many_chunks_finds_each_problem_where_it_is() {
     let n = 3 * CHUNK + 5;
     let bundle = long_bundle(n);
-    let clean = bundle::audit_reader(
-        &bundle[..],
-        "long",
-        None,
-        false,
-        concord_node::clock::now(),
-        &Progress::new(false),
-    )
-    .expect("in memory");
+    let clean = audit_in_memory(&bundle[..]);
     assert!(
         clean.report.findings.is_empty(),
         "{:#?}",
@@ -257,15 +241,7 @@ fn an_audit_of_many_chunks_finds_each_problem_where_it_is() {
     lines[first_entry + unreadable] = "{\"entry\":{\"header\":\"!\"}}".into();
     let changed = lines.join("\n") + "\n";
 
-    let audit = bundle::audit_reader(
-        changed.as_bytes(),
-        "changed",
-        None,
-        false,
-        concord_node::clock::now(),
-        &Progress::new(false),
-    )
-    .expect("in memory");
+    let audit = audit_in_memory(changed.as_bytes());
     let findings = &audit.report.findings;
     let located = |what: &str| -> Vec<_> {
         findings
@@ -385,15 +361,7 @@ fn a_signature_changed_only_in_its_padding_bits_is_found_at_its_line() {
         let at = changed[line_idx].find(marker).expect("the field") + marker.len();
         common::set_padding_bit(&mut changed[line_idx], at);
         let bundle = changed.join("\n") + "\n";
-        let audit = bundle::audit_reader(
-            bundle.as_bytes(),
-            "changed",
-            None,
-            false,
-            concord_node::clock::now(),
-            &Progress::new(false),
-        )
-        .expect("in memory");
+        let audit = audit_in_memory(bundle.as_bytes());
         let findings = &audit.report.findings;
         assert!(
             findings
@@ -427,15 +395,7 @@ fn an_end_line_signed_over_an_uppercase_key_id_is_refused() {
     *end = serde_json::to_string(&body).expect("json");
     let end_line = lines.len() as u64;
     let bundle = lines.join("\n") + "\n";
-    let audit = bundle::audit_reader(
-        bundle.as_bytes(),
-        "uppercase",
-        None,
-        false,
-        concord_node::clock::now(),
-        &Progress::new(false),
-    )
-    .expect("in memory");
+    let audit = audit_in_memory(bundle.as_bytes());
     let findings = &audit.report.findings;
     assert!(
         findings.iter().any(|f| f.what == "bundle_signature"
@@ -445,17 +405,23 @@ fn an_end_line_signed_over_an_uppercase_key_id_is_refused() {
     );
 }
 
-/// What an audit of `bundle` finds, as (code, line).
-fn findings_of(bundle: &[u8]) -> Vec<(String, Option<u64>)> {
-    let audit = bundle::audit_reader(
+/// An audit of `bundle`, held in memory, against the roster it carries and
+/// this machine's clock.
+fn audit_in_memory(bundle: &[u8]) -> bundle::BundleAudit {
+    bundle::audit_reader(
         bundle,
-        "order",
+        "in memory",
         None,
         false,
         concord_node::clock::now(),
         &Progress::new(false),
     )
-    .expect("in memory");
+    .expect("in memory")
+}
+
+/// What an audit of `bundle` finds, as (code, line).
+fn findings_of(bundle: &[u8]) -> Vec<(String, Option<u64>)> {
+    let audit = audit_in_memory(bundle);
     audit
         .report
         .findings

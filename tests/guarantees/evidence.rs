@@ -81,6 +81,32 @@ fn export(net: &Testnet, id: &str, out: &Path, logs: &[&str]) {
     net.cli(id, args).ok();
 }
 
+/// cl rewrites its history with `records` and exports it, and the stopped
+/// mx imports it: the import exits 6 having kept a proof, and mx then holds
+/// it and quarantines cl.
+fn import_rewritten_history(net: &Testnet, dir: &Path, records: &[SampleRecord]) {
+    rewrite_history(net, "cl", records);
+    let second = dir.join("second.bundle");
+    export(net, "cl", &second, &["cl"]);
+    let import = net.cli(
+        "mx",
+        [
+            OsStr::new("import"),
+            second.as_os_str(),
+            OsStr::new("--json"),
+        ],
+    );
+    assert_eq!(import.code, Some(6), "{}\n{}", import.stdout, import.stderr);
+    let summary = import.json();
+    assert!(
+        summary["evidence"].as_u64() >= Some(1),
+        "the import recorded no proof: {summary:#}"
+    );
+    let status = stopped_status(net, "mx");
+    assert!(quarantines(&status, "cl"), "{status:#}");
+    assert!(status["evidence"].as_u64() >= Some(1), "{status:#}");
+}
+
 /// The stopped node `id`'s status, from its store.
 fn stopped_status(net: &Testnet, id: &str) -> Value {
     net.cli(id, ["status", "--json"]).ok().json()
@@ -149,29 +175,9 @@ fn importing_a_bundle_that_conflicts_with_the_store_keeps_the_proof_and_quaranti
         .ok();
     assert!(!quarantines(&stopped_status(&net, "mx"), "cl"));
 
-    // cl rewrites it, and mx imports the other history.
-    rewrite_history(&net, "cl", &denials[3..5]);
-    let second = dir.path().join("second.bundle");
-    export(&net, "cl", &second, &["cl"]);
-    let import = net.cli(
-        "mx",
-        [
-            OsStr::new("import"),
-            second.as_os_str(),
-            OsStr::new("--json"),
-        ],
-    );
-    assert_eq!(import.code, Some(6), "{}\n{}", import.stdout, import.stderr);
-    let summary = import.json();
-    assert!(
-        summary["evidence"].as_u64() >= Some(1),
-        "the import recorded no proof: {summary:#}"
-    );
-
-    // mx keeps the proof, quarantines cl, and kept the history it had.
-    let status = stopped_status(&net, "mx");
-    assert!(quarantines(&status, "cl"), "{status:#}");
-    assert!(status["evidence"].as_u64() >= Some(1), "{status:#}");
+    // cl rewrites it, and mx imports the other history: mx keeps the
+    // proof, quarantines cl, and kept the history it had.
+    import_rewritten_history(&net, dir.path(), &denials[3..5]);
     assert_eq!(net.log_size("mx", "cl"), 2);
     // Nothing more of cl is accepted: not even the first history again.
     let again = net.cli("mx", [OsStr::new("import"), first.as_os_str()]);
@@ -211,26 +217,7 @@ fn importing_a_checkpoint_that_conflicts_with_a_held_one_keeps_the_proof_and_qua
 
     // cl rewrites it, and mx imports the other history, whose checkpoint of
     // the same size has another root.
-    rewrite_history(&net, "cl", &denials[3..5]);
-    let second = dir.path().join("second.bundle");
-    export(&net, "cl", &second, &["cl"]);
-    let import = net.cli(
-        "mx",
-        [
-            OsStr::new("import"),
-            second.as_os_str(),
-            OsStr::new("--json"),
-        ],
-    );
-    assert_eq!(import.code, Some(6), "{}\n{}", import.stdout, import.stderr);
-    let summary = import.json();
-    assert!(
-        summary["evidence"].as_u64() >= Some(1),
-        "the import recorded no proof: {summary:#}"
-    );
-    let status = stopped_status(&net, "mx");
-    assert!(quarantines(&status, "cl"), "{status:#}");
-    assert!(status["evidence"].as_u64() >= Some(1), "{status:#}");
+    import_rewritten_history(&net, dir.path(), &denials[3..5]);
 }
 
 /// A federation of cl, mx and pe in which cl rewrote its history while

@@ -8,9 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::common;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use concord_node::bundle::{BundleWriter, FORMAT, Head};
+use concord_node::bundle::BundleWriter;
 use concord_node::home::Home;
 use concord_node::publish::{self, OwnEntry};
 use concord_node::store::Store;
@@ -203,20 +201,7 @@ fn mx_bundle(net: &Testnet, name: &str, forged: &[Forged]) -> std::path::PathBuf
     for entry in &entries {
         tree.push(entry.leaf_hash());
     }
-    let head = Head {
-        audience: None,
-        created: 1_763_935_400,
-        exporter: mx_log.to_string(),
-        federation: "pacific-alliance".into(),
-        format: FORMAT.into(),
-        headers_only: false,
-        rosters: mx
-            .roster_files()
-            .expect("roster")
-            .iter()
-            .map(|r| BASE64.encode(r))
-            .collect(),
-    };
+    let head = common::exporter_head(&mx, &mx_log);
     let mut writer = BundleWriter::new(Vec::new(), &head).expect("head");
     common::begin_log(
         &mut writer,

@@ -57,6 +57,29 @@ pub fn signed_denials(
         .collect()
 }
 
+/// The head of a bundle with payloads that the member of `home`, whose log
+/// is `exporter`, exports: the home's roster files, a fixed creation time.
+pub fn exporter_head(
+    home: &concord_node::home::Home,
+    exporter: &Origin,
+) -> concord_node::bundle::Head {
+    use base64::Engine as _;
+    concord_node::bundle::Head {
+        audience: None,
+        created: 1_763_935_400,
+        exporter: exporter.to_string(),
+        federation: "pacific-alliance".into(),
+        format: concord_node::bundle::FORMAT.into(),
+        headers_only: false,
+        rosters: home
+            .roster_files()
+            .expect("roster files")
+            .iter()
+            .map(|r| base64::engine::general_purpose::STANDARD.encode(r))
+            .collect(),
+    }
+}
+
 /// Begins `origin`'s section of a bundle: its head of `size` entries with
 /// `root`, and a checkpoint of that tree signed by `key`.
 pub fn begin_log<W: std::io::Write>(
