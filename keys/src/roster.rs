@@ -165,7 +165,7 @@ pub enum RosterError {
     Malformed(String),
     #[error("roster file field {field} is invalid: {reason}")]
     BadField { field: &'static str, reason: String },
-    #[error("roster bytes are not RFC 8785 canonical JSON")]
+    #[error("roster bytes are not the RFC 8785 canonical encoding of the roster they hold")]
     NotCanonical,
     #[error("roster cannot be made canonical: {0}")]
     Canonical(String),
@@ -743,12 +743,15 @@ impl Roster {
         }
     }
 
-    /// Witness (cosignature/v1) keys of every participant, members and
-    /// observers: each key that is not revoked, under the participant's
-    /// origin, so cosignatures made before a rotation still verify.
-    pub fn witness_keys(&self) -> Vec<(MemberId, VerifierKey)> {
+    /// Witness (cosignature/v1) keys of checkpoints of `log`: those of every
+    /// participant but the log's own member, members and observers alike,
+    /// each key that is not revoked, under the participant's origin, so
+    /// cosignatures made before a rotation still verify. A log cosigning
+    /// itself would vouch for nothing its own signature does not.
+    pub fn witness_keys(&self, log: &str) -> Vec<(MemberId, VerifierKey)> {
         self.members
             .iter()
+            .filter(|member| member.origin != log)
             .flat_map(|member| {
                 member
                     .keys
@@ -795,9 +798,11 @@ impl KeyLookup for Roster {
 
     /// Every key of the member with this origin that is not revoked: its
     /// current key and the keys it rotated away from, so checkpoints signed
-    /// before a rotation still verify. Empty for an unknown origin.
+    /// before a rotation still verify. Empty for an unknown origin and for
+    /// an observer's, which keeps no log.
     fn checkpoint_verifiers(&self, origin: &Origin) -> Vec<NoteVerifier> {
         self.member_by_origin(origin.as_str())
+            .filter(|member| member.role == Role::Member)
             .map(|member| {
                 member
                     .keys
@@ -810,8 +815,8 @@ impl KeyLookup for Roster {
     }
 
     /// [`Roster::witness_keys`] as cosignature verifiers.
-    fn witnesses(&self) -> Vec<CosignatureVerifier> {
-        self.witness_keys()
+    fn witnesses(&self, log: &Origin) -> Vec<CosignatureVerifier> {
+        self.witness_keys(log.as_str())
             .iter()
             .filter_map(|(_, vkey)| vkey.cosignature_verifier())
             .collect()
@@ -1079,7 +1084,12 @@ impl SignedRoster {
         }
         // Checked after the signatures: approved bytes that a conforming
         // writer could not have produced are still refused.
-        if !canonical::is_canonical(&signed.roster_bytes) {
+        // One spelling per roster: the bytes are exactly what the parsed
+        // roster encodes to, so no optional or alternative form (a key
+        // without `last_index`, `{"majority":null}`) is ever signed.
+        let encoded = canonical::to_canonical_vec(roster)
+            .map_err(|e| RosterError::Canonical(e.to_string()))?;
+        if encoded != signed.roster_bytes {
             return Err(RosterError::NotCanonical);
         }
         Ok(signed.roster)

@@ -193,14 +193,12 @@ fn tampered_signature_fails() {
     assert_eq!(SignedRoster::verify_genesis(&bytes), not_enough(3, 2));
 }
 
-#[test]
-fn signed_but_not_canonical_is_refused() {
-    let (roster, identities) = genesis();
-    let roster_bytes = serde_json::to_vec_pretty(&roster).expect("serialises");
+/// A roster file over `roster_bytes` as they are, signed by `signers`.
+fn file_over(roster_bytes: &[u8], signers: &[&AgencyIdentity]) -> Vec<u8> {
     let mut message = b"concord/roster/v1\n".to_vec();
-    message.extend_from_slice(&roster_bytes);
-    let signatures: Vec<serde_json::Value> = pick(&identities, &[CL, CO, MX])
-        .into_iter()
+    message.extend_from_slice(roster_bytes);
+    let signatures: Vec<serde_json::Value> = signers
+        .iter()
         .map(|signer| {
             let key_id = note_vkey(signer).key_id();
             serde_json::json!({
@@ -212,14 +210,38 @@ fn signed_but_not_canonical_is_refused() {
         .collect();
     let file = serde_json::json!({
         "format": "concord-roster/v1",
-        "roster": BASE64.encode(&roster_bytes),
+        "roster": BASE64.encode(roster_bytes),
         "signatures": signatures,
     });
-    let bytes = serde_json::to_vec(&file).expect("serialises");
-    assert_eq!(
-        SignedRoster::verify_genesis(&bytes),
-        Err(RosterError::NotCanonical)
-    );
+    serde_json::to_vec(&file).expect("serialises")
+}
+
+#[test]
+fn signed_but_not_canonical_is_refused() {
+    let (roster, identities) = genesis();
+    let signers = pick(&identities, &[CL, CO, MX]);
+    let canonical = concord_protocol::canonical::to_canonical_vec(&roster).expect("serialises");
+    assert!(SignedRoster::verify_genesis(&file_over(&canonical, &signers)).is_ok());
+
+    let pretty = serde_json::to_vec_pretty(&roster).expect("serialises");
+    // Canonical bytes, but in a form Concord's parser reads and never
+    // writes: the roster must be exactly the encoding of what it says.
+    let text = String::from_utf8(canonical.clone()).expect("UTF-8");
+    let no_last_index = text.replacen("\"last_index\":null,", "", 1);
+    let majority_object = text.replacen("\"majority\"", "{\"majority\":null}", 1);
+    for bytes in [
+        pretty,
+        no_last_index.into_bytes(),
+        majority_object.into_bytes(),
+    ] {
+        assert_ne!(bytes, canonical);
+        assert_eq!(
+            SignedRoster::verify_genesis(&file_over(&bytes, &signers)),
+            Err(RosterError::NotCanonical),
+            "{}",
+            String::from_utf8_lossy(&bytes)
+        );
+    }
 }
 
 #[test]
@@ -576,7 +598,7 @@ fn lookups() {
         Some("mx-se")
     );
     assert!(roster.member_by_peer_id("12D3KooWNobody").is_none());
-    let witness_keys = roster.witness_keys();
+    let witness_keys = roster.witness_keys("pacific-alliance.concord/nobody");
     assert_eq!(witness_keys.len(), 7);
     for ((id, vkey), signer) in witness_keys.iter().zip(&identities) {
         assert_eq!(id, &signer.id);
@@ -907,19 +929,23 @@ fn key_lookup_for_the_protocol() {
         })
     );
 
-    // Seven witnesses, one cosignature key each, named by their origins.
-    let witnesses = roster.witnesses();
-    assert_eq!(witnesses.len(), 7);
-    for (witness, identity) in witnesses.iter().zip(&identities) {
+    // Of Chile's log, the six other participants are witnesses, one
+    // cosignature key each, named by their origins.
+    let cl = as_origin(&origin("cl-subrei"));
+    let witnesses = roster.witnesses(&cl);
+    assert_eq!(witnesses.len(), 6);
+    for (witness, identity) in witnesses.iter().zip(&identities[1..]) {
         assert_eq!(witness.name, origin(identity.id.as_str()));
         assert_eq!(witness.key, identity.log_public_key());
     }
     // Mexico's revoked key no longer cosigns; its new key does.
     let names: Vec<_> = update
-        .witnesses()
+        .witnesses(&cl)
         .into_iter()
         .filter(|w| w.name == origin("mx-se"))
         .collect();
     assert_eq!(names.len(), 1);
     assert_eq!(names[0].key, mx_new.log_public_key());
+    // An observer keeps no log: no key signs a checkpoint of its origin.
+    assert!(update.checkpoint_verifiers(&un).is_empty());
 }

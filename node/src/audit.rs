@@ -783,7 +783,7 @@ impl<'a> LogAudit<'a> {
                     format!("checkpoint of size {size} does not match the entries"),
                 );
             }
-            for witness in self.roster.witnesses() {
+            for witness in self.roster.witnesses(&self.origin) {
                 match witness.verify(&checkpoint) {
                     Ok(Some(_)) if !self.cosigners.contains(&witness.name) => {
                         self.cosigners.push(witness.name.clone())

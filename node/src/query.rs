@@ -356,13 +356,12 @@ pub fn logs(
     required_cosignatures: usize,
     seen: &std::collections::HashMap<String, u64>,
 ) -> Result<Vec<LogView>, QueryError> {
-    let witnesses = roster.witnesses();
     let mut out = Vec::new();
     for (origin, head) in store.logs()? {
         let checkpoint = store.checkpoint(&origin)?;
         let cosigned_by = checkpoint
             .as_ref()
-            .map(|cp| cosigners(cp, &witnesses))
+            .map(|cp| cosigners(cp, &roster.witnesses(&origin)))
             .unwrap_or_default();
         let seen_size = seen.get(origin.as_str()).copied().unwrap_or(0);
         let target = store.target(&origin)?.map_or(0, |t| t.checkpoint.size);

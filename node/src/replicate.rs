@@ -425,6 +425,10 @@ async fn maybe_cosign(core: &Core, origin: &Origin) -> Result<(), StoreError> {
     let Some(witness) = &core.witness else {
         return Ok(());
     };
+    // A log's own member is no witness of it (PROTOCOL.md §5).
+    if witness.name == origin.as_str() {
+        return Ok(());
+    }
     let Some(mut latest) = core.store.checkpoint(origin)? else {
         return Ok(());
     };

@@ -152,11 +152,15 @@ impl SignedCheckpoint {
         Ok(Self { checkpoint, note })
     }
 
-    /// Checks that one of `verifiers` (the log's keys) signed this checkpoint
-    /// and that it is for `origin`.
+    /// Checks that the log signed this checkpoint and that it is for
+    /// `origin`, as C2SP `signed-note` verifies: at least one of
+    /// `verifiers` (the log's keys) signed it, and every line by any of
+    /// them verifies.
     ///
     /// # Errors
-    /// [`CheckpointError::WrongOrigin`], or the note error of the last key tried.
+    /// [`CheckpointError::WrongOrigin`], [`NoteError::BadSignature`] for a
+    /// line by a log key that does not verify (even when another key's
+    /// does), or [`NoteError::NoKnownSignature`].
     pub fn verify(
         &self,
         origin: &Origin,
@@ -168,14 +172,19 @@ impl SignedCheckpoint {
                 found: self.checkpoint.origin.clone(),
             });
         }
-        let mut last = NoteError::NoKnownSignature;
+        let mut signed = false;
         for verifier in verifiers.iter().filter(|v| v.name == origin.as_str()) {
             match self.note.verify(verifier) {
-                Ok(()) => return Ok(()),
-                Err(e) => last = e,
+                Ok(()) => signed = true,
+                Err(NoteError::NoKnownSignature) => {}
+                Err(e) => return Err(e.into()),
             }
         }
-        Err(last.into())
+        if signed {
+            Ok(())
+        } else {
+            Err(NoteError::NoKnownSignature.into())
+        }
     }
 
     /// The exact note bytes, signatures and cosignatures included.
@@ -222,10 +231,13 @@ impl CosignatureVerifier {
         note::key_id(&self.name, note::ALG_COSIGNATURE_V1, self.key.as_bytes())
     }
 
-    /// Finds this witness's cosignature on `signed` and verifies it.
+    /// Finds this witness's cosignature on `signed` and verifies it: every
+    /// line by this witness's key must verify, as C2SP `signed-note` asks of
+    /// every known key.
     ///
-    /// Returns `Ok(None)` when the witness did not cosign, and the cosignature's
-    /// timestamp when it did.
+    /// Returns `Ok(None)` when the witness did not cosign, and the
+    /// cosignature's timestamp (the earliest, should it have cosigned twice)
+    /// when it did.
     ///
     /// # Errors
     /// [`CheckpointError::MalformedCosignature`] or
@@ -233,30 +245,32 @@ impl CosignatureVerifier {
     /// witness but is not a valid cosignature.
     pub fn verify(&self, signed: &SignedCheckpoint) -> Result<Option<u64>, CheckpointError> {
         let key_id = self.key_id();
-        let Some(line) = signed
+        let mut earliest: Option<u64> = None;
+        for line in signed
             .note
             .signatures()
             .iter()
-            .find(|s| s.key_name == self.name && s.key_id == key_id)
-        else {
-            return Ok(None);
-        };
-        if line.signature.len() != 8 + 64 {
+            .filter(|s| s.key_name == self.name && s.key_id == key_id)
+        {
+            let time = self.verify_line(&line.signature, signed.note.text())?;
+            earliest = Some(earliest.map_or(time, |t| t.min(time)));
+        }
+        Ok(earliest)
+    }
+
+    fn verify_line(&self, line: &[u8], text: &str) -> Result<u64, CheckpointError> {
+        if line.len() != 8 + 64 {
             return Err(CheckpointError::MalformedCosignature(self.name.clone()));
         }
-        let timestamp = u64::from_be_bytes(
-            line.signature[..8]
-                .try_into()
-                .expect("length checked above"),
-        );
+        let timestamp = u64::from_be_bytes(line[..8].try_into().expect("length checked above"));
         if timestamp > i64::MAX as u64 {
             return Err(CheckpointError::MalformedCosignature(self.name.clone()));
         }
-        let signature = Signature::from_slice(&line.signature[8..]).expect("length checked above");
+        let signature = Signature::from_slice(&line[8..]).expect("length checked above");
         self.key
-            .verify_strict(&cosigned_message(timestamp, signed.note.text()), &signature)
+            .verify_strict(&cosigned_message(timestamp, text), &signature)
             .map_err(|_| CheckpointError::BadCosignature(self.name.clone()))?;
-        Ok(Some(timestamp))
+        Ok(timestamp)
     }
 }
 
@@ -388,5 +402,46 @@ mod tests {
         bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
         let tampered = SignedCheckpoint::parse(&bytes).expect("still a note");
         assert!(witness.verify(&tampered).is_err());
+    }
+    /// C2SP `signed-note`: a line by a known key that does not verify
+    /// refuses the note, even when another known key's line verifies.
+    #[test]
+    fn a_bad_line_by_a_known_key_refuses_the_note() {
+        let old_key = SigningKey::from_bytes(&[1; 32]);
+        let new_key = SigningKey::from_bytes(&[3; 32]);
+        let witness_key = SigningKey::from_bytes(&[2; 32]);
+        let checkpoint = Checkpoint::new(origin(), 8, [4; 32]);
+        let mut signed = SignedCheckpoint::sign(checkpoint.clone(), &new_key);
+        let verifiers = [&old_key, &new_key]
+            .map(|key| NoteVerifier::new(origin().as_str(), key.verifying_key()).expect("valid"));
+        assert_eq!(signed.verify(&origin(), &verifiers), Ok(()));
+
+        // The old key's line, made over another text: known, and bad.
+        let other = SignedCheckpoint::sign(Checkpoint::new(origin(), 9, [4; 32]), &old_key);
+        signed
+            .note
+            .push_signature(other.note.signatures()[0].clone())
+            .expect("room");
+        assert_eq!(
+            signed.verify(&origin(), &verifiers),
+            Err(NoteError::BadSignature(origin().as_str().to_owned()).into())
+        );
+        // A verifier that knows only the new key ignores the old key's line.
+        assert_eq!(signed.verify(&origin(), &verifiers[1..]), Ok(()));
+
+        // Two lines by one witness: each must verify.
+        let mut cosigned = SignedCheckpoint::sign(checkpoint, &new_key);
+        let name = "pacific-alliance.concord/wco";
+        let witness = CosignatureVerifier::new(name, witness_key.verifying_key()).expect("valid");
+        let good = cosign(&cosigned, name, &witness_key, 1_763_935_200);
+        let mut bad = cosign(&cosigned, name, &witness_key, 1_763_935_100);
+        bad.signature[0] ^= 1;
+        cosigned.note.push_signature(good).expect("room");
+        assert_eq!(witness.verify(&cosigned), Ok(Some(1_763_935_200)));
+        cosigned.note.push_signature(bad).expect("room");
+        assert!(matches!(
+            witness.verify(&cosigned),
+            Err(CheckpointError::BadCosignature(_))
+        ));
     }
 }

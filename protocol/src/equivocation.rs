@@ -38,8 +38,9 @@ pub trait KeyLookup {
     fn member_country(&self, origin: &Origin) -> Result<Country, KeyRefusal>;
     /// The keys that may sign checkpoints of `origin`.
     fn checkpoint_verifiers(&self, origin: &Origin) -> Vec<NoteVerifier>;
-    /// The witnesses whose cosignatures count.
-    fn witnesses(&self) -> Vec<CosignatureVerifier>;
+    /// The witnesses whose cosignatures count on checkpoints of `log`: a
+    /// log's own member is not a witness of it.
+    fn witnesses(&self, log: &Origin) -> Vec<CosignatureVerifier>;
 }
 
 /// Why the roster authorises no key for an origin and index.

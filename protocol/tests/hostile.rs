@@ -54,7 +54,7 @@ impl KeyLookup for OneLog {
             .collect()
     }
 
-    fn witnesses(&self) -> Vec<concord_protocol::checkpoint::CosignatureVerifier> {
+    fn witnesses(&self, _log: &Origin) -> Vec<concord_protocol::checkpoint::CosignatureVerifier> {
         Vec::new()
     }
 }

@@ -465,7 +465,7 @@ impl<'r: 's, 's> Auditor<'r, '_, 's, '_> {
         // not carry any, or a changed byte in one would go unseen.
         let origin = section.audit.origin().clone();
         let log_keys = roster.checkpoint_verifiers(&origin);
-        let witnesses = roster.witnesses();
+        let witnesses = roster.witnesses(&origin);
         for signature in checkpoint.note.signatures() {
             let known = log_keys
                 .iter()

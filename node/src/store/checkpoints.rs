@@ -105,7 +105,7 @@ impl Store {
         let _write = self.lock_log(log_id);
         let head = self.head_of(log_id)?;
         let size = signed.checkpoint.size;
-        let witnesses = roster.witnesses();
+        let witnesses = roster.witnesses(&origin);
         let same_size_key = log_item_key(keys::CHECKPOINT, log_id, size);
         if let Some(raw) = self.inner.data.get(same_size_key)?
             && let Ok(mut stored) = SignedCheckpoint::parse(&raw)
