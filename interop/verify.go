@@ -9,6 +9,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha512"
 	"encoding/base64"
@@ -125,20 +126,19 @@ func checkSignatures(dir string, report func(string, error, bool)) {
 	}
 }
 
-type inclusion struct {
-	Index  int64    `json:"index"`
-	Size   int64    `json:"size"`
-	Leaf   string   `json:"leaf"`
-	Root   string   `json:"root"`
-	Hashes []string `json:"hashes"`
-}
-
-type consistency struct {
-	OldSize int64    `json:"old_size"`
-	OldRoot string   `json:"old_root"`
-	Size    int64    `json:"size"`
-	Root    string   `json:"root"`
-	Hashes  []string `json:"hashes"`
+// proof is a proof document of PROTOCOL.md §4.1: hashes in lowercase
+// hex, the checkpoint it proves against carried as a signed note.
+type proof struct {
+	Type       string   `json:"type"`
+	Origin     string   `json:"origin"`
+	Index      int64    `json:"index"`
+	LeafHash   string   `json:"leaf_hash"`
+	OldSize    int64    `json:"old_size"`
+	OldRoot    string   `json:"old_root"`
+	TreeSize   int64    `json:"tree_size"`
+	Root       string   `json:"root"`
+	Hashes     []string `json:"hashes"`
+	Checkpoint *string  `json:"checkpoint"`
 }
 
 type checkpoint struct {
@@ -160,10 +160,24 @@ func hash(b64 string) (tlog.Hash, error) {
 	return h, nil
 }
 
+// hexHash reads a proof document's hash: exactly 64 lowercase hex digits.
+func hexHash(text string) (tlog.Hash, error) {
+	var h tlog.Hash
+	if len(text) != 64 || strings.ToLower(text) != text {
+		return h, fmt.Errorf("%q is not 64 lowercase hex digits", text)
+	}
+	raw, err := hex.DecodeString(text)
+	if err != nil {
+		return h, err
+	}
+	copy(h[:], raw)
+	return h, nil
+}
+
 func hashes(list []string) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, 0, len(list))
 	for _, s := range list {
-		h, err := hash(s)
+		h, err := hexHash(s)
 		if err != nil {
 			return nil, err
 		}
@@ -172,14 +186,21 @@ func hashes(list []string) ([]tlog.Hash, error) {
 	return out, nil
 }
 
-// openCheckpoint verifies the note's signature with the log's verifier key
-// and reads origin, size and root from its text (the C2SP checkpoint body).
+// openCheckpoint verifies the note in file `name` with the log's verifier
+// key and reads origin, size and root from its text.
 func openCheckpoint(dir, name, vkey string) (checkpoint, error) {
-	var cp checkpoint
 	msg, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {
-		return cp, err
+		return checkpoint{}, err
 	}
+	return openNote(msg, vkey)
+}
+
+// openNote verifies a checkpoint note's signature with the log's verifier
+// key and reads origin, size and root from its text (the C2SP checkpoint
+// body).
+func openNote(msg []byte, vkey string) (checkpoint, error) {
+	var cp checkpoint
 	verifier, err := note.NewVerifier(vkey)
 	if err != nil {
 		return cp, err
@@ -205,48 +226,72 @@ func openCheckpoint(dir, name, vkey string) (checkpoint, error) {
 	return cp, nil
 }
 
-func checkInclusion(dir, name string, cp checkpoint) error {
-	var p inclusion
+// readProof reads a proof document of the given type, refusing unknown
+// fields, and checks that it is for the verified checkpoint `cp`: same
+// origin and tree, and the note it carries opens under the log's key and
+// states the same tree.
+func readProof(dir, name, kind, vkey string, cp checkpoint) (proof, error) {
+	var p proof
 	raw, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return p, err
+	}
+	decoder := json.NewDecoder(bytes.NewReader(raw))
+	decoder.DisallowUnknownFields()
+	if err := decoder.Decode(&p); err != nil {
+		return p, err
+	}
+	if p.Type != kind {
+		return p, fmt.Errorf("type %q, not %q", p.Type, kind)
+	}
+	root, err := hexHash(p.Root)
+	if err != nil {
+		return p, err
+	}
+	if p.Origin != cp.origin || p.TreeSize != cp.size || root != cp.root {
+		return p, fmt.Errorf("proof is for %s size %d, checkpoint for %s size %d", p.Origin, p.TreeSize, cp.origin, cp.size)
+	}
+	if p.Checkpoint == nil {
+		return p, errors.New("proof carries no checkpoint")
+	}
+	carried, err := openNote([]byte(*p.Checkpoint), vkey)
+	if err != nil {
+		return p, err
+	}
+	if carried != cp {
+		return p, errors.New("the carried checkpoint states another tree")
+	}
+	return p, nil
+}
+
+func checkInclusion(dir, name, vkey string, cp checkpoint) error {
+	p, err := readProof(dir, name, "inclusion", vkey, cp)
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return err
-	}
-	leaf, err := hash(p.Leaf)
+	leaf, err := hexHash(p.LeafHash)
 	if err != nil {
 		return err
 	}
 	proof, err := hashes(p.Hashes)
 	if err != nil {
 		return err
-	}
-	if p.Size != cp.size {
-		return fmt.Errorf("proof is for size %d, checkpoint for %d", p.Size, cp.size)
 	}
 	return tlog.CheckRecord(tlog.RecordProof(proof), cp.size, cp.root, p.Index, leaf)
 }
 
-func checkConsistency(dir, name string, cp checkpoint) error {
-	var p consistency
-	raw, err := os.ReadFile(filepath.Join(dir, name))
+func checkConsistency(dir, name, vkey string, cp checkpoint) error {
+	p, err := readProof(dir, name, "consistency", vkey, cp)
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return err
-	}
-	oldRoot, err := hash(p.OldRoot)
+	oldRoot, err := hexHash(p.OldRoot)
 	if err != nil {
 		return err
 	}
 	proof, err := hashes(p.Hashes)
 	if err != nil {
 		return err
-	}
-	if p.Size != cp.size {
-		return fmt.Errorf("proof is for size %d, checkpoint for %d", p.Size, cp.size)
 	}
 	return tlog.CheckTree(tlog.TreeProof(proof), cp.size, cp.root, p.OldSize, oldRoot)
 }
@@ -288,11 +333,11 @@ func main() {
 		fmt.Printf("interop: %d passed, %d failed\n", passed, failed)
 		os.Exit(1)
 	}
-	report("inclusion proof (sumdb/tlog CheckRecord)", checkInclusion(dir, "inclusion.json", cp), true)
-	report("tampered inclusion proof", checkInclusion(dir, "tampered-inclusion.json", cp), false)
-	report("inclusion proof for another index", checkInclusion(dir, "tampered-inclusion-index.json", cp), false)
-	report("consistency proof (sumdb/tlog CheckTree)", checkConsistency(dir, "consistency.json", cp), true)
-	report("tampered consistency proof", checkConsistency(dir, "tampered-consistency.json", cp), false)
+	report("inclusion proof (sumdb/tlog CheckRecord)", checkInclusion(dir, "inclusion.json", vkey, cp), true)
+	report("tampered inclusion proof", checkInclusion(dir, "tampered-inclusion.json", vkey, cp), false)
+	report("inclusion proof for another index", checkInclusion(dir, "tampered-inclusion-index.json", vkey, cp), false)
+	report("consistency proof (sumdb/tlog CheckTree)", checkConsistency(dir, "consistency.json", vkey, cp), true)
+	report("tampered consistency proof", checkConsistency(dir, "tampered-consistency.json", vkey, cp), false)
 	checkSignatures(dir, report)
 	fmt.Printf("interop: %d passed, %d failed\n", passed, failed)
 	if failed > 0 {

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use concord_protocol::checkpoint::SignedCheckpoint;
-use concord_protocol::merkle;
+use concord_protocol::proof::Proof;
 use concord_scenarios::api::{PublishError, Published, decode_hash, log_sizes};
 use concord_scenarios::process::{Concord, NodeOptions, Run};
 use concord_scenarios::records::{self, SampleRecord};
@@ -660,30 +660,21 @@ fn check_queries(net: &Testnet, published: &[Published], path: &str) {
         let proof = q(&["proof", "inclusion", "--log", NODE, "--index", &index])
             .ok()
             .json();
-        let hashes: Vec<merkle::Hash> = proof["hashes"]
-            .as_array()
-            .expect("proof hashes")
-            .iter()
-            .map(|h| decode_hash(h.as_str().expect("a base64 hash")))
-            .collect();
-        assert_eq!(proof["size"], checkpoint.size, "{path}: proof size");
-        assert_eq!(
-            decode_hash(proof["leaf_hash"].as_str().expect("leaf_hash")),
-            entry.leaf_hash
-        );
-        merkle::verify_inclusion(
-            &hashes,
-            checkpoint.size,
-            &checkpoint.root,
-            entry.index,
-            &entry.leaf_hash,
-        )
-        .unwrap_or_else(|e| {
-            panic!(
-                "{path}: inclusion proof of {} does not verify: {e:?}",
-                entry.index
-            )
-        });
+        let proof: Proof = serde_json::from_value(proof)
+            .unwrap_or_else(|e| panic!("{path}: not a proof document (PROTOCOL.md §4.1): {e}"));
+        let Proof::Inclusion {
+            index, leaf_hash, ..
+        } = &proof
+        else {
+            panic!("{path}: an inclusion proof was asked for: {proof:?}");
+        };
+        assert_eq!((*index, leaf_hash.0), (entry.index, entry.leaf_hash));
+        // The document carries the checkpoint it proves against.
+        let carried = proof
+            .verify()
+            .unwrap_or_else(|e| panic!("{path}: inclusion proof of {index}: {e}"))
+            .unwrap_or_else(|| panic!("{path}: inclusion proof of {index} has no checkpoint"));
+        assert_eq!(carried.checkpoint, checkpoint, "{path}: proof's checkpoint");
     }
     // Consistency from every earlier size to the checkpoint's.
     for from in 1..size {
@@ -699,15 +690,16 @@ fn check_queries(net: &Testnet, published: &[Published], path: &str) {
         ])
         .ok()
         .json();
-        let hashes: Vec<merkle::Hash> = proof["hashes"]
-            .as_array()
-            .expect("proof hashes")
-            .iter()
-            .map(|h| decode_hash(h.as_str().expect("a base64 hash")))
-            .collect();
-        let old_root = decode_hash(proof["old_root"].as_str().expect("old_root"));
-        merkle::verify_consistency(&hashes, size, &checkpoint.root, from, &old_root)
-            .unwrap_or_else(|e| panic!("{path}: consistency {from}..{size}: {e:?}"));
+        let proof: Proof = serde_json::from_value(proof)
+            .unwrap_or_else(|e| panic!("{path}: not a proof document: {e}"));
+        let carried = proof
+            .verify()
+            .unwrap_or_else(|e| panic!("{path}: consistency {from}..{size}: {e}"));
+        assert_eq!(
+            carried.map(|c| c.checkpoint),
+            Some(checkpoint.clone()),
+            "{path}: consistency {from}..{size}"
+        );
     }
 }
 

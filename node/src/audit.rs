@@ -704,7 +704,7 @@ impl<'a> LogAudit<'a> {
         let report = LogReport {
             origin: self.origin.to_string(),
             size: self.builder.size(),
-            root: BASE64.encode(self.builder.root()),
+            root: hex::encode(self.builder.root()),
             checkpoints: self.n_checkpoints,
             latest_checkpoint_size: self.latest_checkpoint,
             cosigners: self.cosigners,

@@ -13,10 +13,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use concord_keys::roster::{Role, Roster};
 use concord_protocol::checkpoint::{CosignatureVerifier, SignedCheckpoint};
-use concord_protocol::entry::{EntryHeader, Visibility};
+use concord_protocol::entry::{Digest256, EntryHeader, Visibility};
 use concord_protocol::equivocation::KeyLookup;
 use concord_protocol::ledger::DenialStatus;
 use concord_protocol::origin::Origin;
+use concord_protocol::proof::Proof;
 use concord_protocol::record::{Country, Date, Kind, Record};
 use serde::{Deserialize, Serialize};
 
@@ -206,12 +207,7 @@ impl Queries {
     ///
     /// # Errors
     /// As [`inclusion`].
-    pub fn inclusion(
-        &self,
-        log: &str,
-        index: u64,
-        size: Option<u64>,
-    ) -> Result<ProofView, QueryError> {
+    pub fn inclusion(&self, log: &str, index: u64, size: Option<u64>) -> Result<Proof, QueryError> {
         inclusion(&self.store, &self.log(log)?, index, size)
     }
 
@@ -219,7 +215,7 @@ impl Queries {
     ///
     /// # Errors
     /// As [`consistency`].
-    pub fn consistency(&self, log: &str, from: u64, to: u64) -> Result<ProofView, QueryError> {
+    pub fn consistency(&self, log: &str, from: u64, to: u64) -> Result<Proof, QueryError> {
         consistency(&self.store, &self.log(log)?, from, to)
     }
 
@@ -370,7 +366,7 @@ pub fn logs(
                 .member_by_origin(origin.as_str())
                 .map(|m| m.id.to_string()),
             size: head.size,
-            root: BASE64.encode(head.root),
+            root: hex::encode(head.root),
             checkpoint_size: checkpoint.as_ref().map(|c| c.checkpoint.size),
             is_final: checkpoint.is_some() && cosigned_by.len() >= required_cosignatures,
             cosigned_by,
@@ -468,7 +464,7 @@ pub fn entry(
         index,
         kind: header.kind.as_str().to_owned(),
         time: header.time,
-        leaf_hash: BASE64.encode(signed.leaf_hash()),
+        leaf_hash: hex::encode(signed.leaf_hash()),
         header_b64: BASE64.encode(&signed.header_bytes),
         signature_b64: BASE64.encode(signed.signature),
         header: serde_json::from_slice(&signed.header_bytes).unwrap_or(serde_json::Value::Null),
@@ -600,22 +596,9 @@ pub fn parse_kind(text: &str) -> Result<Kind, QueryError> {
         .map_err(|_| QueryError::BadRequest(format!("unknown record kind {text:?}")))
 }
 
-/// A proof as JSON, hashes in base64.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ProofView {
-    pub origin: String,
-    pub kind: String,
-    pub index: Option<u64>,
-    pub leaf_hash: Option<String>,
-    pub old_size: Option<u64>,
-    pub size: u64,
-    pub root: String,
-    pub old_root: Option<String>,
-    pub hashes: Vec<String>,
-}
-
 /// Inclusion proof of entry `index` in the tree of `size` (default: the
-/// latest checkpoint's size, else the stored size).
+/// latest checkpoint's size, else the stored size), with the checkpoint of
+/// that size when the store holds one.
 ///
 /// # Errors
 /// [`QueryError::NotFound`] for positions not stored.
@@ -624,7 +607,7 @@ pub fn inclusion(
     origin: &Origin,
     index: u64,
     size: Option<u64>,
-) -> Result<ProofView, QueryError> {
+) -> Result<Proof, QueryError> {
     let size = match size {
         Some(s) => s,
         None => store
@@ -638,16 +621,14 @@ pub fn inclusion(
         .entry(origin, index)?
         .ok_or_else(|| QueryError::NotFound(format!("{origin} has no entry {index}")))?
         .leaf_hash();
-    Ok(ProofView {
-        origin: origin.to_string(),
-        kind: "inclusion".into(),
-        index: Some(index),
-        leaf_hash: Some(BASE64.encode(leaf)),
-        old_size: None,
-        size,
-        root: BASE64.encode(store.root_at(origin, size)?),
-        old_root: None,
-        hashes: hashes.iter().map(|h| BASE64.encode(h)).collect(),
+    Ok(Proof::Inclusion {
+        origin: origin.clone(),
+        index,
+        leaf_hash: Digest256(leaf),
+        tree_size: size,
+        root: Digest256(store.root_at(origin, size)?),
+        hashes: hashes.into_iter().map(Digest256).collect(),
+        checkpoint: checkpoint_note(store, origin, size)?,
     })
 }
 
@@ -661,7 +642,7 @@ pub fn consistency(
     origin: &Origin,
     from: u64,
     to: u64,
-) -> Result<ProofView, QueryError> {
+) -> Result<Proof, QueryError> {
     if from > to {
         return Err(QueryError::BadRequest(format!(
             "--from {from} is larger than --to {to}"
@@ -670,17 +651,25 @@ pub fn consistency(
     let hashes = store
         .consistency_proof(origin, from, to)
         .map_err(not_found)?;
-    Ok(ProofView {
-        origin: origin.to_string(),
-        kind: "consistency".into(),
-        index: None,
-        leaf_hash: None,
-        old_size: Some(from),
-        size: to,
-        root: BASE64.encode(store.root_at(origin, to)?),
-        old_root: Some(BASE64.encode(store.root_at(origin, from)?)),
-        hashes: hashes.iter().map(|h| BASE64.encode(h)).collect(),
+    Ok(Proof::Consistency {
+        origin: origin.clone(),
+        old_size: from,
+        old_root: Digest256(store.root_at(origin, from)?),
+        tree_size: to,
+        root: Digest256(store.root_at(origin, to)?),
+        hashes: hashes.into_iter().map(Digest256).collect(),
+        checkpoint: checkpoint_note(store, origin, to)?,
     })
+}
+
+fn checkpoint_note(
+    store: &Store,
+    origin: &Origin,
+    size: u64,
+) -> Result<Option<String>, QueryError> {
+    Ok(store
+        .checkpoint_at(origin, size)?
+        .map(|c| String::from_utf8_lossy(&c.to_bytes()).into_owned()))
 }
 
 fn not_found(e: StoreError) -> QueryError {

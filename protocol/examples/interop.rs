@@ -13,21 +13,18 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint, cosign};
 use concord_protocol::entry::{
-    ENTRY_SIGNATURE_DOMAIN, NewEntry, SignedEntry, Visibility, sign_entry,
+    Digest256, ENTRY_SIGNATURE_DOMAIN, NewEntry, SignedEntry, Visibility, sign_entry,
 };
 use concord_protocol::merkle::{self, Hash};
 use concord_protocol::note::NoteVerifier;
 use concord_protocol::origin::Origin;
+use concord_protocol::proof::Proof;
 use concord_protocol::record::Kind;
 use ed25519_dalek::SigningKey;
 
 const N_ENTRIES: u64 = 37;
 const OLD_SIZE: u64 = 13;
 const INDEX: u64 = 29;
-
-fn b64(h: &Hash) -> String {
-    BASE64.encode(h)
-}
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) {
     std::fs::write(dir.join(name), bytes).unwrap_or_else(|e| panic!("writing {name}: {e}"));
@@ -86,19 +83,33 @@ fn main() {
     let inclusion = merkle::inclusion_proof(N_ENTRIES, INDEX, &stored).expect("inclusion proof");
     let consistency =
         merkle::consistency_proof(N_ENTRIES, OLD_SIZE, &stored).expect("consistency proof");
+    // The proof documents of PROTOCOL.md §4.1, as `concord proof` prints
+    // them, each carrying the checkpoint.
+    let note_text = String::from_utf8(note.clone()).expect("a note is UTF-8");
+    let digests = |hashes: &[Hash]| hashes.iter().copied().map(Digest256).collect::<Vec<_>>();
     let inclusion_json = |index: u64, hashes: &[Hash]| {
-        serde_json::json!({
-            "index": index, "size": N_ENTRIES, "leaf": b64(&leaves[INDEX as usize]),
-            "root": b64(&root), "hashes": hashes.iter().map(b64).collect::<Vec<_>>(),
+        serde_json::to_string(&Proof::Inclusion {
+            origin: origin.clone(),
+            index,
+            leaf_hash: Digest256(leaves[INDEX as usize]),
+            tree_size: N_ENTRIES,
+            root: Digest256(root),
+            hashes: digests(hashes),
+            checkpoint: Some(note_text.clone()),
         })
-        .to_string()
+        .expect("serialises")
     };
     let consistency_json = |hashes: &[Hash]| {
-        serde_json::json!({
-            "old_size": OLD_SIZE, "old_root": b64(&old_root), "size": N_ENTRIES, "root": b64(&root),
-            "hashes": hashes.iter().map(b64).collect::<Vec<_>>(),
+        serde_json::to_string(&Proof::Consistency {
+            origin: origin.clone(),
+            old_size: OLD_SIZE,
+            old_root: Digest256(old_root),
+            tree_size: N_ENTRIES,
+            root: Digest256(root),
+            hashes: digests(hashes),
+            checkpoint: Some(note_text.clone()),
         })
-        .to_string()
+        .expect("serialises")
     };
     write(
         dir,

@@ -16,6 +16,7 @@ pub mod merkle;
 pub mod note;
 pub mod origin;
 mod parsed;
+pub mod proof;
 pub mod record;
 pub mod signature;
 pub mod wire;

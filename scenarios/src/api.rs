@@ -86,17 +86,18 @@ pub enum PublishError {
     Malformed(Reply),
 }
 
-/// A base64 SHA-256 hash as the API and the CLI print them.
+/// A SHA-256 hash as the API and the CLI print them: 64 lowercase hex
+/// digits (PROTOCOL.md §1).
 pub fn try_decode_hash(text: &str) -> Option<Hash> {
-    concord_protocol::base64::decode(text)
-        .ok()
-        .and_then(|b| Hash::try_from(b.as_slice()).ok())
+    let digest: concord_protocol::entry::Digest256 =
+        serde_json::from_value(Value::String(text.to_owned())).ok()?;
+    Some(digest.0)
 }
 
-/// [`try_decode_hash`], panicking on anything but a base64 32-byte hash.
+/// [`try_decode_hash`], panicking on anything but a hex 32-byte hash.
 #[track_caller]
 pub fn decode_hash(text: &str) -> Hash {
-    try_decode_hash(text).unwrap_or_else(|| panic!("{text:?} is not a base64 32-byte hash"))
+    try_decode_hash(text).unwrap_or_else(|| panic!("{text:?} is not a hex 32-byte hash"))
 }
 
 /// Sizes by origin from a status document (`GET /v1/status` or

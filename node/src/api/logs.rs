@@ -7,7 +7,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{ApiResult, ApiState};
-use crate::query::{EntryLine, EntryView, ProofView};
+use concord_protocol::proof::Proof;
+
+use crate::query::{EntryLine, EntryView};
 
 /// Most entries one listing returns.
 const MAX_LIST: u64 = 1000;
@@ -56,7 +58,7 @@ pub(super) async fn inclusion(
     State(state): State<ApiState>,
     Path(log): Path<String>,
     Query(query): Query<InclusionQuery>,
-) -> ApiResult<Json<ProofView>> {
+) -> ApiResult<Json<Proof>> {
     Ok(Json(state.queries.inclusion(
         &log,
         query.index,
@@ -74,6 +76,6 @@ pub(super) async fn consistency(
     State(state): State<ApiState>,
     Path(log): Path<String>,
     Query(query): Query<ConsistencyQuery>,
-) -> ApiResult<Json<ProofView>> {
+) -> ApiResult<Json<Proof>> {
     Ok(Json(state.queries.consistency(&log, query.from, query.to)?))
 }

@@ -3,8 +3,6 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 
 use super::{ApiError, ApiResult, ApiState};
@@ -38,7 +36,7 @@ pub(super) async fn publish(
         Json(Published {
             origin: outcome.origin.to_string(),
             index: outcome.index,
-            leaf_hash: BASE64.encode(outcome.leaf_hash),
+            leaf_hash: hex::encode(outcome.leaf_hash),
         }),
     ))
 }

@@ -9,8 +9,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use concord_keys::roster::Role;
 use concord_protocol::origin::Origin;
 use serde::de::DeserializeOwned;
@@ -21,10 +19,11 @@ use crate::home::Home;
 use crate::publish::OwnEntry;
 use crate::publish::PublishError;
 use crate::query::{
-    ClearRequest, EntryLine, EntryView, ExpiredDenial, Liveness, Me, ProofView, Published, Queries,
+    ClearRequest, EntryLine, EntryView, ExpiredDenial, Liveness, Me, Published, Queries,
     QueryError, StatusView,
 };
 use crate::store::{Store, StoreError};
+use concord_protocol::proof::Proof;
 
 /// How long a command waits to learn whether the node's API listens.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
@@ -110,11 +109,10 @@ pub trait NodeClient {
     fn checkpoint(&self, log: &str) -> Result<Vec<u8>, ClientError>;
     /// # Errors
     /// Positions not stored, an unreachable node.
-    fn inclusion(&self, log: &str, index: u64, size: Option<u64>)
-    -> Result<ProofView, ClientError>;
+    fn inclusion(&self, log: &str, index: u64, size: Option<u64>) -> Result<Proof, ClientError>;
     /// # Errors
     /// Sizes not stored or out of order, an unreachable node.
-    fn consistency(&self, log: &str, from: u64, to: u64) -> Result<ProofView, ClientError>;
+    fn consistency(&self, log: &str, from: u64, to: u64) -> Result<Proof, ClientError>;
     /// Lifts a quarantine; `false` when the log was not quarantined.
     ///
     /// # Errors
@@ -311,19 +309,14 @@ impl NodeClient for HttpClient {
             .into_bytes())
     }
 
-    fn inclusion(
-        &self,
-        log: &str,
-        index: u64,
-        size: Option<u64>,
-    ) -> Result<ProofView, ClientError> {
+    fn inclusion(&self, log: &str, index: u64, size: Option<u64>) -> Result<Proof, ClientError> {
         let size = size.map(|s| format!("&size={s}")).unwrap_or_default();
         self.get(&format!(
             "/v1/logs/{log}/proof/inclusion?index={index}{size}"
         ))
     }
 
-    fn consistency(&self, log: &str, from: u64, to: u64) -> Result<ProofView, ClientError> {
+    fn consistency(&self, log: &str, from: u64, to: u64) -> Result<Proof, ClientError> {
         self.get(&format!(
             "/v1/logs/{log}/proof/consistency?from={from}&to={to}"
         ))
@@ -423,7 +416,7 @@ impl NodeClient for LocalClient {
         Ok(Published {
             origin: done.origin.to_string(),
             index: done.index,
-            leaf_hash: BASE64.encode(done.leaf_hash),
+            leaf_hash: hex::encode(done.leaf_hash),
         })
     }
 
@@ -447,16 +440,11 @@ impl NodeClient for LocalClient {
         Ok(self.queries()?.checkpoint(log)?)
     }
 
-    fn inclusion(
-        &self,
-        log: &str,
-        index: u64,
-        size: Option<u64>,
-    ) -> Result<ProofView, ClientError> {
+    fn inclusion(&self, log: &str, index: u64, size: Option<u64>) -> Result<Proof, ClientError> {
         Ok(self.queries()?.inclusion(log, index, size)?)
     }
 
-    fn consistency(&self, log: &str, from: u64, to: u64) -> Result<ProofView, ClientError> {
+    fn consistency(&self, log: &str, from: u64, to: u64) -> Result<Proof, ClientError> {
         Ok(self.queries()?.consistency(log, from, to)?)
     }
 

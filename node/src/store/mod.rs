@@ -40,7 +40,7 @@ use concord_protocol::entry::SignedEntry;
 use concord_protocol::merkle::{self, Hash, HashReader, MerkleError};
 use concord_protocol::origin::Origin;
 
-use keys::log_key;
+use keys::{log_item_key, log_key};
 
 /// The store format this code writes. A store of a newer format is refused;
 /// one of an older format is upgraded on open.
@@ -634,6 +634,30 @@ impl Store {
             Some(id) => self.checkpoint_by_id(id),
             None => Ok(None),
         }
+    }
+
+    /// The stored checkpoint of `origin` at tree size `size`, if any.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a read failure or a malformed note.
+    pub fn checkpoint_at(
+        &self,
+        origin: &Origin,
+        size: u64,
+    ) -> Result<Option<SignedCheckpoint>, StoreError> {
+        let Some(log_id) = self.log_id(origin) else {
+            return Ok(None);
+        };
+        let Some(raw) = self
+            .inner
+            .data
+            .get(log_item_key(keys::CHECKPOINT, log_id, size))?
+        else {
+            return Ok(None);
+        };
+        SignedCheckpoint::parse(&raw)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(format!("stored checkpoint {size} of {origin}: {e}")))
     }
 
     /// Every stored checkpoint of `origin`, oldest first, each with the size
