@@ -743,6 +743,23 @@ impl Roster {
         }
     }
 
+    /// The note keys (alg 0x01) of the participant with origin `origin`,
+    /// member or observer, that are not revoked: those that may sign what
+    /// is not bound to log indexes, a bundle's end line for one. Empty for
+    /// an unknown origin.
+    pub fn note_verifiers(&self, origin: &str) -> Vec<NoteVerifier> {
+        self.member_by_origin(origin)
+            .map(|member| {
+                member
+                    .keys
+                    .iter()
+                    .filter(|key| !key.revoked)
+                    .filter_map(|key| key.vkey.note_verifier())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Witness (cosignature/v1) keys of checkpoints of `log`: those of every
     /// participant but the log's own member, members and observers alike,
     /// each key that is not revoked, under the participant's origin, so
@@ -801,17 +818,10 @@ impl KeyLookup for Roster {
     /// before a rotation still verify. Empty for an unknown origin and for
     /// an observer's, which keeps no log.
     fn checkpoint_verifiers(&self, origin: &Origin) -> Vec<NoteVerifier> {
-        self.member_by_origin(origin.as_str())
-            .filter(|member| member.role == Role::Member)
-            .map(|member| {
-                member
-                    .keys
-                    .iter()
-                    .filter(|key| !key.revoked)
-                    .filter_map(|key| key.vkey.note_verifier())
-                    .collect()
-            })
-            .unwrap_or_default()
+        match self.member_by_origin(origin.as_str()) {
+            Some(member) if member.role == Role::Member => self.note_verifiers(origin.as_str()),
+            _ => Vec::new(),
+        }
     }
 
     /// [`Roster::witness_keys`] as cosignature verifiers.
