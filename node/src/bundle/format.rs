@@ -5,7 +5,7 @@ use concord_keys::roster::Roster;
 use concord_keys::vkey::parse_key_id;
 use concord_protocol::canonical;
 use concord_protocol::entry::{SignedEntry, WireEntry};
-use concord_protocol::equivocation::{EquivocationProof, KeyLookup};
+use concord_protocol::equivocation::EquivocationProof;
 use concord_protocol::origin::Origin;
 use ed25519_dalek::Signature;
 use serde::{Deserialize, Serialize};
