@@ -26,10 +26,14 @@ fn concord() -> Concord {
 
 /// Exit codes documented by `concord --help`.
 mod exit {
+    pub const OK: i32 = 0;
+    pub const USAGE: i32 = 2;
     pub const INVALID_INPUT: i32 = 3;
     pub const NOT_FOUND: i32 = 4;
     pub const UNAVAILABLE: i32 = 5;
+    pub const AUDIT_FINDINGS: i32 = 6;
     pub const STORAGE: i32 = 7;
+    pub const REFUSED: i32 = 8;
 }
 
 /// A record the node must refuse, and what the refusal must name.
@@ -161,6 +165,19 @@ fn publish_stdin(net: &Testnet, kind: &str, bytes: &[u8]) -> Run {
 /// Every bad input, from a file and on standard input, is refused through
 /// `path` with exit 3 naming the problem, and the logs are unchanged after
 /// each refusal.
+/// The message of the JSON error a `--json` command printed last on
+/// stderr.
+#[track_caller]
+fn error_message(run: &Run) -> String {
+    let line = run.stderr.lines().last().unwrap_or_default();
+    let error: Value = serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("stderr's last line is no JSON ({e}): {}", run.stderr));
+    error["error"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error message in {line}"))
+        .to_owned()
+}
+
 fn refuse_all(net: &Testnet, scratch: &Path, inputs: &[BadInput], path: &str) {
     let before = net.log_sizes(NODE);
     for (n, input) in inputs.iter().enumerate() {
@@ -177,7 +194,7 @@ fn refuse_all(net: &Testnet, scratch: &Path, inputs: &[BadInput], path: &str) {
                 run.stderr
             );
             assert!(
-                run.stderr.contains(&input.message),
+                error_message(&run).contains(&input.message),
                 "{path}: refusal of {} from {via} does not name {:?}:\n{}",
                 input.what,
                 input.message,
@@ -512,7 +529,9 @@ fn init_encrypts_keys_unless_told_otherwise_and_run_needs_the_passphrase() {
     let passphrase = "correct horse battery staple";
     let facts = init(&[("CONCORD_PASSPHRASE", passphrase)], &[]).ok();
     assert!(
-        facts.stdout.contains("\"verifier_key\""),
+        facts
+            .stdout
+            .contains("verifier key  pacific-alliance.concord/mx+"),
         "{}",
         facts.stdout
     );
@@ -657,9 +676,17 @@ fn check_queries(net: &Testnet, published: &[Published], path: &str) {
             decode_hash(show["leaf_hash"].as_str().expect("leaf_hash")),
             entry.leaf_hash
         );
-        let proof = q(&["proof", "inclusion", "--log", NODE, "--index", &index])
-            .ok()
-            .json();
+        let proof = q(&[
+            "proof",
+            "inclusion",
+            "--log",
+            NODE,
+            "--index",
+            &index,
+            "--json",
+        ])
+        .ok()
+        .json();
         let proof: Proof = serde_json::from_value(proof)
             .unwrap_or_else(|e| panic!("{path}: not a proof document (PROTOCOL.md §4.1): {e}"));
         let Proof::Inclusion {
@@ -687,6 +714,7 @@ fn check_queries(net: &Testnet, published: &[Published], path: &str) {
             &from.to_string(),
             "--to",
             &size.to_string(),
+            "--json",
         ])
         .ok()
         .json();
@@ -754,4 +782,127 @@ fn queries_of_a_directory_that_is_no_home_fail_and_create_nothing() {
             "{args:?}, a read, created {created:?} in a directory that is no home"
         );
     }
+}
+
+/// The JSON error a command printed on stderr with `--json`: its exit
+/// code, its name, a message naming `says`.
+#[track_caller]
+fn assert_json_error(run: &Run, code: i32, name: &str, says: &str) {
+    assert_eq!(run.code, Some(code), "{}\n{}", run.stdout, run.stderr);
+    let line = run.stderr.lines().last().unwrap_or_default();
+    let error: Value = serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("stderr's last line is no JSON ({e}): {}", run.stderr));
+    assert_eq!(error["error"]["exit"], code, "{line}");
+    assert_eq!(error["error"]["code"], name, "{line}");
+    let message = error_message(run);
+    assert!(message.contains(says), "{message:?} does not name {says:?}");
+}
+
+#[test]
+fn every_exit_code_of_the_help_table_is_what_commands_return() {
+    let help = Run::of({
+        let mut command = concord().command();
+        command.arg("--help");
+        command
+    })
+    .ok();
+    for entry in [
+        "0 ok",
+        "1 failure",
+        "2 usage",
+        "3 input refused",
+        "4 not found",
+        "5 node unreachable",
+        "6 audit findings",
+        "7 storage",
+        "8 refused",
+    ] {
+        assert!(help.stdout.contains(entry), "--help lacks {entry:?}");
+    }
+
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let mut net = Testnet::create(&concord(), &[NODE, "mx"], &["un1540:US"]);
+    let denial = write_temp(scratch.path(), "denial.json", &first_denial().bytes);
+    let with_json = |net: &Testnet, id: &str, args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.push("--json");
+        net.cli(id, all)
+    };
+
+    // 2: clap's refusal, as JSON too.
+    let usage = Run::of({
+        let mut command = concord().command();
+        command.args(["--json", "publsh"]);
+        command
+    });
+    assert_json_error(&usage, exit::USAGE, "usage", "publsh");
+    // 3: a kind that does not exist, with the kinds that do.
+    let kind = with_json(
+        &net,
+        NODE,
+        &[
+            "publish",
+            "denail",
+            "--file",
+            denial.to_str().expect("UTF-8"),
+        ],
+    );
+    assert_json_error(&kind, exit::INVALID_INPUT, "invalid_input", "denial.amend");
+    // 4: a home that is not there, an entry that is not there.
+    let missing = {
+        let mut command = concord().command();
+        command
+            .args(["status", "--json", "--home"])
+            .arg(scratch.path().join("no-such-home"));
+        Run::of(command)
+    };
+    assert_json_error(&missing, exit::NOT_FOUND, "not_found", "no-such-home");
+    let entry = with_json(&net, NODE, &["show", "--log", NODE, "--index", "9"]);
+    assert_json_error(&entry, exit::NOT_FOUND, "not_found", "no entry 9");
+    // 8: an observer publishing.
+    let observer = with_json(
+        &net,
+        "un1540",
+        &[
+            "publish",
+            "denial",
+            "--file",
+            denial.to_str().expect("UTF-8"),
+        ],
+    );
+    assert_json_error(&observer, exit::REFUSED, "refused", "observer");
+    // 6: a bundle with one entry line changed.
+    let published = publish_file(&net, "denial", &denial).ok();
+    assert_eq!(Published::parse(&published.json()).index, 0);
+    // 0, and `--json` on a command that printed only text before.
+    let checkpoint = with_json(&net, NODE, &["checkpoint"]);
+    assert_eq!(checkpoint.code, Some(exit::OK), "{}", checkpoint.stderr);
+    assert_eq!(checkpoint.json()["tree_size"], 1);
+    let bundle = scratch.path().join("cl.bundle");
+    net.cli(
+        NODE,
+        ["export".as_ref(), "--out".as_ref(), bundle.as_os_str()],
+    )
+    .ok();
+    let text = std::fs::read_to_string(&bundle).expect("bundle");
+    // Its checkpoint line taken out.
+    let tampered: String = text
+        .lines()
+        .filter(|line| !line.contains("\"type\":\"checkpoint\""))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert_ne!(tampered, text, "the bundle has a checkpoint line");
+    let bad = write_temp(scratch.path(), "bad.bundle", tampered.as_bytes());
+    let audit = {
+        let mut command = concord().command();
+        command.args(["audit", "--json", "--bundle"]).arg(&bad);
+        Run::of(command)
+    };
+    assert_eq!(audit.code, Some(exit::AUDIT_FINDINGS), "{}", audit.stderr);
+    // 5: an import while the node holds its store.
+    net.start(NODE);
+    let held = with_json(&net, NODE, &["import", bundle.to_str().expect("UTF-8")]);
+    assert_json_error(&held, exit::UNAVAILABLE, "unavailable", "");
+    net.stop(NODE);
+    // 7 is the full-disk test's (a_full_disk_is_a_clear_storage_error…).
 }

@@ -86,8 +86,10 @@ pub enum KeyFileError {
         "key file is stored in the clear ({KIND_INSECURE}) but a passphrase was given; refusing it in case it replaced an encrypted one"
     )]
     InsecureWithPassphrase,
-    #[error("passphrase is empty")]
-    EmptyPassphrase,
+    #[error(
+        "passphrase too weak: it has {chars} characters and {distinct} different ones; a new key file needs at least {MIN_PASSPHRASE_CHARS} characters with at least {MIN_PASSPHRASE_DISTINCT} different ones (several words are easiest)"
+    )]
+    WeakPassphrase { chars: usize, distinct: usize },
     #[error("kdf parameter {field} is {value}; it must be between {min} and {max}")]
     KdfOutOfRange {
         field: &'static str,
@@ -197,10 +199,36 @@ impl Default for KdfParams {
 /// A passphrase, wiped on drop and never printed.
 pub struct Passphrase(Zeroizing<String>);
 
+/// Fewest characters (Unicode scalar values) of a passphrase that seals a
+/// new key file: with Argon2id in front, 12 characters of a phrase are out
+/// of reach of a guessing attack on a stolen file, 1 or 6 are not.
+pub const MIN_PASSPHRASE_CHARS: usize = 12;
+/// Fewest different characters, which refuses `aaaaaaaaaaaa`.
+pub const MIN_PASSPHRASE_DISTINCT: usize = 5;
+
 impl Passphrase {
     /// Wraps the passphrase text (taken as UTF-8 bytes by Argon2id).
     pub fn new(passphrase: impl Into<String>) -> Self {
         Self(Zeroizing::new(passphrase.into()))
+    }
+
+    /// Whether this passphrase may seal a new key file. Opening an existing
+    /// one takes whatever passphrase sealed it.
+    ///
+    /// # Errors
+    /// [`KeyFileError::WeakPassphrase`] below [`MIN_PASSPHRASE_CHARS`]
+    /// characters or [`MIN_PASSPHRASE_DISTINCT`] different ones.
+    pub fn check_strength(&self) -> Result<(), KeyFileError> {
+        let chars = self.0.chars().count();
+        let distinct = self
+            .0
+            .chars()
+            .collect::<std::collections::HashSet<_>>()
+            .len();
+        if chars < MIN_PASSPHRASE_CHARS || distinct < MIN_PASSPHRASE_DISTINCT {
+            return Err(KeyFileError::WeakPassphrase { chars, distinct });
+        }
+        Ok(())
     }
 }
 
@@ -316,7 +344,7 @@ fn associated_data(id: &MemberId) -> Vec<u8> {
 /// are drawn from the operating system.
 ///
 /// # Errors
-/// [`KeyFileError::EmptyPassphrase`], [`KeyFileError::KdfOutOfRange`] for
+/// [`KeyFileError::WeakPassphrase`], [`KeyFileError::KdfOutOfRange`] for
 /// unusable parameters, [`KeyFileError::Randomness`] when the OS has no
 /// randomness, [`KeyFileError::Kdf`] when Argon2 cannot run (out of memory).
 pub fn seal(
@@ -333,9 +361,7 @@ pub fn seal(
             passphrase,
             params: kdf,
         } => {
-            if passphrase.0.is_empty() {
-                return Err(KeyFileError::EmptyPassphrase);
-            }
+            passphrase.check_strength()?;
             let mut salt = [0u8; SALT_LEN];
             let mut nonce = [0u8; NONCE_LEN];
             getrandom::fill(&mut salt)

@@ -264,18 +264,28 @@ fn open_errors() {
 #[test]
 fn seal_errors() {
     let mx = identity("mx-se", 3);
-    let empty = Passphrase::new("");
-    let result = keyfile::seal(
-        &mx,
-        Protection::Passphrase {
-            passphrase: &empty,
-            params: KDF,
-        },
-    );
-    assert!(
-        matches!(result, Err(KeyFileError::EmptyPassphrase)),
-        "{result:?}"
-    );
+    // Too short, too few different characters, or empty: refused, with
+    // what was counted (characters, not bytes: "ñandú" is 5).
+    for (weak, chars, distinct) in [
+        ("", 0, 0),
+        ("x", 1, 1),
+        ("ñandú ñandú", 11, 6),
+        ("aaaaaaaaaaaaaaaa", 16, 1),
+        ("abababababababab", 16, 2),
+    ] {
+        let result = keyfile::seal(
+            &mx,
+            Protection::Passphrase {
+                passphrase: &Passphrase::new(weak),
+                params: KDF,
+            },
+        );
+        assert!(
+            matches!(result, Err(KeyFileError::WeakPassphrase { chars: c, distinct: d }) if (c, d) == (chars, distinct)),
+            "{weak:?}: {result:?}"
+        );
+    }
+    assert!(Passphrase::new("ñandú ñandú ñ").check_strength().is_ok());
     let bad_kdf = KdfParams {
         m_cost_kib: 64,
         t_cost: 1,

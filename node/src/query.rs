@@ -592,8 +592,13 @@ pub fn parse_visibility(text: &str) -> Result<Visibility, QueryError> {
 /// # Errors
 /// [`QueryError::BadRequest`] for an unknown kind.
 pub fn parse_kind(text: &str) -> Result<Kind, QueryError> {
-    text.parse::<Kind>()
-        .map_err(|_| QueryError::BadRequest(format!("unknown record kind {text:?}")))
+    text.parse::<Kind>().map_err(|_| {
+        let kinds: Vec<&str> = Kind::ALL.iter().map(Kind::as_str).collect();
+        QueryError::BadRequest(format!(
+            "unknown record kind {text:?}; the kinds are {}",
+            kinds.join(", ")
+        ))
+    })
 }
 
 /// Inclusion proof of entry `index` in the tree of `size` (default: the

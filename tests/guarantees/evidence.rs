@@ -312,7 +312,7 @@ fn a_member_whose_own_log_is_quarantined_is_refused_when_it_publishes() {
             record.path.as_os_str(),
         ],
     );
-    publish.fails_with(1, "concord quarantine clear");
+    publish.fails_with(8, "concord quarantine clear");
     assert!(publish.stderr.contains("own log"), "{}", publish.stderr);
     assert_eq!(net.log_size("cl", "cl"), 2, "nothing was signed");
 }

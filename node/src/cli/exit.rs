@@ -27,9 +27,27 @@ pub const UNAVAILABLE: u8 = 5;
 pub const AUDIT_FINDINGS: u8 = 6;
 /// The disk refused a write; nothing unacknowledged may be relied on.
 pub const STORAGE: u8 = 7;
+/// A well-formed request the node's rules do not allow: an observer
+/// publishing, a missing or wrong API token, a quarantined own log.
+pub const REFUSED: u8 = 8;
+
+/// The stable name of an exit code, the `code` of a JSON error.
+pub fn name(code: u8) -> &'static str {
+    match code {
+        OK => "ok",
+        USAGE => "usage",
+        INVALID_INPUT => "invalid_input",
+        NOT_FOUND => "not_found",
+        UNAVAILABLE => "unavailable",
+        AUDIT_FINDINGS => "audit_findings",
+        STORAGE => "storage",
+        REFUSED => "refused",
+        _ => "failure",
+    }
+}
 
 /// The table `--help` prints.
-pub const HELP: &str = "Exit codes: 0 ok (also when the reader of the output closed it early, as `| head` does); 1 failure; 2 usage error; 3 input refused (malformed or invalid record, bad argument); 4 not found; 5 node unreachable or store in use; 6 audit findings; 7 storage failure (disk full or failing).";
+pub const HELP: &str = "Exit codes: 0 ok (also when the reader of the output closed it early, as `| head` does); 1 failure; 2 usage error; 3 input refused (malformed or invalid record, bad argument); 4 not found (a home, a log, an entry, a file); 5 node unreachable or store in use; 6 audit findings; 7 storage failure (disk full or failing); 8 refused by the node's rules (an observer publishing, a wrong API token, a quarantined own log). With --json, errors are one JSON line on stderr: {\"error\": {\"code\", \"exit\", \"message\"}}.";
 
 /// An error with the exit code it maps to.
 #[derive(Debug)]
@@ -71,6 +89,12 @@ fn anyhow_code(error: &anyhow::Error) -> u8 {
         query_code(query)
     } else if let Some(stdout) = error.downcast_ref::<StdoutError>() {
         stdout_code(stdout)
+    } else if error.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound)
+    }) {
+        // A home, config or roster file that is not there.
+        NOT_FOUND
     } else {
         FAILURE
     }
@@ -144,13 +168,14 @@ fn client_code(e: &ClientError) -> u8 {
         // 409 does.
         ClientError::Publish(PublishError::Rejected(Rejected::Ledger(
             LedgerError::Quarantined(_) | LedgerError::OwnLogQuarantined(_),
-        ))) => FAILURE,
-        ClientError::Publish(_) | ClientError::Observer(_) => INVALID_INPUT,
+        )))
+        | ClientError::Observer(_) => REFUSED,
+        ClientError::Publish(_) => INVALID_INPUT,
         ClientError::Refused { status, .. } => match status {
             400 | 413 | 422 => INVALID_INPUT,
             404 => NOT_FOUND,
             507 => STORAGE,
-            401 | 403 | 409 => FAILURE,
+            401 | 403 | 409 => REFUSED,
             _ => UNAVAILABLE,
         },
         ClientError::Unreachable(_) => UNAVAILABLE,

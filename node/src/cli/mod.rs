@@ -26,6 +26,10 @@ pub struct Cli {
     /// Log output format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
     pub log_format: LogFormat,
+    /// Print JSON instead of text, and errors as JSON on stderr
+    /// (`{"error": {"code", "exit", "message"}}`); every command takes it.
+    #[arg(long, global = true)]
+    pub json: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -41,13 +45,6 @@ pub struct HomeArg {
     /// The node's home directory.
     #[arg(long, env = "CONCORD_HOME")]
     pub home: PathBuf,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct JsonArg {
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,8 +166,6 @@ pub enum RosterCommand {
     Show {
         #[command(flatten)]
         home: HomeArg,
-        #[command(flatten)]
-        json: JsonArg,
     },
     /// Verify a signed roster file and install it as the next version.
     Install {
@@ -182,7 +177,11 @@ pub enum RosterCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct PublishArgs {
-    /// Record kind: denial, notice, consultation.request, consultation.reply, ...
+    /// Record kind: denial, notice, consultation.request,
+    /// consultation.reply, roster.update, key.rotate, key.revoke or
+    /// equivocation.proof; denial.amend and denial.revoke also have their
+    /// own commands, `amend` and `revoke`. The samples under
+    /// scenarios/records/ show each.
     pub kind: String,
     #[command(flatten)]
     pub home: HomeArg,
@@ -192,8 +191,6 @@ pub struct PublishArgs {
     /// public, federation, members, or bilateral:XX,YY.
     #[arg(long, default_value = "federation")]
     pub visibility: String,
-    #[command(flatten)]
-    pub json: JsonArg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -208,8 +205,6 @@ pub struct ChangeArgs {
     pub file: PathBuf,
     #[arg(long, default_value = "federation")]
     pub visibility: String,
-    #[command(flatten)]
-    pub json: JsonArg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -223,8 +218,6 @@ pub struct ListArgs {
     pub start: u64,
     #[arg(long, default_value_t = 100)]
     pub limit: u64,
-    #[command(flatten)]
-    pub json: JsonArg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -236,16 +229,12 @@ pub struct ShowArgs {
     pub log: String,
     #[arg(long)]
     pub index: u64,
-    #[command(flatten)]
-    pub json: JsonArg,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
     #[command(flatten)]
     pub home: HomeArg,
-    #[command(flatten)]
-    pub json: JsonArg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -295,8 +284,6 @@ pub struct PurgeArgs {
     /// through its API; a purge itself needs the node stopped).
     #[arg(long)]
     pub dry_run: bool,
-    #[command(flatten)]
-    pub json: JsonArg,
 }
 
 #[derive(Debug, Subcommand)]
@@ -332,9 +319,6 @@ pub struct TestnetArgs {
     /// Anti-entropy interval of every node, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub sync_interval_ms: u64,
-    /// Print the result as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -358,9 +342,6 @@ pub struct AuditArgs {
     /// signed records a node would refuse. `concord import` always does it.
     #[arg(long)]
     pub records: bool,
-    /// Print the report as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -383,9 +364,6 @@ pub struct ExportArgs {
     /// public payloads only.
     #[arg(long = "for")]
     pub audience: Option<String>,
-    /// Print the summary as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -408,9 +386,6 @@ pub struct ImportArgs {
     pub home: PathBuf,
     /// The bundle to import.
     pub bundle: PathBuf,
-    /// Print the summary as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Runs one parsed command.
@@ -418,25 +393,26 @@ pub struct ImportArgs {
 /// # Errors
 /// A [`CliError`] carrying the exit code.
 pub fn dispatch(cli: Cli) -> CliResult {
+    let json = cli.json;
     match cli.command {
-        Command::Init(args) => commands::init::init(&args),
+        Command::Init(args) => commands::init::init(&args, json),
         Command::Testnet {
             command: TestnetCommand::Create(args),
-        } => commands::init::testnet(&args),
-        Command::Roster { command } => commands::roster::run(command),
+        } => commands::init::testnet(&args, json),
+        Command::Roster { command } => commands::roster::run(command, json),
         Command::Run(home) => commands::run::run(&home.home),
-        Command::Publish(args) => commands::publish::publish(&args),
-        Command::Amend(args) => commands::publish::change(&args, "denial.amend"),
-        Command::Revoke(args) => commands::publish::change(&args, "denial.revoke"),
-        Command::List(args) => commands::read::list(&args),
-        Command::Show(args) => commands::read::show(&args),
-        Command::Status(args) => commands::read::status(&args),
-        Command::Checkpoint(args) => commands::read::checkpoint(&args),
-        Command::Proof { command } => commands::read::proof(command),
-        Command::Audit(args) => commands::audit::audit(&args),
-        Command::Export(args) => commands::bundle::export(&args),
-        Command::Import(args) => commands::bundle::import(&args),
-        Command::Purge(args) => commands::purge::purge(&args),
+        Command::Publish(args) => commands::publish::publish(&args, json),
+        Command::Amend(args) => commands::publish::change(&args, "denial.amend", json),
+        Command::Revoke(args) => commands::publish::change(&args, "denial.revoke", json),
+        Command::List(args) => commands::read::list(&args, json),
+        Command::Show(args) => commands::read::show(&args, json),
+        Command::Status(args) => commands::read::status(&args, json),
+        Command::Checkpoint(args) => commands::read::checkpoint(&args, json),
+        Command::Proof { command } => commands::read::proof(command, json),
+        Command::Audit(args) => commands::audit::audit(&args, json),
+        Command::Export(args) => commands::bundle::export(&args, json),
+        Command::Import(args) => commands::bundle::import(&args, json),
+        Command::Purge(args) => commands::purge::purge(&args, json),
         Command::Quarantine {
             command:
                 QuarantineCommand::Clear {
@@ -445,14 +421,17 @@ pub fn dispatch(cli: Cli) -> CliResult {
                     operator,
                     reason,
                 },
-        } => commands::quarantine::clear(&home.home, &log, &operator, &reason),
+        } => commands::quarantine::clear(&home.home, &log, &operator, &reason, json),
         Command::Demo(args) => commands::demo::demo(&args),
     }
 }
 
 /// Sets up logging and runs the command line, returning the exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CONCORD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p=warn"));
     let builder = tracing_subscriber::fmt()
@@ -462,12 +441,42 @@ pub fn main() -> ExitCode {
         LogFormat::Json => builder.json().init(),
         LogFormat::Human => builder.init(),
     }
+    let json = cli.json;
     match dispatch(cli) {
         Ok(()) => ExitCode::from(exit::OK),
         Err(e) if e.is_stdout_closed() => ExitCode::from(exit::OK),
         Err(e) => {
-            eprintln!("error: {:#}", e.error);
+            report_error(e.code, &format!("{:#}", e.error), json);
             ExitCode::from(e.code)
         }
+    }
+}
+
+/// Clap's own outcome: help and version on stdout (exit 0), a wrong
+/// command line as an error (exit 2), in JSON when `--json` was asked for.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    if !e.use_stderr() {
+        let _ = e.print();
+        return ExitCode::from(exit::OK);
+    }
+    let json = std::env::args_os().any(|a| a == "--json");
+    if json {
+        report_error(exit::USAGE, e.render().to_string().trim_end(), true);
+    } else {
+        let _ = e.print();
+    }
+    ExitCode::from(exit::USAGE)
+}
+
+/// An error on stderr: `error: …`, or with `--json` one line
+/// `{"error":{"code":…,"exit":…,"message":…}}` (README, exit codes).
+fn report_error(code: u8, message: &str, json: bool) {
+    if json {
+        let error = serde_json::json!({
+            "error": { "code": exit::name(code), "exit": code, "message": message }
+        });
+        eprintln!("{error}");
+    } else {
+        eprintln!("error: {message}");
     }
 }

@@ -14,9 +14,9 @@ use super::print_json;
 /// # Errors
 /// Exit 6 after printing the report when there are findings; exit 5 when
 /// the node cannot be reached; exit 3 for an unreadable roster or bundle.
-pub fn audit(args: &AuditArgs) -> CliResult {
+pub fn audit(args: &AuditArgs, json: bool) -> CliResult {
     crate::cli::heap::keep_free_top();
-    let progress = Progress::new(!args.json);
+    let progress = Progress::new(!json);
     let report = match (&args.bundle, &args.home) {
         (Some(bundle), home) => {
             let pinned = match (&args.roster, home) {
@@ -46,7 +46,7 @@ pub fn audit(args: &AuditArgs) -> CliResult {
         }
     };
     progress.finish();
-    if args.json {
+    if json {
         print_json(&report)?;
     } else {
         print_report(&report)?;

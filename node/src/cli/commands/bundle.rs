@@ -17,7 +17,7 @@ use super::print_json;
 /// # Errors
 /// Exit 3 for a bad argument or an existing output file; exit 5 when the
 /// node cannot be reached; exit 7 when the bundle cannot be written.
-pub fn export(args: &ExportArgs) -> CliResult {
+pub fn export(args: &ExportArgs, json: bool) -> CliResult {
     let request = ExportRequest {
         logs: args.log.clone(),
         headers_only: args.headers_only,
@@ -26,7 +26,7 @@ pub fn export(args: &ExportArgs) -> CliResult {
     let summary = connect_for_audit(&Home::new(&args.home))?
         .client()
         .export(&request, &args.out)?;
-    if args.json {
+    if json {
         print_json(&summary)?;
         return Ok(());
     }
@@ -53,14 +53,14 @@ pub fn export(args: &ExportArgs) -> CliResult {
 /// Exit 6 with nothing stored when the bundle has other findings; exit 6
 /// after storing when it proves an equivocation or its entries conflict with
 /// the store; exit 5 when the node holds the store.
-pub fn import(args: &ImportArgs) -> CliResult {
+pub fn import(args: &ImportArgs, json: bool) -> CliResult {
     crate::cli::heap::keep_free_top();
     let home = Home::new(&args.home);
     let config = home.config()?;
     let roster = home.roster()?;
     let own = Origin::for_member(&config.federation, &config.id).map_err(CliError::input)?;
     let store = audit::open_stopped(&home.db_path())?;
-    let progress = Progress::new(!args.json);
+    let progress = Progress::new(!json);
     // One clock reading for the audit and the import: an entry the audit
     // passed is not refused halfway for a time that became ahead.
     let now = crate::clock::now();
@@ -77,7 +77,7 @@ pub fn import(args: &ImportArgs) -> CliResult {
     // A sound bundle that carries a proof is imported: the proof is what
     // this node must keep.
     if !audited.report.findings.iter().all(Finding::is_evidence) {
-        if args.json {
+        if json {
             print_json(&audited.report)?;
         } else {
             for finding in &audited.report.findings {
@@ -101,7 +101,7 @@ pub fn import(args: &ImportArgs) -> CliResult {
         ));
     }
     let summary = bundle::import(&store, &roster, &own, &args.bundle, now)?;
-    if args.json {
+    if json {
         print_json(&summary)?;
     } else {
         outln!("imported {}", args.bundle.display())?;

@@ -13,14 +13,18 @@ use super::print_json;
 /// # Errors
 /// Bad arguments, no passphrase without `--insecure-demo-keys`, or an
 /// existing home (exit 3); files that cannot be written (exit 1).
-pub fn init(args: &InitArgs) -> CliResult {
+pub fn init(args: &InitArgs, json: bool) -> CliResult {
     let passphrase = std::env::var(PASSPHRASE_ENV).ok().map(Passphrase::new);
     let protection = match (&passphrase, args.insecure_demo_keys) {
         (_, true) => Protection::InsecurePlaintext,
-        (Some(p), false) => Protection::Passphrase {
-            passphrase: p,
-            params: KdfParams::PRODUCTION,
-        },
+        (Some(p), false) => {
+            // Before anything is written: a refused init leaves no home.
+            p.check_strength().map_err(CliError::input)?;
+            Protection::Passphrase {
+                passphrase: p,
+                params: KdfParams::PRODUCTION,
+            }
+        }
         (None, false) => {
             return Err(CliError::input(format!(
                 "set {PASSPHRASE_ENV} to encrypt the key file, or pass --insecure-demo-keys for a throwaway demo"
@@ -38,9 +42,21 @@ pub fn init(args: &InitArgs) -> CliResult {
         sync: SyncConfig::default(),
     };
     let (facts, member) = testnet::init(&spec, protection)?;
-    print_json(&facts)?;
+    if json {
+        print_json(&serde_json::json!({ "home": facts, "roster_entry": member }))?;
+        return Ok(());
+    }
+    outln!("created the home of {} in {}", facts.id, facts.home)?;
+    outln!("  origin        {}", facts.origin)?;
+    outln!("  verifier key  {}", facts.verifier_key)?;
+    outln!("  witness key   {}", facts.witness_key)?;
+    outln!("  peer id       {}", facts.peer_id)?;
+    outln!("  listens on    {}", facts.addrs.join(" "))?;
+    outln!("  API           {}", facts.api)?;
     let member_json = serde_json::to_string_pretty(&member).expect("a member serialises");
-    outln!("roster entry for this agency:\n{member_json}")?;
+    outln!(
+        "roster entry for this agency (send it to whoever assembles the roster):\n{member_json}"
+    )?;
     Ok(())
 }
 
@@ -59,10 +75,10 @@ impl From<&TestnetArgs> for Plan {
 /// # Errors
 /// Bad ids or countries, or an existing home (exit 3); files that cannot
 /// be written (exit 1).
-pub fn testnet(args: &TestnetArgs) -> CliResult {
+pub fn testnet(args: &TestnetArgs, json: bool) -> CliResult {
     let homes = testnet::build(&Plan::from(args))?;
     let listing: Vec<InitFacts> = homes.iter().map(testnet::NewHomeView::facts).collect();
-    if args.json {
+    if json {
         print_json(&listing)?;
         return Ok(());
     }

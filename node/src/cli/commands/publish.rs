@@ -10,21 +10,21 @@ use crate::stdout::StdoutError;
 use super::{print_json, read_input};
 
 /// # Errors
-/// Exit 3 for a record refused as input; exit 1 when the own log is
+/// Exit 3 for a record refused as input; exit 8 when the own log is
 /// quarantined (the running node's API answers 409
 /// `own_log_quarantined`), with what the operator must do; exit 5 when
 /// the node cannot be reached; exit 7 when the disk refused the write.
-pub fn publish(args: &PublishArgs) -> CliResult {
+pub fn publish(args: &PublishArgs, json: bool) -> CliResult {
     let body = read_input(&args.file)?;
     let submission = Submission::parse(&args.kind, &args.visibility, None, body)?;
-    send(&args.home.home, submission, args.json.json)
+    send(&args.home.home, submission, json)
 }
 
 /// An amendment or revocation of denial `--index` of the own log.
-pub fn change(args: &ChangeArgs, kind: &str) -> CliResult {
+pub fn change(args: &ChangeArgs, kind: &str, json: bool) -> CliResult {
     let body = read_input(&args.file)?;
     let submission = Submission::parse(kind, &args.visibility, Some(args.index), body)?;
-    send(&args.home.home, submission, args.json.json)
+    send(&args.home.home, submission, json)
 }
 
 fn send(home: &std::path::Path, submission: Submission<'_>, json: bool) -> CliResult {

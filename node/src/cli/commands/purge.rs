@@ -13,7 +13,7 @@ use super::print_json;
 /// # Errors
 /// Exit 5 when a purge (not a dry run) finds the node running, or the node
 /// cannot be reached.
-pub fn purge(args: &PurgeArgs) -> CliResult {
+pub fn purge(args: &PurgeArgs, json: bool) -> CliResult {
     let home = Home::new(&args.home.home);
     let connection = connect(&home)?;
     // Purging writes payloads away: by hand only while nothing else writes
@@ -39,7 +39,7 @@ pub fn purge(args: &PurgeArgs) -> CliResult {
         }
         _ => 0,
     };
-    if args.json.json {
+    if json {
         print_json(
             &serde_json::json!({ "expired_denials": expired, "payloads_purged": purged, "dry_run": args.dry_run }),
         )?;

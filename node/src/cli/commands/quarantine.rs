@@ -8,7 +8,9 @@ use crate::cli::exit::{CliError, CliResult, NOT_FOUND};
 use crate::home::Home;
 use crate::query::{ClearRequest, resolve_log};
 
-pub fn clear(dir: &Path, log: &str, operator: &str, reason: &str) -> CliResult {
+use super::print_json;
+
+pub fn clear(dir: &Path, log: &str, operator: &str, reason: &str, json: bool) -> CliResult {
     let home = Home::new(dir);
     let origin = resolve_log(&home.roster()?, log)?;
     let request = ClearRequest {
@@ -16,7 +18,13 @@ pub fn clear(dir: &Path, log: &str, operator: &str, reason: &str) -> CliResult {
         reason: reason.into(),
     };
     if connect(&home)?.client().clear_quarantine(log, &request)? {
-        outln!("quarantine of {origin} lifted by {operator}")?;
+        if json {
+            print_json(&serde_json::json!({
+                "cleared": { "origin": origin, "operator": operator, "reason": reason }
+            }))?;
+        } else {
+            outln!("quarantine of {origin} lifted by {operator}")?;
+        }
         Ok(())
     } else {
         Err(CliError::new(

@@ -8,9 +8,13 @@ use crate::cli::exit::CliResult;
 use crate::cli::{CheckpointArgs, ListArgs, ProofCommand, ShowArgs, StatusArgs};
 use crate::home::Home;
 
-use super::print_json;
+use concord_protocol::checkpoint::SignedCheckpoint;
+use concord_protocol::proof::Proof;
 
-pub fn list(args: &ListArgs) -> CliResult {
+use super::print_json;
+use crate::stdout::StdoutError;
+
+pub fn list(args: &ListArgs, json: bool) -> CliResult {
     let home = Home::new(&args.home.home);
     let roster = home.roster()?;
     let logs: Vec<String> = match &args.log {
@@ -27,7 +31,7 @@ pub fn list(args: &ListArgs) -> CliResult {
     for log in &logs {
         lines.extend(connection.client().entries(log, args.start, args.limit)?);
     }
-    if args.json.json {
+    if json {
         print_json(&lines)?;
     } else {
         for line in &lines {
@@ -47,10 +51,10 @@ pub fn list(args: &ListArgs) -> CliResult {
     Ok(())
 }
 
-pub fn show(args: &ShowArgs) -> CliResult {
+pub fn show(args: &ShowArgs, json: bool) -> CliResult {
     let connection = connect(&Home::new(&args.home.home))?;
     let view = connection.client().entry(&args.log, args.index)?;
-    if args.json.json {
+    if json {
         print_json(&view)?;
         return Ok(());
     }
@@ -79,10 +83,10 @@ pub fn show(args: &ShowArgs) -> CliResult {
     Ok(())
 }
 
-pub fn status(args: &StatusArgs) -> CliResult {
+pub fn status(args: &StatusArgs, json: bool) -> CliResult {
     let connection = connect(&Home::new(&args.home.home))?;
     let view = connection.client().status()?;
-    if args.json.json {
+    if json {
         print_json(&view)?;
         return Ok(());
     }
@@ -131,7 +135,7 @@ pub fn status(args: &StatusArgs) -> CliResult {
     Ok(())
 }
 
-pub fn checkpoint(args: &CheckpointArgs) -> CliResult {
+pub fn checkpoint(args: &CheckpointArgs, json: bool) -> CliResult {
     let home = Home::new(&args.home.home);
     let log = match &args.log {
         Some(log) => log.clone(),
@@ -139,11 +143,23 @@ pub fn checkpoint(args: &CheckpointArgs) -> CliResult {
     };
     let connection = connect(&home)?;
     let note = connection.client().checkpoint(&log)?;
-    out!("{}", String::from_utf8_lossy(&note))?;
+    let text = String::from_utf8_lossy(&note);
+    if json {
+        // The note whole, exactly the signed text, and what it states.
+        let parsed = SignedCheckpoint::parse(&note).ok();
+        print_json(&serde_json::json!({
+            "origin": parsed.as_ref().map(|c| c.checkpoint.origin.as_str()),
+            "tree_size": parsed.as_ref().map(|c| c.checkpoint.size),
+            "root": parsed.as_ref().map(|c| hex::encode(c.checkpoint.root)),
+            "note": text,
+        }))?;
+    } else {
+        out!("{text}")?;
+    }
     Ok(())
 }
 
-pub fn proof(command: ProofCommand) -> CliResult {
+pub fn proof(command: ProofCommand, json: bool) -> CliResult {
     let view = match &command {
         ProofCommand::Inclusion {
             home,
@@ -162,6 +178,51 @@ pub fn proof(command: ProofCommand) -> CliResult {
             .client()
             .consistency(log, *from, *to)?,
     };
-    print_json(&view)?;
+    if json {
+        print_json(&view)?;
+    } else {
+        print_proof(&view)?;
+    }
     Ok(())
+}
+
+/// A proof for a person: what it proves, against which checkpoint, and
+/// the hashes; `--json` gives the document a program checks.
+fn print_proof(proof: &Proof) -> Result<(), StdoutError> {
+    let (hashes, checkpoint) = match proof {
+        Proof::Inclusion {
+            origin,
+            index,
+            leaf_hash,
+            tree_size,
+            root,
+            hashes,
+            checkpoint,
+        } => {
+            outln!("inclusion of entry {index} of {origin} (leaf {leaf_hash})")?;
+            outln!("in the tree of {tree_size} entries with root {root}")?;
+            (hashes, checkpoint)
+        }
+        Proof::Consistency {
+            origin,
+            old_size,
+            old_root,
+            tree_size,
+            root,
+            hashes,
+            checkpoint,
+        } => {
+            outln!("consistency of {origin}: the tree of {old_size} entries (root {old_root})")?;
+            outln!("is a prefix of the tree of {tree_size} entries (root {root})")?;
+            (hashes, checkpoint)
+        }
+    };
+    outln!("{} hashes (RFC 9162):", hashes.len())?;
+    for hash in hashes {
+        outln!("  {hash}")?;
+    }
+    match checkpoint {
+        Some(note) => outln!("signed checkpoint of that tree:\n{note}"),
+        None => outln!("this node holds no signed checkpoint of that tree size"),
+    }
 }

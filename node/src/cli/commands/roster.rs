@@ -8,11 +8,11 @@ use crate::home::Home;
 
 use super::print_json;
 
-pub fn run(command: RosterCommand) -> CliResult {
+pub fn run(command: RosterCommand, json: bool) -> CliResult {
     match command {
-        RosterCommand::Show { home, json } => {
+        RosterCommand::Show { home } => {
             let roster = Home::new(&home.home).roster()?;
-            if json.json {
+            if json {
                 print_json(&crate::query::roster(&roster))?;
                 return Ok(());
             }
@@ -51,11 +51,17 @@ pub fn run(command: RosterCommand) -> CliResult {
             let roster = Home::new(&home.home)
                 .install_roster(&bytes)
                 .map_err(|e| CliError::new(INVALID_INPUT, e))?;
-            outln!(
-                "installed roster version {} of {}",
-                roster.version,
-                roster.federation
-            )?;
+            if json {
+                print_json(&serde_json::json!({
+                    "installed": { "federation": roster.federation, "version": roster.version }
+                }))?;
+            } else {
+                outln!(
+                    "installed roster version {} of {}",
+                    roster.version,
+                    roster.federation
+                )?;
+            }
             Ok(())
         }
     }
