@@ -1,4 +1,4 @@
-//! Whether this member may sign on its own log (PROTOCOL.md §5,
+//! Whether this member may sign on its own log (PROTOCOL.md §8,
 //! "Confirming the own log").
 //!
 //! A store restored from a backup lacks the entries signed after the

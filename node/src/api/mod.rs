@@ -15,7 +15,7 @@
 //! |---|---|---|---|
 //! | GET  | /v1/health | liveness | here |
 //! | GET  | /v1/status | node, peers, every log with checkpoint, witnesses, lag | [`federation`] |
-//! | POST | /v1/records/{kind}?visibility=..&refers_to=N | publish (durable before 201) | [`records`] |
+//! | POST | /v1/records/{kind}?visibility=..&refers_to=N | publish (durable before 201; 503 `own_log_unconfirmed` until a peer confirmed the own log, [`crate::own_log`]) | [`records`] |
 //! | GET  | /v1/logs/{log}/entries?start=&limit= | entry summaries | [`logs`] |
 //! | GET  | /v1/logs/{log}/entries/{index} | one entry, header bytes verbatim | [`logs`] |
 //! | GET  | /v1/logs/{log}/checkpoint | latest signed checkpoint note (text/plain) | [`logs`] |
