@@ -136,6 +136,17 @@ impl std::fmt::Display for Unconfirmed {
 
 impl std::error::Error for Unconfirmed {}
 
+/// What confirms the own log of `me` without asking a peer, if anything.
+fn preset(roster: &Roster, me: &str, risk: ForkRisk) -> Option<Basis> {
+    if roster.members.iter().all(|m| m.id.as_str() == me) {
+        Some(Basis::Alone)
+    } else if risk == ForkRisk::Accepted {
+        Some(Basis::AcceptedRisk)
+    } else {
+        None
+    }
+}
+
 /// The own log's confirmation, shared by the writer, the anti-entropy task
 /// and the API; cheap to clone.
 #[derive(Debug, Clone)]
@@ -161,24 +172,16 @@ struct Knowledge {
 impl OwnLog {
     /// The own log `origin` of member `me` in a running node.
     pub fn running(origin: Origin, roster: &Roster, me: &str, risk: ForkRisk) -> Self {
-        Self::new(origin, roster, me, risk, true)
+        Self::new(origin, preset(roster, me, risk), true)
     }
 
     /// The own log of a stopped node's store, written by the command line:
     /// no peer can be asked.
     pub fn stopped(origin: Origin, roster: &Roster, me: &str, risk: ForkRisk) -> Self {
-        Self::new(origin, roster, me, risk, false)
+        Self::new(origin, preset(roster, me, risk), false)
     }
 
-    fn new(origin: Origin, roster: &Roster, me: &str, risk: ForkRisk, running: bool) -> Self {
-        let alone = roster.members.iter().all(|m| m.id.as_str() == me);
-        let preset = if alone {
-            Some(Basis::Alone)
-        } else if risk == ForkRisk::Accepted {
-            Some(Basis::AcceptedRisk)
-        } else {
-            None
-        };
+    fn new(origin: Origin, preset: Option<Basis>, running: bool) -> Self {
         Self {
             origin,
             knowledge: Arc::new(Mutex::new(Knowledge {
@@ -275,5 +278,76 @@ impl OwnLog {
             OwnLogState::Confirmed { .. } => Ok(()),
             state => Err(Unconfirmed(state)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the anti-entropy task tells the state.
+    enum Heard {
+        Holds(u64),
+        Answered,
+        Contradicted(u64),
+    }
+
+    /// The state of a log started with `preset`, in a running node or not,
+    /// after `heard`, for a store of `size` entries.
+    fn check(
+        preset: Option<Basis>,
+        running: bool,
+        heard: &[Heard],
+        size: u64,
+        expected: OwnLogState,
+    ) {
+        let origin = Origin::new("pacific-alliance.concord/cl").expect("an origin");
+        let own_log = OwnLog::new(origin, preset, running);
+        for event in heard {
+            match event {
+                Heard::Holds(size) => own_log.peer_holds(*size),
+                Heard::Answered => own_log.peer_answered(),
+                Heard::Contradicted(size) => own_log.contradicted(*size),
+            }
+        }
+        assert_eq!(own_log.state(size), expected);
+    }
+
+    #[test]
+    fn the_own_log_is_confirmed_only_once_the_store_holds_what_peers_hold() {
+        use Heard::{Answered, Contradicted, Holds};
+        use OwnLogState::{AwaitingPeers, Confirmed, Forked, NotRunning, Recovering};
+        let by = |by| Confirmed { by, size: 3 };
+        check(None, true, &[], 3, AwaitingPeers { size: 3 });
+        check(None, false, &[], 3, NotRunning { size: 3 });
+        // A checkpoint seen by gossip is no answer.
+        check(None, true, &[Holds(2)], 3, AwaitingPeers { size: 3 });
+        check(None, true, &[Answered], 3, by(Basis::Peers));
+        check(None, true, &[Holds(3), Answered], 3, by(Basis::Peers));
+        let recovering = Recovering {
+            size: 3,
+            peers_hold: 5,
+        };
+        check(None, true, &[Holds(5), Answered], 3, recovering.clone());
+        check(Some(Basis::Alone), false, &[], 3, by(Basis::Alone));
+        check(
+            Some(Basis::AcceptedRisk),
+            true,
+            &[],
+            3,
+            by(Basis::AcceptedRisk),
+        );
+        // Even with the risk accepted, what a peer holds is recovered first.
+        check(Some(Basis::AcceptedRisk), true, &[Holds(5)], 3, recovering);
+        // A contradiction stays, whatever is heard after it.
+        let forked = Forked { size: 3, at: 2 };
+        check(None, true, &[Contradicted(2), Answered], 3, forked.clone());
+        check(
+            Some(Basis::AcceptedRisk),
+            true,
+            &[Contradicted(2), Contradicted(3)],
+            3,
+            forked,
+        );
     }
 }
