@@ -804,7 +804,7 @@ async fn anti_entropy_loop(
                 Hint::CatchUp { peer, origin, from } => catch_up(&core, peer, &origin, from).await,
                 Hint::Diverged { peer, origin, size } => find_divergence(&core, peer, &origin, size).await,
                 Hint::Payload { peer, origin, index } => fetch_payload(&core, peer, &origin, index).await,
-                Hint::Confirm { peer } => sync_with(&core, peer).await,
+                Hint::Confirm { peer } => confirm_with(&core, peer).await,
             },
             _ = ticker.tick() => {
                 anti_entropy_round(&core, round).await;
@@ -846,6 +846,15 @@ async fn anti_entropy_round(core: &Core, round: u64) {
     peers.truncate(ANTI_ENTROPY_FANOUT);
     for peer in peers {
         sync_with(core, peer.peer).await;
+    }
+}
+
+/// Syncs with `peer`, which just connected, if the own log still awaits a
+/// peer's answer. One answer is enough: peers that connected meanwhile wait
+/// for the rounds, so a start among many peers costs one sync, not one each.
+async fn confirm_with(core: &Core, peer: PeerId) {
+    if core.own_log.as_ref().is_some_and(OwnLog::awaits_peers) {
+        sync_with(core, peer).await;
     }
 }
 

@@ -130,6 +130,8 @@ fn a_restored_node_whose_peers_are_down_refuses_to_publish_until_one_answers() {
     }
 
     // On a stopped node the command line cannot ask the peers either.
+    let status = net.cli("cl", ["status", "--json"]).ok().json();
+    assert_eq!(status["own_log"]["state"], "not_running", "{status:#}");
     let file = net.root().join("cl-denial-3.json");
     std::fs::write(&file, denial(3)).expect("write a record");
     let publish = [
