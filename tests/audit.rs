@@ -426,10 +426,22 @@ fn populated() -> (Testnet, PathBuf) {
         .iter()
         .find(|r| r.kind == "notice")
         .expect("a notice");
+    // Written into mx's stopped store, with no peer running to confirm
+    // its log with: the operator accepts the risk.
     for record in denials.chain([notice]) {
         let file = net.root().join(&record.name);
         std::fs::write(&file, record.stated_by("MX")).expect("write");
-        cli(&["publish", record.kind, "--file", path(&file)], &home).ok();
+        cli(
+            &[
+                "publish",
+                record.kind,
+                "--file",
+                path(&file),
+                "--accept-fork-risk",
+            ],
+            &home,
+        )
+        .ok();
     }
     let denial: serde_json::Value =
         serde_json::from_slice(&samples[0].stated_by("MX")).expect("json");
@@ -439,10 +451,32 @@ fn populated() -> (Testnet, PathBuf) {
         serde_json::json!({"reason": "end user renamed", "denial": denial}).to_string(),
     )
     .expect("write");
-    cli(&["amend", "--index", "0", "--file", path(&amend)], &home).ok();
+    cli(
+        &[
+            "amend",
+            "--index",
+            "0",
+            "--file",
+            path(&amend),
+            "--accept-fork-risk",
+        ],
+        &home,
+    )
+    .ok();
     let revoke = net.root().join("revoke.json");
     std::fs::write(&revoke, r#"{"reason":"appeal upheld","date":"2026-05-04"}"#).expect("write");
-    cli(&["revoke", "--index", "1", "--file", path(&revoke)], &home).ok();
+    cli(
+        &[
+            "revoke",
+            "--index",
+            "1",
+            "--file",
+            path(&revoke),
+            "--accept-fork-risk",
+        ],
+        &home,
+    )
+    .ok();
     (net, home)
 }
 

@@ -144,10 +144,12 @@ fn write_temp(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
+/// `concord publish` on `NODE`; with its node stopped, or running while
+/// its peer never runs, nothing confirms its log: the risk is accepted.
 fn publish_file(net: &Testnet, kind: &str, file: &Path) -> Run {
     let mut command = net.concord().command();
     command
-        .args(["publish", kind, "--json", "--file"])
+        .args(["publish", kind, "--json", "--accept-fork-risk", "--file"])
         .arg(file)
         .arg("--home")
         .arg(net.home(NODE));
@@ -223,7 +225,7 @@ fn publish_refuses_bad_records_through_store_and_api_and_changes_nothing() {
     refuse_all(&net, scratch.path(), &inputs, "node stopped");
 
     // Node running: the command goes through the API.
-    net.start(NODE);
+    net.start_with(NODE, &NodeOptions::accepting_fork_risk());
     let api = net.api(NODE);
     refuse_all(&net, scratch.path(), &inputs, "node running");
 

@@ -24,7 +24,7 @@ use concord_protocol::entry::Visibility;
 use concord_protocol::merkle::{Hash, RootBuilder};
 use concord_protocol::record::{Country, Kind, Record};
 use concord_scenarios::api::{Api, PublishError, Published, Reply, decode_hash};
-use concord_scenarios::process::{Concord, Process, Run};
+use concord_scenarios::process::{Concord, NodeOptions, Process, Run};
 use concord_scenarios::records::{self, SampleRecord};
 use concord_scenarios::rng::Rng;
 use concord_scenarios::testnet::Testnet;
@@ -203,7 +203,10 @@ fn acknowledged_entries_survive_sigkill_at_random_moments() {
     let api = net.api(NODE);
     let mut acked: Vec<Published> = Vec::new();
     let mut size = 0;
-    net.start(NODE);
+    // mx and pe never run: the node publishes with nothing to confirm its
+    // log with, its operator accepting the risk.
+    let alone = NodeOptions::accepting_fork_risk();
+    net.start_with(NODE, &alone);
     for round in 0..ROUNDS {
         let burst = Burst::start(&api, &records, THREADS, &mut rng);
         // A random moment: after a random number of acknowledgements, with
@@ -225,7 +228,7 @@ fn acknowledged_entries_survive_sigkill_at_random_moments() {
         assert_audit_clean(net.concord(), &net.home(NODE), &format!("round {round}"));
 
         // The restarted node holds everything acknowledged, in all rounds.
-        net.start(NODE);
+        net.start_with(NODE, &alone);
         let restarted = check_acknowledged(&api, &acked);
         assert!(restarted >= size, "round {round}: the log shrank");
         size = restarted;

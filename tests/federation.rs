@@ -30,7 +30,7 @@ use concord_protocol::origin::Origin;
 use concord_protocol::record::{Country, Kind, Record};
 use concord_protocol::wire::{Gossip, MAX_RANGE_ENTRIES, SyncRequest, SyncResponse};
 use concord_scenarios::api::PublishError;
-use concord_scenarios::process::{Concord, Run};
+use concord_scenarios::process::{Concord, NodeOptions, Run};
 use concord_scenarios::records;
 use concord_scenarios::testnet::{Testnet, TestnetSpec};
 use concord_scenarios::wait::wait_until;
@@ -422,7 +422,8 @@ fn outsiders_forged_entries_and_observers_are_refused() {
 #[test]
 fn a_bilateral_payload_is_served_only_to_its_two_states() {
     let mut net = federation(&["cl", "mx", "pe"], &["un1540:US"]);
-    net.start("mx");
+    // mx's peers never run (readers below only borrow their identities).
+    net.start_with("mx", &NodeOptions::accepting_fork_risk());
     let roster = roster_of(&net, "mx");
     let body = &sample_bodies("MX")[0];
     net.api("mx")
@@ -543,6 +544,7 @@ fn a_member_that_rewrites_its_history_is_detected_by_every_other_node() {
             [
                 "publish".as_ref(),
                 "denial".as_ref(),
+                "--accept-fork-risk".as_ref(),
                 "--file".as_ref(),
                 file.as_os_str(),
             ],

@@ -86,6 +86,7 @@ fn start(net: &mut Testnet, id: &str) {
                 "CONCORD_LOG".into(),
                 "info,concord_node::replicate=debug,libp2p=warn".into(),
             )],
+            ..NodeOptions::default()
         },
     );
 }

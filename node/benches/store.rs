@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use concord_node::home::Home;
+use concord_node::own_log::{ForkRisk, OwnLog};
 use concord_node::publish::{self, OwnEntry, Writer};
 use concord_node::replicate::CATCH_UP_BATCH;
 use concord_node::store::Store;
@@ -181,12 +182,16 @@ fn publish_rate(
         .expect("runtime");
     runtime.block_on(async {
         let shutdown = tokio_util::sync::CancellationToken::new();
+        let origin = Origin::new("pacific-alliance.concord/mx").expect("origin");
+        let roster = home.roster().expect("roster");
         let writer = Writer {
             store,
-            origin: Origin::new("pacific-alliance.concord/mx").expect("origin"),
+            origin: origin.clone(),
             country: Country::new("MX").expect("a country"),
             key: identity.log_key.clone(),
             clock: concord_node::clock::now,
+            // The writer alone, as on a stopped node: no peer to ask.
+            own_log: OwnLog::stopped(origin, &roster, "mx", ForkRisk::Accepted),
         };
         let (publisher, task) = publish::spawn(writer, None, shutdown.clone());
         let start = Instant::now();

@@ -16,6 +16,7 @@ pub mod clock;
 pub mod demo;
 pub mod home;
 pub mod net;
+pub mod own_log;
 pub mod parallel;
 pub mod publish;
 pub mod query;

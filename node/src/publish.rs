@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::own_log::{OwnLog, Unconfirmed};
 use crate::store::{AppendOutcome, OwnGroup, Rejected, Store, StoreError};
 
 /// Most publishes committed by one flush.
@@ -48,6 +49,9 @@ pub enum PublishError {
     // and an error chain would print it twice.
     #[error("refused: {0}")]
     Rejected(Rejected),
+    /// The own log's head is not confirmed with peers: nothing was signed.
+    #[error("{0}")]
+    Unconfirmed(Unconfirmed),
     /// The disk refused; the entry may or may not survive a restart, and was
     /// not acknowledged.
     #[error("not stored durably: {0}")]
@@ -104,6 +108,8 @@ pub struct Writer {
     pub key: SigningKey,
     /// Seconds since the Unix epoch; passed in so tests can fix time.
     pub clock: fn() -> u64,
+    /// Whether the log's head is confirmed with peers, asked before signing.
+    pub own_log: OwnLog,
 }
 
 /// Starts the writer task. It ends when `shutdown` fires or every
@@ -179,6 +185,20 @@ async fn run(
 async fn commit_group(writer: &Writer, group: Vec<Request>) -> Result<Option<Committed>, String> {
     let (entries, replies): (Vec<OwnEntry>, Vec<_>) =
         group.into_iter().map(|r| (r.entry, r.reply)).unzip();
+    // Nothing is signed before the head is confirmed: a store restored from
+    // a backup would sign indexes its peers already hold. Recovery may grow
+    // the head after this check, never shrink it, and the group is staged
+    // from the head it has then.
+    match writer.own_log.check(&writer.store) {
+        Ok(Ok(())) => {}
+        Ok(Err(unconfirmed)) => {
+            for reply in replies {
+                let _ = reply.send(Err(PublishError::Unconfirmed(unconfirmed.clone())));
+            }
+            return Ok(None);
+        }
+        Err(e) => return fail_all(replies, e.to_string()),
+    }
     let store = writer.store.clone();
     let origin = writer.origin.clone();
     let country = writer.country;

@@ -21,6 +21,7 @@ use concord_protocol::proof::Proof;
 use concord_protocol::record::{Country, Date, Kind, Record};
 use serde::{Deserialize, Serialize};
 
+use crate::own_log::OwnLogState;
 use crate::publish::OwnEntry;
 use crate::store::{Store, StoreError};
 
@@ -85,6 +86,9 @@ pub struct StatusView {
     pub logs: Vec<LogView>,
     pub quarantined: Vec<String>,
     pub evidence: usize,
+    /// Whether the own log may be written (`None` on an observer).
+    #[serde(default)]
+    pub own_log: Option<OwnLogState>,
     pub sync: serde_json::Value,
 }
 
@@ -104,6 +108,8 @@ pub struct Liveness {
     pub seen_sizes: HashMap<String, u64>,
     /// The replication counters, or what a stopped node says instead.
     pub sync: serde_json::Value,
+    /// The own log's confirmation with peers (`None` on an observer).
+    pub own_log: Option<OwnLogState>,
 }
 
 /// Where a published entry landed.
@@ -165,6 +171,7 @@ impl Queries {
             logs,
             quarantined,
             evidence: self.store.evidence()?.len(),
+            own_log: liveness.own_log,
             sync: liveness.sync,
         })
     }

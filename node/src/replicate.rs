@@ -26,6 +26,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::net::{NetError, NetEvent, NetHandle, Topic, Verdict};
+use crate::own_log::OwnLog;
 use crate::parallel::par_map;
 use crate::publish::Committed;
 use crate::store::{CheckpointOutcome, IngestOutcome, Rejected, Store, StoreError};
@@ -54,6 +55,9 @@ pub struct Core {
     pub purge_after_days: Option<u32>,
     /// Drop every payload of other logs before storing (headers-only node).
     pub headers_only: bool,
+    /// A member's own log, confirmed with peers after a start; `None` on
+    /// an observer.
+    pub own_log: Option<OwnLog>,
 }
 
 /// How often the retention policy runs.
@@ -80,6 +84,9 @@ pub enum Hint {
         origin: Origin,
         index: u64,
     },
+    /// Sync with `peer`, which just connected, at once: the own log awaits
+    /// a peer's answer before anything is published.
+    Confirm { peer: PeerId },
 }
 
 /// Capacity of the hint queue; when full, the next round finds the work anyway.
@@ -123,6 +130,11 @@ impl Core {
             .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner));
+    }
+
+    /// The own log, when `origin` is it.
+    fn own_log_of(&self, origin: &Origin) -> Option<&OwnLog> {
+        self.own_log.as_ref().filter(|own| own.origin() == origin)
     }
 
     /// Whether the roster participant behind `peer` may read a payload.
@@ -230,9 +242,13 @@ async fn handle_event(core: &Core, event: NetEvent) -> Result<(), StoreError> {
                 tracing::debug!(%peer, "sync answer not delivered: the request already ended");
             }
         }
+        NetEvent::PeerConnected { peer, .. } => {
+            if core.own_log.as_ref().is_some_and(OwnLog::awaits_peers) {
+                core.hint(Hint::Confirm { peer });
+            }
+        }
         // The network task already logs connections, refusals and listeners.
-        NetEvent::PeerConnected { .. }
-        | NetEvent::PeerDisconnected { .. }
+        NetEvent::PeerDisconnected { .. }
         | NetEvent::PeerRefused { .. }
         | NetEvent::Listening { .. } => {}
     }
@@ -360,6 +376,14 @@ async fn take_checkpoint(core: &Core, source: PeerId, note: &[u8]) -> Result<Ver
             };
             let origin = signed.checkpoint.origin.clone();
             core.note_seen(&origin, signed.checkpoint.size);
+            // A checkpoint of the own log, signed by this member's key, is
+            // how far this node signed; one the store contradicts is a fork.
+            if let Some(own_log) = core.own_log_of(&origin) {
+                match outcome {
+                    CheckpointOutcome::Inconsistent { size, .. } => own_log.contradicted(size),
+                    _ => own_log.peer_holds(signed.checkpoint.size),
+                }
+            }
             match outcome {
                 CheckpointOutcome::Stored { .. } => {
                     maybe_cosign(core, &origin).await?;
@@ -784,6 +808,7 @@ async fn anti_entropy_loop(
                 Hint::CatchUp { peer, origin, from } => catch_up(&core, peer, &origin, from).await,
                 Hint::Diverged { peer, origin, size } => find_divergence(&core, peer, &origin, size).await,
                 Hint::Payload { peer, origin, index } => fetch_payload(&core, peer, &origin, index).await,
+                Hint::Confirm { peer } => confirm_with(&core, peer).await,
             },
             _ = ticker.tick() => {
                 anti_entropy_round(&core, round).await;
@@ -824,33 +849,65 @@ async fn anti_entropy_round(core: &Core, round: u64) {
     peers.rotate_left(first);
     peers.truncate(ANTI_ENTROPY_FANOUT);
     for peer in peers {
-        if let Err(e) = fetch_evidence(core, peer.peer).await {
-            tracing::error!(error = %e, "store failure while fetching evidence");
+        sync_with(core, peer.peer).await;
+    }
+}
+
+/// Syncs with `peer`, which just connected, if the own log still awaits a
+/// peer's answer. One answer is enough: peers that connected meanwhile wait
+/// for the rounds, so a start among many peers costs one sync, not one each.
+async fn confirm_with(core: &Core, peer: PeerId) {
+    if core.own_log.as_ref().is_some_and(OwnLog::awaits_peers) {
+        sync_with(core, peer).await;
+    }
+}
+
+/// Asks `peer` for its equivocation proofs and its checkpoints, and
+/// catches up on whatever it holds beyond the stored logs. Until a peer
+/// answered, the own log is fetched from `peer` past its checkpoint too,
+/// as far as the peer holds it: the answer confirms the own log only once
+/// the store holds everything that peer has of it.
+async fn sync_with(core: &Core, peer: PeerId) {
+    if let Err(e) = fetch_evidence(core, peer).await {
+        tracing::error!(error = %e, "store failure while fetching evidence");
+    }
+    let notes = match core.net.request(peer, SyncRequest::Checkpoints).await {
+        Ok(SyncResponse::Checkpoints { notes }) => notes,
+        Ok(_) => return,
+        Err(e) => {
+            tracing::debug!(%peer, error = %e, "checkpoint request failed");
+            return;
         }
-        let notes = match core.net.request(peer.peer, SyncRequest::Checkpoints).await {
-            Ok(SyncResponse::Checkpoints { notes }) => notes,
-            Ok(_) => continue,
-            Err(e) => {
-                tracing::debug!(peer = %peer.peer, error = %e, "checkpoint request failed");
-                continue;
-            }
-        };
-        for note in notes {
-            match take_checkpoint(core, peer.peer, note.as_bytes()).await {
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "store failure during anti-entropy"),
+    };
+    for note in notes {
+        match take_checkpoint(core, peer, note.as_bytes()).await {
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "store failure during anti-entropy"),
+        }
+    }
+    // Catch up inline too: spawned catch-ups from take_checkpoint may race
+    // this, and the store's write lock keeps them consistent.
+    if let Ok(logs) = core.store.logs() {
+        for (origin, head) in logs {
+            if let Ok(Some(target)) = core.store.target(&origin)
+                && target.checkpoint.size > head.size
+            {
+                catch_up(core, peer, &origin, head.size).await;
             }
         }
-        // Catch up inline too: spawned catch-ups from take_checkpoint may race
-        // this, and the store's write lock keeps them consistent.
-        if let Ok(logs) = core.store.logs() {
-            for (origin, head) in logs {
-                if let Ok(Some(target)) = core.store.target(&origin)
-                    && target.checkpoint.size > head.size
-                {
-                    catch_up(core, peer.peer, &origin, head.size).await;
+    }
+    if let Some(own_log) = core.own_log.as_ref().filter(|own| own.awaits_peers()) {
+        let origin = own_log.origin().clone();
+        match core.store.head(&origin) {
+            Ok(head) => {
+                catch_up(core, peer, &origin, head.size).await;
+                own_log.peer_answered();
+                match own_log.state_in(&core.store) {
+                    Ok(state) => tracing::info!(%peer, ?state, "own log checked with a peer"),
+                    Err(e) => tracing::error!(error = %e, "store failure reading the own log"),
                 }
             }
+            Err(e) => tracing::error!(error = %e, "store failure while confirming the own log"),
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::api::{self, ApiState};
 use crate::bundle::Exporter;
 use crate::home::Home;
 use crate::net::{self, NetConfig};
+use crate::own_log::{ForkRisk, OwnLog};
 use crate::publish::{self, Writer};
 use crate::query::{Me, Queries};
 use crate::replicate::{self, Core, HINT_QUEUE, SyncState, Witness};
@@ -29,12 +30,18 @@ const EVENT_QUEUE: usize = 1024;
 /// Capacity of the queue of committed groups awaiting gossip.
 const COMMITTED_QUEUE: usize = 256;
 
-/// Runs the node of `home` until `shutdown` fires.
+/// Runs the node of `home` until `shutdown` fires. With `fork_risk`
+/// accepted, the own log is written from the store's head without first
+/// confirming it with a peer ([`crate::own_log`]).
 ///
 /// # Errors
 /// Anything that stops the node from starting: config, keys, roster, a store
 /// in use or corrupt, an address that cannot be bound.
-pub async fn run(home: &Home, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    home: &Home,
+    fork_risk: ForkRisk,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     home.check_permissions()?;
     let config = home.config()?;
     let identity = home.identity()?;
@@ -106,13 +113,16 @@ pub async fn run(home: &Home, shutdown: CancellationToken) -> anyhow::Result<()>
         net::spawn(net_config, events_tx, shutdown.clone()).context("starting the network")?;
 
     let (committed_tx, committed_rx) = mpsc::channel(COMMITTED_QUEUE);
-    let (publisher, writer_task) = if me.role == Role::Member {
+    let own_log = (me.role == Role::Member)
+        .then(|| OwnLog::running(origin.clone(), &roster, me.id.as_str(), fork_risk));
+    let (publisher, writer_task) = if let Some(own_log) = &own_log {
         let writer = Writer {
             store: store.clone(),
             origin: origin.clone(),
             country: me.country,
             key: identity.log_key.clone(),
             clock: crate::clock::now,
+            own_log: own_log.clone(),
         };
         let (publisher, task) = publish::spawn(writer, Some(committed_tx), shutdown.clone());
         (Some(publisher), Some(task))
@@ -137,6 +147,7 @@ pub async fn run(home: &Home, shutdown: CancellationToken) -> anyhow::Result<()>
         hints: hints_tx,
         purge_after_days: config.retention.purge_after_days,
         headers_only: config.replication.headers_only,
+        own_log: own_log.clone(),
     };
     let core_tasks = replicate::spawn(core, events_rx, committed_rx, hints_rx, shutdown.clone());
 
@@ -151,6 +162,7 @@ pub async fn run(home: &Home, shutdown: CancellationToken) -> anyhow::Result<()>
             required_cosignatures: config.witness.required_cosignatures,
         },
         publisher,
+        own_log,
         net: Some(net_handle),
         sync: sync_state,
         token: home.token()?,

@@ -13,10 +13,13 @@ use std::time::Duration;
 use concord_protocol::merkle::{self, Hash, RootBuilder};
 use serde_json::Value;
 
-use crate::Error;
+use crate::{Error, wait};
 
 /// Timeout of one HTTP request to a node.
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a publish waits for a node that just started to confirm its
+/// own log with a peer.
+pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(60);
 /// The largest answer read: a whole status of many logs, or one entry.
 const MAX_ANSWER_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -34,6 +37,14 @@ impl Reply {
         serde_json::from_str(&self.body).unwrap_or_else(|e| {
             panic!("HTTP {} body is not JSON ({e}): {}", self.status, self.body)
         })
+    }
+
+    /// The stable `error` code of an API error (empty if it has none).
+    pub fn code(&self) -> String {
+        serde_json::from_str::<Value>(&self.body)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(str::to_owned))
+            .unwrap_or_default()
     }
 
     /// The `message` of an API error (or the whole body if it has none).
@@ -208,15 +219,29 @@ impl Api {
     /// `denial?visibility=public`; the node's default is `federation`).
     ///
     /// # Errors
-    /// [`PublishError::Refused`] for any answer but 201,
-    /// [`PublishError::Unreachable`] when there was none, and
-    /// [`PublishError::Malformed`] for a 201 that does not say where the
-    /// entry landed.
+    /// A node that started moments ago answers 503 `own_log_unconfirmed`
+    /// until a peer confirmed how far its own log goes; that answer is
+    /// asked again, as a client of the API does, for up to
+    /// [`CONFIRM_TIMEOUT`].
+    ///
+    /// [`PublishError::Refused`] for any other answer but 201 (or that one
+    /// still after the timeout), [`PublishError::Unreachable`] when there
+    /// was none, and [`PublishError::Malformed`] for a 201 that does not say
+    /// where the entry landed.
     pub fn try_publish(&self, kind: &str, body: &[u8]) -> Result<Published, PublishError> {
         let path = format!("/v1/records/{kind}");
-        let reply = self
-            .try_post(&path, body)
-            .map_err(PublishError::Unreachable)?;
+        let mut reply = None;
+        let confirmed = wait::poll(CONFIRM_TIMEOUT, "the node's own log confirmed", || {
+            let answer = self.try_post(&path, body)?;
+            let unconfirmed = answer.status == 503 && answer.code() == "own_log_unconfirmed";
+            reply = Some(answer);
+            Ok(!unconfirmed)
+        });
+        let reply = match (confirmed, reply) {
+            (Err(Error::Timeout { .. }), Some(reply)) => reply,
+            (Err(e), _) => return Err(PublishError::Unreachable(e)),
+            (Ok(()), reply) => reply.expect("a poll that succeeded took an answer"),
+        };
         if reply.status != 201 {
             return Err(PublishError::Refused(reply));
         }

@@ -46,8 +46,22 @@ pub struct Concord {
 pub struct NodeOptions {
     /// Global options, placed before `run` (e.g. `--log-format json`).
     pub global_args: Vec<String>,
+    /// Options of `run` itself (e.g. `--accept-fork-risk`).
+    pub run_args: Vec<String>,
     /// Variables added to the environment.
     pub envs: Vec<(String, String)>,
+}
+
+impl NodeOptions {
+    /// `concord run --accept-fork-risk`: the node publishes from its
+    /// store's head without waiting for a peer, as for a member whose
+    /// peers are not running.
+    pub fn accepting_fork_risk() -> NodeOptions {
+        NodeOptions {
+            run_args: vec!["--accept-fork-risk".to_owned()],
+            ..NodeOptions::default()
+        }
+    }
 }
 
 impl Concord {
@@ -126,6 +140,7 @@ impl Concord {
             .args(&options.global_args)
             .args(["run", "--home"])
             .arg(home)
+            .args(&options.run_args)
             .envs(options.envs.iter().map(|(k, v)| (k, v)))
             .stdout(log)
             .stderr(log_err);

@@ -83,6 +83,7 @@ fn a_running_node_audits_exports_and_lists_purges_as_the_stopped_one_does() {
         [
             OsStr::new("publish"),
             OsStr::new("denial"),
+            OsStr::new("--accept-fork-risk"),
             OsStr::new("--file"),
             expired_file.as_os_str(),
         ],

@@ -46,7 +46,8 @@ fn run<S: AsRef<OsStr>>(args: &[S]) -> Run {
 
 /// Publishes `records` on `id`'s own log while its node is stopped, each
 /// stated by `id`'s state (the testnet's members are named for their
-/// states).
+/// states), accepting the risk of a fork: a stopped node asks no peer how
+/// far its log goes.
 pub(super) fn publish_offline(net: &Testnet, id: &str, records: &[SampleRecord]) {
     for (n, record) in records.iter().enumerate() {
         let file = net.root().join(format!("{id}-record-{n}.json"));
@@ -56,6 +57,7 @@ pub(super) fn publish_offline(net: &Testnet, id: &str, records: &[SampleRecord])
             [
                 "publish".as_ref(),
                 "denial".as_ref(),
+                "--accept-fork-risk".as_ref(),
                 "--file".as_ref(),
                 file.as_os_str(),
             ],

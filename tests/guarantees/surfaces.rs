@@ -269,7 +269,14 @@ fn homes_stores_tokens_and_bundles_are_private_to_the_node_user() {
     // A store made by a stopped node's first publish, as by a running one.
     let mut command = net.concord().command();
     command
-        .args(["publish", "denial", "--file", "-", "--home"])
+        .args([
+            "publish",
+            "denial",
+            "--accept-fork-risk",
+            "--file",
+            "-",
+            "--home",
+        ])
         .arg(&home.dir);
     Run::with_input(command, &first_denial()).ok();
     for (path, want) in [

@@ -26,8 +26,17 @@ pub(super) async fn status(State(state): State<ApiState>) -> ApiResult<Json<Stat
             .collect(),
         None => Vec::new(),
     };
+    let own_log = match &state.own_log {
+        Some(own_log) => Some(
+            own_log
+                .state_in(&state.queries.store)
+                .map_err(crate::query::QueryError::Store)?,
+        ),
+        None => None,
+    };
     let liveness = Liveness {
         peers,
+        own_log,
         sync: serde_json::to_value(&sync).unwrap_or_default(),
         seen_sizes: sync.seen_sizes,
     };

@@ -15,7 +15,7 @@
 //! |---|---|---|---|
 //! | GET  | /v1/health | liveness | here |
 //! | GET  | /v1/status | node, peers, every log with checkpoint, witnesses, lag | [`federation`] |
-//! | POST | /v1/records/{kind}?visibility=..&refers_to=N | publish (durable before 201) | [`records`] |
+//! | POST | /v1/records/{kind}?visibility=..&refers_to=N | publish (durable before 201; 503 `own_log_unconfirmed` until a peer confirmed the own log, [`crate::own_log`]) | [`records`] |
 //! | GET  | /v1/logs/{log}/entries?start=&limit= | entry summaries | [`logs`] |
 //! | GET  | /v1/logs/{log}/entries/{index} | one entry, header bytes verbatim | [`logs`] |
 //! | GET  | /v1/logs/{log}/checkpoint | latest signed checkpoint note (text/plain) | [`logs`] |
@@ -53,6 +53,7 @@ use crate::audit::SourceError;
 use crate::bundle::Exporter;
 use crate::home::{ApiLimits, Home};
 use crate::net::NetHandle;
+use crate::own_log::{OwnLog, OwnLogState};
 use crate::publish::{PublishError, Publisher};
 use crate::query::{MAX_BODY_BYTES, Queries, QueryError};
 use crate::replicate::SyncState;
@@ -63,6 +64,8 @@ use crate::store::Rejected;
 pub struct ApiState {
     pub queries: Queries,
     pub publisher: Option<Publisher>,
+    /// The own log's confirmation with peers (`None` on an observer).
+    pub own_log: Option<OwnLog>,
     pub net: Option<NetHandle>,
     pub sync: Arc<Mutex<SyncState>>,
     pub token: String,
@@ -146,6 +149,15 @@ impl From<PublishError> for ApiError {
             PublishError::Rejected(Rejected::Ledger(
                 closed @ (LedgerError::Quarantined(_) | LedgerError::OwnLogQuarantined(_)),
             )) => ApiError::new(StatusCode::CONFLICT, closed.code(), closed.to_string()),
+            // The node may publish once it learnt its log's head from a
+            // peer: a client retries later.
+            PublishError::Unconfirmed(unconfirmed) => {
+                let status = match unconfirmed.0 {
+                    OwnLogState::Forked { .. } => StatusCode::CONFLICT,
+                    _ => StatusCode::SERVICE_UNAVAILABLE,
+                };
+                ApiError::new(status, unconfirmed.code(), unconfirmed.to_string())
+            }
             PublishError::Rejected(r) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "rejected", r.to_string())
             }

@@ -9,13 +9,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use concord_keys::roster::Role;
+use concord_keys::roster::{Role, Roster};
 use concord_protocol::origin::Origin;
 use serde::de::DeserializeOwned;
 
 use crate::audit::{AuditRequest, Progress, Report, SourceError, audit_node};
 use crate::bundle::{BundleError, ExportRequest, ExportSummary, Exporter, write_new};
 use crate::home::Home;
+use crate::own_log::{ForkRisk, OwnLog};
 use crate::publish::OwnEntry;
 use crate::publish::PublishError;
 use crate::query::{
@@ -63,6 +64,10 @@ pub struct Submission<'a> {
     visibility: &'a str,
     body: Vec<u8>,
     entry: OwnEntry,
+    /// Whether a stopped node's store is written without confirming the
+    /// own log with peers, which it cannot ask; a running node decides by
+    /// how it was started.
+    fork_risk: ForkRisk,
 }
 
 impl<'a> Submission<'a> {
@@ -82,7 +87,13 @@ impl<'a> Submission<'a> {
             visibility,
             body,
             entry,
+            fork_risk: ForkRisk::Refused,
         })
+    }
+
+    /// The same submission, written on a stopped node with `fork_risk`.
+    pub fn with_fork_risk(self, fork_risk: ForkRisk) -> Self {
+        Self { fork_risk, ..self }
     }
 }
 
@@ -281,6 +292,7 @@ impl NodeClient for HttpClient {
             visibility,
             body,
             entry,
+            fork_risk: _,
         } = submission;
         let mut path = format!("/v1/records/{kind}?visibility={visibility}");
         if let Some(index) = entry.refers_to {
@@ -381,6 +393,20 @@ impl LocalClient {
         })
     }
 
+    /// The own log of this stopped node, which can ask no peer (`None` for
+    /// an observer).
+    fn own_log(
+        me: &Me,
+        roster: &Roster,
+        fork_risk: ForkRisk,
+    ) -> Result<Option<OwnLog>, ClientError> {
+        if me.role != Role::Member {
+            return Ok(None);
+        }
+        let origin = Origin::new(&me.origin).map_err(anyhow::Error::from)?;
+        Ok(Some(OwnLog::stopped(origin, roster, &me.id, fork_risk)))
+    }
+
     /// Runs `work` on a runtime of its own, for the store's async writes.
     fn block_on<T>(work: impl Future<Output = T>) -> Result<T, ClientError> {
         let runtime = tokio::runtime::Runtime::new()
@@ -394,10 +420,10 @@ impl NodeClient for LocalClient {
         let identity = self.home.identity()?;
         let roster = self.home.roster()?;
         let me = Me::of(&roster, identity.id.as_str())?;
-        if me.role != Role::Member {
+        let Some(own_log) = Self::own_log(&me, &roster, submission.fork_risk)? else {
             return Err(ClientError::Observer(me.id));
-        }
-        let origin = Origin::new(&me.origin).map_err(anyhow::Error::from)?;
+        };
+        let origin = own_log.origin().clone();
         let done = Self::block_on(async {
             let shutdown = tokio_util::sync::CancellationToken::new();
             let writer = crate::publish::Writer {
@@ -406,6 +432,7 @@ impl NodeClient for LocalClient {
                 country: me.country,
                 key: identity.log_key.clone(),
                 clock: crate::clock::now,
+                own_log,
             };
             let (publisher, task) = crate::publish::spawn(writer, None, shutdown.clone());
             let outcome = publisher.publish(submission.entry).await;
@@ -429,11 +456,17 @@ impl NodeClient for LocalClient {
     }
 
     fn status(&self) -> Result<StatusView, ClientError> {
+        let queries = self.queries()?;
+        let own_log = match Self::own_log(&queries.me, &queries.roster, ForkRisk::Refused)? {
+            Some(own_log) => Some(own_log.state_in(&self.store)?),
+            None => None,
+        };
         let liveness = Liveness {
             sync: serde_json::json!({"node": "not running"}),
+            own_log,
             ..Liveness::default()
         };
-        Ok(self.queries()?.status(liveness)?)
+        Ok(queries.status(liveness)?)
     }
 
     fn checkpoint(&self, log: &str) -> Result<Vec<u8>, ClientError> {

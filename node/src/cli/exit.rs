@@ -3,6 +3,7 @@
 
 use crate::audit::SourceError;
 use crate::bundle::BundleError;
+use crate::own_log::OwnLogState;
 use crate::publish::PublishError;
 use crate::query::QueryError;
 use crate::stdout::StdoutError;
@@ -21,7 +22,8 @@ pub const USAGE: u8 = 2;
 pub const INVALID_INPUT: u8 = 3;
 /// What was asked for does not exist.
 pub const NOT_FOUND: u8 = 4;
-/// The node could not be reached, or its store is held by another process.
+/// The node could not be reached, its store is held by another process, or
+/// its own log is not confirmed with peers yet.
 pub const UNAVAILABLE: u8 = 5;
 /// An audit found problems.
 pub const AUDIT_FINDINGS: u8 = 6;
@@ -47,7 +49,7 @@ pub fn name(code: u8) -> &'static str {
 }
 
 /// The table `--help` prints.
-pub const HELP: &str = "Exit codes: 0 ok (also when the reader of the output closed it early, as `| head` does); 1 failure; 2 usage error; 3 input refused (malformed or invalid record, bad argument); 4 not found (a home, a log, an entry, a file); 5 node unreachable or store in use; 6 audit findings; 7 storage failure (disk full or failing); 8 refused by the node's rules (an observer publishing, a wrong API token, a quarantined own log). With --json, errors are one JSON line on stderr: {\"error\": {\"code\", \"exit\", \"message\"}}.";
+pub const HELP: &str = "Exit codes: 0 ok (also when the reader of the output closed it early, as `| head` does); 1 failure; 2 usage error; 3 input refused (malformed or invalid record, bad argument); 4 not found (a home, a log, an entry, a file); 5 node unreachable, store in use, or own log not yet confirmed with peers (publish: retry once the node reached a peer, or see --accept-fork-risk); 6 audit findings; 7 storage failure (disk full or failing); 8 refused by the node's rules (an observer publishing, a wrong API token, a quarantined or forked own log). With --json, errors are one JSON line on stderr: {\"error\": {\"code\", \"exit\", \"message\"}}.";
 
 /// An error with the exit code it maps to.
 #[derive(Debug)]
@@ -164,6 +166,12 @@ fn client_code(e: &ClientError) -> u8 {
         ClientError::Query(q) => query_code(q),
         ClientError::Store(s) => store_code(s),
         ClientError::Publish(PublishError::Storage(_)) => STORAGE,
+        // As a running node's 409 `own_log_forked` and 503
+        // `own_log_unconfirmed` do.
+        ClientError::Publish(PublishError::Unconfirmed(unconfirmed)) => match unconfirmed.0 {
+            OwnLogState::Forked { .. } => REFUSED,
+            _ => UNAVAILABLE,
+        },
         // The log's state refuses it, not the record: as a running node's
         // 409 does.
         ClientError::Publish(PublishError::Rejected(Rejected::Ledger(

@@ -47,6 +47,38 @@ pub struct HomeArg {
     pub home: PathBuf,
 }
 
+/// Whether the own log may be written without first confirming its head
+/// with a peer.
+#[derive(Debug, clap::Args)]
+pub struct ForkRiskArg {
+    /// Write the own log from the store's head without first learning from
+    /// a peer or witness how far it goes. A store restored from a backup
+    /// then signs indexes the federation already holds, a fork that
+    /// quarantines the log everywhere: use it only where no peer can be
+    /// reached and this store is known to be the newest.
+    #[arg(long)]
+    pub accept_fork_risk: bool,
+}
+
+impl ForkRiskArg {
+    fn fork_risk(&self) -> crate::own_log::ForkRisk {
+        if self.accept_fork_risk {
+            crate::own_log::ForkRisk::Accepted
+        } else {
+            crate::own_log::ForkRisk::Refused
+        }
+    }
+}
+
+/// `concord run`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    #[command(flatten)]
+    pub fork_risk: ForkRiskArg,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create keys and a config for one agency; print the facts a roster needs.
@@ -61,8 +93,10 @@ pub enum Command {
         #[command(subcommand)]
         command: RosterCommand,
     },
-    /// Run the node until SIGINT or SIGTERM.
-    Run(HomeArg),
+    /// Run the node until SIGINT or SIGTERM. It publishes only once a peer
+    /// or witness confirmed how far its own log goes (see
+    /// `--accept-fork-risk`).
+    Run(RunArgs),
     /// Publish a record on this agency's log.
     Publish(PublishArgs),
     /// Amend a denial of this agency's log (the file holds {"reason", "denial"}).
@@ -191,6 +225,9 @@ pub struct PublishArgs {
     /// public, federation, members, or bilateral:XX,YY.
     #[arg(long, default_value = "federation")]
     pub visibility: String,
+    /// On a stopped node, which cannot ask its peers how far its log goes.
+    #[command(flatten)]
+    pub fork_risk: ForkRiskArg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -205,6 +242,9 @@ pub struct ChangeArgs {
     pub file: PathBuf,
     #[arg(long, default_value = "federation")]
     pub visibility: String,
+    /// On a stopped node, which cannot ask its peers how far its log goes.
+    #[command(flatten)]
+    pub fork_risk: ForkRiskArg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -400,7 +440,7 @@ pub fn dispatch(cli: Cli) -> CliResult {
             command: TestnetCommand::Create(args),
         } => commands::init::testnet(&args, json),
         Command::Roster { command } => commands::roster::run(command, json),
-        Command::Run(home) => commands::run::run(&home.home),
+        Command::Run(args) => commands::run::run(&args.home.home, args.fork_risk.fork_risk()),
         Command::Publish(args) => commands::publish::publish(&args, json),
         Command::Amend(args) => commands::publish::change(&args, "denial.amend", json),
         Command::Revoke(args) => commands::publish::change(&args, "denial.revoke", json),

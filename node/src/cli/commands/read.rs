@@ -129,6 +129,9 @@ pub fn status(args: &StatusArgs, json: bool) -> CliResult {
             if log.quarantined { "  QUARANTINED" } else { "" }
         )?;
     }
+    if let Some(own_log) = &view.own_log {
+        outln!("own log: {own_log}")?;
+    }
     if view.evidence > 0 {
         outln!("equivocation proofs held: {}", view.evidence)?;
     }

@@ -4,8 +4,9 @@ use std::path::Path;
 
 use crate::cli::exit::{CliError, CliResult, FAILURE};
 use crate::home::Home;
+use crate::own_log::ForkRisk;
 
-pub fn run(dir: &Path) -> CliResult {
+pub fn run(dir: &Path, fork_risk: ForkRisk) -> CliResult {
     let home = Home::new(dir);
     let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::new(FAILURE, e))?;
     runtime.block_on(async {
@@ -16,7 +17,7 @@ pub fn run(dir: &Path) -> CliResult {
             tracing::info!("shutdown requested");
             signals.cancel();
         });
-        crate::run::run(&home, shutdown).await
+        crate::run::run(&home, fork_risk, shutdown).await
     })?;
     Ok(())
 }
