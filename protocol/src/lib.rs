@@ -17,5 +17,6 @@ pub mod note;
 pub mod origin;
 mod parsed;
 pub mod record;
+pub mod schemas;
 pub mod signature;
 pub mod wire;
