@@ -404,6 +404,32 @@ fn denial_cases() -> Vec<Case> {
             at("/items/0/quantity/amount", json!(4000)),
             Invalid,
         ),
+        // An object is never spelt as the array of its fields.
+        d(
+            "item an array",
+            at("/items/0", json!(["Thiodiglycol", ["1C350.1"]])),
+            Invalid,
+        ),
+        d(
+            "party an array",
+            at("/parties/1", json!(["end_user", "Levante", [], null, "LB"])),
+            Invalid,
+        ),
+        d(
+            "payload an array",
+            json!([
+                "MX",
+                "SEDENA",
+                "SE-1",
+                "2025-02-11",
+                ["cwc"],
+                base["items"],
+                base["parties"],
+                null,
+                "x",
+            ]),
+            Invalid,
+        ),
         // Countries.
         d("country XX", at("/denying_state", json!("XX")), Invalid),
         d(
@@ -1241,6 +1267,35 @@ fn each_rule_gets_one_verdict_from_the_schema_and_the_code() {
             .count();
         assert!(why == "duplicate field" || n > 0, "no case for {why}");
     }
+}
+
+/// PROTOCOL.md §3.3's examples of the default validity, and its rule on
+/// strings that are not Unicode.
+#[test]
+fn the_default_validity_and_lone_surrogates_are_as_documented() {
+    let base = sample("denials/mx-2025-thiodiglycol.json");
+    for (decided, until) in [
+        ("2024-02-29", "2027-02-28"),
+        ("2025-04-30", "2028-04-30"),
+        ("2025-08-31", "2028-08-31"),
+        ("2025-02-28", "2028-02-28"),
+        ("9996-02-29", "9999-02-28"),
+    ] {
+        let denial = with(&base, "/decision_date", json!(decided));
+        let bytes = serde_json::to_vec(&denial).expect("JSON");
+        let Ok(Record::Denial(parsed)) = Record::parse(Kind::Denial, &bytes) else {
+            panic!("{decided}: not a valid denial");
+        };
+        assert_eq!(
+            parsed.valid_until.map(|d| d.to_string()).as_deref(),
+            Some(until)
+        );
+        let dated = with(&denial, "/valid_until", json!(until));
+        assert!(schema_accepts(schemas::DENIAL, &dated), "{decided}");
+        assert!(schema_accepts(schemas::DENIAL, &denial), "{decided}");
+    }
+    let lone = r#"{"reason":"\ud800","date":"2026-01-05"}"#;
+    assert!(Record::parse(Kind::DenialRevoke, lone.as_bytes()).is_err());
 }
 
 /// What the code says of a string: whether its type accepts it.
