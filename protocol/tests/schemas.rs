@@ -1615,6 +1615,82 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     ]
 }
 
+/// The application schema refuses one fault per rule; there is no code
+/// to hold it to until screening reads applications.
+#[test]
+fn the_application_schema_refuses_one_fault_per_rule() {
+    let base = sample("applications/co-2026-thiodiglycol.json");
+    let party = base["parties"][0].clone();
+    let cases = [
+        (
+            "unknown field",
+            with(&base, "/licence_type", json!("definitiva")),
+            false,
+        ),
+        (
+            "unknown item field",
+            with(&base, "/items/0/hs_code", json!("2930.90")),
+            false,
+        ),
+        ("missing destination", without(&base, "/destination"), false),
+        (
+            "missing item control entries",
+            without(&base, "/items/0/control_entries"),
+            false,
+        ),
+        (
+            "item listed on none",
+            with(&base, "/items/0/control_entries", json!([])),
+            true,
+        ),
+        ("no HS codes", without(&base, "/items/0/hs_codes"), true),
+        (
+            "bad HS code",
+            with(&base, "/items/0/hs_codes/0", json!("2930")),
+            false,
+        ),
+        (
+            "destination EU",
+            with(&base, "/destination", json!("EU")),
+            false,
+        ),
+        (
+            "role exporter",
+            with(&base, "/parties/0/role", json!("exporter")),
+            false,
+        ),
+        (
+            "intermediary only",
+            with(
+                &base,
+                "/parties",
+                json!([with(&party, "/role", json!("intermediary"))]),
+            ),
+            false,
+        ),
+        ("no party", with(&base, "/parties", json!([])), false),
+        ("no item", with(&base, "/items", json!([])), false),
+        ("null end use", with(&base, "/end_use", Value::Null), true),
+        (
+            "blank reference",
+            with(&base, "/reference", json!(" ")),
+            false,
+        ),
+        (
+            "Chinese name",
+            with(&base, "/parties/0/name", json!("安第斯太平洋化学")),
+            true,
+        ),
+    ];
+    for (label, application, valid) in cases {
+        assert_eq!(
+            schema_accepts(schemas::APPLICATION, &application),
+            valid,
+            "{label}"
+        );
+    }
+}
+
 /// The sample application lines up with a denial of the demo federation:
 /// its parties are denial parties, and its consignee, end user and item
 /// are those Mexico denied.

@@ -18,10 +18,12 @@
 //! | `equivocation.proof` | not a [`Record`]: parsed by `crate::equivocation` | |
 //!
 //! Field names are snake_case; unknown fields, duplicate fields, missing
-//! required fields and values of the wrong JSON type are rejected; optional
-//! fields may be absent. Scalars are validated by their types ([`Country`],
-//! [`Date`], [`ControlEntry`], [`HsCode`], [`Name`], [`Text`], ...) and every
-//! list has a bound. Integers are at most 2^53 − 1.
+//! required fields, values of the wrong JSON type and arrays in place of
+//! objects are rejected; optional fields may be absent or null. Scalars are
+//! validated by their types ([`Country`], [`Date`], [`ControlEntry`],
+//! [`HsCode`], [`Name`], [`Text`], ...) and every list has a bound. Integers
+//! are at most 2^53 − 1. The JSON Schemas of [`crate::schemas`] state the
+//! same shapes, and PROTOCOL.md §3.3 the rules beyond them.
 //!
 //! [`Record::parse`] is the way in: it rejects oversized, non-UTF-8 and
 //! non-JSON input, deserialises, checks the rules the types cannot express
