@@ -18,5 +18,6 @@ pub mod origin;
 mod parsed;
 pub mod proof;
 pub mod record;
+pub mod schemas;
 pub mod signature;
 pub mod wire;

@@ -29,7 +29,7 @@ use super::{EntryRef, RecordError};
 
 /// A request to the denying state about a denial.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct ConsultationRequest {
     /// The denial entry the application resembles.
     pub denial: EntryRef,
@@ -44,7 +44,7 @@ pub struct ConsultationRequest {
 
 /// The denying state's answer to a [`ConsultationRequest`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct ConsultationReply {
     /// The request entry answered.
     pub request: EntryRef,

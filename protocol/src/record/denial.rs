@@ -62,7 +62,7 @@ pub const DEFAULT_VALIDITY_YEARS: u16 = 3;
 
 /// A licence denial.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct Denial {
     pub denying_state: Country,
     pub authority: Name,
@@ -82,7 +82,7 @@ pub struct Denial {
 
 /// One denied item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct Item {
     pub description: Text,
     #[serde(default)]
@@ -97,7 +97,7 @@ pub struct Item {
 
 /// An amount of something, in a unit (`"2000"` `"kg"`, `"3"` `"units"`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct Quantity {
     pub amount: Decimal,
     pub unit: Name,
@@ -105,7 +105,7 @@ pub struct Quantity {
 
 /// An amount of money.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct Money {
     pub amount: Decimal,
     pub currency: Currency,
@@ -113,7 +113,7 @@ pub struct Money {
 
 /// A party to a transaction: a consignee, an end user or an intermediary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct Party {
     pub role: PartyRole,
     pub name: Name,
@@ -137,7 +137,7 @@ pub enum PartyRole {
 
 /// A registry identifier of a party.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct Identifier {
     pub scheme: IdentifierScheme,
     pub value: Name,
@@ -163,7 +163,7 @@ pub enum IdentifierScheme {
 
 /// New content for an earlier denial (kind `denial.amend`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct DenialAmend {
     pub reason: Text,
     pub denial: Denial,
@@ -171,7 +171,7 @@ pub struct DenialAmend {
 
 /// Withdrawal of an earlier denial (kind `denial.revoke`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct DenialRevoke {
     pub reason: Text,
     /// Date from which the denial no longer applies.

@@ -27,7 +27,7 @@ pub const MAX_VERIFIER_KEY: usize = 512;
 
 /// A new federation roster (kind `roster.update`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct RosterUpdate {
     pub version: u64,
     pub signed_roster: SignedRoster,
@@ -35,7 +35,7 @@ pub struct RosterUpdate {
 
 /// A rotation to a new signing key (kind `key.rotate`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct KeyRotate {
     pub new_key: VerifierKey,
     pub reason: Text,
@@ -43,7 +43,7 @@ pub struct KeyRotate {
 
 /// A revocation of a signing key (kind `key.revoke`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct KeyRevoke {
     pub key_id: KeyId,
     pub from_index: u64,

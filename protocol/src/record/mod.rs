@@ -18,10 +18,12 @@
 //! | `equivocation.proof` | not a [`Record`]: parsed by `crate::equivocation` | |
 //!
 //! Field names are snake_case; unknown fields, duplicate fields, missing
-//! required fields and values of the wrong JSON type are rejected; optional
-//! fields may be absent. Scalars are validated by their types ([`Country`],
-//! [`Date`], [`ControlEntry`], [`HsCode`], [`Name`], [`Text`], ...) and every
-//! list has a bound. Integers are at most 2^53 − 1.
+//! required fields, values of the wrong JSON type and arrays in place of
+//! objects are rejected; optional fields may be absent or null. Scalars are
+//! validated by their types ([`Country`], [`Date`], [`ControlEntry`],
+//! [`HsCode`], [`Name`], [`Text`], ...) and every list has a bound. Integers
+//! are at most 2^53 − 1. The JSON Schemas of [`crate::schemas`] state the
+//! same shapes, and PROTOCOL.md §3.3 the rules beyond them.
 //!
 //! [`Record::parse`] is the way in: it rejects oversized, non-UTF-8 and
 //! non-JSON input, deserialises, checks the rules the types cannot express
@@ -204,7 +206,7 @@ impl fmt::Display for Kind {
 /// A reference to an entry of some member's log: `{"origin": "...",
 /// "index": n}`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct EntryRef {
     pub origin: Origin,
     pub index: u64,
@@ -286,6 +288,76 @@ impl IndexTerms {
         terms
     }
 }
+
+/// A deserializer that reads a struct from a JSON object only. serde's
+/// derived visitor also fills a struct from an array, its fields in
+/// declaration order, which would give a record a second spelling that
+/// PROTOCOL.md §3.3 and the schemas refuse; every record struct derives with
+/// `remote = "Self"` and deserialises through this ([`objects_only!`]).
+struct ObjectOnly<D>(D);
+
+impl<'de, D: serde::Deserializer<'de>> serde::Deserializer<'de> for ObjectOnly<D> {
+    type Error = D::Error;
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_map(visitor)
+    }
+
+    // A derived struct asks for a struct and nothing else; the other
+    // requests, never made, go to the inner deserializer's `deserialize_any`.
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_any(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
+}
+
+/// The `Serialize` and `Deserialize` impls of record structs derived with
+/// `#[serde(remote = "Self")]`: deserialised from objects only
+/// ([`ObjectOnly`]), serialised as derived.
+macro_rules! objects_only {
+    ($($ty:ty),* $(,)?) => {$(
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                <$ty>::deserialize(ObjectOnly(deserializer))
+            }
+        }
+
+        impl Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                <$ty>::serialize(self, serializer)
+            }
+        }
+    )*};
+}
+objects_only!(
+    EntryRef,
+    Denial,
+    Item,
+    Quantity,
+    Money,
+    Party,
+    Identifier,
+    DenialAmend,
+    DenialRevoke,
+    Notice,
+    NoticeItem,
+    Place,
+    ConsultationRequest,
+    ConsultationReply,
+    RosterUpdate,
+    KeyRotate,
+    KeyRevoke,
+);
 
 /// Deserialises `text` as `T`, turning serde's error into a [`RecordError`]
 /// that names the field.

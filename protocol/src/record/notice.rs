@@ -37,7 +37,7 @@ pub const MAX_DENIAL_LINKS: usize = 64;
 
 /// An enforcement notice from a customs or enforcement agency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct Notice {
     pub issuing_state: Country,
     pub agency: Name,
@@ -67,7 +67,7 @@ pub enum NoticeKind {
 
 /// An item named in a notice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct NoticeItem {
     pub description: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -80,7 +80,7 @@ pub struct NoticeItem {
 
 /// Where it happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct Place {
     pub country: Country,
     #[serde(default, skip_serializing_if = "Option::is_none")]
