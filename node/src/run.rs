@@ -137,6 +137,7 @@ pub async fn run(home: &Home, shutdown: CancellationToken) -> anyhow::Result<()>
         hints: hints_tx,
         purge_after_days: config.retention.purge_after_days,
         headers_only: config.replication.headers_only,
+        reader: (me.role, me.country),
     };
     let core_tasks = replicate::spawn(core, events_rx, committed_rx, hints_rx, shutdown.clone());
 
