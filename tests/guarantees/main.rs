@@ -8,5 +8,6 @@ mod common;
 mod api_audit;
 mod evidence;
 mod names;
+mod payloads;
 mod surfaces;
 mod sync_evidence;
