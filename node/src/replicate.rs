@@ -894,8 +894,9 @@ async fn apply_retention(core: &Core) {
 const ANTI_ENTROPY_FANOUT: usize = 3;
 
 /// One round: ask the next few connected peers, in rotation, for their
-/// equivocation proofs and their checkpoints, and catch up on whatever a
-/// peer holds beyond the stored logs.
+/// equivocation proofs and their checkpoints, catch up on whatever a peer
+/// holds beyond the stored logs, then ask them for the payloads this node
+/// may read and lacks.
 async fn anti_entropy_round(core: &Core, round: u64) {
     let mut peers = core.net.peers().await;
     peers.sort_by_key(|p| p.peer);
@@ -944,5 +945,22 @@ async fn anti_entropy_round(core: &Core, round: u64) {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::index_runs;
+
+    #[test]
+    fn missing_indexes_are_asked_for_in_runs_of_consecutive_ones() {
+        let check = |indexes: &[u64], longest, expected: &[(u64, u64)]| {
+            assert_eq!(index_runs(indexes, longest), expected, "{indexes:?}");
+        };
+        check(&[], 4, &[]);
+        check(&[7], 4, &[(7, 8)]);
+        check(&[0, 1, 2, 5, 6, 9], 4, &[(0, 3), (5, 7), (9, 10)]);
+        check(&[0, 1, 2, 3, 4, 5], 4, &[(0, 4), (4, 6)]);
+        check(&[3, 4, 5, 6], 1, &[(3, 4), (4, 5), (5, 6), (6, 7)]);
     }
 }
