@@ -381,7 +381,7 @@ pub fn logs(
             is_final: checkpoint.is_some() && cosigned_by.len() >= required_cosignatures,
             cosigned_by,
             behind_by: seen_size.max(target).saturating_sub(head.size),
-            payloads_missing: store.missing_payloads(&origin)?.len() as u64,
+            payloads_missing: store.missing_payload_count(&origin)?,
             quarantined: store.quarantined(&origin)?.is_some(),
             origin: origin.to_string(),
         });

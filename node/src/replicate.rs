@@ -749,9 +749,14 @@ async fn find_divergence(core: &Core, peer: PeerId, origin: &Origin, size: u64) 
     }
 }
 
-/// The payloads of `origin` this node wants ([`Core::wants_payload`]) and
-/// does not hold, once every entry stored since the last look was looked
-/// at (the store keeps what it found, so a restart forgets nothing).
+/// Most missing payloads one fetch from one peer looks for: as many as the
+/// ranges a catch-up keeps in flight hold.
+const PAYLOADS_PER_FETCH: usize = CATCH_UP_BATCH;
+
+/// The first [`PAYLOADS_PER_FETCH`] payloads of `origin` this node wants
+/// ([`Core::wants_payload`]) and does not hold, once every entry stored
+/// since the last look was looked at (the store keeps what it found, so a
+/// restart forgets nothing).
 async fn missing_payloads(core: &Core, origin: &Origin) -> Result<Vec<EntryHeader>, StoreError> {
     if core.headers_only {
         return Ok(Vec::new());
@@ -759,7 +764,7 @@ async fn missing_payloads(core: &Core, origin: &Origin) -> Result<Vec<EntryHeade
     let (store, origin, (role, country)) = (core.store.clone(), origin.clone(), core.reader);
     tokio::task::spawn_blocking(move || {
         store.mark_missing_payloads(&origin, |visibility| visibility.may_read(role, &country))?;
-        store.missing_payloads(&origin)
+        store.missing_payloads(&origin, PAYLOADS_PER_FETCH)
     })
     .await
     .map_err(|e| StoreError::Io(format!("missing-payload task failed: {e}")))?

@@ -1477,7 +1477,7 @@ fn payloads_that_come_before_or_after_their_headers_are_kept_with_what_they_inde
     store
         .mark_missing_payloads(&cl, |_| true)
         .expect("mark missing");
-    let missing = store.missing_payloads(&cl).expect("read");
+    let missing = store.missing_payloads(&cl, 16).expect("read");
     assert_eq!(
         missing.iter().map(|h| h.index).collect::<Vec<_>>(),
         [0],
@@ -1499,5 +1499,49 @@ fn payloads_that_come_before_or_after_their_headers_are_kept_with_what_they_inde
             .contains(&(cl.clone(), 0)),
         "entry 0 is posted under its record's terms"
     );
-    assert!(store.missing_payloads(&cl).expect("read").is_empty());
+    assert!(store.missing_payloads(&cl, 16).expect("read").is_empty());
+
+    // Two entries committing to the same bytes, both come without them:
+    // the one the bytes did not come with still lacks its record, and
+    // takes it when they come for it.
+    let key = fed.identity("cl").log_key.clone();
+    let payload = sample_denials("CL")[5].to_canonical_bytes();
+    let twins: Vec<_> = [2, 3]
+        .into_iter()
+        .map(|index| common::signed_denial(&cl, &key, index, &payload))
+        .collect();
+    let outcome = store
+        .ingest(
+            &cl,
+            twins.iter().map(|e| (e.clone(), None)).collect(),
+            &fed.roster,
+            now,
+        )
+        .expect("ingest");
+    assert_eq!(outcome.appended, 2, "{outcome:?}");
+    store
+        .mark_missing_payloads(&cl, |_| true)
+        .expect("mark missing");
+    assert_eq!(store.missing_payload_count(&cl).expect("read"), 2);
+    let twin_until = || {
+        Record::parse(Kind::Denial, &payload)
+            .expect("valid")
+            .index_terms()
+    };
+    for (twin, left) in [(0, 1), (1, 0)] {
+        let outcome = store
+            .ingest(
+                &cl,
+                vec![(twins[twin].clone(), Some(payload.clone()))],
+                &fed.roster,
+                now,
+            )
+            .expect("ingest");
+        assert_eq!(outcome.payloads_filled, 1, "twin {twin}: {outcome:?}");
+        assert_eq!(store.missing_payload_count(&cl).expect("read"), left);
+        assert_eq!(
+            valid_until(2 + twin as u64),
+            twin_until().valid_until.map(|d| d.to_string())
+        );
+    }
 }

@@ -1,8 +1,10 @@
 //! Payloads this node may read but does not hold: an entry that came
 //! without its payload (its sender may not serve it, or does not hold it)
 //! is marked once, and the mark goes in the batch that keeps the payload
-//! when it comes (`Staging::fill`). The marks survive a restart, so
-//! anti-entropy still fetches the payload, and `status` counts them.
+//! when it comes for that entry (`Staging::fill`), even if another entry
+//! brought the same bytes meanwhile, so that each entry's record is
+//! indexed. The marks survive a restart, so anti-entropy still fetches
+//! the payload, and `status` counts them.
 
 use concord_protocol::entry::{EntryHeader, Visibility};
 use concord_protocol::origin::Origin;
@@ -86,24 +88,27 @@ impl Store {
         }
     }
 
-    /// The headers of the entries of `origin` marked missing whose payload
-    /// is still not held, in index order. (Two entries may commit to one
-    /// payload; the mark of the one that did not bring it stays, and is
-    /// not listed.)
+    /// The headers of the first `limit` entries of `origin` marked
+    /// missing, in index order.
     ///
     /// # Errors
     /// [`StoreError`] on a read failure or a malformed entry.
-    pub fn missing_payloads(&self, origin: &Origin) -> Result<Vec<EntryHeader>, StoreError> {
+    pub fn missing_payloads(
+        &self,
+        origin: &Origin,
+        limit: usize,
+    ) -> Result<Vec<EntryHeader>, StoreError> {
         let Some(log_id) = self.log_id(origin) else {
             return Ok(Vec::new());
         };
-        let mut out = Vec::new();
-        for key in self
+        let marks = self
             .inner
             .data
             .scan_prefix(log_key(keys::MISSING, log_id))
             .keys()
-        {
+            .take(limit);
+        let mut out = Vec::new();
+        for key in marks {
             let index = keys::item_of(&key?).unwrap_or(u64::MAX);
             let header = self
                 .entry_by_id(log_id, index)?
@@ -113,10 +118,37 @@ impl Store {
                         "entry {index} of {origin}, marked for its payload, is missing or malformed"
                     ))
                 })?;
-            if !self.holds_payload(&header.payload.sha256.0)? {
-                out.push(header);
-            }
+            out.push(header);
         }
         Ok(out)
+    }
+
+    /// How many entries of `origin` are marked missing.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a read failure.
+    pub fn missing_payload_count(&self, origin: &Origin) -> Result<u64, StoreError> {
+        let Some(log_id) = self.log_id(origin) else {
+            return Ok(0);
+        };
+        let mut count = 0;
+        for key in self
+            .inner
+            .data
+            .scan_prefix(log_key(keys::MISSING, log_id))
+            .keys()
+        {
+            key?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// Whether entry `index` of a log is marked missing its payload.
+    pub(super) fn marked_missing(&self, log_id: u32, index: u64) -> Result<bool, StoreError> {
+        Ok(self
+            .inner
+            .data
+            .contains_key(log_item_key(keys::MISSING, log_id, index))?)
     }
 }

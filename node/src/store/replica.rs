@@ -468,12 +468,13 @@ impl Store {
         if stored.header_bytes == signed.header_bytes {
             outcome.duplicates += 1;
             // A replay may carry a payload this node lacked (it first saw the
-            // header alone); it is kept only if it is the record the header
-            // commits to, in the member's state's name, as if it had come
-            // with the header.
+            // header alone, or another entry brought the same bytes since);
+            // it is kept only if it is the record the header commits to, in
+            // the member's state's name, as if it had come with the header.
             if let Some(payload) = payload
                 && !fills.iter().any(|fill| fill.header.index == header.index)
-                && !self.holds_payload(&header.payload.sha256.0)?
+                && (!self.holds_payload(&header.payload.sha256.0)?
+                    || self.marked_missing(log_id, header.index)?)
                 && self.purge_record_by_id(log_id, header.index)?.is_none()
             {
                 let checked = ledger::publisher_country(roster, &header.origin)
