@@ -211,9 +211,25 @@ fn headers_synced_from_a_peer_that_may_not_serve_the_payloads_get_them_from_a_re
             },
         );
     }
-    // A restart in between forgets nothing.
+    // A restart in between forgets nothing; the stopped node's status says
+    // so too, in its table as in its JSON.
     net.stop("pe");
     assert_eq!(payloads_missing(&net.status("pe")), Some(4), "stopped pe");
+    let table = net.cli("pe", ["status"]).ok().stdout;
+    let row: Vec<&str> = table
+        .lines()
+        .find(|line| line.starts_with(&origin("mx")))
+        .unwrap_or_else(|| panic!("no row for mx's log:\n{table}"))
+        .split_whitespace()
+        .collect();
+    let header: Vec<&str> = table
+        .lines()
+        .find(|line| line.starts_with("log "))
+        .unwrap_or_else(|| panic!("no table header:\n{table}"))
+        .split_whitespace()
+        .collect();
+    let column = header.iter().position(|&name| name == "missing");
+    assert_eq!(column.map(|at| row[at]), Some("4"), "{table}");
     net.start("pe");
     assert_eq!(entry(&net, "pe", 1)["payload_state"], "not held");
     // The publisher comes back: the readers fetch what they may read.
