@@ -97,6 +97,9 @@ pub struct SyncState {
     pub gossip_rejected: u64,
     /// Entries fetched by anti-entropy and stored.
     pub synced_appended: u64,
+    /// Payloads kept after their entries' headers, whichever path brought
+    /// them.
+    pub payloads_filled: u64,
 }
 
 impl Core {
@@ -342,6 +345,7 @@ async fn ingest(
     for proof in &outcome.equivocations {
         record_equivocation(core, proof.clone(), true).await?;
     }
+    core.count(|s| s.payloads_filled += outcome.payloads_filled);
     if outcome.appended > 0 {
         maybe_cosign(core, origin).await?;
     }

@@ -232,9 +232,17 @@ fn headers_synced_from_a_peer_that_may_not_serve_the_payloads_get_them_from_a_re
     assert_eq!(column.map(|at| row[at]), Some("4"), "{table}");
     net.start("pe");
     assert_eq!(entry(&net, "pe", 1)["payload_state"], "not held");
-    // The publisher comes back: the readers fetch what they may read.
+    // The publisher comes back: the readers fetch what they may read, each
+    // payload once.
     net.start("mx");
     assert_replicas_match_the_origin(&net, &["pe", "cl"]);
+    for (id, n_filled) in [("pe", 4), ("cl", 3)] {
+        assert_eq!(
+            net.status(id)["sync"]["payloads_filled"],
+            n_filled,
+            "payloads {id} kept after their headers"
+        );
+    }
 }
 
 #[test]
