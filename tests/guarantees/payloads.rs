@@ -1,13 +1,15 @@
 //! Payloads of `members` and `bilateral` entries reach every node that may
 //! read them, in whatever order header and payload arrive: by gossip (the
 //! header, then the payload fetched), from a peer that may not serve them
-//! (the header alone, the payload from a reader later), across a restart
-//! in between, and to a reader that was stopped when they were published.
-//! Once a replica holds a payload, its denial's status is the origin's,
-//! and `status` counts the payloads a node may read but does not hold yet.
+//! (the header alone, synced or relayed, the payload from a reader once
+//! they meet), across a restart in between, and to a reader that was
+//! stopped when they were published. Once a replica holds a payload, its
+//! denial's status is the origin's, and `status` counts the payloads a
+//! node may read but does not hold yet.
 
 use std::time::Duration;
 
+use concord_node::home::Home;
 use concord_scenarios::records;
 use concord_scenarios::testnet::{Testnet, TestnetSpec};
 use concord_scenarios::wait::wait_until;
@@ -256,6 +258,81 @@ fn a_reader_stopped_while_the_payloads_were_published_gets_them_when_it_starts()
     });
     // pe may sync the headers from cl, which may not serve the bilateral
     // payload, or from mx, which serves them all.
+    net.start("pe");
+    assert_replicas_match_the_origin(&net, &["pe", "cl"]);
+}
+
+/// Sets the addresses `id`'s node listens on, returning those it had.
+fn set_listen(net: &Testnet, id: &str, listen: Vec<String>) -> Vec<String> {
+    let home = Home::new(&net.home(id));
+    let mut config = home.config().expect("config");
+    let had = std::mem::replace(&mut config.network.listen, listen);
+    std::fs::write(
+        home.config_path(),
+        toml::to_string(&config).expect("config serialises"),
+    )
+    .expect("write config");
+    had
+}
+
+/// The member ids of the peers running node `id` is connected to.
+fn peers(net: &Testnet, id: &str) -> Vec<String> {
+    net.status(id)["peers"]
+        .as_array()
+        .map(|peers| {
+            peers
+                .iter()
+                .filter_map(|p| p["member"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_payload_published_while_its_reader_meets_only_a_peer_that_may_not_serve_it_arrives_once_they_meet()
+ {
+    let mut net = federation(&["mx", "pe", "cl"], &[]);
+    // mx and pe listen where the roster does not say, so neither reaches
+    // the other; both reach cl, which relays gossip between them.
+    let unlisted = vec!["/ip4/127.0.0.1/tcp/0".to_owned()];
+    let mx_listen = set_listen(&net, "mx", unlisted.clone());
+    let pe_listen = set_listen(&net, "pe", unlisted);
+    for id in ["cl", "mx", "pe"] {
+        net.start(id);
+    }
+    wait_until(TRAVEL, "mx and pe are connected to cl only", || {
+        peers(&net, "mx") == ["cl"] && peers(&net, "pe") == ["cl"]
+    });
+    publish(&net);
+    // pe holds every header and what cl may serve, is behind by nothing,
+    // and its status names the one payload it lacks.
+    wait_until(
+        TRAVEL,
+        "pe holds mx's headers and the payloads cl serves",
+        || {
+            let status = net.status("pe");
+            net.log_size("pe", "mx") == PUBLISHED
+                && payloads_missing(&status) == Some(1)
+                && [0, 2, 3]
+                    .iter()
+                    .all(|&index| entry(&net, "pe", index)["payload_state"] == "present")
+        },
+    );
+    assert_eq!(entry(&net, "pe", 1)["payload_state"], "not held");
+    let status = net.status("pe");
+    let mx_log = status["logs"]
+        .as_array()
+        .and_then(|logs| logs.iter().find(|l| l["origin"] == origin("mx").as_str()))
+        .cloned()
+        .unwrap_or_else(|| panic!("pe's status has no log of mx: {status}"));
+    assert_eq!(mx_log["behind_by"], 0, "{mx_log}");
+    assert_eq!(peers(&net, "pe"), ["cl"], "pe never met mx");
+    // They meet: pe gets the payload from mx.
+    for (id, listen) in [("mx", mx_listen), ("pe", pe_listen)] {
+        net.stop(id);
+        set_listen(&net, id, listen);
+    }
+    net.start("mx");
     net.start("pe");
     assert_replicas_match_the_origin(&net, &["pe", "cl"]);
 }
