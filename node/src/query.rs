@@ -340,6 +340,11 @@ pub struct LogView {
     pub is_final: bool,
     /// Largest size a peer's verified checkpoint showed, beyond this node's.
     pub behind_by: u64,
+    /// Payloads of entries held that this node may read but does not hold
+    /// yet (anti-entropy fetches them from the peers that may serve them),
+    /// as far as the entries were looked at: so `behind_by` 0 is not the
+    /// whole truth while this is not 0.
+    pub payloads_missing: u64,
     pub quarantined: bool,
 }
 
@@ -378,6 +383,7 @@ pub fn logs(
             is_final: checkpoint.is_some() && cosigned_by.len() >= required_cosignatures,
             cosigned_by,
             behind_by: seen_size.max(target).saturating_sub(head.size),
+            payloads_missing: store.missing_payload_count(&origin)?,
             quarantined: store.quarantined(&origin)?.is_some(),
             origin: origin.to_string(),
         });

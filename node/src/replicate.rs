@@ -10,12 +10,13 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use concord_keys::roster::Roster;
+use concord_keys::roster::{Role, Roster};
 use concord_protocol::checkpoint::{self, SignedCheckpoint};
-use concord_protocol::entry::{SignedEntry, Visibility, WireEntry};
+use concord_protocol::entry::{EntryHeader, SignedEntry, Visibility, WireEntry};
 use concord_protocol::equivocation::EquivocationProof;
 use concord_protocol::ledger::LedgerError;
 use concord_protocol::origin::Origin;
+use concord_protocol::record::Country;
 use concord_protocol::wire::{
     self, Gossip, MAX_PROOFS, MAX_RANGE_ENTRIES, MAX_SYNC_RESPONSE_BYTES, SyncRequest, SyncResponse,
 };
@@ -58,6 +59,9 @@ pub struct Core {
     /// A member's own log, confirmed with peers after a start; `None` on
     /// an observer.
     pub own_log: Option<OwnLog>,
+    /// This node's participant (its role and country): which payloads it
+    /// may read, and so fetches until it holds them.
+    pub reader: (Role, Country),
 }
 
 /// How often the retention policy runs.
@@ -78,12 +82,9 @@ pub enum Hint {
         origin: Origin,
         size: u64,
     },
-    /// Fetch the payload of entry `index` that gossip carried without it.
-    Payload {
-        peer: PeerId,
-        origin: Origin,
-        index: u64,
-    },
+    /// Fetch the payloads of `origin` this node may read and lacks, such as
+    /// one that gossip carried a header without.
+    Payloads { origin: Origin },
     /// Sync with `peer`, which just connected, at once: the own log awaits
     /// a peer's answer before anything is published.
     Confirm { peer: PeerId },
@@ -103,6 +104,9 @@ pub struct SyncState {
     pub gossip_rejected: u64,
     /// Entries fetched by anti-entropy and stored.
     pub synced_appended: u64,
+    /// Payloads kept after their entries' headers, whichever path brought
+    /// them.
+    pub payloads_filled: u64,
 }
 
 impl Core {
@@ -135,6 +139,12 @@ impl Core {
     /// The own log, when `origin` is it.
     fn own_log_of(&self, origin: &Origin) -> Option<&OwnLog> {
         self.own_log.as_ref().filter(|own| own.origin() == origin)
+    }
+
+    /// Whether this node keeps payloads of this visibility: it may read
+    /// them and is not a headers-only node.
+    fn wants_payload(&self, visibility: &Visibility) -> bool {
+        !self.headers_only && visibility.may_read(self.reader.0, &self.reader.1)
     }
 
     /// Whether the roster participant behind `peer` may read a payload.
@@ -269,6 +279,7 @@ async fn handle_gossip(
                 return Ok(Verdict::Reject);
             };
             let origin = header.origin.clone();
+            let carried = payload.is_some();
             let outcome = ingest(core, &origin, move || vec![(signed, payload)]).await?;
             core.count(|s| s.gossip_appended += outcome.appended);
             if outcome.held > 0 {
@@ -282,16 +293,8 @@ async fn handle_gossip(
             }
             if outcome.appended > 0 {
                 log_growth(core, &origin);
-                let gossiped_payload = matches!(
-                    header.payload.visibility,
-                    Visibility::Public | Visibility::Federation
-                );
-                if !core.headers_only && !gossiped_payload {
-                    core.hint(Hint::Payload {
-                        peer: source,
-                        origin,
-                        index: header.index,
-                    });
+                if !carried && core.wants_payload(&header.payload.visibility) {
+                    core.hint(Hint::Payloads { origin });
                 }
                 return Ok(Verdict::Accept);
             }
@@ -358,6 +361,7 @@ async fn ingest(
     for proof in &outcome.equivocations {
         record_equivocation(core, proof.clone(), true).await?;
     }
+    core.count(|s| s.payloads_filled += outcome.payloads_filled);
     if outcome.appended > 0 {
         maybe_cosign(core, origin).await?;
     }
@@ -777,16 +781,104 @@ async fn find_divergence(core: &Core, peer: PeerId, origin: &Origin, size: u64) 
     }
 }
 
-async fn fetch_payload(core: &Core, peer: PeerId, origin: &Origin, index: u64) {
-    let request = SyncRequest::Entries {
-        origin: origin.clone(),
-        start: index,
-        end: index + 1,
-    };
-    if let Ok(SyncResponse::Entries { entries, .. }) = core.net.request(peer, request).await
-        && let Err(e) = ingest(core, origin, move || decode_all(&entries)).await
-    {
-        tracing::error!(error = %e, "store failure while fetching a payload");
+/// Most missing payloads one fetch from one peer looks for: as many as the
+/// ranges a catch-up keeps in flight hold.
+const PAYLOADS_PER_FETCH: usize = CATCH_UP_BATCH;
+
+/// The first [`PAYLOADS_PER_FETCH`] payloads of `origin` this node wants
+/// ([`Core::wants_payload`]) and does not hold, once every entry stored
+/// since the last look was looked at (the store keeps what it found, so a
+/// restart forgets nothing).
+async fn missing_payloads(core: &Core, origin: &Origin) -> Result<Vec<EntryHeader>, StoreError> {
+    if core.headers_only {
+        return Ok(Vec::new());
+    }
+    let (store, origin, (role, country)) = (core.store.clone(), origin.clone(), core.reader);
+    tokio::task::spawn_blocking(move || {
+        store.mark_missing_payloads(&origin, |visibility| visibility.may_read(role, &country))?;
+        store.missing_payloads(&origin, PAYLOADS_PER_FETCH)
+    })
+    .await
+    .map_err(|e| StoreError::Io(format!("missing-payload task failed: {e}")))?
+}
+
+/// Fetches the payloads of `origin` this node lacks from `peers`, in
+/// order, until none is missing; with no peer, only finds which are.
+async fn fetch_missing_payloads(
+    core: &Core,
+    origin: &Origin,
+    peers: &[PeerId],
+) -> Result<(), StoreError> {
+    for &peer in peers {
+        let missing = missing_payloads(core, origin).await?;
+        if missing.is_empty() {
+            return Ok(());
+        }
+        fetch_payloads(core, peer, origin, &missing).await?;
+    }
+    missing_payloads(core, origin).await.map(drop)
+}
+
+/// Asks `peer` for those of the `missing` payloads of `origin` it may read
+/// (a peer serves no other), each run of consecutive indexes as one range
+/// of at most [`MAX_RANGE_ENTRIES`], so that no payload held is fetched
+/// again. A peer that may read a payload but does not hold it sends the
+/// header alone; another peer is asked later.
+async fn fetch_payloads(
+    core: &Core,
+    peer: PeerId,
+    origin: &Origin,
+    missing: &[EntryHeader],
+) -> Result<(), StoreError> {
+    let servable: Vec<u64> = missing
+        .iter()
+        .filter(|header| core.peer_may_read(&peer, &header.payload.visibility))
+        .map(|header| header.index)
+        .collect();
+    for (start, end) in index_runs(&servable, MAX_RANGE_ENTRIES) {
+        let request = SyncRequest::Entries {
+            origin: origin.clone(),
+            start,
+            end,
+        };
+        let entries = match core.net.request(peer, request).await {
+            Ok(SyncResponse::Entries { entries, .. }) => entries,
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                tracing::debug!(%peer, %origin, error = %e, "payload request failed");
+                return Ok(());
+            }
+        };
+        ingest(core, origin, move || decode_all(&entries)).await?;
+    }
+    Ok(())
+}
+
+/// `indexes` (ascending) as half-open ranges of consecutive indexes, each
+/// at most `longest` long.
+fn index_runs(indexes: &[u64], longest: u64) -> Vec<(u64, u64)> {
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for &index in indexes {
+        match runs.last_mut() {
+            Some((start, end)) if *end == index && index - *start < longest => *end += 1,
+            _ => runs.push((index, index + 1)),
+        }
+    }
+    runs
+}
+
+/// Fetches the payloads of `origin` this node lacks from every connected
+/// peer that may serve them, the log's own member first (it published
+/// them): the fast path after gossip brought a header without its payload.
+async fn fetch_payloads_anywhere(core: &Core, origin: &Origin) {
+    let publisher = core
+        .roster
+        .member_by_origin(origin.as_str())
+        .map(|member| member.peer_id.clone());
+    let mut peers: Vec<PeerId> = core.net.peers().await.into_iter().map(|p| p.peer).collect();
+    peers.sort_by_key(|peer| Some(peer.to_string()) != publisher);
+    if let Err(e) = fetch_missing_payloads(core, origin, &peers).await {
+        tracing::error!(error = %e, "store failure while fetching payloads");
     }
 }
 
@@ -807,7 +899,7 @@ async fn anti_entropy_loop(
             Some(hint) = hints.recv() => match hint {
                 Hint::CatchUp { peer, origin, from } => catch_up(&core, peer, &origin, from).await,
                 Hint::Diverged { peer, origin, size } => find_divergence(&core, peer, &origin, size).await,
-                Hint::Payload { peer, origin, index } => fetch_payload(&core, peer, &origin, index).await,
+                Hint::Payloads { origin } => fetch_payloads_anywhere(&core, &origin).await,
                 Hint::Confirm { peer } => confirm_with(&core, peer).await,
             },
             _ = ticker.tick() => {
@@ -840,16 +932,30 @@ async fn apply_retention(core: &Core) {
 const ANTI_ENTROPY_FANOUT: usize = 3;
 
 /// One round: ask the next few connected peers, in rotation, for their
-/// equivocation proofs and their checkpoints, and catch up on whatever a
-/// peer holds beyond the stored logs.
+/// equivocation proofs and their checkpoints, catch up on whatever a peer
+/// holds beyond the stored logs, then ask them for the payloads this node
+/// may read and lacks.
 async fn anti_entropy_round(core: &Core, round: u64) {
     let mut peers = core.net.peers().await;
     peers.sort_by_key(|p| p.peer);
     let first = (round as usize).wrapping_mul(ANTI_ENTROPY_FANOUT) % peers.len().max(1);
     peers.rotate_left(first);
     peers.truncate(ANTI_ENTROPY_FANOUT);
+    let asked: Vec<PeerId> = peers.iter().map(|p| p.peer).collect();
     for peer in peers {
         sync_with(core, peer.peer).await;
+    }
+    // Gossip carries no payload but a `public` or `federation` one, a range
+    // comes with only the payloads its sender may serve and holds, and a
+    // fetch asked for on gossip may fail or be lost in a restart: this is
+    // what brings each payload in the end, from whichever peer serves it.
+    if let Ok(logs) = core.store.logs() {
+        for (origin, _) in logs {
+            if let Err(e) = fetch_missing_payloads(core, &origin, &asked).await {
+                tracing::error!(error = %e, "store failure while fetching payloads");
+                return;
+            }
+        }
     }
 }
 
@@ -909,5 +1015,22 @@ async fn sync_with(core: &Core, peer: PeerId) {
             }
             Err(e) => tracing::error!(error = %e, "store failure while confirming the own log"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::index_runs;
+
+    #[test]
+    fn missing_indexes_are_asked_for_in_runs_of_consecutive_ones() {
+        let check = |indexes: &[u64], longest, expected: &[(u64, u64)]| {
+            assert_eq!(index_runs(indexes, longest), expected, "{indexes:?}");
+        };
+        check(&[], 4, &[]);
+        check(&[7], 4, &[(7, 8)]);
+        check(&[0, 1, 2, 5, 6, 9], 4, &[(0, 3), (5, 7), (9, 10)]);
+        check(&[0, 1, 2, 3, 4, 5], 4, &[(0, 4), (4, 6)]);
+        check(&[3, 4, 5, 6], 1, &[(3, 4), (4, 5), (5, 6), (6, 7)]);
     }
 }

@@ -148,6 +148,7 @@ pub async fn run(
         purge_after_days: config.retention.purge_after_days,
         headers_only: config.replication.headers_only,
         own_log: own_log.clone(),
+        reader: (me.role, me.country),
     };
     let core_tasks = replicate::spawn(core, events_rx, committed_rx, hints_rx, shutdown.clone());
 

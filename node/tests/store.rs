@@ -1422,3 +1422,126 @@ fn a_format_1_store_is_upgraded_on_open_and_loses_nothing() {
     }
     assert_eq!(legacy_keys(&path).0, log.size as usize - 32 - 1);
 }
+
+/// A payload that came ahead of a gap (a gossiped entry held until the log
+/// reaches it) is kept when the log reaches that index by entries without
+/// payloads (a range from a peer that holds none); a payload that comes
+/// later still gives its denial its validity and posts its terms; and the
+/// payloads still missing are the ones listed.
+#[test]
+fn payloads_that_come_before_or_after_their_headers_are_kept_with_what_they_index() {
+    let fed = Fed::new();
+    let store = fed.store("pe");
+    let cl = fed.origin("cl");
+    let entries = signed_entries(&fed, "cl", 0, 2);
+    let headers_only: Vec<_> = entries.iter().map(|(e, _)| (e.clone(), None)).collect();
+    let now = concord_node::clock::now();
+    let outcome = store
+        .ingest(&cl, vec![entries[1].clone()], &fed.roster, now)
+        .expect("ingest");
+    assert_eq!(outcome.held, 1, "{outcome:?}");
+    let outcome = store
+        .ingest(&cl, headers_only, &fed.roster, now)
+        .expect("ingest");
+    assert_eq!(outcome.appended, 2, "{outcome:?}");
+    let record = |index: usize| {
+        let payload = entries[index].1.as_deref().expect("a payload");
+        Record::parse(Kind::Denial, payload).expect("valid")
+    };
+    let digest = |index: usize| {
+        entries[index]
+            .0
+            .decode_header()
+            .expect("header")
+            .payload
+            .sha256
+            .0
+    };
+    let valid_until = |index: u64| {
+        store
+            .denial_status(&cl, index)
+            .expect("read")
+            .expect("a denial")
+            .valid_until
+    };
+    assert!(store.holds_payload(&digest(1)).expect("read"), "held ahead");
+    let until = |index: usize| {
+        record(index)
+            .index_terms()
+            .valid_until
+            .map(|d| d.to_string())
+    };
+    assert_eq!(valid_until(1), until(1));
+    assert_eq!(valid_until(0), None, "entry 0 came without its payload");
+
+    store
+        .mark_missing_payloads(&cl, |_| true)
+        .expect("mark missing");
+    let missing = store.missing_payloads(&cl, 16).expect("read");
+    assert_eq!(
+        missing.iter().map(|h| h.index).collect::<Vec<_>>(),
+        [0],
+        "only entry 0 lacks its payload"
+    );
+
+    let outcome = store
+        .ingest(&cl, vec![entries[0].clone()], &fed.roster, now)
+        .expect("ingest");
+    assert_eq!(outcome.payloads_filled, 1, "{outcome:?}");
+    assert!(store.holds_payload(&digest(0)).expect("read"));
+    assert_eq!(valid_until(0), until(0));
+    let terms = record(0).index_terms();
+    let country = terms.countries.first().expect("a party country");
+    assert!(
+        store
+            .lookup(keys::IndexKind::Country, country.as_str())
+            .expect("read")
+            .contains(&(cl.clone(), 0)),
+        "entry 0 is posted under its record's terms"
+    );
+    assert!(store.missing_payloads(&cl, 16).expect("read").is_empty());
+
+    // Two entries committing to the same bytes, both come without them:
+    // the one the bytes did not come with still lacks its record, and
+    // takes it when they come for it.
+    let key = fed.identity("cl").log_key.clone();
+    let payload = sample_denials("CL")[5].to_canonical_bytes();
+    let twins: Vec<_> = [2, 3]
+        .into_iter()
+        .map(|index| common::signed_denial(&cl, &key, index, &payload))
+        .collect();
+    let outcome = store
+        .ingest(
+            &cl,
+            twins.iter().map(|e| (e.clone(), None)).collect(),
+            &fed.roster,
+            now,
+        )
+        .expect("ingest");
+    assert_eq!(outcome.appended, 2, "{outcome:?}");
+    store
+        .mark_missing_payloads(&cl, |_| true)
+        .expect("mark missing");
+    assert_eq!(store.missing_payload_count(&cl).expect("read"), 2);
+    let twin_until = || {
+        Record::parse(Kind::Denial, &payload)
+            .expect("valid")
+            .index_terms()
+    };
+    for (twin, left) in [(0, 1), (1, 0)] {
+        let outcome = store
+            .ingest(
+                &cl,
+                vec![(twins[twin].clone(), Some(payload.clone()))],
+                &fed.roster,
+                now,
+            )
+            .expect("ingest");
+        assert_eq!(outcome.payloads_filled, 1, "twin {twin}: {outcome:?}");
+        assert_eq!(store.missing_payload_count(&cl).expect("read"), left);
+        assert_eq!(
+            valid_until(2 + twin as u64),
+            twin_until().valid_until.map(|d| d.to_string())
+        );
+    }
+}

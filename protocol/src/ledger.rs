@@ -19,7 +19,9 @@
 //!   denial of the same log, by index and leaf hash, and nothing follows a
 //!   revocation ([`check_reference`]);
 //! - the denial status that amendments and revocations move
-//!   ([`DenialStatus`]), and its expiry on a given date;
+//!   ([`DenialStatus`]), the validity the latest record held gives it,
+//!   whichever order headers and payloads arrive in ([`payload_update`]),
+//!   and its expiry on a given date;
 //! - §3.1 `payload.visibility`: who may read a payload
 //!   ([`Visibility::may_read`]);
 //! - the terms an entry is indexed under for search and screening
@@ -403,9 +405,39 @@ pub struct DenialStatus {
     /// Every amendment and revocation of the denial, in log order.
     #[serde(default)]
     pub history: Vec<u64>,
+    /// The entry (the denial or an amendment) whose record gave
+    /// `valid_until`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until_index: Option<u64>,
 }
 
 impl DenialStatus {
+    /// The entry whose record gave `valid_until`. A status stored before
+    /// this was kept says only that it was no later than `latest_index`;
+    /// taking that bound keeps a late payload of an earlier entry from
+    /// replacing it.
+    fn validity_source(&self) -> Option<u64> {
+        self.valid_until_index
+            .or(self.valid_until.is_some().then_some(self.latest_index))
+    }
+
+    /// Takes the validity of the record of entry `index` of the denial's
+    /// chain (the denial or an amendment), unless the record of a later
+    /// entry of the chain already gave it: the validity is always the
+    /// latest record held, whichever order headers and payloads came in.
+    /// Returns whether it changed the status.
+    fn take_validity(&mut self, index: u64, terms: &IndexTerms) -> bool {
+        let Some(until) = &terms.valid_until else {
+            return false;
+        };
+        if self.validity_source().is_some_and(|source| source > index) {
+            return false;
+        }
+        self.valid_until = Some(until.to_string());
+        self.valid_until_index = Some(index);
+        true
+    }
+
     /// The state as of `today`: an active or amended denial past its validity
     /// is expired.
     pub fn state_on(&self, today: &Date) -> DenialState {
@@ -481,6 +513,7 @@ pub fn denial_update<E>(
         latest_index: index,
         valid_until: None,
         history: Vec::new(),
+        valid_until_index: None,
     });
     if let Change::Follow(_) = change {
         status.history.push(index);
@@ -488,14 +521,47 @@ pub fn denial_update<E>(
     status.state = state;
     status.latest_index = index;
     // A revocation ends the denial as it stands; an amendment without a
-    // record held leaves its validity as it was.
-    let valid_until = terms.and_then(|t| t.valid_until.as_ref());
+    // record held leaves its validity as it was, until its payload comes
+    // ([`payload_update`]).
     if header.kind != Kind::DenialRevoke
-        && let Some(until) = valid_until
+        && let Some(terms) = terms
     {
-        status.valid_until = Some(until.to_string());
+        status.take_validity(index, terms);
     }
     Ok(Some((denial, status)))
+}
+
+/// The status the payload of a stored entry gives a denial when it came
+/// after the entry's header (gossip and sync carry a header without the
+/// payload its receiver may not read, or that its sender does not hold):
+/// `(index of the denial, its new status)`, or `None` when it changes
+/// none. `terms` are the payload's record's. The state and history
+/// followed the header already; the record of a denial or an amendment
+/// gives the validity unless a later entry's record already did, so a
+/// status ends the same as the origin's, whichever order headers and
+/// payloads arrived in. `current` reads the status of the denial at an
+/// index.
+///
+/// # Errors
+/// What `current` returns.
+pub fn payload_update<E>(
+    header: &EntryHeader,
+    index: u64,
+    terms: &IndexTerms,
+    current: impl FnOnce(u64) -> Result<Option<DenialStatus>, E>,
+) -> Result<Option<(u64, DenialStatus)>, E> {
+    let Some((denial, change)) = Change::of(header, index) else {
+        return Ok(None);
+    };
+    if let Change::Follow(Kind::DenialRevoke) = change {
+        return Ok(None);
+    }
+    let Some(mut status) = current(denial)? else {
+        return Ok(None);
+    };
+    Ok(status
+        .take_validity(index, terms)
+        .then_some((denial, status)))
 }
 
 /// A log's state held in memory, as an audit replays the log: each entry's
@@ -575,9 +641,14 @@ pub enum Term {
 /// normalised party names, countries, control entries and HS code digits.
 pub fn postings(kind: Kind, terms: Option<&IndexTerms>, mut post: impl FnMut(Term, &str)) {
     post(Term::Kind, kind.as_str());
-    let Some(terms) = terms else {
-        return;
-    };
+    if let Some(terms) = terms {
+        record_postings(terms, post);
+    }
+}
+
+/// Calls `post` with every term a record's `terms` post an entry under:
+/// what [`postings`] adds to the entry's kind once its payload is held.
+pub fn record_postings(terms: &IndexTerms, mut post: impl FnMut(Term, &str)) {
     for name in &terms.party_names {
         post(Term::Party, name);
     }
@@ -983,6 +1054,7 @@ mod tests {
                     latest_index: 2,
                     valid_until: Some("2028-01-01".into()),
                     history: vec![],
+                    valid_until_index: Some(2),
                 }
             )
         );
@@ -994,35 +1066,106 @@ mod tests {
             });
             assert_eq!(update, Ok(expected.map(|s| (2, s))), "{kind}");
         };
-        let moved = |state, until: &str| DenialStatus {
+        let moved = |state, until: &str, from| DenialStatus {
             state,
             latest_index: 5,
             valid_until: Some(until.into()),
             history: vec![5],
+            valid_until_index: Some(from),
         };
         check(
             Kind::DenialAmend,
             Some(&terms("2029-06-30")),
-            Some(moved(DenialState::Amended, "2029-06-30")),
+            Some(moved(DenialState::Amended, "2029-06-30", 5)),
         );
         check(
             Kind::DenialAmend,
             None,
-            Some(moved(DenialState::Amended, "2028-01-01")),
+            Some(moved(DenialState::Amended, "2028-01-01", 2)),
         );
         check(
             Kind::DenialRevoke,
             None,
-            Some(moved(DenialState::Revoked, "2028-01-01")),
+            Some(moved(DenialState::Revoked, "2028-01-01", 2)),
         );
         check(Kind::Notice, None, None);
         let today = date("2028-01-02");
         assert_eq!(opened.1.state_on(&today), DenialState::Expired);
         assert_eq!(
-            moved(DenialState::Revoked, "2028-01-01").state_on(&today),
+            moved(DenialState::Revoked, "2028-01-01", 2).state_on(&today),
             DenialState::Revoked
         );
         assert_eq!(opened.1.state_on(&date("2028-01-01")), DenialState::Active);
+    }
+
+    /// A denial (index 0) amended twice (1, 2) and revoked (3): the status
+    /// a node ends with once it holds every payload, whichever entries'
+    /// payloads came with their headers and in whichever order the others
+    /// came after, is the one of a node that had each with its header.
+    #[test]
+    fn a_status_ends_the_same_whichever_order_its_payloads_arrive_in() {
+        let until = ["2021-01-01", "2029-06-30", "2027-03-31", "2030-12-31"];
+        let terms = |index: usize| IndexTerms {
+            valid_until: Some(Date::parse(until[index]).expect("date")),
+            ..IndexTerms::default()
+        };
+        let chain = [
+            header(0, Kind::Denial, None),
+            header(1, Kind::DenialAmend, reference(0)),
+            header(2, Kind::DenialAmend, reference(0)),
+            header(3, Kind::DenialRevoke, reference(0)),
+        ];
+        // `with_header`: which entries carried their payload; `late`: the
+        // order in which the payloads of the others came after.
+        let replay = |with_header: &[usize], late: &[usize]| {
+            let mut status: Option<DenialStatus> = None;
+            for (index, header) in (0..).zip(&chain) {
+                let carried = with_header.contains(&index).then(|| terms(index));
+                let update = denial_update(header, index as u64, carried.as_ref(), |_| {
+                    Ok::<_, ()>(status.clone())
+                });
+                status = Some(update.expect("no read").expect("a change").1);
+            }
+            for &index in late {
+                let update = payload_update(&chain[index], index as u64, &terms(index), |d| {
+                    assert_eq!(d, 0);
+                    Ok::<_, ()>(status.clone())
+                });
+                if let Some((_, changed)) = update.expect("no read") {
+                    status = Some(changed);
+                }
+            }
+            status.expect("a status")
+        };
+        let origin = replay(&[0, 1, 2, 3], &[]);
+        assert_eq!(origin.valid_until.as_deref(), Some("2027-03-31"));
+        assert_eq!(origin.state, DenialState::Revoked);
+        for late in [
+            &[0, 1, 2, 3][..],
+            &[3, 2, 1, 0],
+            &[2, 0, 3, 1],
+            &[1, 3, 0, 2],
+        ] {
+            assert_eq!(replay(&[], late), origin, "payloads late in order {late:?}");
+        }
+        assert_eq!(replay(&[0, 3], &[2, 1]), origin);
+        assert_eq!(replay(&[1], &[0, 3, 2]), origin);
+        // Until the last amendment's payload comes, the latest record held
+        // gives the validity.
+        assert_eq!(
+            replay(&[0], &[1]).valid_until.as_deref(),
+            Some("2029-06-30")
+        );
+        // A status stored before the index of its validity was kept takes
+        // no earlier record's validity over its own.
+        let mut stored = replay(&[0, 1], &[]);
+        stored.valid_until_index = None;
+        assert_eq!(
+            payload_update(&chain[0], 0, &terms(0), |_| Ok::<_, ()>(Some(
+                stored.clone()
+            ))),
+            Ok(None)
+        );
     }
 
     #[test]

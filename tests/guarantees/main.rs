@@ -8,6 +8,7 @@ mod common;
 mod api_audit;
 mod evidence;
 mod names;
+mod payloads;
 mod restore;
 mod surfaces;
 mod sync_evidence;

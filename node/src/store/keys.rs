@@ -16,6 +16,8 @@
 //! | `D`    | log id u32, page u64 (index / 16) | the page's denial statuses (JSON), an empty record for an entry that is no denial (see `page.rs`) |
 //! | `R`    | log id u32, index u64             | purge record (JSON)                |
 //! | `I`    | index kind u8, term, 0x00, log id, first index u64 | the indexes (u64 each) of one commit group's entries with that term |
+//! | `M`    | log id u32, index u64             | empty: the entry's payload is one this node may read and does not hold |
+//! | `W`    | log id u32                        | u64: the entries below it were looked at for missing payloads |
 //!
 //! Format 1 stored each entry and each denial status under a key of its own
 //! (`E` or `T`, log id, index); opening such a store moves them into pages.
@@ -32,6 +34,8 @@ pub const STATUS_PAGE: u8 = b'D';
 pub const LEGACY_STATUS: u8 = b'T';
 pub const PURGE: u8 = b'R';
 pub const INDEX: u8 = b'I';
+pub const MISSING: u8 = b'M';
+pub const MISSING_SCANNED: u8 = b'W';
 
 /// The search indexes a screening query can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

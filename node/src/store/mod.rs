@@ -18,6 +18,7 @@
 mod checkpoints;
 pub mod keys;
 mod migrate;
+mod missing;
 mod own;
 mod page;
 mod pending;

@@ -11,12 +11,16 @@ use super::staging::Rejected;
 use super::{MAX_PENDING_PER_LOG, Store, StoreError};
 
 impl Store {
+    /// Moves the entries held from index `from` on, in order up to the
+    /// first gap, into `ahead`. Returns those held for an index below
+    /// `from`, which the log reached otherwise meanwhile: one may still
+    /// carry the payload the stored entry came without (or be evidence).
     pub(super) fn take_pending(
         &self,
         log_id: u32,
         from: u64,
         ahead: &mut BTreeMap<u64, RunItem>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<RunItem>, StoreError> {
         let mut next = from;
         loop {
             if ahead.contains_key(&next) {
@@ -36,17 +40,21 @@ impl Store {
                 break;
             }
         }
-        // Anything below the head left in pending is stale.
         let stale: Vec<_> = self
             .inner
             .pending
             .range(log_item_key(b'p', log_id, 0)..log_item_key(b'p', log_id, from))
-            .keys()
             .collect::<Result<_, _>>()?;
-        for key in stale {
+        let mut below = Vec::new();
+        for (key, raw) in stale {
             self.inner.pending.remove(key)?;
+            if let Some((signed, payload)) = decode_pending(&raw)
+                && let Ok(header) = signed.decode_header()
+            {
+                below.push((signed, header, payload));
+            }
         }
-        Ok(())
+        Ok(below)
     }
 
     pub(super) fn hold_pending(

@@ -284,6 +284,7 @@ impl Store {
 
         // Decode, and split by position against the stored head.
         let head = self.head_of(log_id)?;
+        let mut fills = Vec::new();
         let mut ahead: BTreeMap<u64, RunItem> = BTreeMap::new();
         let headers = par_map(&items, |(signed, _)| signed.decode_header());
         for ((signed, payload), header) in items.into_iter().zip(headers) {
@@ -301,12 +302,17 @@ impl Store {
             {
                 outcome.rejected.push((header.index, wrong.into()));
             } else if header.index < head.size {
-                self.check_stored(log_id, signed, header, payload, roster, &mut outcome)?;
+                let stored = (signed, header, payload);
+                self.check_stored(log_id, stored, roster, &mut fills, &mut outcome)?;
             } else {
                 ahead.insert(header.index, (signed, header, payload));
             }
         }
-        self.take_pending(log_id, head.size, &mut ahead)?;
+        for stored in self.take_pending(log_id, head.size, &mut ahead)? {
+            self.check_stored(log_id, stored, roster, &mut fills, &mut outcome)?;
+        }
+        outcome.payloads_filled += fills.len() as u64;
+        self.fill_payloads(log_id, fills)?;
         let mut sorted = Run {
             start: head.size,
             items: Vec::new(),
@@ -443,14 +449,14 @@ impl Store {
         })
     }
 
-    /// An entry for an index already stored: a replay, or evidence.
+    /// An entry for an index already stored: a replay, or evidence. A
+    /// replay that carries a payload this node lacks goes to `fills`.
     fn check_stored(
         &self,
         log_id: u32,
-        signed: SignedEntry,
-        header: EntryHeader,
-        payload: Option<Vec<u8>>,
+        (signed, header, payload): RunItem,
         roster: &impl KeyLookup,
+        fills: &mut Vec<Fill>,
         outcome: &mut IngestOutcome,
     ) -> Result<(), StoreError> {
         let stored = self.entry_by_id(log_id, header.index)?.ok_or_else(|| {
@@ -462,23 +468,24 @@ impl Store {
         if stored.header_bytes == signed.header_bytes {
             outcome.duplicates += 1;
             // A replay may carry a payload this node lacked (it first saw the
-            // header alone); it is kept only if it is the record the header
-            // commits to, in the member's state's name, as if it had come
-            // with the header.
+            // header alone, or another entry brought the same bytes since);
+            // it is kept only if it is the record the header commits to, in
+            // the member's state's name, as if it had come with the header.
             if let Some(payload) = payload
-                && self.payload(&header.payload.sha256.0)?.is_none()
+                && !fills.iter().any(|fill| fill.header.index == header.index)
+                && (!self.holds_payload(&header.payload.sha256.0)?
+                    || self.marked_missing(log_id, header.index)?)
                 && self.purge_record_by_id(log_id, header.index)?.is_none()
             {
                 let checked = ledger::publisher_country(roster, &header.origin)
                     .map_err(Rejected::from)
                     .and_then(|country| check_record(&country, &header, Some(&payload)));
                 match checked {
-                    Ok(_) => {
-                        self.inner
-                            .data
-                            .insert(keys::payload_key(&header.payload.sha256.0), payload)?;
-                        outcome.payloads_filled += 1;
-                    }
+                    Ok(record) => fills.push(Fill {
+                        terms: record.map(|r| r.index_terms()),
+                        header,
+                        payload,
+                    }),
                     Err(rejected) => outcome.rejected.push((header.index, rejected)),
                 }
             }
@@ -508,6 +515,32 @@ impl Store {
             }
         }
         Ok(())
+    }
+}
+
+/// The payload of a stored entry that came after its header, checked
+/// against it: kept with what its record indexes.
+pub(super) struct Fill {
+    header: EntryHeader,
+    payload: Vec<u8>,
+    terms: Option<IndexTerms>,
+}
+
+impl Store {
+    /// Keeps `fills` in one batch, each payload with the terms its record
+    /// posts and the validity it gives its denial, so that the log's
+    /// statuses and indexes are what they would be had each payload come
+    /// with its header.
+    fn fill_payloads(&self, log_id: u32, fills: Vec<Fill>) -> Result<(), StoreError> {
+        if fills.is_empty() {
+            return Ok(());
+        }
+        let mut staging = Staging::new(self, log_id)?;
+        for fill in &fills {
+            staging.fill(&fill.header, &fill.payload, fill.terms.as_ref())?;
+        }
+        // No entry was staged: the head and last page go back as they were.
+        staging.commit(None)
     }
 }
 

@@ -209,14 +209,7 @@ impl<'a> Staging<'a> {
         terms: Option<&IndexTerms>,
     ) -> Result<(), StoreError> {
         ledger::postings(header.kind, terms, |term, text| {
-            let kind = match term {
-                Term::Kind => IndexKind::Kind,
-                Term::Party => IndexKind::Party,
-                Term::Country => IndexKind::Country,
-                Term::ControlEntry => IndexKind::ControlEntry,
-                Term::HsCode => IndexKind::HsCode,
-            };
-            self.post(kind, text, index);
+            self.post(term, text, index)
         });
         let update =
             ledger::denial_update(header, index, terms, |denial| self.denial_status(denial))?;
@@ -226,13 +219,48 @@ impl<'a> Staging<'a> {
         Ok(())
     }
 
+    /// Stages the payload of stored entry `header.index`, which came after
+    /// the header, with what its record (`terms`, when it has one) adds:
+    /// the terms it posts beyond the kind the header posted, and the
+    /// validity it gives its denial (`ledger::payload_update`). It is no
+    /// longer missing.
+    pub(super) fn fill(
+        &mut self,
+        header: &EntryHeader,
+        payload: &[u8],
+        terms: Option<&IndexTerms>,
+    ) -> Result<(), StoreError> {
+        let index = header.index;
+        self.batch
+            .insert(&keys::payload_key(&header.payload.sha256.0)[..], payload);
+        self.batch
+            .remove(&log_item_key(keys::MISSING, self.log_id, index)[..]);
+        let Some(terms) = terms else {
+            return Ok(());
+        };
+        ledger::record_postings(terms, |term, text| self.post(term, text, index));
+        let update =
+            ledger::payload_update(header, index, terms, |denial| self.denial_status(denial))?;
+        if let Some((denial, status)) = update {
+            self.set_status(denial, status)?;
+        }
+        Ok(())
+    }
+
     /// Adds `index` to the postings of `term`; written once per group. A
     /// term the group has already is looked up, not copied.
-    fn post(&mut self, kind: IndexKind, term: &str, index: u64) {
+    fn post(&mut self, term: Term, text: &str, index: u64) {
+        let kind = match term {
+            Term::Kind => IndexKind::Kind,
+            Term::Party => IndexKind::Party,
+            Term::Country => IndexKind::Country,
+            Term::ControlEntry => IndexKind::ControlEntry,
+            Term::HsCode => IndexKind::HsCode,
+        };
         let terms = self.postings.entry(kind as u8).or_default();
-        let list = match terms.get_mut(term) {
+        let list = match terms.get_mut(text) {
             Some(list) => list,
-            None => terms.entry(term.to_owned()).or_default(),
+            None => terms.entry(text.to_owned()).or_default(),
         };
         if list.last() != Some(&index) {
             list.push(index);

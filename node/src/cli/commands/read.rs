@@ -107,23 +107,25 @@ pub fn status(args: &StatusArgs, json: bool) -> CliResult {
         )?;
     }
     outln!(
-        "{:<40} {:>8} {:>8} {:>8} {:<6} witnesses",
+        "{:<40} {:>8} {:>8} {:>8} {:>8} {:<6} witnesses",
         "log",
         "size",
         "ckpt",
         "behind",
+        "missing",
         "final"
     )?;
     for log in &view.logs {
         let witnesses: Vec<&str> = log.cosigned_by.iter().map(|c| c.witness.as_str()).collect();
         outln!(
-            "{:<40} {:>8} {:>8} {:>8} {:<6} {}{}",
+            "{:<40} {:>8} {:>8} {:>8} {:>8} {:<6} {}{}",
             log.origin,
             log.size,
             log.checkpoint_size
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| "-".into()),
             log.behind_by,
+            log.payloads_missing,
             if log.is_final { "yes" } else { "no" },
             witnesses.join(","),
             if log.quarantined { "  QUARANTINED" } else { "" }
