@@ -901,10 +901,86 @@ fn every_exit_code_of_the_help_table_is_what_commands_return() {
         Run::of(command)
     };
     assert_eq!(audit.code, Some(exit::AUDIT_FINDINGS), "{}", audit.stderr);
+    // A stopped node's status says so, rather than "peers: 0".
+    let stopped = net.cli(NODE, ["status"]).ok();
+    assert!(stopped.stdout.contains("not running"), "{}", stopped.stdout);
+    assert_eq!(with_json(&net, NODE, &["status"]).json()["running"], false);
     // 5: an import while the node holds its store.
     net.start(NODE);
+    assert_eq!(with_json(&net, NODE, &["status"]).json()["running"], true);
     let held = with_json(&net, NODE, &["import", bundle.to_str().expect("UTF-8")]);
     assert_json_error(&held, exit::UNAVAILABLE, "unavailable", "");
     net.stop(NODE);
     // 7 is the full-disk test's (a_full_disk_is_a_clear_storage_error…).
+}
+
+#[test]
+fn show_puts_the_version_in_force_first_and_list_names_parties_and_states() {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let net = Testnet::create(&concord(), &[NODE, "mx"], &[]);
+    let denial = first_denial();
+    let file = write_temp(scratch.path(), "denial.json", &denial.bytes);
+    publish_file(&net, "denial", &file).ok();
+    let mut amended: Value = serde_json::from_slice(&denial.bytes).expect("a denial is JSON");
+    amended["valid_until"] = "2031-01-31".into();
+    let amendment = serde_json::json!({
+        "reason": "Validez ampliada tras una segunda revisión.",
+        "denial": amended,
+    });
+    let amendment = write_temp(
+        scratch.path(),
+        "amendment.json",
+        amendment.to_string().as_bytes(),
+    );
+    net.cli(
+        NODE,
+        [
+            "amend".as_ref(),
+            "--accept-fork-risk".as_ref(),
+            "--index".as_ref(),
+            "0".as_ref(),
+            "--file".as_ref(),
+            amendment.as_os_str(),
+        ],
+    )
+    .ok();
+
+    let show = net
+        .cli(NODE, ["show", "--log", NODE, "--index", "0"])
+        .ok()
+        .stdout;
+    let lines: Vec<&str> = show.lines().collect();
+    assert!(
+        lines[0].contains("published 20") && lines[0].ends_with('Z'),
+        "{show}"
+    );
+    assert_eq!(
+        lines[1], "status     amended, valid until 2031-01-31 (UTC)",
+        "{show}"
+    );
+    assert_eq!(lines[2], "in force   as amended by #1:", "{show}");
+    let in_force = show.find("2031-01-31\"").expect("the amended validity");
+    let first = show
+        .find("as first published:")
+        .expect("the original after");
+    assert!(in_force < first, "{show}");
+    let json = net
+        .cli(NODE, ["show", "--log", NODE, "--index", "0", "--json"])
+        .ok()
+        .json();
+    assert_eq!(json["current"]["index"], 1);
+    assert_eq!(json["current"]["denial"]["valid_until"], "2031-01-31");
+
+    let list = net.cli(NODE, ["list", "--log", NODE, "--json"]).ok().json();
+    let line = &list[0];
+    assert_eq!(line["state"], "amended", "{list:#}");
+    assert_eq!(line["denying_state"], "CL");
+    let parsed: Value = serde_json::from_slice(&denial.bytes).expect("JSON");
+    let first_party = parsed["parties"][0]["name"].as_str().expect("a party");
+    assert_eq!(line["parties"][0], first_party);
+    let text = net.cli(NODE, ["list", "--log", NODE]).ok().stdout;
+    assert!(
+        text.contains(first_party) && text.contains(" amended "),
+        "{text}"
+    );
 }

@@ -82,6 +82,9 @@ pub struct StatusView {
     pub me: Me,
     pub federation: String,
     pub roster_version: u64,
+    /// Whether the node runs: `false` when this was read from a stopped
+    /// node's store, whose peers and lag are then unknown.
+    pub running: bool,
     pub peers: Vec<PeerView>,
     pub logs: Vec<LogView>,
     pub quarantined: Vec<String>,
@@ -103,6 +106,8 @@ pub struct PeerView {
 /// What the network adds to a status: nothing for a stopped node.
 #[derive(Debug, Default)]
 pub struct Liveness {
+    /// Whether a running node answers (the rest is empty when not).
+    pub running: bool,
     pub peers: Vec<PeerView>,
     /// Largest size of each log (by origin) a peer's checkpoint showed.
     pub seen_sizes: HashMap<String, u64>,
@@ -167,6 +172,7 @@ impl Queries {
             me: self.me.clone(),
             federation: self.roster.federation.clone(),
             roster_version: self.roster.version,
+            running: liveness.running,
             peers: liveness.peers,
             logs,
             quarantined,
@@ -436,10 +442,26 @@ pub struct EntryView {
     pub header_b64: String,
     pub signature_b64: String,
     pub header: serde_json::Value,
+    /// `time` as ISO 8601 UTC.
+    pub published_at: String,
     /// The record, when this node holds the payload and the reader may see it.
     pub payload: Option<serde_json::Value>,
     pub payload_state: String,
     pub status: Option<serde_json::Value>,
+    /// For a denial amended since: the denial as its last amendment states
+    /// it, which is what is in force.
+    #[serde(default)]
+    pub current: Option<CurrentVersion>,
+}
+
+/// The content of a denial after its amendments.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CurrentVersion {
+    /// The amendment that states it.
+    pub index: u64,
+    /// The denial as amended, when this node holds the amendment's payload
+    /// and the reader may see it.
+    pub denial: Option<serde_json::Value>,
 }
 
 /// Entry `index` of `origin`, its payload shown only to a reader with `role`
@@ -469,9 +491,12 @@ pub fn entry(
         None => (None, "not held".to_owned()),
     };
     let today = Date::from_unix_seconds(crate::clock::now() as i64);
-    let status = store
-        .denial_status(origin, index)?
-        .map(|s| status_json(&s, today.as_ref()));
+    let denial_status = store.denial_status(origin, index)?;
+    let current = match &denial_status {
+        Some(status) => current_version(store, origin, status, reader)?,
+        None => None,
+    };
+    let status = denial_status.map(|s| status_json(&s, today.as_ref()));
     Ok(EntryView {
         origin: origin.to_string(),
         index,
@@ -481,10 +506,46 @@ pub fn entry(
         header_b64: BASE64.encode(&signed.header_bytes),
         signature_b64: BASE64.encode(signed.signature),
         header: serde_json::from_slice(&signed.header_bytes).unwrap_or(serde_json::Value::Null),
+        published_at: iso_utc(header.time),
         payload,
         payload_state,
         status,
+        current,
     })
+}
+
+/// The last amendment of a denial with `status`, and the denial it states
+/// when `reader` may see it; `None` when the denial was never amended.
+fn current_version(
+    store: &Store,
+    origin: &Origin,
+    status: &DenialStatus,
+    reader: (Role, &Country),
+) -> Result<Option<CurrentVersion>, QueryError> {
+    for &index in status.history.iter().rev() {
+        let Some(signed) = store.entry(origin, index)? else {
+            continue;
+        };
+        let Ok(header) = signed.decode_header() else {
+            continue;
+        };
+        if header.kind != Kind::DenialAmend {
+            continue;
+        }
+        let denial = if header.payload.visibility.may_read(reader.0, reader.1) {
+            store
+                .payload(&header.payload.sha256.0)?
+                .and_then(|bytes| Record::parse(Kind::DenialAmend, &bytes).ok())
+                .and_then(|record| match record {
+                    Record::DenialAmend(amend) => serde_json::to_value(&amend.denial).ok(),
+                    _ => None,
+                })
+        } else {
+            None
+        };
+        return Ok(Some(CurrentVersion { index, denial }));
+    }
+    Ok(None)
 }
 
 fn status_json(status: &DenialStatus, today: Option<&Date>) -> serde_json::Value {
@@ -502,8 +563,23 @@ pub struct EntryLine {
     pub origin: String,
     pub index: u64,
     pub kind: String,
+    /// Seconds since the Unix epoch, as signed in the header.
     pub time: u64,
+    /// `time` as ISO 8601 UTC.
+    pub published_at: String,
     pub visibility: String,
+    /// A denial's state today (`active`, `amended`… as the status machine
+    /// says, `expired` past its validity); `None` for other kinds.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// A denial's denying state and decision date, and its parties' names,
+    /// when the payload is held.
+    #[serde(default)]
+    pub denying_state: Option<String>,
+    #[serde(default)]
+    pub decision_date: Option<String>,
+    #[serde(default)]
+    pub parties: Vec<String>,
     pub summary: String,
 }
 
@@ -517,23 +593,45 @@ pub fn list(
     start: u64,
     limit: u64,
 ) -> Result<Vec<EntryLine>, QueryError> {
+    let today = Date::from_unix_seconds(crate::clock::now() as i64);
     let mut out = Vec::new();
     for signed in store.entries(origin, start, limit)? {
         let Ok(header) = signed.decode_header() else {
             continue;
         };
-        let summary = store
+        let record = store
             .payload(&header.payload.sha256.0)?
-            .and_then(|bytes| Record::parse(header.kind, &bytes).ok())
-            .map(|r| summarise(&r))
-            .unwrap_or_default();
+            .and_then(|bytes| Record::parse(header.kind, &bytes).ok());
+        let denial = match &record {
+            Some(Record::Denial(d)) => Some(d),
+            _ => None,
+        };
+        let state = store.denial_status(origin, header.index)?.map(|status| {
+            let state = today.as_ref().map_or(status.state, |t| status.state_on(t));
+            serde_json::to_value(state)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        });
         out.push(EntryLine {
             origin: origin.to_string(),
             index: header.index,
             kind: header.kind.as_str().to_owned(),
             time: header.time,
+            published_at: iso_utc(header.time),
             visibility: visibility_name(&header.payload.visibility),
-            summary,
+            state,
+            denying_state: denial.map(|d| d.denying_state.as_str().to_owned()),
+            decision_date: denial.map(|d| d.decision_date.to_string()),
+            parties: denial
+                .map(|d| {
+                    d.parties
+                        .iter()
+                        .map(|p| p.name.as_str().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            summary: record.as_ref().map(summarise).unwrap_or_default(),
         });
     }
     Ok(out)
@@ -554,6 +652,21 @@ fn summarise(record: &Record) -> String {
         Record::Notice(n) => n.summary.as_str().chars().take(80).collect(),
         other => other.kind().as_str().to_owned(),
     }
+}
+
+/// Seconds since the Unix epoch as ISO 8601 UTC, `2026-12-02T09:41:07Z`.
+pub fn iso_utc(secs: u64) -> String {
+    let date = i64::try_from(secs)
+        .ok()
+        .and_then(Date::from_unix_seconds)
+        .map_or_else(|| "?".to_owned(), |d| d.to_string());
+    let of_day = secs % 86_400;
+    format!(
+        "{date}T{:02}:{:02}:{:02}Z",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60
+    )
 }
 
 /// The visibility as text: `public`, `federation`, `members`, `bilateral:CL,MX`.

@@ -35,6 +35,7 @@ pub(super) async fn status(State(state): State<ApiState>) -> ApiResult<Json<Stat
         None => None,
     };
     let liveness = Liveness {
+        running: true,
         peers,
         own_log,
         sync: serde_json::to_value(&sync).unwrap_or_default(),

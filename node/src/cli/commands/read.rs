@@ -35,13 +35,22 @@ pub fn list(args: &ListArgs, json: bool) -> CliResult {
         print_json(&lines)?;
     } else {
         for line in &lines {
+            let mut what = line.summary.clone();
+            if !line.parties.is_empty() {
+                what = format!("{}: {what}", line.parties.join("; "));
+            }
             outln!(
-                "{} #{:<5} {:<14} {:<18} {}",
+                "{} #{:<5} {:<14} {:<8} {:<10} {:<3} {:<20} {}",
                 line.origin,
                 line.index,
                 line.kind,
+                line.state.as_deref().unwrap_or("-"),
+                line.decision_date
+                    .as_deref()
+                    .unwrap_or(&line.published_at[..10]),
+                line.denying_state.as_deref().unwrap_or("-"),
                 line.visibility,
-                line.summary
+                what
             )?;
         }
         if lines.is_empty() {
@@ -59,19 +68,29 @@ pub fn show(args: &ShowArgs, json: bool) -> CliResult {
         return Ok(());
     }
     outln!(
-        "{} #{}  {}  time {}",
+        "{} #{}  {}  published {}",
         view.origin,
         view.index,
         view.kind,
-        view.time
-    )?;
-    outln!("leaf hash  {}", view.leaf_hash)?;
-    outln!(
-        "header     {}",
-        serde_json::to_string(&view.header).unwrap_or_default()
+        view.published_at
     )?;
     if let Some(status) = &view.status {
-        outln!("status     {status}")?;
+        let state = status["state"].as_str().unwrap_or("?");
+        match status["valid_until"].as_str() {
+            Some(until) => outln!("status     {state}, valid until {until} (UTC)")?,
+            None => outln!("status     {state}")?,
+        }
+    }
+    if let Some(current) = &view.current {
+        outln!("in force   as amended by #{}:", current.index)?;
+        match &current.denial {
+            Some(denial) => outln!(
+                "{}",
+                serde_json::to_string_pretty(denial).unwrap_or_default()
+            )?,
+            None => outln!("(the amendment's payload is not held or not readable here)")?,
+        }
+        outln!("as first published:")?;
     }
     outln!("payload    {}", view.payload_state)?;
     if let Some(payload) = &view.payload {
@@ -80,6 +99,11 @@ pub fn show(args: &ShowArgs, json: bool) -> CliResult {
             serde_json::to_string_pretty(payload).unwrap_or_default()
         )?;
     }
+    outln!("leaf hash  {}", view.leaf_hash)?;
+    outln!(
+        "header     {}",
+        serde_json::to_string(&view.header).unwrap_or_default()
+    )?;
     Ok(())
 }
 
@@ -98,13 +122,17 @@ pub fn status(args: &StatusArgs, json: bool) -> CliResult {
         view.federation,
         view.roster_version
     )?;
-    outln!("peers: {}", view.peers.len())?;
-    for peer in &view.peers {
-        outln!(
-            "  {} {}",
-            peer.member.as_deref().unwrap_or("?"),
-            peer.peer_id
-        )?;
+    if view.running {
+        outln!("peers: {}", view.peers.len())?;
+        for peer in &view.peers {
+            outln!(
+                "  {} {}",
+                peer.member.as_deref().unwrap_or("?"),
+                peer.peer_id
+            )?;
+        }
+    } else {
+        outln!("node: not running (read from its store; peers and lag unknown)")?;
     }
     outln!(
         "{:<40} {:>8} {:>8} {:>8} {:>8} {:<6} witnesses",
@@ -131,6 +159,11 @@ pub fn status(args: &StatusArgs, json: bool) -> CliResult {
             if log.quarantined { "  QUARANTINED" } else { "" }
         )?;
     }
+    outln!(
+        "  size: entries held; ckpt: size of the latest signed checkpoint held; behind: entries a \
+         peer's checkpoint shows beyond size; missing: payloads this node may read but does not \
+         hold yet; final: that checkpoint has the cosignatures the config requires"
+    )?;
     if let Some(own_log) = &view.own_log {
         outln!("own log: {own_log}")?;
     }
