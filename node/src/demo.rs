@@ -5,13 +5,17 @@
 //! Committee's experts and the World Customs Organization observe. Each
 //! state's node publishes the sample denials and notices of that state; the
 //! demo prints which node received which entry and when, checks that every
-//! node holds identical logs, and runs until Ctrl-C, which stops every
-//! process it started.
+//! node holds identical logs, and runs until SIGINT (Ctrl-C), SIGTERM or
+//! SIGHUP, or until one of its nodes dies, then stops every process it
+//! started. Its nodes also stop on their own should the demo die
+//! (`concord run --stop-with-parent`). A temporary directory goes with it
+//! unless `--keep`.
 
 use crate::stdout::StdoutError;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -40,6 +44,48 @@ pub struct Options {
     pub exit_after_sync: bool,
     /// How long to wait for every node to hold every entry.
     pub timeout: Duration,
+    /// Keep a temporary directory after the demo stops.
+    pub keep: bool,
+}
+
+/// Set once SIGINT, SIGTERM or SIGHUP reached the demo.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Why the demo stopped before the end of a step.
+const INTERRUPTED: &str = "stopped by a signal";
+
+fn stop_asked() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
+/// Turns SIGINT, SIGTERM and SIGHUP into [`STOP`], which every wait of the
+/// demo checks, so that each ends by stopping the nodes and cleaning up
+/// rather than by dying with them running.
+fn listen_for_stop() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the signal listener")?;
+    // Registered here, before any node starts, so no signal is missed.
+    let (mut int, mut term, mut hup) = runtime.block_on(async {
+        Ok::<_, std::io::Error>((
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::hangup())?,
+        ))
+    })?;
+    std::thread::spawn(move || {
+        runtime.block_on(async {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+                _ = hup.recv() => {}
+            }
+        });
+        STOP.store(true, Ordering::SeqCst);
+    });
+    Ok(())
 }
 
 /// How long each node gets to stop after SIGTERM before it is killed.
@@ -99,16 +145,38 @@ fn status(api: &Api) -> anyhow::Result<StatusView> {
 /// # Errors
 /// Failure to create the federation, start a node or see it converge.
 pub fn run(options: &Options) -> anyhow::Result<()> {
-    let dir = match &options.dir {
-        Some(d) => d.clone(),
-        None => std::env::temp_dir().join(format!("concord-demo-{}", std::process::id())),
+    listen_for_stop()?;
+    let (dir, keep) = match &options.dir {
+        Some(d) => (d.clone(), true),
+        None => (
+            std::env::temp_dir().join(format!("concord-demo-{}", std::process::id())),
+            options.keep,
+        ),
     };
+    let result = run_in(&dir, options);
+    // The nodes are stopped by now; a failure keeps their logs to read.
+    let failed = result.is_err() && !stop_asked();
+    if keep || failed {
+        outln!(
+            "The federation's homes and node logs are in {}",
+            dir.display()
+        )?;
+    } else if let Err(e) = std::fs::remove_dir_all(&dir) {
+        outln!("could not remove {}: {e}", dir.display())?;
+    }
+    match result {
+        Err(_) if stop_asked() => Ok(()),
+        other => other,
+    }
+}
+
+fn run_in(dir: &Path, options: &Options) -> anyhow::Result<()> {
     outln!(
         "Creating the Pacific Alliance federation in {}",
         dir.display()
     )?;
     let homes = testnet::build(&Plan {
-        dir: dir.clone(),
+        dir: dir.to_path_buf(),
         members: ["cl", "co", "mx", "pe", "br"].map(String::from).to_vec(),
         observers: ["un1540:US", "wco:BE"].map(String::from).to_vec(),
         federation: "pacific-alliance".into(),
@@ -125,7 +193,10 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             &format!("node {id}"),
             dir,
             &dir.join("node.log"),
-            &NodeOptions::default(),
+            &NodeOptions {
+                run_args: vec!["--stop-with-parent".to_owned()],
+                ..NodeOptions::default()
+            },
         )?;
         nodes.processes.push((id.clone(), process));
         outln!(
@@ -169,6 +240,7 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let publisher = scope.spawn(|| -> anyhow::Result<()> {
             for (state, kind, name, body) in &plan {
+                anyhow::ensure!(!stop_asked(), INTERRUPTED);
                 let client = &clients
                     .iter()
                     .find(|(id, _)| id == state)
@@ -197,10 +269,22 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     if options.exit_after_sync {
         return Ok(());
     }
-    print_usage(&dir, &homes)?;
-    wait_for_ctrl_c();
+    print_usage(dir, &homes)?;
+    let outcome = wait_for_stop(&mut nodes);
     outln!("stopping every node…")?;
     drop(nodes);
+    outcome
+}
+
+/// Runs until a signal asks the demo to stop (`Ok`) or a node dies (its
+/// name and log).
+fn wait_for_stop(nodes: &mut Nodes) -> anyhow::Result<()> {
+    while !stop_asked() {
+        if let Err(e) = nodes.check_running() {
+            anyhow::bail!("{e}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
     Ok(())
 }
 
@@ -220,11 +304,12 @@ const START_LIMIT: Duration = Duration::from_secs(60);
 /// Waits until `done` holds, failing as soon as any node exits.
 fn wait_until(nodes: &mut Nodes, what: &str, mut done: impl FnMut() -> bool) -> anyhow::Result<()> {
     let waited = scenarios::wait::poll(START_LIMIT, what, || {
-        Ok(done() || {
+        Ok(stop_asked() || done() || {
             nodes.check_running()?;
             false
         })
     });
+    anyhow::ensure!(!stop_asked(), INTERRUPTED);
     match waited {
         Err(timeout @ scenarios::Error::Timeout { .. }) => {
             anyhow::bail!("{timeout}{}", nodes.logs())
@@ -288,6 +373,7 @@ fn watch_convergence(
             )?;
             return Ok(());
         }
+        anyhow::ensure!(!stop_asked(), INTERRUPTED);
         anyhow::ensure!(
             Instant::now() < deadline,
             "nodes did not converge within {limit:?}"
@@ -351,17 +437,5 @@ fn print_usage(dir: &Path, homes: &[NewHomeView]) -> Result<(), StdoutError> {
             .collect::<Vec<_>>()
             .join(", ")
     )?;
-    outln!("Press Ctrl-C to stop every node.")
-}
-
-fn wait_for_ctrl_c() {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        return;
-    };
-    runtime.block_on(async {
-        let _ = tokio::signal::ctrl_c().await;
-    });
+    outln!("Press Ctrl-C (or send SIGTERM) to stop every node.")
 }

@@ -26,6 +26,13 @@ pub struct Cli {
     /// Log output format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
     pub log_format: LogFormat,
+    /// More log lines on stderr (-v debug, -vv trace); `CONCORD_LOG` or
+    /// `RUST_LOG` (an env-filter directive) override both flags.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Fewer log lines on stderr: warnings and errors only.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
     /// Print JSON instead of text, and errors as JSON on stderr
     /// (`{"error": {"code", "exit", "message"}}`); every command takes it.
     #[arg(long, global = true)]
@@ -77,6 +84,10 @@ pub struct RunArgs {
     pub home: HomeArg,
     #[command(flatten)]
     pub fork_risk: ForkRiskArg,
+    /// Stop, as on SIGTERM, when the process that started this node ends
+    /// (`concord demo` starts its nodes so, and they never outlive it).
+    #[arg(long)]
+    pub stop_with_parent: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -417,6 +428,10 @@ pub struct DemoArgs {
     /// Seconds to wait for every node to hold every entry.
     #[arg(long, default_value_t = 60)]
     pub timeout_secs: u64,
+    /// Keep the federation's homes (and the nodes' logs) after the demo
+    /// stops; a directory given with `--dir` is always kept.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -440,7 +455,11 @@ pub fn dispatch(cli: Cli) -> CliResult {
             command: TestnetCommand::Create(args),
         } => commands::init::testnet(&args, json),
         Command::Roster { command } => commands::roster::run(command, json),
-        Command::Run(args) => commands::run::run(&args.home.home, args.fork_risk.fork_risk()),
+        Command::Run(args) => commands::run::run(
+            &args.home.home,
+            args.fork_risk.fork_risk(),
+            args.stop_with_parent,
+        ),
         Command::Publish(args) => commands::publish::publish(&args, json),
         Command::Amend(args) => commands::publish::change(&args, "denial.amend", json),
         Command::Revoke(args) => commands::publish::change(&args, "denial.revoke", json),
@@ -472,10 +491,19 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),
     };
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "warn",
+        (false, 0) => "info,libp2p=warn",
+        (false, 1) => "debug,libp2p=info",
+        (false, _) => "trace",
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CONCORD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p=warn"));
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // Colour codes only for a person at a terminal, never into a log file.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Json => builder.json().init(),

@@ -11,6 +11,7 @@ pub fn demo(args: &DemoArgs) -> CliResult {
         dir: args.dir.clone(),
         exit_after_sync: args.exit_after_sync,
         timeout: Duration::from_secs(args.timeout_secs),
+        keep: args.keep,
     };
     crate::demo::run(&options).map_err(|e| CliError::new(FAILURE, e))
 }
