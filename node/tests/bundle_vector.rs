@@ -1,5 +1,7 @@
-//! The bundle test vector of PROTOCOL.md §10 (`tests/data/vector.bundle`):
-//! rebuilt byte for byte from fixed seeds, and audited clean; and bundles of
+//! The bundle test vectors of PROTOCOL.md §10 (`tests/data/vector.bundle`,
+//! v1, and `tests/data/vector-v2.bundle`): rebuilt byte for byte from fixed
+//! seeds, and audited clean; a payload or a cosignature stripped from the
+//! v2 vector is found; and bundles of
 //! the same federation longer than the chunks an audit checks side by side;
 //! and the audit engine itself, fed one chunk in memory.
 //!
@@ -11,7 +13,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use concord_keys::roster::{LogKey, Member, Policy, Role, Roster, Threshold};
 use concord_keys::{AgencyIdentity, MemberId, SignedRoster, VerifierKey};
 use concord_node::audit::{CHUNK, Progress};
-use concord_node::bundle::{self, BundleWriter, FORMAT, Head};
+use concord_node::bundle::{self, BundleWriter, FORMAT, Head, Version};
 use concord_node::store::LogHead;
 use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint, cosign};
 use concord_protocol::entry::{NewEntry, Visibility, sign_entry};
@@ -84,8 +86,9 @@ fn head(roster: &SignedRoster, headers_only: bool) -> Head {
 }
 
 /// mx publishes entry 0 of §10; un1540 cosigns the checkpoint of size 1;
-/// mx exports a headers-only bundle.
-fn vector() -> Vec<u8> {
+/// mx exports a bundle: in v1 headers-only, in v2 for mx itself, so that
+/// it carries the entry's payload.
+fn vector(version: Version) -> Vec<u8> {
     let (mx, un, signed_roster) = federation();
     let origin = Origin::for_member(FEDERATION, "mx").expect("origin");
     let entry = sign_entry(
@@ -114,7 +117,23 @@ fn vector() -> Vec<u8> {
             1_763_935_300,
         ))
         .expect("room");
-    let mut writer = BundleWriter::new(Vec::new(), &head(&signed_roster, true)).expect("head");
+    let (head, payload) = match version {
+        Version::V1 => (
+            Head {
+                format: Version::V1.format().into(),
+                ..head(&signed_roster, true)
+            },
+            None,
+        ),
+        Version::V2 => (
+            Head {
+                audience: Some("mx".into()),
+                ..head(&signed_roster, false)
+            },
+            Some(br#"{"sample":0}"#.as_slice()),
+        ),
+    };
+    let mut writer = BundleWriter::new(Vec::new(), &head).expect("head");
     writer
         .log(
             &origin,
@@ -125,8 +144,22 @@ fn vector() -> Vec<u8> {
         )
         .expect("log");
     writer.checkpoint(&checkpoint).expect("checkpoint");
-    writer.entry(&entry, None).expect("entry");
+    writer.entry(&entry, payload).expect("entry");
     writer.finish(&mx.log_key, origin.as_str()).expect("end")
+}
+
+/// Each vector with the file that holds it.
+fn vectors() -> [(Version, &'static str); 2] {
+    [
+        (
+            Version::V1,
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vector.bundle"),
+        ),
+        (
+            Version::V2,
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vector-v2.bundle"),
+        ),
+    ]
 }
 
 /// PROTOCOL.md §10 quotes the vector whole, with the roster file and the
@@ -136,7 +169,6 @@ fn vector() -> Vec<u8> {
 fn protocol_md_quotes_the_bundle_vector_and_its_roster() {
     let protocol = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../PROTOCOL.md"))
         .expect("PROTOCOL.md");
-    let bundle = String::from_utf8(vector()).expect("a bundle is text");
     let (_, _, roster) = federation();
     let file = String::from_utf8(roster.to_bytes()).expect("a roster file is text");
     let body: serde_json::Value = serde_json::from_str(&file).expect("a roster file is JSON");
@@ -150,30 +182,79 @@ fn protocol_md_quotes_the_bundle_vector_and_its_roster() {
             "PROTOCOL.md §10 does not quote {what} verbatim:\n{text}"
         );
     };
-    quoted("the bundle's lines", &bundle);
+    for (version, _) in vectors() {
+        let bundle = String::from_utf8(vector(version)).expect("a bundle is text");
+        quoted(version.format(), &bundle);
+    }
     quoted("the roster file", &file);
     quoted("the roster body", &body);
 }
 
+/// Both vectors audit clean; a v1 bundle's audit says what v1 leaves
+/// unsigned.
 #[test]
-fn the_bundle_vector_is_rebuilt_exactly_and_audits_clean() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vector.bundle");
-    let built = vector();
-    if std::env::var_os("CONCORD_WRITE_VECTORS").is_some() {
-        std::fs::write(path, &built).expect("write vector");
+fn the_bundle_vectors_are_rebuilt_exactly_and_audit_clean() {
+    for (version, path) in vectors() {
+        let built = vector(version);
+        if std::env::var_os("CONCORD_WRITE_VECTORS").is_some() {
+            std::fs::write(path, &built).expect("write vector");
+        }
+        let stored = std::fs::read(path).expect("the vector file");
+        assert!(
+            built == stored,
+            "the bundle format changed; if on purpose, rewrite the vector and PROTOCOL.md §10"
+        );
+        let audit = audit_in_memory(&stored[..]);
+        let report = &audit.report;
+        assert!(report.findings.is_empty(), "{:#?}", report.findings);
+        assert_eq!(report.logs[0].cosigners.len(), 1);
+        match version {
+            Version::V1 => {
+                assert_eq!(report.notes.len(), 1, "{:?}", report.notes);
+                assert!(report.notes[0].starts_with("concord-bundle/v1: "));
+            }
+            Version::V2 => {
+                assert!(report.notes.is_empty(), "{:?}", report.notes);
+                assert_eq!(report.logs[0].payloads_checked, 1);
+            }
+        }
     }
-    let stored = std::fs::read(path).expect("the vector file");
-    assert!(
-        built == stored,
-        "the bundle format changed; if on purpose, rewrite the vector and PROTOCOL.md §10"
+}
+
+/// The v2 vector with its entry's payload removed, or its checkpoint's
+/// cosignature line: every remaining signature of the entry and the
+/// checkpoint still verifies, but the end line signed what was removed.
+#[test]
+fn a_payload_or_a_cosignature_stripped_from_a_v2_bundle_is_found() {
+    let text = String::from_utf8(vector(Version::V2)).expect("ascii");
+    let payload = text
+        .split("\"payload\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the vector carries a payload");
+    let stripped_payload = text.replacen(&format!(",\"payload\":\"{payload}\""), "", 1);
+    let cosignature = text
+        .split("\\n— pacific-alliance.concord/un1540 ")
+        .nth(1)
+        .and_then(|rest| rest.split("\\n").next())
+        .expect("the vector's checkpoint is cosigned");
+    let stripped_cosignature = text.replacen(
+        &format!("— pacific-alliance.concord/un1540 {cosignature}\\n"),
+        "",
+        1,
     );
-    let audit = audit_in_memory(&stored[..]);
-    assert!(
-        audit.report.findings.is_empty(),
-        "{:#?}",
-        audit.report.findings
-    );
-    assert_eq!(audit.report.logs[0].cosigners.len(), 1);
+    for (stripped, what) in [
+        (stripped_payload, "payload_missing"),
+        (stripped_cosignature, "checkpoints_changed"),
+    ] {
+        assert_ne!(stripped, text, "{what}: nothing stripped");
+        // Found at the log line of the section.
+        assert_eq!(
+            findings_of(stripped.as_bytes()),
+            owned(&[(what, Some(2))]),
+            "{stripped}"
+        );
+    }
 }
 
 /// A headers-only bundle of mx's log with `n` entries and its checkpoint.
@@ -257,10 +338,16 @@ fn an_audit_of_many_chunks_finds_each_problem_where_it_is() {
         [at(unreadable)],
         "{findings:#?}"
     );
-    // Besides those two, only the checkpoint the stopped tree cannot reach.
-    assert_eq!(findings.len(), 3, "{findings:#?}");
+    // Besides those two, only the checkpoint the stopped tree cannot reach,
+    // and, at the log line, entry lines that are not those signed.
+    assert_eq!(findings.len(), 4, "{findings:#?}");
     assert!(
         findings.iter().any(|f| f.what == "checkpoint_beyond_log"),
+        "{findings:#?}"
+    );
+    assert_eq!(
+        located("entries_changed"),
+        [(None, Some(2))],
         "{findings:#?}"
     );
     assert_eq!(audit.report.logs[0].size, unreadable as u64);
@@ -340,7 +427,13 @@ fn the_audit_engine_names_each_bad_signature_and_each_unauthorised_key_where_it_
 /// found, at its line, by the canonical-base64 rule (PROTOCOL.md §1).
 #[test]
 fn a_signature_changed_only_in_its_padding_bits_is_found_at_its_line() {
-    let text = String::from_utf8(vector()).expect("ascii");
+    for (version, _) in vectors() {
+        signature_padding_bits_are_found_at_their_line(version);
+    }
+}
+
+fn signature_padding_bits_are_found_at_their_line(version: Version) {
+    let text = String::from_utf8(vector(version)).expect("ascii");
     let lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let checkpoint_line = lines
         .iter()
@@ -379,7 +472,7 @@ fn a_signature_changed_only_in_its_padding_bits_is_found_at_its_line() {
 fn an_end_line_signed_over_an_uppercase_key_id_is_refused() {
     use ed25519_dalek::Signer as _;
     let (mx, _, _) = federation();
-    let text = String::from_utf8(vector()).expect("ascii");
+    let text = String::from_utf8(vector(Version::V1)).expect("ascii");
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let end = lines.last_mut().expect("an end line");
     let mut body: serde_json::Value = serde_json::from_str(end).expect("json");

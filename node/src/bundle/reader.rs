@@ -10,7 +10,8 @@ use concord_protocol::equivocation::EquivocationProof;
 use crate::audit::CHUNK;
 
 use super::format::{
-    ENTRY_PREFIX, EndBody, Head, Line, LineDigest, LogLine, PurgeLine, sha256_hex,
+    ENTRY_PREFIX, EndBody, Head, Line, LineDigest, LogLine, PurgeLine, SectionDigest,
+    SectionHasher, Version, entry_line_has_payload, sha256_hex,
 };
 use super::lines::{LineRef, LineSplitter, READ_AHEAD_BATCHES, RawLine};
 
@@ -32,6 +33,8 @@ pub(super) enum Event {
         signature: String,
         /// Digests of the lines read that the end line must sign.
         seen: Vec<LineDigest>,
+        /// What was read of each log section, as a v2 end line signs it.
+        sections: Vec<SectionDigest>,
     },
     /// A line that is not a well-formed bundle line.
     Bad(u64, String),
@@ -52,6 +55,8 @@ pub(super) fn with_reader<T>(
             batch: Vec::new().into_iter(),
             line: 0,
             seen: Vec::new(),
+            sections: Vec::new(),
+            version: None,
             pending: None,
         };
         body(&mut reader)
@@ -65,6 +70,10 @@ pub(super) struct BundleReader {
     /// The number of the last line read.
     pub(super) line: u64,
     seen: Vec<LineDigest>,
+    /// The log sections read so far, the last one open.
+    sections: Vec<SectionHasher>,
+    /// The version the head line named.
+    version: Option<Version>,
     /// A non-entry line read while collecting entries.
     pending: Option<RawLine>,
 }
@@ -104,10 +113,12 @@ impl BundleReader {
 
     /// Collects consecutive entry lines.
     pub(super) fn entries(&mut self, first: u64, bytes: LineRef) -> io::Result<Event> {
+        self.hash_entry(&bytes);
         let mut lines = vec![(first, bytes)];
         while lines.len() < CHUNK {
             match self.read_line()? {
                 Some((number, Ok(bytes))) if bytes.starts_with(ENTRY_PREFIX) => {
+                    self.hash_entry(&bytes);
                     lines.push((number, bytes));
                 }
                 Some(other) => {
@@ -118,6 +129,15 @@ impl BundleReader {
             }
         }
         Ok(Event::Entries(lines))
+    }
+
+    /// Adds an entry line to its section's digest; one outside any section
+    /// is a finding of the audit already.
+    fn hash_entry(&mut self, bytes: &[u8]) {
+        if let Some(section) = self.sections.last_mut() {
+            // A line not laid out as an entry line is a finding of its own.
+            section.entry(bytes, entry_line_has_payload(bytes).unwrap_or(false));
+        }
     }
 
     pub(super) fn other(&mut self, number: u64, bytes: &[u8]) -> Event {
@@ -136,16 +156,34 @@ impl BundleReader {
             event
         };
         match line {
-            Line::Bundle(head) => digested(Event::Head(number, head)),
-            Line::Log(log) => digested(Event::Log(number, log)),
+            Line::Bundle(head) => {
+                self.version = self.version.or_else(|| Version::of(&head.format));
+                digested(Event::Head(number, head))
+            }
+            Line::Log(log) => {
+                self.sections.push(SectionHasher::new(number));
+                digested(Event::Log(number, log))
+            }
             Line::Purge(purge) => digested(Event::Purge(number, purge)),
-            Line::Checkpoint { note } => Event::Checkpoint(number, note),
-            Line::Equivocation { proof } => Event::Equivocation(number, proof),
+            Line::Checkpoint { note } => {
+                if let Some(section) = self.sections.last_mut() {
+                    section.checkpoint(bytes);
+                }
+                Event::Checkpoint(number, note)
+            }
+            Line::Equivocation { proof } => {
+                if self.version.is_some_and(Version::digests_equivocations) {
+                    digested(Event::Equivocation(number, proof))
+                } else {
+                    Event::Equivocation(number, proof)
+                }
+            }
             // A canonical entry line starts with the prefix; this one did not.
             Line::Entry { .. } => Event::Bad(number, "the line is not in RFC 8785 form".into()),
             Line::End {
                 digests,
                 lines,
+                sections,
                 signature,
                 signer,
             } => Event::End {
@@ -153,10 +191,15 @@ impl BundleReader {
                 body: EndBody {
                     digests,
                     lines,
+                    sections,
                     signer,
                 },
                 signature,
                 seen: std::mem::take(&mut self.seen),
+                sections: std::mem::take(&mut self.sections)
+                    .into_iter()
+                    .map(SectionHasher::finish)
+                    .collect(),
             },
         }
     }
