@@ -535,6 +535,14 @@ fn owned(findings: &[(&str, Option<u64>)]) -> Vec<(String, Option<u64>)> {
 /// this order, of `sizes`; a size marked `true` is signed over a wrong root.
 /// Its checkpoint lines are lines 3, 4, ...
 fn bundle_with_checkpoints(sizes: &[(u64, bool)]) -> Vec<u8> {
+    bundle_of_three(sizes, &[])
+}
+
+/// A headers-only bundle of mx's log of three denials, with checkpoint
+/// lines of `sizes` (as [`bundle_with_checkpoints`]) and then purge lines
+/// of the entries `purged`, in this order, each purged in 2028 of a denial
+/// valid until 2025.
+fn bundle_of_three(sizes: &[(u64, bool)], purged: &[u64]) -> Vec<u8> {
     let (mx, _, signed_roster) = federation();
     let origin = Origin::for_member(FEDERATION, "mx").expect("origin");
     let entries: Vec<_> = (0..3)
@@ -567,6 +575,16 @@ fn bundle_with_checkpoints(sizes: &[(u64, bool)]) -> Vec<u8> {
             .checkpoint(&SignedCheckpoint::sign(checkpoint, &mx.log_key))
             .expect("checkpoint");
     }
+    for &index in purged {
+        writer
+            .purge(&bundle::PurgeLine {
+                denial_valid_until: Some("2025-01-01".into()),
+                index,
+                purged_at: 1_843_430_400,
+                reason: "retention".into(),
+            })
+            .expect("purge");
+    }
     for entry in &entries {
         writer.entry(entry, None).expect("entry");
     }
@@ -596,6 +614,21 @@ fn checkpoint_lines_ascend_strictly() {
         &[(2, false), (2, true)],
         &[("checkpoint_conflict", Some(4))],
     );
+}
+
+/// Purge lines ascend strictly by index (PROTOCOL.md §9).
+#[test]
+fn purge_lines_ascend_strictly() {
+    let check = |purged: &[u64], expected: &[(&str, Option<u64>)]| {
+        assert_eq!(
+            findings_of(&bundle_of_three(&[], purged)),
+            owned(expected),
+            "{purged:?}"
+        );
+    };
+    check(&[0, 2], &[]);
+    check(&[2, 0], &[("purge_order", Some(4))]);
+    check(&[0, 0], &[("duplicate_purge", Some(4))]);
 }
 
 /// Log sections come in ascending order of origin, as the exporter writes
