@@ -89,6 +89,12 @@ fn head(roster: &SignedRoster, headers_only: bool) -> Head {
 /// mx exports a bundle: in v1 headers-only, in v2 for mx itself, so that
 /// it carries the entry's payload.
 fn vector(version: Version) -> Vec<u8> {
+    let (_, _, signed_roster) = federation();
+    vector_carrying(version, vec![BASE64.encode(signed_roster.to_bytes())])
+}
+
+/// The vector of `version` with `rosters` as its head's roster chain.
+fn vector_carrying(version: Version, rosters: Vec<String>) -> Vec<u8> {
     let (mx, un, signed_roster) = federation();
     let origin = Origin::for_member(FEDERATION, "mx").expect("origin");
     let entry = sign_entry(
@@ -121,6 +127,7 @@ fn vector(version: Version) -> Vec<u8> {
         Version::V1 => (
             Head {
                 format: Version::V1.format().into(),
+                rosters,
                 ..head(&signed_roster, true)
             },
             None,
@@ -128,6 +135,7 @@ fn vector(version: Version) -> Vec<u8> {
         Version::V2 => (
             Head {
                 audience: Some("mx".into()),
+                rosters,
                 ..head(&signed_roster, false)
             },
             Some(br#"{"sample":0}"#.as_slice()),
@@ -219,6 +227,37 @@ fn the_bundle_vectors_are_rebuilt_exactly_and_audit_clean() {
             }
         }
     }
+}
+
+/// Audited under a pinned roster, a bundle whose carried roster chain
+/// does not verify has no finding for it (PROTOCOL.md §9), but the report
+/// says so; without a pinned roster it fails at line 1.
+#[test]
+fn a_bad_roster_chain_is_noted_under_a_pinned_roster() {
+    let (_, _, signed_roster) = federation();
+    let roster = SignedRoster::verify_chain(&[signed_roster.to_bytes()]).expect("valid roster");
+    let bundle = vector_carrying(Version::V2, vec![BASE64.encode(b"not a roster")]);
+    let audit = bundle::audit_reader(
+        &bundle[..],
+        "in memory",
+        Some((roster, "pinned".into())),
+        false,
+        concord_node::clock::now(),
+        &Progress::new(false),
+    )
+    .expect("in memory");
+    assert!(
+        audit.report.findings.is_empty(),
+        "{:#?}",
+        audit.report.findings
+    );
+    assert_eq!(audit.report.notes.len(), 1, "{:?}", audit.report.notes);
+    assert!(
+        audit.report.notes[0].starts_with("the roster chain the bundle carries does not verify"),
+        "{:?}",
+        audit.report.notes
+    );
+    assert_eq!(findings_of(&bundle), owned(&[("roster_invalid", Some(1))]));
 }
 
 /// The v2 vector with its entry's payload removed, or its checkpoint's

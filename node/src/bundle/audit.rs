@@ -114,8 +114,23 @@ fn audit_events(
         return Ok(framing.stopped(source, pinned, records));
     };
     let carried = carried_roster(&head);
+    let mut notes = Vec::new();
+    if version == Version::V1 {
+        notes.push(format!(
+            "{}: the exporter's signature does not cover which entries carry their payload, nor the cosignatures of its checkpoints; a payload or cosignature removed on the way cannot be found",
+            Version::V1.format()
+        ));
+    }
     let (roster, roster_source) = match (pinned, carried) {
-        (Some(pinned), _) => pinned,
+        (Some(pinned), Err(why)) => {
+            // Not a finding: a pinned roster is what this audit trusts.
+            // But a verifier without one could not use this bundle.
+            notes.push(format!(
+                "the roster chain the bundle carries does not verify ({why}); audited under the pinned roster"
+            ));
+            pinned
+        }
+        (Some(pinned), Ok(_)) => pinned,
         (None, Ok(roster)) => {
             let version = roster.version;
             (roster, format!("v{version} carried by the bundle"))
@@ -155,12 +170,7 @@ fn audit_events(
             auditor.event(event, &head);
         }
         let mut report = auditor.finish(source, &roster_source, reader.line);
-        if version == Version::V1 {
-            report.notes.push(format!(
-                "{}: the exporter's signature does not cover which entries carry their payload, nor the cosignatures of its checkpoints; a payload or cosignature removed on the way cannot be found",
-                Version::V1.format()
-            ));
-        }
+        report.notes = notes;
         Ok(BundleAudit {
             report,
             head: Some(head),
