@@ -509,24 +509,10 @@ fn signature_padding_bits_are_found_at_their_line(version: Version) {
 /// valid.
 #[test]
 fn an_end_line_signed_over_an_uppercase_key_id_is_refused() {
-    use ed25519_dalek::Signer as _;
-    let (mx, _, _) = federation();
-    let text = String::from_utf8(vector(Version::V1)).expect("ascii");
-    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    let end = lines.last_mut().expect("an end line");
-    let mut body: serde_json::Value = serde_json::from_str(end).expect("json");
-    let fields = body.as_object_mut().expect("an object");
-    fields.remove("signature");
-    fields["signer"]["key_id"] = "8F55B1EC".into();
-    // serde_json's map is sorted, and the line holds ASCII strings and small
-    // integers only, so this is its RFC 8785 form.
-    let mut message = b"concord/bundle/v1\n".to_vec();
-    message.extend(serde_json::to_vec(&body).expect("json"));
-    let signature = mx.log_key.sign(&message);
-    body["signature"] = BASE64.encode(signature.to_bytes()).into();
-    *end = serde_json::to_string(&body).expect("json");
-    let end_line = lines.len() as u64;
-    let bundle = lines.join("\n") + "\n";
+    let bundle = resigned(Version::V1, |fields| {
+        fields["signer"]["key_id"] = "8F55B1EC".into();
+    });
+    let end_line = 5;
     let audit = audit_in_memory(bundle.as_bytes());
     let findings = &audit.report.findings;
     assert!(
@@ -535,6 +521,55 @@ fn an_end_line_signed_over_an_uppercase_key_id_is_refused() {
             && f.why.contains("not 8 lowercase hex digits")),
         "{findings:#?}"
     );
+}
+
+/// A v2 end line without `sections`, or a v1 end line with one, is
+/// refused even when the exporter signed it so.
+#[test]
+fn an_end_line_with_sections_in_v1_or_without_them_in_v2_is_refused() {
+    let without = resigned(Version::V2, |fields| {
+        fields.remove("sections");
+    });
+    assert_eq!(
+        findings_of(without.as_bytes()),
+        owned(&[("malformed_line", Some(5))])
+    );
+    let with = resigned(Version::V1, |fields| {
+        fields.insert("sections".into(), serde_json::json!([]));
+    });
+    assert_eq!(
+        findings_of(with.as_bytes()),
+        owned(&[("malformed_line", Some(5))])
+    );
+}
+
+/// The vector of `version` whose end line `change` rewrote and mx signed
+/// again.
+fn resigned(
+    version: Version,
+    change: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+) -> String {
+    use ed25519_dalek::Signer as _;
+    let (mx, _, _) = federation();
+    let text = String::from_utf8(vector(version)).expect("ascii");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let end = lines.last_mut().expect("an end line");
+    let mut body: serde_json::Value = serde_json::from_str(end).expect("json");
+    let fields = body.as_object_mut().expect("an object");
+    fields.remove("signature");
+    change(fields);
+    // serde_json's map is sorted, and the line holds ASCII strings and small
+    // integers only, so this is its RFC 8785 form.
+    let context = match version {
+        Version::V1 => b"concord/bundle/v1\n",
+        Version::V2 => b"concord/bundle/v2\n",
+    };
+    let mut message = context.to_vec();
+    message.extend(serde_json::to_vec(&body).expect("json"));
+    let signature = mx.log_key.sign(&message);
+    body["signature"] = BASE64.encode(signature.to_bytes()).into();
+    *end = serde_json::to_string(&body).expect("json");
+    lines.join("\n") + "\n"
 }
 
 /// An audit of `bundle`, held in memory, against the roster it carries and

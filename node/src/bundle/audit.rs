@@ -747,7 +747,10 @@ impl<'r: 's, 's> Auditor<'r, '_, 's, '_> {
                 return self.framing.find(
                     Some(line),
                     "malformed_line",
-                    format!("a {} end line has no sections member", Version::V1.format()),
+                    format!(
+                        "a {} end line carries a sections member, which v1 does not have",
+                        Version::V1.format()
+                    ),
                 );
             }
             (Version::V2, None) => {
