@@ -51,8 +51,9 @@ impl Version {
         }
     }
 
-    /// Whether the end line signs the digest of each equivocation line.
-    pub(super) fn digests_equivocations(self) -> bool {
+    /// Whether the end line signs every line: equivocation lines by their
+    /// digests, and checkpoint and entry lines by their sections' (v2).
+    pub(super) fn signs_every_line(self) -> bool {
         self == Self::V2
     }
 }

@@ -70,7 +70,8 @@ pub(super) struct BundleReader {
     /// The number of the last line read.
     pub(super) line: u64,
     seen: Vec<LineDigest>,
-    /// The log sections read so far, the last one open.
+    /// The log sections read so far, the last one open; none unless the
+    /// version signs them.
     sections: Vec<SectionHasher>,
     /// The version the head line named.
     version: Option<Version>,
@@ -131,6 +132,11 @@ impl BundleReader {
         Ok(Event::Entries(lines))
     }
 
+    /// Whether the head named a version whose end line signs every line.
+    fn signs_every_line(&self) -> bool {
+        self.version.is_some_and(Version::signs_every_line)
+    }
+
     /// Adds an entry line to its section's digest; one outside any section
     /// is a finding of the audit already.
     fn hash_entry(&mut self, bytes: &[u8]) {
@@ -148,6 +154,8 @@ impl BundleReader {
         if !canonical::is_canonical(bytes) {
             return Event::Bad(number, "the line is not in RFC 8785 form".into());
         }
+        // Read before this line: only a head line sets the version.
+        let signs_every_line = self.signs_every_line();
         let mut digested = |event| {
             self.seen.push(LineDigest {
                 line: number,
@@ -161,7 +169,9 @@ impl BundleReader {
                 digested(Event::Head(number, head))
             }
             Line::Log(log) => {
-                self.sections.push(SectionHasher::new(number));
+                if signs_every_line {
+                    self.sections.push(SectionHasher::new(number));
+                }
                 digested(Event::Log(number, log))
             }
             Line::Purge(purge) => digested(Event::Purge(number, purge)),
@@ -172,7 +182,7 @@ impl BundleReader {
                 Event::Checkpoint(number, note)
             }
             Line::Equivocation { proof } => {
-                if self.version.is_some_and(Version::digests_equivocations) {
+                if signs_every_line {
                     digested(Event::Equivocation(number, proof))
                 } else {
                     Event::Equivocation(number, proof)

@@ -137,7 +137,7 @@ impl<W: Write> BundleWriter<W> {
     /// # Errors
     /// The writer's.
     pub fn equivocation(&mut self, proof: &EquivocationProof) -> io::Result<()> {
-        let digested = self.version.digests_equivocations();
+        let digested = self.version.signs_every_line();
         self.write(
             &Line::Equivocation {
                 proof: proof.clone(),
@@ -156,7 +156,9 @@ impl<W: Write> BundleWriter<W> {
         let body = EndBody {
             digests: std::mem::take(&mut self.digests),
             lines: self.lines,
-            sections: (self.version == Version::V2)
+            sections: self
+                .version
+                .signs_every_line()
                 .then(|| sections.into_iter().map(SectionHasher::finish).collect()),
             signer: SignerLine {
                 key_id: hex::encode(verifier.key_id()),
