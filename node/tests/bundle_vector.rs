@@ -193,6 +193,12 @@ fn protocol_md_quotes_the_bundle_vector_and_its_roster() {
     for (version, _) in vectors() {
         let bundle = String::from_utf8(vector(version)).expect("a bundle is text");
         quoted(version.format(), &bundle);
+        // What its end line signs: the line without its signature member.
+        let end = bundle.lines().last().expect("an end line");
+        let at = end.find(",\"signature\":\"").expect("a signature member");
+        let until = at + end[at + 14..].find('"').expect("its end") + 15;
+        let signed = format!("{}{}", &end[..at], &end[until..]);
+        quoted("the bytes its end line signs", &format!("\n{signed}\n"));
     }
     quoted("the roster file", &file);
     quoted("the roster body", &body);
