@@ -145,10 +145,10 @@ type lineDigest struct {
 }
 
 type sectionDigest struct {
-	Checkpoints string `json:"checkpoints"`
-	Entries     string `json:"entries"`
-	Line        int64  `json:"line"`
-	Payloads    int64  `json:"payloads"`
+	Checkpoints  string `json:"checkpoints"`
+	Line         int64  `json:"line"`
+	PayloadFlags string `json:"payload_flags"`
+	Payloads     int64  `json:"payloads"`
 }
 
 type bundleEnd struct {
@@ -242,7 +242,8 @@ func canonicalWithout(line string, member string) ([]byte, error) {
 // checkBundle verifies a bundle's end line as PROTOCOL.md §9 specifies:
 // its signature by the exporter, the line count, the digests of the head,
 // log and purge lines (v2: and equivocation lines) and, in v2, each log
-// section's digests of its checkpoint and entry lines and payload count.
+// section's digest of its checkpoint lines, and which of its entry lines
+// carry a payload.
 func checkBundle(text string) error {
 	if !strings.HasSuffix(text, "\n") {
 		return errors.New("the last line has no newline")
@@ -291,14 +292,14 @@ func checkBundle(text string) error {
 	}
 	var digests []lineDigest
 	var sections []sectionDigest
-	var checkpoints, entries []byte
+	var checkpoints, flags []byte
 	closeSection := func() {
 		if len(sections) == 0 {
 			return
 		}
 		last := &sections[len(sections)-1]
-		cp, en := sha256.Sum256(checkpoints), sha256.Sum256(entries)
-		last.Checkpoints, last.Entries = hex.EncodeToString(cp[:]), hex.EncodeToString(en[:])
+		cp, fl := sha256.Sum256(checkpoints), sha256.Sum256(flags)
+		last.Checkpoints, last.PayloadFlags = hex.EncodeToString(cp[:]), hex.EncodeToString(fl[:])
 	}
 	for i, line := range lines[:len(lines)-1] {
 		number := int64(i + 1)
@@ -320,7 +321,7 @@ func checkBundle(text string) error {
 			digest()
 			closeSection()
 			sections = append(sections, sectionDigest{Line: number})
-			checkpoints, entries = nil, nil
+			checkpoints, flags = nil, nil
 		case "equivocation":
 			if v2 {
 				digest()
@@ -328,9 +329,13 @@ func checkBundle(text string) error {
 		case "checkpoint":
 			checkpoints = append(append(checkpoints, line...), '\n')
 		case "entry":
-			entries = append(append(entries, line...), '\n')
-			if _, ok := object.Entry["payload"]; ok && len(sections) > 0 {
-				sections[len(sections)-1].Payloads++
+			if _, ok := object.Entry["payload"]; ok {
+				flags = append(flags, 1)
+				if len(sections) > 0 {
+					sections[len(sections)-1].Payloads++
+				}
+			} else {
+				flags = append(flags, 0)
 			}
 		default:
 			return fmt.Errorf("line %d: unknown type %q", number, object.Type)

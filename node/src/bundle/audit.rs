@@ -783,11 +783,13 @@ impl<'r: 's, 's> Auditor<'r, '_, 's, '_> {
                         digest.payloads, section.payloads
                     ),
                 );
-            } else if section.entries != digest.entries || section.payloads != digest.payloads {
+            } else if section.payload_flags != digest.payload_flags
+                || section.payloads != digest.payloads
+            {
                 self.framing.find(
                     Some(section.line),
-                    "entries_changed",
-                    "this log's entry lines differ from those the exporter signed".into(),
+                    "payloads_changed",
+                    "which of this log's entry lines carry their payload differs from what the exporter signed".into(),
                 );
             }
             if section.checkpoints != digest.checkpoints {

@@ -1,6 +1,7 @@
 //! The line format: the objects of each line, the exact bytes of entry
-//! lines, the message the end line's signature covers, and (from v2) the
-//! digests of each log section's checkpoint and entry lines it signs.
+//! lines, the message the end line's signature covers, and (from v2) what
+//! it signs of each log section: its checkpoint lines, and which entry
+//! lines carry their payload.
 
 use concord_keys::roster::Roster;
 use concord_keys::vkey::parse_key_id;
@@ -21,8 +22,8 @@ pub enum Version {
     /// The end line signs the head, log and purge lines only: which
     /// payloads and cosignatures a bundle carries is not signed.
     V1,
-    /// The end line also signs equivocation lines and, per log section, the
-    /// digests of its checkpoint and entry lines and its payload count.
+    /// The end line also signs equivocation lines and, per log section, its
+    /// checkpoint lines and which of its entry lines carry their payload.
     V2,
 }
 
@@ -119,17 +120,20 @@ pub struct SignerLine {
 }
 
 /// What the end line of a v2 bundle signs of one log section, beyond its
-/// log line: which checkpoint lines (cosignatures included) and entry
-/// lines (payloads included) follow it.
+/// log line: which checkpoint lines (cosignatures included) follow it, and
+/// which of its entry lines carry their payload. The rest of an entry line
+/// is bound already: its header and signature by the signature, its
+/// payload by the header's digest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SectionDigest {
     /// Hex SHA-256 of the section's checkpoint lines, each with its newline.
     pub checkpoints: String,
-    /// Hex SHA-256 of the section's entry lines, each with its newline.
-    pub entries: String,
     /// The section's log line.
     pub line: u64,
+    /// Hex SHA-256 of one byte per entry line, in order: 1 if it carries a
+    /// payload, 0 if not.
+    pub payload_flags: String,
     /// How many of the section's entry lines carry a payload.
     pub payloads: u64,
 }
@@ -139,7 +143,7 @@ pub struct SectionDigest {
 pub(super) struct SectionHasher {
     line: u64,
     checkpoints: Sha256,
-    entries: Sha256,
+    payload_flags: Sha256,
     payloads: u64,
 }
 
@@ -149,7 +153,7 @@ impl SectionHasher {
         Self {
             line,
             checkpoints: Sha256::new(),
-            entries: Sha256::new(),
+            payload_flags: Sha256::new(),
             payloads: 0,
         }
     }
@@ -160,18 +164,17 @@ impl SectionHasher {
         self.checkpoints.update(b"\n");
     }
 
-    /// An entry line's bytes, without its newline.
-    pub(super) fn entry(&mut self, bytes: &[u8], has_payload: bool) {
-        self.entries.update(bytes);
-        self.entries.update(b"\n");
+    /// The next entry line, with or without its payload.
+    pub(super) fn entry(&mut self, has_payload: bool) {
+        self.payload_flags.update([u8::from(has_payload)]);
         self.payloads += u64::from(has_payload);
     }
 
     pub(super) fn finish(self) -> SectionDigest {
         SectionDigest {
             checkpoints: hex::encode(self.checkpoints.finalize()),
-            entries: hex::encode(self.entries.finalize()),
             line: self.line,
+            payload_flags: hex::encode(self.payload_flags.finalize()),
             payloads: self.payloads,
         }
     }

@@ -8,9 +8,9 @@
 //! line signed by the exporter. Entries, checkpoints and proofs verify by
 //! their own signatures; the end line signs the digests of every other line
 //! (v1: head, log and purge lines), so any changed byte is found at its
-//! line. From v2 it also signs, per log section, the digests of its
-//! checkpoint and entry lines and how many carry a payload, so that a
-//! payload or a cosignature removed on the way is found.
+//! line. From v2 it also signs, per log section, the digest of its
+//! checkpoint lines and which of its entry lines carry their payload, so
+//! that a payload or a cosignature removed on the way is found.
 //!
 //! [`audit_file`] verifies a whole bundle in one streaming pass with the
 //! audit engine; [`import`] stores a bundle only after it audited clean.

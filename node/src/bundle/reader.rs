@@ -137,12 +137,13 @@ impl BundleReader {
         self.version.is_some_and(Version::signs_every_line)
     }
 
-    /// Adds an entry line to its section's digest; one outside any section
+    /// Adds an entry line's payload flag to its section's digest; one
+    /// outside any section
     /// is a finding of the audit already.
     fn hash_entry(&mut self, bytes: &[u8]) {
         if let Some(section) = self.sections.last_mut() {
             // A line not laid out as an entry line is a finding of its own.
-            section.entry(bytes, entry_line_has_payload(bytes).unwrap_or(false));
+            section.entry(entry_line_has_payload(bytes).unwrap_or(false));
         }
     }
 

@@ -128,7 +128,7 @@ impl<W: Write> BundleWriter<W> {
             payload: payload.map(|p| BASE64.encode(p)),
         };
         let bytes = entry_line(&wire);
-        self.section()?.entry(&bytes, payload.is_some());
+        self.section()?.entry(payload.is_some());
         self.write_raw(&bytes, false)
     }
 
