@@ -120,6 +120,8 @@ fn federation() -> Testnet {
     net
 }
 
+/// Also: a payload or a cosignature stripped from a bundle made `--for pe`
+/// is refused by `concord audit --bundle` and by `concord import`.
 #[test]
 fn bundles_travel_offline_and_every_changed_byte_is_found_at_its_line() {
     let net = federation();
@@ -221,7 +223,35 @@ fn bundles_travel_offline_and_every_changed_byte_is_found_at_its_line() {
     }
     let truncated = dir.path().join("truncated.bundle");
     std::fs::write(&truncated, &bytes[..bytes.len() * 2 / 3]).expect("write");
-    for refused in [&bad, &truncated] {
+    // A payload, or a witness's cosignature, removed on the way: what
+    // remains of the entry and the checkpoint still verifies, but the
+    // exporter signed what it sent.
+    let (no_payload, no_cosignature) = stripped(&text);
+    let mut refused = vec![bad, truncated];
+    for (name, changed, what) in [
+        ("no-payload.bundle", no_payload, "payload_missing"),
+        (
+            "no-cosignature.bundle",
+            no_cosignature,
+            "checkpoints_changed",
+        ),
+    ] {
+        let changed_path = dir.path().join(name);
+        std::fs::write(&changed_path, changed).expect("write");
+        let out = run(&["audit", "--bundle", path(&changed_path), "--json"]);
+        assert_eq!(out.code, Some(6), "{}", out.stderr);
+        let found = report(&out)["findings"].clone();
+        assert!(
+            found
+                .as_array()
+                .expect("findings")
+                .iter()
+                .any(|f| f["what"] == what),
+            "{name}: expected {what}: {found:#}"
+        );
+        refused.push(changed_path);
+    }
+    for refused in &refused {
         let out = run(&["import", "--home", path(&pe), path(refused)]);
         assert_eq!(out.code, Some(6), "{}", out.stderr);
         assert!(out.stderr.contains("nothing was imported"));
@@ -274,6 +304,28 @@ fn bundles_travel_offline_and_every_changed_byte_is_found_at_its_line() {
     assert_eq!(out.code, Some(0), "{audited:#}");
     assert_eq!(audited["logs"][0]["payloads_checked"], 0);
     assert_eq!(audited["logs"].as_array().expect("logs").len(), 1);
+}
+
+/// `text` (a bundle) without the payload of its first entry line that has
+/// one, and without the un1540 cosignature of its first checkpoint line
+/// that has one.
+fn stripped(text: &str) -> (String, String) {
+    let payload_field = ",\"payload\":\"";
+    let payload_at = text
+        .find(payload_field)
+        .expect("an entry line with a payload");
+    let payload_end = payload_at
+        + payload_field.len()
+        + text[payload_at + payload_field.len()..]
+            .find('"')
+            .expect("the payload's end")
+        + 1;
+    let no_payload = format!("{}{}", &text[..payload_at], &text[payload_end..]);
+    let witness = "— pacific-alliance.concord/un1540 ";
+    let cosignature_at = text.find(witness).expect("a cosigned checkpoint");
+    let cosignature_end = cosignature_at + text[cosignature_at..].find("\\n").expect("its end") + 2;
+    let no_cosignature = format!("{}{}", &text[..cosignature_at], &text[cosignature_end..]);
+    (no_payload, no_cosignature)
 }
 
 /// Line number (0-based) of the first entry line.
@@ -349,6 +401,104 @@ fn assert_flips_found(bytes: &[u8]) {
             });
         }
     });
+}
+
+/// A `concord-bundle/v1` bundle, as exporters wrote before v2, still
+/// audits (with a note that it does not sign which payloads and
+/// cosignatures it carries) and imports.
+#[test]
+fn a_v1_bundle_still_audits_and_imports() {
+    use concord_node::bundle::{BundleWriter, Head, Version};
+    use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint, cosign};
+    use concord_protocol::merkle::RootBuilder;
+
+    let net = Testnet::create(&concord(), &["mx", "pe"], &["un1540"]);
+    let mx = Home::new(&net.home("mx"));
+    let key = mx.identity().expect("identity").log_key.clone();
+    let witness_key = Home::new(&net.home("un1540"))
+        .identity()
+        .expect("identity")
+        .log_key
+        .clone();
+    let mx_log = origin("mx");
+    let denial = records::denials_of("MX").swap_remove(0);
+    let entries: Vec<_> = (0..3)
+        .map(|index| common::signed_denial(&mx_log, &key, index, &denial))
+        .collect();
+    let mut tree = RootBuilder::default();
+    for entry in &entries {
+        tree.push(entry.leaf_hash());
+    }
+    let mut checkpoint =
+        SignedCheckpoint::sign(Checkpoint::new(mx_log.clone(), 3, tree.root()), &key);
+    checkpoint
+        .add_cosignature(cosign(
+            &checkpoint,
+            origin("un1540").as_str(),
+            &witness_key,
+            1_763_935_300,
+        ))
+        .expect("room");
+    let head = Head {
+        format: Version::V1.format().into(),
+        ..common::exporter_head(&mx, &mx_log)
+    };
+    let mut writer = BundleWriter::new(Vec::new(), &head).expect("head");
+    writer
+        .log(
+            &mx_log,
+            concord_node::store::LogHead {
+                size: 3,
+                root: tree.root(),
+            },
+        )
+        .expect("log");
+    writer.checkpoint(&checkpoint).expect("checkpoint");
+    for entry in &entries {
+        writer.entry(entry, Some(&denial)).expect("entry");
+    }
+    let bytes = writer.finish(&key, mx_log.as_str()).expect("end");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bundle = dir.path().join("mx-v1.bundle");
+    std::fs::write(&bundle, &bytes).expect("write");
+
+    let out = run(&["audit", "--bundle", path(&bundle), "--json"]);
+    let audited = report(&out);
+    assert_eq!(out.code, Some(0), "{audited:#}");
+    assert_eq!(audited["logs"][0]["payloads_checked"], 3);
+    assert_eq!(
+        audited["logs"][0]["cosigners"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let notes = audited["notes"].as_array().expect("notes");
+    assert!(
+        notes.len() == 1
+            && notes[0]
+                .as_str()
+                .is_some_and(|n| n.starts_with("concord-bundle/v1: ")),
+        "{audited:#}"
+    );
+    let out = run(&["audit", "--bundle", path(&bundle)]);
+    assert!(
+        out.stdout.contains("NOTE concord-bundle/v1: "),
+        "{}",
+        out.stdout
+    );
+
+    let out = run(&["import", "--home", path(&net.home("pe")), path(&bundle)]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("note: concord-bundle/v1: "),
+        "{}",
+        out.stderr
+    );
+    let pe_heads = heads(&net, "pe");
+    assert!(
+        pe_heads
+            .iter()
+            .any(|(o, size, root)| o == mx_log.as_str() && *size == 3 && *root == tree.root()),
+        "{pe_heads:?}"
+    );
 }
 
 /// mx's log of three denials whose second payload matches its signed

@@ -137,6 +137,10 @@ pub struct Report {
     pub records_validated: bool,
     pub logs: Vec<LogReport>,
     pub findings: Vec<Finding>,
+    /// What the audit could not check, and why (a bundle of a format that
+    /// leaves part of its content unsigned); not findings.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -158,6 +162,7 @@ impl Report {
             records_validated,
             logs,
             findings,
+            notes: Vec::new(),
         }
     }
 }

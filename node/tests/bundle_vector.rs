@@ -1,5 +1,7 @@
-//! The bundle test vector of PROTOCOL.md §10 (`tests/data/vector.bundle`):
-//! rebuilt byte for byte from fixed seeds, and audited clean; and bundles of
+//! The bundle test vectors of PROTOCOL.md §10 (`tests/data/vector.bundle`,
+//! v1, and `tests/data/vector-v2.bundle`): rebuilt byte for byte from fixed
+//! seeds, and audited clean; a payload or a cosignature stripped from the
+//! v2 vector is found; and bundles of
 //! the same federation longer than the chunks an audit checks side by side;
 //! and the audit engine itself, fed one chunk in memory.
 //!
@@ -11,7 +13,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use concord_keys::roster::{LogKey, Member, Policy, Role, Roster, Threshold};
 use concord_keys::{AgencyIdentity, MemberId, SignedRoster, VerifierKey};
 use concord_node::audit::{CHUNK, Progress};
-use concord_node::bundle::{self, BundleWriter, FORMAT, Head};
+use concord_node::bundle::{self, BundleWriter, FORMAT, Head, Version};
 use concord_node::store::LogHead;
 use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint, cosign};
 use concord_protocol::entry::{NewEntry, Visibility, sign_entry};
@@ -84,8 +86,15 @@ fn head(roster: &SignedRoster, headers_only: bool) -> Head {
 }
 
 /// mx publishes entry 0 of §10; un1540 cosigns the checkpoint of size 1;
-/// mx exports a headers-only bundle.
-fn vector() -> Vec<u8> {
+/// mx exports a bundle: in v1 headers-only, in v2 for mx itself, so that
+/// it carries the entry's payload.
+fn vector(version: Version) -> Vec<u8> {
+    let (_, _, signed_roster) = federation();
+    vector_carrying(version, vec![BASE64.encode(signed_roster.to_bytes())])
+}
+
+/// The vector of `version` with `rosters` as its head's roster chain.
+fn vector_carrying(version: Version, rosters: Vec<String>) -> Vec<u8> {
     let (mx, un, signed_roster) = federation();
     let origin = Origin::for_member(FEDERATION, "mx").expect("origin");
     let entry = sign_entry(
@@ -114,7 +123,25 @@ fn vector() -> Vec<u8> {
             1_763_935_300,
         ))
         .expect("room");
-    let mut writer = BundleWriter::new(Vec::new(), &head(&signed_roster, true)).expect("head");
+    let (head, payload) = match version {
+        Version::V1 => (
+            Head {
+                format: Version::V1.format().into(),
+                rosters,
+                ..head(&signed_roster, true)
+            },
+            None,
+        ),
+        Version::V2 => (
+            Head {
+                audience: Some("mx".into()),
+                rosters,
+                ..head(&signed_roster, false)
+            },
+            Some(br#"{"sample":0}"#.as_slice()),
+        ),
+    };
+    let mut writer = BundleWriter::new(Vec::new(), &head).expect("head");
     writer
         .log(
             &origin,
@@ -125,8 +152,22 @@ fn vector() -> Vec<u8> {
         )
         .expect("log");
     writer.checkpoint(&checkpoint).expect("checkpoint");
-    writer.entry(&entry, None).expect("entry");
+    writer.entry(&entry, payload).expect("entry");
     writer.finish(&mx.log_key, origin.as_str()).expect("end")
+}
+
+/// Each vector with the file that holds it.
+fn vectors() -> [(Version, &'static str); 2] {
+    [
+        (
+            Version::V1,
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vector.bundle"),
+        ),
+        (
+            Version::V2,
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vector-v2.bundle"),
+        ),
+    ]
 }
 
 /// PROTOCOL.md §10 quotes the vector whole, with the roster file and the
@@ -136,7 +177,6 @@ fn vector() -> Vec<u8> {
 fn protocol_md_quotes_the_bundle_vector_and_its_roster() {
     let protocol = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../PROTOCOL.md"))
         .expect("PROTOCOL.md");
-    let bundle = String::from_utf8(vector()).expect("a bundle is text");
     let (_, _, roster) = federation();
     let file = String::from_utf8(roster.to_bytes()).expect("a roster file is text");
     let body: serde_json::Value = serde_json::from_str(&file).expect("a roster file is JSON");
@@ -150,30 +190,116 @@ fn protocol_md_quotes_the_bundle_vector_and_its_roster() {
             "PROTOCOL.md §10 does not quote {what} verbatim:\n{text}"
         );
     };
-    quoted("the bundle's lines", &bundle);
+    for (version, _) in vectors() {
+        let bundle = String::from_utf8(vector(version)).expect("a bundle is text");
+        quoted(version.format(), &bundle);
+        // What its end line signs: the line without its signature member.
+        let end = bundle.lines().last().expect("an end line");
+        let at = end.find(",\"signature\":\"").expect("a signature member");
+        let until = at + end[at + 14..].find('"').expect("its end") + 15;
+        let signed = format!("{}{}", &end[..at], &end[until..]);
+        quoted("the bytes its end line signs", &format!("\n{signed}\n"));
+    }
     quoted("the roster file", &file);
     quoted("the roster body", &body);
 }
 
+/// Both vectors audit clean; a v1 bundle's audit says what v1 leaves
+/// unsigned.
 #[test]
-fn the_bundle_vector_is_rebuilt_exactly_and_audits_clean() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vector.bundle");
-    let built = vector();
-    if std::env::var_os("CONCORD_WRITE_VECTORS").is_some() {
-        std::fs::write(path, &built).expect("write vector");
+fn the_bundle_vectors_are_rebuilt_exactly_and_audit_clean() {
+    for (version, path) in vectors() {
+        let built = vector(version);
+        if std::env::var_os("CONCORD_WRITE_VECTORS").is_some() {
+            std::fs::write(path, &built).expect("write vector");
+        }
+        let stored = std::fs::read(path).expect("the vector file");
+        assert!(
+            built == stored,
+            "the bundle format changed; if on purpose, rewrite the vector and PROTOCOL.md §10"
+        );
+        let audit = audit_in_memory(&stored[..]);
+        let report = &audit.report;
+        assert!(report.findings.is_empty(), "{:#?}", report.findings);
+        assert_eq!(report.logs[0].cosigners.len(), 1);
+        match version {
+            Version::V1 => {
+                assert_eq!(report.notes.len(), 1, "{:?}", report.notes);
+                assert!(report.notes[0].starts_with("concord-bundle/v1: "));
+            }
+            Version::V2 => {
+                assert!(report.notes.is_empty(), "{:?}", report.notes);
+                assert_eq!(report.logs[0].payloads_checked, 1);
+            }
+        }
     }
-    let stored = std::fs::read(path).expect("the vector file");
-    assert!(
-        built == stored,
-        "the bundle format changed; if on purpose, rewrite the vector and PROTOCOL.md §10"
-    );
-    let audit = audit_in_memory(&stored[..]);
+}
+
+/// Audited under a pinned roster, a bundle whose carried roster chain
+/// does not verify has no finding for it (PROTOCOL.md §9), but the report
+/// says so; without a pinned roster it fails at line 1.
+#[test]
+fn a_bad_roster_chain_is_noted_under_a_pinned_roster() {
+    let (_, _, signed_roster) = federation();
+    let roster = SignedRoster::verify_chain(&[signed_roster.to_bytes()]).expect("valid roster");
+    let bundle = vector_carrying(Version::V2, vec![BASE64.encode(b"not a roster")]);
+    let audit = bundle::audit_reader(
+        &bundle[..],
+        "in memory",
+        Some((roster, "pinned".into())),
+        false,
+        concord_node::clock::now(),
+        &Progress::new(false),
+    )
+    .expect("in memory");
     assert!(
         audit.report.findings.is_empty(),
         "{:#?}",
         audit.report.findings
     );
-    assert_eq!(audit.report.logs[0].cosigners.len(), 1);
+    assert_eq!(audit.report.notes.len(), 1, "{:?}", audit.report.notes);
+    assert!(
+        audit.report.notes[0].starts_with("the roster chain the bundle carries does not verify"),
+        "{:?}",
+        audit.report.notes
+    );
+    assert_eq!(findings_of(&bundle), owned(&[("roster_invalid", Some(1))]));
+}
+
+/// The v2 vector with its entry's payload removed, or its checkpoint's
+/// cosignature line: every remaining signature of the entry and the
+/// checkpoint still verifies, but the end line signed what was removed.
+#[test]
+fn a_payload_or_a_cosignature_stripped_from_a_v2_bundle_is_found() {
+    let text = String::from_utf8(vector(Version::V2)).expect("ascii");
+    let payload = text
+        .split("\"payload\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the vector carries a payload");
+    let stripped_payload = text.replacen(&format!(",\"payload\":\"{payload}\""), "", 1);
+    let cosignature = text
+        .split("\\n— pacific-alliance.concord/un1540 ")
+        .nth(1)
+        .and_then(|rest| rest.split("\\n").next())
+        .expect("the vector's checkpoint is cosigned");
+    let stripped_cosignature = text.replacen(
+        &format!("— pacific-alliance.concord/un1540 {cosignature}\\n"),
+        "",
+        1,
+    );
+    for (stripped, what) in [
+        (stripped_payload, "payload_missing"),
+        (stripped_cosignature, "checkpoints_changed"),
+    ] {
+        assert_ne!(stripped, text, "{what}: nothing stripped");
+        // Found at the log line of the section.
+        assert_eq!(
+            findings_of(stripped.as_bytes()),
+            owned(&[(what, Some(2))]),
+            "{stripped}"
+        );
+    }
 }
 
 /// A headers-only bundle of mx's log with `n` entries and its checkpoint.
@@ -340,7 +466,13 @@ fn the_audit_engine_names_each_bad_signature_and_each_unauthorised_key_where_it_
 /// found, at its line, by the canonical-base64 rule (PROTOCOL.md §1).
 #[test]
 fn a_signature_changed_only_in_its_padding_bits_is_found_at_its_line() {
-    let text = String::from_utf8(vector()).expect("ascii");
+    for (version, _) in vectors() {
+        signature_padding_bits_are_found_at_their_line(version);
+    }
+}
+
+fn signature_padding_bits_are_found_at_their_line(version: Version) {
+    let text = String::from_utf8(vector(version)).expect("ascii");
     let lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let checkpoint_line = lines
         .iter()
@@ -377,24 +509,10 @@ fn a_signature_changed_only_in_its_padding_bits_is_found_at_its_line() {
 /// valid.
 #[test]
 fn an_end_line_signed_over_an_uppercase_key_id_is_refused() {
-    use ed25519_dalek::Signer as _;
-    let (mx, _, _) = federation();
-    let text = String::from_utf8(vector()).expect("ascii");
-    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    let end = lines.last_mut().expect("an end line");
-    let mut body: serde_json::Value = serde_json::from_str(end).expect("json");
-    let fields = body.as_object_mut().expect("an object");
-    fields.remove("signature");
-    fields["signer"]["key_id"] = "8F55B1EC".into();
-    // serde_json's map is sorted, and the line holds ASCII strings and small
-    // integers only, so this is its RFC 8785 form.
-    let mut message = b"concord/bundle/v1\n".to_vec();
-    message.extend(serde_json::to_vec(&body).expect("json"));
-    let signature = mx.log_key.sign(&message);
-    body["signature"] = BASE64.encode(signature.to_bytes()).into();
-    *end = serde_json::to_string(&body).expect("json");
-    let end_line = lines.len() as u64;
-    let bundle = lines.join("\n") + "\n";
+    let bundle = resigned(Version::V1, |fields| {
+        fields["signer"]["key_id"] = "8F55B1EC".into();
+    });
+    let end_line = 5;
     let audit = audit_in_memory(bundle.as_bytes());
     let findings = &audit.report.findings;
     assert!(
@@ -403,6 +521,55 @@ fn an_end_line_signed_over_an_uppercase_key_id_is_refused() {
             && f.why.contains("not 8 lowercase hex digits")),
         "{findings:#?}"
     );
+}
+
+/// A v2 end line without `sections`, or a v1 end line with one, is
+/// refused even when the exporter signed it so.
+#[test]
+fn an_end_line_with_sections_in_v1_or_without_them_in_v2_is_refused() {
+    let without = resigned(Version::V2, |fields| {
+        fields.remove("sections");
+    });
+    assert_eq!(
+        findings_of(without.as_bytes()),
+        owned(&[("malformed_line", Some(5))])
+    );
+    let with = resigned(Version::V1, |fields| {
+        fields.insert("sections".into(), serde_json::json!([]));
+    });
+    assert_eq!(
+        findings_of(with.as_bytes()),
+        owned(&[("malformed_line", Some(5))])
+    );
+}
+
+/// The vector of `version` whose end line `change` rewrote and mx signed
+/// again.
+fn resigned(
+    version: Version,
+    change: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+) -> String {
+    use ed25519_dalek::Signer as _;
+    let (mx, _, _) = federation();
+    let text = String::from_utf8(vector(version)).expect("ascii");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let end = lines.last_mut().expect("an end line");
+    let mut body: serde_json::Value = serde_json::from_str(end).expect("json");
+    let fields = body.as_object_mut().expect("an object");
+    fields.remove("signature");
+    change(fields);
+    // serde_json's map is sorted, and the line holds ASCII strings and small
+    // integers only, so this is its RFC 8785 form.
+    let context = match version {
+        Version::V1 => b"concord/bundle/v1\n",
+        Version::V2 => b"concord/bundle/v2\n",
+    };
+    let mut message = context.to_vec();
+    message.extend(serde_json::to_vec(&body).expect("json"));
+    let signature = mx.log_key.sign(&message);
+    body["signature"] = BASE64.encode(signature.to_bytes()).into();
+    *end = serde_json::to_string(&body).expect("json");
+    lines.join("\n") + "\n"
 }
 
 /// An audit of `bundle`, held in memory, against the roster it carries and
@@ -442,6 +609,14 @@ fn owned(findings: &[(&str, Option<u64>)]) -> Vec<(String, Option<u64>)> {
 /// this order, of `sizes`; a size marked `true` is signed over a wrong root.
 /// Its checkpoint lines are lines 3, 4, ...
 fn bundle_with_checkpoints(sizes: &[(u64, bool)]) -> Vec<u8> {
+    bundle_of_three(sizes, &[])
+}
+
+/// A headers-only bundle of mx's log of three denials, with checkpoint
+/// lines of `sizes` (as [`bundle_with_checkpoints`]) and then purge lines
+/// of the entries `purged`, in this order, each purged in 2028 of a denial
+/// valid until 2025.
+fn bundle_of_three(sizes: &[(u64, bool)], purged: &[u64]) -> Vec<u8> {
     let (mx, _, signed_roster) = federation();
     let origin = Origin::for_member(FEDERATION, "mx").expect("origin");
     let entries: Vec<_> = (0..3)
@@ -474,6 +649,16 @@ fn bundle_with_checkpoints(sizes: &[(u64, bool)]) -> Vec<u8> {
             .checkpoint(&SignedCheckpoint::sign(checkpoint, &mx.log_key))
             .expect("checkpoint");
     }
+    for &index in purged {
+        writer
+            .purge(&bundle::PurgeLine {
+                denial_valid_until: Some("2025-01-01".into()),
+                index,
+                purged_at: 1_843_430_400,
+                reason: "retention".into(),
+            })
+            .expect("purge");
+    }
     for entry in &entries {
         writer.entry(entry, None).expect("entry");
     }
@@ -503,6 +688,21 @@ fn checkpoint_lines_ascend_strictly() {
         &[(2, false), (2, true)],
         &[("checkpoint_conflict", Some(4))],
     );
+}
+
+/// Purge lines ascend strictly by index (PROTOCOL.md §9).
+#[test]
+fn purge_lines_ascend_strictly() {
+    let check = |purged: &[u64], expected: &[(&str, Option<u64>)]| {
+        assert_eq!(
+            findings_of(&bundle_of_three(&[], purged)),
+            owned(expected),
+            "{purged:?}"
+        );
+    };
+    check(&[0, 2], &[]);
+    check(&[2, 0], &[("purge_order", Some(4))]);
+    check(&[0, 0], &[("duplicate_purge", Some(4))]);
 }
 
 /// Log sections come in ascending order of origin, as the exporter writes

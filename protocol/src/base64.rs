@@ -5,8 +5,9 @@
 //! Every base64 text Concord reads from a peer or a file goes through
 //! [`decode`]. A lenient decoder maps several texts to one byte string, and
 //! a signature is over the decoded bytes, so the line that carries it could
-//! change without any signature noticing: entry and checkpoint lines of a
-//! bundle are covered by their own signatures only (PROTOCOL.md §9).
+//! change without any signature noticing: gossiped entries and
+//! checkpoints, and the entry and checkpoint lines of a v1 bundle, are
+//! covered by their own signatures only (PROTOCOL.md §9).
 
 use ::base64::Engine as _;
 use ::base64::alphabet;

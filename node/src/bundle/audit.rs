@@ -23,7 +23,8 @@ use crate::store::{LogHead, StoredCheckpoint};
 
 use super::BundleError;
 use super::format::{
-    EndBody, FORMAT, Head, LineDigest, LogLine, PurgeLine, decode_entry_line, verify_end,
+    EndBody, FORMAT, Head, LineDigest, LogLine, PurgeLine, SectionDigest, Version,
+    decode_entry_line, verify_end,
 };
 use super::reader::{BundleReader, EntryLine, Event, with_reader};
 
@@ -91,7 +92,7 @@ fn audit_events(
             framing.find(
                 event_line(&other),
                 "not_a_bundle",
-                format!("the first line is not a {FORMAT} head"),
+                "the first line is not a bundle's head".into(),
             );
             return Ok(framing.stopped(source, pinned, records));
         }
@@ -100,17 +101,36 @@ fn audit_events(
             return Ok(framing.stopped(source, pinned, records));
         }
     };
-    if head.format != FORMAT {
+    let Some(version) = Version::of(&head.format) else {
         framing.find(
             Some(1),
             "unknown_format",
-            format!("format {:?}, expected {FORMAT}", head.format),
+            format!(
+                "format {:?}, expected {FORMAT} or {}",
+                head.format,
+                Version::V1.format()
+            ),
         );
         return Ok(framing.stopped(source, pinned, records));
-    }
+    };
     let carried = carried_roster(&head);
+    let mut notes = Vec::new();
+    if version == Version::V1 {
+        notes.push(format!(
+            "{}: the exporter's signature does not cover which entries carry their payload, nor the cosignatures of its checkpoints; a payload or cosignature removed on the way cannot be found",
+            Version::V1.format()
+        ));
+    }
     let (roster, roster_source) = match (pinned, carried) {
-        (Some(pinned), _) => pinned,
+        (Some(pinned), Err(why)) => {
+            // Not a finding: a pinned roster is what this audit trusts.
+            // But a verifier without one could not use this bundle.
+            notes.push(format!(
+                "the roster chain the bundle carries does not verify ({why}); audited under the pinned roster"
+            ));
+            pinned
+        }
+        (Some(pinned), Ok(_)) => pinned,
         (None, Ok(roster)) => {
             let version = roster.version;
             (roster, format!("v{version} carried by the bundle"))
@@ -139,6 +159,7 @@ fn audit_events(
             logs: Vec::new(),
             findings: Vec::new(),
             origins_seen: Vec::new(),
+            version,
             headers_only: head.headers_only,
             records,
             now,
@@ -148,7 +169,8 @@ fn audit_events(
         while let Some(event) = reader.next_event()? {
             auditor.event(event, &head);
         }
-        let report = auditor.finish(source, &roster_source, reader.line);
+        let mut report = auditor.finish(source, &roster_source, reader.line);
+        report.notes = notes;
         Ok(BundleAudit {
             report,
             head: Some(head),
@@ -285,6 +307,7 @@ struct Auditor<'r, 'p, 's, 'e> {
     logs: Vec<LogReport>,
     findings: Vec<Finding>,
     origins_seen: Vec<Origin>,
+    version: Version,
     headers_only: bool,
     /// Validate payloads as records too.
     records: bool,
@@ -335,10 +358,13 @@ impl<'r: 's, 's> Auditor<'r, '_, 's, '_> {
                 body,
                 signature,
                 seen,
+                sections,
             } => {
                 self.end_section();
                 self.ended = true;
-                self.end(line, &body, &signature, &seen, head);
+                if self.end(line, &body, &signature, &seen, head) {
+                    self.sections(line, &body, &sections);
+                }
             }
         }
     }
@@ -504,6 +530,22 @@ impl<'r: 's, 's> Auditor<'r, '_, 's, '_> {
             purged_at: purge.purged_at,
             valid_until: purge.denial_valid_until,
         };
+        // Purge lines come before any entry, so every one read is still held.
+        if let Some((&last, _)) = section
+            .purges
+            .last_key_value()
+            .filter(|(i, _)| **i > purge.index)
+        {
+            section.audit.find(
+                Some(purge.index),
+                Some(line),
+                "purge_order",
+                format!(
+                    "a purge record of entry {} follows one of entry {last}",
+                    purge.index
+                ),
+            );
+        }
         if section.purges.insert(purge.index, (line, claim)).is_some() {
             section.audit.find(
                 Some(purge.index),
@@ -626,6 +668,8 @@ impl<'r: 's, 's> Auditor<'r, '_, 's, '_> {
         self.findings.append(&mut findings);
     }
 
+    /// Checks the end line against the head and the lines read; whether its
+    /// signature verified, so that what else it signs may be compared.
     pub(super) fn end(
         &mut self,
         line: u64,
@@ -633,7 +677,7 @@ impl<'r: 's, 's> Auditor<'r, '_, 's, '_> {
         signature: &str,
         seen: &[LineDigest],
         head: &Head,
-    ) {
+    ) -> bool {
         if body.signer.name != head.exporter {
             self.framing.find(
                 Some(line),
@@ -644,9 +688,10 @@ impl<'r: 's, 's> Auditor<'r, '_, 's, '_> {
                 ),
             );
         }
-        if let Err(why) = verify_end(self.roster, body, signature) {
+        if let Err(why) = verify_end(self.roster, self.version, body, signature) {
             // Nothing the end line says can be trusted.
-            return self.framing.find(Some(line), "bundle_signature", why);
+            self.framing.find(Some(line), "bundle_signature", why);
+            return false;
         }
         if body.lines != line - 1 {
             self.framing.find(
@@ -684,7 +729,83 @@ impl<'r: 's, 's> Auditor<'r, '_, 's, '_> {
                 self.framing.find(
                     Some(digest.line),
                     "line_changed",
-                    "the exporter signed a head, log or purge line here".into(),
+                    "the exporter signed a head, log, purge or equivocation line here".into(),
+                );
+            }
+        }
+        true
+    }
+
+    /// Compares each log section's checkpoint and entry lines with what a
+    /// v2 end line signs of them, once the end line verified: a payload or
+    /// a cosignature removed on the way changes them.
+    fn sections(&mut self, line: u64, body: &EndBody, seen: &[SectionDigest]) {
+        let signed = match (self.version, &body.sections) {
+            (Version::V1, None) => return,
+            (Version::V2, Some(signed)) => signed,
+            (Version::V1, Some(_)) => {
+                return self.framing.find(
+                    Some(line),
+                    "malformed_line",
+                    format!(
+                        "a {} end line carries a sections member, which v1 does not have",
+                        Version::V1.format()
+                    ),
+                );
+            }
+            (Version::V2, None) => {
+                return self.framing.find(
+                    Some(line),
+                    "malformed_line",
+                    format!(
+                        "a {} end line lacks its sections member",
+                        Version::V2.format()
+                    ),
+                );
+            }
+        };
+        let signed: HashMap<u64, &SectionDigest> = signed.iter().map(|d| (d.line, d)).collect();
+        for section in seen {
+            let Some(digest) = signed.get(&section.line) else {
+                self.framing.find(
+                    Some(section.line),
+                    "section_unsigned",
+                    "the exporter signed no log section here".into(),
+                );
+                continue;
+            };
+            if section.payloads < digest.payloads {
+                self.framing.find(
+                    Some(section.line),
+                    "payload_missing",
+                    format!(
+                        "the exporter signed {} payloads in this log's entry lines, {} are here",
+                        digest.payloads, section.payloads
+                    ),
+                );
+            } else if section.payload_flags != digest.payload_flags
+                || section.payloads != digest.payloads
+            {
+                self.framing.find(
+                    Some(section.line),
+                    "payloads_changed",
+                    "which of this log's entry lines carry their payload differs from what the exporter signed".into(),
+                );
+            }
+            if section.checkpoints != digest.checkpoints {
+                self.framing.find(
+                    Some(section.line),
+                    "checkpoints_changed",
+                    "this log's checkpoint lines differ from those the exporter signed (a checkpoint or a cosignature removed, added or changed)".into(),
+                );
+            }
+        }
+        for digest in signed.values() {
+            if !seen.iter().any(|s| s.line == digest.line) {
+                self.framing.find(
+                    Some(digest.line),
+                    "section_missing",
+                    "the exporter signed a log section here".into(),
                 );
             }
         }

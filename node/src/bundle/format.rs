@@ -1,5 +1,7 @@
 //! The line format: the objects of each line, the exact bytes of entry
-//! lines, and the message the end line's signature covers.
+//! lines, the message the end line's signature covers, and (from v2) what
+//! it signs of each log section: its checkpoint lines, and which entry
+//! lines carry their payload.
 
 use concord_keys::roster::Roster;
 use concord_keys::vkey::parse_key_id;
@@ -11,10 +13,51 @@ use ed25519_dalek::Signature;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-pub const FORMAT: &str = "concord-bundle/v1";
+/// The format the exporter writes.
+pub const FORMAT: &str = Version::V2.format();
 
-/// Prefix of the message the end line's signature covers.
-const SIGNING_CONTEXT: &[u8] = b"concord/bundle/v1\n";
+/// A bundle format version (PROTOCOL.md §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// The end line signs the head, log and purge lines only: which
+    /// payloads and cosignatures a bundle carries is not signed.
+    V1,
+    /// The end line also signs equivocation lines and, per log section, its
+    /// checkpoint lines and which of its entry lines carry their payload.
+    V2,
+}
+
+impl Version {
+    /// The version a head's `format` names; `None` for an unknown one.
+    #[must_use]
+    pub fn of(format: &str) -> Option<Self> {
+        [Self::V1, Self::V2]
+            .into_iter()
+            .find(|v| v.format() == format)
+    }
+
+    #[must_use]
+    pub const fn format(self) -> &'static str {
+        match self {
+            Self::V1 => "concord-bundle/v1",
+            Self::V2 => "concord-bundle/v2",
+        }
+    }
+
+    /// Prefix of the message the end line's signature covers.
+    const fn signing_context(self) -> &'static [u8] {
+        match self {
+            Self::V1 => b"concord/bundle/v1\n",
+            Self::V2 => b"concord/bundle/v2\n",
+        }
+    }
+
+    /// Whether the end line signs every line: equivocation lines by their
+    /// digests, and checkpoint and entry lines by their sections' (v2).
+    pub(super) fn signs_every_line(self) -> bool {
+        self == Self::V2
+    }
+}
 
 /// Every entry line begins so (RFC 8785 sorts `entry` before `type`).
 pub(super) const ENTRY_PREFIX: &[u8] = b"{\"entry\":";
@@ -76,6 +119,67 @@ pub struct SignerLine {
     pub name: String,
 }
 
+/// What the end line of a v2 bundle signs of one log section, beyond its
+/// log line: which checkpoint lines (cosignatures included) follow it, and
+/// which of its entry lines carry their payload. The rest of an entry line
+/// is bound already: its header and signature by the signature, its
+/// payload by the header's digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SectionDigest {
+    /// Hex SHA-256 of the section's checkpoint lines, each with its newline.
+    pub checkpoints: String,
+    /// The section's log line.
+    pub line: u64,
+    /// Hex SHA-256 of one byte per entry line, in order: 1 if it carries a
+    /// payload, 0 if not.
+    pub payload_flags: String,
+    /// How many of the section's entry lines carry a payload.
+    pub payloads: u64,
+}
+
+/// A [`SectionDigest`] being computed as a section's lines are written or
+/// read.
+pub(super) struct SectionHasher {
+    line: u64,
+    checkpoints: Sha256,
+    payload_flags: Sha256,
+    payloads: u64,
+}
+
+impl SectionHasher {
+    /// A section whose log line is `line`.
+    pub(super) fn new(line: u64) -> Self {
+        Self {
+            line,
+            checkpoints: Sha256::new(),
+            payload_flags: Sha256::new(),
+            payloads: 0,
+        }
+    }
+
+    /// A checkpoint line's bytes, without its newline.
+    pub(super) fn checkpoint(&mut self, bytes: &[u8]) {
+        self.checkpoints.update(bytes);
+        self.checkpoints.update(b"\n");
+    }
+
+    /// The next entry line, with or without its payload.
+    pub(super) fn entry(&mut self, has_payload: bool) {
+        self.payload_flags.update([u8::from(has_payload)]);
+        self.payloads += u64::from(has_payload);
+    }
+
+    pub(super) fn finish(self) -> SectionDigest {
+        SectionDigest {
+            checkpoints: hex::encode(self.checkpoints.finalize()),
+            line: self.line,
+            payload_flags: hex::encode(self.payload_flags.finalize()),
+            payloads: self.payloads,
+        }
+    }
+}
+
 /// The last line, without its signature: what the signature covers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,6 +187,9 @@ pub struct EndBody {
     pub digests: Vec<LineDigest>,
     /// Lines before the end line.
     pub lines: u64,
+    /// One per log section, in order; present from v2 on, absent in v1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sections: Option<Vec<SectionDigest>>,
     pub signer: SignerLine,
 }
 
@@ -104,6 +211,8 @@ pub(super) enum Line {
     End {
         digests: Vec<LineDigest>,
         lines: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sections: Option<Vec<SectionDigest>>,
         signature: String,
         signer: SignerLine,
     },
@@ -127,8 +236,8 @@ pub(super) fn entry_line(entry: &WireEntry) -> Vec<u8> {
     line
 }
 
-/// The message the end line's signature covers.
-pub(super) fn end_message(body: &EndBody) -> Vec<u8> {
+/// The message the end line's signature covers in a bundle of `version`.
+pub(super) fn end_message(version: Version, body: &EndBody) -> Vec<u8> {
     #[derive(Serialize)]
     struct Tagged<'a> {
         #[serde(flatten)]
@@ -136,7 +245,7 @@ pub(super) fn end_message(body: &EndBody) -> Vec<u8> {
         #[serde(rename = "type")]
         kind: &'static str,
     }
-    let mut message = SIGNING_CONTEXT.to_vec();
+    let mut message = version.signing_context().to_vec();
     message.extend(
         canonical::to_canonical_vec(&Tagged { body, kind: "end" })
             .expect("an end line holds only strings and integers"),
@@ -213,7 +322,12 @@ fn entry_line_error(bytes: &[u8]) -> String {
     }
 }
 
-pub(super) fn verify_end(roster: &Roster, body: &EndBody, signature: &str) -> Result<(), String> {
+pub(super) fn verify_end(
+    roster: &Roster,
+    version: Version,
+    body: &EndBody,
+    signature: &str,
+) -> Result<(), String> {
     let origin = Origin::new(&body.signer.name).map_err(|e| e.to_string())?;
     // One spelling per key id, as everywhere else: `hex::decode` would
     // also take uppercase, a second text for the same signed line.
@@ -235,7 +349,7 @@ pub(super) fn verify_end(roster: &Roster, body: &EndBody, signature: &str) -> Re
         .ok_or("the signature is not 64 bytes of base64")?;
     verifier
         .key
-        .verify_strict(&end_message(body), &signature)
+        .verify_strict(&end_message(version, body), &signature)
         .map_err(|_| "the end line's signature does not verify".to_owned())
 }
 

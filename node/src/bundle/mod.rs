@@ -1,12 +1,16 @@
-//! Signed bundles, `concord-bundle/v1`: logs carried offline to air-gapped
-//! agencies and observers (PROTOCOL.md §9).
+//! Signed bundles, `concord-bundle/v2` (written) and `concord-bundle/v1`
+//! (still read): logs carried offline to air-gapped agencies and observers
+//! (PROTOCOL.md §9).
 //!
 //! A bundle is JSON lines, each the RFC 8785 form of one object: a head with
 //! the roster chain, then per log its claimed head, checkpoints, purge
 //! records and entries in index order, then equivocation proofs, then an end
 //! line signed by the exporter. Entries, checkpoints and proofs verify by
-//! their own signatures; the end line signs the digests of every other line,
-//! so any changed byte is found at its line.
+//! their own signatures; the end line signs the digests of every other line
+//! (v1: head, log and purge lines), so any changed byte is found at its
+//! line. From v2 it also signs, per log section, the digest of its
+//! checkpoint lines and which of its entry lines carry their payload, so
+//! that a payload or a cosignature removed on the way is found.
 //!
 //! [`audit_file`] verifies a whole bundle in one streaming pass with the
 //! audit engine; [`import`] stores a bundle only after it audited clean.
@@ -31,7 +35,9 @@ pub use export::{
     ExportPlan, ExportRequest, ExportSummary, ExportedLog, Exporter, PayloadFilter, export,
     write_new,
 };
-pub use format::{EndBody, FORMAT, Head, LineDigest, LogLine, PurgeLine, SignerLine};
+pub use format::{
+    EndBody, FORMAT, Head, LineDigest, LogLine, PurgeLine, SectionDigest, SignerLine, Version,
+};
 pub use import::{ImportSummary, ImportedLog, import};
 pub use writer::BundleWriter;
 

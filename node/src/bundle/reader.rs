@@ -10,7 +10,8 @@ use concord_protocol::equivocation::EquivocationProof;
 use crate::audit::CHUNK;
 
 use super::format::{
-    ENTRY_PREFIX, EndBody, Head, Line, LineDigest, LogLine, PurgeLine, sha256_hex,
+    ENTRY_PREFIX, EndBody, Head, Line, LineDigest, LogLine, PurgeLine, SectionDigest,
+    SectionHasher, Version, entry_line_has_payload, sha256_hex,
 };
 use super::lines::{LineRef, LineSplitter, READ_AHEAD_BATCHES, RawLine};
 
@@ -32,6 +33,8 @@ pub(super) enum Event {
         signature: String,
         /// Digests of the lines read that the end line must sign.
         seen: Vec<LineDigest>,
+        /// What was read of each log section, as a v2 end line signs it.
+        sections: Vec<SectionDigest>,
     },
     /// A line that is not a well-formed bundle line.
     Bad(u64, String),
@@ -52,6 +55,8 @@ pub(super) fn with_reader<T>(
             batch: Vec::new().into_iter(),
             line: 0,
             seen: Vec::new(),
+            sections: Vec::new(),
+            version: None,
             pending: None,
         };
         body(&mut reader)
@@ -65,6 +70,11 @@ pub(super) struct BundleReader {
     /// The number of the last line read.
     pub(super) line: u64,
     seen: Vec<LineDigest>,
+    /// The log sections read so far, the last one open; none unless the
+    /// version signs them.
+    sections: Vec<SectionHasher>,
+    /// The version the head line named.
+    version: Option<Version>,
     /// A non-entry line read while collecting entries.
     pending: Option<RawLine>,
 }
@@ -104,10 +114,12 @@ impl BundleReader {
 
     /// Collects consecutive entry lines.
     pub(super) fn entries(&mut self, first: u64, bytes: LineRef) -> io::Result<Event> {
+        self.hash_entry(&bytes);
         let mut lines = vec![(first, bytes)];
         while lines.len() < CHUNK {
             match self.read_line()? {
                 Some((number, Ok(bytes))) if bytes.starts_with(ENTRY_PREFIX) => {
+                    self.hash_entry(&bytes);
                     lines.push((number, bytes));
                 }
                 Some(other) => {
@@ -120,6 +132,21 @@ impl BundleReader {
         Ok(Event::Entries(lines))
     }
 
+    /// Whether the head named a version whose end line signs every line.
+    fn signs_every_line(&self) -> bool {
+        self.version.is_some_and(Version::signs_every_line)
+    }
+
+    /// Adds an entry line's payload flag to its section's digest; one
+    /// outside any section
+    /// is a finding of the audit already.
+    fn hash_entry(&mut self, bytes: &[u8]) {
+        if let Some(section) = self.sections.last_mut() {
+            // A line not laid out as an entry line is a finding of its own.
+            section.entry(entry_line_has_payload(bytes).unwrap_or(false));
+        }
+    }
+
     pub(super) fn other(&mut self, number: u64, bytes: &[u8]) -> Event {
         let line: Line = match serde_json::from_slice(bytes) {
             Ok(line) => line,
@@ -128,6 +155,8 @@ impl BundleReader {
         if !canonical::is_canonical(bytes) {
             return Event::Bad(number, "the line is not in RFC 8785 form".into());
         }
+        // Read before this line: only a head line sets the version.
+        let signs_every_line = self.signs_every_line();
         let mut digested = |event| {
             self.seen.push(LineDigest {
                 line: number,
@@ -136,16 +165,36 @@ impl BundleReader {
             event
         };
         match line {
-            Line::Bundle(head) => digested(Event::Head(number, head)),
-            Line::Log(log) => digested(Event::Log(number, log)),
+            Line::Bundle(head) => {
+                self.version = self.version.or_else(|| Version::of(&head.format));
+                digested(Event::Head(number, head))
+            }
+            Line::Log(log) => {
+                if signs_every_line {
+                    self.sections.push(SectionHasher::new(number));
+                }
+                digested(Event::Log(number, log))
+            }
             Line::Purge(purge) => digested(Event::Purge(number, purge)),
-            Line::Checkpoint { note } => Event::Checkpoint(number, note),
-            Line::Equivocation { proof } => Event::Equivocation(number, proof),
+            Line::Checkpoint { note } => {
+                if let Some(section) = self.sections.last_mut() {
+                    section.checkpoint(bytes);
+                }
+                Event::Checkpoint(number, note)
+            }
+            Line::Equivocation { proof } => {
+                if signs_every_line {
+                    digested(Event::Equivocation(number, proof))
+                } else {
+                    Event::Equivocation(number, proof)
+                }
+            }
             // A canonical entry line starts with the prefix; this one did not.
             Line::Entry { .. } => Event::Bad(number, "the line is not in RFC 8785 form".into()),
             Line::End {
                 digests,
                 lines,
+                sections,
                 signature,
                 signer,
             } => Event::End {
@@ -153,10 +202,15 @@ impl BundleReader {
                 body: EndBody {
                     digests,
                     lines,
+                    sections,
                     signer,
                 },
                 signature,
                 seen: std::mem::take(&mut self.seen),
+                sections: std::mem::take(&mut self.sections)
+                    .into_iter()
+                    .map(SectionHasher::finish)
+                    .collect(),
             },
         }
     }

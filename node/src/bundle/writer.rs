@@ -15,27 +15,39 @@ use ed25519_dalek::{Signer as _, SigningKey};
 use crate::store::LogHead;
 
 use super::format::{
-    EndBody, Head, Line, LineDigest, LogLine, PurgeLine, SignerLine, end_message, entry_line,
-    sha256_hex,
+    EndBody, Head, Line, LineDigest, LogLine, PurgeLine, SectionHasher, SignerLine, Version,
+    end_message, entry_line, sha256_hex,
 };
 
-/// Writes a bundle line by line; [`BundleWriter::finish`] signs it.
+/// Writes a bundle line by line, in the version its head names;
+/// [`BundleWriter::finish`] signs it.
 pub struct BundleWriter<W: Write> {
     out: W,
+    version: Version,
     lines: u64,
     digests: Vec<LineDigest>,
+    /// The log sections so far, the last one open (signed from v2 on).
+    sections: Vec<SectionHasher>,
 }
 
 impl<W: Write> BundleWriter<W> {
     /// Starts a bundle with its head line.
     ///
     /// # Errors
-    /// The writer's.
+    /// The writer's, or a head whose `format` names no known version.
     pub fn new(out: W, head: &Head) -> io::Result<Self> {
+        let version = Version::of(&head.format).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("unknown bundle format {:?}", head.format),
+            )
+        })?;
         let mut writer = Self {
             out,
+            version,
             lines: 0,
             digests: Vec::new(),
+            sections: Vec::new(),
         };
         writer.write(&Line::Bundle(head.clone()), true)?;
         Ok(writer)
@@ -44,6 +56,16 @@ impl<W: Write> BundleWriter<W> {
     pub(super) fn write(&mut self, line: &Line, digested: bool) -> io::Result<()> {
         let bytes = canonical::to_canonical_vec(line).map_err(io::Error::other)?;
         self.write_raw(&bytes, digested)
+    }
+
+    /// The open log section.
+    fn section(&mut self) -> io::Result<&mut SectionHasher> {
+        self.sections.last_mut().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a checkpoint or entry line outside any log section",
+            )
+        })
     }
 
     fn write_raw(&mut self, bytes: &[u8], digested: bool) -> io::Result<()> {
@@ -63,6 +85,7 @@ impl<W: Write> BundleWriter<W> {
     /// # Errors
     /// The writer's.
     pub fn log(&mut self, origin: &Origin, head: LogHead) -> io::Result<()> {
+        self.sections.push(SectionHasher::new(self.lines + 1));
         self.write(
             &Line::Log(LogLine {
                 origin: origin.clone(),
@@ -73,13 +96,17 @@ impl<W: Write> BundleWriter<W> {
         )
     }
 
-    /// A checkpoint of the current log (before its entries).
+    /// A checkpoint of the current log (before its entries), with every
+    /// cosignature it holds.
     ///
     /// # Errors
-    /// The writer's.
+    /// The writer's, or no log section begun.
     pub fn checkpoint(&mut self, checkpoint: &SignedCheckpoint) -> io::Result<()> {
         let note = String::from_utf8(checkpoint.to_bytes()).map_err(io::Error::other)?;
-        self.write(&Line::Checkpoint { note }, false)
+        let bytes =
+            canonical::to_canonical_vec(&Line::Checkpoint { note }).map_err(io::Error::other)?;
+        self.section()?.checkpoint(&bytes);
+        self.write_raw(&bytes, false)
     }
 
     /// A purge record of the current log (before its entries).
@@ -93,14 +120,16 @@ impl<W: Write> BundleWriter<W> {
     /// The next entry of the current log.
     ///
     /// # Errors
-    /// The writer's.
+    /// The writer's, or no log section begun.
     pub fn entry(&mut self, entry: &SignedEntry, payload: Option<&[u8]>) -> io::Result<()> {
         let wire = WireEntry {
             header: BASE64.encode(&entry.header_bytes),
             signature: BASE64.encode(entry.signature),
             payload: payload.map(|p| BASE64.encode(p)),
         };
-        self.write_raw(&entry_line(&wire), false)
+        let bytes = entry_line(&wire);
+        self.section()?.entry(payload.is_some());
+        self.write_raw(&bytes, false)
     }
 
     /// An equivocation proof (after every log).
@@ -108,11 +137,12 @@ impl<W: Write> BundleWriter<W> {
     /// # Errors
     /// The writer's.
     pub fn equivocation(&mut self, proof: &EquivocationProof) -> io::Result<()> {
+        let digested = self.version.signs_every_line();
         self.write(
             &Line::Equivocation {
                 proof: proof.clone(),
             },
-            false,
+            digested,
         )
     }
 
@@ -122,18 +152,24 @@ impl<W: Write> BundleWriter<W> {
     /// The writer's.
     pub fn finish(mut self, key: &SigningKey, name: &str) -> io::Result<W> {
         let verifier = NoteVerifier::new(name, key.verifying_key()).map_err(io::Error::other)?;
+        let sections = std::mem::take(&mut self.sections);
         let body = EndBody {
             digests: std::mem::take(&mut self.digests),
             lines: self.lines,
+            sections: self
+                .version
+                .signs_every_line()
+                .then(|| sections.into_iter().map(SectionHasher::finish).collect()),
             signer: SignerLine {
                 key_id: hex::encode(verifier.key_id()),
                 name: name.to_owned(),
             },
         };
-        let signature = key.sign(&end_message(&body));
+        let signature = key.sign(&end_message(self.version, &body));
         let end = Line::End {
             digests: body.digests,
             lines: body.lines,
+            sections: body.sections,
             signature: BASE64.encode(signature.to_bytes()),
             signer: body.signer,
         };

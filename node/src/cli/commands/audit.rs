@@ -87,6 +87,9 @@ fn print_report(report: &Report) -> Result<(), StdoutError> {
             }
         )?;
     }
+    for note in &report.notes {
+        outln!("  NOTE {note}")?;
+    }
     for finding in &report.findings {
         let line = finding
             .line

@@ -74,6 +74,9 @@ pub fn import(args: &ImportArgs, json: bool) -> CliResult {
         &progress,
     )?;
     progress.finish();
+    for note in &audited.report.notes {
+        eprintln!("note: {note}");
+    }
     // A sound bundle that carries a proof is imported: the proof is what
     // this node must keep.
     if !audited.report.findings.iter().all(Finding::is_evidence) {
