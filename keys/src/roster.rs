@@ -999,14 +999,17 @@ impl SignedRoster {
         &self.signatures
     }
 
-    /// The roster file.
+    /// The roster file, RFC 8785 canonical (PROTOCOL.md §7): one spelling
+    /// for one set of signatures, so the file's bytes can be hashed and
+    /// carried in a bundle. Signatures are sorted by member, then key id.
     pub fn to_bytes(&self) -> Vec<u8> {
+        let mut signatures: Vec<&RosterSignature> = self.signatures.iter().collect();
+        signatures.sort_by(|a, b| (&a.member, a.key_id).cmp(&(&b.member, b.key_id)));
         let envelope = EnvelopeJson {
             format: FORMAT.to_owned(),
             roster: BASE64.encode(&self.roster_bytes),
-            signatures: self
-                .signatures
-                .iter()
+            signatures: signatures
+                .into_iter()
                 .map(|signature| SignatureJson {
                     member: signature.member.clone(),
                     key_id: format_key_id(&signature.key_id),
@@ -1014,9 +1017,16 @@ impl SignedRoster {
                 })
                 .collect(),
         };
-        let mut bytes = serde_json::to_vec_pretty(&envelope).expect("strings always serialise");
-        bytes.push(b'\n');
-        bytes
+        canonical::to_canonical_vec(&envelope).expect("strings always serialise")
+    }
+
+    /// `bytes`, a roster file in any JSON spelling, rewritten as
+    /// [`SignedRoster::to_bytes`] writes it. Nothing is verified.
+    ///
+    /// # Errors
+    /// As [`SignedRoster::from_bytes`].
+    pub fn canonical_file(bytes: &[u8]) -> Result<Vec<u8>, RosterError> {
+        Ok(Self::from_bytes(bytes)?.to_bytes())
     }
 
     fn signed_message(&self) -> Vec<u8> {

@@ -245,6 +245,27 @@ fn signed_but_not_canonical_is_refused() {
 }
 
 #[test]
+fn roster_files_are_written_canonical() {
+    let (roster, identities) = genesis();
+    // Signed in an order other than the members' ids.
+    let file = signed_by(&roster, &pick(&identities, &[MX, CL, CO]));
+    assert!(concord_protocol::canonical::is_canonical(&file));
+    let envelope: serde_json::Value = serde_json::from_slice(&file).expect("JSON");
+    let members: Vec<&str> = envelope["signatures"]
+        .as_array()
+        .expect("signatures")
+        .iter()
+        .map(|s| s["member"].as_str().expect("member"))
+        .collect();
+    let mut sorted = members.clone();
+    sorted.sort_unstable();
+    assert_eq!(members, sorted);
+    // Any spelling of the same file becomes these bytes again.
+    let pretty = serde_json::to_vec_pretty(&envelope).expect("serialises");
+    assert_eq!(SignedRoster::canonical_file(&pretty), Ok(file));
+}
+
+#[test]
 fn malformed_files_name_the_problem() {
     let (roster, identities) = genesis();
     let good = signed_by(&roster, &pick(&identities, &[CL, CO, MX]));

@@ -289,7 +289,7 @@ impl Home {
             Err(_) => SignedRoster::verify_genesis(bytes)?,
         };
         let path = self.roster_dir().join(format!("{}.json", roster.version));
-        write_new(&path, bytes, 0o644)?;
+        write_new(&path, &SignedRoster::canonical_file(bytes)?, 0o644)?;
         Ok(roster)
     }
 

@@ -77,7 +77,13 @@ impl Exporter {
         Ok(Self {
             exporter: Origin::for_member(&config.federation, &config.id)?,
             federation: config.federation,
-            rosters: home.roster_files()?,
+            // Files installed before roster files were written canonical
+            // are carried as they are written now (PROTOCOL.md §7).
+            rosters: home
+                .roster_files()?
+                .iter()
+                .map(|file| concord_keys::SignedRoster::canonical_file(file))
+                .collect::<Result<_, _>>()?,
             key,
         })
     }
