@@ -925,6 +925,105 @@ fn the_demo_federation_converges_on_identical_logs() {
     }
 }
 
+/// A `concord demo` running in the background: its directory and its
+/// nodes' API addresses, read from what it printed as it started them.
+struct RunningDemo {
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+    apis: Vec<String>,
+}
+
+impl RunningDemo {
+    /// Starts the demo in a temporary directory of its own choosing and
+    /// returns once it has started all seven nodes.
+    fn start() -> RunningDemo {
+        use std::io::BufRead as _;
+        let mut command = concord().command();
+        command
+            .args(["demo", "--timeout-secs", "120"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        let mut child = command.spawn().expect("start the demo");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut dir = None;
+        let mut apis = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.expect("the demo's output");
+            if let Some(at) = line.strip_prefix("Creating the Pacific Alliance federation in ") {
+                dir = Some(std::path::PathBuf::from(at));
+            }
+            if let Some((_, api)) = line.split_once("api http://") {
+                apis.push(api.trim().to_owned());
+            }
+            if apis.len() == 7 {
+                break;
+            }
+        }
+        assert_eq!(apis.len(), 7, "the demo did not start seven nodes");
+        RunningDemo {
+            child,
+            dir: dir.expect("the demo names its directory"),
+            apis,
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let sent = std::process::Command::new("kill")
+            .args([format!("-{name}"), self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success(), "kill -{name}");
+    }
+
+    /// Waits for the demo to end, then for every node's API to stop
+    /// answering.
+    fn assert_everything_stops(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait().expect("the demo's state").is_none() {
+            assert!(Instant::now() < deadline, "the demo did not end");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        for api in &self.apis {
+            wait_until(
+                Duration::from_secs(30),
+                &format!("node at {api} stops"),
+                || std::net::TcpStream::connect(api).is_err(),
+            );
+        }
+    }
+}
+
+/// SIGTERM (as SIGINT and SIGHUP) stops the demo and every node it
+/// started, even while it is still starting them, and its temporary
+/// directory goes with it.
+#[test]
+fn the_demo_stops_every_node_on_sigterm_and_removes_its_directory() {
+    let mut demo = RunningDemo::start();
+    demo.signal("TERM");
+    demo.assert_everything_stops();
+    assert!(!demo.dir.exists(), "{} was left behind", demo.dir.display());
+}
+
+/// A demo killed outright cannot stop its nodes: they notice that the
+/// process that started them is gone and stop on their own.
+#[test]
+fn the_nodes_of_a_killed_demo_stop_on_their_own() {
+    let mut demo = RunningDemo::start();
+    demo.signal("KILL");
+    demo.assert_everything_stops();
+    // Each node ended and released its store.
+    for id in ["cl", "co", "mx", "pe", "br", "un1540", "wco"] {
+        let db = demo.dir.join(id).join("db");
+        wait_until(
+            Duration::from_secs(30),
+            &format!("{id} releases its store"),
+            || Store::open(&db).is_ok(),
+        );
+    }
+    // Nothing ran to remove it.
+    std::fs::remove_dir_all(&demo.dir).expect("remove the demo's directory");
+}
+
 fn roster_of(net: &Testnet, id: &str) -> Roster {
     Home::new(&net.home(id)).roster().expect("roster")
 }

@@ -8,7 +8,7 @@
 //! node holds identical logs, and runs until SIGINT (Ctrl-C), SIGTERM or
 //! SIGHUP, or until one of its nodes dies, then stops every process it
 //! started. Its nodes also stop on their own should the demo die
-//! (`concord run --stop-with-parent`). A temporary directory goes with it
+//! (`concord run --stop-with-parent PID`). A temporary directory goes with it
 //! unless `--keep`.
 
 use crate::stdout::StdoutError;
@@ -194,7 +194,10 @@ fn run_in(dir: &Path, options: &Options) -> anyhow::Result<()> {
             dir,
             &dir.join("node.log"),
             &NodeOptions {
-                run_args: vec!["--stop-with-parent".to_owned()],
+                run_args: vec![
+                    "--stop-with-parent".to_owned(),
+                    std::process::id().to_string(),
+                ],
                 ..NodeOptions::default()
             },
         )?;

@@ -84,10 +84,11 @@ pub struct RunArgs {
     pub home: HomeArg,
     #[command(flatten)]
     pub fork_risk: ForkRiskArg,
-    /// Stop, as on SIGTERM, when the process that started this node ends
-    /// (`concord demo` starts its nodes so, and they never outlive it).
-    #[arg(long)]
-    pub stop_with_parent: bool,
+    /// Stop, as on SIGTERM, once process PID is no longer this node's
+    /// parent: it ended, or had already ended when the node started
+    /// (`concord demo` passes its own id, so its nodes never outlive it).
+    #[arg(long, value_name = "PID")]
+    pub stop_with_parent: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
