@@ -887,6 +887,40 @@ fn every_exit_code_of_the_help_table_is_what_commands_return() {
     )
     .ok();
     let text = std::fs::read_to_string(&bundle).expect("bundle");
+    // An audit of the bundle alone says it trusts the roster the bundle
+    // carries, with the fingerprint to compare; with --home it checks
+    // against the home's.
+    let fingerprint = with_json(&net, NODE, &["roster", "show"]).json()["fingerprint"]
+        .as_str()
+        .expect("a fingerprint")
+        .to_owned();
+    assert_eq!(fingerprint.len(), 64);
+    let alone = {
+        let mut command = concord().command();
+        command.args(["audit", "--json", "--bundle"]).arg(&bundle);
+        Run::of(command).ok().json()
+    };
+    let roster = alone["roster"]
+        .as_str()
+        .expect("the roster audited against");
+    assert!(
+        roster.contains("carried by the bundle, not checked") && roster.contains(&fingerprint),
+        "{roster}"
+    );
+    let against_home = with_json(
+        &net,
+        NODE,
+        &["audit", "--bundle", bundle.to_str().expect("UTF-8")],
+    )
+    .ok()
+    .json();
+    let roster = against_home["roster"].as_str().expect("the roster");
+    assert!(
+        roster.contains("home")
+            && !roster.contains("not checked")
+            && roster.contains(&fingerprint),
+        "{roster}"
+    );
     // Its checkpoint line taken out.
     let tampered: String = text
         .lines()

@@ -692,6 +692,16 @@ impl Roster {
 
     // ---- queries ----
 
+    /// SHA-256 of the roster's canonical bytes (the bytes its members
+    /// sign), in hex: what two people compare to know they trust the same
+    /// roster.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest as _;
+        let bytes =
+            canonical::to_canonical_vec(self).expect("a validated roster is canonical JSON");
+        concord_protocol::entry::Digest256(sha2::Sha256::digest(&bytes).into()).to_string()
+    }
+
     /// The participant with id `id`.
     pub fn member(&self, id: &MemberId) -> Option<&Member> {
         self.members.iter().find(|member| &member.id == id)

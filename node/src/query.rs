@@ -836,5 +836,10 @@ pub fn roster(roster: &Roster) -> serde_json::Value {
             })
         })
         .collect();
-    serde_json::json!({ "federation": roster.federation, "version": roster.version, "members": members })
+    serde_json::json!({
+        "federation": roster.federation,
+        "version": roster.version,
+        "fingerprint": roster.fingerprint(),
+        "members": members,
+    })
 }

@@ -133,13 +133,19 @@ fn audit_events(
         (Some(pinned), Ok(_)) => pinned,
         (None, Ok(roster)) => {
             let version = roster.version;
-            (roster, format!("v{version} carried by the bundle"))
+            (
+                roster,
+                format!(
+                    "v{version} carried by the bundle, not checked against a roster this audit trusts (give --roster FILE or --home DIR, or compare the fingerprint with your federation's)"
+                ),
+            )
         }
         (None, Err(why)) => {
             framing.find(Some(1), "roster_invalid", why);
             return Ok(framing.stopped(source, None, records));
         }
     };
+    let roster_source = format!("{roster_source}; fingerprint {}", roster.fingerprint());
     if roster.federation != head.federation {
         framing.find(
             Some(1),

@@ -17,9 +17,10 @@ pub fn run(command: RosterCommand, json: bool) -> CliResult {
                 return Ok(());
             }
             outln!(
-                "federation {} roster version {}",
+                "federation {} roster version {} fingerprint {}",
                 roster.federation,
-                roster.version
+                roster.version,
+                roster.fingerprint()
             )?;
             for m in &roster.members {
                 let role = if m.role == Role::Member {
