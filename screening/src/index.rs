@@ -1,0 +1,236 @@
+//! The in-memory candidate index: which denials an application may meet,
+//! found by shared terms, never by a scan of every denial.
+//!
+//! Each denial is posted under its [`terms`](crate::terms::terms) and kept
+//! prepared for scoring. To screen an application, each of its parties'
+//! terms (made by the same functions) looks up its postings; a denial
+//! gathers the weight ([`TermKind::weight`](crate::terms::TermKind::weight)) of every term it shares with
+//! the party. A term posted by more than [`MAX_POSTINGS`] denials (a word
+//! such as `trading` in a large federation) selects none: it says too little
+//! about which denial is meant, and it still counts in the score of a denial
+//! selected by another term. The [`MAX_CANDIDATES_PER_PARTY`] heaviest
+//! denials of each party, and every denial sharing an identifier, are then
+//! scored whole by [`score_denial`], as [`screen`](crate::screen) scores
+//! denials the caller selected.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use concord_protocol::record::Denial;
+
+use crate::application::Application;
+use crate::name::NameKey;
+use crate::score::{Hit, PreparedApplication, PreparedDenial, score_denial, sort_hits};
+use crate::terms::{Term, identifier_term, name_terms, prepared_terms};
+
+/// Longest posting list that still selects candidates.
+pub const MAX_POSTINGS: usize = 4096;
+/// Most denials selected for one application party by shared terms.
+pub const MAX_CANDIDATES_PER_PARTY: usize = 48;
+
+/// Denials indexed by their terms, under the caller's key `K` (the node's
+/// is a log and an index).
+#[derive(Debug)]
+pub struct Index<K> {
+    /// Slot of each key.
+    slots: HashMap<K, u32>,
+    /// By slot: the key and its prepared denial;
+    /// `None` once removed. Slots are not reused, so posting lists stay
+    /// sorted by slot.
+    denials: Vec<Option<(K, PreparedDenial)>>,
+    postings: HashMap<Term, Vec<u32>>,
+    n_denials: usize,
+}
+
+impl<K> Default for Index<K> {
+    fn default() -> Self {
+        Index {
+            slots: HashMap::new(),
+            denials: Vec::new(),
+            postings: HashMap::new(),
+            n_denials: 0,
+        }
+    }
+}
+
+impl<K: Clone + Eq + Hash + Ord> Index<K> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many denials are indexed.
+    pub fn len(&self) -> usize {
+        self.n_denials
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n_denials == 0
+    }
+
+    /// Indexes `denial` under `key`, replacing what `key` held (an amended
+    /// denial).
+    pub fn insert(&mut self, key: K, denial: &Denial) {
+        self.remove(&key);
+        let slot = u32::try_from(self.denials.len())
+            .expect("fewer than 2^32 denials are ever indexed in one process");
+        let prepared = PreparedDenial::new(denial);
+        for term in prepared_terms(&prepared) {
+            self.postings.entry(term).or_default().push(slot);
+        }
+        self.slots.insert(key.clone(), slot);
+        self.denials.push(Some((key, prepared)));
+        self.n_denials += 1;
+    }
+
+    /// Removes the denial of `key` (revoked, expired or purged); returns
+    /// whether it was indexed.
+    pub fn remove(&mut self, key: &K) -> bool {
+        let Some(slot) = self.slots.remove(key) else {
+            return false;
+        };
+        let held = self.denials[slot as usize]
+            .take()
+            .expect("a slot in the key map holds a denial");
+        for term in prepared_terms(&held.1) {
+            if let Some(list) = self.postings.get_mut(&term) {
+                if let Ok(at) = list.binary_search(&slot) {
+                    list.remove(at);
+                }
+                if list.is_empty() {
+                    self.postings.remove(&term);
+                }
+            }
+        }
+        self.n_denials -= 1;
+        true
+    }
+
+    /// The keys of the denials posted under `term`, in the order they were
+    /// indexed.
+    pub fn postings(&self, term: &Term) -> Vec<&K> {
+        self.postings
+            .get(term)
+            .map(|list| list.iter().filter_map(|&slot| self.key(slot)).collect())
+            .unwrap_or_default()
+    }
+
+    fn key(&self, slot: u32) -> Option<&K> {
+        self.denials[slot as usize].as_ref().map(|(key, _)| key)
+    }
+
+    /// The slots of the denials `application` may meet (see the module
+    /// documentation), sorted.
+    fn candidates(&self, application: &PreparedApplication<'_>) -> Vec<u32> {
+        let mut selected = Vec::new();
+        for party in &application.parties {
+            let mut party_terms = Vec::new();
+            for (_, key) in &party.names {
+                name_terms(key, &mut party_terms);
+            }
+            party_terms.sort_unstable();
+            party_terms.dedup();
+            let mut weights: HashMap<u32, f64> = HashMap::new();
+            for term in &party_terms {
+                match self.postings.get(term) {
+                    Some(list) if list.len() <= MAX_POSTINGS => {
+                        let weight = term.kind().weight();
+                        for &slot in list {
+                            *weights.entry(slot).or_default() += weight;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let mut ranked: Vec<(u32, f64)> = weights.into_iter().collect();
+            ranked.sort_unstable_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+            selected.extend(
+                ranked
+                    .into_iter()
+                    .take(MAX_CANDIDATES_PER_PARTY)
+                    .map(|(slot, _)| slot),
+            );
+            for (_, value) in &party.identifiers {
+                if let Some(list) = self.postings.get(&identifier_term(value)) {
+                    selected.extend_from_slice(list);
+                }
+            }
+        }
+        selected.sort_unstable();
+        selected.dedup();
+        selected
+    }
+
+    /// Screens `application` against the indexed denials: the hits at
+    /// `threshold` or above, best first, ties by key.
+    pub fn screen(&self, application: &Application, threshold: f64) -> Vec<Hit<K>> {
+        let prepared = PreparedApplication::new(application);
+        let mut hits: Vec<Hit<K>> = self
+            .candidates(&prepared)
+            .into_iter()
+            .filter_map(|slot| {
+                let (key, denial) = self.denials[slot as usize].as_ref()?;
+                score_denial(&prepared, key.clone(), denial)
+            })
+            .filter(|hit| hit.score >= threshold)
+            .collect();
+        sort_hits(&mut hits);
+        hits
+    }
+
+    /// An estimate of the memory the index holds, in bytes: every string's
+    /// and list's capacity and the maps' entries, counted; the allocator's
+    /// own overhead is not.
+    pub fn approximate_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let string = |s: &String| size_of::<String>() + s.capacity();
+        let term = |t: &Term| size_of::<Term>() + t.as_str().len();
+        let name_key = |k: &NameKey| {
+            size_of::<NameKey>()
+                + k.joined.capacity()
+                + k.skeleton.capacity()
+                + k.words
+                    .iter()
+                    .map(|w| {
+                        size_of::<crate::name::Word>()
+                            + w.text.capacity()
+                            + w.sounds.iter().map(String::capacity).sum::<usize>()
+                    })
+                    .sum::<usize>()
+        };
+        let denial = |d: &PreparedDenial| {
+            size_of::<PreparedDenial>()
+                + d.parties
+                    .iter()
+                    .map(|p| {
+                        p.names
+                            .iter()
+                            .map(|(n, k)| string(n) + name_key(k))
+                            .sum::<usize>()
+                            + p.identifiers
+                                .iter()
+                                .map(|(_, v)| 8 + string(v))
+                                .sum::<usize>()
+                    })
+                    .sum::<usize>()
+                + d.control_entries.len() * 32
+                + d.hs_codes.len() * 32
+        };
+        // A hashbrown entry costs its key and value plus one control byte.
+        let postings: usize = self
+            .postings
+            .iter()
+            .map(|(t, list)| term(t) + size_of::<Vec<u32>>() + 1 + list.capacity() * 4)
+            .sum();
+        let denials: usize = self
+            .denials
+            .iter()
+            .flatten()
+            .map(|(_, d)| size_of::<K>() + denial(d))
+            .sum();
+        let slots = self.slots.capacity() * (size_of::<K>() + 4 + 1);
+        postings
+            + denials
+            + slots
+            + self.denials.capacity() * size_of::<Option<(K, PreparedDenial)>>()
+    }
+}
