@@ -9,9 +9,10 @@
 //! |---|---|---|
 //! | `w:` | a word of a name or alias (stopwords left out) | `w:pacifico` |
 //! | `j:` | a whole name, words joined | `j:quimicadelpacifico` |
+//! | `a:`, `z:` | the first and last 4 letters of a whole name of 8 or more, so names two edits apart (`samsungmulsan`, `samseongmulsan`) still meet | `a:quim`, `z:fico` |
 //! | `d:` | a word or whole name of 5 or more letters with one letter deleted, so one edit still meets | `d:pacifco` |
 //! | `p:` | a Double Metaphone code of a word of 4 or more letters | `p:PSFK` |
-//! | `k:` | the consonant skeleton of a word, for names in Arabic script | `k:mhmd` |
+//! | `k:` | the consonant skeleton of a word, and of a whole name, for names in Arabic script | `k:mhmd` |
 //! | `i:` | an identifier's letters and digits, in uppercase | `i:QPA0101019Z8` |
 //! | `c:` | a control entry, and its heading | `c:1C350.a`, `c:1C350` |
 //! | `h:` | an HS code's subheading and heading | `h:293090`, `h:2930` |
@@ -42,6 +43,8 @@ pub struct Term(String);
 pub enum TermKind {
     Word,
     Joined,
+    JoinedStart,
+    JoinedEnd,
     Deletion,
     Sound,
     Skeleton,
@@ -55,6 +58,8 @@ impl TermKind {
         match self {
             TermKind::Word => 'w',
             TermKind::Joined => 'j',
+            TermKind::JoinedStart => 'a',
+            TermKind::JoinedEnd => 'z',
             TermKind::Deletion => 'd',
             TermKind::Sound => 'p',
             TermKind::Skeleton => 'k',
@@ -72,6 +77,7 @@ impl TermKind {
             TermKind::Joined => 4.0,
             TermKind::Word => 2.0,
             TermKind::Deletion | TermKind::Sound | TermKind::Skeleton => 1.0,
+            TermKind::JoinedStart | TermKind::JoinedEnd => 0.5,
             TermKind::ControlEntry | TermKind::HsCode => 0.0,
         }
     }
@@ -96,6 +102,8 @@ impl Term {
         match self.0.as_bytes()[0] {
             b'w' => TermKind::Word,
             b'j' => TermKind::Joined,
+            b'a' => TermKind::JoinedStart,
+            b'z' => TermKind::JoinedEnd,
             b'd' => TermKind::Deletion,
             b'p' => TermKind::Sound,
             b'k' => TermKind::Skeleton,
@@ -112,12 +120,27 @@ impl std::fmt::Display for Term {
     }
 }
 
+/// Labels written in front of a number by some registers and not by
+/// others (`IMO 9321483`, `TIN 100-234-567`): dropped when a space, `:` or
+/// `#` separates them from the number.
+const IDENTIFIER_LABELS: &[&str] = &[
+    "CNPJ", "CPF", "DUNS", "IMO", "INN", "LEI", "NIT", "OGRN", "RFC", "RUC", "RUT", "TIN",
+];
+
 /// An identifier's value as compared: its ASCII letters and digits, in
-/// uppercase (`76.123.456-k` → `76123456K`).
+/// uppercase, without a label in front (`76.123.456-k` → `76123456K`,
+/// `IMO 9321483` → `9321483`).
 pub fn identifier_value(identifier: &Identifier) -> String {
-    identifier
-        .value
-        .as_str()
+    let written = identifier.value.as_str().trim();
+    let number = written
+        .split_once([' ', ':', '#'])
+        .filter(|(label, _)| {
+            IDENTIFIER_LABELS
+                .iter()
+                .any(|known| known.eq_ignore_ascii_case(label))
+        })
+        .map_or(written, |(_, number)| number);
+    number
         .chars()
         .filter(char::is_ascii_alphanumeric)
         .map(|c| c.to_ascii_uppercase())
@@ -151,6 +174,14 @@ pub fn name_terms(key: &NameKey, out: &mut Vec<Term>) {
     out.push(Term::new(TermKind::Joined, &key.joined));
     if key.joined.len() <= MAX_JOINED_DELETIONS {
         push_deletions(&key.joined, out);
+    }
+    if key.joined.len() >= 8 && key.joined.is_ascii() {
+        let n = key.joined.len();
+        out.push(Term::new(TermKind::JoinedStart, &key.joined[..4]));
+        out.push(Term::new(TermKind::JoinedEnd, &key.joined[n - 4..]));
+    }
+    if key.skeleton.len() >= 4 {
+        out.push(Term::new(TermKind::Skeleton, &key.skeleton));
     }
     for word in &key.words {
         out.push(Term::new(TermKind::Word, &word.text));
@@ -226,6 +257,8 @@ mod tests {
             "j:quimicadelpacifico",
             "d:pacifco",
             "d:quimicadelpacifco",
+            "a:quim",
+            "z:fico",
             "k:pcfc",
             "i:QPA0101019Z8",
             "c:1C350.a",

@@ -39,7 +39,10 @@ enum Label {
 }
 
 fn pairs() -> Vec<Pair> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/screening/pairs.jsonl");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/screening/pairs.jsonl"
+    );
     let text = std::fs::read_to_string(path).expect("the labelled pairs are in the repository");
     text.lines()
         .enumerate()
@@ -145,7 +148,10 @@ fn precision_and_recall_at_the_default_threshold() {
         let own = hits.iter().find(|hit| hit.denial == key);
         let found = own.is_some();
         total.add(pair.label, found);
-        by_category.entry(&pair.category).or_default().add(pair.label, found);
+        by_category
+            .entry(&pair.category)
+            .or_default()
+            .add(pair.label, found);
         if found != (pair.label == Label::Match) {
             let why = own.map_or("no hit".to_owned(), ToString::to_string);
             wrong.push(format!(
@@ -179,10 +185,16 @@ fn precision_and_recall_at_the_default_threshold() {
         shown(total.recall()),
         shown(total.f1())
     );
-    println!("wrong at threshold {DEFAULT_THRESHOLD}:\n{}", wrong.join("\n"));
+    println!(
+        "wrong at threshold {DEFAULT_THRESHOLD}:\n{}",
+        wrong.join("\n")
+    );
 
     let precision = total.precision().expect("the set has matches");
     let recall = total.recall().expect("the set has matches");
-    assert!(precision >= MIN_PRECISION, "precision {precision:.3} < {MIN_PRECISION}");
+    assert!(
+        precision >= MIN_PRECISION,
+        "precision {precision:.3} < {MIN_PRECISION}"
+    );
     assert!(recall >= MIN_RECALL, "recall {recall:.3} < {MIN_RECALL}");
 }
