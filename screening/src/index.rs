@@ -234,3 +234,128 @@ impl<K: Clone + Eq + Hash + Ord> Index<K> {
             + self.denials.capacity() * size_of::<Option<(K, PreparedDenial)>>()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{application, denial};
+    use crate::{DEFAULT_THRESHOLD, screen};
+
+    /// Denials of one party each, named from a small vocabulary so that
+    /// many share words.
+    fn denials() -> Vec<Denial> {
+        let first = [
+            "Química",
+            "Aceros",
+            "Electrónica",
+            "Hidráulica",
+            "Óptica",
+            "Metalúrgica",
+        ];
+        let second = [
+            "Pacífico",
+            "Andinos",
+            "Austral",
+            "Sorocaba",
+            "Altiplano",
+            "Bajío",
+            "Cóndor",
+        ];
+        let entries = ["1C350", "2B001.a", "6A003", "9A012"];
+        let mut out = Vec::new();
+        for (i, a) in first.iter().enumerate() {
+            for (j, b) in second.iter().enumerate() {
+                let parties = format!(
+                    r#"[{{"role": "consignee", "name": "{a} {b} S.A.", "country": "CL"}}]"#
+                );
+                let items = format!(
+                    r#"[{{"description": "d", "control_entries": ["{}"]}}]"#,
+                    entries[(i + j) % entries.len()]
+                );
+                out.push(denial(&parties, &items));
+            }
+        }
+        out
+    }
+
+    fn applications() -> Vec<Application> {
+        [
+            ("Quimica del Pacifco", "CL"),
+            ("Andinos Aceros", "PE"),
+            ("Electronica Austral Ltda", "CL"),
+            ("Optica Cóndor", "MX"),
+            ("Panadería Central", "CL"),
+        ]
+        .iter()
+        .map(|(name, country)| {
+            application(
+                &format!(r#"[{{"role": "consignee", "name": "{name}", "country": "{country}"}}]"#),
+                r#"[{"control_entries": ["1C350"]}]"#,
+                country,
+            )
+        })
+        .collect()
+    }
+
+    #[test]
+    fn the_index_finds_what_a_scan_finds() {
+        let denials = denials();
+        let mut index = Index::new();
+        for (key, denial) in denials.iter().enumerate() {
+            index.insert(key, denial);
+        }
+        assert_eq!(index.len(), denials.len());
+        for application in applications() {
+            let scanned = screen(&application, denials.iter().enumerate(), 0.5);
+            let indexed = index.screen(&application, 0.5);
+            assert_eq!(indexed, scanned, "{}", application.parties[0].name);
+        }
+        let hits = index.screen(&applications()[0], DEFAULT_THRESHOLD);
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert!(
+            index
+                .screen(&applications()[4], DEFAULT_THRESHOLD)
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn removed_and_replaced_denials() {
+        let denials = denials();
+        let mut index = Index::new();
+        for (key, denial) in denials.iter().enumerate() {
+            index.insert(key, denial);
+        }
+        let quimica = &applications()[0];
+        let key = index.screen(quimica, DEFAULT_THRESHOLD)[0].denial;
+        assert!(index.remove(&key));
+        assert!(!index.remove(&key));
+        assert!(index.screen(quimica, DEFAULT_THRESHOLD).is_empty());
+        assert_eq!(index.len(), denials.len() - 1);
+
+        // An amendment replaces what the key held.
+        index.insert(key, &denials[key]);
+        index.insert(key, &denials[key + 1]);
+        assert_eq!(index.len(), denials.len());
+        assert!(index.screen(quimica, DEFAULT_THRESHOLD).is_empty());
+        // Posted under the new denial's terms only.
+        let old_terms = crate::terms::terms(&denials[key]);
+        let new_terms = crate::terms::terms(&denials[key + 1]);
+        for term in new_terms.iter().filter(|t| !old_terms.contains(t)) {
+            assert!(index.postings(term).contains(&&key), "{term}");
+        }
+        for term in old_terms.iter().filter(|t| !new_terms.contains(t)) {
+            assert!(!index.postings(term).contains(&&key), "{term}");
+        }
+    }
+
+    #[test]
+    fn memory_is_counted() {
+        let mut index = Index::new();
+        let empty = index.approximate_bytes();
+        for (key, denial) in denials().iter().enumerate() {
+            index.insert(key, denial);
+        }
+        assert!(index.approximate_bytes() > empty + denials().len() * 100);
+    }
+}

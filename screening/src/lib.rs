@@ -22,6 +22,8 @@
 #![forbid(unsafe_code)]
 
 pub mod application;
+#[cfg(test)]
+mod fixtures;
 pub mod index;
 pub mod name;
 pub mod score;

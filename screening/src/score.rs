@@ -241,6 +241,9 @@ pub enum Factor {
 /// One factor and what it added to the score (negative: lowered it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Adjustment {
+    /// Written in the same JSON object as `delta`: `{"kind":
+    /// "other_country", "application": "GT", "denial": "MX", "delta": -0.12}`.
+    #[serde(flatten)]
     pub factor: Factor,
     pub delta: f64,
 }
@@ -644,5 +647,173 @@ impl<K: fmt::Display> fmt::Display for Hit<K> {
             write!(f, "; {} {:+.2}", adjustment.factor, adjustment.delta)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{application, denial};
+
+    const QUIMICA: &str = r#"[{"role": "consignee", "name": "Química del Pacífico S.A. de C.V.",
+        "country": "MX", "identifiers": [{"scheme": "tax_id", "value": "QPA-010101-9Z8"}]}]"#;
+    const THIODIGLYCOL: &str =
+        r#"[{"description": "Thiodiglycol", "control_entries": ["1C350"], "hs_code": "2930.90"}]"#;
+
+    fn hit(parties: &str, items: &str, destination: &str) -> Option<Hit<u32>> {
+        let denials = [denial(QUIMICA, THIODIGLYCOL)];
+        screen(
+            &application(parties, items, destination),
+            denials.iter().map(|d| (7, d)),
+            0.0,
+        )
+        .pop()
+    }
+
+    #[test]
+    fn a_hit_explains_each_field_and_factor() {
+        let found = hit(
+            r#"[{"role": "purchaser", "name": "Quimica del Pacifco", "country": "MX"}]"#,
+            r#"[{"control_entries": ["1C350.a"], "hs_codes": ["2930.90.01"]}]"#,
+            "MX",
+        )
+        .expect("a hit");
+        let field = &found.parties[0].fields[0];
+        assert_eq!(field.application_field, "parties[0].name");
+        assert_eq!(field.denial_field, "parties[0].name");
+        assert_eq!(field.how, [How::SameKey, How::EditDistance { distance: 1 }]);
+        assert_eq!(field.words[1].application, "pacifco");
+        assert_eq!(field.words[1].denial, "pacifico");
+        let factors: Vec<&Factor> = found.adjustments.iter().map(|a| &a.factor).collect();
+        assert!(
+            matches!(factors[0], Factor::SameCountry { .. }),
+            "{factors:?}"
+        );
+        assert!(
+            matches!(factors[1], Factor::SameDestination { .. }),
+            "{factors:?}"
+        );
+        assert!(
+            matches!(
+                factors[2],
+                Factor::ControlEntry {
+                    relation: Relation::SameHeading,
+                    ..
+                }
+            ),
+            "{factors:?}"
+        );
+        assert!(
+            matches!(
+                factors[3],
+                Factor::HsCode {
+                    relation: Relation::SameSubheading,
+                    ..
+                }
+            ),
+            "{factors:?}"
+        );
+        // Name (2 + 2 × 0.9375) / 4, then +0.02 +0.02 +0.03 +0.02, clamped to 1.
+        assert_eq!(found.score, 1.0);
+
+        let json = serde_json::to_value(&found).expect("serialisable");
+        assert_eq!(
+            json["parties"][0]["fields"][0]["how"][1]["kind"],
+            "edit_distance"
+        );
+        assert_eq!(json["parties"][0]["fields"][0]["how"][1]["distance"], 1);
+        assert_eq!(json["adjustments"][2]["kind"], "control_entry");
+        let back: Hit<u32> = serde_json::from_value(json).expect("reads back");
+        assert_eq!(back, found);
+
+        let line = found.to_string();
+        assert!(
+            line.starts_with("1.00 7: purchaser met consignee"),
+            "{line}"
+        );
+        assert!(line.contains("(same key, edit distance 1)"), "{line}");
+        assert!(
+            line.contains("control entry 1C350.a under 1C350 +0.03"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn another_country_lowers_without_veto() {
+        let at_home = hit(
+            r#"[{"role": "consignee", "name": "Quimica del Pacifico", "country": "MX"}]"#,
+            "[{}]",
+            "MX",
+        )
+        .expect("a hit");
+        let abroad = hit(
+            r#"[{"role": "consignee", "name": "Quimica del Pacifico", "country": "GT"}]"#,
+            "[{}]",
+            "GT",
+        )
+        .expect("a hit");
+        // The same name: 1, raised at home (clamped), lowered abroad.
+        assert_eq!(at_home.score, 1.0);
+        assert_eq!(
+            abroad.score,
+            round3(1.0 + OTHER_COUNTRY + OTHER_DESTINATION)
+        );
+        assert!(abroad.score >= DEFAULT_THRESHOLD, "{abroad}");
+    }
+
+    #[test]
+    fn identifiers_are_strong_evidence_both_ways() {
+        let same_id = hit(
+            r#"[{"role": "end_user", "name": "Sol Naciente Trading", "country": "MX",
+                 "identifiers": [{"scheme": "tax_id", "value": "qpa0101019z8"}]}]"#,
+            "[{}]",
+            "MX",
+        )
+        .expect("a hit");
+        assert!(same_id.score >= DEFAULT_THRESHOLD, "{same_id}");
+        assert!(
+            same_id.parties[0]
+                .fields
+                .iter()
+                .any(|f| f.how == [How::Identifier])
+        );
+
+        let other_id = hit(
+            r#"[{"role": "end_user", "name": "Quimica del Pacifico", "country": "MX",
+                 "identifiers": [{"scheme": "tax_id", "value": "QPB-990101-AA1"}]}]"#,
+            "[{}]",
+            "MX",
+        )
+        .expect("a hit");
+        assert!(
+            other_id
+                .adjustments
+                .iter()
+                .any(|a| matches!(a.factor, Factor::IdentifierConflict { .. })
+                    && a.delta == IDENTIFIER_CONFLICT)
+        );
+    }
+
+    #[test]
+    fn other_items_lower_the_score() {
+        let found = hit(
+            r#"[{"role": "consignee", "name": "Quimica del Pacifico", "country": "MX"}]"#,
+            r#"[{"control_entries": ["6A003"]}]"#,
+            "MX",
+        )
+        .expect("a hit");
+        assert!(found.adjustments.iter().any(
+            |a| a.factor == Factor::NoCommonControlEntry && a.delta == NO_COMMON_CONTROL_ENTRY
+        ));
+    }
+
+    #[test]
+    fn unrelated_names_are_no_hit() {
+        let found = hit(
+            r#"[{"role": "consignee", "name": "Aceros Andinos", "country": "MX"}]"#,
+            r#"[{"control_entries": ["1C350"]}]"#,
+            "MX",
+        );
+        assert!(found.is_none(), "{found:?}");
     }
 }
