@@ -9,7 +9,8 @@
 //! such as `trading` in a large federation) selects none: it says too little
 //! about which denial is meant, and it still counts in the score of a denial
 //! selected by another term. The [`MAX_CANDIDATES_PER_PARTY`] heaviest
-//! denials of each party, and every denial sharing an identifier, are then
+//! denials of each party that gathered at least [`MIN_WEIGHT`], and every
+//! denial sharing an identifier, are then
 //! scored whole by [`score_denial`], as [`screen`](crate::screen) scores
 //! denials the caller selected.
 
@@ -24,9 +25,24 @@ use crate::score::{Hit, PreparedApplication, PreparedDenial, score_denial, sort_
 use crate::terms::{Term, identifier_term, name_terms, prepared_terms};
 
 /// Longest posting list that still selects candidates.
-pub const MAX_POSTINGS: usize = 4096;
+pub const MAX_POSTINGS: usize = 1000;
 /// Most denials selected for one application party by shared terms.
-pub const MAX_CANDIDATES_PER_PARTY: usize = 48;
+pub const MAX_CANDIDATES_PER_PARTY: usize = 16;
+/// Least weight of shared terms that selects a denial: one deletion,
+/// sound or skeleton, or both ends of a whole name; the ends alone are not
+/// enough.
+pub const MIN_WEIGHT: f64 = 1.0;
+
+/// The in-memory key of a term: FNV-1a of its text. Two terms whose keys
+/// collide share a posting list, which only adds candidates; the score
+/// decides. Keys rather than strings keep the index's memory down.
+fn term_key(term: &Term) -> u64 {
+    term.as_str()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        })
+}
 
 /// Denials indexed by their terms, under the caller's key `K` (the node's
 /// is a log and an index).
@@ -38,7 +54,7 @@ pub struct Index<K> {
     /// `None` once removed. Slots are not reused, so posting lists stay
     /// sorted by slot.
     denials: Vec<Option<(K, PreparedDenial)>>,
-    postings: HashMap<Term, Vec<u32>>,
+    postings: HashMap<u64, Vec<u32>>,
     n_denials: usize,
 }
 
@@ -75,7 +91,11 @@ impl<K: Clone + Eq + Hash + Ord> Index<K> {
             .expect("fewer than 2^32 denials are ever indexed in one process");
         let prepared = PreparedDenial::new(denial);
         for term in prepared_terms(&prepared) {
-            self.postings.entry(term).or_default().push(slot);
+            let list = self.postings.entry(term_key(&term)).or_default();
+            // Two terms of one denial may share a key.
+            if list.last() != Some(&slot) {
+                list.push(slot);
+            }
         }
         self.slots.insert(key.clone(), slot);
         self.denials.push(Some((key, prepared)));
@@ -92,12 +112,13 @@ impl<K: Clone + Eq + Hash + Ord> Index<K> {
             .take()
             .expect("a slot in the key map holds a denial");
         for term in prepared_terms(&held.1) {
-            if let Some(list) = self.postings.get_mut(&term) {
+            let key = term_key(&term);
+            if let Some(list) = self.postings.get_mut(&key) {
                 if let Ok(at) = list.binary_search(&slot) {
                     list.remove(at);
                 }
                 if list.is_empty() {
-                    self.postings.remove(&term);
+                    self.postings.remove(&key);
                 }
             }
         }
@@ -105,11 +126,11 @@ impl<K: Clone + Eq + Hash + Ord> Index<K> {
         true
     }
 
-    /// The keys of the denials posted under `term`, in the order they were
-    /// indexed.
+    /// The keys of the denials posted under `term` (or a term whose key
+    /// collides with it), in the order they were indexed.
     pub fn postings(&self, term: &Term) -> Vec<&K> {
         self.postings
-            .get(term)
+            .get(&term_key(term))
             .map(|list| list.iter().filter_map(|&slot| self.key(slot)).collect())
             .unwrap_or_default()
     }
@@ -122,6 +143,10 @@ impl<K: Clone + Eq + Hash + Ord> Index<K> {
     /// documentation), sorted.
     fn candidates(&self, application: &PreparedApplication<'_>) -> Vec<u32> {
         let mut selected = Vec::new();
+        // One weight per slot, reset after each party through `touched`:
+        // cheaper than a map for the thousands of postings a party reads.
+        let mut weights = vec![0.0f64; self.denials.len()];
+        let mut touched = Vec::new();
         for party in &application.parties {
             let mut party_terms = Vec::new();
             for (_, key) in &party.names {
@@ -129,19 +154,26 @@ impl<K: Clone + Eq + Hash + Ord> Index<K> {
             }
             party_terms.sort_unstable();
             party_terms.dedup();
-            let mut weights: HashMap<u32, f64> = HashMap::new();
             for term in &party_terms {
-                match self.postings.get(term) {
+                match self.postings.get(&term_key(term)) {
                     Some(list) if list.len() <= MAX_POSTINGS => {
                         let weight = term.kind().weight();
                         for &slot in list {
-                            *weights.entry(slot).or_default() += weight;
+                            let held = &mut weights[slot as usize];
+                            if *held == 0.0 {
+                                touched.push(slot);
+                            }
+                            *held += weight;
                         }
                     }
                     _ => {}
                 }
             }
-            let mut ranked: Vec<(u32, f64)> = weights.into_iter().collect();
+            let mut ranked: Vec<(u32, f64)> = touched
+                .drain(..)
+                .map(|slot| (slot, std::mem::take(&mut weights[slot as usize])))
+                .filter(|&(_, weight)| weight >= MIN_WEIGHT)
+                .collect();
             ranked.sort_unstable_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
             selected.extend(
                 ranked
@@ -150,7 +182,7 @@ impl<K: Clone + Eq + Hash + Ord> Index<K> {
                     .map(|(slot, _)| slot),
             );
             for (_, value) in &party.identifiers {
-                if let Some(list) = self.postings.get(&identifier_term(value)) {
+                if let Some(list) = self.postings.get(&term_key(&identifier_term(value))) {
                     selected.extend_from_slice(list);
                 }
             }
@@ -183,7 +215,6 @@ impl<K: Clone + Eq + Hash + Ord> Index<K> {
     pub fn approximate_bytes(&self) -> usize {
         use std::mem::size_of;
         let string = |s: &String| size_of::<String>() + s.capacity();
-        let term = |t: &Term| size_of::<Term>() + t.as_str().len();
         let name_key = |k: &NameKey| {
             size_of::<NameKey>()
                 + k.joined.capacity()
@@ -193,6 +224,7 @@ impl<K: Clone + Eq + Hash + Ord> Index<K> {
                     .map(|w| {
                         size_of::<crate::name::Word>()
                             + w.text.capacity()
+                            + w.skeleton.capacity()
                             + w.sounds.iter().map(String::capacity).sum::<usize>()
                     })
                     .sum::<usize>()
@@ -218,8 +250,8 @@ impl<K: Clone + Eq + Hash + Ord> Index<K> {
         // A hashbrown entry costs its key and value plus one control byte.
         let postings: usize = self
             .postings
-            .iter()
-            .map(|(t, list)| term(t) + size_of::<Vec<u32>>() + 1 + list.capacity() * 4)
+            .values()
+            .map(|list| 8 + size_of::<Vec<u32>>() + 1 + list.capacity() * 4)
             .sum();
         let denials: usize = self
             .denials

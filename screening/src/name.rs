@@ -215,6 +215,8 @@ pub struct Word {
     /// Double Metaphone primary and alternate codes (equal when the word
     /// has one reading).
     pub sounds: [String; 2],
+    /// The word's consonant skeleton ([`skeleton`]).
+    pub skeleton: String,
 }
 
 /// A name ready for comparison.
@@ -283,7 +285,24 @@ pub struct NameMatch {
     pub score: f64,
     /// Every way the names met, without repetition.
     pub how: Vec<How>,
-    pub words: Vec<WordMatch>,
+    /// The words that met, by their places in the two keys' `words`, in
+    /// the application's order; empty when the names met whole.
+    pub pairs: Vec<(usize, usize, How)>,
+}
+
+impl NameMatch {
+    /// The words that met, written out, for the application's key `a` and
+    /// the denial's `b` this match was made from.
+    pub fn words(&self, a: &NameKey, b: &NameKey) -> Vec<WordMatch> {
+        self.pairs
+            .iter()
+            .map(|&(i, j, how)| WordMatch {
+                application: a.words[i].text.clone(),
+                denial: b.words[j].text.clone(),
+                how,
+            })
+            .collect()
+    }
 }
 
 /// How many edits two words (or names) of `len` characters, the longer
@@ -446,6 +465,7 @@ impl NameKey {
             .map(|text| Word {
                 weight: weight_of(text),
                 sounds: sounds(text),
+                skeleton: skeleton(text),
                 text: text.clone(),
             })
             .collect();
@@ -471,6 +491,12 @@ fn compare_words(a: &Word, b: &Word, abjad: bool) -> Option<(f64, How)> {
         return Some((1.0, How::SameKey));
     }
     let len = a.text.len().max(b.text.len());
+    // The distance is at least the difference in length: words too far
+    // apart for any rule below are not compared letter by letter.
+    let least = a.text.len().abs_diff(b.text.len());
+    if least > edit_budget(len) && 2 * least > len + 1 {
+        return None;
+    }
     let distance = strsim::osa_distance(&a.text, &b.text);
     // Half a word per edit relative to its length: one typo in a long word
     // costs less than in a short one.
@@ -490,10 +516,7 @@ fn compare_words(a: &Word, b: &Word, abjad: bool) -> Option<(f64, How)> {
             .any(|code| code.len() >= 2 && b.sounds.contains(code));
     let by_sound = if sound_alike {
         Some((SOUND_SIMILARITY, How::Phonetic))
-    } else if abjad && close && len >= 3 && {
-        let skeleton_a = skeleton(&a.text);
-        skeleton_a.len() >= 2 && skeleton_a == skeleton(&b.text)
-    } {
+    } else if abjad && close && len >= 3 && a.skeleton.len() >= 2 && a.skeleton == b.skeleton {
         Some((SOUND_SIMILARITY, How::Transliteration))
     } else {
         None
@@ -516,7 +539,7 @@ pub fn compare(a: &NameKey, b: &NameKey) -> NameMatch {
     let none = NameMatch {
         score: 0.0,
         how: Vec::new(),
-        words: Vec::new(),
+        pairs: Vec::new(),
     };
     if a.is_empty() || b.is_empty() {
         return none;
@@ -534,7 +557,7 @@ pub fn compare(a: &NameKey, b: &NameKey) -> NameMatch {
         return NameMatch {
             score: 1.0,
             how: whole_how(How::SameKey),
-            words: Vec::new(),
+            pairs: Vec::new(),
         };
     }
 
@@ -552,7 +575,7 @@ pub fn compare(a: &NameKey, b: &NameKey) -> NameMatch {
                 best = NameMatch {
                     score,
                     how: whole_how(How::EditDistance { distance }),
-                    words: Vec::new(),
+                    pairs: Vec::new(),
                 };
             }
         }
@@ -570,7 +593,7 @@ pub fn compare(a: &NameKey, b: &NameKey) -> NameMatch {
             best = NameMatch {
                 score,
                 how: vec![How::Transliteration],
-                words: Vec::new(),
+                pairs: Vec::new(),
             };
         }
     }
@@ -618,15 +641,11 @@ fn compare_by_words(a: &NameKey, b: &NameKey, abjad: bool, transliterated: bool)
     if matched.windows(2).any(|pair| pair[0].1 > pair[1].1) {
         push_how(&mut how, How::WordOrder);
     }
-    let words = matched
-        .into_iter()
-        .map(|(i, j, word_how)| WordMatch {
-            application: a.words[i].text.clone(),
-            denial: b.words[j].text.clone(),
-            how: word_how,
-        })
-        .collect();
-    NameMatch { score, how, words }
+    NameMatch {
+        score,
+        how,
+        pairs: matched,
+    }
 }
 
 #[cfg(test)]

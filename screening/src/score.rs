@@ -294,41 +294,59 @@ fn score_party(
             }
         }
     }
+    let equal_identifiers: Vec<(usize, usize)> = application
+        .identifiers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, value))| {
+            let j = denial.identifiers.iter().position(|(_, v)| v == value)?;
+            Some((i, j))
+        })
+        .collect();
+    let name_score = best.as_ref().map_or(0.0, |(found, _, _)| found.score);
+    let score = if equal_identifiers.is_empty() {
+        name_score
+    } else {
+        name_score.max(IDENTIFIER_SCORE)
+    };
+    // Most pairs of parties are far apart: their evidence is not written.
+    if score < EVIDENCE_FLOOR {
+        return PartyScore {
+            score,
+            fields: Vec::new(),
+            conflict: None,
+        };
+    }
     let mut fields = Vec::new();
-    let mut score = 0.0;
     if let Some((mut found, i, j)) = best
         && found.score > 0.0
     {
         if i > 0 || j > 0 {
             found.how.push(How::Alias);
         }
-        score = found.score;
+        let (key_a, key_b) = (&application.names[i].1, &denial.names[j].1);
         fields.push(FieldMatch {
             application_field: name_field(app_idx, i),
             application_value: application.names[i].0.clone(),
             denial_field: name_field(den_idx, j),
             denial_value: denial.names[j].0.clone(),
             score: round3(found.score),
+            words: found.words(key_a, key_b),
             how: found.how,
-            words: found.words,
         });
     }
-    for (i, (_, value_a)) in application.identifiers.iter().enumerate() {
-        if let Some(j) = denial.identifiers.iter().position(|(_, v)| v == value_a) {
-            score = f64::max(score, IDENTIFIER_SCORE);
-            fields.push(FieldMatch {
-                application_field: format!("parties[{app_idx}].identifiers[{i}]"),
-                application_value: value_a.clone(),
-                denial_field: format!("parties[{den_idx}].identifiers[{j}]"),
-                denial_value: denial.identifiers[j].1.clone(),
-                score: 1.0,
-                how: vec![How::Identifier],
-                words: Vec::new(),
-            });
-        }
+    for &(i, j) in &equal_identifiers {
+        fields.push(FieldMatch {
+            application_field: format!("parties[{app_idx}].identifiers[{i}]"),
+            application_value: application.identifiers[i].1.clone(),
+            denial_field: format!("parties[{den_idx}].identifiers[{j}]"),
+            denial_value: denial.identifiers[j].1.clone(),
+            score: 1.0,
+            how: vec![How::Identifier],
+            words: Vec::new(),
+        });
     }
-    let any_equal = fields.iter().any(|f| f.how == [How::Identifier]);
-    let conflict = if any_equal {
+    let conflict = if !equal_identifiers.is_empty() {
         None
     } else {
         application
