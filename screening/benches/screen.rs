@@ -265,7 +265,7 @@ fn main() {
     // The baseline: every denial prepared in advance and scored, no index.
     let prepared: Vec<PreparedDenial> = denials.iter().map(PreparedDenial::new).collect();
     let mut scans = Vec::with_capacity(N_SCANS);
-    let mut agree = 0;
+    let (mut n_scanned, mut n_missed) = (0, 0);
     for application in applications.iter().take(N_SCANS) {
         let started = Instant::now();
         let prepared_application = PreparedApplication::new(application);
@@ -283,12 +283,13 @@ fn main() {
             .map(|hit| hit.denial)
             .collect();
         indexed.sort_unstable();
-        agree += usize::from(indexed == scanned);
+        n_scanned += scanned.len();
+        n_missed += scanned.iter().filter(|key| !indexed.contains(key)).count();
     }
     scans.sort_unstable();
     println!(
         "scan of all {n_denials} prepared denials, one application: p50 {:.0} ms over {N_SCANS} runs; \
-         the index found the same hits in {agree} of {N_SCANS}",
+         {n_scanned} hits, of which the index missed {n_missed}",
         ms(percentile(&scans, 0.5)),
     );
 
