@@ -109,7 +109,7 @@ fn name(rng: &mut Rng) -> String {
 
 fn party_json(rng: &mut Rng, role: &str, name: &str) -> String {
     let alias = if rng.below(4) == 0 {
-        format!(r#", "aliases": ["{}"]"#, word(rng))
+        format!(r#", "aliases": ["{} {}"]"#, word(rng), word(rng))
     } else {
         String::new()
     };

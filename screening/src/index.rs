@@ -10,7 +10,8 @@
 //! about which denial is meant, and it still counts in the score of a denial
 //! selected by another term. The [`MAX_CANDIDATES_PER_PARTY`] heaviest
 //! denials of each party that gathered at least [`MIN_WEIGHT`], and every
-//! denial sharing an identifier, are then
+//! denial sharing a whole normalised name or an identifier with it, are
+//! then
 //! scored whole by [`score_denial`], as [`screen`](crate::screen) scores
 //! denials the caller selected.
 
@@ -22,7 +23,7 @@ use concord_protocol::record::Denial;
 use crate::application::Application;
 use crate::name::NameKey;
 use crate::score::{Hit, PreparedApplication, PreparedDenial, score_denial, sort_hits};
-use crate::terms::{Term, identifier_term, name_terms, prepared_terms};
+use crate::terms::{Term, identifier_term, joined_term, name_terms, prepared_terms};
 
 /// Longest posting list that still selects candidates.
 pub const MAX_POSTINGS: usize = 1000;
@@ -181,8 +182,15 @@ impl<K: Clone + Eq + Hash + Ord> Index<K> {
                     .take(MAX_CANDIDATES_PER_PARTY)
                     .map(|(slot, _)| slot),
             );
-            for (_, value) in &party.identifiers {
-                if let Some(list) = self.postings.get(&term_key(&identifier_term(value))) {
+            // A whole name equal after normalisation, or an identifier, is
+            // always scored, however many denials share it.
+            let always = party
+                .names
+                .iter()
+                .map(|(_, key)| joined_term(key))
+                .chain(party.identifiers.iter().map(|(_, v)| identifier_term(v)));
+            for term in always {
+                if let Some(list) = self.postings.get(&term_key(&term)) {
                     selected.extend_from_slice(list);
                 }
             }

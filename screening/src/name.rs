@@ -532,12 +532,17 @@ fn compare_words(a: &Word, b: &Word, abjad: bool) -> Option<(f64, How)> {
 /// other's, counted with repetition. Most words of two unrelated names
 /// share few letters, and are told apart here.
 fn least_distance(a: &str, b: &str) -> usize {
-    let mut counts = [0i16; 128];
+    // Keys hold lowercase ASCII letters and digits only.
+    let slot = |byte: u8| match byte {
+        b'0'..=b'9' => usize::from(byte - b'0'),
+        _ => 10 + usize::from(byte.wrapping_sub(b'a')) % 26,
+    };
+    let mut counts = [0i16; 36];
     for byte in a.bytes() {
-        counts[usize::from(byte & 0x7f)] += 1;
+        counts[slot(byte)] += 1;
     }
     for byte in b.bytes() {
-        counts[usize::from(byte & 0x7f)] -= 1;
+        counts[slot(byte)] -= 1;
     }
     let (more, fewer) = counts.iter().fold((0, 0), |(more, fewer), &n| {
         (more + n.max(0) as usize, fewer + (-n).max(0) as usize)

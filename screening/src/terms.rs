@@ -169,12 +169,17 @@ fn push_deletions(text: &str, out: &mut Vec<Term>) {
     }
 }
 
+/// The term of a whole normalised name.
+pub fn joined_term(key: &NameKey) -> Term {
+    Term::new(TermKind::Joined, &key.joined)
+}
+
 /// The terms of one normalised name.
 pub fn name_terms(key: &NameKey, out: &mut Vec<Term>) {
     if key.is_empty() {
         return;
     }
-    out.push(Term::new(TermKind::Joined, &key.joined));
+    out.push(joined_term(key));
     if key.joined.len() <= MAX_JOINED_DELETIONS {
         push_deletions(&key.joined, out);
     }
