@@ -26,7 +26,7 @@ use crate::score::{Hit, PreparedApplication, PreparedDenial, score_denial, sort_
 use crate::terms::{Term, identifier_term, joined_term, name_terms, prepared_terms};
 
 /// Longest posting list that still selects candidates.
-pub const MAX_POSTINGS: usize = 1000;
+pub const MAX_POSTINGS: usize = 300;
 /// Most denials selected for one application party by shared terms.
 pub const MAX_CANDIDATES_PER_PARTY: usize = 16;
 /// Least weight of shared terms that selects a denial: one deletion,

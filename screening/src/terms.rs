@@ -10,7 +10,7 @@
 //! | `w:` | a word of a name or alias (stopwords left out) | `w:pacifico` |
 //! | `j:` | a whole name, words joined | `j:quimicadelpacifico` |
 //! | `a:`, `z:` | the first and last 4 letters of a whole name of 8 or more, so names two edits apart (`samsungmulsan`, `samseongmulsan`) still meet | `a:quim`, `z:fico` |
-//! | `d:` | a word or whole name of 5 or more letters and each of its one-letter deletions, so one edit still meets | `d:pacifco` |
+//! | `d:` | a word or whole name of 4 or more letters, and of 5 or more each of its one-letter deletions, so one edit still meets | `d:pacifco` |
 //! | `p:` | a Double Metaphone code of a word of 4 or more letters | `p:PSFK` |
 //! | `k:` | the consonant skeleton of a word, and of a whole name, for names in Arabic script | `k:mhmd` |
 //! | `i:` | an identifier's letters and digits, in uppercase | `i:QPA0101019Z8` |
@@ -155,12 +155,16 @@ pub fn identifier_term(value: &str) -> Term {
 }
 
 fn push_deletions(text: &str, out: &mut Vec<Term>) {
-    if text.len() < 5 || !text.is_ascii() {
+    if text.len() < 4 || !text.is_ascii() {
         return;
     }
     // The text itself too: a deletion of one side is then the other side
-    // when one letter was added or dropped, not only when one was changed.
+    // when one letter was added or dropped, not only when one was changed;
+    // a word of 4 letters may be one of 5 with a letter dropped.
     out.push(Term::new(TermKind::Deletion, text));
+    if text.len() < 5 {
+        return;
+    }
     for at in 0..text.len() {
         let mut deleted = String::with_capacity(text.len() - 1);
         deleted.push_str(&text[..at]);
