@@ -491,31 +491,39 @@ fn compare_words(a: &Word, b: &Word, abjad: bool) -> Option<(f64, How)> {
         return Some((1.0, How::SameKey));
     }
     let len = a.text.len().max(b.text.len());
-    // The distance is at least the difference in length: words too far
-    // apart for any rule below are not compared letter by letter.
-    if least_distance(&a.text, &b.text) > edit_budget(len).max(len.div_ceil(2)) {
+    let budget = edit_budget(len);
+    // Sounds and skeletons are coarse: they meet words that differ in at
+    // most about half their letters.
+    let half = len.div_ceil(2);
+    let sound_alike = len >= 4
+        && a.sounds
+            .iter()
+            .any(|code| code.len() >= 2 && b.sounds.contains(code));
+    let skeleton_alike = abjad && len >= 3 && a.skeleton.len() >= 2 && a.skeleton == b.skeleton;
+    // Words too far apart for any rule are not compared letter by letter:
+    // most word pairs of two unrelated names end here.
+    let limit = if sound_alike || skeleton_alike {
+        budget.max(half)
+    } else {
+        budget
+    };
+    if least_distance(&a.text, &b.text) > limit {
         return None;
     }
     let distance = strsim::osa_distance(&a.text, &b.text);
     // Half a word per edit relative to its length: one typo in a long word
     // costs less than in a short one.
-    let by_edits = (distance <= edit_budget(len)).then(|| {
+    let by_edits = (distance <= budget).then(|| {
         (
             1.0 - 0.5 * distance as f64 / len as f64,
             How::EditDistance { distance },
         )
     });
-    // Sounds and skeletons are coarse: they meet words that differ in at
-    // most about half their letters.
-    let close = 2 * distance <= len + 1;
-    let sound_alike = close
-        && len >= 4
-        && a.sounds
-            .iter()
-            .any(|code| code.len() >= 2 && b.sounds.contains(code));
-    let by_sound = if sound_alike {
+    let by_sound = if distance > half {
+        None
+    } else if sound_alike {
         Some((SOUND_SIMILARITY, How::Phonetic))
-    } else if abjad && close && len >= 3 && a.skeleton.len() >= 2 && a.skeleton == b.skeleton {
+    } else if skeleton_alike {
         Some((SOUND_SIMILARITY, How::Transliteration))
     } else {
         None
