@@ -48,16 +48,27 @@ pub const IDENTIFIER_SCORE: f64 = 0.95;
 /// The least party score that is reported as evidence at all.
 pub const EVIDENCE_FLOOR: f64 = 0.6;
 
+/// The matched parties are in the same country.
 pub const SAME_COUNTRY: f64 = 0.02;
+/// The matched parties are in different countries.
 pub const OTHER_COUNTRY: f64 = -0.12;
+/// Both parties carry an identifier of one scheme, and none is equal.
 pub const IDENTIFIER_CONFLICT: f64 = -0.15;
+/// The destination is the country of a denied consignee or end user.
 pub const SAME_DESTINATION: f64 = 0.02;
+/// The destination is no denied consignee's or end user's country.
 pub const OTHER_DESTINATION: f64 = -0.03;
+/// A control entry is cited on both sides.
 pub const SAME_CONTROL_ENTRY: f64 = 0.05;
+/// Control entries under the same heading (`1C350.a`, `1C350`).
 pub const SAME_HEADING: f64 = 0.03;
+/// Both sides cite control entries, none alike.
 pub const NO_COMMON_CONTROL_ENTRY: f64 = -0.10;
+/// HS codes with the same six-digit subheading.
 pub const SAME_HS_SUBHEADING: f64 = 0.02;
+/// HS codes with the same four-digit heading only.
 pub const SAME_HS_HEADING: f64 = 0.01;
+/// Each further pair of parties that matches at the threshold.
 pub const MORE_PARTIES: f64 = 0.03;
 const MAX_MORE_PARTIES: usize = 2;
 

@@ -165,25 +165,29 @@ fn precision_and_recall_at_the_default_threshold() {
         }
     }
 
-    println!("category              n  precision  recall     F1");
+    println!("category              n  precision  recall     F1  false+  false-");
     for (category, counts) in &by_category {
         let n = counts.true_positive
             + counts.false_positive
             + counts.false_negative
             + counts.true_negative;
         println!(
-            "{category:<18} {n:>4}  {:>9}  {:>6}  {:>5}",
+            "{category:<18} {n:>4}  {:>9}  {:>6}  {:>5}  {:>6}  {:>6}",
             shown(counts.precision()),
             shown(counts.recall()),
-            shown(counts.f1())
+            shown(counts.f1()),
+            counts.false_positive,
+            counts.false_negative
         );
     }
     println!(
-        "all                {:>4}  {:>9}  {:>6}  {:>5}",
+        "all                {:>4}  {:>9}  {:>6}  {:>5}  {:>6}  {:>6}",
         pairs.len(),
         shown(total.precision()),
         shown(total.recall()),
-        shown(total.f1())
+        shown(total.f1()),
+        total.false_positive,
+        total.false_negative
     );
     println!(
         "wrong at threshold {DEFAULT_THRESHOLD}:\n{}",
