@@ -23,7 +23,7 @@ use concord_protocol::record::Denial;
 use crate::application::Application;
 use crate::name::NameKey;
 use crate::score::{Hit, PreparedApplication, PreparedDenial, score_denial, sort_hits};
-use crate::terms::{Term, identifier_term, joined_term, name_terms, prepared_terms};
+use crate::terms::{QueryTerms, Term, prepared_terms};
 
 /// Longest posting list that still selects candidates.
 pub const MAX_POSTINGS: usize = 300;
@@ -149,13 +149,8 @@ impl<K: Clone + Eq + Hash + Ord> Index<K> {
         let mut weights = vec![0.0f64; self.denials.len()];
         let mut touched = Vec::new();
         for party in &application.parties {
-            let mut party_terms = Vec::new();
-            for (_, key) in &party.names {
-                name_terms(key, &mut party_terms);
-            }
-            party_terms.sort_unstable();
-            party_terms.dedup();
-            for term in &party_terms {
+            let query = QueryTerms::of(party);
+            for term in &query.names {
                 match self.postings.get(&term_key(term)) {
                     Some(list) if list.len() <= MAX_POSTINGS => {
                         let weight = term.kind().weight();
@@ -184,13 +179,8 @@ impl<K: Clone + Eq + Hash + Ord> Index<K> {
             );
             // A whole name equal after normalisation, or an identifier, is
             // always scored, however many denials share it.
-            let always = party
-                .names
-                .iter()
-                .map(|(_, key)| joined_term(key))
-                .chain(party.identifiers.iter().map(|(_, v)| identifier_term(v)));
-            for term in always {
-                if let Some(list) = self.postings.get(&term_key(&term)) {
+            for term in &query.always {
+                if let Some(list) = self.postings.get(&term_key(term)) {
                     selected.extend_from_slice(list);
                 }
             }
@@ -387,6 +377,27 @@ mod tests {
         for term in old_terms.iter().filter(|t| !new_terms.contains(t)) {
             assert!(!index.postings(term).contains(&&key), "{term}");
         }
+    }
+
+    /// What a store would look up finds the denial the index finds.
+    #[test]
+    fn query_terms_reach_the_hit() {
+        let denials = denials();
+        let mut index = Index::new();
+        for (key, denial) in denials.iter().enumerate() {
+            index.insert(key, denial);
+        }
+        let application = &applications()[2];
+        let key = index.screen(application, DEFAULT_THRESHOLD)[0].denial;
+        let query = &crate::terms::query_terms(application)[0];
+        assert!(query.names.windows(2).all(|pair| pair[0] < pair[1]));
+        let posted: Vec<&usize> = query
+            .names
+            .iter()
+            .chain(&query.always)
+            .flat_map(|term| index.postings(term))
+            .collect();
+        assert!(posted.contains(&&key));
     }
 
     #[test]

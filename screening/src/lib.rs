@@ -33,4 +33,4 @@ pub use application::{Application, ApplicationItem, ApplicationParty, Role};
 pub use index::Index;
 pub use name::How;
 pub use score::{Adjustment, DEFAULT_THRESHOLD, Factor, FieldMatch, Hit, PartyMatch, screen};
-pub use terms::{Term, TermKind, terms};
+pub use terms::{QueryTerms, Term, TermKind, query_terms, terms};

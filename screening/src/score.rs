@@ -837,6 +837,31 @@ mod tests {
     }
 
     #[test]
+    fn aliases_meet_on_both_sides() {
+        let denials = [denial(
+            r#"[{"role": "end_user", "name": "Tehuantepec Holdings", "country": "MX",
+                 "aliases": ["Grupo Istmo", "Istmo Industrial"]}]"#,
+            THIODIGLYCOL,
+        )];
+        let application = application(
+            r#"[{"role": "consignee", "name": "Oaxaca Trading", "country": "MX",
+                 "aliases": ["Istmo Grupo"]}]"#,
+            "[{}]",
+            "MX",
+        );
+        let hits = screen(
+            &application,
+            denials.iter().map(|d| (1, d)),
+            DEFAULT_THRESHOLD,
+        );
+        let field = &hits[0].parties[0].fields[0];
+        assert_eq!(field.application_field, "parties[0].aliases[0]");
+        assert_eq!(field.denial_field, "parties[0].aliases[0]");
+        assert!(field.how.contains(&How::Alias), "{:?}", field.how);
+        assert!(field.how.contains(&How::WordOrder), "{:?}", field.how);
+    }
+
+    #[test]
     fn unrelated_names_are_no_hit() {
         let found = hit(
             r#"[{"role": "consignee", "name": "Aceros Andinos", "country": "MX"}]"#,

@@ -26,8 +26,9 @@
 use concord_protocol::record::{Denial, Identifier};
 use serde::{Deserialize, Serialize};
 
+use crate::application::Application;
 use crate::name::{NameKey, skeleton};
-use crate::score::PreparedDenial;
+use crate::score::{PreparedApplication, PreparedDenial, PreparedParty};
 
 /// Longest whole name whose deletions are terms: longer names have words
 /// of their own that meet.
@@ -206,6 +207,49 @@ pub fn name_terms(key: &NameKey, out: &mut Vec<Term>) {
         let word_skeleton = skeleton(&word.text);
         if word_skeleton.len() >= 2 {
             out.push(Term::new(TermKind::Skeleton, &word_skeleton));
+        }
+    }
+}
+
+/// What each party of `application` looks up (see [`crate::index`]): a
+/// store that keeps the postings of [`terms`] selects candidates with them
+/// by the rules of [`crate::index`].
+pub fn query_terms(application: &Application) -> Vec<QueryTerms> {
+    PreparedApplication::new(application)
+        .parties
+        .iter()
+        .map(QueryTerms::of)
+        .collect()
+}
+
+/// The terms one application party looks up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryTerms {
+    /// Terms whose postings are weighed ([`TermKind::weight`]).
+    pub names: Vec<Term>,
+    /// Whole names and identifiers: every denial posted under them is a
+    /// candidate.
+    pub always: Vec<Term>,
+}
+
+impl QueryTerms {
+    /// The terms of a prepared party, made as a denial party's are, so
+    /// that the same spelling meets the same term.
+    pub(crate) fn of(party: &PreparedParty) -> QueryTerms {
+        let mut names = Vec::new();
+        for (_, key) in &party.names {
+            name_terms(key, &mut names);
+        }
+        names.sort_unstable();
+        names.dedup();
+        QueryTerms {
+            names,
+            always: party
+                .names
+                .iter()
+                .map(|(_, key)| joined_term(key))
+                .chain(party.identifiers.iter().map(|(_, v)| identifier_term(v)))
+                .collect(),
         }
     }
 }
