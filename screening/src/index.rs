@@ -2,18 +2,22 @@
 //! found by shared terms, never by a scan of every denial.
 //!
 //! Each denial is posted under its [`terms`](crate::terms::terms) and kept
-//! prepared for scoring. To screen an application, each of its parties'
-//! terms (made by the same functions) looks up its postings; a denial
-//! gathers the weight ([`TermKind::weight`](crate::terms::TermKind::weight)) of every term it shares with
-//! the party. A term posted by more than [`MAX_POSTINGS`] denials (a word
-//! such as `trading` in a large federation) selects none: it says too little
-//! about which denial is meant, and it still counts in the score of a denial
-//! selected by another term. The [`MAX_CANDIDATES_PER_PARTY`] heaviest
-//! denials of each party that gathered at least [`MIN_WEIGHT`], and every
-//! denial sharing a whole normalised name or an identifier with it, are
-//! then
-//! scored whole by [`score_denial`], as [`screen`](crate::screen) scores
-//! denials the caller selected.
+//! prepared for scoring. To screen an application, each of its parties
+//! looks up its [`QueryTerms`] (made by the same functions); a denial
+//! gathers the weight ([`TermKind::weight`](crate::terms::TermKind::weight))
+//! of every name term it shares with the party. A term posted by more than
+//! [`MAX_POSTINGS`] denials (a word such as `trading` in a large
+//! federation) selects none: it says too little about which denial is
+//! meant, and it still counts in the score of a denial selected by another
+//! term. The [`MAX_CANDIDATES_PER_PARTY`] heaviest denials of each party
+//! that gathered at least [`MIN_WEIGHT`], and every denial sharing a whole
+//! normalised name or an identifier with it, are then scored whole by
+//! [`score_denial`], as [`screen`](crate::screen) scores denials the caller
+//! selected.
+//!
+//! A removed denial leaves an empty slot behind (slots are never reused,
+//! so posting lists stay sorted): a node rebuilds its index from the
+//! denials in force when it starts.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -51,9 +55,7 @@ fn term_key(term: &Term) -> u64 {
 pub struct Index<K> {
     /// Slot of each key.
     slots: HashMap<K, u32>,
-    /// By slot: the key and its prepared denial;
-    /// `None` once removed. Slots are not reused, so posting lists stay
-    /// sorted by slot.
+    /// By slot: the key and its prepared denial; `None` once removed.
     denials: Vec<Option<(K, PreparedDenial)>>,
     postings: HashMap<u64, Vec<u32>>,
     n_denials: usize,

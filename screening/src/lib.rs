@@ -11,7 +11,7 @@
 //!   records are.
 //! - [`name`]: names normalised across scripts, legal forms and spelling,
 //!   and compared word by word.
-//! - [`terms`]: the index terms of a denial, a pure function a store can
+//! - [`terms`](mod@terms): the index terms of a denial, a pure function a store can
 //!   persist.
 //! - [`index`]: the in-memory candidate [`Index`].
 //! - [`score`]: the score of a denial for an application and its

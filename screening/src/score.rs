@@ -578,7 +578,7 @@ pub fn score_denial<K>(
 /// the hits at `threshold` or above, best first, ties by key.
 ///
 /// The node passes the denials its store's postings selected (see
-/// [`crate::terms`]); [`crate::Index::screen`] selects them in memory and
+/// [`crate::terms`](mod@crate::terms)); [`crate::Index::screen`] selects them in memory and
 /// scores them the same way.
 pub fn screen<'d, K: Ord>(
     application: &Application,
