@@ -25,7 +25,9 @@
 //!      subheading [`SAME_HS_SUBHEADING`], else the same four-digit heading
 //!      [`SAME_HS_HEADING`];
 //!    - each further application party that matches a further denial party
-//!      at the threshold: [`MORE_PARTIES`], at most twice.
+//!      at [`DEFAULT_THRESHOLD`] (whatever threshold the caller
+//!      screens at, so a score never depends on it): [`MORE_PARTIES`], at
+//!      most twice.
 //!
 //! The score is clamped to 0–1 and rounded to three decimals; a denial is a
 //! hit at [`DEFAULT_THRESHOLD`] or above (or the caller's threshold).
@@ -68,7 +70,7 @@ pub const NO_COMMON_CONTROL_ENTRY: f64 = -0.10;
 pub const SAME_HS_SUBHEADING: f64 = 0.02;
 /// HS codes with the same four-digit heading only.
 pub const SAME_HS_HEADING: f64 = 0.01;
-/// Each further pair of parties that matches at the threshold.
+/// Each further pair of parties that matches at [`DEFAULT_THRESHOLD`].
 pub const MORE_PARTIES: f64 = 0.03;
 const MAX_MORE_PARTIES: usize = 2;
 
