@@ -1,0 +1,342 @@
+//! The index terms of a denial: what a denial is found by.
+//!
+//! [`terms`] is a pure function of the denial, sorted and without
+//! repetition, so a store can persist the same terms in the batch that
+//! stores the denial and find the same candidates an in-memory [`Index`]
+//! finds. A term is a short string, a kind letter and a value:
+//!
+//! | term | from | example |
+//! |---|---|---|
+//! | `w:` | a word of a name or alias (stopwords left out) | `w:pacifico` |
+//! | `j:` | a whole name, words joined | `j:quimicadelpacifico` |
+//! | `a:`, `z:` | the first and last 4 letters of a whole name of 8 or more, so names two edits apart (`samsungmulsan`, `samseongmulsan`) still meet | `a:quim`, `z:fico` |
+//! | `d:` | a word or whole name of 4 or more letters, and of 5 or more each of its one-letter deletions, so one edit still meets | `d:pacifco` |
+//! | `p:` | a Double Metaphone code of a word of 4 or more letters | `p:PSFK` |
+//! | `k:` | the consonant skeleton of a word, and of a whole name, for names in Arabic script | `k:mhmd` |
+//! | `i:` | an identifier's letters and digits, in uppercase | `i:QPA0101019Z8` |
+//! | `c:` | a control entry, and its heading | `c:1C350.a`, `c:1C350` |
+//! | `h:` | an HS code's subheading and heading | `h:293090`, `h:2930` |
+//!
+//! Party terms select candidates; control entries and HS codes are posted
+//! for searches by item, and never select a denial alone: a hit needs a
+//! party that matches.
+//!
+//! [`Index`]: crate::Index
+
+use concord_protocol::record::{Denial, Identifier};
+use serde::{Deserialize, Serialize};
+
+use crate::application::Application;
+use crate::name::{NameKey, skeleton};
+use crate::score::{PreparedApplication, PreparedDenial, PreparedParty};
+
+/// Longest whole name whose deletions are terms: longer names have words
+/// of their own that meet.
+const MAX_JOINED_DELETIONS: usize = 24;
+
+/// One index term (see the module documentation).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Term(String);
+
+/// What a [`Term`] was made from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TermKind {
+    Word,
+    Joined,
+    JoinedStart,
+    JoinedEnd,
+    Deletion,
+    Sound,
+    Skeleton,
+    Identifier,
+    ControlEntry,
+    HsCode,
+}
+
+impl TermKind {
+    fn letter(self) -> char {
+        match self {
+            TermKind::Word => 'w',
+            TermKind::Joined => 'j',
+            TermKind::JoinedStart => 'a',
+            TermKind::JoinedEnd => 'z',
+            TermKind::Deletion => 'd',
+            TermKind::Sound => 'p',
+            TermKind::Skeleton => 'k',
+            TermKind::Identifier => 'i',
+            TermKind::ControlEntry => 'c',
+            TermKind::HsCode => 'h',
+        }
+    }
+
+    /// How much sharing a term of this kind says that a denial's party is
+    /// the one screened: what candidates are ranked by.
+    pub fn weight(self) -> f64 {
+        match self {
+            TermKind::Identifier => 8.0,
+            TermKind::Joined => 4.0,
+            TermKind::Word => 2.0,
+            TermKind::Deletion | TermKind::Sound | TermKind::Skeleton => 1.0,
+            TermKind::JoinedStart | TermKind::JoinedEnd => 0.5,
+            TermKind::ControlEntry | TermKind::HsCode => 0.0,
+        }
+    }
+}
+
+impl Term {
+    fn new(kind: TermKind, value: &str) -> Term {
+        let mut text = String::with_capacity(value.len() + 2);
+        text.push(kind.letter());
+        text.push(':');
+        text.push_str(value);
+        Term(text)
+    }
+
+    /// The term as stored: kind letter, `:`, value.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The kind of the term.
+    pub fn kind(&self) -> TermKind {
+        match self.0.as_bytes()[0] {
+            b'w' => TermKind::Word,
+            b'j' => TermKind::Joined,
+            b'a' => TermKind::JoinedStart,
+            b'z' => TermKind::JoinedEnd,
+            b'd' => TermKind::Deletion,
+            b'p' => TermKind::Sound,
+            b'k' => TermKind::Skeleton,
+            b'i' => TermKind::Identifier,
+            b'c' => TermKind::ControlEntry,
+            _ => TermKind::HsCode,
+        }
+    }
+}
+
+impl std::fmt::Display for Term {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Labels written in front of a number by some registers and not by
+/// others (`IMO 9321483`, `TIN 100-234-567`): dropped when a space, `:` or
+/// `#` separates them from the number.
+const IDENTIFIER_LABELS: &[&str] = &[
+    "CNPJ", "CPF", "DUNS", "IMO", "INN", "LEI", "NIT", "OGRN", "RFC", "RUC", "RUT", "TIN",
+];
+
+/// An identifier's value as compared: its ASCII letters and digits, in
+/// uppercase, without a label in front (`76.123.456-k` → `76123456K`,
+/// `IMO 9321483` → `9321483`).
+pub fn identifier_value(identifier: &Identifier) -> String {
+    let written = identifier.value.as_str().trim();
+    let number = written
+        .split_once([' ', ':', '#'])
+        .filter(|(label, _)| {
+            IDENTIFIER_LABELS
+                .iter()
+                .any(|known| known.eq_ignore_ascii_case(label))
+        })
+        .map_or(written, |(_, number)| number);
+    number
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+/// The identifier term of a value of [`identifier_value`]. The scheme is
+/// left out: registers spell schemes differently (a CNPJ is a `tax_id` for
+/// one and `registration` for another), and the score weighs the schemes.
+pub fn identifier_term(value: &str) -> Term {
+    Term::new(TermKind::Identifier, value)
+}
+
+fn push_deletions(text: &str, out: &mut Vec<Term>) {
+    if text.len() < 4 || !text.is_ascii() {
+        return;
+    }
+    // The text itself too: a deletion of one side is then the other side
+    // when one letter was added or dropped, not only when one was changed;
+    // a word of 4 letters may be one of 5 with a letter dropped.
+    out.push(Term::new(TermKind::Deletion, text));
+    if text.len() < 5 {
+        return;
+    }
+    for at in 0..text.len() {
+        let mut deleted = String::with_capacity(text.len() - 1);
+        deleted.push_str(&text[..at]);
+        deleted.push_str(&text[at + 1..]);
+        out.push(Term::new(TermKind::Deletion, &deleted));
+    }
+}
+
+/// The term of a whole normalised name.
+pub fn joined_term(key: &NameKey) -> Term {
+    Term::new(TermKind::Joined, &key.joined)
+}
+
+/// The terms of one normalised name.
+pub fn name_terms(key: &NameKey, out: &mut Vec<Term>) {
+    if key.is_empty() {
+        return;
+    }
+    out.push(joined_term(key));
+    if key.joined.len() <= MAX_JOINED_DELETIONS {
+        push_deletions(&key.joined, out);
+    }
+    if key.joined.len() >= 8 && key.joined.is_ascii() {
+        let n = key.joined.len();
+        out.push(Term::new(TermKind::JoinedStart, &key.joined[..4]));
+        out.push(Term::new(TermKind::JoinedEnd, &key.joined[n - 4..]));
+    }
+    if key.skeleton.len() >= 4 {
+        out.push(Term::new(TermKind::Skeleton, &key.skeleton));
+    }
+    for word in &key.words {
+        out.push(Term::new(TermKind::Word, &word.text));
+        push_deletions(&word.text, out);
+        if word.text.len() >= 4 {
+            for code in word.sounds.iter().filter(|code| code.len() >= 2) {
+                out.push(Term::new(TermKind::Sound, code));
+            }
+        }
+        let word_skeleton = skeleton(&word.text);
+        if word_skeleton.len() >= 2 {
+            out.push(Term::new(TermKind::Skeleton, &word_skeleton));
+        }
+    }
+}
+
+/// What each party of `application` looks up (see [`crate::index`]): a
+/// store that keeps the postings of [`terms`] selects candidates with them
+/// by the rules of [`crate::index`].
+pub fn query_terms(application: &Application) -> Vec<QueryTerms> {
+    PreparedApplication::new(application)
+        .parties
+        .iter()
+        .map(QueryTerms::of)
+        .collect()
+}
+
+/// The terms one application party looks up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryTerms {
+    /// Terms whose postings are weighed ([`TermKind::weight`]).
+    pub names: Vec<Term>,
+    /// Whole names and identifiers: every denial posted under them is a
+    /// candidate.
+    pub always: Vec<Term>,
+}
+
+impl QueryTerms {
+    /// The terms of a prepared party, made as a denial party's are, so
+    /// that the same spelling meets the same term.
+    pub(crate) fn of(party: &PreparedParty) -> QueryTerms {
+        let mut names = Vec::new();
+        for (_, key) in &party.names {
+            name_terms(key, &mut names);
+        }
+        names.sort_unstable();
+        names.dedup();
+        QueryTerms {
+            names,
+            always: party
+                .names
+                .iter()
+                .map(|(_, key)| joined_term(key))
+                .chain(party.identifiers.iter().map(|(_, v)| identifier_term(v)))
+                .collect(),
+        }
+    }
+}
+
+/// Every term of a denial (see the module documentation), sorted, without
+/// repetition.
+pub fn terms(denial: &Denial) -> Vec<Term> {
+    prepared_terms(&PreparedDenial::new(denial))
+}
+
+/// The terms of a denial already prepared for scoring: [`terms`], which the
+/// index recomputes to remove a denial rather than keep them.
+pub(crate) fn prepared_terms(denial: &PreparedDenial) -> Vec<Term> {
+    let mut out = Vec::new();
+    for party in &denial.parties {
+        for (_, key) in &party.names {
+            name_terms(key, &mut out);
+        }
+        for (_, value) in &party.identifiers {
+            out.push(identifier_term(value));
+        }
+    }
+    for entry in &denial.control_entries {
+        out.push(Term::new(TermKind::ControlEntry, entry.as_str()));
+        out.push(Term::new(TermKind::ControlEntry, entry.heading()));
+    }
+    for hs_code in &denial.hs_codes {
+        let subheading = hs_code.subheading();
+        out.push(Term::new(TermKind::HsCode, &subheading[..4]));
+        out.push(Term::new(TermKind::HsCode, &subheading));
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use concord_protocol::record::{Kind, Record};
+
+    const DENIAL: &str = r#"{"denying_state": "MX", "authority": "SE", "reference": "R-1",
+      "decision_date": "2025-03-14", "regimes": ["australia_group"],
+      "items": [{"description": "Thiodiglycol", "control_entries": ["1C350.a"], "hs_code": "2930.90"}],
+      "parties": [{"role": "consignee", "name": "Química del Pacífico S.A. de C.V.", "country": "MX",
+                   "identifiers": [{"scheme": "tax_id", "value": "qpa-010101.9z8"}]}],
+      "reason": "r"}"#;
+
+    #[test]
+    fn terms_of_a_denial() {
+        let Record::Denial(denial) =
+            Record::parse(Kind::Denial, DENIAL.as_bytes()).expect("valid denial")
+        else {
+            unreachable!("parsed as a denial")
+        };
+        let found = terms(&denial);
+        let has = |term: &str| found.iter().any(|t| t.as_str() == term);
+        for term in [
+            "w:quimica",
+            "w:pacifico",
+            "j:quimicadelpacifico",
+            "d:pacifco",
+            "d:quimicadelpacifco",
+            "a:quim",
+            "z:fico",
+            "k:pcfc",
+            "i:QPA0101019Z8",
+            "c:1C350.a",
+            "c:1C350",
+            "h:2930",
+            "h:293090",
+        ] {
+            assert!(has(term), "{term} missing from {found:?}");
+        }
+        // Stopwords and legal forms are not terms.
+        for term in ["w:del", "w:sa", "w:cv", "w:de"] {
+            assert!(!has(term), "{term} found");
+        }
+        assert!(
+            found.windows(2).all(|pair| pair[0] < pair[1]),
+            "sorted, unique"
+        );
+        assert_eq!(found, terms(&denial), "deterministic");
+        assert!(
+            found
+                .iter()
+                .all(|t| t.kind().letter() == t.as_str().chars().next().unwrap_or(' '))
+        );
+    }
+}
