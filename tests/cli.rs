@@ -916,9 +916,7 @@ fn every_exit_code_of_the_help_table_is_what_commands_return() {
     .json();
     let roster = against_home["roster"].as_str().expect("the roster");
     assert!(
-        roster.contains("home")
-            && !roster.contains("not checked")
-            && roster.contains(&fingerprint),
+        roster.contains("home") && !roster.contains("not checked") && roster.contains(&fingerprint),
         "{roster}"
     );
     // Its checkpoint line taken out.
