@@ -31,7 +31,7 @@ use concord_protocol::record::denial::{
     MAX_ALIASES, MAX_CONTROL_ENTRIES, MAX_IDENTIFIERS, MAX_ITEMS, MAX_PARTIES,
 };
 use concord_protocol::record::{
-    ControlEntry, Country, HsCode, Identifier, MAX_PAYLOAD_BYTES, Name, RecordError, Text,
+    self, ControlEntry, Country, HsCode, Identifier, Name, RecordError, Text,
 };
 use serde::{Deserialize, Serialize};
 
@@ -124,57 +124,14 @@ impl Application {
     /// Parses and validates an application.
     ///
     /// # Errors
-    /// - [`RecordError::TooLarge`] above [`MAX_PAYLOAD_BYTES`];
+    /// - [`RecordError::TooLarge`] above [`record::MAX_PAYLOAD_BYTES`];
     /// - [`RecordError::NotUtf8`], [`RecordError::NotJson`] for bytes that
     ///   are not UTF-8 JSON;
     /// - [`RecordError::Schema`] for JSON that does not fit, with the path of
     ///   the field;
     /// - [`RecordError::Invalid`] for a broken list bound.
     pub fn parse(bytes: &[u8]) -> Result<Application, RecordError> {
-        if bytes.len() > MAX_PAYLOAD_BYTES {
-            return Err(RecordError::TooLarge {
-                size: bytes.len(),
-                max: MAX_PAYLOAD_BYTES,
-            });
-        }
-        let text = std::str::from_utf8(bytes).map_err(|e| RecordError::NotUtf8 {
-            offset: e.valid_up_to(),
-        })?;
-        let mut deserializer = serde_json::Deserializer::from_str(text);
-        let application: Application = serde_path_to_error::deserialize(&mut deserializer)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let inner = e.into_inner();
-                let (line, column) = (inner.line(), inner.column());
-                let full = inner.to_string();
-                let message = full
-                    .strip_suffix(&format!(" at line {line} column {column}"))
-                    .unwrap_or(&full)
-                    .to_owned();
-                match inner.classify() {
-                    serde_json::error::Category::Data => RecordError::Schema {
-                        // serde_path_to_error writes "." for the root.
-                        path: if path == "." {
-                            "payload".to_owned()
-                        } else {
-                            path
-                        },
-                        message,
-                        line,
-                        column,
-                    },
-                    _ => RecordError::NotJson {
-                        message,
-                        line,
-                        column,
-                    },
-                }
-            })?;
-        deserializer.end().map_err(|e| RecordError::NotJson {
-            message: "trailing characters".to_owned(),
-            line: e.line(),
-            column: e.column(),
-        })?;
+        let application: Application = record::from_json(record::input_text(bytes)?)?;
         application.validate()?;
         Ok(application)
     }

@@ -361,7 +361,29 @@ objects_only!(
 
 /// Deserialises `text` as `T`, turning serde's error into a [`RecordError`]
 /// that names the field.
-fn from_json<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, RecordError> {
+/// `bytes` as the text of a JSON document Concord reads as input (a record,
+/// a screening application): at most [`MAX_PAYLOAD_BYTES`], UTF-8.
+///
+/// # Errors
+/// [`RecordError::TooLarge`], [`RecordError::NotUtf8`].
+pub fn input_text(bytes: &[u8]) -> Result<&str, RecordError> {
+    if bytes.len() > MAX_PAYLOAD_BYTES {
+        return Err(RecordError::TooLarge {
+            size: bytes.len(),
+            max: MAX_PAYLOAD_BYTES,
+        });
+    }
+    std::str::from_utf8(bytes).map_err(|e| RecordError::NotUtf8 {
+        offset: e.valid_up_to(),
+    })
+}
+
+/// Deserialises `text` as `T`, naming the field of a value that does not
+/// fit by its path (`parties[1].country`) and where it is.
+///
+/// # Errors
+/// [`RecordError::Schema`], [`RecordError::NotJson`].
+pub fn from_json<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, RecordError> {
     serde_json::from_str(text).map_err(|e| {
         let (line, column) = (e.line(), e.column());
         let full = e.to_string();
@@ -433,15 +455,7 @@ impl Record {
         if kind == Kind::EquivocationProof {
             return Err(RecordError::NotARecordKind(kind));
         }
-        if bytes.len() > MAX_PAYLOAD_BYTES {
-            return Err(RecordError::TooLarge {
-                size: bytes.len(),
-                max: MAX_PAYLOAD_BYTES,
-            });
-        }
-        let text = std::str::from_utf8(bytes).map_err(|e| RecordError::NotUtf8 {
-            offset: e.valid_up_to(),
-        })?;
+        let text = input_text(bytes)?;
         let record = match kind {
             Kind::Denial => Record::Denial(from_json(text)?),
             Kind::DenialAmend => Record::DenialAmend(from_json(text)?),
