@@ -12,6 +12,7 @@ use concord_protocol::entry::{
 use concord_protocol::merkle::{self, Hash};
 use concord_protocol::note::NoteVerifier;
 use concord_protocol::origin::Origin;
+use concord_protocol::proof::Proof;
 use concord_protocol::record::Kind;
 use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
 use curve25519_dalek::edwards::CompressedEdwardsY;
@@ -256,10 +257,11 @@ fn entry_signature_edge_cases() {
 /// values it states another way are exempt.
 #[test]
 fn protocol_md_quotes_every_vector() {
-    // Stated in words: the seeds as "07 × 32", the signed message as the
+    // Stated in words: the seeds as "07 × 32" (and "0b × 32"), the signed message as the
     // domain and the header, L in decimal, the order-2 point as "ecff…ff7f".
-    const STATED_OTHERWISE: [&str; 5] = [
+    const STATED_OTHERWISE: [&str; 6] = [
         "log_key_seed",
+        "rotated_log_key_seed",
         "witness_key_seed",
         "signing_message_hex",
         "group_order_le",
@@ -374,4 +376,71 @@ fn entry_signature_base64_only_in_its_canonical_form() {
         wire(padding_bit).decode().map(|_| ()),
         Err(concord_protocol::entry::EntryError::Base64("signature"))
     );
+}
+
+/// A proof document (PROTOCOL.md §4.1): the inclusion of leaf 3 in the
+/// 7-leaf tree, carrying the vectors' checkpoint of that tree.
+#[test]
+fn inclusion_proof_document() {
+    let v = vectors();
+    let m = &v["merkle"];
+    let digest = |h: &serde_json::Value| {
+        Digest256(
+            unhex(h.as_str().expect("hex"))
+                .try_into()
+                .expect("32 bytes"),
+        )
+    };
+    let proof = Proof::Inclusion {
+        origin: Origin::new(v["origin"].as_str().expect("origin")).expect("valid"),
+        index: 3,
+        leaf_hash: Digest256(merkle::leaf_hash(&[3])),
+        tree_size: 7,
+        root: digest(&m["root_7"]),
+        hashes: m["inclusion_index_3_size_7"]
+            .as_array()
+            .expect("hashes")
+            .iter()
+            .map(digest)
+            .collect(),
+        checkpoint: Some(v["checkpoint_note"].as_str().expect("note").to_owned()),
+    };
+    let text =
+        String::from_utf8(canonical::to_canonical_vec(&proof).expect("canonical")).expect("UTF-8");
+    assert_eq!(text, v["proof_document"]);
+    let parsed: Proof = serde_json::from_str(&text).expect("parses");
+    let carried = parsed.verify().expect("verifies").expect("a checkpoint");
+    assert_eq!(carried.checkpoint.size, 7);
+}
+
+/// The checkpoint of the vectors with a second line by another key of the
+/// same log (seed `0b` × 32, a key the roster lists after a rotation) made
+/// over another text: the good line by the first key does not save it
+/// (PROTOCOL.md §5, as C2SP `signed-note` says).
+#[test]
+fn a_checkpoint_with_a_bad_line_by_another_log_key_is_refused() {
+    let v = vectors();
+    let key = seed(&v["log_key_seed"]);
+    let rotated = seed(&v["rotated_log_key_seed"]);
+    let origin = Origin::new(v["origin"].as_str().expect("origin")).expect("valid");
+    let root: Hash = unhex(v["merkle"]["root_7"].as_str().expect("root"))
+        .try_into()
+        .expect("32 bytes");
+    let mut signed = SignedCheckpoint::sign(Checkpoint::new(origin.clone(), 7, root), &key);
+    let root3: Hash = unhex(v["merkle"]["root_3"].as_str().expect("root"))
+        .try_into()
+        .expect("32 bytes");
+    let other = SignedCheckpoint::sign(Checkpoint::new(origin.clone(), 3, root3), &rotated);
+    signed
+        .note
+        .push_signature(other.note.signatures()[0].clone())
+        .expect("room");
+    let note = String::from_utf8(signed.to_bytes()).expect("UTF-8");
+    assert_eq!(note, v["checkpoint_note_bad_rotated_line"]);
+    let keys = [&key, &rotated]
+        .map(|k| NoteVerifier::new(origin.as_str(), k.verifying_key()).expect("name"));
+    let parsed = SignedCheckpoint::parse(note.as_bytes()).expect("parses");
+    assert!(parsed.verify(&origin, &keys).is_err());
+    // A verifier that knows only the first key accepts it.
+    assert!(parsed.verify(&origin, &keys[..1]).is_ok());
 }
