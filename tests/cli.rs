@@ -1016,3 +1016,54 @@ fn show_puts_the_version_in_force_first_and_list_names_parties_and_states() {
         "{text}"
     );
 }
+
+/// The README's "Using a node" block, run as it stands with `bash -e`
+/// from a directory that holds the repository's `scenarios/`, with this
+/// build's `concord` first on the `PATH`.
+#[test]
+fn every_readme_command_runs_as_written() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let section = &readme[readme.find("## Using a node").expect("the section")..];
+    let start = section.find("```sh\n").expect("a sh block") + "```sh\n".len();
+    let block = &section[start..start + section[start..].find("```").expect("its end")];
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::os::unix::fs::symlink(root.join("scenarios"), dir.path().join("scenarios"))
+        .expect("link scenarios/");
+    let script = write_temp(dir.path(), "readme.sh", block.as_bytes());
+    let bin = Path::new(env!("CARGO_BIN_EXE_concord"))
+        .parent()
+        .expect("the binary's directory");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut command = Command::new("bash");
+    command
+        .arg("-e")
+        .arg(&script)
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env("CONCORD_LOG", "warn,libp2p=error")
+        .env_remove("CONCORD_HOME")
+        .env_remove("CONCORD_PASSPHRASE");
+    let run = Run::with_timeout(command, Duration::from_secs(240));
+    assert_eq!(
+        run.code,
+        Some(0),
+        "the README's commands failed:\n{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    for says in [
+        "published pacific-alliance.concord/mx index 2",
+        "imported mx.bundle",
+    ] {
+        assert!(
+            run.stdout.contains(says),
+            "{says:?} missing:\n{}",
+            run.stdout
+        );
+    }
+}

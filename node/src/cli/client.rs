@@ -26,6 +26,10 @@ use crate::query::{
 use crate::store::{Store, StoreError};
 use concord_protocol::proof::Proof;
 
+/// How long a publish waits for a node just started to confirm its own log
+/// with a peer (503 `own_log_unconfirmed`).
+const UNCONFIRMED_WAIT: Duration = Duration::from_secs(30);
+
 /// How long a command waits to learn whether the node's API listens.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -298,7 +302,28 @@ impl NodeClient for HttpClient {
         if let Some(index) = entry.refers_to {
             path.push_str(&format!("&refers_to={index}"));
         }
-        self.post(&path, body)
+        // A node just started answers 503 until a peer confirmed its own
+        // log, which takes a sync round: an officer's publish waits for
+        // that rather than failing, up to a bound.
+        let deadline = std::time::Instant::now() + UNCONFIRMED_WAIT;
+        let mut said = false;
+        loop {
+            match self.post(&path, body.clone()) {
+                Err(ClientError::Refused { status: 503, .. })
+                    if std::time::Instant::now() < deadline =>
+                {
+                    if !said {
+                        eprintln!(
+                            "waiting for a peer to confirm this node's own log (up to {} s)…",
+                            UNCONFIRMED_WAIT.as_secs()
+                        );
+                        said = true;
+                    }
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+                other => return other,
+            }
+        }
     }
 
     fn entries(&self, log: &str, start: u64, limit: u64) -> Result<Vec<EntryLine>, ClientError> {
