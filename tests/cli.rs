@@ -1015,6 +1015,54 @@ fn show_puts_the_version_in_force_first_and_list_names_parties_and_states() {
         text.contains(first_party) && text.contains(" amended "),
         "{text}"
     );
+
+    // Filters, through the stopped node's store and the running node's API.
+    let entry = parsed["items"][0]["control_entries"][0]
+        .as_str()
+        .expect("a control entry");
+    let heading = &entry[..5];
+    let party_word = first_party
+        .split_whitespace()
+        .next()
+        .expect("a word")
+        .to_lowercase();
+    let date = parsed["decision_date"].as_str().expect("a decision date");
+    let cases: Vec<(Vec<&str>, Vec<u64>)> = vec![
+        (vec!["--kind", "denial.amend"], vec![1]),
+        (vec!["--status", "amended"], vec![0]),
+        (vec!["--status", "active"], vec![]),
+        (vec!["--state", "cl"], vec![0, 1]),
+        (vec!["--state", "MX"], vec![]),
+        (vec!["--party", &party_word], vec![0, 1]),
+        (vec!["--party", "Nadie en absoluto"], vec![]),
+        (vec!["--control-entry", heading], vec![0, 1]),
+        (
+            vec!["--since", date, "--until", date, "--kind", "denial"],
+            vec![0],
+        ),
+        (vec!["--since", "2100-01-01"], vec![]),
+    ];
+    let check = |net: &Testnet, path: &str| {
+        for (filter, expected) in &cases {
+            let mut args = vec!["list", "--log", NODE, "--json"];
+            args.extend(filter.iter().copied());
+            let listed = net.cli(NODE, &args).ok().json();
+            let indexes: Vec<u64> = listed
+                .as_array()
+                .expect("a list")
+                .iter()
+                .map(|l| l["index"].as_u64().expect("an index"))
+                .collect();
+            assert_eq!(&indexes, expected, "{path}: list {filter:?}");
+        }
+        let bad = net.cli(NODE, ["list", "--log", NODE, "--status", "sleeping"]);
+        bad.fails_with(exit::INVALID_INPUT, "--status");
+    };
+    check(&net, "node stopped");
+    let mut net = net;
+    net.start(NODE);
+    check(&net, "node running");
+    net.stop(NODE);
 }
 
 /// The README's "Using a node" block, run as it stands with `bash -e`

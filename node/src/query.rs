@@ -186,8 +186,14 @@ impl Queries {
     ///
     /// # Errors
     /// As [`list`], and [`QueryError::NotFound`] for an unknown log.
-    pub fn entries(&self, log: &str, start: u64, limit: u64) -> Result<Vec<EntryLine>, QueryError> {
-        list(&self.store, &self.log(log)?, start, limit)
+    pub fn entries(
+        &self,
+        log: &str,
+        start: u64,
+        limit: u64,
+        filter: &ListFilter,
+    ) -> Result<Vec<EntryLine>, QueryError> {
+        list(&self.store, &self.log(log)?, start, limit, filter)
     }
 
     /// Entry `index` of `log`, its payload shown as this node may read it.
@@ -583,58 +589,264 @@ pub struct EntryLine {
     pub summary: String,
 }
 
-/// Entries `start..start+limit` of `origin`, summarised.
+/// What `list` keeps: every filter given must hold. Each is text as a
+/// person types it on the command line or in a URL's query.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListFilter {
+    /// A record kind (`denial`, `notice`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// A denial's state today: `active`, `amended`, `revoked`, `expired`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// The state in whose name the record was published (ISO code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Part of a party's name or alias, compared as screening keys
+    /// (accents, case and legal forms aside).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub party: Option<String>,
+    /// A control-list entry or the start of one (`1C350` keeps `1C350.1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_entry: Option<String>,
+    /// First and last day (YYYY-MM-DD, inclusive) of the record's date (a
+    /// denial's decision, a notice's date; else the day it was published).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+}
+
+/// [`ListFilter`] checked and parsed once.
+struct Matcher {
+    kind: Option<Kind>,
+    status: Option<String>,
+    state: Option<Country>,
+    party: Option<String>,
+    control_entry: Option<String>,
+    since: Option<Date>,
+    until: Option<Date>,
+}
+
+impl Matcher {
+    fn new(filter: &ListFilter) -> Result<Self, QueryError> {
+        let bad = |what: &str, why: String| QueryError::BadRequest(format!("--{what}: {why}"));
+        let date = |what: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(|t| Date::parse(t).map_err(|e| bad(what, e.to_string())))
+                .transpose()
+        };
+        let status = filter.status.clone();
+        if let Some(s) = &status
+            && !["active", "amended", "revoked", "expired"].contains(&s.as_str())
+        {
+            return Err(bad(
+                "status",
+                format!("{s:?} is not active, amended, revoked or expired"),
+            ));
+        }
+        let party = filter
+            .party
+            .as_deref()
+            .map(concord_protocol::record::normalise_name);
+        if party.as_deref() == Some("") {
+            return Err(bad("party", "has no letter or digit".into()));
+        }
+        Ok(Self {
+            kind: filter.kind.as_deref().map(parse_kind).transpose()?,
+            status,
+            state: filter
+                .state
+                .as_deref()
+                .map(|s| {
+                    Country::try_from(s.to_uppercase()).map_err(|e| bad("state", e.to_string()))
+                })
+                .transpose()?,
+            party,
+            control_entry: filter.control_entry.as_ref().map(|c| c.to_uppercase()),
+            since: date("since", &filter.since)?,
+            until: date("until", &filter.until)?,
+        })
+    }
+
+    fn keeps(
+        &self,
+        kind: Kind,
+        record: Option<&Record>,
+        line: &EntryLine,
+        published: Option<Date>,
+    ) -> bool {
+        let facts = record.map(Facts::of).unwrap_or_default();
+        let day = facts.date.or(published);
+        self.kind.is_none_or(|k| k == kind)
+            && self
+                .status
+                .as_ref()
+                .is_none_or(|s| line.state.as_ref() == Some(s))
+            && self
+                .state
+                .as_ref()
+                .is_none_or(|s| facts.state.as_ref() == Some(s))
+            && self.party.as_ref().is_none_or(|needle| {
+                facts
+                    .names
+                    .iter()
+                    .any(|n| concord_protocol::record::normalise_name(n).contains(needle.as_str()))
+            })
+            && self.control_entry.as_ref().is_none_or(|needle| {
+                facts
+                    .control_entries
+                    .iter()
+                    .any(|c| c.to_uppercase().starts_with(needle.as_str()))
+            })
+            && self
+                .since
+                .is_none_or(|since| day.is_some_and(|d| d >= since))
+            && self
+                .until
+                .is_none_or(|until| day.is_some_and(|d| d <= until))
+    }
+}
+
+/// What the filters look at in a record.
+#[derive(Default)]
+struct Facts {
+    state: Option<Country>,
+    date: Option<Date>,
+    names: Vec<String>,
+    control_entries: Vec<String>,
+}
+
+impl Facts {
+    fn of(record: &Record) -> Self {
+        let of_denial = |d: &concord_protocol::record::denial::Denial| Facts {
+            state: Some(d.denying_state),
+            date: Some(d.decision_date),
+            names: d
+                .parties
+                .iter()
+                .flat_map(|p| std::iter::once(&p.name).chain(&p.aliases))
+                .map(|n| n.as_str().to_owned())
+                .collect(),
+            control_entries: d
+                .items
+                .iter()
+                .flat_map(|i| &i.control_entries)
+                .map(|c| c.as_str().to_owned())
+                .collect(),
+        };
+        match record {
+            Record::Denial(d) => of_denial(d),
+            Record::DenialAmend(a) => of_denial(&a.denial),
+            Record::Notice(n) => Facts {
+                state: Some(n.issuing_state),
+                date: Some(n.date),
+                names: n
+                    .parties
+                    .iter()
+                    .flat_map(|p| std::iter::once(&p.name).chain(&p.aliases))
+                    .map(|name| name.as_str().to_owned())
+                    .collect(),
+                control_entries: n
+                    .items
+                    .iter()
+                    .flat_map(|i| &i.control_entries)
+                    .map(|c| c.as_str().to_owned())
+                    .collect(),
+            },
+            _ => Facts::default(),
+        }
+    }
+}
+
+/// How many entries `list` reads from the store at a time while filtering.
+const LIST_BATCH: u64 = 1000;
+
+/// Up to `limit` entries of `origin` from index `start` on that `filter`
+/// keeps, summarised. Filters read every entry from `start` (no index
+/// yet): a filtered listing of a long log takes a while.
 ///
 /// # Errors
+/// [`QueryError::BadRequest`] for a filter that does not parse,
 /// [`QueryError::Store`] on a read failure.
 pub fn list(
     store: &Store,
     origin: &Origin,
     start: u64,
     limit: u64,
+    filter: &ListFilter,
 ) -> Result<Vec<EntryLine>, QueryError> {
+    let matcher = Matcher::new(filter)?;
     let today = Date::from_unix_seconds(crate::clock::now() as i64);
     let mut out = Vec::new();
-    for signed in store.entries(origin, start, limit)? {
-        let Ok(header) = signed.decode_header() else {
-            continue;
-        };
-        let record = store
-            .payload(&header.payload.sha256.0)?
-            .and_then(|bytes| Record::parse(header.kind, &bytes).ok());
-        let denial = match &record {
-            Some(Record::Denial(d)) => Some(d),
-            _ => None,
-        };
-        let state = store.denial_status(origin, header.index)?.map(|status| {
-            let state = today.as_ref().map_or(status.state, |t| status.state_on(t));
-            serde_json::to_value(state)
+    let mut next = start;
+    while (out.len() as u64) < limit {
+        let batch = store.entries(origin, next, LIST_BATCH)?;
+        if batch.is_empty() {
+            break;
+        }
+        next += batch.len() as u64;
+        for signed in batch {
+            let Ok(header) = signed.decode_header() else {
+                continue;
+            };
+            let record = store
+                .payload(&header.payload.sha256.0)?
+                .and_then(|bytes| Record::parse(header.kind, &bytes).ok());
+            let line = entry_line(store, origin, &header, record.as_ref(), today.as_ref())?;
+            let published = i64::try_from(header.time)
                 .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        });
-        out.push(EntryLine {
-            origin: origin.to_string(),
-            index: header.index,
-            kind: header.kind.as_str().to_owned(),
-            time: header.time,
-            published_at: iso_utc(header.time),
-            visibility: visibility_name(&header.payload.visibility),
-            state,
-            denying_state: denial.map(|d| d.denying_state.as_str().to_owned()),
-            decision_date: denial.map(|d| d.decision_date.to_string()),
-            parties: denial
-                .map(|d| {
-                    d.parties
-                        .iter()
-                        .map(|p| p.name.as_str().to_owned())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            summary: record.as_ref().map(summarise).unwrap_or_default(),
-        });
+                .and_then(Date::from_unix_seconds);
+            if matcher.keeps(header.kind, record.as_ref(), &line, published) {
+                out.push(line);
+                if out.len() as u64 == limit {
+                    break;
+                }
+            }
+        }
     }
     Ok(out)
+}
+
+fn entry_line(
+    store: &Store,
+    origin: &Origin,
+    header: &EntryHeader,
+    record: Option<&Record>,
+    today: Option<&Date>,
+) -> Result<EntryLine, QueryError> {
+    let denial = match record {
+        Some(Record::Denial(d)) => Some(d),
+        _ => None,
+    };
+    let state = store.denial_status(origin, header.index)?.map(|status| {
+        let state = today.map_or(status.state, |t| status.state_on(t));
+        serde_json::to_value(state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    });
+    Ok(EntryLine {
+        origin: origin.to_string(),
+        index: header.index,
+        kind: header.kind.as_str().to_owned(),
+        time: header.time,
+        published_at: iso_utc(header.time),
+        visibility: visibility_name(&header.payload.visibility),
+        state,
+        denying_state: denial.map(|d| d.denying_state.as_str().to_owned()),
+        decision_date: denial.map(|d| d.decision_date.to_string()),
+        parties: denial
+            .map(|d| {
+                d.parties
+                    .iter()
+                    .map(|p| p.name.as_str().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        summary: record.map(summarise).unwrap_or_default(),
+    })
 }
 
 fn summarise(record: &Record) -> String {

@@ -9,15 +9,27 @@ use serde::Deserialize;
 use super::{ApiResult, ApiState};
 use concord_protocol::proof::Proof;
 
-use crate::query::{EntryLine, EntryView};
+use crate::query::{EntryLine, EntryView, ListFilter};
 
 /// Most entries one listing returns.
 const MAX_LIST: u64 = 1000;
 
+/// A listing's page and filters (`?start=&limit=&kind=&status=&state=
+/// &party=&control_entry=&since=&until=`); the filters are
+/// [`ListFilter`]'s, spelt out because a flattened struct would take the
+/// numbers as text.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct ListQuery {
     start: Option<u64>,
     limit: Option<u64>,
+    kind: Option<String>,
+    status: Option<String>,
+    state: Option<String>,
+    party: Option<String>,
+    control_entry: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
 }
 
 pub(super) async fn list_entries(
@@ -26,10 +38,20 @@ pub(super) async fn list_entries(
     Query(query): Query<ListQuery>,
 ) -> ApiResult<Json<Vec<EntryLine>>> {
     let limit = query.limit.unwrap_or(100).min(MAX_LIST);
+    let filter = ListFilter {
+        kind: query.kind,
+        status: query.status,
+        state: query.state,
+        party: query.party,
+        control_entry: query.control_entry,
+        since: query.since,
+        until: query.until,
+    };
     Ok(Json(state.queries.entries(
         &log,
         query.start.unwrap_or(0),
         limit,
+        &filter,
     )?))
 }
 

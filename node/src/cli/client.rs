@@ -20,8 +20,8 @@ use crate::own_log::{ForkRisk, OwnLog};
 use crate::publish::OwnEntry;
 use crate::publish::PublishError;
 use crate::query::{
-    ClearRequest, EntryLine, EntryView, ExpiredDenial, Liveness, Me, Published, Queries,
-    QueryError, StatusView,
+    ClearRequest, EntryLine, EntryView, ExpiredDenial, ListFilter, Liveness, Me, Published,
+    Queries, QueryError, StatusView,
 };
 use crate::store::{Store, StoreError};
 use concord_protocol::proof::Proof;
@@ -110,7 +110,13 @@ pub trait NodeClient {
     fn publish(&self, submission: Submission<'_>) -> Result<Published, ClientError>;
     /// # Errors
     /// An unknown log, a failed read, an unreachable node.
-    fn entries(&self, log: &str, start: u64, limit: u64) -> Result<Vec<EntryLine>, ClientError>;
+    fn entries(
+        &self,
+        log: &str,
+        start: u64,
+        limit: u64,
+        filter: &ListFilter,
+    ) -> Result<Vec<EntryLine>, ClientError>;
     /// # Errors
     /// An unknown log or index, a failed read, an unreachable node.
     fn entry(&self, log: &str, index: u64) -> Result<EntryView, ClientError>;
@@ -326,9 +332,19 @@ impl NodeClient for HttpClient {
         }
     }
 
-    fn entries(&self, log: &str, start: u64, limit: u64) -> Result<Vec<EntryLine>, ClientError> {
+    fn entries(
+        &self,
+        log: &str,
+        start: u64,
+        limit: u64,
+        filter: &ListFilter,
+    ) -> Result<Vec<EntryLine>, ClientError> {
+        // Party names carry spaces and accents: the query is encoded.
+        let filters = serde_urlencoded::to_string(filter)
+            .map_err(|e| ClientError::BadAnswer(format!("encoding the filters: {e}")))?;
+        let and = if filters.is_empty() { "" } else { "&" };
         self.get(&format!(
-            "/v1/logs/{log}/entries?start={start}&limit={limit}"
+            "/v1/logs/{log}/entries?start={start}&limit={limit}{and}{filters}"
         ))
     }
 
@@ -472,8 +488,14 @@ impl NodeClient for LocalClient {
         })
     }
 
-    fn entries(&self, log: &str, start: u64, limit: u64) -> Result<Vec<EntryLine>, ClientError> {
-        Ok(self.queries()?.entries(log, start, limit)?)
+    fn entries(
+        &self,
+        log: &str,
+        start: u64,
+        limit: u64,
+        filter: &ListFilter,
+    ) -> Result<Vec<EntryLine>, ClientError> {
+        Ok(self.queries()?.entries(log, start, limit, filter)?)
     }
 
     fn entry(&self, log: &str, index: u64) -> Result<EntryView, ClientError> {

@@ -268,8 +268,33 @@ pub struct ListArgs {
     pub log: Option<String>,
     #[arg(long, default_value_t = 0)]
     pub start: u64,
+    /// Most entries shown per log.
     #[arg(long, default_value_t = 100)]
     pub limit: u64,
+    /// Only this record kind (denial, notice, denial.amend, ...).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only denials in this state today: active, amended, revoked, expired.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only records published in this state's name (ISO code, e.g. MX).
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only records naming a party like this (accents, case and legal
+    /// forms aside; aliases too).
+    #[arg(long)]
+    pub party: Option<String>,
+    /// Only records with this control-list entry, or one under it
+    /// (`1C350` keeps `1C350.1`).
+    #[arg(long)]
+    pub control_entry: Option<String>,
+    /// Only records dated (decision or notice date, else publication) on
+    /// or after this day, YYYY-MM-DD.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only records dated on or before this day, YYYY-MM-DD.
+    #[arg(long)]
+    pub until: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

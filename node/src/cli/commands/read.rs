@@ -7,6 +7,7 @@ use crate::cli::client::connect;
 use crate::cli::exit::CliResult;
 use crate::cli::{CheckpointArgs, ListArgs, ProofCommand, ShowArgs, StatusArgs};
 use crate::home::Home;
+use crate::query::ListFilter;
 
 use concord_protocol::checkpoint::SignedCheckpoint;
 use concord_protocol::proof::Proof;
@@ -26,10 +27,23 @@ pub fn list(args: &ListArgs, json: bool) -> CliResult {
             .map(|m| m.id.to_string())
             .collect(),
     };
+    let filter = ListFilter {
+        kind: args.kind.clone(),
+        status: args.status.clone(),
+        state: args.state.clone(),
+        party: args.party.clone(),
+        control_entry: args.control_entry.clone(),
+        since: args.since.clone(),
+        until: args.until.clone(),
+    };
     let connection = connect(&home)?;
     let mut lines = Vec::new();
     for log in &logs {
-        lines.extend(connection.client().entries(log, args.start, args.limit)?);
+        lines.extend(
+            connection
+                .client()
+                .entries(log, args.start, args.limit, &filter)?,
+        );
     }
     if json {
         print_json(&lines)?;
