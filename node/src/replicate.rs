@@ -96,6 +96,9 @@ pub struct SyncState {
     pub gossip_rejected: u64,
     /// Entries fetched by anti-entropy and stored.
     pub synced_appended: u64,
+    /// Entries that catch-up ranges brought which this node had already
+    /// stored: bandwidth and verification spent for nothing.
+    pub synced_duplicates: u64,
 }
 
 impl Core {
@@ -692,29 +695,32 @@ async fn catch_up(core: &Core, peer: PeerId, origin: &Origin, from: u64) {
         let Some((entries, end)) = prefetch.take().await else {
             return;
         };
-        match ingest(core, origin, move || decode_all(&entries)).await {
-            Ok(outcome) if outcome.appended > 0 => {
-                core.count(|s| s.synced_appended += outcome.appended);
-                start = log_growth(core, origin).unwrap_or(end);
-            }
-            Ok(outcome) => {
-                // Signed entries that extend our tree to another root than
-                // the log's signed checkpoint: the log forked below what we
-                // hold. The peer's older entries show where.
-                let forked = outcome.rejected.iter().find_map(|(_, r)| match r {
-                    Rejected::CheckpointMismatch { size, .. } => Some(*size),
-                    _ => None,
-                });
-                if let Some(size) = forked {
-                    find_divergence(core, peer, origin, size).await;
-                }
-                return;
-            }
+        let outcome = match ingest(core, origin, move || decode_all(&entries)).await {
+            Ok(outcome) => outcome,
             Err(e) => {
                 tracing::error!(error = %e, "store failure while catching up");
                 return;
             }
+        };
+        core.count(|s| {
+            s.synced_appended += outcome.appended;
+            s.synced_duplicates += outcome.duplicates;
+        });
+        if outcome.appended > 0 {
+            start = log_growth(core, origin).unwrap_or(end);
+            continue;
         }
+        // Signed entries that extend our tree to another root than the
+        // log's signed checkpoint: the log forked below what we hold. The
+        // peer's older entries show where.
+        let forked = outcome.rejected.iter().find_map(|(_, r)| match r {
+            Rejected::CheckpointMismatch { size, .. } => Some(*size),
+            _ => None,
+        });
+        if let Some(size) = forked {
+            find_divergence(core, peer, origin, size).await;
+        }
+        return;
     }
 }
 
