@@ -7,6 +7,7 @@
 //! its own so that awaiting a peer's answer never stalls the event queue.
 
 use std::collections::{HashMap, VecDeque};
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -62,12 +63,8 @@ const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 /// Sync work the event task hands to the anti-entropy task.
 #[derive(Debug)]
 pub enum Hint {
-    /// Fetch `origin` from `from` off `peer`.
-    CatchUp {
-        peer: PeerId,
-        origin: Origin,
-        from: u64,
-    },
+    /// Fetch what this node lacks of `origin` off `peer`.
+    CatchUp { peer: PeerId, origin: Origin },
     /// `peer` showed a checkpoint of `size` the stored tree contradicts.
     Diverged {
         peer: PeerId,
@@ -97,7 +94,9 @@ pub struct SyncState {
     /// Entries fetched by anti-entropy and stored.
     pub synced_appended: u64,
     /// Entries that catch-up ranges brought which this node had already
-    /// stored: bandwidth and verification spent for nothing.
+    /// stored: bandwidth and verification spent for nothing. Catching up
+    /// asks only from the stored head, so this grows only when gossip
+    /// stored an entry of a range while the range was on its way.
     pub synced_duplicates: u64,
 }
 
@@ -263,7 +262,6 @@ async fn handle_gossip(
                 core.hint(Hint::CatchUp {
                     peer: source,
                     origin,
-                    from: header.index + 1,
                 });
                 return Ok(Verdict::Ignore);
             }
@@ -369,11 +367,10 @@ async fn take_checkpoint(core: &Core, source: PeerId, note: &[u8]) -> Result<Ver
                     Ok(Verdict::Accept)
                 }
                 CheckpointOutcome::Known | CheckpointOutcome::Older => Ok(Verdict::Ignore),
-                CheckpointOutcome::Ahead { have, .. } => {
+                CheckpointOutcome::Ahead { .. } => {
                     core.hint(Hint::CatchUp {
                         peer: source,
                         origin,
-                        from: have,
                     });
                     Ok(Verdict::Accept)
                 }
@@ -603,40 +600,65 @@ impl<'a> Prefetch<'a> {
         }
     }
 
-    /// Keeps ranges from `start` up to `limit` asked for. Ranges asked from
-    /// another start (the log moved otherwise than they expected) are dropped.
-    fn fill(&mut self, start: u64, limit: u64) {
-        if self.asked.front().is_some_and(|asked| asked.start != start) {
+    /// Keeps up to [`RANGES_AHEAD`] + 1 ranges asked for, of the entries
+    /// below `limit` that the store holds neither stored nor aside: never
+    /// one it holds. A range asked for whose entries all arrived otherwise
+    /// meanwhile (by gossip, or held entries a gap's filling stored) is no
+    /// longer awaited; when an entry below the last range asked is missing
+    /// and no range covers it (an ingest stopped at a bad entry), every
+    /// range is asked for again from the stored head.
+    fn fill(&mut self, limit: u64) -> Result<(), StoreError> {
+        let missing = self.core.store.missing(self.origin, limit)?;
+        let needed = |asked: &Asked| {
+            missing
+                .iter()
+                .any(|gap| gap.start < asked.end && asked.start < gap.end)
+        };
+        self.asked.retain(|asked| {
+            let keep = needed(asked);
+            if !keep {
+                asked.answer.abort();
+            }
+            keep
+        });
+        let asked_end = self.asked.back().map_or(0, |asked| asked.end);
+        if missing
+            .iter()
+            .any(|gap| !covered(&self.asked, gap.start..gap.end.min(asked_end)))
+        {
             self.clear();
         }
-        let mut next = self.asked.back().map_or(start, |asked| asked.end);
-        while self.asked.len() <= RANGES_AHEAD && next < limit {
-            let end = limit.min(next + MAX_RANGE_ENTRIES);
-            let request = SyncRequest::Entries {
-                origin: self.origin.clone(),
-                start: next,
-                end,
-            };
-            let (net, peer) = (self.core.net.clone(), self.peer);
-            let answer = tokio::spawn(async move { net.request(peer, request).await });
-            self.asked.push_back(Asked {
-                start: next,
-                end,
-                answer,
-            });
-            next = end;
+        let asked_end = self.asked.back().map_or(0, |asked| asked.end);
+        for gap in &missing {
+            let mut next = gap.start.max(asked_end);
+            while self.asked.len() <= RANGES_AHEAD && next < gap.end {
+                let end = gap.end.min(next + MAX_RANGE_ENTRIES);
+                self.ask(next, end);
+                next = end;
+            }
         }
+        Ok(())
+    }
+
+    fn ask(&mut self, start: u64, end: u64) {
+        let request = SyncRequest::Entries {
+            origin: self.origin.clone(),
+            start,
+            end,
+        };
+        let (net, peer) = (self.core.net.clone(), self.peer);
+        let answer = tokio::spawn(async move { net.request(peer, request).await });
+        self.asked.push_back(Asked { start, end, answer });
     }
 
     /// Waits for the first range asked, and takes with it the following
     /// ones that already arrived, up to the first that came back short.
-    /// Returns the entries and the end of the last range taken; `None` when
-    /// the peer failed or had nothing.
-    async fn take(&mut self) -> Option<(Vec<WireEntry>, u64)> {
+    /// Returns the entries; `None` when the peer failed or had nothing.
+    async fn take(&mut self) -> Option<Vec<WireEntry>> {
         let mut entries = Vec::new();
-        let mut taken_end = None;
+        let mut taken = false;
         while let Some(front) = self.asked.front() {
-            if taken_end.is_some() && !front.answer.is_finished() {
+            if taken && !front.answer.is_finished() {
                 break;
             }
             let Asked { start, end, answer } = self.asked.pop_front().expect("front exists");
@@ -654,13 +676,13 @@ impl<'a> Prefetch<'a> {
             };
             let short = (more.len() as u64) < end - start;
             entries.extend(more);
-            taken_end = Some(end);
+            taken = true;
             if short {
                 self.clear();
                 break;
             }
         }
-        Some((entries, taken_end?))
+        taken.then_some(entries)
     }
 
     fn clear(&mut self) {
@@ -676,23 +698,49 @@ impl Drop for Prefetch<'_> {
     }
 }
 
-/// Fetches `origin` from `from` onwards off `peer` until the stored log
-/// reaches the sync target or the peer has nothing more. Without a target,
-/// one range at a time probes how far the peer's log goes; with one, up to
-/// [`RANGES_AHEAD`] more are asked for while the store works.
-async fn catch_up(core: &Core, peer: PeerId, origin: &Origin, from: u64) {
-    let mut start = from.min(core.store.head(origin).map(|h| h.size).unwrap_or(from));
+/// Whether the ranges `asked` (in order, disjoint) cover every index of `range`.
+fn covered(asked: &VecDeque<Asked>, range: Range<u64>) -> bool {
+    let mut next = range.start;
+    for asked in asked {
+        if next >= range.end {
+            break;
+        }
+        if asked.end <= next {
+            continue;
+        }
+        if asked.start > next {
+            return false;
+        }
+        next = asked.end;
+    }
+    next >= range.end
+}
+
+/// Fetches off `peer` what the stored log of `origin` lacks until it
+/// reaches the sync target or the peer has nothing more, asking only for
+/// entries this node holds neither stored nor aside: the stored head is
+/// read again before every request, so gossip, hints queued earlier and
+/// other peers' catch-ups never make it ask for an entry twice. Without a
+/// target, one range at a time probes how far the peer's log goes; with
+/// one, up to [`RANGES_AHEAD`] more are asked for while the store works.
+async fn catch_up(core: &Core, peer: PeerId, origin: &Origin) {
     let mut prefetch = Prefetch::new(core, peer, origin);
     loop {
+        let Ok(head) = core.store.head(origin) else {
+            return;
+        };
         let limit = match core.store.target(origin) {
             Ok(Some(t)) => t.checkpoint.size,
-            _ => start + MAX_RANGE_ENTRIES,
+            _ => head.size + MAX_RANGE_ENTRIES,
         };
-        if limit <= start {
+        if limit <= head.size {
             return;
         }
-        prefetch.fill(start, limit);
-        let Some((entries, end)) = prefetch.take().await else {
+        if let Err(e) = prefetch.fill(limit) {
+            tracing::error!(error = %e, "store failure while catching up");
+            return;
+        }
+        let Some(entries) = prefetch.take().await else {
             return;
         };
         let outcome = match ingest(core, origin, move || decode_all(&entries)).await {
@@ -707,7 +755,7 @@ async fn catch_up(core: &Core, peer: PeerId, origin: &Origin, from: u64) {
             s.synced_duplicates += outcome.duplicates;
         });
         if outcome.appended > 0 {
-            start = log_growth(core, origin).unwrap_or(end);
+            log_growth(core, origin);
             continue;
         }
         // Signed entries that extend our tree to another root than the
@@ -783,7 +831,7 @@ async fn anti_entropy_loop(
             () = shutdown.cancelled() => break,
             _ = retention.tick(), if core.purge_after_days.is_some() => apply_retention(&core).await,
             Some(hint) = hints.recv() => match hint {
-                Hint::CatchUp { peer, origin, from } => catch_up(&core, peer, &origin, from).await,
+                Hint::CatchUp { peer, origin } => catch_up(&core, peer, &origin).await,
                 Hint::Diverged { peer, origin, size } => find_divergence(&core, peer, &origin, size).await,
                 Hint::Payload { peer, origin, index } => fetch_payload(&core, peer, &origin, index).await,
             },
@@ -850,7 +898,7 @@ async fn anti_entropy_round(core: &Core, round: u64) {
                 if let Ok(Some(target)) = core.store.target(&origin)
                     && target.checkpoint.size > head.size
                 {
-                    catch_up(core, peer.peer, &origin, head.size).await;
+                    catch_up(core, peer.peer, &origin).await;
                 }
             }
         }
