@@ -22,6 +22,7 @@ use concord_protocol::wire::{
 };
 use ed25519_dalek::SigningKey;
 use libp2p::PeerId;
+use libp2p::gossipsub::MessageId;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -170,9 +171,17 @@ async fn event_loop(
             Some(done) = committed.recv() => gossip_committed(&core, done).await,
             event = events.recv() => match event {
                 Some(event) => {
-                    if let Err(e) = handle_event(&core, event).await {
-                        tracing::error!(error = %e, "store failure while handling a network event");
+                    // What queued up while the last events were handled goes
+                    // together: its gossiped entries reach the store in one
+                    // call per log, at the pace of the store's pipeline
+                    // rather than of one call per entry.
+                    let mut queued = vec![event];
+                    while queued.len() < CATCH_UP_BATCH
+                        && let Ok(event) = events.try_recv()
+                    {
+                        queued.push(event);
                     }
+                    handle_events(&core, queued).await;
                 }
                 None => break,
             },
@@ -205,6 +214,34 @@ async fn gossip_committed(core: &Core, done: Committed) {
     }
 }
 
+/// Handles `events` in order, except that gossiped entries wait for the
+/// next event of another kind (or the end) and then go to the store
+/// together ([`take_gossiped`]).
+async fn handle_events(core: &Core, events: Vec<NetEvent>) {
+    let mut gossiped = Vec::new();
+    for event in events {
+        match event {
+            NetEvent::Gossip {
+                source,
+                message_id,
+                message,
+                ..
+            } if matches!(*message, Gossip::Entry { .. }) => {
+                if let Gossip::Entry { entry } = *message {
+                    gossiped.push((source, message_id, entry));
+                }
+            }
+            other => {
+                take_gossiped(core, std::mem::take(&mut gossiped)).await;
+                if let Err(e) = handle_event(core, other).await {
+                    tracing::error!(error = %e, "store failure while handling a network event");
+                }
+            }
+        }
+    }
+    take_gossiped(core, gossiped).await;
+}
+
 async fn handle_event(core: &Core, event: NetEvent) -> Result<(), StoreError> {
     match event {
         NetEvent::Gossip {
@@ -213,7 +250,16 @@ async fn handle_event(core: &Core, event: NetEvent) -> Result<(), StoreError> {
             message,
             ..
         } => {
-            let verdict = handle_gossip(core, source, *message).await?;
+            let verdict = match *message {
+                Gossip::Entry { entry } => {
+                    take_gossiped(core, vec![(source, message_id, entry)]).await;
+                    return Ok(());
+                }
+                Gossip::Checkpoint { note } => {
+                    take_checkpoint(core, source, note.as_bytes()).await?
+                }
+                Gossip::Equivocation { proof } => take_proof(core, source, proof).await?,
+            };
             if verdict == Verdict::Reject {
                 core.count(|s| s.gossip_rejected += 1);
                 tracing::warn!(%source, "rejected an invalid gossip message");
@@ -241,76 +287,156 @@ async fn handle_event(core: &Core, event: NetEvent) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn handle_gossip(
+/// A gossiped entry, decoded, on its way to the store with others.
+struct Gossiped {
+    source: PeerId,
+    message_id: MessageId,
+    index: u64,
+    /// Whether gossip carries this entry's payload (visibility public or
+    /// federation); for others the payload is fetched by sync.
+    payload_gossiped: bool,
+}
+
+/// Gossiped entries of one log for one ingest call: at most one per index,
+/// so that each refusal the store names by index names one message.
+struct GossipedRun {
+    origin: Origin,
+    messages: Vec<Gossiped>,
+    items: Vec<(SignedEntry, Option<Vec<u8>>)>,
+    indexes: std::collections::HashSet<u64>,
+}
+
+/// Stores gossiped entries with one ingest call per log (per run of
+/// distinct indexes), and reports each message's verdict: accepted
+/// (forwarded) if its entry was appended, ignored if it was already held,
+/// is held past a gap (its relay is then asked for the gap) or came after
+/// a refused entry, refused (its relay penalised) if the store refused it
+/// for anything but a time ahead of this node's clock.
+async fn take_gossiped(core: &Core, messages: Vec<(PeerId, MessageId, WireEntry)>) {
+    let mut runs: Vec<GossipedRun> = Vec::new();
+    for (source, message_id, entry) in messages {
+        let decoded = entry.decode().ok().and_then(|(signed, payload)| {
+            let header = signed.decode_header().ok()?;
+            Some((signed, header, payload))
+        });
+        let Some((signed, header, payload)) = decoded else {
+            core.count(|s| s.gossip_rejected += 1);
+            tracing::warn!(%source, "rejected an undecodable gossiped entry");
+            core.net.report(message_id, source, Verdict::Reject).await;
+            continue;
+        };
+        let gossiped = Gossiped {
+            source,
+            message_id,
+            index: header.index,
+            payload_gossiped: matches!(
+                header.payload.visibility,
+                Visibility::Public | Visibility::Federation
+            ),
+        };
+        let run = match runs.iter().rposition(|run| run.origin == header.origin) {
+            Some(at) if !runs[at].indexes.contains(&header.index) => &mut runs[at],
+            _ => {
+                runs.push(GossipedRun {
+                    origin: header.origin,
+                    messages: Vec::new(),
+                    items: Vec::new(),
+                    indexes: std::collections::HashSet::new(),
+                });
+                runs.last_mut().expect("just pushed")
+            }
+        };
+        run.indexes.insert(gossiped.index);
+        run.messages.push(gossiped);
+        run.items.push((signed, payload));
+    }
+    for run in runs {
+        if let Err(e) = take_run(core, run).await {
+            tracing::error!(error = %e, "store failure while storing gossiped entries");
+        }
+    }
+}
+
+async fn take_run(core: &Core, run: GossipedRun) -> Result<(), StoreError> {
+    let GossipedRun {
+        origin,
+        messages,
+        items,
+        ..
+    } = run;
+    let before = core.store.head(&origin)?.size;
+    let outcome = ingest(core, &origin, move || items).await?;
+    let after = core.store.head(&origin)?.size;
+    core.count(|s| s.gossip_appended += outcome.appended);
+    if outcome.appended > 0 {
+        log_growth(core, &origin);
+    }
+    let refusals: HashMap<u64, &Rejected> = outcome.rejected.iter().map(|(i, r)| (*i, r)).collect();
+    // A refusal of the whole call (a quarantined log) names no message's
+    // index of its own: it holds for every message not otherwise placed.
+    let whole_call = outcome
+        .rejected
+        .iter()
+        .find(|(index, _)| !messages.iter().any(|m| m.index == *index))
+        .map(|(_, rejected)| rejected);
+    let mut asked_gap = std::collections::HashSet::new();
+    for message in messages {
+        let appended = (before..after).contains(&message.index);
+        let verdict = match refusals.get(&message.index).copied().or(whole_call) {
+            // A time ahead of this node's clock may be this clock lagging,
+            // not the sender lying: not forwarded, not punished; sync
+            // brings the entry once the clock reaches it.
+            Some(Rejected::Ledger(LedgerError::TimeAhead { .. })) => Verdict::Ignore,
+            Some(_) if !appended => Verdict::Reject,
+            _ if appended => Verdict::Accept,
+            _ => Verdict::Ignore,
+        };
+        if message.index >= after && outcome.held > 0 && asked_gap.insert(message.source) {
+            // A gap before it: fetch the missing range from the relay.
+            core.hint(Hint::CatchUp {
+                peer: message.source,
+                origin: origin.clone(),
+            });
+        }
+        if verdict == Verdict::Accept && !core.headers_only && !message.payload_gossiped {
+            core.hint(Hint::Payload {
+                peer: message.source,
+                origin: origin.clone(),
+                index: message.index,
+            });
+        }
+        if verdict == Verdict::Reject {
+            core.count(|s| s.gossip_rejected += 1);
+            tracing::warn!(source = %message.source, "rejected an invalid gossip message");
+        }
+        core.net
+            .report(message.message_id, message.source, verdict)
+            .await;
+    }
+    Ok(())
+}
+
+/// The verdict on a gossiped equivocation proof: forwarded if it is valid
+/// and new, ignored if its log is already quarantined.
+async fn take_proof(
     core: &Core,
     source: PeerId,
-    message: Gossip,
+    proof: EquivocationProof,
 ) -> Result<Verdict, StoreError> {
-    match message {
-        Gossip::Entry { entry } => {
-            let Ok((signed, payload)) = entry.decode() else {
-                return Ok(Verdict::Reject);
-            };
-            let Ok(header) = signed.decode_header() else {
-                return Ok(Verdict::Reject);
-            };
-            let origin = header.origin.clone();
-            let outcome = ingest(core, &origin, move || vec![(signed, payload)]).await?;
-            core.count(|s| s.gossip_appended += outcome.appended);
-            if outcome.held > 0 {
-                // A gap before it: fetch the missing range from the relay.
-                core.hint(Hint::CatchUp {
-                    peer: source,
-                    origin,
-                });
-                return Ok(Verdict::Ignore);
-            }
-            if outcome.appended > 0 {
-                log_growth(core, &origin);
-                let gossiped_payload = matches!(
-                    header.payload.visibility,
-                    Visibility::Public | Visibility::Federation
-                );
-                if !core.headers_only && !gossiped_payload {
-                    core.hint(Hint::Payload {
-                        peer: source,
-                        origin,
-                        index: header.index,
-                    });
-                }
-                return Ok(Verdict::Accept);
-            }
-            // A time ahead of this node's clock may be this clock lagging,
-            // not the sender lying: not forwarded, not punished; sync brings
-            // the entry once the clock reaches it.
-            let lagging = |rejected: &Rejected| {
-                matches!(rejected, Rejected::Ledger(LedgerError::TimeAhead { .. }))
-            };
-            Ok(if outcome.rejected.iter().all(|(_, r)| lagging(r)) {
+    match proof.verify(core.roster.as_ref()) {
+        Ok(found) => {
+            let known = core.store.quarantined(&found.origin)?.is_some();
+            record_equivocation(core, proof, false).await?;
+            Ok(if known {
                 Verdict::Ignore
             } else {
-                Verdict::Reject
+                Verdict::Accept
             })
         }
-        Gossip::Checkpoint { note } => {
-            let verdict = take_checkpoint(core, source, note.as_bytes()).await?;
-            Ok(verdict)
+        Err(e) => {
+            tracing::warn!(%source, error = %e, "equivocation proof does not verify");
+            Ok(Verdict::Reject)
         }
-        Gossip::Equivocation { proof } => match proof.verify(core.roster.as_ref()) {
-            Ok(found) => {
-                let known = core.store.quarantined(&found.origin)?.is_some();
-                record_equivocation(core, proof, false).await?;
-                Ok(if known {
-                    Verdict::Ignore
-                } else {
-                    Verdict::Accept
-                })
-            }
-            Err(e) => {
-                tracing::warn!(%source, error = %e, "equivocation proof does not verify");
-                Ok(Verdict::Reject)
-            }
-        },
     }
 }
 
@@ -716,23 +842,24 @@ fn covered(asked: &VecDeque<Asked>, range: Range<u64>) -> bool {
     next >= range.end
 }
 
-/// Fetches off `peer` what the stored log of `origin` lacks until it
-/// reaches the sync target or the peer has nothing more, asking only for
+/// Fetches off `peer` what the stored log of `origin` lacks below the sync
+/// target and `due` until the stored log reaches the lower of the two or
+/// the peer has nothing more, asking only for
 /// entries this node holds neither stored nor aside: the stored head is
 /// read again before every request, so gossip, hints queued earlier and
-/// other peers' catch-ups never make it ask for an entry twice. Without a
-/// target, one range at a time probes how far the peer's log goes; with
-/// one, up to [`RANGES_AHEAD`] more are asked for while the store works.
-async fn catch_up(core: &Core, peer: PeerId, origin: &Origin) {
+/// other peers' catch-ups never make it ask for an entry twice. Up to
+/// [`RANGES_AHEAD`] more ranges are asked for while the store works.
+async fn catch_up(core: &Core, peer: PeerId, origin: &Origin, due: u64) {
     let mut prefetch = Prefetch::new(core, peer, origin);
     loop {
         let Ok(head) = core.store.head(origin) else {
             return;
         };
-        let limit = match core.store.target(origin) {
-            Ok(Some(t)) => t.checkpoint.size,
-            _ => head.size + MAX_RANGE_ENTRIES,
+        // The target is gone once the stored tree reached it.
+        let Ok(Some(target)) = core.store.target(origin) else {
+            return;
         };
+        let limit = target.checkpoint.size.min(due);
         if limit <= head.size {
             return;
         }
@@ -825,22 +952,49 @@ async fn anti_entropy_loop(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut retention = tokio::time::interval(RETENTION_INTERVAL);
     let mut round = 0u64;
+    let mut due = Due::new();
     loop {
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
             _ = retention.tick(), if core.purge_after_days.is_some() => apply_retention(&core).await,
             Some(hint) = hints.recv() => match hint {
-                Hint::CatchUp { peer, origin } => catch_up(&core, peer, &origin).await,
+                Hint::CatchUp { peer, origin } => {
+                    if let Some(&limit) = due.get(&origin) {
+                        catch_up(&core, peer, &origin, limit).await;
+                    }
+                }
                 Hint::Diverged { peer, origin, size } => find_divergence(&core, peer, &origin, size).await,
                 Hint::Payload { peer, origin, index } => fetch_payload(&core, peer, &origin, index).await,
             },
             _ = ticker.tick() => {
                 anti_entropy_round(&core, round).await;
+                due = targets(&core);
                 round += 1;
             }
         }
     }
+}
+
+/// How far a hint's catch-up may fetch each log: its sync target as it
+/// stood at the end of the last round. Hints come from gossip (an entry
+/// past a gap, a checkpoint ahead of the stored tree) while gossip may
+/// still be carrying what they point at, and asking for it would fetch it
+/// twice; what gossip has not delivered within a round, a hint fetches, and
+/// every round fetches up to the target it finds.
+type Due = HashMap<Origin, u64>;
+
+/// The sync target of every log the stored tree has not reached.
+fn targets(core: &Core) -> Due {
+    let Ok(logs) = core.store.logs() else {
+        return Due::new();
+    };
+    logs.into_iter()
+        .filter_map(|(origin, head)| {
+            let size = core.store.target(&origin).ok()??.checkpoint.size;
+            (size > head.size).then_some((origin, size))
+        })
+        .collect()
 }
 
 async fn apply_retention(core: &Core) {
@@ -898,7 +1052,7 @@ async fn anti_entropy_round(core: &Core, round: u64) {
                 if let Ok(Some(target)) = core.store.target(&origin)
                     && target.checkpoint.size > head.size
                 {
-                    catch_up(core, peer.peer, &origin).await;
+                    catch_up(core, peer.peer, &origin, target.checkpoint.size).await;
                 }
             }
         }
