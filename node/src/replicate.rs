@@ -6,7 +6,7 @@
 //! for their checkpoints and fetching what is missing). Anti-entropy runs on
 //! its own so that awaiting a peer's answer never stalls the event queue.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -303,7 +303,7 @@ struct GossipedRun {
     origin: Origin,
     messages: Vec<Gossiped>,
     items: Vec<(SignedEntry, Option<Vec<u8>>)>,
-    indexes: std::collections::HashSet<u64>,
+    indexes: HashSet<u64>,
 }
 
 /// Stores gossiped entries with one ingest call per log (per run of
@@ -341,7 +341,7 @@ async fn take_gossiped(core: &Core, messages: Vec<(PeerId, MessageId, WireEntry)
                     origin: header.origin,
                     messages: Vec::new(),
                     items: Vec::new(),
-                    indexes: std::collections::HashSet::new(),
+                    indexes: HashSet::new(),
                 });
                 runs.last_mut().expect("just pushed")
             }
@@ -379,7 +379,7 @@ async fn take_run(core: &Core, run: GossipedRun) -> Result<(), StoreError> {
         .iter()
         .find(|(index, _)| !messages.iter().any(|m| m.index == *index))
         .map(|(_, rejected)| rejected);
-    let mut asked_gap = std::collections::HashSet::new();
+    let mut asked_gap = HashSet::new();
     for message in messages {
         let appended = (before..after).contains(&message.index);
         let verdict = match refusals.get(&message.index).copied().or(whole_call) {
