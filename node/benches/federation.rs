@@ -8,7 +8,15 @@
 //!   federation;
 //! - catch-up throughput of a member 100,000 entries behind, beside the raw
 //!   replica-ingest rate of the same build (`Store::ingest` in calls as
-//!   large as catching up makes them, in this process) as a ratio.
+//!   large as catching up makes them, in this process) as a ratio;
+//! - catch-up after a burst: 64 clients publish 10,000 entries to one
+//!   member of four, the member is restarted, and the benchmark measures
+//!   when every replica holds the whole log, and the bytes the publisher's
+//!   transports sent (its `/metrics`), beside the entries' own bytes times
+//!   the number of replicas.
+//!
+//! Name scenarios as arguments (`propagation`, `catch-up`, `burst`) to run
+//! only those.
 //!
 //! Arrival is read from each node's JSON log: the node reports every growth
 //! of a replica (`replica grew`, with the new size) at debug level, stamped
@@ -19,7 +27,8 @@ mod common;
 
 use std::collections::HashMap;
 use std::io::BufRead as _;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use concord_node::home::Home;
 use concord_node::publish::{self, OwnEntry};
@@ -265,10 +274,186 @@ fn catch_up(n: usize) -> (f64, f64, f64) {
     (transfer, from_spawn, raw)
 }
 
+/// Lets `id` take publishes as fast as clients send them: the default
+/// rate per token would hold a burst back.
+fn unlimit_publishing(net: &Testnet, id: &str) {
+    let path = Home::new(&net.home(id)).config_path();
+    let text = std::fs::read_to_string(&path).expect("config.toml");
+    let mut config: toml::Table = toml::from_str(&text).expect("config.toml parses");
+    let api = config
+        .get_mut("api")
+        .and_then(toml::Value::as_table_mut)
+        .expect("an [api] table");
+    let mut limits = toml::Table::new();
+    for key in ["publish_per_second", "publish_burst"] {
+        limits.insert(key.into(), toml::Value::Integer(i64::from(u32::MAX)));
+    }
+    api.insert("limits".into(), toml::Value::Table(limits));
+    std::fs::write(&path, toml::to_string(&config).expect("toml")).expect("write config.toml");
+}
+
+/// Bytes the transports of running node `id` sent since it started
+/// (`libp2p_bandwidth_bytes_total`, outbound, every protocol stack).
+fn bytes_sent(net: &Testnet, id: &str) -> u64 {
+    net.api(id)
+        .get("/metrics")
+        .body
+        .lines()
+        .filter(|line| {
+            line.starts_with("libp2p_bandwidth_bytes_total{")
+                && line.contains("direction=\"Outbound\"")
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// What the burst scenario measured.
+struct Burst {
+    n: usize,
+    /// Seconds the clients took to publish the burst.
+    publish_s: f64,
+    /// Seconds from the restarted publisher answering until each replica
+    /// held the whole log.
+    converged_s: Vec<f64>,
+    /// The publisher's transports: bytes sent during the burst and until
+    /// it stopped, then from its restart until every replica converged.
+    sent_before: u64,
+    sent_after: u64,
+    /// The entries as the wire carries them (JSON, base64: PROTOCOL.md
+    /// §3.4), and their raw header, signature and payload bytes.
+    wire_bytes: u64,
+    raw_bytes: u64,
+    /// Entries that catch-up ranges brought which a replica already held,
+    /// summed over the replicas.
+    duplicates: u64,
+}
+
+/// `n` entries published by 64 clients at once to one member of four,
+/// the member restarted (SIGTERM, then started again), until every replica
+/// holds its whole log.
+fn burst(n: usize) -> Burst {
+    const CLIENTS: usize = 64;
+    let ids = ["cl", "mx", "pe", "br"];
+    let replicas = &ids[1..];
+    let mut net = federation(&ids.map(String::from));
+    unlimit_publishing(&net, "cl");
+    for id in ids {
+        start(&mut net, id);
+    }
+    let bodies = sample_payloads("CL");
+    // Warm-up, as for propagation: the mesh forms before anything counts.
+    publish(&net, "cl", bodies[0].0, &bodies[0].1);
+    wait_until(Duration::from_secs(120), "the federation forms", || {
+        replicas.iter().all(|id| net.log_size(id, "cl") >= 1)
+    });
+    let total = n as u64 + 1;
+    let sent_at_start = bytes_sent(&net, "cl");
+    let published = AtomicUsize::new(0);
+    let began = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..CLIENTS {
+            scope.spawn(|| {
+                let api = net.api("cl");
+                loop {
+                    let i = published.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    let (kind, body) = &bodies[i % bodies.len()];
+                    api.publish(&kind.to_string(), body);
+                }
+            });
+        }
+    });
+    let publish_s = began.elapsed().as_secs_f64();
+    let sent_before = bytes_sent(&net, "cl") - sent_at_start;
+    net.stop("cl");
+    start(&mut net, "cl");
+    let restarted = now_micros();
+    wait_until(Duration::from_secs(900), "every replica converges", || {
+        replicas.iter().all(|id| net.log_size(id, "cl") >= total)
+    });
+    let sent_after = bytes_sent(&net, "cl");
+    let converged_s = replicas
+        .iter()
+        .map(|id| {
+            let reached = growth(&net, id)
+                .remove(&origin("cl"))
+                .and_then(|g| g.into_iter().find(|(size, _)| *size >= total))
+                .map(|(_, at)| at)
+                .expect("the replica's log reports reaching the size");
+            (reached - restarted) as f64 / 1e6
+        })
+        .collect();
+    let duplicates = replicas
+        .iter()
+        .map(|id| {
+            net.status(id)["sync"]["synced_duplicates"]
+                .as_u64()
+                .unwrap_or(0)
+        })
+        .sum();
+    net.stop("cl");
+    let (mut wire_bytes, mut raw_bytes) = (0, 0);
+    let store = Store::open(&Home::new(&net.home("cl")).db_path()).expect("cl store");
+    let cl_origin = Origin::new(&origin("cl")).expect("origin");
+    for start in (1..total).step_by(1024) {
+        for entry in store.entries(&cl_origin, start, 1024).expect("read") {
+            let header = entry.decode_header().expect("header");
+            let payload = store.payload(&header.payload.sha256.0).expect("read");
+            let wire = serde_json::to_vec(&entry.to_wire(payload.as_deref())).expect("json");
+            wire_bytes += wire.len() as u64;
+            raw_bytes += (entry.header_bytes.len() + 64 + payload.map_or(0, |p| p.len())) as u64;
+        }
+    }
+    Burst {
+        n,
+        publish_s,
+        converged_s,
+        sent_before,
+        sent_after,
+        wire_bytes,
+        raw_bytes,
+        duplicates,
+    }
+}
+
 fn main() {
     let cores = cores();
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with('-'))
+        .collect();
+    let runs = |name: &str| wanted.is_empty() || wanted.iter().any(|w| w == name);
     println!("machine: {cores} cores (nproc); every node a `concord run` process on 127.0.0.1");
+    if runs("burst") {
+        let b = burst(scale(10_000.0));
+        let replicas = b.converged_s.len() as u64;
+        let sent = b.sent_before + b.sent_after;
+        let slowest = b.converged_s.iter().copied().fold(0.0, f64::max);
+        println!(
+            "burst of {} entries from 64 clients ({:.1} s) to one member of four, then the member restarted: every replica converged {slowest:.1} s after the restart (each: {}; target <= 15 s) | the publisher sent {:.1} MB ({:.1} MB until it stopped, {:.1} MB after its restart) | raw baseline, same run: the entries' wire bytes x {replicas} replicas {:.1} MB (raw header, signature and payload bytes x {replicas}: {:.1} MB) | ratio {:.2} to wire bytes, {:.2} to raw (target <= 1.5) | entries catch-up brought that a replica held: {}",
+            b.n,
+            b.publish_s,
+            b.converged_s
+                .iter()
+                .map(|s| format!("{s:.1} s"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            sent as f64 / 1e6,
+            b.sent_before as f64 / 1e6,
+            b.sent_after as f64 / 1e6,
+            (b.wire_bytes * replicas) as f64 / 1e6,
+            (b.raw_bytes * replicas) as f64 / 1e6,
+            sent as f64 / (b.wire_bytes * replicas) as f64,
+            sent as f64 / (b.raw_bytes * replicas) as f64,
+            b.duplicates,
+        );
+    }
     for (nodes, count, gap_ms) in [(5, scale(300.0), 20), (30, scale(150.0), 40)] {
+        if !runs("propagation") {
+            break;
+        }
         let (p50, p99, missing) = propagation(nodes, count, Duration::from_millis(gap_ms));
         println!(
             "propagation, {nodes} nodes: {count} publishes (one every {gap_ms} ms), publish sent -> last other member stored: p50 {p50:.1} ms, p99 {p99:.1} ms{}",
@@ -278,6 +463,9 @@ fn main() {
                 String::new()
             }
         );
+    }
+    if !runs("catch-up") {
+        return;
     }
     let n = scale(100_000.0);
     let (transfer, from_spawn, raw) = catch_up(n);

@@ -6,7 +6,8 @@
 //! for their checkpoints and fetching what is missing). Anti-entropy runs on
 //! its own so that awaiting a peer's answer never stalls the event queue.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ use concord_protocol::wire::{
 };
 use ed25519_dalek::SigningKey;
 use libp2p::PeerId;
+use libp2p::gossipsub::MessageId;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -70,12 +72,8 @@ const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 /// Sync work the event task hands to the anti-entropy task.
 #[derive(Debug)]
 pub enum Hint {
-    /// Fetch `origin` from `from` off `peer`.
-    CatchUp {
-        peer: PeerId,
-        origin: Origin,
-        from: u64,
-    },
+    /// Fetch what this node lacks of `origin` off `peer`.
+    CatchUp { peer: PeerId, origin: Origin },
     /// `peer` showed a checkpoint of `size` the stored tree contradicts.
     Diverged {
         peer: PeerId,
@@ -107,6 +105,11 @@ pub struct SyncState {
     /// Payloads kept after their entries' headers, whichever path brought
     /// them.
     pub payloads_filled: u64,
+    /// Entries that catch-up ranges brought which this node had already
+    /// stored: bandwidth and verification spent for nothing. Catching up
+    /// asks only from the stored head, so this grows only when gossip
+    /// stored an entry of a range while the range was on its way.
+    pub synced_duplicates: u64,
 }
 
 impl Core {
@@ -190,9 +193,17 @@ async fn event_loop(
             Some(done) = committed.recv() => gossip_committed(&core, done).await,
             event = events.recv() => match event {
                 Some(event) => {
-                    if let Err(e) = handle_event(&core, event).await {
-                        tracing::error!(error = %e, "store failure while handling a network event");
+                    // What queued up while the last events were handled goes
+                    // together: its gossiped entries reach the store in one
+                    // call per log, at the pace of the store's pipeline
+                    // rather than of one call per entry.
+                    let mut queued = vec![event];
+                    while queued.len() < CATCH_UP_BATCH
+                        && let Ok(event) = events.try_recv()
+                    {
+                        queued.push(event);
                     }
+                    handle_events(&core, queued).await;
                 }
                 None => break,
             },
@@ -225,6 +236,34 @@ async fn gossip_committed(core: &Core, done: Committed) {
     }
 }
 
+/// Handles `events` in order, except that gossiped entries wait for the
+/// next event of another kind (or the end) and then go to the store
+/// together ([`take_gossiped`]).
+async fn handle_events(core: &Core, events: Vec<NetEvent>) {
+    let mut gossiped = Vec::new();
+    for event in events {
+        match event {
+            NetEvent::Gossip {
+                source,
+                message_id,
+                message,
+                ..
+            } if matches!(*message, Gossip::Entry { .. }) => {
+                if let Gossip::Entry { entry } = *message {
+                    gossiped.push((source, message_id, entry));
+                }
+            }
+            other => {
+                take_gossiped(core, std::mem::take(&mut gossiped)).await;
+                if let Err(e) = handle_event(core, other).await {
+                    tracing::error!(error = %e, "store failure while handling a network event");
+                }
+            }
+        }
+    }
+    take_gossiped(core, gossiped).await;
+}
+
 async fn handle_event(core: &Core, event: NetEvent) -> Result<(), StoreError> {
     match event {
         NetEvent::Gossip {
@@ -233,7 +272,16 @@ async fn handle_event(core: &Core, event: NetEvent) -> Result<(), StoreError> {
             message,
             ..
         } => {
-            let verdict = handle_gossip(core, source, *message).await?;
+            let verdict = match *message {
+                Gossip::Entry { entry } => {
+                    take_gossiped(core, vec![(source, message_id, entry)]).await;
+                    return Ok(());
+                }
+                Gossip::Checkpoint { note } => {
+                    take_checkpoint(core, source, note.as_bytes()).await?
+                }
+                Gossip::Equivocation { proof } => take_proof(core, source, proof).await?,
+            };
             if verdict == Verdict::Reject {
                 core.count(|s| s.gossip_rejected += 1);
                 tracing::warn!(%source, "rejected an invalid gossip message");
@@ -265,70 +313,151 @@ async fn handle_event(core: &Core, event: NetEvent) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn handle_gossip(
+/// A gossiped entry, decoded, on its way to the store with others.
+struct Gossiped {
+    source: PeerId,
+    message_id: MessageId,
+    index: u64,
+    /// Whether this node wants the payload the message came without (it
+    /// may read it, and is not headers-only): sync then fetches it.
+    fetch_payload: bool,
+}
+
+/// Gossiped entries of one log for one ingest call: at most one per index,
+/// so that each refusal the store names by index names one message.
+struct GossipedRun {
+    origin: Origin,
+    messages: Vec<Gossiped>,
+    items: Vec<(SignedEntry, Option<Vec<u8>>)>,
+    indexes: HashSet<u64>,
+}
+
+/// Stores gossiped entries with one ingest call per log (per run of
+/// distinct indexes), and reports each message's verdict: accepted
+/// (forwarded) if its entry was appended, ignored if it was already held,
+/// is held past a gap (its relay is then asked for the gap) or came after
+/// a refused entry, refused (its relay penalised) if the store refused it
+/// for anything but a time ahead of this node's clock.
+async fn take_gossiped(core: &Core, messages: Vec<(PeerId, MessageId, WireEntry)>) {
+    let mut runs: Vec<GossipedRun> = Vec::new();
+    for (source, message_id, entry) in messages {
+        let decoded = entry.decode().ok().and_then(|(signed, payload)| {
+            let header = signed.decode_header().ok()?;
+            Some((signed, header, payload))
+        });
+        let Some((signed, header, payload)) = decoded else {
+            core.count(|s| s.gossip_rejected += 1);
+            tracing::warn!(%source, "rejected an undecodable gossiped entry");
+            core.net.report(message_id, source, Verdict::Reject).await;
+            continue;
+        };
+        let gossiped = Gossiped {
+            source,
+            message_id,
+            index: header.index,
+            fetch_payload: payload.is_none() && core.wants_payload(&header.payload.visibility),
+        };
+        let run = match runs.iter().rposition(|run| run.origin == header.origin) {
+            Some(at) if !runs[at].indexes.contains(&header.index) => &mut runs[at],
+            _ => {
+                runs.push(GossipedRun {
+                    origin: header.origin,
+                    messages: Vec::new(),
+                    items: Vec::new(),
+                    indexes: HashSet::new(),
+                });
+                runs.last_mut().expect("just pushed")
+            }
+        };
+        run.indexes.insert(gossiped.index);
+        run.messages.push(gossiped);
+        run.items.push((signed, payload));
+    }
+    for run in runs {
+        if let Err(e) = take_run(core, run).await {
+            tracing::error!(error = %e, "store failure while storing gossiped entries");
+        }
+    }
+}
+
+async fn take_run(core: &Core, run: GossipedRun) -> Result<(), StoreError> {
+    let GossipedRun {
+        origin,
+        messages,
+        items,
+        ..
+    } = run;
+    let before = core.store.head(&origin)?.size;
+    let outcome = ingest(core, &origin, move || items).await?;
+    let after = core.store.head(&origin)?.size;
+    core.count(|s| s.gossip_appended += outcome.appended);
+    if outcome.appended > 0 {
+        log_growth(core, &origin);
+    }
+    let refusals: HashMap<u64, &Rejected> = outcome.rejected.iter().map(|(i, r)| (*i, r)).collect();
+    // A refusal of the whole call (a quarantined log) names no message's
+    // index of its own: it holds for every message not otherwise placed.
+    let whole_call = outcome
+        .rejected
+        .iter()
+        .find(|(index, _)| !messages.iter().any(|m| m.index == *index))
+        .map(|(_, rejected)| rejected);
+    let mut asked_gap = HashSet::new();
+    for message in messages {
+        let appended = (before..after).contains(&message.index);
+        let verdict = match refusals.get(&message.index).copied().or(whole_call) {
+            // A time ahead of this node's clock may be this clock lagging,
+            // not the sender lying: not forwarded, not punished; sync
+            // brings the entry once the clock reaches it.
+            Some(Rejected::Ledger(LedgerError::TimeAhead { .. })) => Verdict::Ignore,
+            Some(_) if !appended => Verdict::Reject,
+            _ if appended => Verdict::Accept,
+            _ => Verdict::Ignore,
+        };
+        if message.index >= after && outcome.held > 0 && asked_gap.insert(message.source) {
+            // A gap before it: fetch the missing range from the relay.
+            core.hint(Hint::CatchUp {
+                peer: message.source,
+                origin: origin.clone(),
+            });
+        }
+        if verdict == Verdict::Accept && message.fetch_payload {
+            core.hint(Hint::Payloads {
+                origin: origin.clone(),
+            });
+        }
+        if verdict == Verdict::Reject {
+            core.count(|s| s.gossip_rejected += 1);
+            tracing::warn!(source = %message.source, "rejected an invalid gossip message");
+        }
+        core.net
+            .report(message.message_id, message.source, verdict)
+            .await;
+    }
+    Ok(())
+}
+
+/// The verdict on a gossiped equivocation proof: forwarded if it is valid
+/// and new, ignored if its log is already quarantined.
+async fn take_proof(
     core: &Core,
     source: PeerId,
-    message: Gossip,
+    proof: EquivocationProof,
 ) -> Result<Verdict, StoreError> {
-    match message {
-        Gossip::Entry { entry } => {
-            let Ok((signed, payload)) = entry.decode() else {
-                return Ok(Verdict::Reject);
-            };
-            let Ok(header) = signed.decode_header() else {
-                return Ok(Verdict::Reject);
-            };
-            let origin = header.origin.clone();
-            let carried = payload.is_some();
-            let outcome = ingest(core, &origin, move || vec![(signed, payload)]).await?;
-            core.count(|s| s.gossip_appended += outcome.appended);
-            if outcome.held > 0 {
-                // A gap before it: fetch the missing range from the relay.
-                core.hint(Hint::CatchUp {
-                    peer: source,
-                    origin,
-                    from: header.index + 1,
-                });
-                return Ok(Verdict::Ignore);
-            }
-            if outcome.appended > 0 {
-                log_growth(core, &origin);
-                if !carried && core.wants_payload(&header.payload.visibility) {
-                    core.hint(Hint::Payloads { origin });
-                }
-                return Ok(Verdict::Accept);
-            }
-            // A time ahead of this node's clock may be this clock lagging,
-            // not the sender lying: not forwarded, not punished; sync brings
-            // the entry once the clock reaches it.
-            let lagging = |rejected: &Rejected| {
-                matches!(rejected, Rejected::Ledger(LedgerError::TimeAhead { .. }))
-            };
-            Ok(if outcome.rejected.iter().all(|(_, r)| lagging(r)) {
+    match proof.verify(core.roster.as_ref()) {
+        Ok(found) => {
+            let known = core.store.quarantined(&found.origin)?.is_some();
+            record_equivocation(core, proof, false).await?;
+            Ok(if known {
                 Verdict::Ignore
             } else {
-                Verdict::Reject
+                Verdict::Accept
             })
         }
-        Gossip::Checkpoint { note } => {
-            let verdict = take_checkpoint(core, source, note.as_bytes()).await?;
-            Ok(verdict)
+        Err(e) => {
+            tracing::warn!(%source, error = %e, "equivocation proof does not verify");
+            Ok(Verdict::Reject)
         }
-        Gossip::Equivocation { proof } => match proof.verify(core.roster.as_ref()) {
-            Ok(found) => {
-                let known = core.store.quarantined(&found.origin)?.is_some();
-                record_equivocation(core, proof, false).await?;
-                Ok(if known {
-                    Verdict::Ignore
-                } else {
-                    Verdict::Accept
-                })
-            }
-            Err(e) => {
-                tracing::warn!(%source, error = %e, "equivocation proof does not verify");
-                Ok(Verdict::Reject)
-            }
-        },
     }
 }
 
@@ -394,11 +523,10 @@ async fn take_checkpoint(core: &Core, source: PeerId, note: &[u8]) -> Result<Ver
                     Ok(Verdict::Accept)
                 }
                 CheckpointOutcome::Known | CheckpointOutcome::Older => Ok(Verdict::Ignore),
-                CheckpointOutcome::Ahead { have, .. } => {
+                CheckpointOutcome::Ahead { .. } => {
                     core.hint(Hint::CatchUp {
                         peer: source,
                         origin,
-                        from: have,
                     });
                     Ok(Verdict::Accept)
                 }
@@ -632,40 +760,65 @@ impl<'a> Prefetch<'a> {
         }
     }
 
-    /// Keeps ranges from `start` up to `limit` asked for. Ranges asked from
-    /// another start (the log moved otherwise than they expected) are dropped.
-    fn fill(&mut self, start: u64, limit: u64) {
-        if self.asked.front().is_some_and(|asked| asked.start != start) {
+    /// Keeps up to [`RANGES_AHEAD`] + 1 ranges asked for, of the entries
+    /// below `limit` that the store holds neither stored nor aside: never
+    /// one it holds. A range asked for whose entries all arrived otherwise
+    /// meanwhile (by gossip, or held entries a gap's filling stored) is no
+    /// longer awaited; when an entry below the last range asked is missing
+    /// and no range covers it (an ingest stopped at a bad entry), every
+    /// range is asked for again from the stored head.
+    fn fill(&mut self, limit: u64) -> Result<(), StoreError> {
+        let missing = self.core.store.missing(self.origin, limit)?;
+        let needed = |asked: &Asked| {
+            missing
+                .iter()
+                .any(|gap| gap.start < asked.end && asked.start < gap.end)
+        };
+        self.asked.retain(|asked| {
+            let keep = needed(asked);
+            if !keep {
+                asked.answer.abort();
+            }
+            keep
+        });
+        let asked_end = self.asked.back().map_or(0, |asked| asked.end);
+        if missing
+            .iter()
+            .any(|gap| !covered(&self.asked, gap.start..gap.end.min(asked_end)))
+        {
             self.clear();
         }
-        let mut next = self.asked.back().map_or(start, |asked| asked.end);
-        while self.asked.len() <= RANGES_AHEAD && next < limit {
-            let end = limit.min(next + MAX_RANGE_ENTRIES);
-            let request = SyncRequest::Entries {
-                origin: self.origin.clone(),
-                start: next,
-                end,
-            };
-            let (net, peer) = (self.core.net.clone(), self.peer);
-            let answer = tokio::spawn(async move { net.request(peer, request).await });
-            self.asked.push_back(Asked {
-                start: next,
-                end,
-                answer,
-            });
-            next = end;
+        let asked_end = self.asked.back().map_or(0, |asked| asked.end);
+        for gap in &missing {
+            let mut next = gap.start.max(asked_end);
+            while self.asked.len() <= RANGES_AHEAD && next < gap.end {
+                let end = gap.end.min(next + MAX_RANGE_ENTRIES);
+                self.ask(next, end);
+                next = end;
+            }
         }
+        Ok(())
+    }
+
+    fn ask(&mut self, start: u64, end: u64) {
+        let request = SyncRequest::Entries {
+            origin: self.origin.clone(),
+            start,
+            end,
+        };
+        let (net, peer) = (self.core.net.clone(), self.peer);
+        let answer = tokio::spawn(async move { net.request(peer, request).await });
+        self.asked.push_back(Asked { start, end, answer });
     }
 
     /// Waits for the first range asked, and takes with it the following
     /// ones that already arrived, up to the first that came back short.
-    /// Returns the entries and the end of the last range taken; `None` when
-    /// the peer failed or had nothing.
-    async fn take(&mut self) -> Option<(Vec<WireEntry>, u64)> {
+    /// Returns the entries; `None` when the peer failed or had nothing.
+    async fn take(&mut self) -> Option<Vec<WireEntry>> {
         let mut entries = Vec::new();
-        let mut taken_end = None;
+        let mut taken = false;
         while let Some(front) = self.asked.front() {
-            if taken_end.is_some() && !front.answer.is_finished() {
+            if taken && !front.answer.is_finished() {
                 break;
             }
             let Asked { start, end, answer } = self.asked.pop_front().expect("front exists");
@@ -683,13 +836,13 @@ impl<'a> Prefetch<'a> {
             };
             let short = (more.len() as u64) < end - start;
             entries.extend(more);
-            taken_end = Some(end);
+            taken = true;
             if short {
                 self.clear();
                 break;
             }
         }
-        Some((entries, taken_end?))
+        taken.then_some(entries)
     }
 
     fn clear(&mut self) {
@@ -705,48 +858,78 @@ impl Drop for Prefetch<'_> {
     }
 }
 
-/// Fetches `origin` from `from` onwards off `peer` until the stored log
-/// reaches the sync target or the peer has nothing more. Without a target,
-/// one range at a time probes how far the peer's log goes; with one, up to
-/// [`RANGES_AHEAD`] more are asked for while the store works.
-async fn catch_up(core: &Core, peer: PeerId, origin: &Origin, from: u64) {
-    let mut start = from.min(core.store.head(origin).map(|h| h.size).unwrap_or(from));
+/// Whether the ranges `asked` (in order, disjoint) cover every index of `range`.
+fn covered(asked: &VecDeque<Asked>, range: Range<u64>) -> bool {
+    let mut next = range.start;
+    for asked in asked {
+        if next >= range.end {
+            break;
+        }
+        if asked.end <= next {
+            continue;
+        }
+        if asked.start > next {
+            return false;
+        }
+        next = asked.end;
+    }
+    next >= range.end
+}
+
+/// Fetches off `peer` what the stored log of `origin` lacks below the sync
+/// target and `due` until the stored log reaches the lower of the two or
+/// the peer has nothing more, asking only for
+/// entries this node holds neither stored nor aside: the stored head is
+/// read again before every request, so gossip, hints queued earlier and
+/// other peers' catch-ups never make it ask for an entry twice. Up to
+/// [`RANGES_AHEAD`] more ranges are asked for while the store works.
+async fn catch_up(core: &Core, peer: PeerId, origin: &Origin, due: u64) {
     let mut prefetch = Prefetch::new(core, peer, origin);
     loop {
-        let limit = match core.store.target(origin) {
-            Ok(Some(t)) => t.checkpoint.size,
-            _ => start + MAX_RANGE_ENTRIES,
+        let Ok(head) = core.store.head(origin) else {
+            return;
         };
-        if limit <= start {
+        // The target is gone once the stored tree reached it.
+        let Ok(Some(target)) = core.store.target(origin) else {
+            return;
+        };
+        let limit = target.checkpoint.size.min(due);
+        if limit <= head.size {
             return;
         }
-        prefetch.fill(start, limit);
-        let Some((entries, end)) = prefetch.take().await else {
+        if let Err(e) = prefetch.fill(limit) {
+            tracing::error!(error = %e, "store failure while catching up");
+            return;
+        }
+        let Some(entries) = prefetch.take().await else {
             return;
         };
-        match ingest(core, origin, move || decode_all(&entries)).await {
-            Ok(outcome) if outcome.appended > 0 => {
-                core.count(|s| s.synced_appended += outcome.appended);
-                start = log_growth(core, origin).unwrap_or(end);
-            }
-            Ok(outcome) => {
-                // Signed entries that extend our tree to another root than
-                // the log's signed checkpoint: the log forked below what we
-                // hold. The peer's older entries show where.
-                let forked = outcome.rejected.iter().find_map(|(_, r)| match r {
-                    Rejected::CheckpointMismatch { size, .. } => Some(*size),
-                    _ => None,
-                });
-                if let Some(size) = forked {
-                    find_divergence(core, peer, origin, size).await;
-                }
-                return;
-            }
+        let outcome = match ingest(core, origin, move || decode_all(&entries)).await {
+            Ok(outcome) => outcome,
             Err(e) => {
                 tracing::error!(error = %e, "store failure while catching up");
                 return;
             }
+        };
+        core.count(|s| {
+            s.synced_appended += outcome.appended;
+            s.synced_duplicates += outcome.duplicates;
+        });
+        if outcome.appended > 0 {
+            log_growth(core, origin);
+            continue;
         }
+        // Signed entries that extend our tree to another root than the
+        // log's signed checkpoint: the log forked below what we hold. The
+        // peer's older entries show where.
+        let forked = outcome.rejected.iter().find_map(|(_, r)| match r {
+            Rejected::CheckpointMismatch { size, .. } => Some(*size),
+            _ => None,
+        });
+        if let Some(size) = forked {
+            find_divergence(core, peer, origin, size).await;
+        }
+        return;
     }
 }
 
@@ -891,23 +1074,50 @@ async fn anti_entropy_loop(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut retention = tokio::time::interval(RETENTION_INTERVAL);
     let mut round = 0u64;
+    let mut due = Due::new();
     loop {
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
             _ = retention.tick(), if core.purge_after_days.is_some() => apply_retention(&core).await,
             Some(hint) = hints.recv() => match hint {
-                Hint::CatchUp { peer, origin, from } => catch_up(&core, peer, &origin, from).await,
+                Hint::CatchUp { peer, origin } => {
+                    if let Some(&limit) = due.get(&origin) {
+                        catch_up(&core, peer, &origin, limit).await;
+                    }
+                }
                 Hint::Diverged { peer, origin, size } => find_divergence(&core, peer, &origin, size).await,
                 Hint::Payloads { origin } => fetch_payloads_anywhere(&core, &origin).await,
                 Hint::Confirm { peer } => confirm_with(&core, peer).await,
             },
             _ = ticker.tick() => {
                 anti_entropy_round(&core, round).await;
+                due = targets(&core);
                 round += 1;
             }
         }
     }
+}
+
+/// How far a hint's catch-up may fetch each log: its sync target as it
+/// stood at the end of the last round. Hints come from gossip (an entry
+/// past a gap, a checkpoint ahead of the stored tree) while gossip may
+/// still be carrying what they point at, and asking for it would fetch it
+/// twice; what gossip has not delivered within a round, a hint fetches, and
+/// every round fetches up to the target it finds.
+type Due = HashMap<Origin, u64>;
+
+/// The sync target of every log the stored tree has not reached.
+fn targets(core: &Core) -> Due {
+    let Ok(logs) = core.store.logs() else {
+        return Due::new();
+    };
+    logs.into_iter()
+        .filter_map(|(origin, head)| {
+            let size = core.store.target(&origin).ok()??.checkpoint.size;
+            (size > head.size).then_some((origin, size))
+        })
+        .collect()
 }
 
 async fn apply_retention(core: &Core) {
@@ -998,15 +1208,17 @@ async fn sync_with(core: &Core, peer: PeerId) {
             if let Ok(Some(target)) = core.store.target(&origin)
                 && target.checkpoint.size > head.size
             {
-                catch_up(core, peer, &origin, head.size).await;
+                catch_up(core, peer, &origin, target.checkpoint.size).await;
             }
         }
     }
     if let Some(own_log) = core.own_log.as_ref().filter(|own| own.awaits_peers()) {
         let origin = own_log.origin().clone();
         match core.store.head(&origin) {
-            Ok(head) => {
-                catch_up(core, peer, &origin, head.size).await;
+            Ok(_) => {
+                // As far as the peer's checkpoint of the own log goes: that
+                // checkpoint, verified, is the sync target.
+                catch_up(core, peer, &origin, u64::MAX).await;
                 own_log.peer_answered();
                 match own_log.state_in(&core.store) {
                     Ok(state) => tracing::info!(%peer, ?state, "own log checked with a peer"),

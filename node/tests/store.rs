@@ -1224,6 +1224,45 @@ fn a_call_in_order_up_to_a_point_is_sorted_from_there() {
     assert_eq!(store.head(&cl).expect("head").size, 1_200);
 }
 
+/// What sync still lacks of a log, up to a limit: every index neither
+/// stored nor held ahead of a gap, as ranges in order.
+#[test]
+fn what_sync_lacks_is_neither_stored_nor_held() {
+    let fed = Fed::new();
+    let store = fed.store("pe");
+    let cl = fed.origin("cl");
+    // As (start, end) pairs: what sync would ask for.
+    let missing = |limit| -> Vec<(u64, u64)> {
+        let ranges = store.missing(&cl, limit).expect("missing");
+        ranges.into_iter().map(|r| (r.start, r.end)).collect()
+    };
+    assert_eq!(missing(0), []);
+    assert_eq!(
+        missing(100),
+        [(0, 100)],
+        "a log never seen lacks everything"
+    );
+
+    let good = signed_entries(&fed, "cl", 0, 40);
+    let ingest = |items: Vec<_>| {
+        store
+            .ingest(&cl, items, &fed.roster, concord_node::clock::now())
+            .expect("ingest")
+    };
+    ingest(good[..10].to_vec());
+    let mut held = good[20..25].to_vec();
+    held.push(good[30].clone());
+    assert_eq!(ingest(held).held, 6);
+    assert_eq!(missing(40), [(10, 20), (25, 30), (31, 40)]);
+    assert_eq!(missing(22), [(10, 20)], "nothing at or past the limit");
+    assert_eq!(missing(31), [(10, 20), (25, 30)]);
+    assert_eq!(missing(5), [], "a limit below the head lacks nothing");
+
+    // The gap fills, and what was held behind it follows.
+    assert_eq!(ingest(good[10..20].to_vec()).appended, 15);
+    assert_eq!(missing(40), [(25, 30), (31, 40)]);
+}
+
 /// A checkpoint target reached in the middle of a long run: commit groups
 /// (at least 2,048 entries each) sealed before the one that reaches it go
 /// in whatever happens; the group that reaches it goes in only if the

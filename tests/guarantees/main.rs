@@ -6,6 +6,7 @@
 mod common;
 
 mod api_audit;
+mod catch_up;
 mod evidence;
 mod names;
 mod payloads;

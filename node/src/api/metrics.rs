@@ -1,5 +1,5 @@
-//! `/metrics`: log sizes, replication counters and quarantines in the
-//! Prometheus text format.
+//! `/metrics`: log sizes, replication counters, quarantines and the bytes
+//! the network transports carried, in the Prometheus text format.
 
 use std::fmt::Write as _;
 
@@ -23,6 +23,7 @@ pub(super) async fn metrics(State(state): State<ApiState>) -> Response {
         ("concord_gossip_appended_total", sync.gossip_appended),
         ("concord_gossip_rejected_total", sync.gossip_rejected),
         ("concord_synced_appended_total", sync.synced_appended),
+        ("concord_synced_duplicates_total", sync.synced_duplicates),
     ];
     for (name, value) in counters {
         let _ = writeln!(out, "# TYPE {name} counter");
@@ -31,5 +32,8 @@ pub(super) async fn metrics(State(state): State<ApiState>) -> Response {
     let quarantined = store.quarantines().map(|q| q.len()).unwrap_or(0);
     let _ = writeln!(out, "# TYPE concord_quarantined_logs gauge");
     let _ = writeln!(out, "concord_quarantined_logs {quarantined}");
+    if let Some(net) = &state.net {
+        out.push_str(&net.transport_metrics());
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

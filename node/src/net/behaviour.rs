@@ -13,6 +13,7 @@ use libp2p::gossipsub::{
     self, IdentTopic, MessageAuthenticity, MessageId, PeerScoreParams, PeerScoreThresholds,
     TopicScoreParams, ValidationMode, score_parameter_decay,
 };
+use libp2p::metrics::Registry;
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
@@ -78,11 +79,15 @@ impl Topics {
     }
 }
 
-/// Builds the swarm: transports, behaviours, topic subscriptions.
+/// Builds the swarm: transports, behaviours, topic subscriptions; the
+/// transports count the bytes they carry into `metrics`.
 ///
 /// # Errors
 /// [`NetError::Transport`] when a transport or behaviour cannot be built.
-pub(crate) fn build_swarm(config: &NetConfig) -> Result<Swarm<ConcordBehaviour>, NetError> {
+pub(crate) fn build_swarm(
+    config: &NetConfig,
+    metrics: &mut Registry,
+) -> Result<Swarm<ConcordBehaviour>, NetError> {
     let topics = Topics::new(&config.federation);
     let swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair.clone())
         .with_tokio()
@@ -93,6 +98,7 @@ pub(crate) fn build_swarm(config: &NetConfig) -> Result<Swarm<ConcordBehaviour>,
         )
         .map_err(|e| NetError::Transport(format!("tcp: {e}")))?
         .with_quic()
+        .with_bandwidth_metrics(metrics)
         .with_behaviour(|key| build_behaviour(key, config, &topics))
         .map_err(|e| NetError::Transport(e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))

@@ -33,11 +33,13 @@ mod event_loop;
 mod redial;
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use concord_protocol::wire::{Gossip, SyncRequest, SyncResponse};
 use libp2p::gossipsub::MessageId;
 use libp2p::identity::Keypair;
+use libp2p::metrics::Registry;
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -304,9 +306,22 @@ enum Command {
 #[derive(Debug, Clone)]
 pub struct NetHandle {
     commands: mpsc::Sender<Command>,
+    /// The transports' byte counters, by direction and protocol stack.
+    metrics: Arc<Registry>,
 }
 
 impl NetHandle {
+    /// The bytes every transport sent and received since the node started
+    /// (`libp2p_bandwidth_bytes_total`, by `direction` and `protocols`), in
+    /// the Prometheus text format.
+    pub fn transport_metrics(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.metrics)
+            .expect("writing to a String does not fail");
+        // The OpenMetrics end marker belongs at the end of the whole page.
+        text.trim_end_matches("# EOF\n").to_owned()
+    }
+
     /// Publishes `message` on `topic`.
     ///
     /// Having no peer subscribed yet is not an error (gossip is the fast
@@ -440,7 +455,8 @@ pub fn spawn(
             "federation name {federation:?} must be non-empty, without '/' or whitespace"
         )));
     }
-    let mut swarm = behaviour::build_swarm(&config)?;
+    let mut metrics = Registry::default();
+    let mut swarm = behaviour::build_swarm(&config, &mut metrics)?;
     for addr in &config.listen {
         swarm
             .listen_on(addr.clone())
@@ -452,5 +468,6 @@ pub fn spawn(
     let (commands, command_rx) = mpsc::channel(COMMAND_CAPACITY);
     let event_loop = event_loop::EventLoop::new(swarm, &config, command_rx, events, shutdown);
     let join = runtime.spawn(event_loop.run());
-    Ok((NetHandle { commands }, join))
+    let metrics = Arc::new(metrics);
+    Ok((NetHandle { commands, metrics }, join))
 }

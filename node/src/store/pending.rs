@@ -1,6 +1,7 @@
 //! Entries held ahead of a gap in a replica log, until the gap fills.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use concord_protocol::entry::{self, SignedEntry};
 use concord_protocol::origin::Origin;
@@ -11,6 +12,40 @@ use super::staging::Rejected;
 use super::{MAX_PENDING_PER_LOG, Store, StoreError};
 
 impl Store {
+    /// The ranges of indexes of `origin` from its stored head up to `limit`
+    /// that this store holds neither stored nor aside ahead of a gap, in
+    /// order: what sync still has to fetch.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a read failure.
+    pub fn missing(&self, origin: &Origin, limit: u64) -> Result<Vec<Range<u64>>, StoreError> {
+        let Some(log_id) = self.log_id(origin) else {
+            return Ok((limit > 0).then_some(0..limit).into_iter().collect());
+        };
+        let mut next = self.head_of(log_id)?.size;
+        let mut missing = Vec::new();
+        let held = self
+            .inner
+            .pending
+            .range(log_item_key(b'p', log_id, next)..log_item_key(b'p', log_id, limit.max(next)));
+        for key in held.keys() {
+            let key = key?;
+            let index = key
+                .get(5..13)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_be_bytes)
+                .ok_or_else(|| StoreError::Corrupt(format!("pending key {key:?} is malformed")))?;
+            if index > next {
+                missing.push(next..index);
+            }
+            next = index + 1;
+        }
+        if next < limit {
+            missing.push(next..limit);
+        }
+        Ok(missing)
+    }
+
     /// Moves the entries held from index `from` on, in order up to the
     /// first gap, into `ahead`. Returns those held for an index below
     /// `from`, which the log reached otherwise meanwhile: one may still
