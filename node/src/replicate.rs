@@ -933,6 +933,39 @@ async fn catch_up(core: &Core, peer: PeerId, origin: &Origin, due: u64) {
     }
 }
 
+/// Fetches from `peer` the entries of `origin` past the stored head, one
+/// range at a time until the peer has no more, each verified as any
+/// replica entry. A peer may hold entries of the own log beyond its latest
+/// checkpoint of it (the checkpoint's gossip lost, say), and a store
+/// restored from a backup must not sign those indexes again; no target
+/// announces them, so catch-up alone would not ask.
+async fn fetch_past_checkpoint(core: &Core, peer: PeerId, origin: &Origin) {
+    loop {
+        let Ok(head) = core.store.head(origin) else {
+            return;
+        };
+        let request = SyncRequest::Entries {
+            origin: origin.clone(),
+            start: head.size,
+            end: head.size + MAX_RANGE_ENTRIES,
+        };
+        let entries = match core.net.request(peer, request).await {
+            Ok(SyncResponse::Entries { entries, .. }) if !entries.is_empty() => entries,
+            _ => return,
+        };
+        match ingest(core, origin, move || decode_all(&entries)).await {
+            Ok(outcome) if outcome.appended > 0 => {
+                core.count(|s| s.synced_appended += outcome.appended);
+            }
+            Ok(_) => return,
+            Err(e) => {
+                tracing::error!(error = %e, "store failure while fetching the own log");
+                return;
+            }
+        }
+    }
+}
+
 /// Reports a replica's new size (for operators following a catch-up, and
 /// for measuring propagation); returns it.
 fn log_growth(core: &Core, origin: &Origin) -> Option<u64> {
@@ -1216,9 +1249,11 @@ async fn sync_with(core: &Core, peer: PeerId) {
         let origin = own_log.origin().clone();
         match core.store.head(&origin) {
             Ok(_) => {
-                // As far as the peer's checkpoint of the own log goes: that
-                // checkpoint, verified, is the sync target.
+                // As far as the peer's checkpoint of the own log goes (that
+                // checkpoint, verified, is the sync target), then whatever
+                // the peer holds past it.
                 catch_up(core, peer, &origin, u64::MAX).await;
+                fetch_past_checkpoint(core, peer, &origin).await;
                 own_log.peer_answered();
                 match own_log.state_in(&core.store) {
                     Ok(state) => tracing::info!(%peer, ?state, "own log checked with a peer"),
