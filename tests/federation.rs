@@ -934,12 +934,15 @@ struct RunningDemo {
 }
 
 impl RunningDemo {
-    /// Starts the demo in a temporary directory of its own choosing and
-    /// returns once it has started all seven nodes.
-    fn start() -> RunningDemo {
+    /// Starts the demo in a temporary directory of its own choosing, with
+    /// `global` options before `demo`, and returns once it has started all
+    /// seven nodes.
+    fn start(global: &[&str]) -> RunningDemo {
         use std::io::BufRead as _;
         let mut command = concord().command();
         command
+            .env("CONCORD_LOG", "info,libp2p=warn")
+            .args(global)
             .args(["demo", "--timeout-secs", "120"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null());
@@ -998,7 +1001,7 @@ impl RunningDemo {
 /// directory goes with it.
 #[test]
 fn the_demo_stops_every_node_on_sigterm_and_removes_its_directory() {
-    let mut demo = RunningDemo::start();
+    let mut demo = RunningDemo::start(&[]);
     demo.signal("TERM");
     demo.assert_everything_stops();
     assert!(!demo.dir.exists(), "{} was left behind", demo.dir.display());
@@ -1008,9 +1011,18 @@ fn the_demo_stops_every_node_on_sigterm_and_removes_its_directory() {
 /// process that started them is gone and stop on their own.
 #[test]
 fn the_nodes_of_a_killed_demo_stop_on_their_own() {
-    let mut demo = RunningDemo::start();
+    let mut demo = RunningDemo::start(&["--log-format", "json"]);
     demo.signal("KILL");
     demo.assert_everything_stops();
+    // `--log-format json` reached every node: each line of its log is JSON.
+    for id in ["cl", "co", "mx", "pe", "br", "un1540", "wco"] {
+        let log = std::fs::read_to_string(demo.dir.join(id).join("node.log")).expect("node.log");
+        assert!(!log.is_empty(), "{id} logged nothing");
+        for line in log.lines() {
+            serde_json::from_str::<serde_json::Value>(line)
+                .unwrap_or_else(|e| panic!("{id}'s log line is no JSON ({e}): {line}"));
+        }
+    }
     // Each node ended and released its store.
     for id in ["cl", "co", "mx", "pe", "br", "un1540", "wco"] {
         let db = demo.dir.join(id).join("db");

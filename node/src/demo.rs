@@ -46,6 +46,8 @@ pub struct Options {
     pub timeout: Duration,
     /// Keep a temporary directory after the demo stops.
     pub keep: bool,
+    /// Every node logs JSON lines (`--log-format json`), as the demo does.
+    pub log_json: bool,
 }
 
 /// Set once SIGINT, SIGTERM or SIGHUP reached the demo.
@@ -194,6 +196,11 @@ fn run_in(dir: &Path, options: &Options) -> anyhow::Result<()> {
             dir,
             &dir.join("node.log"),
             &NodeOptions {
+                global_args: if options.log_json {
+                    vec!["--log-format".to_owned(), "json".to_owned()]
+                } else {
+                    Vec::new()
+                },
                 run_args: vec![
                     "--stop-with-parent".to_owned(),
                     std::process::id().to_string(),

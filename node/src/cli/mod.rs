@@ -507,7 +507,7 @@ pub fn dispatch(cli: Cli) -> CliResult {
                     reason,
                 },
         } => commands::quarantine::clear(&home.home, &log, &operator, &reason, json),
-        Command::Demo(args) => commands::demo::demo(&args),
+        Command::Demo(args) => commands::demo::demo(&args, cli.log_format),
     }
 }
 
