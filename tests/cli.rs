@@ -873,6 +873,45 @@ fn every_exit_code_of_the_help_table_is_what_commands_return() {
         ],
     );
     assert_json_error(&observer, exit::REFUSED, "refused", "observer");
+    // A dry run validates and shows the record as it would be signed, and
+    // publishes nothing.
+    let dry = with_json(
+        &net,
+        NODE,
+        &[
+            "publish",
+            "denial",
+            "--dry-run",
+            "--file",
+            denial.to_str().expect("UTF-8"),
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["payload"]["sha256"].as_str().map(str::len), Some(64));
+    assert!(
+        dry["record"]["valid_until"].is_string(),
+        "normalised: {dry}"
+    );
+    assert_eq!(net.log_size(NODE, NODE), 0, "a dry run published");
+    let bad_dry = with_json(
+        &net,
+        NODE,
+        &[
+            "publish",
+            "notice",
+            "--dry-run",
+            "--file",
+            denial.to_str().expect("UTF-8"),
+        ],
+    );
+    assert_json_error(
+        &bad_dry,
+        exit::INVALID_INPUT,
+        "invalid_input",
+        "notice record refused",
+    );
     // 6: a bundle with one entry line changed.
     let published = publish_file(&net, "denial", &denial).ok();
     assert_eq!(Published::parse(&published.json()).index, 0);

@@ -95,6 +95,11 @@ impl<'a> Submission<'a> {
         })
     }
 
+    /// The entry as parsed: the normalised record and its visibility.
+    pub fn entry(&self) -> &OwnEntry {
+        &self.entry
+    }
+
     /// The same submission, written on a stopped node with `fork_risk`.
     pub fn with_fork_risk(self, fork_risk: ForkRisk) -> Self {
         Self { fork_risk, ..self }

@@ -237,6 +237,12 @@ pub struct PublishArgs {
     /// public, federation, members, or bilateral:XX,YY.
     #[arg(long, default_value = "federation")]
     pub visibility: String,
+    /// Validate the record and show what would be published (the record
+    /// as it would be signed, its digest and size, the visibility); send
+    /// and sign nothing. The log's rules (own state's name, references)
+    /// are checked when it is published.
+    #[arg(long)]
+    pub dry_run: bool,
     /// On a stopped node, which cannot ask its peers how far its log goes.
     #[command(flatten)]
     pub fork_risk: ForkRiskArg,

@@ -6,6 +6,7 @@ use crate::cli::{ChangeArgs, PublishArgs};
 use crate::home::Home;
 use crate::query::Published;
 use crate::stdout::StdoutError;
+use concord_protocol::entry::Digest256;
 
 use super::{print_json, read_input};
 
@@ -20,6 +21,9 @@ pub fn publish(args: &PublishArgs, json: bool) -> CliResult {
     let body = read_input(&args.file)?;
     let submission = Submission::parse(&args.kind, &args.visibility, None, body)?
         .with_fork_risk(args.fork_risk.fork_risk());
+    if args.dry_run {
+        return Ok(print_dry_run(&submission, json)?);
+    }
     send(&args.home.home, submission, json)
 }
 
@@ -50,4 +54,33 @@ fn print_published(published: &Published, json: bool) -> Result<(), StdoutError>
         )?;
     }
     Ok(())
+}
+
+/// What `publish --dry-run` shows: the record as it would be signed.
+fn print_dry_run(submission: &Submission<'_>, json: bool) -> Result<(), StdoutError> {
+    let entry = submission.entry();
+    let bytes = entry.record.to_canonical_bytes();
+    let record: serde_json::Value =
+        serde_json::from_slice(&bytes).expect("a record's canonical bytes are JSON");
+    let view = serde_json::json!({
+        "dry_run": true,
+        "kind": entry.record.kind().as_str(),
+        "visibility": crate::query::visibility_name(&entry.visibility),
+        "payload": { "sha256": Digest256::of(&bytes).to_string(), "size": bytes.len() },
+        "record": record,
+    });
+    if json {
+        return print_json(&view);
+    }
+    outln!(
+        "valid {} record, not published (--dry-run); visibility {}, payload {} bytes, sha256 {}",
+        view["kind"].as_str().unwrap_or_default(),
+        view["visibility"].as_str().unwrap_or_default(),
+        bytes.len(),
+        view["payload"]["sha256"].as_str().unwrap_or_default()
+    )?;
+    outln!(
+        "{}",
+        serde_json::to_string_pretty(&record).expect("JSON prints")
+    )
 }
