@@ -27,7 +27,6 @@ mod common;
 
 use std::collections::HashMap;
 use std::io::BufRead as _;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use concord_node::home::Home;
@@ -274,24 +273,6 @@ fn catch_up(n: usize) -> (f64, f64, f64) {
     (transfer, from_spawn, raw)
 }
 
-/// Lets `id` take publishes as fast as clients send them: the default
-/// rate per token would hold a burst back.
-fn unlimit_publishing(net: &Testnet, id: &str) {
-    let path = Home::new(&net.home(id)).config_path();
-    let text = std::fs::read_to_string(&path).expect("config.toml");
-    let mut config: toml::Table = toml::from_str(&text).expect("config.toml parses");
-    let api = config
-        .get_mut("api")
-        .and_then(toml::Value::as_table_mut)
-        .expect("an [api] table");
-    let mut limits = toml::Table::new();
-    for key in ["publish_per_second", "publish_burst"] {
-        limits.insert(key.into(), toml::Value::Integer(i64::from(u32::MAX)));
-    }
-    api.insert("limits".into(), toml::Value::Table(limits));
-    std::fs::write(&path, toml::to_string(&config).expect("toml")).expect("write config.toml");
-}
-
 /// Bytes the transports of running node `id` sent since it started
 /// (`libp2p_bandwidth_bytes_total`, outbound, every protocol stack).
 fn bytes_sent(net: &Testnet, id: &str) -> u64 {
@@ -336,7 +317,15 @@ fn burst(n: usize) -> Burst {
     let ids = ["cl", "mx", "pe", "br"];
     let replicas = &ids[1..];
     let mut net = federation(&ids.map(String::from));
-    unlimit_publishing(&net, "cl");
+    // The publish rate per token would hold the burst back.
+    let unlimited = i64::from(u32::MAX);
+    net.set_api_limits(
+        "cl",
+        &[
+            ("publish_per_second", unlimited),
+            ("publish_burst", unlimited),
+        ],
+    );
     for id in ids {
         start(&mut net, id);
     }
@@ -348,23 +337,12 @@ fn burst(n: usize) -> Burst {
     });
     let total = n as u64 + 1;
     let sent_at_start = bytes_sent(&net, "cl");
-    let published = AtomicUsize::new(0);
+    let records: Vec<(String, Vec<u8>)> = bodies
+        .iter()
+        .map(|(kind, body)| (kind.to_string(), body.clone()))
+        .collect();
     let began = Instant::now();
-    std::thread::scope(|scope| {
-        for _ in 0..CLIENTS {
-            scope.spawn(|| {
-                let api = net.api("cl");
-                loop {
-                    let i = published.fetch_add(1, Ordering::Relaxed);
-                    if i >= n {
-                        break;
-                    }
-                    let (kind, body) = &bodies[i % bodies.len()];
-                    api.publish(&kind.to_string(), body);
-                }
-            });
-        }
-    });
+    net.publish_concurrently("cl", CLIENTS, n, &records);
     let publish_s = began.elapsed().as_secs_f64();
     let sent_before = bytes_sent(&net, "cl") - sent_at_start;
     net.stop("cl");

@@ -288,6 +288,56 @@ impl Testnet {
         }
     }
 
+    /// Sets `[api.limits]` keys of `id`'s config (the node reads them when
+    /// it starts), keeping the rest of the file.
+    pub fn set_api_limits(&self, id: &str, limits: &[(&str, i64)]) {
+        let path = self.home(id).join("config.toml");
+        let text = std::fs::read_to_string(&path).expect("config.toml");
+        let mut config: toml::Table = toml::from_str(&text).expect("config.toml parses");
+        let api = config
+            .get_mut("api")
+            .and_then(toml::Value::as_table_mut)
+            .expect("an [api] table");
+        let table = api
+            .entry("limits")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .expect("[api.limits] is a table");
+        for (key, value) in limits {
+            table.insert((*key).to_owned(), toml::Value::Integer(*value));
+        }
+        std::fs::write(&path, toml::to_string(&config).expect("config serialises"))
+            .expect("write config.toml");
+    }
+
+    /// Publishes `n` records on running node `id` from `clients` clients at
+    /// once, record `i` being `records[i % records.len()]` (kind, bytes);
+    /// panics unless each is acknowledged.
+    pub fn publish_concurrently(
+        &self,
+        id: &str,
+        clients: usize,
+        n: usize,
+        records: &[(String, Vec<u8>)],
+    ) {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..clients {
+                scope.spawn(|| {
+                    let api = self.api(id);
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= n {
+                            break;
+                        }
+                        let (kind, body) = &records[i % records.len()];
+                        api.publish(kind, body);
+                    }
+                });
+            }
+        });
+    }
+
     /// Size of every log `id` holds, by origin.
     #[track_caller]
     pub fn log_sizes(&self, id: &str) -> HashMap<String, u64> {

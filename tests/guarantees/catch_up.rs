@@ -9,7 +9,6 @@
 //! may store an entry while a range that carries it is on its way, which
 //! the count records as it should.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use concord_scenarios::records;
@@ -38,22 +37,11 @@ fn replicas_catch_up_after_a_burst_and_a_restart_without_fetching_what_they_hold
     let mut net = federation(&ids);
     net.start("cl");
     net.start("mx");
-    let bodies = records::denials_of("CL");
-    let published = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..CLIENTS {
-            scope.spawn(|| {
-                let api = net.api("cl");
-                loop {
-                    let i = published.fetch_add(1, Ordering::Relaxed);
-                    if i >= BURST {
-                        break;
-                    }
-                    api.publish("denial", &bodies[i % bodies.len()]);
-                }
-            });
-        }
-    });
+    let denials: Vec<(String, Vec<u8>)> = records::denials_of("CL")
+        .into_iter()
+        .map(|body| ("denial".to_owned(), body))
+        .collect();
+    net.publish_concurrently("cl", CLIENTS, BURST, &denials);
     net.stop("cl");
     net.start("cl");
     net.start("pe");

@@ -29,28 +29,6 @@ fn concord() -> Concord {
     Concord::isolated(env!("CARGO_BIN_EXE_concord"))
 }
 
-/// Sets keys of `id`'s `[api.limits]` in its `config.toml`, as an operator
-/// would edit the file.
-fn set_limits(net: &Testnet, id: &str, limits: &[(&str, i64)]) {
-    let path = Home::new(&net.home(id)).config_path();
-    let text = std::fs::read_to_string(&path).expect("config.toml");
-    let mut config: toml::Table = toml::from_str(&text).expect("config.toml parses");
-    let api = config
-        .get_mut("api")
-        .and_then(toml::Value::as_table_mut)
-        .expect("an [api] table");
-    let table = api
-        .entry("limits")
-        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-        .as_table_mut()
-        .expect("[api.limits] is a table");
-    for (key, value) in limits {
-        table.insert((*key).to_owned(), toml::Value::Integer(*value));
-    }
-    std::fs::write(&path, toml::to_string(&config).expect("config serialises"))
-        .expect("write config.toml");
-}
-
 fn api_addr(net: &Testnet, id: &str) -> SocketAddr {
     Home::new(&net.home(id))
         .config()
@@ -132,8 +110,7 @@ fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> String {
 fn half_sent_requests_are_dropped_and_the_api_still_answers() {
     const HELD: usize = 24;
     let mut net = Testnet::create(&concord(), &[NODE], &[]);
-    set_limits(
-        &net,
+    net.set_api_limits(
         NODE,
         &[
             ("header_timeout_ms", 1_000),
@@ -187,11 +164,7 @@ fn half_sent_requests_are_dropped_and_the_api_still_answers() {
 #[test]
 fn a_token_publishing_past_its_rate_gets_429_with_retry_after() {
     let mut net = Testnet::create(&concord(), &[NODE], &[]);
-    set_limits(
-        &net,
-        NODE,
-        &[("publish_per_second", 1), ("publish_burst", 3)],
-    );
+    net.set_api_limits(NODE, &[("publish_per_second", 1), ("publish_burst", 3)]);
     net.start(NODE);
     let denial = first_denial();
     // The bucket refills one a second while these run, so on a slow
