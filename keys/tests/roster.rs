@@ -970,3 +970,62 @@ fn key_lookup_for_the_protocol() {
     // An observer keeps no log: no key signs a checkpoint of its origin.
     assert!(update.checkpoint_verifiers(&un).is_empty());
 }
+
+/// The vectors of PROTOCOL.md §10 for who signs and cosigns a checkpoint:
+/// the log's own cosignature is no witness's, and an observer's origin has
+/// no checkpoint a verifier accepts.
+#[test]
+fn the_checkpoint_vectors_of_the_witness_and_observer_rules() {
+    use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint, cosign};
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../protocol/tests/data/vectors.json"
+    );
+    let vectors: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("vectors")).expect("JSON");
+    // The vectors' log key (seed 07) is mx's; their witness key (seed 09)
+    // is the observer un1540's.
+    let mx = identity("mx", 7);
+    let un = identity("un1540", 9);
+    let roster = Roster {
+        federation: FEDERATION.to_owned(),
+        version: 1,
+        policy: concord_keys::roster::Policy {
+            threshold: Threshold::Majority,
+        },
+        members: vec![
+            member(&mx, "Vector agency mx", "MX", Role::Member, 1),
+            member(&un, "Vector agency un1540", "US", Role::Observer, 2),
+        ],
+    };
+    let mx_origin = as_origin(&origin("mx"));
+    let un_origin = as_origin(&origin("un1540"));
+
+    let mut signed = SignedCheckpoint::parse(
+        vectors["checkpoint_note"]
+            .as_str()
+            .expect("a note")
+            .as_bytes(),
+    )
+    .expect("the vectors' checkpoint");
+    let own = cosign(&signed, mx_origin.as_str(), &mx.log_key, 1_763_935_300);
+    signed.add_cosignature(own).expect("room");
+    let note = String::from_utf8(signed.to_bytes()).expect("UTF-8");
+    assert_eq!(note, vectors["checkpoint_note_self_cosigned"]);
+    let witnesses = roster.witnesses(&mx_origin);
+    assert_eq!(witnesses.len(), 1, "only un1540 witnesses mx's log");
+    assert_eq!(witnesses[0].verify(&signed), Ok(Some(1_763_935_300)));
+
+    let root: concord_protocol::entry::Digest256 =
+        serde_json::from_value(vectors["merkle"]["root_7"].clone()).expect("a hex root");
+    let root = root.0;
+    let observer = SignedCheckpoint::sign(Checkpoint::new(un_origin.clone(), 7, root), &un.log_key);
+    let note = String::from_utf8(observer.to_bytes()).expect("UTF-8");
+    assert_eq!(note, vectors["observer_checkpoint_note"]);
+    assert!(roster.checkpoint_verifiers(&un_origin).is_empty());
+    assert!(
+        observer
+            .verify(&un_origin, &roster.checkpoint_verifiers(&un_origin))
+            .is_err()
+    );
+}
