@@ -188,7 +188,7 @@ fn application(rng: &mut Rng, denials: &[Denial]) -> Application {
     let items: Vec<String> = (0..3)
         .map(|_| {
             format!(
-                r#"{{"control_entries": ["{}"], "hs_codes": ["{}"]}}"#,
+                r#"{{"description": "item", "control_entries": ["{}"], "hs_codes": ["{}"]}}"#,
                 rng.pick(ENTRIES),
                 rng.pick(HS)
             )

@@ -36,7 +36,7 @@ use concord_protocol::record::{
 use serde::{Deserialize, Serialize};
 
 /// Most HS codes on one item of an application.
-pub const MAX_HS_CODES: usize = 8;
+pub const MAX_HS_CODES: usize = 16;
 
 /// A licence application to screen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +99,7 @@ impl Role {
 pub struct ApplicationItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<Text>,
+    /// Absent or empty when the item is listed on no control list.
     #[serde(default)]
     pub control_entries: Vec<ControlEntry>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -188,7 +189,7 @@ mod tests {
          "country": "KZ", "address": "Almaty"}
       ],
       "items": [{"description": "Thiodiglycol", "control_entries": ["1C350.1"], "hs_codes": ["2930.90"]},
-                {"control_entries": []}],
+                {"description": "Spare valves", "control_entries": []}],
       "destination": "KZ"
     }"#;
 
@@ -228,7 +229,7 @@ mod tests {
         );
         let no_items = VALID.replace(
             r#"[{"description": "Thiodiglycol", "control_entries": ["1C350.1"], "hs_codes": ["2930.90"]},
-                {"control_entries": []}]"#,
+                {"description": "Spare valves", "control_entries": []}]"#,
             "[]",
         );
         let error = Application::parse(no_items.as_bytes()).expect_err("no items");

@@ -322,7 +322,7 @@ mod tests {
         .map(|(name, country)| {
             application(
                 &format!(r#"[{{"role": "consignee", "name": "{name}", "country": "{country}"}}]"#),
-                r#"[{"control_entries": ["1C350"]}]"#,
+                r#"[{"description": "item", "control_entries": ["1C350"]}]"#,
                 country,
             )
         })

@@ -705,7 +705,7 @@ mod tests {
     fn a_hit_explains_each_field_and_factor() {
         let found = hit(
             r#"[{"role": "purchaser", "name": "Quimica del Pacifco", "country": "MX"}]"#,
-            r#"[{"control_entries": ["1C350.a"], "hs_codes": ["2930.90.01"]}]"#,
+            r#"[{"description": "item", "control_entries": ["1C350.a"], "hs_codes": ["2930.90.01"]}]"#,
             "MX",
         )
         .expect("a hit");
@@ -829,7 +829,7 @@ mod tests {
     fn other_items_lower_the_score() {
         let found = hit(
             r#"[{"role": "consignee", "name": "Quimica del Pacifico", "country": "MX"}]"#,
-            r#"[{"control_entries": ["6A003"]}]"#,
+            r#"[{"description": "item", "control_entries": ["6A003"]}]"#,
             "MX",
         )
         .expect("a hit");
@@ -867,7 +867,7 @@ mod tests {
     fn unrelated_names_are_no_hit() {
         let found = hit(
             r#"[{"role": "consignee", "name": "Aceros Andinos", "country": "MX"}]"#,
-            r#"[{"control_entries": ["1C350"]}]"#,
+            r#"[{"description": "item", "control_entries": ["1C350"]}]"#,
             "MX",
         );
         assert!(found.is_none(), "{found:?}");

@@ -84,7 +84,7 @@ fn application(pair: &Pair) -> Application {
     let payload = json!({
         "reference": "LIC-2026-0001",
         "parties": [with_role(&pair.application)],
-        "items": [{"control_entries": pair.application_control_entries}],
+        "items": [{"description": "item", "control_entries": pair.application_control_entries}],
         "destination": pair.application["country"],
     });
     Application::parse(payload.to_string().as_bytes())
