@@ -1,5 +1,6 @@
 //! `Application::parse` and `protocol/schemas/application.schema.json`
-//! give one verdict: on the sample application, and on one fault per rule.
+//! give one verdict: on the sample application, and on one fault per rule
+//! (the application schema's own case-per-rule test).
 
 use concord_protocol::schemas;
 use concord_screening::Application;
@@ -126,6 +127,7 @@ fn the_parser_and_the_schema_agree() {
             true,
         ),
         ("no party", with(&base, "/parties", json!([])), false),
+        ("null end use", with(&base, "/end_use", Value::Null), true),
         ("no item", with(&base, "/items", json!([])), false),
         (
             "blank reference",
