@@ -276,6 +276,18 @@ impl Home {
         Ok(files)
     }
 
+    /// [`Home::roster_files`] as bundles and screening results carry them:
+    /// RFC 8785 canonical, whatever spelling was installed (PROTOCOL.md §7).
+    ///
+    /// # Errors
+    /// As [`Home::roster_files`], or a file that is no roster.
+    pub fn canonical_roster_files(&self) -> anyhow::Result<Vec<Vec<u8>>> {
+        self.roster_files()?
+            .iter()
+            .map(|file| Ok(concord_keys::SignedRoster::canonical_file(file)?))
+            .collect()
+    }
+
     /// Verifies `bytes` as the next roster version and installs it.
     ///
     /// # Errors

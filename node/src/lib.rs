@@ -22,5 +22,6 @@ pub mod publish;
 pub mod query;
 pub mod replicate;
 pub mod run;
+pub mod screening;
 pub mod store;
 pub mod testnet;

@@ -138,6 +138,9 @@ pub struct ClearRequest {
 pub struct Queries {
     pub store: Store,
     pub roster: Arc<Roster>,
+    /// The roster files, oldest first, canonical, as bundles and screening
+    /// results carry them.
+    pub rosters: Arc<Vec<Vec<u8>>>,
     pub me: Me,
     pub required_cosignatures: usize,
 }

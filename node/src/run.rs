@@ -159,6 +159,7 @@ pub async fn run(
         queries: Queries {
             store: store.clone(),
             roster: roster.clone(),
+            rosters: Arc::new(home.canonical_roster_files()?),
             me: Me::of(&roster, me.id.as_str())?,
             required_cosignatures: config.witness.required_cosignatures,
         },

@@ -49,6 +49,80 @@ fn term_key(term: &Term) -> u64 {
         })
 }
 
+/// Where candidate selection reads posting lists: the in-memory [`Index`],
+/// or a store that persisted every denial's [`terms`](crate::terms::terms)
+/// under the denial's key.
+pub trait Postings {
+    type Key: Clone + Eq + Hash + Ord;
+    type Error;
+
+    /// The keys posted under `term`, each once, or `None` when more than
+    /// `limit` are.
+    ///
+    /// # Errors
+    /// The source's own, when it cannot be read.
+    fn postings(&self, term: &Term, limit: usize) -> Result<Option<Vec<Self::Key>>, Self::Error>;
+
+    /// Whether the denial of `key` is screened at all: a store's postings
+    /// outlive the denials revoked, expired or beyond the checkpoint
+    /// screened.
+    ///
+    /// # Errors
+    /// The source's own, when it cannot be read.
+    fn admits(&self, key: &Self::Key) -> Result<bool, Self::Error>;
+}
+
+/// The keys of the denials `application` may meet (see the module
+/// documentation), sorted.
+///
+/// # Errors
+/// The first error of `source`.
+pub fn candidates<P: Postings>(
+    source: &P,
+    application: &PreparedApplication<'_>,
+) -> Result<Vec<P::Key>, P::Error> {
+    let mut selected = Vec::new();
+    for party in &application.parties {
+        let query = QueryTerms::of(party);
+        let mut weights: HashMap<P::Key, f64> = HashMap::new();
+        for term in &query.names {
+            if let Some(keys) = source.postings(term, MAX_POSTINGS)? {
+                let weight = term.kind().weight();
+                for key in keys {
+                    *weights.entry(key).or_default() += weight;
+                }
+            }
+        }
+        let mut ranked: Vec<(P::Key, f64)> = weights
+            .into_iter()
+            .filter(|&(_, weight)| weight >= MIN_WEIGHT)
+            .collect();
+        ranked.sort_unstable_by(|x, y| y.1.total_cmp(&x.1).then_with(|| x.0.cmp(&y.0)));
+        let mut taken = 0;
+        for (key, _) in ranked {
+            if taken == MAX_CANDIDATES_PER_PARTY {
+                break;
+            }
+            if source.admits(&key)? {
+                selected.push(key);
+                taken += 1;
+            }
+        }
+        // A whole name equal after normalisation, or an identifier, is
+        // always scored, however many denials share it.
+        for term in &query.always {
+            for key in source.postings(term, usize::MAX)?.unwrap_or_default() {
+                if source.admits(&key)? {
+                    selected.push(key);
+                }
+            }
+        }
+    }
+    selected.sort_unstable();
+    selected.dedup();
+    Ok(selected)
+}
+
 /// Denials indexed by their terms, under the caller's key `K` (the node's
 /// is a log and an index).
 #[derive(Debug)]
@@ -142,62 +216,12 @@ impl<K: Clone + Eq + Hash + Ord> Index<K> {
         self.denials[slot as usize].as_ref().map(|(key, _)| key)
     }
 
-    /// The slots of the denials `application` may meet (see the module
-    /// documentation), sorted.
-    fn candidates(&self, application: &PreparedApplication<'_>) -> Vec<u32> {
-        let mut selected = Vec::new();
-        // One weight per slot, reset after each party through `touched`:
-        // cheaper than a map for the thousands of postings a party reads.
-        let mut weights = vec![0.0f64; self.denials.len()];
-        let mut touched = Vec::new();
-        for party in &application.parties {
-            let query = QueryTerms::of(party);
-            for term in &query.names {
-                match self.postings.get(&term_key(term)) {
-                    Some(list) if list.len() <= MAX_POSTINGS => {
-                        let weight = term.kind().weight();
-                        for &slot in list {
-                            let held = &mut weights[slot as usize];
-                            if *held == 0.0 {
-                                touched.push(slot);
-                            }
-                            *held += weight;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            let mut ranked: Vec<(u32, f64)> = touched
-                .drain(..)
-                .map(|slot| (slot, std::mem::take(&mut weights[slot as usize])))
-                .filter(|&(_, weight)| weight >= MIN_WEIGHT)
-                .collect();
-            ranked.sort_unstable_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
-            selected.extend(
-                ranked
-                    .into_iter()
-                    .take(MAX_CANDIDATES_PER_PARTY)
-                    .map(|(slot, _)| slot),
-            );
-            // A whole name equal after normalisation, or an identifier, is
-            // always scored, however many denials share it.
-            for term in &query.always {
-                if let Some(list) = self.postings.get(&term_key(term)) {
-                    selected.extend_from_slice(list);
-                }
-            }
-        }
-        selected.sort_unstable();
-        selected.dedup();
-        selected
-    }
-
     /// Screens `application` against the indexed denials: the hits at
     /// `threshold` or above, best first, ties by key.
     pub fn screen(&self, application: &Application, threshold: f64) -> Vec<Hit<K>> {
         let prepared = PreparedApplication::new(application);
-        let mut hits: Vec<Hit<K>> = self
-            .candidates(&prepared)
+        let Ok(slots) = candidates(self, &prepared);
+        let mut hits: Vec<Hit<K>> = slots
             .into_iter()
             .filter_map(|slot| {
                 let (key, denial) = self.denials[slot as usize].as_ref()?;
@@ -264,6 +288,24 @@ impl<K: Clone + Eq + Hash + Ord> Index<K> {
             + denials
             + slots
             + self.denials.capacity() * size_of::<Option<(K, PreparedDenial)>>()
+    }
+}
+
+/// The in-memory index's postings hold live denials only, by slot.
+impl<K> Postings for Index<K> {
+    type Key = u32;
+    type Error = std::convert::Infallible;
+
+    fn postings(&self, term: &Term, limit: usize) -> Result<Option<Vec<u32>>, Self::Error> {
+        Ok(match self.postings.get(&term_key(term)) {
+            Some(list) if list.len() > limit => None,
+            Some(list) => Some(list.clone()),
+            None => Some(Vec::new()),
+        })
+    }
+
+    fn admits(&self, _slot: &u32) -> Result<bool, Self::Error> {
+        Ok(true)
     }
 }
 

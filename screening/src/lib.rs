@@ -30,7 +30,10 @@ pub mod score;
 pub mod terms;
 
 pub use application::{Application, ApplicationItem, ApplicationParty, Role};
-pub use index::Index;
+pub use index::{Index, Postings, candidates};
 pub use name::How;
-pub use score::{Adjustment, DEFAULT_THRESHOLD, Factor, FieldMatch, Hit, PartyMatch, screen};
-pub use terms::{QueryTerms, Term, TermKind, query_terms, terms};
+pub use score::{
+    Adjustment, DEFAULT_THRESHOLD, Factor, FieldMatch, Hit, PartyMatch, PreparedApplication,
+    PreparedDenial, score_denial, screen, sort_hits,
+};
+pub use terms::{QueryTerms, TERMS_VERSION, Term, TermKind, query_terms, terms};

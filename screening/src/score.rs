@@ -598,7 +598,7 @@ pub fn screen<'d, K: Ord>(
 }
 
 /// Best first, ties by key.
-pub(crate) fn sort_hits<K: Ord>(hits: &mut [Hit<K>]) {
+pub fn sort_hits<K: Ord>(hits: &mut [Hit<K>]) {
     hits.sort_by(|x, y| {
         y.score
             .total_cmp(&x.score)

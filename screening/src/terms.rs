@@ -30,6 +30,11 @@ use crate::application::Application;
 use crate::name::{NameKey, skeleton};
 use crate::score::{PreparedApplication, PreparedDenial, PreparedParty};
 
+/// The version of [`terms`]: a store that persisted terms of another
+/// version indexes its denials again when it opens. Raised whenever
+/// [`terms`] or the normalisation under it gives other terms.
+pub const TERMS_VERSION: u32 = 1;
+
 /// Longest whole name whose deletions are terms: longer names have words
 /// of their own that meet.
 const MAX_JOINED_DELETIONS: usize = 24;

@@ -27,6 +27,9 @@
 //! | POST | /v1/audit `{"records", "roster"}` | the audit report of the whole store | [`audit`] |
 //! | POST | /v1/export `{"logs", "headers_only", "audience"}` | a signed bundle, streamed | [`audit`] |
 //! | GET  | /v1/purge?grace_days=N | the denials a purge would remove | [`audit`] |
+//! | POST | /v1/screen?at=&threshold= | an application screened, with checkpoints and proofs | [`screening`] |
+//! | POST | /v1/screen/batch?at=&threshold= | a JSON array of applications (at most 1,000), `{"results": [...]}` | [`screening`] |
+//! | POST | /v1/screen/verify | a saved result checked against this node's roster and store | [`screening`] |
 //! | GET  | /metrics | Prometheus text format | [`metrics`] |
 
 mod audit;
@@ -36,6 +39,7 @@ mod limits;
 mod logs;
 mod metrics;
 mod records;
+mod screening;
 mod server;
 
 use std::sync::{Arc, Mutex};
@@ -210,6 +214,9 @@ pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
         .route("/v1/audit", with_body(post(audit::audit)))
         .route("/v1/export", with_body(post(audit::export)))
         .route("/v1/purge", get(audit::expired))
+        .route("/v1/screen", with_body(post(screening::screen)))
+        .route("/v1/screen/batch", with_body(post(screening::batch)))
+        .route("/v1/screen/verify", with_body(post(screening::verify)))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

@@ -77,13 +77,7 @@ impl Exporter {
         Ok(Self {
             exporter: Origin::for_member(&config.federation, &config.id)?,
             federation: config.federation,
-            // Files installed before roster files were written canonical
-            // are carried as they are written now (PROTOCOL.md §7).
-            rosters: home
-                .roster_files()?
-                .iter()
-                .map(|file| concord_keys::SignedRoster::canonical_file(file))
-                .collect::<Result<_, _>>()?,
+            rosters: home.canonical_roster_files()?,
             key,
         })
     }

@@ -23,6 +23,8 @@ use crate::query::{
     ClearRequest, EntryLine, EntryView, ExpiredDenial, ListFilter, Liveness, Me, Published,
     Queries, QueryError, StatusView,
 };
+use crate::screening::verify::{self, Verdict};
+use crate::screening::{self, Request, ScreeningResult};
 use crate::store::{Store, StoreError};
 use concord_protocol::proof::Proof;
 
@@ -163,6 +165,14 @@ pub trait NodeClient {
     /// # Errors
     /// A failed read, an unreachable node.
     fn expired_denials(&self, grace_days: u32) -> Result<Vec<ExpiredDenial>, ClientError>;
+
+    /// Screens an application against the denials in force
+    /// (PROTOCOL.md §11).
+    fn screen(&self, request: &Request) -> Result<ScreeningResult, ClientError>;
+
+    /// Verifies a saved screening result against the node's roster, and
+    /// screens its logs again at the result's checkpoints.
+    fn verify_screening(&self, result: &ScreeningResult) -> Result<Verdict, ClientError>;
 }
 
 /// A node as a command finds it.
@@ -412,6 +422,25 @@ impl NodeClient for HttpClient {
     fn expired_denials(&self, grace_days: u32) -> Result<Vec<ExpiredDenial>, ClientError> {
         self.get(&format!("/v1/purge?grace_days={grace_days}"))
     }
+
+    fn screen(&self, request: &Request) -> Result<ScreeningResult, ClientError> {
+        let mut path = format!(
+            "/v1/screen?threshold={}",
+            request
+                .threshold
+                .unwrap_or(concord_screening::DEFAULT_THRESHOLD)
+        );
+        if let Some(at) = request.at {
+            path.push_str(&format!("&at={at}"));
+        }
+        let body = serde_json::to_vec(&request.application).expect("applications serialise");
+        self.post(&path, body)
+    }
+
+    fn verify_screening(&self, result: &ScreeningResult) -> Result<Verdict, ClientError> {
+        let body = serde_json::to_vec(result).expect("results serialise");
+        self.post("/v1/screen/verify", body)
+    }
 }
 
 /// The store of a stopped node, read and written in this process.
@@ -435,6 +464,7 @@ impl LocalClient {
             store: self.store.clone(),
             me: Me::of(&roster, &config.id)?,
             roster: Arc::new(roster),
+            rosters: Arc::new(self.home.canonical_roster_files()?),
             required_cosignatures: config.witness.required_cosignatures,
         })
     }
@@ -563,5 +593,23 @@ impl NodeClient for LocalClient {
         Ok(self
             .queries()?
             .expired_denials(grace_days, crate::clock::now())?)
+    }
+
+    fn screen(&self, request: &Request) -> Result<ScreeningResult, ClientError> {
+        Ok(screening::screen(
+            &self.queries()?,
+            request,
+            crate::clock::now(),
+        )?)
+    }
+
+    fn verify_screening(&self, result: &ScreeningResult) -> Result<Verdict, ClientError> {
+        let queries = self.queries()?;
+        let source = format!("installed in {}", self.home.roster_dir().display());
+        Ok(verify::verify(
+            result,
+            Some(((*queries.roster).clone(), source)),
+            Some(&self.store),
+        ))
     }
 }

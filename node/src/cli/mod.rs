@@ -154,6 +154,53 @@ pub enum Command {
     },
     /// Start the Pacific Alliance demo federation on loopback.
     Demo(DemoArgs),
+    /// Screen a licence application against every member's denials in
+    /// force, with the checkpoints and proofs that make the result
+    /// verifiable later (`verify-screening`).
+    Screen(ScreenArgs),
+    /// Verify a saved screening result offline: signatures, proofs and
+    /// scores; with --home, also that no other denial of those logs
+    /// matched. Exit 6 on any finding.
+    VerifyScreening(VerifyScreeningArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScreenArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// The application as JSON (PROTOCOL.md §11; samples under
+    /// scenarios/records/applications/); `-` reads standard input.
+    #[arg(long, required_unless_present = "batch", conflicts_with = "batch")]
+    pub file: Option<PathBuf>,
+    /// Applications as JSON lines, one per line; the results go to --out,
+    /// one JSON line each, in the same order.
+    #[arg(long, requires = "out")]
+    pub batch: Option<PathBuf>,
+    /// Where to save the result (JSON, for `verify-screening`), or the
+    /// batch's results (JSON lines).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Screen against the denials in force on this day (YYYY-MM-DD, UTC);
+    /// default today.
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Least score of a hit, 0 to 1.
+    #[arg(long, default_value_t = concord_screening::DEFAULT_THRESHOLD)]
+    pub threshold: f64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyScreeningArgs {
+    /// A result saved by `concord screen --out` (or its --json output).
+    pub result: PathBuf,
+    /// Check signatures against this roster file rather than the one the
+    /// result carries.
+    #[arg(long, conflicts_with = "home")]
+    pub roster: Option<PathBuf>,
+    /// A node's home: its roster is trusted, and its store screens the
+    /// same logs again to prove that no hit is missing.
+    #[arg(long, env = "CONCORD_HOME")]
+    pub home: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -514,6 +561,8 @@ pub fn dispatch(cli: Cli) -> CliResult {
                 },
         } => commands::quarantine::clear(&home.home, &log, &operator, &reason, json),
         Command::Demo(args) => commands::demo::demo(&args, cli.log_format),
+        Command::Screen(args) => commands::screen::screen(&args, json),
+        Command::VerifyScreening(args) => commands::screen::verify(&args, json),
     }
 }
 

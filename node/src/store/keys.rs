@@ -18,6 +18,7 @@
 //! | `I`    | index kind u8, term, 0x00, log id, first index u64 | the indexes (u64 each) of one commit group's entries with that term |
 //! | `M`    | log id u32, index u64             | empty: the entry's payload is one this node may read and does not hold |
 //! | `W`    | log id u32                        | u64: the entries below it were looked at for missing payloads |
+//! | `X`    | log id u32                        | u64: the entries below it were indexed for screening, while a store is indexed again (see `screen.rs`) |
 //!
 //! Format 1 stored each entry and each denial status under a key of its own
 //! (`E` or `T`, log id, index); opening such a store moves them into pages.
@@ -36,6 +37,7 @@ pub const PURGE: u8 = b'R';
 pub const INDEX: u8 = b'I';
 pub const MISSING: u8 = b'M';
 pub const MISSING_SCANNED: u8 = b'W';
+pub const SCREEN_CURSOR: u8 = b'X';
 
 /// The search indexes a screening query can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +48,8 @@ pub enum IndexKind {
     Country = b'c',
     ControlEntry = b'x',
     HsCode = b'h',
+    /// Screening terms, under the denial they select (see `screen.rs`).
+    Screen = b's',
 }
 
 pub fn log_key(prefix: u8, log_id: u32) -> [u8; 5] {

@@ -24,12 +24,14 @@ mod page;
 mod pending;
 mod query;
 mod replica;
+mod screen;
 mod staging;
 
 pub use checkpoints::CheckpointOutcome;
 pub use own::OwnGroup;
 pub use query::{EvidenceRecord, PurgeRecord, QuarantineRecord};
 pub use replica::IngestOutcome;
+pub use screen::{Indexed, RESTRICTED_BILATERAL, RESTRICTED_MEMBERS};
 pub use staging::{AppendOutcome, Rejected};
 
 use std::collections::HashMap;
@@ -269,6 +271,7 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let store = Self::open_for_audit(path)?;
         store.check_tails()?;
+        store.index_for_screening()?;
         Ok(store)
     }
 

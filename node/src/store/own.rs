@@ -8,6 +8,7 @@ use concord_protocol::ledger::{self, Appender};
 use concord_protocol::origin::Origin;
 use concord_protocol::record::{Country, Kind, Record};
 
+use super::screen::Indexed;
 use super::staging::{AppendOutcome, Rejected, Staging};
 use super::{Store, StoreError};
 
@@ -87,10 +88,10 @@ impl OwnGroup<'_> {
         if let Err(rejected) = ledger::check_follows(&self.staging, &header, now)? {
             return Ok(Err(rejected.into()));
         }
-        let terms = record.index_terms();
+        let indexed = Indexed::of(record);
         let leaf_hash = self
             .staging
-            .push(&entry, &header, Some(&payload), Some(&terms))?;
+            .push(&entry, &header, Some(&payload), Some(&indexed))?;
         Ok(Ok(AppendOutcome {
             origin: self.origin.clone(),
             index,

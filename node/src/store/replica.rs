@@ -12,9 +12,10 @@ use concord_protocol::equivocation::{EquivocationProof, KeyLookup};
 use concord_protocol::ledger::{self, Appender, LedgerError};
 use concord_protocol::merkle::{self};
 use concord_protocol::origin::Origin;
-use concord_protocol::record::{Country, IndexTerms, Kind, Record};
+use concord_protocol::record::{Country, Kind, Record};
 
 use super::keys::{self, log_key};
+use super::screen::Indexed;
 use super::staging::{Rejected, Sealed, Staging};
 use super::{Store, StoreError};
 use crate::parallel::{self, InOrder, par_map};
@@ -89,7 +90,7 @@ impl Run {
 struct Checked {
     run: Run,
     /// One result per entry checked, up to and including the first failure.
-    results: Vec<Result<Option<IndexTerms>, Rejected>>,
+    results: Vec<Result<Option<Indexed>, Rejected>>,
 }
 
 /// Entries per slice of a run: one slice is one signature batch, which
@@ -191,7 +192,7 @@ fn check_entries(
     roster: &impl KeyLookup,
     items: &[Item],
     headers: &[EntryHeader],
-) -> Vec<Result<Option<IndexTerms>, Rejected>> {
+) -> Vec<Result<Option<Indexed>, Rejected>> {
     let Some(first) = headers.first() else {
         return Vec::new();
     };
@@ -226,7 +227,7 @@ fn check_entries(
     let mut checked = Vec::with_capacity(valid + 1);
     for ((_, payload), header) in items.iter().zip(&headers[..valid]) {
         let result = check_record(&country, header, payload.as_deref())
-            .map(|record| record.map(|r| r.index_terms()));
+            .map(|record| record.map(|r| Indexed::of(&r)));
         let bad = result.is_err();
         checked.push(result);
         if bad {
@@ -482,7 +483,7 @@ impl Store {
                     .and_then(|country| check_record(&country, &header, Some(&payload)));
                 match checked {
                     Ok(record) => fills.push(Fill {
-                        terms: record.map(|r| r.index_terms()),
+                        terms: record.map(|r| Indexed::of(&r)),
                         header,
                         payload,
                     }),
@@ -523,7 +524,7 @@ impl Store {
 pub(super) struct Fill {
     header: EntryHeader,
     payload: Vec<u8>,
-    terms: Option<IndexTerms>,
+    terms: Option<Indexed>,
 }
 
 impl Store {

@@ -12,10 +12,10 @@ use concord_protocol::entry::{EntryError, EntryHeader, SignedEntry};
 use concord_protocol::ledger::{self, DenialState, DenialStatus, LedgerError, LogState, Term};
 use concord_protocol::merkle::{self, Hash, HashReader, MerkleError};
 use concord_protocol::origin::Origin;
-use concord_protocol::record::IndexTerms;
 
 use super::keys::{self, IndexKind, log_item_key, log_key};
 use super::query::{malformed_status_page, status_in_page};
+use super::screen::{self, GroupPostings, Indexed};
 use super::{LogHead, Store, StoreError, TreeReader, encode_entry, page};
 
 /// Where an appended entry landed, and what to gossip.
@@ -81,7 +81,7 @@ pub(super) struct Staging<'a> {
     /// Index postings of this group: one key per term, not per entry, so
     /// that terms shared by many entries (kinds, countries) cost one write.
     /// By index kind, then term.
-    postings: BTreeMap<u8, BTreeMap<String, Vec<u64>>>,
+    postings: GroupPostings,
     /// The checkpoint target this group reached, stored with it.
     pub(super) reached: Option<SignedCheckpoint>,
     /// How many of the overlay's new hashes earlier groups sealed.
@@ -176,7 +176,7 @@ impl<'a> Staging<'a> {
         entry: &SignedEntry,
         header: &EntryHeader,
         payload: Option<&[u8]>,
-        terms: Option<&IndexTerms>,
+        indexed: Option<&Indexed>,
     ) -> Result<Hash, StoreError> {
         let index = self.size;
         let leaf = entry.leaf_hash();
@@ -196,7 +196,7 @@ impl<'a> Staging<'a> {
             self.batch
                 .insert(&keys::payload_key(&header.payload.sha256.0)[..], payload);
         }
-        self.index(header, index, terms)?;
+        self.index(header, index, indexed)?;
         self.size += 1;
         self.last_time = Some(header.time);
         Ok(leaf)
@@ -206,11 +206,16 @@ impl<'a> Staging<'a> {
         &mut self,
         header: &EntryHeader,
         index: u64,
-        terms: Option<&IndexTerms>,
+        indexed: Option<&Indexed>,
     ) -> Result<(), StoreError> {
+        let terms = indexed.map(|i| &i.terms);
         ledger::postings(header.kind, terms, |term, text| {
             self.post(term, text, index)
         });
+        screen::post_header(&mut self.postings, header);
+        if let Some(indexed) = indexed {
+            screen::post_terms(&mut self.postings, header, &indexed.screening);
+        }
         let update =
             ledger::denial_update(header, index, terms, |denial| self.denial_status(denial))?;
         if let Some((denial, status)) = update {
@@ -228,17 +233,18 @@ impl<'a> Staging<'a> {
         &mut self,
         header: &EntryHeader,
         payload: &[u8],
-        terms: Option<&IndexTerms>,
+        indexed: Option<&Indexed>,
     ) -> Result<(), StoreError> {
         let index = header.index;
         self.batch
             .insert(&keys::payload_key(&header.payload.sha256.0)[..], payload);
         self.batch
             .remove(&log_item_key(keys::MISSING, self.log_id, index)[..]);
-        let Some(terms) = terms else {
+        let Some(Indexed { terms, screening }) = indexed else {
             return Ok(());
         };
         ledger::record_postings(terms, |term, text| self.post(term, text, index));
+        screen::post_terms(&mut self.postings, header, screening);
         let update =
             ledger::payload_update(header, index, terms, |denial| self.denial_status(denial))?;
         if let Some((denial, status)) = update {
@@ -247,8 +253,8 @@ impl<'a> Staging<'a> {
         Ok(())
     }
 
-    /// Adds `index` to the postings of `term`; written once per group. A
-    /// term the group has already is looked up, not copied.
+    /// Adds `index` to the postings of the ledger's `term`; written once per
+    /// group.
     fn post(&mut self, term: Term, text: &str, index: u64) {
         let kind = match term {
             Term::Kind => IndexKind::Kind,
@@ -257,14 +263,7 @@ impl<'a> Staging<'a> {
             Term::ControlEntry => IndexKind::ControlEntry,
             Term::HsCode => IndexKind::HsCode,
         };
-        let terms = self.postings.entry(kind as u8).or_default();
-        let list = match terms.get_mut(text) {
-            Some(list) => list,
-            None => terms.entry(text.to_owned()).or_default(),
-        };
-        if list.last() != Some(&index) {
-            list.push(index);
-        }
+        screen::post(&mut self.postings, kind, text, index);
     }
 
     fn set_status(&mut self, index: u64, status: DenialStatus) -> Result<(), StoreError> {
@@ -301,14 +300,11 @@ impl<'a> Staging<'a> {
                 self.status_pages[&number].clone(),
             );
         }
-        for (kind, terms) in std::mem::take(&mut self.postings) {
-            for (term, indexes) in terms {
-                let first = indexes[0];
-                let value: Vec<u8> = indexes.iter().flat_map(|i| i.to_be_bytes()).collect();
-                self.batch
-                    .insert(keys::index_key(kind, &term, self.log_id, first), value);
-            }
-        }
+        screen::write_postings(
+            &mut self.batch,
+            std::mem::take(&mut self.postings),
+            self.log_id,
+        );
         if !self.page.is_empty() {
             // Rewritten whole by each group until it is full.
             let (number, _) = page::locate(self.size - 1);

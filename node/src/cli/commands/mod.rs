@@ -11,6 +11,7 @@ pub mod quarantine;
 pub mod read;
 pub mod roster;
 pub mod run;
+pub mod screen;
 
 use std::path::Path;
 
