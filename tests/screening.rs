@@ -299,3 +299,67 @@ fn an_officer_screens_an_application_against_a_partners_denials() {
         .json();
     assert_eq!(hits(&stopped), vec![(mx_origin, 0)]);
 }
+
+/// A partner's denial published after an application was screened raises
+/// an alert on the screening node: in `concord alerts`, the API and the
+/// node's log, once, across a restart.
+#[test]
+fn a_denial_published_after_a_screening_raises_an_alert() {
+    let app = application_path();
+    let app = app.as_str();
+    let mut net = Testnet::create_with(
+        &concord(),
+        &TestnetSpec::new(&["mx", "co"], &[]).sync_interval_ms(300),
+    );
+    net.start("mx");
+    net.start("co");
+    let before = net
+        .cli("co", ["screen", "--json", "--file", app])
+        .ok()
+        .json();
+    assert!(hits(&before).is_empty());
+    let none = net.cli("co", ["alerts"]).ok().stdout;
+    assert!(none.contains("no alerts"), "{none}");
+
+    net.api("mx").publish(
+        "denial",
+        &body(&sample_denial("mx-2025-thiodiglycol.json", "MX")),
+    );
+    let mx_origin = net.origin_of("mx");
+    wait_until(Duration::from_secs(60), "co raises an alert", || {
+        !net.cli("co", ["alerts", "--json"])
+            .ok()
+            .json()
+            .as_array()
+            .expect("alerts")
+            .is_empty()
+    });
+    let alerts = net.api("co").get("/v1/alerts").json();
+    let alerts = alerts.as_array().expect("alerts");
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(
+        alerts[0]["application_reference"],
+        "MINCIT-DCE-SOL-2026-0187"
+    );
+    assert_eq!(alerts[0]["denial"]["origin"], mx_origin.as_str());
+    assert_eq!(alerts[0]["denial"]["index"], 0);
+    assert_eq!(alerts[0]["denying_state"], "MX");
+    let text = net.cli("co", ["alerts"]).ok().stdout;
+    assert!(
+        text.contains("MINCIT-DCE-SOL-2026-0187") && text.contains("now meets denial mx#0 of MX"),
+        "{text}"
+    );
+    wait_until(Duration::from_secs(10), "the alert in co's log", || {
+        net.node_log("co").contains("alert:")
+    });
+
+    net.stop("co");
+    net.start("co");
+    std::thread::sleep(Duration::from_secs(3));
+    let after = net.api("co").get("/v1/alerts").json();
+    assert_eq!(
+        after.as_array().expect("alerts").len(),
+        1,
+        "raised once: {after}"
+    );
+}

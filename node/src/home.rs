@@ -46,6 +46,30 @@ pub struct Config {
     pub retention: RetentionConfig,
     #[serde(default)]
     pub replication: ReplicationConfig,
+    #[serde(default)]
+    pub screening: ScreeningConfig,
+}
+
+/// How long screenings are kept and screened again as denials arrive.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ScreeningConfig {
+    /// Applications screened in this many last days are screened again
+    /// when a partner's denial or amendment arrives (alerts).
+    #[serde(default = "default_rescreen_days")]
+    pub rescreen_days: u32,
+}
+
+fn default_rescreen_days() -> u32 {
+    90
+}
+
+impl Default for ScreeningConfig {
+    fn default() -> Self {
+        Self {
+            rescreen_days: default_rescreen_days(),
+        }
+    }
 }
 
 /// What this node keeps of other members' logs.

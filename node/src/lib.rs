@@ -8,6 +8,7 @@
 #[macro_use]
 pub mod stdout;
 
+pub mod alerts;
 pub mod api;
 pub mod audit;
 pub mod bundle;

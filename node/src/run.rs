@@ -171,6 +171,11 @@ pub async fn run(
         home: home.clone(),
         exporter: Arc::new(Exporter::of_home(home, identity.log_key.clone())?),
     };
+    crate::alerts::start(
+        api_state.queries.clone(),
+        config.screening.rescreen_days,
+        shutdown.clone(),
+    )?;
     tracing::info!(id = %me.id, %origin, api = %config.api.listen, "node running");
     api::serve(listener, api_state, &config.api.limits, shutdown.clone()).await;
     shutdown.cancel();

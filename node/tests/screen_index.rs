@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use concord_keys::roster::Roster;
+use concord_node::alerts;
 use concord_node::home::Home;
 use concord_node::publish::{self, OwnEntry};
 use concord_node::query::{Me, Queries};
@@ -443,4 +444,91 @@ fn the_store_screens_as_the_in_memory_index_does() {
         let stored = hit_entries(&screen(&queries, &application, None));
         assert_eq!(stored, in_memory, "pair {n}: {pair}");
     }
+}
+
+/// A partner's denial that arrives after an application was screened
+/// raises one alert, for applications screened within the window only,
+/// and never twice.
+#[test]
+fn a_denial_that_arrives_after_a_screening_raises_one_alert() {
+    let fed = Fed::new();
+    let store = Store::open(&fed.home("mx").db_path()).expect("store");
+    // pe's view of the store: mx's log is a partner's.
+    let queries = fed.queries(&store, "pe");
+    assert!(
+        alerts::sweep(&queries, TODAY, 90)
+            .expect("sweep")
+            .is_empty()
+    );
+    let request = |at: Option<&str>| Request {
+        application: Application::parse(APPLICATION.as_bytes()).expect("application"),
+        at: at.map(|d| Date::parse(d).expect("date")),
+        threshold: None,
+    };
+    let old = TODAY - 100 * 86_400;
+    assert!(
+        screening::screen(&queries, &request(None), old)
+            .expect("screens")
+            .hits
+            .is_empty()
+    );
+    assert!(
+        screening::screen(&queries, &request(None), TODAY)
+            .expect("screens")
+            .hits
+            .is_empty()
+    );
+    // A screening of another day is not one of today's: not kept.
+    screening::screen(&queries, &request(Some("2026-11-01")), TODAY).expect("screens");
+
+    let key = fed.home("mx").identity().expect("identity").log_key.clone();
+    let denial = sample("mx-2025-thiodiglycol.json");
+    publish::append_own(
+        &store,
+        &mx(),
+        Country::new("MX").unwrap(),
+        &key,
+        1,
+        &[entry(&denial, Visibility::Federation, None)],
+    )
+    .expect("append");
+    let raised = alerts::sweep(&queries, TODAY, 90).expect("sweep");
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    let alert = &raised[0];
+    assert_eq!(alert.application_reference, "MINCIT-DCE-SOL-2026-0187");
+    assert_eq!((alert.denial.origin.clone(), alert.denial.index), (mx(), 0));
+    assert_eq!(alert.denying_state.as_str(), "MX");
+    assert!(alert.score >= concord_screening::DEFAULT_THRESHOLD);
+    assert!(!alert.explanation.parties.is_empty());
+    assert!(
+        alerts::sweep(&queries, TODAY, 90)
+            .expect("sweep")
+            .is_empty(),
+        "raised once"
+    );
+
+    // An amendment of a denial the application already met is no news.
+    let amend = amendment(&denial, "Química Andina del Pacífico S.A.C.");
+    publish::append_own(
+        &store,
+        &mx(),
+        Country::new("MX").unwrap(),
+        &key,
+        2,
+        &[entry(&amend, Visibility::Federation, Some(0))],
+    )
+    .expect("append");
+    assert!(
+        alerts::sweep(&queries, TODAY, 90)
+            .expect("sweep")
+            .is_empty()
+    );
+    let kept: Vec<alerts::Alert> = store.alerts().expect("alerts");
+    assert_eq!(kept.len(), 1);
+    // mx's own denials raise nothing on mx's node.
+    assert!(
+        alerts::sweep(&fed.queries(&store, "mx"), TODAY, 90)
+            .expect("sweep")
+            .is_empty()
+    );
 }

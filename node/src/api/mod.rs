@@ -30,6 +30,7 @@
 //! | POST | /v1/screen?at=&threshold= | an application screened, with checkpoints and proofs | [`screening`] |
 //! | POST | /v1/screen/batch?at=&threshold= | a JSON array of applications (at most 1,000), `{"results": [...]}` | [`screening`] |
 //! | POST | /v1/screen/verify | a saved result checked against this node's roster and store | [`screening`] |
+//! | GET  | /v1/alerts | denials that met an application screened before they arrived ([`crate::alerts`]) | [`screening`] |
 //! | GET  | /metrics | Prometheus text format | [`metrics`] |
 
 mod audit;
@@ -217,6 +218,7 @@ pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
         .route("/v1/screen", with_body(post(screening::screen)))
         .route("/v1/screen/batch", with_body(post(screening::batch)))
         .route("/v1/screen/verify", with_body(post(screening::verify)))
+        .route("/v1/alerts", get(screening::alerts))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

@@ -8,6 +8,7 @@ use concord_screening::Application;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiResult, ApiState};
+use crate::alerts::Alert;
 use crate::query::QueryError;
 use crate::screening::verify::{self, Verdict};
 use crate::screening::{self, MAX_BATCH, Request, ScreeningResult};
@@ -120,4 +121,10 @@ pub(super) async fn verify(
     })
     .await?;
     Ok(Json(verdict))
+}
+
+/// Every alert raised, oldest first.
+pub(super) async fn alerts(State(state): State<ApiState>) -> ApiResult<Json<Vec<Alert>>> {
+    let store = state.queries.store.clone();
+    Ok(Json(blocking(move || Ok(store.alerts()?)).await?))
 }

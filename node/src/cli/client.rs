@@ -13,6 +13,7 @@ use concord_keys::roster::{Role, Roster};
 use concord_protocol::origin::Origin;
 use serde::de::DeserializeOwned;
 
+use crate::alerts::Alert;
 use crate::audit::{AuditRequest, Progress, Report, SourceError, audit_node};
 use crate::bundle::{BundleError, ExportRequest, ExportSummary, Exporter, write_new};
 use crate::home::Home;
@@ -173,6 +174,9 @@ pub trait NodeClient {
     /// Verifies a saved screening result against the node's roster, and
     /// screens its logs again at the result's checkpoints.
     fn verify_screening(&self, result: &ScreeningResult) -> Result<Verdict, ClientError>;
+
+    /// Every alert raised, oldest first.
+    fn alerts(&self) -> Result<Vec<Alert>, ClientError>;
 }
 
 /// A node as a command finds it.
@@ -441,6 +445,10 @@ impl NodeClient for HttpClient {
         let body = serde_json::to_vec(result).expect("results serialise");
         self.post("/v1/screen/verify", body)
     }
+
+    fn alerts(&self) -> Result<Vec<Alert>, ClientError> {
+        self.get("/v1/alerts")
+    }
 }
 
 /// The store of a stopped node, read and written in this process.
@@ -611,5 +619,9 @@ impl NodeClient for LocalClient {
             Some(((*queries.roster).clone(), source)),
             Some(&self.store),
         ))
+    }
+
+    fn alerts(&self) -> Result<Vec<Alert>, ClientError> {
+        Ok(self.store.alerts()?)
     }
 }

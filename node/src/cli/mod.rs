@@ -162,6 +162,15 @@ pub enum Command {
     /// scores; with --home, also that no other denial of those logs
     /// matched. Exit 6 on any finding.
     VerifyScreening(VerifyScreeningArgs),
+    /// Denials that arrived after an application was screened and meet it
+    /// (applications screened in the last `[screening] rescreen_days`).
+    Alerts(AlertsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AlertsArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -563,6 +572,7 @@ pub fn dispatch(cli: Cli) -> CliResult {
         Command::Demo(args) => commands::demo::demo(&args, cli.log_format),
         Command::Screen(args) => commands::screen::screen(&args, json),
         Command::VerifyScreening(args) => commands::screen::verify(&args, json),
+        Command::Alerts(args) => commands::screen::alerts(&args, json),
     }
 }
 

@@ -159,11 +159,33 @@ pub struct Restricted {
 }
 
 /// A denial in the version in force on the screened date.
-struct Version {
-    index: u64,
-    chain: Vec<u64>,
-    denial: Denial,
-    prepared: PreparedDenial,
+pub(crate) struct Version {
+    /// The entry holding it: the denial or its latest amendment.
+    pub index: u64,
+    /// The denial and its amendments by the screened date.
+    pub chain: Vec<u64>,
+    pub denial: Denial,
+    pub prepared: PreparedDenial,
+}
+
+/// The denial of `key` in its version in force on `at`, over all the store
+/// holds of its log (no checkpoint needed: nothing is proven here).
+///
+/// # Errors
+/// [`StoreError`] on a read failure.
+pub(crate) fn in_force(
+    store: &Store,
+    key: &EntryKey,
+    at: Date,
+) -> Result<Option<Version>, StoreError> {
+    let sizes = HashMap::from([(key.origin.clone(), store.head(&key.origin)?.size)]);
+    let source = Source {
+        store,
+        sizes: &sizes,
+        at,
+        versions: RefCell::default(),
+    };
+    source.load(key)
 }
 
 /// The store's postings, as the logs stood at the screened checkpoints,
@@ -287,7 +309,8 @@ impl Postings for Source<'_> {
 }
 
 /// Screens `request` against the store of `queries`, as of `now` (seconds
-/// since the Unix epoch).
+/// since the Unix epoch). A screening of today's denials is kept for the
+/// alerts ([`crate::alerts`]).
 ///
 /// # Errors
 /// [`QueryError::BadRequest`] for a threshold outside 0–1, or a store error.
@@ -324,7 +347,7 @@ pub fn screen(
     }
     let hits = hits_of(store, &sizes, at, &request.application, threshold)?;
     let restricted = restricted(queries, &sizes, at)?;
-    Ok(ScreeningResult {
+    let result = ScreeningResult {
         format: RESULT_FORMAT.to_owned(),
         computed_at: iso_utc(now),
         node: queries.me.id.clone(),
@@ -335,7 +358,12 @@ pub fn screen(
         logs,
         hits,
         restricted,
-    })
+    };
+    // Today's screenings are screened again as denials arrive.
+    if request.at.is_none() {
+        crate::alerts::keep(store, &result, now)?;
+    }
+    Ok(result)
 }
 
 /// The hits of `application` in the logs cut at `sizes`, in force on `at`,

@@ -15,6 +15,7 @@
 //!   its size, or it is kept aside as the target that sync must reach;
 //! - nothing is acknowledged before `flush` returned.
 
+mod alerts;
 mod checkpoints;
 pub mod keys;
 mod migrate;

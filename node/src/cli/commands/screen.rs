@@ -10,7 +10,7 @@ use concord_screening::Application;
 use super::{print_json, read_input};
 use crate::cli::client::{connect, connect_for_audit};
 use crate::cli::exit::{self, CliError, CliResult};
-use crate::cli::{ScreenArgs, VerifyScreeningArgs};
+use crate::cli::{AlertsArgs, ScreenArgs, VerifyScreeningArgs};
 use crate::home::Home;
 use crate::screening::verify::Verdict;
 use crate::screening::{HitView, Request, ScreeningResult};
@@ -344,4 +344,30 @@ pub fn verify(args: &VerifyScreeningArgs, json: bool) -> CliResult {
             ),
         ))
     }
+}
+
+pub fn alerts(args: &AlertsArgs, json: bool) -> CliResult {
+    let connection = connect(&Home::new(&args.home.home))?;
+    let alerts = connection.client().alerts()?;
+    if json {
+        print_json(&alerts)?;
+        return Ok(());
+    }
+    if alerts.is_empty() {
+        outln!("no alerts: no denial arrived that meets an application screened before it")?;
+    }
+    for alert in &alerts {
+        outln!(
+            "{} application {} (screened {}) now meets denial {}#{} of {}, score {:.2}; consult {}",
+            alert.raised_at,
+            alert.application_reference,
+            alert.screened_at,
+            member_of(&alert.denial.origin),
+            alert.denial.index,
+            alert.denying_state,
+            alert.score,
+            alert.denying_state
+        )?;
+    }
+    Ok(())
 }
