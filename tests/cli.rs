@@ -1145,6 +1145,8 @@ fn every_readme_command_runs_as_written() {
     );
     for says in [
         "published pacific-alliance.concord/mx index 2",
+        "denial cl#0 of CL",
+        "verified: checkpoints signed",
         "imported mx.bundle",
     ] {
         assert!(

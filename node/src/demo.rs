@@ -440,6 +440,10 @@ fn print_usage(dir: &Path, homes: &[NewHomeView]) -> Result<(), StdoutError> {
         mx.display()
     )?;
     outln!(
+        "  concord screen --home {} --file scenarios/records/applications/co-2026-thiodiglycol.json",
+        dir.join("co").display()
+    )?;
+    outln!(
         "Nodes: {}",
         homes
             .iter()
