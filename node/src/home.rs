@@ -108,6 +108,10 @@ pub struct ApiConfig {
     /// What one client may hold of the server (`[api.limits]`).
     #[serde(default)]
     pub limits: ApiLimits,
+    /// Serve `/metrics` without a token (for a Prometheus that holds
+    /// none); otherwise it asks for a `read` token.
+    #[serde(default)]
+    pub metrics_open: bool,
 }
 
 /// Bounds on what clients may hold of the API server, so that a client

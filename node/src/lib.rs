@@ -26,3 +26,4 @@ pub mod run;
 pub mod screening;
 pub mod store;
 pub mod testnet;
+pub mod tokens;

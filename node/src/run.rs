@@ -167,7 +167,8 @@ pub async fn run(
         own_log,
         net: Some(net_handle),
         sync: sync_state,
-        token: home.token()?,
+        tokens: crate::tokens::Tokens::open(home)?,
+        metrics_open: config.api.metrics_open,
         home: home.clone(),
         exporter: Arc::new(Exporter::of_home(home, identity.log_key.clone())?),
     };

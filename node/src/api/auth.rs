@@ -1,4 +1,5 @@
-//! Bearer-token authentication of the API's protected routes.
+//! Bearer tokens with scopes ([`crate::tokens`]): each group of routes
+//! asks for one scope.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -6,6 +7,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, ApiState};
+use crate::tokens::Scope;
 
 /// The token of `Authorization: Bearer <token>`, if the request has one.
 pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -15,28 +17,44 @@ pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.strip_prefix("Bearer "))
 }
 
-/// Lets a request through only with `Authorization: Bearer <HOME/api.token>`.
-pub(super) async fn require_token(
-    State(state): State<ApiState>,
-    request: Request,
+/// Who made a request: the name of its token, for the records an operator
+/// decision leaves.
+#[derive(Debug, Clone)]
+pub(super) struct Caller(pub String);
+
+/// Lets a request through only with an active token holding `scope`: 401
+/// without one, 403 with one that lacks the scope.
+pub(super) async fn require(
+    State((state, scope)): State<(ApiState, Scope)>,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    let presented = bearer(request.headers());
-    // Compare in constant time: the token is the only secret on this path.
-    let matches = presented.is_some_and(|p| {
-        p.len() == state.token.len()
-            && p.bytes()
-                .zip(state.token.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
-    });
-    if !matches {
+    let token = bearer(request.headers()).and_then(|presented| state.tokens.check(presented));
+    let Some(token) = token else {
         return ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
-            "missing or wrong bearer token (see HOME/api.token)",
+            "missing, wrong or revoked bearer token: send `Authorization: Bearer <token>` with a token from `concord token create` (the node's own is HOME/api.token)",
+        )
+        .into_response();
+    };
+    if !token.scopes.contains(&scope) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            format!(
+                "the token {:?} holds {}, not the {scope} scope this asks for",
+                token.name,
+                token
+                    .scopes
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         )
         .into_response();
     }
+    request.extensions_mut().insert(Caller(token.name));
     next.run(request).await
 }

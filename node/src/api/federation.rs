@@ -2,8 +2,9 @@
 //! evidence of equivocation and the operator's quarantine decisions.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 
+use super::auth::Caller;
 use super::{ApiResult, ApiState};
 use crate::query::{ClearRequest, Liveness, PeerView, StatusView};
 
@@ -52,11 +53,14 @@ pub(super) async fn evidence(State(state): State<ApiState>) -> ApiResult<Json<se
     Ok(Json(state.queries.evidence()?))
 }
 
+/// The decision records the operator named and the token that asked.
 pub(super) async fn clear_quarantine(
     State(state): State<ApiState>,
     Path(log): Path<String>,
-    Json(request): Json<ClearRequest>,
+    Extension(caller): Extension<Caller>,
+    Json(mut request): Json<ClearRequest>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    request.operator = format!("{} (token {:?})", request.operator, caller.0);
     let (origin, cleared) = state
         .queries
         .clear_quarantine(&log, &request, crate::clock::now())

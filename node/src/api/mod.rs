@@ -1,7 +1,10 @@
 //! The local HTTP API (axum), for this agency's officers and scripts.
 //!
-//! Bound to loopback by default and protected by the bearer token in
-//! `HOME/api.token` ([`auth`]); `/v1/health` and `/metrics` need no token.
+//! Bound to loopback by default. Every route but `/v1/health` asks for a
+//! bearer token holding one scope ([`auth`], [`crate::tokens`]): `read`,
+//! `screen`, `publish` or `admin`, as the table says; `/metrics` asks for
+//! `read` unless `[api] metrics_open`. An unknown path (404) and a method a
+//! path does not take (405) are answered in JSON like every other error.
 //! What a client may hold of the server is bounded by `[api.limits]`:
 //! connections and the time to send headers ([`server`]), the time to send
 //! a body, JSON bodies only (415) and the publish rate of each token (429
@@ -36,12 +39,14 @@
 mod audit;
 mod auth;
 mod federation;
+mod health;
 mod limits;
 mod logs;
 mod metrics;
 mod records;
 mod screening;
 mod server;
+mod tokens;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -63,6 +68,7 @@ use crate::publish::{PublishError, Publisher};
 use crate::query::{MAX_BODY_BYTES, Queries, QueryError};
 use crate::replicate::SyncState;
 use crate::store::Rejected;
+use crate::tokens::Scope;
 
 /// Everything the handlers read.
 #[derive(Clone)]
@@ -73,7 +79,10 @@ pub struct ApiState {
     pub own_log: Option<OwnLog>,
     pub net: Option<NetHandle>,
     pub sync: Arc<Mutex<SyncState>>,
-    pub token: String,
+    /// The tokens requests are checked against.
+    pub tokens: crate::tokens::Tokens,
+    /// `/metrics` without a token (`[api] metrics_open`).
+    pub metrics_open: bool,
     /// The node's home: where its store is, for the audit's report.
     pub home: Home,
     /// The signer of the bundles the node exports.
@@ -198,9 +207,15 @@ pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
         publish_rate,
         limits::limit_publish,
     ));
-    let protected = Router::new()
+    // Each group of routes asks its tokens for one scope (`auth`).
+    let scoped = |routes: Router<ApiState>, scope: Scope| {
+        routes.route_layer(middleware::from_fn_with_state(
+            (state.clone(), scope),
+            auth::require,
+        ))
+    };
+    let mut read = Router::new()
         .route("/v1/status", get(federation::status))
-        .route("/v1/records/{kind}", publish)
         .route("/v1/logs/{log}/entries", get(logs::list_entries))
         .route("/v1/logs/{log}/entries/{index}", get(logs::show_entry))
         .route("/v1/logs/{log}/checkpoint", get(logs::checkpoint))
@@ -208,30 +223,65 @@ pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
         .route("/v1/logs/{log}/proof/consistency", get(logs::consistency))
         .route("/v1/roster", get(federation::roster))
         .route("/v1/evidence", get(federation::evidence))
+        .route("/v1/audit", with_body(post(audit::audit)))
+        .route("/v1/export", with_body(post(audit::export)))
+        .route("/v1/purge", get(audit::expired))
+        .route("/v1/alerts", get(screening::alerts));
+    let mut open = Router::new()
+        .route("/v1/health", get(health::live))
+        .route("/v1/health/ready", get(health::ready));
+    if state.metrics_open {
+        open = open.route("/metrics", get(metrics::metrics));
+    } else {
+        read = read.route("/metrics", get(metrics::metrics));
+    }
+    let screen = Router::new()
+        .route("/v1/screen", with_body(post(screening::screen)))
+        .route("/v1/screen/batch", with_body(post(screening::batch)))
+        .route("/v1/screen/verify", with_body(post(screening::verify)));
+    let publish = Router::new().route("/v1/records/{kind}", publish);
+    let admin = Router::new()
         .route(
             "/v1/quarantine/{log}/clear",
             with_body(post(federation::clear_quarantine)),
         )
-        .route("/v1/audit", with_body(post(audit::audit)))
-        .route("/v1/export", with_body(post(audit::export)))
-        .route("/v1/purge", get(audit::expired))
-        .route("/v1/screen", with_body(post(screening::screen)))
-        .route("/v1/screen/batch", with_body(post(screening::batch)))
-        .route("/v1/screen/verify", with_body(post(screening::verify)))
-        .route("/v1/alerts", get(screening::alerts))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_token,
-        ));
+        .route("/v1/tokens", get(tokens::list))
+        .route("/v1/tokens", with_body(post(tokens::create)))
+        .route("/v1/tokens/{id}/revoke", post(tokens::revoke));
     Router::new()
-        .route(
-            "/v1/health",
-            get(|| async { Json(serde_json::json!({"ok": true})) }),
-        )
-        .route("/metrics", get(metrics::metrics))
-        .merge(protected)
+        .merge(open)
+        .merge(scoped(read, Scope::Read))
+        .merge(scoped(screen, Scope::Screen))
+        .merge(scoped(publish, Scope::Publish))
+        .merge(scoped(admin, Scope::Admin))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+async fn not_found(request: axum::extract::Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no_such_route",
+        format!(
+            "no route {} {}: the API's routes are under /v1/ (see the table in the README)",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+}
+
+async fn method_not_allowed(request: axum::extract::Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{} does not take {}",
+            request.uri().path(),
+            request.method()
+        ),
+    )
 }
 
 /// Serves the API on an already-bound listener, within `limits`, until

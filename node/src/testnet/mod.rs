@@ -136,6 +136,7 @@ fn make_home(spec: &HomeSpec<'_>, protection: Protection<'_>) -> Result<NewHome,
         api: ApiConfig {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], api_port)),
             limits: ApiLimits::default(),
+            metrics_open: false,
         },
         witness: WitnessConfig {
             cosign: role == Role::Observer,
