@@ -46,6 +46,24 @@ pub struct Config {
     pub retention: RetentionConfig,
     #[serde(default)]
     pub replication: ReplicationConfig,
+    #[serde(default)]
+    pub consultations: ConsultationsConfig,
+}
+
+/// How this node shows consultations.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsultationsConfig {
+    /// Days a request may wait for its reply before it shows as overdue.
+    pub overdue_days: u32,
+}
+
+impl Default for ConsultationsConfig {
+    fn default() -> Self {
+        Self {
+            overdue_days: crate::consultation::DEFAULT_OVERDUE_DAYS,
+        }
+    }
 }
 
 /// What this node keeps of other members' logs.

@@ -140,6 +140,9 @@ pub struct Queries {
     pub roster: Arc<Roster>,
     pub me: Me,
     pub required_cosignatures: usize,
+    /// Days a consultation request waits for its reply before it is
+    /// overdue (`[consultations] overdue_days`).
+    pub consultation_overdue_days: u32,
 }
 
 impl Queries {

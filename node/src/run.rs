@@ -123,6 +123,7 @@ pub async fn run(
             key: identity.log_key.clone(),
             clock: crate::clock::now,
             own_log: own_log.clone(),
+            roster: roster.clone(),
         };
         let (publisher, task) = publish::spawn(writer, Some(committed_tx), shutdown.clone());
         (Some(publisher), Some(task))
@@ -161,6 +162,7 @@ pub async fn run(
             roster: roster.clone(),
             me: Me::of(&roster, me.id.as_str())?,
             required_cosignatures: config.witness.required_cosignatures,
+            consultation_overdue_days: config.consultations.overdue_days,
         },
         publisher,
         own_log,

@@ -16,6 +16,9 @@
 //! | GET  | /v1/health | liveness | here |
 //! | GET  | /v1/status | node, peers, every log with checkpoint, witnesses, lag | [`federation`] |
 //! | POST | /v1/records/{kind}?visibility=..&refers_to=N | publish (durable before 201; 503 `own_log_unconfirmed` until a peer confirmed the own log, [`crate::own_log`]) | [`records`] |
+//! | POST | /v1/consultations `{"denial", "application_reference", "question", "items_summary"}` | publish a consultation request about a denial (as a publish) | [`consultations`] |
+//! | POST | /v1/consultations/reply `{"request", "answer", "comment"}` | publish the reply to a consultation request (as a publish) | [`consultations`] |
+//! | GET  | /v1/consultations?direction=incoming\|outgoing&state=pending\|answered\|overdue | the consultations this node can read | [`consultations`] |
 //! | GET  | /v1/logs/{log}/entries?start=&limit= | entry summaries | [`logs`] |
 //! | GET  | /v1/logs/{log}/entries/{index} | one entry, header bytes verbatim | [`logs`] |
 //! | GET  | /v1/logs/{log}/checkpoint | latest signed checkpoint note (text/plain) | [`logs`] |
@@ -31,6 +34,7 @@
 
 mod audit;
 mod auth;
+mod consultations;
 mod federation;
 mod limits;
 mod logs;
@@ -189,13 +193,23 @@ pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
             .layer(middleware::from_fn(limits::require_json))
     };
     let publish_rate = limits::PublishRate::new(limits.publish_per_second, limits.publish_burst);
-    let publish = with_body(post(records::publish)).layer(middleware::from_fn_with_state(
-        publish_rate,
-        limits::limit_publish,
-    ));
+    let publishing = |route: MethodRouter<ApiState>| {
+        with_body(route).layer(middleware::from_fn_with_state(
+            publish_rate.clone(),
+            limits::limit_publish,
+        ))
+    };
     let protected = Router::new()
         .route("/v1/status", get(federation::status))
-        .route("/v1/records/{kind}", publish)
+        .route("/v1/records/{kind}", publishing(post(records::publish)))
+        .route(
+            "/v1/consultations",
+            publishing(post(consultations::request)).get(consultations::list),
+        )
+        .route(
+            "/v1/consultations/reply",
+            publishing(post(consultations::reply)),
+        )
         .route("/v1/logs/{log}/entries", get(logs::list_entries))
         .route("/v1/logs/{log}/entries/{index}", get(logs::show_entry))
         .route("/v1/logs/{log}/checkpoint", get(logs::checkpoint))

@@ -139,6 +139,7 @@ enum RunEnd {
 /// the entries do not give.
 fn stage_slice(
     staging: &mut Staging<'_>,
+    country: Option<&Country>,
     run_start: u64,
     slice: &Checked,
     target: &mut Option<SignedCheckpoint>,
@@ -156,6 +157,17 @@ fn stage_slice(
             }
         };
         if let Err(rejected) = ledger::check_follows(staging, header, now)? {
+            outcome.rejected.push((header.index, rejected.into()));
+            return Ok(RunEnd::Stopped);
+        }
+        // A reply is judged only with its payload, which says what it
+        // answers; `country` is missing only for a log the roster does not
+        // hold, whose entries the check refused already.
+        if let (Some(country), Some(request)) = (
+            country,
+            terms.as_ref().and_then(|t| t.answered_request.as_ref()),
+        ) && let Err(rejected) = ledger::check_reply(staging, country, request)?
+        {
             outcome.rejected.push((header.index, rejected.into()));
             return Ok(RunEnd::Stopped);
         }
@@ -225,7 +237,7 @@ fn check_entries(
         .map_or(headers.len(), |(offset, _)| *offset);
     let mut checked = Vec::with_capacity(valid + 1);
     for ((_, payload), header) in items.iter().zip(&headers[..valid]) {
-        let result = check_record(&country, header, payload.as_deref())
+        let result = check_record(roster, &country, header, payload.as_deref())
             .map(|record| record.map(|r| r.index_terms()));
         let bad = result.is_err();
         checked.push(result);
@@ -375,6 +387,7 @@ impl Store {
             ));
             return Ok((RunEnd::Mismatch, Vec::new()));
         }
+        let country = ledger::publisher_country(roster, origin).ok();
         let mut slices = run.into_slices().peekable();
         std::thread::scope(|scope| {
             let (groups, applied) = std::sync::mpsc::sync_channel::<(Sealed, Vec<Checked>)>(1);
@@ -404,7 +417,15 @@ impl Store {
                 let Some(mut slice) = checked else {
                     break;
                 };
-                end = stage_slice(&mut staging, start, &slice, &mut target, now, outcome)?;
+                end = stage_slice(
+                    &mut staging,
+                    country.as_ref(),
+                    start,
+                    &slice,
+                    &mut target,
+                    now,
+                    outcome,
+                )?;
                 if end == RunEnd::Mismatch {
                     break;
                 }
@@ -479,7 +500,7 @@ impl Store {
             {
                 let checked = ledger::publisher_country(roster, &header.origin)
                     .map_err(Rejected::from)
-                    .and_then(|country| check_record(&country, &header, Some(&payload)));
+                    .and_then(|country| check_record(roster, &country, &header, Some(&payload)));
                 match checked {
                     Ok(record) => fills.push(Fill {
                         terms: record.map(|r| r.index_terms()),
@@ -546,8 +567,10 @@ impl Store {
 
 /// Checks what a replica entry publishes, for a log of a member of
 /// `country`: its payload (when carried) against its header and its record
-/// schema, and the states header and record name. Returns the record.
+/// schema, and the states header and record name (a consultation request's
+/// denying state by `roster`). Returns the record.
 fn check_record(
+    roster: &impl KeyLookup,
     country: &Country,
     header: &EntryHeader,
     payload: Option<&[u8]>,
@@ -557,6 +580,9 @@ fn check_record(
         None => None,
     };
     ledger::check_names(country, header, record.as_ref())?;
+    if let Some(record) = &record {
+        ledger::check_denying_state(roster, record)?;
+    }
     Ok(record)
 }
 

@@ -1,0 +1,322 @@
+//! Consultations between two states about a denial, on real nodes: Mexico
+//! denies, Colombia consults it about the denial on the command line, the
+//! request reaches Mexico's node, which lists it as incoming and pending
+//! and objects; Colombia then sees it answered. Peru, a third state, holds
+//! the entries but reads neither payload and may not reply. Bad references,
+//! a second reply, a reply or request in another state's name, an unknown
+//! answer and unknown fields in the API's JSON are refused and say why.
+
+use std::ffi::OsStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use concord_node::consultation::ConsultationView;
+use concord_node::home::Home;
+use concord_node::query::{Me, Queries};
+use concord_node::store::Store;
+use concord_protocol::origin::Origin;
+use concord_scenarios::process::{Concord, Run};
+use concord_scenarios::records;
+use concord_scenarios::testnet::{Testnet, TestnetSpec};
+use concord_scenarios::wait::wait_until;
+use serde_json::Value;
+
+/// How long an entry may take to travel: a few sync rounds.
+const TRAVEL: Duration = Duration::from_secs(60);
+
+/// Input refused (`concord --help`).
+const INVALID_INPUT: i32 = 3;
+
+fn concord() -> Concord {
+    Concord::isolated(env!("CARGO_BIN_EXE_concord"))
+}
+
+fn origin(id: &str) -> String {
+    format!("pacific-alliance.concord/{id}")
+}
+
+fn sample(kind: &str, name: &str, state: &str) -> Vec<u8> {
+    records::samples()
+        .into_iter()
+        .find(|r| r.kind == kind && r.name == name)
+        .unwrap_or_else(|| panic!("the sample {name}"))
+        .stated_by(state)
+}
+
+/// `concord ARGS --home HOME(id)`.
+fn cli(net: &Testnet, id: &str, args: &[&str]) -> Run {
+    net.cli(id, args.iter().map(OsStr::new))
+}
+
+/// `id`'s consultations as `consult list --json ARGS` prints them.
+fn listed(net: &Testnet, id: &str, args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["consult", "list", "--json"];
+    all.extend_from_slice(args);
+    let list = cli(net, id, &all).ok().json();
+    list.as_array().expect("a list").clone()
+}
+
+/// Whether `id` holds entry `index` of `log`, in whatever form it may.
+fn holds(net: &Testnet, id: &str, log: &str, index: u64) -> bool {
+    net.api(id).entry(log, index).is_some()
+}
+
+#[test]
+fn a_state_consults_the_denying_state_which_answers_once() {
+    let mut net = Testnet::create_with(
+        &concord(),
+        &TestnetSpec::new(&["mx", "co", "pe"], &[]).sync_interval_ms(300),
+    );
+    for id in ["mx", "co", "pe"] {
+        net.start(id);
+    }
+    let mx = net.api("mx");
+    let denial = mx.publish(
+        "denial",
+        &sample("denial", "mx-2025-thiodiglycol.json", "MX"),
+    );
+    assert_eq!(denial.index, 0);
+    let notice = mx.publish(
+        "notice",
+        &sample("notice", "mx-2025-manzanillo-seizure.json", "MX"),
+    );
+    wait_until(TRAVEL, "co holds mx's denial and notice", || {
+        holds(&net, "co", "mx", notice.index)
+    });
+
+    // Colombia asks; names with accents are data like any other.
+    let question = "¿Mantiene México la denegación SE-DGCE-DEN-2025-0031?";
+    let request = cli(
+        &net,
+        "co",
+        &[
+            "consult",
+            "request",
+            "--denial",
+            "mx#0",
+            "--application",
+            "MINCIT-DCE-SOL-2026-0187",
+            "--question",
+            question,
+            "--items-summary",
+            "Tiodiglicol, 3200 kg (1C350.1)",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(request["origin"], origin("co"));
+    let request_ref = format!("{}#{}", origin("co"), request["index"]);
+
+    // Only a denial this node holds, of another state, can be consulted.
+    let consult = |denial: &str| {
+        cli(
+            &net,
+            "co",
+            &[
+                "consult",
+                "request",
+                "--denial",
+                denial,
+                "--application",
+                "MINCIT-1",
+                "--question",
+                "same end user?",
+            ],
+        )
+    };
+    consult("mx#1").fails_with(INVALID_INPUT, "is a notice entry, not a denial");
+    consult("mx#99").fails_with(INVALID_INPUT, "this node holds no such entry");
+    consult("xx#0").fails_with(INVALID_INPUT, "is neither a member id nor a log origin");
+    consult("mx").fails_with(INVALID_INPUT, "expected ORIGIN#INDEX");
+
+    // Mexico's node receives it: incoming, pending.
+    wait_until(TRAVEL, "mx lists the request as incoming", || {
+        !listed(&net, "mx", &["--incoming", "--state", "pending"]).is_empty()
+    });
+    let incoming = listed(&net, "mx", &["--incoming"]);
+    assert_eq!(incoming.len(), 1, "{incoming:?}");
+    let seen = &incoming[0];
+    assert_eq!(seen["request"], request_ref.as_str());
+    assert_eq!(seen["denial"], format!("{}#0", origin("mx")));
+    assert_eq!(seen["requesting_state"], "CO");
+    assert_eq!(seen["denying_state"], "MX");
+    assert_eq!(seen["direction"], "incoming");
+    assert_eq!(seen["application_reference"], "MINCIT-DCE-SOL-2026-0187");
+    assert_eq!(seen["question"], question);
+    assert_eq!(seen["state"], "pending");
+    assert!(
+        seen["requested_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{seen}"
+    );
+    assert!(listed(&net, "mx", &["--outgoing"]).is_empty());
+    assert!(listed(&net, "mx", &["--state", "answered"]).is_empty());
+
+    // Peru holds the request's header, not its payload, and may not reply.
+    wait_until(TRAVEL, "pe holds co's request", || {
+        holds(&net, "pe", "co", 0)
+    });
+    let at_peru = net.api("pe").entry("co", 0).expect("the request");
+    assert_eq!(at_peru["payload_state"], "withheld (visibility)");
+    assert!(at_peru["payload"].is_null(), "{at_peru}");
+    assert!(listed(&net, "pe", &[]).is_empty());
+    let reply = |id: &str, answer: &str| {
+        cli(
+            &net,
+            id,
+            &[
+                "consult",
+                "reply",
+                "--request",
+                &request_ref,
+                "--answer",
+                answer,
+                "--comment",
+                "México mantiene la denegación.",
+                "--json",
+            ],
+        )
+    };
+    reply("pe", "agree").fails_with(INVALID_INPUT, "this node cannot read it");
+    reply("mx", "maybe").fails_with(INVALID_INPUT, "answer");
+
+    // Mexico objects, once.
+    let answered = reply("mx", "object").ok().json();
+    assert_eq!(answered["origin"], origin("mx"));
+    let reply_ref = format!("{}#{}", origin("mx"), answered["index"]);
+    reply("mx", "agree").fails_with(
+        INVALID_INPUT,
+        &format!("was already answered by entry {}", answered["index"]),
+    );
+
+    // Colombia sees the answer.
+    wait_until(TRAVEL, "co sees the request answered", || {
+        listed(&net, "co", &["--outgoing", "--state", "answered"]).len() == 1
+    });
+    let outgoing = listed(&net, "co", &["--outgoing"]);
+    let view = &outgoing[0];
+    assert_eq!(view["state"], "answered");
+    assert_eq!(view["direction"], "outgoing");
+    assert_eq!(view["reply"]["answer"], "object");
+    assert_eq!(view["reply"]["comment"], "México mantiene la denegación.");
+    assert_eq!(view["reply"]["entry"], reply_ref.as_str());
+    assert!(listed(&net, "co", &["--state", "pending"]).is_empty());
+    assert!(listed(&net, "co", &["--incoming"]).is_empty());
+
+    // The writer holds the ledger's rules whatever the path: a reply from
+    // the requesting state itself, a request naming a third state as the
+    // denying one.
+    let write = |name: &str, value: &Value| {
+        let path = net.root().join(name);
+        std::fs::write(&path, serde_json::to_vec(value).expect("JSON")).expect("write");
+        path.display().to_string()
+    };
+    let own_reply = write(
+        "own-reply.json",
+        &serde_json::json!({
+            "request": {"origin": origin("co"), "index": 0},
+            "answer": "agree",
+            "comment": "self-answered",
+        }),
+    );
+    cli(
+        &net,
+        "co",
+        &[
+            "publish",
+            "consultation.reply",
+            "--file",
+            &own_reply,
+            "--visibility",
+            "bilateral:CO,MX",
+        ],
+    )
+    .fails_with(
+        INVALID_INPUT,
+        "only its denying state \"MX\" may reply, not \"CO\"",
+    );
+    let third_state = write(
+        "third-state.json",
+        &serde_json::json!({
+            "denial": {"origin": origin("mx"), "index": 0},
+            "requesting_state": "CO",
+            "denying_state": "PE",
+            "application_reference": "MINCIT-2",
+            "question": "same end user?",
+        }),
+    );
+    cli(
+        &net,
+        "co",
+        &[
+            "publish",
+            "consultation.request",
+            "--file",
+            &third_state,
+            "--visibility",
+            "bilateral:CO,PE",
+        ],
+    )
+    .fails_with(
+        INVALID_INPUT,
+        "denying_state \"PE\" is not the country \"MX\" of the denial's log",
+    );
+
+    // The API refuses what it does not know, as its other routes do.
+    let co = net.api("co");
+    for (path, body) in [
+        (
+            "/v1/consultations",
+            serde_json::json!({"denial": "mx#0", "application_reference": "A", "question": "Q", "urgency": "high"}),
+        ),
+        (
+            "/v1/consultations/reply",
+            serde_json::json!({"request": "co#0", "answer": "agree", "comment": "C", "signed_by": "x"}),
+        ),
+    ] {
+        let answer = co.post(path, &serde_json::to_vec(&body).expect("JSON"));
+        assert_eq!(answer.status, 400, "{path}: {}", answer.body);
+        assert_eq!(answer.code(), "bad_request", "{path}");
+        assert!(
+            answer.message().contains("unknown field"),
+            "{path}: {}",
+            answer.body
+        );
+    }
+    for query in ["colour=red", "state=late", "direction=sideways"] {
+        let answer = co.get(&format!("/v1/consultations?{query}"));
+        assert_eq!(answer.status, 400, "{query}: {}", answer.body);
+        assert_eq!(answer.code(), "bad_request", "{query}");
+    }
+    let listed_by_api = co.get("/v1/consultations?direction=outgoing&state=answered");
+    assert_eq!(listed_by_api.status, 200, "{}", listed_by_api.body);
+    assert_eq!(listed_by_api.json(), Value::Array(outgoing.clone()));
+
+    // What screening will ask of a denial is what `consult list` shows.
+    net.stop("co");
+    let home = Home::new(&net.home("co"));
+    let roster = home.roster().expect("roster");
+    let queries = Queries {
+        store: Store::open(&home.db_path()).expect("co's store"),
+        me: Me::of(&roster, "co").expect("co in the roster"),
+        roster: Arc::new(roster),
+        required_cosignatures: 0,
+        consultation_overdue_days: 30,
+    };
+    let mx_origin = Origin::new(&origin("mx")).expect("origin");
+    let about: Vec<ConsultationView> = queries
+        .consultations_about(&mx_origin, 0)
+        .expect("consultations about mx#0");
+    assert_eq!(
+        serde_json::to_value(&about).expect("JSON"),
+        Value::Array(outgoing)
+    );
+    assert!(
+        queries
+            .consultations_about(&mx_origin, notice.index)
+            .expect("none about the notice")
+            .is_empty()
+    );
+}
