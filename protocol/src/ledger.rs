@@ -373,16 +373,19 @@ pub trait Consultations {
     /// # Errors
     /// The state cannot be read.
     fn request(&self, request: &RecordRef) -> Result<HeldRequest, Self::Error>;
-    /// The first entry of the log being appended to that replies to
-    /// `request`, among those whose payload is held.
+    /// The first entry of the log being appended to, below index
+    /// `before`, that replies to `request`, among those whose payload is
+    /// held.
     ///
     /// # Errors
     /// The state cannot be read.
-    fn replied(&self, request: &RecordRef) -> Result<Option<u64>, Self::Error>;
+    fn replied(&self, request: &RecordRef, before: u64) -> Result<Option<u64>, Self::Error>;
 }
 
-/// Checks that a log of a member of `country` may append a consultation
-/// reply to `request`: the log has not replied to it yet, and, when the
+/// Checks that a log of a member of `country` may hold a consultation
+/// reply to `request` at `index`: no earlier entry of the log replies to
+/// it (the first reply counts, whichever order a verifier received the
+/// payloads in), and, when the
 /// request is held, it is a request whose `denying_state` is `country`. A
 /// verifier without the request's payload (an observer, a third state:
 /// requests are bilateral) cannot judge the state, and does not.
@@ -395,11 +398,12 @@ pub fn check_reply<C: Consultations>(
     state: &C,
     country: &Country,
     request: &RecordRef,
+    index: u64,
 ) -> Result<Result<(), LedgerError>, C::Error> {
-    if let Some(index) = state.replied(request)? {
+    if let Some(earlier) = state.replied(request, index)? {
         return Ok(Err(LedgerError::AlreadyReplied {
             request: request.clone(),
-            index,
+            index: earlier,
         }));
     }
     Ok(match state.request(request)? {
@@ -1466,8 +1470,8 @@ mod tests {
             Ok(self.request)
         }
 
-        fn replied(&self, _: &RecordRef) -> Result<Option<u64>, Self::Error> {
-            Ok(self.replied)
+        fn replied(&self, _: &RecordRef, before: u64) -> Result<Option<u64>, Self::Error> {
+            Ok(self.replied.filter(|&index| index < before))
         }
     }
 
@@ -1475,7 +1479,7 @@ mod tests {
     fn a_reply_comes_once_from_the_denying_state() {
         let request = at("co", 4);
         let check = |held: Held, replier: &str, expected: Result<(), LedgerError>| {
-            let verdict = check_reply(&held, &country(replier), &request);
+            let verdict = check_reply(&held, &country(replier), &request, 9);
             assert_eq!(verdict, Ok(expected), "{:?} {replier}", held.request);
         };
         let from_mexico = HeldRequest::Request {
@@ -1509,6 +1513,9 @@ mod tests {
         // second reply still can, from the log's own postings.
         check(held(HeldRequest::Withheld, None), "PE", Ok(()));
         check(held(HeldRequest::Unknown, None), "PE", Ok(()));
+        // A reply after the one judged (its payload came first) is no
+        // earlier reply.
+        check(held(from_mexico, Some(12)), "MX", Ok(()));
         check(
             held(HeldRequest::Withheld, Some(2)),
             "PE",

@@ -90,7 +90,7 @@ impl OwnGroup<'_> {
         }
         if let Record::ConsultationReply(reply) = record
             && let Err(rejected) =
-                ledger::check_reply(&self.staging, &self.country, &reply.request)?
+                ledger::check_reply(&self.staging, &self.country, &reply.request, index)?
         {
             return Ok(Err(rejected.into()));
         }

@@ -166,7 +166,7 @@ fn stage_slice(
         if let (Some(country), Some(request)) = (
             country,
             terms.as_ref().and_then(|t| t.answered_request.as_ref()),
-        ) && let Err(rejected) = ledger::check_reply(staging, country, request)?
+        ) && let Err(rejected) = ledger::check_reply(staging, country, request, header.index)?
         {
             outcome.rejected.push((header.index, rejected.into()));
             return Ok(RunEnd::Stopped);
@@ -323,8 +323,8 @@ impl Store {
         for stored in self.take_pending(log_id, head.size, &mut ahead)? {
             self.check_stored(log_id, stored, roster, &mut fills, &mut outcome)?;
         }
-        outcome.payloads_filled += fills.len() as u64;
-        self.fill_payloads(log_id, fills)?;
+        let country = ledger::publisher_country(roster, origin).ok();
+        self.fill_payloads(log_id, country.as_ref(), fills, &mut outcome)?;
         let mut sorted = Run {
             start: head.size,
             items: Vec::new(),
@@ -551,14 +551,34 @@ impl Store {
     /// Keeps `fills` in one batch, each payload with the terms its record
     /// posts and the validity it gives its denial, so that the log's
     /// statuses and indexes are what they would be had each payload come
-    /// with its header.
-    fn fill_payloads(&self, log_id: u32, fills: Vec<Fill>) -> Result<(), StoreError> {
+    /// with its header. A consultation reply whose payload breaks the
+    /// ledger's rules (`ledger::check_reply`, for a log of a member of
+    /// `country`) is not kept, as a payload in another state's name is not.
+    fn fill_payloads(
+        &self,
+        log_id: u32,
+        country: Option<&Country>,
+        fills: Vec<Fill>,
+        outcome: &mut IngestOutcome,
+    ) -> Result<(), StoreError> {
         if fills.is_empty() {
             return Ok(());
         }
         let mut staging = Staging::new(self, log_id)?;
         for fill in &fills {
+            let index = fill.header.index;
+            if let (Some(country), Some(request)) = (
+                country,
+                fill.terms
+                    .as_ref()
+                    .and_then(|t| t.answered_request.as_ref()),
+            ) && let Err(rejected) = ledger::check_reply(&staging, country, request, index)?
+            {
+                outcome.rejected.push((index, rejected.into()));
+                continue;
+            }
             staging.fill(&fill.header, &fill.payload, fill.terms.as_ref())?;
+            outcome.payloads_filled += 1;
         }
         // No entry was staged: the head and last page go back as they were.
         staging.commit(None)

@@ -405,19 +405,20 @@ impl Consultations for Staging<'_> {
         })
     }
 
-    fn replied(&self, request: &RecordRef) -> Result<Option<u64>, StoreError> {
+    fn replied(&self, request: &RecordRef, before: u64) -> Result<Option<u64>, StoreError> {
         let term = request.to_string();
         let staged = self
             .postings
             .get(&(IndexKind::AnsweredRequest as u8))
             .and_then(|terms| terms.get(&term))
-            .and_then(|indexes| indexes.first().copied());
-        match self
+            .and_then(|indexes| indexes.iter().min().copied());
+        let stored = self
             .store
-            .first_posting(IndexKind::AnsweredRequest, &term, self.log_id)?
-        {
-            Some(stored) => Ok(Some(staged.map_or(stored, |staged| staged.min(stored)))),
-            None => Ok(staged),
-        }
+            .first_posting(IndexKind::AnsweredRequest, &term, self.log_id)?;
+        let first = match (staged, stored) {
+            (Some(staged), Some(stored)) => Some(staged.min(stored)),
+            (first, None) | (None, first) => first,
+        };
+        Ok(first.filter(|&first| first < before))
     }
 }
