@@ -332,8 +332,55 @@ fn a_state_consults_the_denying_state_which_answers_once() {
     assert_eq!(listed_by_api.status, 200, "{}", listed_by_api.body);
     assert_eq!(listed_by_api.json(), Value::Array(outgoing.clone()));
 
-    // What screening will ask of a denial is what `consult list` shows.
+    // A revoked denial, and one of the asking state's own, are not
+    // consulted about.
+    let second = mx.publish(
+        "denial",
+        &sample("denial", "mx-2026-uav-airframes.json", "MX"),
+    );
+    let revocation = std::fs::read(records::dir().join("revocations/mx-2025-thiodiglycol.json"))
+        .expect("the sample revocation");
+    let revoked = mx.publish(
+        &format!("denial.revoke?refers_to={}", second.index),
+        &revocation,
+    );
+    wait_until(TRAVEL, "co holds the revocation", || {
+        holds(&net, "co", "mx", revoked.index)
+    });
+    consult(&format!("mx#{}", second.index)).fails_with(INVALID_INPUT, "was revoked");
+    let own = co.publish("denial", &sample("denial", "co-2025-crypto.json", "CO"));
+    consult(&format!("co#{}", own.index)).fails_with(INVALID_INPUT, "own state's");
+
+    // A second request about mx#0, never answered, is overdue once it
+    // waited longer than `[consultations] overdue_days` says.
+    let pending = consult("mx#0").ok();
+    assert!(
+        pending.stdout.contains("published consultation request"),
+        "{}",
+        pending.stdout
+    );
+    let human = cli(&net, "co", &["consult", "list"]).ok().stdout;
+    assert!(
+        human.contains("object") && human.contains("pending"),
+        "{human}"
+    );
     net.stop("co");
+    let config = net.home("co").join("config.toml");
+    let text = std::fs::read_to_string(&config).expect("config.toml");
+    assert!(text.contains("overdue_days = 30"), "{text}");
+    std::fs::write(
+        &config,
+        text.replace("overdue_days = 30", "overdue_days = 0"),
+    )
+    .expect("config.toml");
+    wait_until(TRAVEL, "the unanswered request shows overdue", || {
+        listed(&net, "co", &["--state", "overdue"]).len() == 1
+    });
+    let everything = listed(&net, "co", &[]);
+    assert_eq!(everything.len(), 2, "{everything:?}");
+    assert_eq!(everything[0]["state"], "answered");
+
+    // What screening will ask of a denial is what `consult list` shows.
     let home = Home::new(&net.home("co"));
     let roster = home.roster().expect("roster");
     let queries = Queries {
@@ -341,7 +388,7 @@ fn a_state_consults_the_denying_state_which_answers_once() {
         me: Me::of(&roster, "co").expect("co in the roster"),
         roster: Arc::new(roster),
         required_cosignatures: 0,
-        consultation_overdue_days: 30,
+        consultation_overdue_days: home.config().expect("config").consultations.overdue_days,
     };
     let mx_origin = Origin::new(&origin("mx")).expect("origin");
     let about: Vec<ConsultationView> = queries
@@ -349,12 +396,14 @@ fn a_state_consults_the_denying_state_which_answers_once() {
         .expect("consultations about mx#0");
     assert_eq!(
         serde_json::to_value(&about).expect("JSON"),
-        Value::Array(outgoing)
+        Value::Array(everything)
     );
-    assert!(
-        queries
-            .consultations_about(&mx_origin, notice.index)
-            .expect("none about the notice")
-            .is_empty()
-    );
+    for index in [notice.index, second.index] {
+        assert!(
+            queries
+                .consultations_about(&mx_origin, index)
+                .expect("none about the notice or the revoked denial")
+                .is_empty()
+        );
+    }
 }
