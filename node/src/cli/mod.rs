@@ -295,6 +295,7 @@ pub struct ConsultRequestArgs {
     /// This state's reference of the licence application.
     #[arg(long)]
     pub application: String,
+    /// What this state asks the denying state.
     #[arg(long)]
     pub question: String,
     /// The items of the application, in a sentence.
@@ -315,6 +316,7 @@ pub struct ConsultReplyArgs {
     /// agree, object or need_more_information.
     #[arg(long)]
     pub answer: String,
+    /// The reasons for the answer.
     #[arg(long)]
     pub comment: String,
     /// On a stopped node, which cannot ask its peers how far its log goes.
