@@ -192,6 +192,7 @@ fn publish_rate(
             clock: concord_node::clock::now,
             // The writer alone, as on a stopped node: no peer to ask.
             own_log: OwnLog::stopped(origin, &roster, "mx", ForkRisk::Accepted),
+            roster: std::sync::Arc::new(roster),
         };
         let (publisher, task) = publish::spawn(writer, None, shutdown.clone());
         let start = Instant::now();

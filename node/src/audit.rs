@@ -859,7 +859,7 @@ fn check_items(
     let country = ledger::publisher_country(roster, origin).ok();
     let mut checked: Vec<Checked> = (start..)
         .zip(items.iter_mut())
-        .map(|(index, item)| check_one(origin, country.as_ref(), index, item, records))
+        .map(|(index, item)| check_one(origin, (roster, country.as_ref()), index, item, records))
         .collect();
     // (position in the chunk, problem) found by the key lookups and the batch.
     let mut found: Vec<(usize, &'static str, String)> = Vec::new();
@@ -890,11 +890,11 @@ fn check_items(
     checked
 }
 
-/// The checks of one entry that need nothing but the entry and the
-/// country of its log's member (when the roster has one).
+/// The checks of one entry that need nothing but the entry, the roster and
+/// the country of its log's member (when the roster has one).
 fn check_one(
     origin: &Origin,
-    country: Option<&Country>,
+    (roster, country): (&Roster, Option<&Country>),
     index: u64,
     item: &mut Item,
     records: bool,
@@ -935,6 +935,13 @@ fn check_one(
         && let Err(foreign) = ledger::check_names(country, header, record.as_ref())
     {
         problems.push((foreign.code(), foreign.to_string()));
+    }
+    // A request's denying state needs the roster only; the reply rules need
+    // other logs, which an audit of one log at a time does not hold.
+    if let Some(record) = &record
+        && let Err(refused) = ledger::check_denying_state(roster, record)
+    {
+        problems.push((refused.code(), refused.to_string()));
     }
     Checked {
         header,

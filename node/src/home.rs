@@ -48,26 +48,37 @@ pub struct Config {
     pub replication: ReplicationConfig,
     #[serde(default)]
     pub screening: ScreeningConfig,
+    #[serde(default)]
+    pub consultations: ConsultationsConfig,
 }
 
 /// How long screenings are kept and screened again as denials arrive.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct ScreeningConfig {
     /// Applications screened in this many last days are screened again
     /// when a partner's denial or amendment arrives (alerts).
-    #[serde(default = "default_rescreen_days")]
     pub rescreen_days: u32,
-}
-
-fn default_rescreen_days() -> u32 {
-    90
 }
 
 impl Default for ScreeningConfig {
     fn default() -> Self {
+        Self { rescreen_days: 90 }
+    }
+}
+
+/// How this node shows consultations.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsultationsConfig {
+    /// Days a request may wait for its reply before it shows as overdue.
+    pub overdue_days: u32,
+}
+
+impl Default for ConsultationsConfig {
+    fn default() -> Self {
         Self {
-            rescreen_days: default_rescreen_days(),
+            overdue_days: crate::consultation::DEFAULT_OVERDUE_DAYS,
         }
     }
 }

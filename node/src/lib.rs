@@ -14,6 +14,7 @@ pub mod audit;
 pub mod bundle;
 pub mod cli;
 pub mod clock;
+pub mod consultation;
 pub mod demo;
 pub mod home;
 pub mod net;

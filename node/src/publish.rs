@@ -16,8 +16,12 @@
 //! publish refused until it is set right, rather than signing a time ahead
 //! of it.
 
+use std::sync::Arc;
+
+use concord_keys::roster::Roster;
 use concord_protocol::checkpoint::SignedCheckpoint;
 use concord_protocol::entry::{self, NewEntry, Visibility};
+use concord_protocol::ledger;
 use concord_protocol::origin::Origin;
 use concord_protocol::record::{Country, Record};
 use ed25519_dalek::SigningKey;
@@ -110,6 +114,9 @@ pub struct Writer {
     pub clock: fn() -> u64,
     /// Whether the log's head is confirmed with peers, asked before signing.
     pub own_log: OwnLog,
+    /// The roster, which says the state of the log a consultation request
+    /// is about.
+    pub roster: Arc<Roster>,
 }
 
 /// Starts the writer task. It ends when `shutdown` fires or every
@@ -199,6 +206,20 @@ async fn commit_group(writer: &Writer, group: Vec<Request>) -> Result<Option<Com
         }
         Err(e) => return fail_all(replies, e.to_string()),
     }
+    // A request's denying state is judged by the roster, which the store
+    // does not hold: before anything is signed, as the store's rules are.
+    let verdicts: Vec<Result<(), Rejected>> = entries
+        .iter()
+        .map(|own| {
+            ledger::check_denying_state(&*writer.roster, &own.record).map_err(Rejected::from)
+        })
+        .collect();
+    let entries: Vec<OwnEntry> = entries
+        .into_iter()
+        .zip(&verdicts)
+        .filter(|(_, verdict)| verdict.is_ok())
+        .map(|(own, _)| own)
+        .collect();
     let store = writer.store.clone();
     let origin = writer.origin.clone();
     let country = writer.country;
@@ -218,8 +239,15 @@ async fn commit_group(writer: &Writer, group: Vec<Request>) -> Result<Option<Com
     if let Err(e) = writer.store.flush().await {
         return fail_all(replies, e.to_string());
     }
-    let mut appended = Vec::with_capacity(outcomes.len());
-    for (outcome, reply) in outcomes.into_iter().zip(replies) {
+    let mut staged = outcomes.into_iter();
+    let outcomes = verdicts.into_iter().map(|verdict| match verdict {
+        Ok(()) => staged
+            .next()
+            .expect("one outcome for each entry that was staged"),
+        Err(refused) => Err(refused),
+    });
+    let mut appended = Vec::with_capacity(replies.len());
+    for (outcome, reply) in outcomes.zip(replies) {
         if let Ok(done) = &outcome {
             appended.push(done.clone());
         }

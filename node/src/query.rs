@@ -143,9 +143,30 @@ pub struct Queries {
     pub rosters: Arc<Vec<Vec<u8>>>,
     pub me: Me,
     pub required_cosignatures: usize,
+    /// Days a consultation request waits for its reply before it is
+    /// overdue (`[consultations] overdue_days`).
+    pub consultation_overdue_days: u32,
 }
 
 impl Queries {
+    /// The answers of the node of `home` over `store`, for its own
+    /// participant, as its config and roster say.
+    ///
+    /// # Errors
+    /// An unreadable config or roster, or a participant not in it.
+    pub fn of_home(store: Store, home: &crate::home::Home) -> anyhow::Result<Queries> {
+        let config = home.config()?;
+        let roster = home.roster()?;
+        Ok(Queries {
+            store,
+            me: Me::of(&roster, &config.id)?,
+            roster: Arc::new(roster),
+            rosters: Arc::new(home.canonical_roster_files()?),
+            required_cosignatures: config.witness.required_cosignatures,
+            consultation_overdue_days: config.consultations.overdue_days,
+        })
+    }
+
     /// Resolves a member id or a log origin.
     ///
     /// # Errors

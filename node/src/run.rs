@@ -21,7 +21,7 @@ use crate::home::Home;
 use crate::net::{self, NetConfig};
 use crate::own_log::{ForkRisk, OwnLog};
 use crate::publish::{self, Writer};
-use crate::query::{Me, Queries};
+use crate::query::Queries;
 use crate::replicate::{self, Core, HINT_QUEUE, SyncState, Witness};
 use crate::store::Store;
 
@@ -123,6 +123,7 @@ pub async fn run(
             key: identity.log_key.clone(),
             clock: crate::clock::now,
             own_log: own_log.clone(),
+            roster: roster.clone(),
         };
         let (publisher, task) = publish::spawn(writer, Some(committed_tx), shutdown.clone());
         (Some(publisher), Some(task))
@@ -156,13 +157,7 @@ pub async fn run(
         .await
         .with_context(|| format!("binding the API to {}", config.api.listen))?;
     let api_state = ApiState {
-        queries: Queries {
-            store: store.clone(),
-            roster: roster.clone(),
-            rosters: Arc::new(home.canonical_roster_files()?),
-            me: Me::of(&roster, me.id.as_str())?,
-            required_cosignatures: config.witness.required_cosignatures,
-        },
+        queries: Queries::of_home(store.clone(), home)?,
         publisher,
         own_log,
         net: Some(net_handle),

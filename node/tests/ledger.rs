@@ -4,7 +4,8 @@
 //! store audit and the bundle audit under the same code, and an import of a
 //! bundle holding it stores nothing; records in another state's name and
 //! times out of order are refused by the writer and by replica ingest (by
-//! the ingesting node's clock). In process: real sled stores in temp
+//! the ingesting node's clock), and so are consultations that break the
+//! consultation rules, with or after their headers. In process: real sled stores in temp
 //! dirs, real signatures, a real roster made by `testnet::build`.
 
 use std::path::{Path, PathBuf};
@@ -505,4 +506,192 @@ fn the_own_log_writer_publishes_in_its_state_name_and_never_back_in_time() {
         }))
     );
     assert_eq!(store.head(&mx()).expect("head").size, 3);
+}
+
+fn cl() -> Origin {
+    Origin::for_member(FEDERATION, "cl").expect("origin")
+}
+
+/// Entry `index` of `id`'s log holding `record`, bilateral between CL and
+/// MX, signed by `id`'s key.
+fn signed(fed: &Fed, id: &str, index: u64, record: &Record) -> (SignedEntry, Vec<u8>) {
+    let key = Home::new(&fed.home(id))
+        .identity()
+        .expect("identity")
+        .log_key
+        .clone();
+    let origin = Origin::for_member(FEDERATION, id).expect("origin");
+    let payload = record.to_canonical_bytes();
+    let country = |code: &str| Country::new(code).expect("a country");
+    let new = NewEntry {
+        origin: &origin,
+        index,
+        time: T0 + index,
+        kind: record.kind(),
+        refers_to: None,
+        payload: &payload,
+        visibility: Visibility::Bilateral {
+            states: [country("CL"), country("MX")],
+        },
+    };
+    (sign_entry(&new, &key).expect("signs"), payload)
+}
+
+/// Chile's request about mx#0, asking `denying`.
+fn request(denying: &str) -> Record {
+    let json = serde_json::json!({
+        "denial": {"origin": mx().as_str(), "index": 0},
+        "requesting_state": "CL",
+        "denying_state": denying,
+        "application_reference": "SUBREI-LIC-2026-0001",
+        "question": "¿Mismo usuario final?",
+    });
+    Record::parse(Kind::ConsultationRequest, json.to_string().as_bytes()).expect("a request")
+}
+
+/// Mexico's `answer` to entry `index` of Chile's log.
+fn reply(index: u64, answer: &str) -> Record {
+    let json = serde_json::json!({
+        "request": {"origin": cl().as_str(), "index": index},
+        "answer": answer,
+        "comment": "Se mantiene la denegación.",
+    });
+    Record::parse(Kind::ConsultationReply, json.to_string().as_bytes()).expect("a reply")
+}
+
+/// Chile's log: a request to Mexico (0), one naming Peru as the state
+/// that denied Mexico's denial (1), a notice (2).
+fn chile_log(fed: &Fed) -> Vec<(SignedEntry, Vec<u8>)> {
+    let notice = Record::parse(
+        Kind::Notice,
+        &sample("notices/cl-2024-valparaiso-alert.json"),
+    )
+    .expect("the sample validates");
+    [request("MX"), request("PE"), notice]
+        .iter()
+        .zip(0..)
+        .map(|(record, index)| signed(fed, "cl", index, record))
+        .collect()
+}
+
+#[test]
+fn replica_ingest_refuses_a_request_that_consults_another_state_than_the_denial_log() {
+    let fed = Fed::new();
+    let store = fed.store("mx");
+    let outcome = store
+        .ingest(
+            &cl(),
+            replica_items(&chile_log(&fed)),
+            &fed.roster,
+            concord_node::clock::now(),
+        )
+        .expect("ingest");
+    assert_eq!(outcome.appended, 1);
+    let Rejected::Ledger(refused) = &outcome.rejected[0].1 else {
+        panic!("{:?}", outcome.rejected)
+    };
+    assert_eq!(outcome.rejected[0].0, 1);
+    assert_eq!(refused.code(), "consultation_denying_state");
+    assert_eq!(
+        refused.to_string(),
+        "denying_state \"PE\" is not the country \"MX\" of the denial's log \
+         pacific-alliance.concord/mx"
+    );
+}
+
+/// Chile's node holds its log (the request to Peru went in unchecked, as
+/// a writer that ignored the rule would sign it) and judges Mexico's
+/// replies, with their payloads and after their headers alike.
+#[test]
+fn replica_ingest_takes_one_reply_per_request_and_only_from_its_denying_state() {
+    let fed = Fed::new();
+    let store = fed.store("cl");
+    let chile: Vec<OwnEntry> = [request("MX"), request("PE")]
+        .into_iter()
+        .map(|record| OwnEntry {
+            record,
+            visibility: Visibility::Members,
+            refers_to: None,
+        })
+        .collect();
+    let cl_key = Home::new(&fed.home("cl"))
+        .identity()
+        .expect("identity")
+        .log_key
+        .clone();
+    let (outcomes, _) = publish::append_own(
+        &store,
+        &cl(),
+        Country::new("CL").expect("a country"),
+        &cl_key,
+        T0,
+        &chile,
+    )
+    .expect("append");
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+
+    let ingest = |items: Vec<(SignedEntry, Option<Vec<u8>>)>| {
+        store
+            .ingest(&mx(), items, &fed.roster, concord_node::clock::now())
+            .expect("ingest")
+    };
+    let first = signed(&fed, "mx", 0, &reply(0, "object"));
+    assert_eq!(
+        ingest(replica_items(std::slice::from_ref(&first))).appended,
+        1
+    );
+    let refused = |record: &Record, expected: LedgerError| {
+        let outcome = ingest(replica_items(&[signed(&fed, "mx", 1, record)]));
+        assert_eq!(outcome.appended, 0, "{record:?}");
+        assert_eq!(
+            outcome.rejected,
+            [(1, Rejected::Ledger(expected.clone()))],
+            "{record:?}"
+        );
+        expected
+    };
+    let request_ref = |index| concord_protocol::record::EntryRef {
+        origin: cl(),
+        index,
+    };
+    let twice = refused(
+        &reply(0, "object"),
+        LedgerError::AlreadyReplied {
+            request: request_ref(0),
+            index: 0,
+        },
+    );
+    assert_eq!(twice.code(), "consultation_replied");
+    let wrong = refused(
+        &reply(1, "object"),
+        LedgerError::ReplyFromWrongState {
+            request: request_ref(1),
+            denying_state: Country::new("PE").expect("a country"),
+            country: Country::new("MX").expect("a country"),
+        },
+    );
+    assert_eq!(wrong.code(), "consultation_wrong_state");
+    // An entry this node does not hold cannot be judged.
+    assert_eq!(
+        ingest(replica_items(&[signed(&fed, "mx", 1, &reply(9, "object"))])).appended,
+        1
+    );
+
+    // A second reply whose header came alone: its payload is not kept.
+    // (Another answer: payloads are kept by digest, and the same bytes
+    // would already be held.)
+    let (header_only, payload) = signed(&fed, "mx", 2, &reply(0, "agree"));
+    assert_eq!(ingest(vec![(header_only.clone(), None)]).appended, 1);
+    let late = ingest(vec![(header_only, Some(payload))]);
+    assert_eq!(late.payloads_filled, 0);
+    assert_eq!(
+        late.rejected,
+        [(
+            2,
+            Rejected::Ledger(LedgerError::AlreadyReplied {
+                request: request_ref(0),
+                index: 0,
+            })
+        )]
+    );
 }

@@ -5,13 +5,12 @@
 mod common;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use concord_keys::roster::Roster;
 use concord_node::alerts;
 use concord_node::home::Home;
 use concord_node::publish::{self, OwnEntry};
-use concord_node::query::{Me, Queries};
+use concord_node::query::Queries;
 use concord_node::screening::{self, Request, ScreeningResult, verify};
 use concord_node::store::{Store, open_sled};
 use concord_node::testnet::{self, Plan};
@@ -59,13 +58,7 @@ impl Fed {
     }
 
     fn queries(&self, store: &Store, id: &str) -> Queries {
-        Queries {
-            store: store.clone(),
-            roster: Arc::new(self.roster.clone()),
-            rosters: Arc::new(self.home(id).canonical_roster_files().expect("rosters")),
-            me: Me::of(&self.roster, id).expect("in the roster"),
-            required_cosignatures: 0,
-        }
+        Queries::of_home(store.clone(), &self.home(id)).expect("queries")
     }
 }
 

@@ -22,6 +22,10 @@
 //!   ([`DenialStatus`]), the validity the latest record held gives it,
 //!   whichever order headers and payloads arrive in ([`payload_update`]),
 //!   and its expiry on a given date;
+//! - §3.3 consultations: a request names as its denying state the country
+//!   of the denial's log ([`check_denying_state`]), a reply comes from the
+//!   request's denying state, and a log replies once per request
+//!   ([`check_reply`], reading other logs through [`Consultations`]);
 //! - §3.1 `payload.visibility`: who may read a payload
 //!   ([`Visibility::may_read`]);
 //! - the terms an entry is indexed under for search and screening
@@ -41,7 +45,7 @@ use crate::entry::{EntryHeader, EntryRef, Visibility};
 use crate::equivocation::{KeyLookup, KeyRefusal};
 use crate::merkle::Hash;
 use crate::origin::Origin;
-use crate::record::{Country, Date, IndexTerms, Kind, Record};
+use crate::record::{Country, Date, EntryRef as RecordRef, IndexTerms, Kind, Record};
 
 /// How many seconds an entry's `time` may be ahead of a verifier's clock
 /// (PROTOCOL.md §3.1): ten minutes, far beyond the skew of clocks kept by
@@ -91,6 +95,36 @@ pub enum LedgerError {
         "time {time} is more than {MAX_TIME_AHEAD} seconds ahead of this verifier's clock ({now})"
     )]
     TimeAhead { time: u64, now: u64 },
+    /// A consultation request names another denying state than the
+    /// roster's country of the denial's log.
+    #[error(
+        "denying_state \"{found}\" is not the country \"{country}\" of the denial's log {origin}"
+    )]
+    DenyingStateMismatch {
+        origin: Origin,
+        found: Country,
+        country: Country,
+    },
+    /// A consultation request is about an entry of no member's log.
+    #[error("denial.origin {0} is no member's log")]
+    DenialLogUnknown(Origin),
+    /// A consultation reply from a log whose state is not the request's
+    /// denying state.
+    #[error(
+        "request {request}: only its denying state \"{denying_state}\" may reply, not \"{country}\""
+    )]
+    ReplyFromWrongState {
+        request: RecordRef,
+        denying_state: Country,
+        country: Country,
+    },
+    /// A consultation reply that names an entry held here that is no
+    /// consultation request.
+    #[error("request {0} is not a consultation.request entry")]
+    NotARequest(RecordRef),
+    /// A second consultation reply of one log to one request.
+    #[error("request {request} was already answered by entry {index} of this log")]
+    AlreadyReplied { request: RecordRef, index: u64 },
 }
 
 impl LedgerError {
@@ -106,6 +140,12 @@ impl LedgerError {
             Self::ForeignState { .. } => "foreign_state",
             Self::TimeBackwards { .. } => "time_backwards",
             Self::TimeAhead { .. } => "time_ahead",
+            Self::DenyingStateMismatch { .. } | Self::DenialLogUnknown(_) => {
+                "consultation_denying_state"
+            }
+            Self::ReplyFromWrongState { .. } => "consultation_wrong_state",
+            Self::NotARequest(_) => "consultation_not_a_request",
+            Self::AlreadyReplied { .. } => "consultation_replied",
         }
     }
 }
@@ -280,6 +320,104 @@ pub fn check_names(
         Some((field, state)) if state != *country => Err(foreign(field, format!("\"{state}\""))),
         _ => Ok(()),
     }
+}
+
+/// Checks that a consultation request names as its `denying_state` the
+/// roster country of the log its `denial` is in: a state consults the state
+/// that denied, never a third one. Other records pass. It needs the roster
+/// only, so every verifier that holds the payload checks it.
+///
+/// # Errors
+/// [`LedgerError::DenyingStateMismatch`], or
+/// [`LedgerError::DenialLogUnknown`] when the denial's origin is no
+/// member's log.
+pub fn check_denying_state(roster: &impl KeyLookup, record: &Record) -> Result<(), LedgerError> {
+    let Record::ConsultationRequest(request) = record else {
+        return Ok(());
+    };
+    let origin = &request.denial.origin;
+    let country = roster
+        .member_country(origin)
+        .map_err(|_| LedgerError::DenialLogUnknown(origin.clone()))?;
+    if request.denying_state != country {
+        return Err(LedgerError::DenyingStateMismatch {
+            origin: origin.clone(),
+            found: request.denying_state,
+            country,
+        });
+    }
+    Ok(())
+}
+
+/// A consultation request entry as a verifier holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeldRequest {
+    /// No entry at that position is held: nothing can be checked.
+    Unknown,
+    /// The entry held there is of another kind.
+    NotARequest,
+    /// A request whose payload is not held (or not readable here): its
+    /// denying state is unknown.
+    Withheld,
+    /// A request, payload held.
+    Request { denying_state: Country },
+}
+
+/// What the reply rules read: entries of other logs as this node holds
+/// them, and the replies already in the log being appended to.
+pub trait Consultations {
+    /// Why the state could not be read (a storage failure, never a rule).
+    type Error;
+    /// The entry `request` names, as held.
+    ///
+    /// # Errors
+    /// The state cannot be read.
+    fn request(&self, request: &RecordRef) -> Result<HeldRequest, Self::Error>;
+    /// The first entry of the log being appended to, below index
+    /// `before`, that replies to `request`, among those whose payload is
+    /// held.
+    ///
+    /// # Errors
+    /// The state cannot be read.
+    fn replied(&self, request: &RecordRef, before: u64) -> Result<Option<u64>, Self::Error>;
+}
+
+/// Checks that a log of a member of `country` may hold a consultation
+/// reply to `request` at `index`: no earlier entry of the log replies to
+/// it (the first reply counts, whichever order a verifier received the
+/// payloads in), and, when the
+/// request is held, it is a request whose `denying_state` is `country`. A
+/// verifier without the request's payload (an observer, a third state:
+/// requests are bilateral) cannot judge the state, and does not.
+///
+/// # Errors
+/// The outer error when `state` cannot be read; the inner one is
+/// [`LedgerError::AlreadyReplied`], [`LedgerError::NotARequest`] or
+/// [`LedgerError::ReplyFromWrongState`].
+pub fn check_reply<C: Consultations>(
+    state: &C,
+    country: &Country,
+    request: &RecordRef,
+    index: u64,
+) -> Result<Result<(), LedgerError>, C::Error> {
+    if let Some(earlier) = state.replied(request, index)? {
+        return Ok(Err(LedgerError::AlreadyReplied {
+            request: request.clone(),
+            index: earlier,
+        }));
+    }
+    Ok(match state.request(request)? {
+        HeldRequest::Unknown | HeldRequest::Withheld => Ok(()),
+        HeldRequest::NotARequest => Err(LedgerError::NotARequest(request.clone())),
+        HeldRequest::Request { denying_state } if denying_state != *country => {
+            Err(LedgerError::ReplyFromWrongState {
+                request: request.clone(),
+                denying_state,
+                country: *country,
+            })
+        }
+        HeldRequest::Request { .. } => Ok(()),
+    })
 }
 
 /// What the rules read of a log: the entries it already holds.
@@ -634,6 +772,10 @@ pub enum Term {
     Country,
     ControlEntry,
     HsCode,
+    /// The denial a consultation request is about, `origin#index`.
+    ConsultedDenial,
+    /// The request a consultation reply answers, `origin#index`.
+    AnsweredRequest,
 }
 
 /// Calls `post` with every term the entry of `kind` is indexed under: its
@@ -660,6 +802,12 @@ pub fn record_postings(terms: &IndexTerms, mut post: impl FnMut(Term, &str)) {
     }
     for hs in &terms.hs_codes {
         post(Term::HsCode, &hs.digits());
+    }
+    if let Some(denial) = &terms.consulted_denial {
+        post(Term::ConsultedDenial, &denial.to_string());
+    }
+    if let Some(request) = &terms.answered_request {
+        post(Term::AnsweredRequest, &request.to_string());
     }
 }
 
@@ -1220,6 +1368,223 @@ mod tests {
                 (Term::Country, "MX"),
                 (Term::HsCode, "84571001"),
             ],
+        );
+    }
+
+    /// A roster of members named for their states (`mx` is Mexico's log);
+    /// only their countries matter to the consultation rules.
+    struct States;
+
+    impl KeyLookup for States {
+        fn entry_key(&self, origin: &Origin, _: u64) -> Result<VerifyingKey, KeyRefusal> {
+            Err(KeyRefusal::UnknownOrigin(origin.clone()))
+        }
+
+        fn member_country(&self, origin: &Origin) -> Result<Country, KeyRefusal> {
+            let id = origin.as_str().rsplit('/').next().unwrap_or_default();
+            match id {
+                "mx" | "co" | "pe" => Ok(Country::new(&id.to_uppercase()).expect("a country")),
+                _ => Err(KeyRefusal::UnknownOrigin(origin.clone())),
+            }
+        }
+
+        fn checkpoint_verifiers(&self, _: &Origin) -> Vec<crate::note::NoteVerifier> {
+            Vec::new()
+        }
+
+        fn witnesses(&self, _: &Origin) -> Vec<crate::checkpoint::CosignatureVerifier> {
+            Vec::new()
+        }
+    }
+
+    fn country(code: &str) -> Country {
+        Country::new(code).expect("country")
+    }
+
+    fn at(id: &str, index: u64) -> RecordRef {
+        RecordRef {
+            origin: origin(id),
+            index,
+        }
+    }
+
+    fn consultation(denial: RecordRef, requesting: &str, denying: &str) -> Record {
+        Record::ConsultationRequest(crate::record::ConsultationRequest {
+            denial,
+            requesting_state: country(requesting),
+            denying_state: country(denying),
+            application_reference: "MINCIT-1".to_owned().try_into().expect("name"),
+            question: "same end user?".to_owned().try_into().expect("text"),
+            items_summary: None,
+        })
+    }
+
+    #[test]
+    fn a_request_consults_the_state_of_the_denial_log() {
+        let check = |record: Record, expected: Result<(), LedgerError>| {
+            assert_eq!(
+                check_denying_state(&States, &record),
+                expected,
+                "{record:?}"
+            );
+        };
+        check(consultation(at("mx", 1), "CO", "MX"), Ok(()));
+        check(
+            consultation(at("mx", 1), "CO", "PE"),
+            Err(LedgerError::DenyingStateMismatch {
+                origin: origin("mx"),
+                found: country("PE"),
+                country: country("MX"),
+            }),
+        );
+        check(
+            consultation(at("un1540", 0), "CO", "MX"),
+            Err(LedgerError::DenialLogUnknown(origin("un1540"))),
+        );
+        // Other records name no denying state to check.
+        let revoke = Record::DenialRevoke(crate::record::DenialRevoke {
+            reason: "lifted".to_owned().try_into().expect("text"),
+            date: Date::parse("2026-01-01").expect("date"),
+        });
+        check(revoke, Ok(()));
+        let refused = check_denying_state(&States, &consultation(at("mx", 1), "CO", "PE"))
+            .expect_err("refused");
+        assert_eq!(refused.code(), "consultation_denying_state");
+        assert_eq!(
+            refused.to_string(),
+            "denying_state \"PE\" is not the country \"MX\" of the denial's log \
+             pacific-alliance.concord/mx"
+        );
+    }
+
+    /// What a verifier holds of one request, and of the log's replies.
+    struct Held {
+        request: HeldRequest,
+        replied: Option<u64>,
+    }
+
+    impl Consultations for Held {
+        type Error = std::convert::Infallible;
+
+        fn request(&self, _: &RecordRef) -> Result<HeldRequest, Self::Error> {
+            Ok(self.request)
+        }
+
+        fn replied(&self, _: &RecordRef, before: u64) -> Result<Option<u64>, Self::Error> {
+            Ok(self.replied.filter(|&index| index < before))
+        }
+    }
+
+    #[test]
+    fn a_reply_comes_once_from_the_denying_state() {
+        let request = at("co", 4);
+        let check = |held: Held, replier: &str, expected: Result<(), LedgerError>| {
+            let verdict = check_reply(&held, &country(replier), &request, 9);
+            assert_eq!(verdict, Ok(expected), "{:?} {replier}", held.request);
+        };
+        let from_mexico = HeldRequest::Request {
+            denying_state: country("MX"),
+        };
+        let held = |request, replied| Held { request, replied };
+        check(held(from_mexico, None), "MX", Ok(()));
+        check(
+            held(from_mexico, None),
+            "PE",
+            Err(LedgerError::ReplyFromWrongState {
+                request: request.clone(),
+                denying_state: country("MX"),
+                country: country("PE"),
+            }),
+        );
+        check(
+            held(from_mexico, Some(7)),
+            "MX",
+            Err(LedgerError::AlreadyReplied {
+                request: request.clone(),
+                index: 7,
+            }),
+        );
+        check(
+            held(HeldRequest::NotARequest, None),
+            "MX",
+            Err(LedgerError::NotARequest(request.clone())),
+        );
+        // Without the request's payload the state cannot be judged; a
+        // second reply still can, from the log's own postings.
+        check(held(HeldRequest::Withheld, None), "PE", Ok(()));
+        check(held(HeldRequest::Unknown, None), "PE", Ok(()));
+        // A reply after the one judged (its payload came first) is no
+        // earlier reply.
+        check(held(from_mexico, Some(12)), "MX", Ok(()));
+        check(
+            held(HeldRequest::Withheld, Some(2)),
+            "PE",
+            Err(LedgerError::AlreadyReplied {
+                request: request.clone(),
+                index: 2,
+            }),
+        );
+        let codes: Vec<_> = [
+            LedgerError::ReplyFromWrongState {
+                request: request.clone(),
+                denying_state: country("MX"),
+                country: country("PE"),
+            },
+            LedgerError::AlreadyReplied {
+                request: request.clone(),
+                index: 7,
+            },
+            LedgerError::NotARequest(request.clone()),
+        ]
+        .iter()
+        .map(LedgerError::code)
+        .collect();
+        assert_eq!(
+            codes,
+            [
+                "consultation_wrong_state",
+                "consultation_replied",
+                "consultation_not_a_request"
+            ]
+        );
+    }
+
+    #[test]
+    fn consultations_post_the_entry_they_are_about() {
+        let request = consultation(at("mx", 1), "CO", "MX");
+        let reply = Record::ConsultationReply(crate::record::ConsultationReply {
+            request: at("co", 4),
+            answer: crate::record::Answer::Object,
+            comment: "maintained".to_owned().try_into().expect("text"),
+        });
+        let posted = |record: &Record| {
+            let mut posted = Vec::new();
+            postings(record.kind(), Some(&record.index_terms()), |term, text| {
+                posted.push((term, text.to_owned()));
+            });
+            posted
+        };
+        assert_eq!(
+            posted(&request),
+            [
+                (Term::Kind, "consultation.request".to_owned()),
+                (Term::Country, "CO".to_owned()),
+                (Term::Country, "MX".to_owned()),
+                (
+                    Term::ConsultedDenial,
+                    "pacific-alliance.concord/mx#1".to_owned()
+                ),
+            ]
+        );
+        assert_eq!(
+            posted(&reply),
+            [
+                (Term::Kind, "consultation.reply".to_owned()),
+                (
+                    Term::AnsweredRequest,
+                    "pacific-alliance.concord/co#4".to_owned()
+                ),
+            ]
         );
     }
 }

@@ -14,30 +14,38 @@
 //! same ones the CLI uses on a stopped node. Errors are JSON
 //! `{"error": <stable code>, "message": <what and why>}`.
 //!
-//! | method | path | what | room |
-//! |---|---|---|---|
-//! | GET  | /v1/health | liveness | here |
-//! | GET  | /v1/status | node, peers, every log with checkpoint, witnesses, lag | [`federation`] |
-//! | POST | /v1/records/{kind}?visibility=..&refers_to=N | publish (durable before 201; 503 `own_log_unconfirmed` until a peer confirmed the own log, [`crate::own_log`]) | [`records`] |
-//! | GET  | /v1/logs/{log}/entries?start=&limit= | entry summaries | [`logs`] |
-//! | GET  | /v1/logs/{log}/entries/{index} | one entry, header bytes verbatim | [`logs`] |
-//! | GET  | /v1/logs/{log}/checkpoint | latest signed checkpoint note (text/plain) | [`logs`] |
-//! | GET  | /v1/logs/{log}/proof/inclusion?index=&size= | inclusion proof | [`logs`] |
-//! | GET  | /v1/logs/{log}/proof/consistency?from=&to= | consistency proof | [`logs`] |
-//! | GET  | /v1/roster | members and their C2SP verifier keys | [`federation`] |
-//! | GET  | /v1/evidence | equivocation proofs and quarantines | [`federation`] |
-//! | POST | /v1/quarantine/{log}/clear | lift a quarantine, recording who decided | [`federation`] |
-//! | POST | /v1/audit `{"records", "roster"}` | the audit report of the whole store | [`audit`] |
-//! | POST | /v1/export `{"logs", "headers_only", "audience"}` | a signed bundle, streamed | [`audit`] |
-//! | GET  | /v1/purge?grace_days=N | the denials a purge would remove | [`audit`] |
-//! | POST | /v1/screen?at=&threshold= | an application screened, with checkpoints and proofs | [`screening`] |
-//! | POST | /v1/screen/batch?at=&threshold= | a JSON array of applications (at most 1,000), `{"results": [...]}` | [`screening`] |
-//! | POST | /v1/screen/verify | a saved result checked against this node's roster and store | [`screening`] |
-//! | GET  | /v1/alerts | denials that met an application screened before they arrived ([`crate::alerts`]) | [`screening`] |
-//! | GET  | /metrics | Prometheus text format | [`metrics`] |
+//! | method | path | scope | what | room |
+//! |---|---|---|---|---|
+//! | GET  | /v1/health | none | liveness, and whether the node is ready | [`health`] |
+//! | GET  | /v1/health/ready | none | 200 when ready (store open; a member's own log confirmed), else 503 | [`health`] |
+//! | GET  | /v1/status | read | node, peers, every log with checkpoint, witnesses, lag | [`federation`] |
+//! | POST | /v1/records/{kind}?visibility=..&refers_to=N | publish | publish (durable before 201; 503 `own_log_unconfirmed` until a peer confirmed the own log, [`crate::own_log`]) | [`records`] |
+//! | POST | /v1/consultations `{"denial", "application_reference", "question", "items_summary"}` | publish | publish a consultation request about a denial (as a publish) | [`consultations`] |
+//! | POST | /v1/consultations/reply `{"request", "answer", "comment"}` | publish | publish the reply to a consultation request (as a publish) | [`consultations`] |
+//! | GET  | /v1/consultations?direction=incoming\|outgoing&state=pending\|answered\|overdue | read | the consultations this node can read | [`consultations`] |
+//! | GET  | /v1/logs/{log}/entries?start=&limit= | read | entry summaries | [`logs`] |
+//! | GET  | /v1/logs/{log}/entries/{index} | read | one entry, header bytes verbatim | [`logs`] |
+//! | GET  | /v1/logs/{log}/checkpoint | read | latest signed checkpoint note (text/plain) | [`logs`] |
+//! | GET  | /v1/logs/{log}/proof/inclusion?index=&size= | read | inclusion proof | [`logs`] |
+//! | GET  | /v1/logs/{log}/proof/consistency?from=&to= | read | consistency proof | [`logs`] |
+//! | GET  | /v1/roster | read | members and their C2SP verifier keys | [`federation`] |
+//! | GET  | /v1/evidence | read | equivocation proofs and quarantines | [`federation`] |
+//! | POST | /v1/quarantine/{log}/clear | admin | lift a quarantine, recording who decided and the token's name | [`federation`] |
+//! | POST | /v1/audit `{"records", "roster"}` | read | the audit report of the whole store | [`audit`] |
+//! | POST | /v1/export `{"logs", "headers_only", "audience"}` | read | a signed bundle, streamed | [`audit`] |
+//! | GET  | /v1/purge?grace_days=N | read | the denials a purge would remove | [`audit`] |
+//! | POST | /v1/screen?at=&threshold= | screen | an application screened, with checkpoints and proofs | [`screening`] |
+//! | POST | /v1/screen/batch?at=&threshold= | screen | a JSON array of applications (at most 1,000), `{"results": [...]}` | [`screening`] |
+//! | POST | /v1/screen/verify | screen | a saved result checked against this node's roster and store | [`screening`] |
+//! | GET  | /v1/alerts | read | denials that met an application screened before they arrived ([`crate::alerts`]) | [`screening`] |
+//! | GET  | /v1/tokens | admin | the tokens, hashed, revoked ones included | [`tokens`] |
+//! | POST | /v1/tokens `{"name", "scopes"}` | admin | a new token; its secret is in this answer only | [`tokens`] |
+//! | POST | /v1/tokens/{id}/revoke | admin | revoke a token (by id or name) | [`tokens`] |
+//! | GET  | /metrics | read, or none with `metrics_open` | Prometheus text format | [`metrics`] |
 
 mod audit;
 mod auth;
+mod consultations;
 mod federation;
 mod health;
 mod limits;
@@ -203,10 +211,12 @@ pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
             .layer(middleware::from_fn(limits::require_json))
     };
     let publish_rate = limits::PublishRate::new(limits.publish_per_second, limits.publish_burst);
-    let publish = with_body(post(records::publish)).layer(middleware::from_fn_with_state(
-        publish_rate,
-        limits::limit_publish,
-    ));
+    let publishing = |route: MethodRouter<ApiState>| {
+        with_body(route).layer(middleware::from_fn_with_state(
+            publish_rate.clone(),
+            limits::limit_publish,
+        ))
+    };
     // Each group of routes asks its tokens for one scope (`auth`).
     let scoped = |routes: Router<ApiState>, scope: Scope| {
         routes.route_layer(middleware::from_fn_with_state(
@@ -216,6 +226,7 @@ pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
     };
     let mut read = Router::new()
         .route("/v1/status", get(federation::status))
+        .route("/v1/consultations", get(consultations::list))
         .route("/v1/logs/{log}/entries", get(logs::list_entries))
         .route("/v1/logs/{log}/entries/{index}", get(logs::show_entry))
         .route("/v1/logs/{log}/checkpoint", get(logs::checkpoint))
@@ -239,7 +250,16 @@ pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
         .route("/v1/screen", with_body(post(screening::screen)))
         .route("/v1/screen/batch", with_body(post(screening::batch)))
         .route("/v1/screen/verify", with_body(post(screening::verify)));
-    let publish = Router::new().route("/v1/records/{kind}", publish);
+    let publish = Router::new()
+        .route("/v1/records/{kind}", publishing(post(records::publish)))
+        .route(
+            "/v1/consultations",
+            publishing(post(consultations::request)),
+        )
+        .route(
+            "/v1/consultations/reply",
+            publishing(post(consultations::reply)),
+        );
     let admin = Router::new()
         .route(
             "/v1/quarantine/{log}/clear",

@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::alerts::Alert;
 use crate::audit::{AuditRequest, Progress, Report, SourceError, audit_node};
 use crate::bundle::{BundleError, ExportRequest, ExportSummary, Exporter, write_new};
+use crate::consultation::{ConsultationFilter, ConsultationView, NewReply, NewRequest};
 use crate::home::Home;
 use crate::own_log::{ForkRisk, OwnLog};
 use crate::publish::OwnEntry;
@@ -109,6 +110,12 @@ impl<'a> Submission<'a> {
     }
 }
 
+/// A consultation to publish, as an officer asked it.
+pub enum Consultation {
+    Request(NewRequest),
+    Reply(NewReply),
+}
+
 /// What the commands ask a node.
 pub trait NodeClient {
     /// Publishes on the own log; answers once the entry is durable.
@@ -116,6 +123,26 @@ pub trait NodeClient {
     /// # Errors
     /// A refused record, an observer, a failed write, an unreachable node.
     fn publish(&self, submission: Submission<'_>) -> Result<Published, ClientError>;
+    /// Publishes a consultation request or reply on the own log, checked
+    /// against the store first; answers once the entry is durable.
+    /// `fork_risk` is as for [`Submission::with_fork_risk`].
+    ///
+    /// # Errors
+    /// A bad reference or field, a refusal by the ledger's rules, as
+    /// [`NodeClient::publish`].
+    fn consult(
+        &self,
+        consultation: &Consultation,
+        fork_risk: ForkRisk,
+    ) -> Result<Published, ClientError>;
+    /// The consultations this node can read that `filter` keeps.
+    ///
+    /// # Errors
+    /// A filter that does not parse, a failed read, an unreachable node.
+    fn consultations(
+        &self,
+        filter: &ConsultationFilter,
+    ) -> Result<Vec<ConsultationView>, ClientError>;
     /// # Errors
     /// An unknown log, a failed read, an unreachable node.
     fn entries(
@@ -257,6 +284,32 @@ impl HttpClient {
         decode(&self.send("POST", path, Some(body))?)
     }
 
+    /// Posts `body` to a route that publishes on the own log.
+    fn post_published(&self, path: &str, body: &[u8]) -> Result<Published, ClientError> {
+        // A node just started answers 503 until a peer confirmed its own
+        // log, which takes a sync round: an officer's publish waits for
+        // that rather than failing, up to a bound.
+        let deadline = std::time::Instant::now() + UNCONFIRMED_WAIT;
+        let mut said = false;
+        loop {
+            match self.post(path, body.to_vec()) {
+                Err(ClientError::Refused { status: 503, .. })
+                    if std::time::Instant::now() < deadline =>
+                {
+                    if !said {
+                        eprintln!(
+                            "waiting for a peer to confirm this node's own log (up to {} s)…",
+                            UNCONFIRMED_WAIT.as_secs()
+                        );
+                        said = true;
+                    }
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// The answer's body; an API error comes back with its message.
     fn send(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Result<String, ClientError> {
         self.request(method, path, body)?
@@ -327,28 +380,29 @@ impl NodeClient for HttpClient {
         if let Some(index) = entry.refers_to {
             path.push_str(&format!("&refers_to={index}"));
         }
-        // A node just started answers 503 until a peer confirmed its own
-        // log, which takes a sync round: an officer's publish waits for
-        // that rather than failing, up to a bound.
-        let deadline = std::time::Instant::now() + UNCONFIRMED_WAIT;
-        let mut said = false;
-        loop {
-            match self.post(&path, body.clone()) {
-                Err(ClientError::Refused { status: 503, .. })
-                    if std::time::Instant::now() < deadline =>
-                {
-                    if !said {
-                        eprintln!(
-                            "waiting for a peer to confirm this node's own log (up to {} s)…",
-                            UNCONFIRMED_WAIT.as_secs()
-                        );
-                        said = true;
-                    }
-                    std::thread::sleep(Duration::from_millis(250));
-                }
-                other => return other,
-            }
-        }
+        self.post_published(&path, &body)
+    }
+
+    fn consult(
+        &self,
+        consultation: &Consultation,
+        _fork_risk: ForkRisk,
+    ) -> Result<Published, ClientError> {
+        let (path, body) = match consultation {
+            Consultation::Request(new) => ("/v1/consultations", serde_json::to_vec(new)),
+            Consultation::Reply(new) => ("/v1/consultations/reply", serde_json::to_vec(new)),
+        };
+        self.post_published(path, &body.expect("a consultation serialises"))
+    }
+
+    fn consultations(
+        &self,
+        filter: &ConsultationFilter,
+    ) -> Result<Vec<ConsultationView>, ClientError> {
+        let query = serde_urlencoded::to_string(filter)
+            .map_err(|e| ClientError::BadAnswer(format!("encoding the filters: {e}")))?;
+        let and = if query.is_empty() { "" } else { "?" };
+        self.get(&format!("/v1/consultations{and}{query}"))
     }
 
     fn entries(
@@ -466,15 +520,7 @@ impl LocalClient {
     /// The query service over this store, for the home's participant. The
     /// config names it, so reading needs no passphrase.
     fn queries(&self) -> Result<Queries, ClientError> {
-        let roster = self.home.roster()?;
-        let config = self.home.config()?;
-        Ok(Queries {
-            store: self.store.clone(),
-            me: Me::of(&roster, &config.id)?,
-            roster: Arc::new(roster),
-            rosters: Arc::new(self.home.canonical_roster_files()?),
-            required_cosignatures: config.witness.required_cosignatures,
-        })
+        Ok(Queries::of_home(self.store.clone(), &self.home)?)
     }
 
     /// The own log of this stopped node, which can ask no peer (`None` for
@@ -499,12 +545,18 @@ impl LocalClient {
     }
 }
 
-impl NodeClient for LocalClient {
-    fn publish(&self, submission: Submission<'_>) -> Result<Published, ClientError> {
+impl LocalClient {
+    /// Publishes `entry` on the own log of this stopped node, with
+    /// `fork_risk`, through the writer a running node has.
+    fn publish_entry(
+        &self,
+        entry: OwnEntry,
+        fork_risk: ForkRisk,
+    ) -> Result<Published, ClientError> {
         let identity = self.home.identity()?;
-        let roster = self.home.roster()?;
+        let roster = Arc::new(self.home.roster()?);
         let me = Me::of(&roster, identity.id.as_str())?;
-        let Some(own_log) = Self::own_log(&me, &roster, submission.fork_risk)? else {
+        let Some(own_log) = Self::own_log(&me, &roster, fork_risk)? else {
             return Err(ClientError::Observer(me.id));
         };
         let origin = own_log.origin().clone();
@@ -517,9 +569,10 @@ impl NodeClient for LocalClient {
                 key: identity.log_key.clone(),
                 clock: crate::clock::now,
                 own_log,
+                roster: roster.clone(),
             };
             let (publisher, task) = crate::publish::spawn(writer, None, shutdown.clone());
-            let outcome = publisher.publish(submission.entry).await;
+            let outcome = publisher.publish(entry).await;
             shutdown.cancel();
             let _ = task.await;
             outcome
@@ -529,6 +582,32 @@ impl NodeClient for LocalClient {
             index: done.index,
             leaf_hash: hex::encode(done.leaf_hash),
         })
+    }
+}
+
+impl NodeClient for LocalClient {
+    fn publish(&self, submission: Submission<'_>) -> Result<Published, ClientError> {
+        self.publish_entry(submission.entry, submission.fork_risk)
+    }
+
+    fn consult(
+        &self,
+        consultation: &Consultation,
+        fork_risk: ForkRisk,
+    ) -> Result<Published, ClientError> {
+        let queries = self.queries()?;
+        let entry = match consultation {
+            Consultation::Request(new) => queries.consultation_request(new)?,
+            Consultation::Reply(new) => queries.consultation_reply(new)?,
+        };
+        self.publish_entry(entry, fork_risk)
+    }
+
+    fn consultations(
+        &self,
+        filter: &ConsultationFilter,
+    ) -> Result<Vec<ConsultationView>, ClientError> {
+        Ok(self.queries()?.consultations(filter, crate::clock::now())?)
     }
 
     fn entries(

@@ -115,6 +115,13 @@ pub enum Command {
     Amend(ChangeArgs),
     /// Revoke a denial of this agency's log (the file holds {"reason", "date"}).
     Revoke(ChangeArgs),
+    /// Consult the state that denied an essentially identical transaction,
+    /// answer a consultation, list them (bilateral: only the two states
+    /// read one).
+    Consult {
+        #[command(subcommand)]
+        command: ConsultCommand,
+    },
     /// List entries of a log.
     List(ListArgs),
     /// Show one entry, with its verbatim header bytes.
@@ -319,6 +326,73 @@ pub struct ChangeArgs {
     /// On a stopped node, which cannot ask its peers how far its log goes.
     #[command(flatten)]
     pub fork_risk: ForkRiskArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConsultCommand {
+    /// Ask the denying state about one of its denials before deciding on a
+    /// licence application; published on this agency's log, readable by
+    /// the two states only.
+    Request(ConsultRequestArgs),
+    /// Answer a consultation request this agency's state received.
+    Reply(ConsultReplyArgs),
+    /// The consultations this node can read, each pending, answered or
+    /// overdue (`[consultations] overdue_days` in config.toml, default 30).
+    List(ConsultListArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConsultRequestArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// The denial, ORIGIN#INDEX, ORIGIN a member id or a log origin (e.g. `mx#1`).
+    #[arg(long)]
+    pub denial: String,
+    /// This state's reference of the licence application.
+    #[arg(long)]
+    pub application: String,
+    /// What this state asks the denying state.
+    #[arg(long)]
+    pub question: String,
+    /// The items of the application, in a sentence.
+    #[arg(long)]
+    pub items_summary: Option<String>,
+    /// On a stopped node, which cannot ask its peers how far its log goes.
+    #[command(flatten)]
+    pub fork_risk: ForkRiskArg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConsultReplyArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// The consultation request, ORIGIN#INDEX (e.g. `co#4`).
+    #[arg(long)]
+    pub request: String,
+    /// agree, object or need_more_information.
+    #[arg(long)]
+    pub answer: String,
+    /// The reasons for the answer.
+    #[arg(long)]
+    pub comment: String,
+    /// On a stopped node, which cannot ask its peers how far its log goes.
+    #[command(flatten)]
+    pub fork_risk: ForkRiskArg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConsultListArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// Only requests this agency's state received.
+    #[arg(long, conflicts_with = "outgoing")]
+    pub incoming: bool,
+    /// Only requests this agency's state made.
+    #[arg(long)]
+    pub outgoing: bool,
+    /// Only consultations in this state: pending, answered or overdue.
+    #[arg(long)]
+    pub state: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -551,6 +625,7 @@ pub fn dispatch(cli: Cli) -> CliResult {
         Command::Publish(args) => commands::publish::publish(&args, json),
         Command::Amend(args) => commands::publish::change(&args, "denial.amend", json),
         Command::Revoke(args) => commands::publish::change(&args, "denial.revoke", json),
+        Command::Consult { command } => commands::consult::run(command, json),
         Command::List(args) => commands::read::list(&args, json),
         Command::Show(args) => commands::read::show(&args, json),
         Command::Status(args) => commands::read::status(&args, json),

@@ -15,7 +15,7 @@
 //! | `P`    | payload SHA-256 (32)              | payload bytes                      |
 //! | `D`    | log id u32, page u64 (index / 16) | the page's denial statuses (JSON), an empty record for an entry that is no denial (see `page.rs`) |
 //! | `R`    | log id u32, index u64             | purge record (JSON)                |
-//! | `I`    | index kind u8, term, 0x00, log id, first index u64 | the indexes (u64 each) of one commit group's entries with that term |
+//! | `I`    | index kind u8, term, 0x00, log id, first index u64 | the indexes (u64 each) of one commit group's entries with that term (a consultation's kinds `q` and `r` have an entry reference `origin#index` as term) |
 //! | `M`    | log id u32, index u64             | empty: the entry's payload is one this node may read and does not hold |
 //! | `W`    | log id u32                        | u64: the entries below it were looked at for missing payloads |
 //! | `X`    | log id u32                        | u64: the entries below it were indexed for screening, while a store is indexed again (see `screen.rs`) |
@@ -50,6 +50,10 @@ pub enum IndexKind {
     HsCode = b'h',
     /// Screening terms, under the denial they select (see `screen.rs`).
     Screen = b's',
+    /// Consultation requests by the denial they are about.
+    ConsultedDenial = b'q',
+    /// Consultation replies by the request they answer.
+    AnsweredRequest = b'r',
 }
 
 pub fn log_key(prefix: u8, log_id: u32) -> [u8; 5] {

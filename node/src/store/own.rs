@@ -63,7 +63,8 @@ impl OwnGroup<'_> {
     /// Stages `entry`, signed by the writer, with its `payload` and its
     /// `record` (whose index terms it posts), if it may follow the log as
     /// staged so far for a writer whose clock reads `now`, in the member's
-    /// own state's name.
+    /// own state's name; a consultation reply only as `ledger::check_reply`
+    /// allows.
     ///
     /// # Errors
     /// [`StoreError`] when the log cannot be read.
@@ -86,6 +87,12 @@ impl OwnGroup<'_> {
             return Ok(Err(rejected.into()));
         }
         if let Err(rejected) = ledger::check_follows(&self.staging, &header, now)? {
+            return Ok(Err(rejected.into()));
+        }
+        if let Record::ConsultationReply(reply) = record
+            && let Err(rejected) =
+                ledger::check_reply(&self.staging, &self.country, &reply.request, index)?
+        {
             return Ok(Err(rejected.into()));
         }
         let indexed = Indexed::of(record);

@@ -110,6 +110,31 @@ impl Store {
         Ok(out)
     }
 
+    /// The first index of log `log_id` the index `kind` lists under `term`.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a read failure.
+    pub(super) fn first_posting(
+        &self,
+        kind: IndexKind,
+        term: &str,
+        log_id: u32,
+    ) -> Result<Option<u64>, StoreError> {
+        let mut prefix = keys::index_prefix(kind, term);
+        prefix.extend_from_slice(&log_id.to_be_bytes());
+        // Keys end with the first index of their group, big-endian: the
+        // first key holds the log's first posting.
+        match self.inner.data.scan_prefix(prefix).next() {
+            Some(item) => {
+                let (_, postings) = item?;
+                Ok(postings
+                    .get(..8)
+                    .map(|first| u64::from_be_bytes(first.try_into().expect("eight bytes"))))
+            }
+            None => Ok(None),
+        }
+    }
+
     /// Verifies `proof` against `roster` and, if it proves an equivocation,
     /// keeps it and quarantines its log, both durably, as found at
     /// `found_at`. Every path that comes upon a proof (gossip, sync, a

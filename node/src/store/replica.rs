@@ -140,6 +140,7 @@ enum RunEnd {
 /// the entries do not give.
 fn stage_slice(
     staging: &mut Staging<'_>,
+    country: Option<&Country>,
     run_start: u64,
     slice: &Checked,
     target: &mut Option<SignedCheckpoint>,
@@ -157,6 +158,19 @@ fn stage_slice(
             }
         };
         if let Err(rejected) = ledger::check_follows(staging, header, now)? {
+            outcome.rejected.push((header.index, rejected.into()));
+            return Ok(RunEnd::Stopped);
+        }
+        // A reply is judged only with its payload, which says what it
+        // answers; `country` is missing only for a log the roster does not
+        // hold, whose entries the check refused already.
+        if let (Some(country), Some(request)) = (
+            country,
+            terms
+                .as_ref()
+                .and_then(|t| t.terms.answered_request.as_ref()),
+        ) && let Err(rejected) = ledger::check_reply(staging, country, request, header.index)?
+        {
             outcome.rejected.push((header.index, rejected.into()));
             return Ok(RunEnd::Stopped);
         }
@@ -226,7 +240,7 @@ fn check_entries(
         .map_or(headers.len(), |(offset, _)| *offset);
     let mut checked = Vec::with_capacity(valid + 1);
     for ((_, payload), header) in items.iter().zip(&headers[..valid]) {
-        let result = check_record(&country, header, payload.as_deref())
+        let result = check_record(roster, &country, header, payload.as_deref())
             .map(|record| record.map(|r| Indexed::of(&r)));
         let bad = result.is_err();
         checked.push(result);
@@ -312,8 +326,8 @@ impl Store {
         for stored in self.take_pending(log_id, head.size, &mut ahead)? {
             self.check_stored(log_id, stored, roster, &mut fills, &mut outcome)?;
         }
-        outcome.payloads_filled += fills.len() as u64;
-        self.fill_payloads(log_id, fills)?;
+        let country = ledger::publisher_country(roster, origin).ok();
+        self.fill_payloads(log_id, country.as_ref(), fills, &mut outcome)?;
         let mut sorted = Run {
             start: head.size,
             items: Vec::new(),
@@ -376,6 +390,7 @@ impl Store {
             ));
             return Ok((RunEnd::Mismatch, Vec::new()));
         }
+        let country = ledger::publisher_country(roster, origin).ok();
         let mut slices = run.into_slices().peekable();
         std::thread::scope(|scope| {
             let (groups, applied) = std::sync::mpsc::sync_channel::<(Sealed, Vec<Checked>)>(1);
@@ -405,7 +420,15 @@ impl Store {
                 let Some(mut slice) = checked else {
                     break;
                 };
-                end = stage_slice(&mut staging, start, &slice, &mut target, now, outcome)?;
+                end = stage_slice(
+                    &mut staging,
+                    country.as_ref(),
+                    start,
+                    &slice,
+                    &mut target,
+                    now,
+                    outcome,
+                )?;
                 if end == RunEnd::Mismatch {
                     break;
                 }
@@ -480,7 +503,7 @@ impl Store {
             {
                 let checked = ledger::publisher_country(roster, &header.origin)
                     .map_err(Rejected::from)
-                    .and_then(|country| check_record(&country, &header, Some(&payload)));
+                    .and_then(|country| check_record(roster, &country, &header, Some(&payload)));
                 match checked {
                     Ok(record) => fills.push(Fill {
                         terms: record.map(|r| Indexed::of(&r)),
@@ -531,14 +554,34 @@ impl Store {
     /// Keeps `fills` in one batch, each payload with the terms its record
     /// posts and the validity it gives its denial, so that the log's
     /// statuses and indexes are what they would be had each payload come
-    /// with its header.
-    fn fill_payloads(&self, log_id: u32, fills: Vec<Fill>) -> Result<(), StoreError> {
+    /// with its header. A consultation reply whose payload breaks the
+    /// ledger's rules (`ledger::check_reply`, for a log of a member of
+    /// `country`) is not kept, as a payload in another state's name is not.
+    fn fill_payloads(
+        &self,
+        log_id: u32,
+        country: Option<&Country>,
+        fills: Vec<Fill>,
+        outcome: &mut IngestOutcome,
+    ) -> Result<(), StoreError> {
         if fills.is_empty() {
             return Ok(());
         }
         let mut staging = Staging::new(self, log_id)?;
         for fill in &fills {
+            let index = fill.header.index;
+            if let (Some(country), Some(request)) = (
+                country,
+                fill.terms
+                    .as_ref()
+                    .and_then(|t| t.terms.answered_request.as_ref()),
+            ) && let Err(rejected) = ledger::check_reply(&staging, country, request, index)?
+            {
+                outcome.rejected.push((index, rejected.into()));
+                continue;
+            }
             staging.fill(&fill.header, &fill.payload, fill.terms.as_ref())?;
+            outcome.payloads_filled += 1;
         }
         // No entry was staged: the head and last page go back as they were.
         staging.commit(None)
@@ -547,8 +590,10 @@ impl Store {
 
 /// Checks what a replica entry publishes, for a log of a member of
 /// `country`: its payload (when carried) against its header and its record
-/// schema, and the states header and record name. Returns the record.
+/// schema, and the states header and record name (a consultation request's
+/// denying state by `roster`). Returns the record.
 fn check_record(
+    roster: &impl KeyLookup,
     country: &Country,
     header: &EntryHeader,
     payload: Option<&[u8]>,
@@ -558,6 +603,9 @@ fn check_record(
         None => None,
     };
     ledger::check_names(country, header, record.as_ref())?;
+    if let Some(record) = &record {
+        ledger::check_denying_state(roster, record)?;
+    }
     Ok(record)
 }
 

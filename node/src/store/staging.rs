@@ -9,9 +9,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use concord_protocol::checkpoint::SignedCheckpoint;
 use concord_protocol::entry::{EntryError, EntryHeader, SignedEntry};
-use concord_protocol::ledger::{self, DenialState, DenialStatus, LedgerError, LogState, Term};
+use concord_protocol::ledger::{
+    self, Consultations, DenialState, DenialStatus, HeldRequest, LedgerError, LogState, Term,
+};
 use concord_protocol::merkle::{self, Hash, HashReader, MerkleError};
 use concord_protocol::origin::Origin;
+use concord_protocol::record::{EntryRef as RecordRef, Kind, Record};
 
 use super::keys::{self, IndexKind, log_item_key, log_key};
 use super::query::{malformed_status_page, status_in_page};
@@ -262,6 +265,8 @@ impl<'a> Staging<'a> {
             Term::Country => IndexKind::Country,
             Term::ControlEntry => IndexKind::ControlEntry,
             Term::HsCode => IndexKind::HsCode,
+            Term::ConsultedDenial => IndexKind::ConsultedDenial,
+            Term::AnsweredRequest => IndexKind::AnsweredRequest,
         };
         screen::post(&mut self.postings, kind, text, index);
     }
@@ -365,5 +370,52 @@ impl LogState for Staging<'_> {
 
     fn denial_state(&self, index: u64) -> Result<Option<DenialState>, StoreError> {
         Ok(self.denial_status(index)?.map(|status| status.state))
+    }
+}
+
+/// Other logs as this store holds them, and the replies of the log as
+/// staged so far, for the consultation rules.
+impl Consultations for Staging<'_> {
+    type Error = StoreError;
+
+    fn request(&self, request: &RecordRef) -> Result<HeldRequest, StoreError> {
+        // A request staged in this very group is not read: it is of this
+        // log, whose own state could never be its denying state anyway.
+        let Some(signed) = self.store.entry(&request.origin, request.index)? else {
+            return Ok(HeldRequest::Unknown);
+        };
+        let header = signed
+            .decode_header()
+            .map_err(|e| StoreError::Corrupt(format!("entry {request}: {e}")))?;
+        if header.kind != Kind::ConsultationRequest {
+            return Ok(HeldRequest::NotARequest);
+        }
+        let record = self
+            .store
+            .payload(&header.payload.sha256.0)?
+            .and_then(|bytes| Record::parse(Kind::ConsultationRequest, &bytes).ok());
+        Ok(match record {
+            Some(Record::ConsultationRequest(held)) => HeldRequest::Request {
+                denying_state: held.denying_state,
+            },
+            _ => HeldRequest::Withheld,
+        })
+    }
+
+    fn replied(&self, request: &RecordRef, before: u64) -> Result<Option<u64>, StoreError> {
+        let term = request.to_string();
+        let staged = self
+            .postings
+            .get(&(IndexKind::AnsweredRequest as u8))
+            .and_then(|terms| terms.get(&term))
+            .and_then(|indexes| indexes.iter().min().copied());
+        let stored = self
+            .store
+            .first_posting(IndexKind::AnsweredRequest, &term, self.log_id)?;
+        let first = match (staged, stored) {
+            (Some(staged), Some(stored)) => Some(staged.min(stored)),
+            (first, None) | (None, first) => first,
+        };
+        Ok(first.filter(|&first| first < before))
     }
 }

@@ -14,8 +14,8 @@ use concord_protocol::record::Country;
 use ports::free_port;
 
 use crate::home::{
-    ApiConfig, ApiLimits, Config, Home, NetworkConfig, ReplicationConfig, RetentionConfig,
-    ScreeningConfig, SyncConfig, WitnessConfig, create_private_dir,
+    ApiConfig, ApiLimits, Config, ConsultationsConfig, Home, NetworkConfig, ReplicationConfig,
+    RetentionConfig, ScreeningConfig, SyncConfig, WitnessConfig, create_private_dir,
 };
 
 /// Why a home or a federation could not be made.
@@ -146,6 +146,7 @@ fn make_home(spec: &HomeSpec<'_>, protection: Protection<'_>) -> Result<NewHome,
         retention: RetentionConfig::default(),
         replication: ReplicationConfig::default(),
         screening: ScreeningConfig::default(),
+        consultations: ConsultationsConfig::default(),
     };
     create_private_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
     concord_keys::keyfile::write_key_file(&home.key_path(), &identity, protection)

@@ -212,6 +212,14 @@ pub struct EntryRef {
     pub index: u64,
 }
 
+/// `origin#index`, as officers write a reference and the consultation
+/// indexes post it.
+impl fmt::Display for EntryRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}", self.origin, self.index)
+    }
+}
+
 impl EntryRef {
     fn validate(&self, path: &validate::Path<'_>) -> Result<(), RecordError> {
         validate::check_safe_integer(self.index, &path.field("index"))
@@ -245,6 +253,10 @@ pub struct IndexTerms {
     pub hs_codes: Vec<HsCode>,
     /// Last day a denial is in force; `None` for other records.
     pub valid_until: Option<Date>,
+    /// The denial a consultation request is about.
+    pub consulted_denial: Option<EntryRef>,
+    /// The request a consultation reply answers.
+    pub answered_request: Option<EntryRef>,
 }
 
 fn push_unique<T: PartialEq>(list: &mut Vec<T>, value: T) {
@@ -544,10 +556,14 @@ impl Record {
             }
             Record::ConsultationRequest(request) => IndexTerms {
                 countries: vec![request.requesting_state, request.denying_state],
+                consulted_denial: Some(request.denial.clone()),
+                ..IndexTerms::default()
+            },
+            Record::ConsultationReply(reply) => IndexTerms {
+                answered_request: Some(reply.request.clone()),
                 ..IndexTerms::default()
             },
             Record::DenialRevoke(_)
-            | Record::ConsultationReply(_)
             | Record::RosterUpdate(_)
             | Record::KeyRotate(_)
             | Record::KeyRevoke(_) => IndexTerms::default(),

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod bundle;
+pub mod consult;
 pub mod demo;
 pub mod init;
 pub mod publish;
