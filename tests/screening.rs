@@ -291,6 +291,37 @@ fn an_officer_screens_an_application_against_a_partners_denials() {
     net.cli("co", ["screen", "--file", app, "--at", "2026-02-30"])
         .fails_with(3, "--at");
 
+    // From the hit, a consultation; the next screening lists it under
+    // the hit, and so does the report.
+    let mx0 = format!("{mx_origin}#0");
+    net.cli(
+        "co",
+        [
+            "consult",
+            "request",
+            "--denial",
+            "mx#0",
+            "--application",
+            "MINCIT-DCE-SOL-2026-0187",
+            "--question",
+            "¿Sigue vigente la denegación para este consignatario?",
+        ],
+    )
+    .ok();
+    let consulted = net
+        .cli("co", ["screen", "--json", "--file", app])
+        .ok()
+        .json();
+    let held = &consulted["hits"][0]["consultations"];
+    assert_eq!(held.as_array().map(Vec::len), Some(1), "{held}");
+    assert_eq!(held[0]["denial"], mx0.as_str());
+    assert_eq!(held[0]["state"], "pending");
+    let report = net.cli("co", ["screen", "--file", app]).ok().stdout;
+    assert!(
+        report.contains("Consulted: CO asked MX") && report.contains("pending"),
+        "{report}"
+    );
+
     // A stopped node's store screens the same.
     net.stop("co");
     let stopped = net

@@ -32,6 +32,7 @@ use concord_screening::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::consultation::ConsultationView;
 use crate::query::{Queries, QueryError, iso_utc};
 use crate::store::{RESTRICTED_BILATERAL, RESTRICTED_MEMBERS, Store, StoreError};
 
@@ -117,6 +118,11 @@ pub struct HitView {
     /// The denial and each amendment by the screened date, each with its
     /// inclusion proof in the log's screened checkpoint.
     pub entries: Vec<ProvenEntry>,
+    /// The consultations about the denial this node can read (its own
+    /// state's, with the denying state), as they stood when screened; not
+    /// part of what the result proves.
+    #[serde(default)]
+    pub consultations: Vec<ConsultationView>,
 }
 
 /// Why a denial was a hit.
@@ -345,7 +351,10 @@ pub fn screen(
             size,
         });
     }
-    let hits = hits_of(store, &sizes, at, &request.application, threshold)?;
+    let mut hits = hits_of(store, &sizes, at, &request.application, threshold)?;
+    for hit in &mut hits {
+        hit.consultations = queries.consultations_about(&hit.entry.origin, hit.entry.index)?;
+    }
     let restricted = restricted(queries, &sizes, at)?;
     let result = ScreeningResult {
         format: RESULT_FORMAT.to_owned(),
@@ -419,6 +428,7 @@ pub(crate) fn hits_of(
                     .map(|&index| proven(store, &hit.denial.origin, index, size))
                     .collect::<Result<_, _>>()?,
                 entry: hit.denial,
+                consultations: Vec::new(),
             })
         })
         .collect()

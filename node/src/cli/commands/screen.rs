@@ -240,7 +240,7 @@ fn hit_report(n: usize, hit: &HitView, reference: &str) -> Result<(), crate::std
             "   {} (application party {}) met the denial's {} (party {}), {:.2}:",
             party.application_role.as_str(),
             party.application_party + 1,
-            role_name(&party.denial_role),
+            json_name(&party.denial_role),
             party.denial_party + 1,
             party.score
         )?;
@@ -257,6 +257,24 @@ fn hit_report(n: usize, hit: &HitView, reference: &str) -> Result<(), crate::std
     for adjustment in &hit.explanation.adjustments {
         outln!("   {:+.2} {}", adjustment.delta, adjustment.factor)?;
     }
+    for consultation in &hit.consultations {
+        let state = match &consultation.reply {
+            Some(reply) => format!(
+                "answered {} on {}",
+                json_name(&reply.answer),
+                reply.replied_at
+            ),
+            None => json_name(&consultation.state),
+        };
+        outln!(
+            "   Consulted: {} asked {} on {} about application {} ({}): {state}",
+            consultation.requesting_state,
+            consultation.denying_state,
+            consultation.requested_at,
+            consultation.application_reference,
+            consultation.request
+        )?;
+    }
     outln!(
         "   Consult {}: concord consult request --denial {member}#{} --application {} --question \"…\"",
         hit.denying_state,
@@ -265,8 +283,9 @@ fn hit_report(n: usize, hit: &HitView, reference: &str) -> Result<(), crate::std
     )
 }
 
-fn role_name(role: &concord_protocol::record::PartyRole) -> String {
-    serde_json::to_value(role)
+/// A unit variant as its JSON spells it (`end_user`, `need_more_information`).
+fn json_name<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
