@@ -153,6 +153,8 @@ pub struct ReadLog {
 pub struct Api {
     base: String,
     token: String,
+    /// Whether requests carry the token (tests of a missing one do not).
+    token_sent: bool,
     agent: ureq::Agent,
 }
 
@@ -178,7 +180,45 @@ impl Api {
         Api {
             base: base.to_owned(),
             token: token.to_owned(),
+            token_sent: true,
             agent,
+        }
+    }
+
+    /// The same API with another bearer token (`None`: no header at all).
+    pub fn with_token(&self, token: Option<&str>) -> Api {
+        let mut api = Api::new(&self.base, token.unwrap_or_default());
+        api.token_sent = token.is_some();
+        api
+    }
+
+    /// `METHOD path` without a body, with the token, whatever the answer's
+    /// status: for methods a route does not take.
+    ///
+    /// # Errors
+    /// [`Error::Http`] when the node cannot be reached or the answer read.
+    pub fn try_method(&self, method: &str, path: &str) -> Result<Reply, Error> {
+        let what = || format!("{method} {}{path}", self.base);
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        let request = self.authorise(request);
+        let response = self
+            .agent
+            .run(
+                request
+                    .body(())
+                    .map_err(|e| Error::io(what(), std::io::Error::other(e)))?,
+            )
+            .map_err(|e| http(what(), e))?;
+        read_reply(response).map_err(|e| http(what(), e))
+    }
+
+    fn authorise(&self, request: ureq::http::request::Builder) -> ureq::http::request::Builder {
+        if self.token_sent {
+            request.header("Authorization", format!("Bearer {}", self.token))
+        } else {
+            request
         }
     }
 
@@ -188,12 +228,11 @@ impl Api {
     /// [`Error::Http`] when the node cannot be reached or the answer read.
     pub fn try_get(&self, path: &str) -> Result<Reply, Error> {
         let what = || format!("GET {}{path}", self.base);
-        let response = self
-            .agent
-            .get(format!("{}{path}", self.base))
-            .header("Authorization", format!("Bearer {}", self.token))
-            .call()
-            .map_err(|e| http(what(), e))?;
+        let mut request = self.agent.get(format!("{}{path}", self.base));
+        if self.token_sent {
+            request = request.header("Authorization", format!("Bearer {}", self.token));
+        }
+        let response = request.call().map_err(|e| http(what(), e))?;
         read_reply(response).map_err(|e| http(what(), e))
     }
 
@@ -205,10 +244,11 @@ impl Api {
     /// broke or the answer could not be read.
     pub fn try_post(&self, path: &str, body: &[u8]) -> Result<Reply, Error> {
         let what = || format!("POST {}{path}", self.base);
-        let response = self
-            .agent
-            .post(format!("{}{path}", self.base))
-            .header("Authorization", format!("Bearer {}", self.token))
+        let mut request = self.agent.post(format!("{}{path}", self.base));
+        if self.token_sent {
+            request = request.header("Authorization", format!("Bearer {}", self.token));
+        }
+        let response = request
             .header("Content-Type", "application/json")
             .send(body)
             .map_err(|e| http(what(), e))?;

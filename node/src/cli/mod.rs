@@ -172,6 +172,39 @@ pub enum Command {
     /// Denials that arrived after an application was screened and meet it
     /// (applications screened in the last `[screening] rescreen_days`).
     Alerts(AlertsArgs),
+    /// API tokens with scopes (read, screen, publish, admin), kept hashed
+    /// in HOME/tokens.json; a running node sees changes at once.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token; its secret is printed this once.
+    Create {
+        #[command(flatten)]
+        home: HomeArg,
+        /// Who or what holds it, e.g. "licensing desk".
+        #[arg(long)]
+        name: String,
+        /// Comma-separated: read, screen, publish, admin.
+        #[arg(long)]
+        scope: String,
+    },
+    /// Every token, revoked ones included (hashes only).
+    List {
+        #[command(flatten)]
+        home: HomeArg,
+    },
+    /// Revoke a token, by id or name.
+    Revoke {
+        #[command(flatten)]
+        home: HomeArg,
+        /// The token's id (from `token list`) or name.
+        token: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -648,6 +681,7 @@ pub fn dispatch(cli: Cli) -> CliResult {
         Command::Screen(args) => commands::screen::screen(&args, json),
         Command::VerifyScreening(args) => commands::screen::verify(&args, json),
         Command::Alerts(args) => commands::screen::alerts(&args, json),
+        Command::Token { command } => commands::token::run(command, json),
     }
 }
 

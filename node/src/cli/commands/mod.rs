@@ -13,6 +13,7 @@ pub mod read;
 pub mod roster;
 pub mod run;
 pub mod screen;
+pub mod token;
 
 use std::path::Path;
 
