@@ -1147,6 +1147,7 @@ fn every_readme_command_runs_as_written() {
         "published pacific-alliance.concord/mx index 2",
         "denial cl#0 of CL",
         "verified: checkpoints signed",
+        "revoked token",
         "imported mx.bundle",
     ] {
         assert!(
