@@ -193,3 +193,101 @@ fn tokens_hold_scopes_and_every_refusal_is_json() {
         .expect("reachable");
     assert_eq!(unknown.status, 400, "{}", unknown.body);
 }
+
+/// What a feed connection has received so far.
+struct Feed {
+    stream: std::net::TcpStream,
+    text: String,
+}
+
+impl Feed {
+    fn open(api: &concord_scenarios::api::Api, query: &str, last_event_id: Option<&str>) -> Feed {
+        use std::io::Write as _;
+        let mut stream = std::net::TcpStream::connect(api.address()).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("timeout");
+        let resume = last_event_id.map_or(String::new(), |id| format!("Last-Event-ID: {id}\r\n"));
+        write!(
+            stream,
+            "GET /v1/feed{query} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nAccept: text/event-stream\r\n{resume}\r\n",
+            api.address(),
+            api.token()
+        )
+        .expect("send");
+        Feed {
+            stream,
+            text: String::new(),
+        }
+    }
+
+    /// Reads until `done` holds of what arrived, for up to 30 s.
+    fn until(&mut self, what: &str, done: impl Fn(&str) -> bool) -> &str {
+        use std::io::Read as _;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut buf = [0u8; 4096];
+        while !done(&self.text) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the feed did not show {what}:\n{}",
+                self.text
+            );
+            match self.stream.read(&mut buf) {
+                Ok(0) => panic!("the feed closed:\n{}", self.text),
+                Ok(n) => self.text.push_str(&String::from_utf8_lossy(&buf[..n])),
+                Err(_) => {}
+            }
+        }
+        &self.text
+    }
+}
+
+#[test]
+fn the_feed_streams_new_entries_and_resumes_where_it_stopped() {
+    let mut net = Testnet::create_with(
+        &concord(),
+        &TestnetSpec::new(&["mx", "co"], &[]).sync_interval_ms(300),
+    );
+    net.start("mx");
+    net.start("co");
+    let co = net.api("co");
+    let mut feed = Feed::open(&co, "", None);
+    feed.until("the event stream's headers", |t| {
+        t.contains("text/event-stream")
+    });
+    net.api("mx").publish("denial", &denial());
+    let mx = net.origin_of("mx");
+    let first = format!("\"origin\":\"{mx}\",\"index\":0");
+    let text = feed
+        .until("mx's first entry", |t| t.contains(&first))
+        .to_owned();
+    assert!(text.contains("event: entry"), "{text}");
+    let id = text
+        .lines()
+        .find_map(|l| l.strip_prefix("id: "))
+        .expect("an event id")
+        .trim()
+        .to_owned();
+    assert!(id.contains(&format!("{mx}=1")), "{id}");
+
+    // Reconnecting from that id brings what came since, and nothing before.
+    let mut sample: Value = serde_json::from_slice(&denial()).expect("JSON");
+    sample["reference"] = "SE-DGCE-DEN-2025-0099".into();
+    net.api("mx")
+        .publish("denial", &serde_json::to_vec(&sample).expect("JSON"));
+    let mut resumed = Feed::open(&co, "", Some(&id));
+    let second = format!("\"origin\":\"{mx}\",\"index\":1");
+    let text = resumed
+        .until("mx's second entry", |t| t.contains(&second))
+        .to_owned();
+    assert!(!text.contains(&first), "{text}");
+    let mut from_start = Feed::open(&co, "?from=start&log=mx", None);
+    from_start.until("both entries", |t| {
+        t.contains(&first) && t.contains(&second)
+    });
+
+    let bad = co.try_get("/v1/feed?from=yesterday").expect("reachable");
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let unknown = co.try_get("/v1/feed?since=0").expect("reachable");
+    assert_eq!(unknown.status, 400, "{}", unknown.body);
+}

@@ -164,6 +164,7 @@ pub async fn run(
         sync: sync_state,
         tokens: crate::tokens::Tokens::open(home)?,
         metrics_open: config.api.metrics_open,
+        shutdown: shutdown.clone(),
         home: home.clone(),
         exporter: Arc::new(Exporter::of_home(home, identity.log_key.clone())?),
     };

@@ -185,6 +185,16 @@ impl Api {
         }
     }
 
+    /// The API's address, `127.0.0.1:PORT`, for a client of its own.
+    pub fn address(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
+    /// The bearer token this client sends.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
     /// The same API with another bearer token (`None`: no header at all).
     pub fn with_token(&self, token: Option<&str>) -> Api {
         let mut api = Api::new(&self.base, token.unwrap_or_default());

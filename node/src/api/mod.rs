@@ -37,6 +37,7 @@
 //! | POST | /v1/screen?at=&threshold= | screen | an application screened, with checkpoints and proofs | [`screening`] |
 //! | POST | /v1/screen/batch?at=&threshold= | screen | a JSON array of applications (at most 1,000), `{"results": [...]}` | [`screening`] |
 //! | POST | /v1/screen/verify | screen | a saved result checked against this node's roster and store | [`screening`] |
+//! | GET  | /v1/feed?from=now\|start&log=ID | read | new entries of every log as server-sent events, resumable with `Last-Event-ID` | [`feed`] |
 //! | GET  | /v1/alerts | read | denials that met an application screened before they arrived ([`crate::alerts`]) | [`screening`] |
 //! | GET  | /v1/tokens | admin | the tokens, hashed, revoked ones included | [`tokens`] |
 //! | POST | /v1/tokens `{"name", "scopes"}` | admin | a new token; its secret is in this answer only | [`tokens`] |
@@ -47,6 +48,7 @@ mod audit;
 mod auth;
 mod consultations;
 mod federation;
+mod feed;
 mod health;
 mod limits;
 mod logs;
@@ -91,6 +93,8 @@ pub struct ApiState {
     pub tokens: crate::tokens::Tokens,
     /// `/metrics` without a token (`[api] metrics_open`).
     pub metrics_open: bool,
+    /// Ends the streams that would otherwise outlive the node (the feed).
+    pub shutdown: CancellationToken,
     /// The node's home: where its store is, for the audit's report.
     pub home: Home,
     /// The signer of the bundles the node exports.
@@ -237,7 +241,8 @@ pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
         .route("/v1/audit", with_body(post(audit::audit)))
         .route("/v1/export", with_body(post(audit::export)))
         .route("/v1/purge", get(audit::expired))
-        .route("/v1/alerts", get(screening::alerts));
+        .route("/v1/alerts", get(screening::alerts))
+        .route("/v1/feed", get(feed::feed));
     let mut open = Router::new()
         .route("/v1/health", get(health::live))
         .route("/v1/health/ready", get(health::ready));
