@@ -153,13 +153,38 @@ fn tokens_hold_scopes_and_every_refusal_is_json() {
     assert_eq!(health.json()["ready"], Value::Bool(true));
     let metrics = api.with_token(None).try_get("/metrics").expect("reachable");
     assert_eq!(metrics.status, 401);
+    api.publish("denial", &denial());
     let metrics = api.try_get("/metrics").expect("reachable");
     assert_eq!(metrics.status, 200);
+    for expected in [
+        "# HELP concord_log_size Entries of each log this node holds",
+        "# TYPE concord_log_size gauge",
+        &format!("concord_log_size{{origin=\"{}\"}}", net.origin_of("mx")),
+        "# TYPE concord_log_behind gauge",
+        "# TYPE concord_log_payloads_missing gauge",
+        "# TYPE concord_api_requests counter",
+        "concord_api_requests_total{route=\"/v1/status\",method=\"GET\",status=\"401\"}",
+        "concord_api_requests_total{route=\"/v1/records/{kind}\",method=\"POST\",status=\"403\"}",
+        "# TYPE concord_api_request_duration_seconds histogram",
+        "concord_api_request_duration_seconds_bucket{",
+        "# TYPE concord_own_log_confirmed gauge",
+        "concord_own_log_confirmed 1",
+        "# TYPE concord_gossip_appended counter",
+        "libp2p_bandwidth_bytes_total",
+        "libp2p_swarm_",
+        "libp2p_identify_",
+    ] {
+        assert!(
+            metrics.body.contains(expected),
+            "{expected} in:\n{}",
+            metrics.body
+        );
+    }
     assert!(
-        metrics.body.contains("concord_log_size"),
-        "{}",
-        metrics.body
+        metrics.body.ends_with("# EOF\n"),
+        "one end marker, at the end"
     );
+    assert_eq!(metrics.body.matches("# EOF").count(), 1);
 
     // The API manages tokens for an admin token.
     let made = api

@@ -826,7 +826,10 @@ fn a_split_view_is_proven_by_an_observer_connected_to_both_sides() {
         mdns: false,
     };
     let (handle, task) = runtime
-        .block_on(async { net::spawn(config, events_tx, shutdown.clone()) })
+        .block_on(async {
+            let mut registry = prometheus_client::registry::Registry::default();
+            net::spawn(config, events_tx, shutdown.clone(), &mut registry)
+        })
         .expect("network starts");
     let rogue = runtime.spawn(async move {
         while let Some(event) = events_rx.recv().await {
@@ -1074,7 +1077,10 @@ impl Rogue {
         };
         let token = shutdown.clone();
         let (handle, _task) = runtime
-            .block_on(async move { net::spawn(config, events_tx, token) })
+            .block_on(async move {
+                let mut registry = prometheus_client::registry::Registry::default();
+                net::spawn(config, events_tx, token, &mut registry)
+            })
             .expect("rogue network starts");
         Rogue {
             runtime,

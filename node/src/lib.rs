@@ -17,6 +17,7 @@ pub mod clock;
 pub mod consultation;
 pub mod demo;
 pub mod home;
+pub mod metrics;
 pub mod net;
 pub mod own_log;
 pub mod parallel;

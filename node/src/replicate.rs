@@ -64,6 +64,8 @@ pub struct Core {
     /// This node's participant (its role and country): which payloads it
     /// may read, and so fetches until it holds them.
     pub reader: (Role, Country),
+    /// Where ingest is timed and counted.
+    pub metrics: crate::metrics::NodeMetrics,
 }
 
 /// How often the retention policy runs.
@@ -475,6 +477,7 @@ async fn ingest(
     let origin_owned = origin.clone();
     let headers_only = core.headers_only;
     let now = (core.clock)();
+    let started = std::time::Instant::now();
     let outcome = tokio::task::spawn_blocking(move || {
         let mut items = items();
         if headers_only {
@@ -484,6 +487,10 @@ async fn ingest(
     })
     .await
     .map_err(|e| StoreError::Io(format!("ingest task failed: {e}")))??;
+    core.metrics
+        .ingest_seconds
+        .observe(started.elapsed().as_secs_f64());
+    core.metrics.ingested.inc_by(outcome.appended);
     for (index, rejected) in &outcome.rejected {
         tracing::warn!(%origin, index, reason = %rejected, "entry refused");
     }

@@ -109,8 +109,10 @@ pub async fn run(
         federation: roster.federation.clone(),
         mdns: config.network.mdns,
     };
-    let (net_handle, net_task) =
-        net::spawn(net_config, events_tx, shutdown.clone()).context("starting the network")?;
+    let mut registry = prometheus_client::registry::Registry::default();
+    let node_metrics = crate::metrics::NodeMetrics::register(&mut registry);
+    let (net_handle, net_task) = net::spawn(net_config, events_tx, shutdown.clone(), &mut registry)
+        .context("starting the network")?;
 
     let (committed_tx, committed_rx) = mpsc::channel(COMMITTED_QUEUE);
     let own_log = (me.role == Role::Member)
@@ -150,6 +152,7 @@ pub async fn run(
         headers_only: config.replication.headers_only,
         own_log: own_log.clone(),
         reader: (me.role, me.country),
+        metrics: node_metrics.clone(),
     };
     let core_tasks = replicate::spawn(core, events_rx, committed_rx, hints_rx, shutdown.clone());
 
@@ -165,6 +168,8 @@ pub async fn run(
         tokens: crate::tokens::Tokens::open(home)?,
         metrics_open: config.api.metrics_open,
         shutdown: shutdown.clone(),
+        metrics: node_metrics,
+        registry: Arc::new(registry),
         home: home.clone(),
         exporter: Arc::new(Exporter::of_home(home, identity.log_key.clone())?),
     };

@@ -99,7 +99,9 @@ async fn start(keypair: Keypair, allowed: &[PeerId], bootstrap: Vec<(PeerId, Mul
     };
     let (event_tx, events) = mpsc::channel(64);
     let shutdown = CancellationToken::new();
-    let (handle, join) = net::spawn(config, event_tx, shutdown.clone()).expect("network starts");
+    let mut registry = prometheus_client::registry::Registry::default();
+    let (handle, join) =
+        net::spawn(config, event_tx, shutdown.clone(), &mut registry).expect("network starts");
     let addrs = eventually("both listeners", || async {
         let addrs = handle.listen_addrs().await;
         let both = [Transport::Tcp, Transport::Quic]

@@ -9,6 +9,12 @@ use super::{ApiResult, ApiState};
 use crate::query::{ClearRequest, Liveness, PeerView, StatusView};
 
 pub(super) async fn status(State(state): State<ApiState>) -> ApiResult<Json<StatusView>> {
+    Ok(Json(status_view(&state).await?))
+}
+
+/// The node's status as it is now: the store's, with the network's peers,
+/// the replication counters and the own log's confirmation.
+pub(super) async fn status_view(state: &ApiState) -> ApiResult<StatusView> {
     let sync = state.sync();
     let peers = match &state.net {
         Some(net) => net
@@ -42,7 +48,7 @@ pub(super) async fn status(State(state): State<ApiState>) -> ApiResult<Json<Stat
         sync: serde_json::to_value(&sync).unwrap_or_default(),
         seen_sizes: sync.seen_sizes,
     };
-    Ok(Json(state.queries.status(liveness)?))
+    Ok(state.queries.status(liveness)?)
 }
 
 pub(super) async fn roster(State(state): State<ApiState>) -> Json<serde_json::Value> {

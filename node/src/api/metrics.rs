@@ -1,39 +1,32 @@
-//! `/metrics`: log sizes, replication counters, quarantines and the bytes
-//! the network transports carried, in the Prometheus text format.
-
-use std::fmt::Write as _;
+//! `/metrics`: the node's registry ([`crate::metrics`]), with what its
+//! state says now, in the OpenMetrics text format Prometheus reads.
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use super::ApiState;
+use super::{ApiResult, ApiState};
 
-pub(super) async fn metrics(State(state): State<ApiState>) -> Response {
-    let store = &state.queries.store;
-    let mut out = String::new();
-    let _ = writeln!(out, "# TYPE concord_log_size gauge");
-    if let Ok(logs) = store.logs() {
-        for (origin, head) in logs {
-            let _ = writeln!(out, "concord_log_size{{origin=\"{origin}\"}} {}", head.size);
-        }
-    }
-    let sync = state.sync();
-    let counters = [
-        ("concord_gossip_appended_total", sync.gossip_appended),
-        ("concord_gossip_rejected_total", sync.gossip_rejected),
-        ("concord_synced_appended_total", sync.synced_appended),
-        ("concord_synced_duplicates_total", sync.synced_duplicates),
-    ];
-    for (name, value) in counters {
-        let _ = writeln!(out, "# TYPE {name} counter");
-        let _ = writeln!(out, "{name} {value}");
-    }
-    let quarantined = store.quarantines().map(|q| q.len()).unwrap_or(0);
-    let _ = writeln!(out, "# TYPE concord_quarantined_logs gauge");
-    let _ = writeln!(out, "concord_quarantined_logs {quarantined}");
-    if let Some(net) = &state.net {
-        out.push_str(&net.transport_metrics());
-    }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+pub(super) async fn metrics(State(state): State<ApiState>) -> ApiResult<Response> {
+    let status = super::federation::status_view(&state).await?;
+    let alerts = state
+        .queries
+        .store
+        .alerts::<serde_json::Value>()
+        .map_err(crate::query::QueryError::Store)?
+        .len();
+    let now = crate::metrics::state_metrics(&status, alerts, crate::clock::now());
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode_registry(&mut text, &now)
+        .expect("writing to a String does not fail");
+    prometheus_client::encoding::text::encode(&mut text, &state.registry)
+        .expect("writing to a String does not fail");
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
 }

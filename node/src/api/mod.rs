@@ -95,6 +95,10 @@ pub struct ApiState {
     pub metrics_open: bool,
     /// Ends the streams that would otherwise outlive the node (the feed).
     pub shutdown: CancellationToken,
+    /// Where the API counts its requests.
+    pub metrics: crate::metrics::NodeMetrics,
+    /// Every metric the node and libp2p keep, for `/metrics`.
+    pub registry: Arc<prometheus_client::registry::Registry>,
     /// The node's home: where its store is, for the audit's report.
     pub home: Home,
     /// The signer of the bundles the node exports.
@@ -279,10 +283,47 @@ pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
         .merge(scoped(screen, Scope::Screen))
         .merge(scoped(publish, Scope::Publish))
         .merge(scoped(admin, Scope::Admin))
+        .route_layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            count_request,
+        ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// Counts each request by its route's pattern, method and status, and
+/// times it (`crate::metrics`); refusals of the token layers included.
+async fn count_request(
+    axum::extract::State(metrics): axum::extract::State<crate::metrics::NodeMetrics>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |path| path.as_str())
+        .to_owned();
+    let method = request.method().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    metrics
+        .request_seconds
+        .get_or_create(&crate::metrics::RouteLabels {
+            route: route.clone(),
+            method: method.clone(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .requests
+        .get_or_create(&crate::metrics::RequestLabels {
+            route,
+            method,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
 }
 
 async fn not_found(request: axum::extract::Request) -> ApiError {

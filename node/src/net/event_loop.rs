@@ -27,6 +27,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::behaviour::{ConcordBehaviour, ConcordBehaviourEvent, Topics};
 use super::redial::Redial;
+use libp2p::metrics::Recorder as _;
+
 use super::{Command, NetConfig, NetError, NetEvent, PeerInfo, ReplyHandle, Topic, Verdict};
 
 /// Events decoded but not yet taken by the node core. When this many wait,
@@ -64,6 +66,8 @@ pub(crate) struct EventLoop {
     pending_requests: HashMap<OutboundRequestId, oneshot::Sender<Result<SyncResponse, NetError>>>,
     pending_replies: HashMap<InboundRequestId, ResponseChannel<SyncResponse>>,
     replies: FuturesUnordered<PendingReply>,
+    /// libp2p's own metrics of the swarm and its protocols.
+    metrics: libp2p::metrics::Metrics,
 }
 
 impl EventLoop {
@@ -73,6 +77,7 @@ impl EventLoop {
         commands: mpsc::Receiver<Command>,
         events: mpsc::Sender<NetEvent>,
         shutdown: CancellationToken,
+        metrics: libp2p::metrics::Metrics,
     ) -> Self {
         Self {
             swarm,
@@ -88,6 +93,7 @@ impl EventLoop {
             pending_requests: HashMap::new(),
             pending_replies: HashMap::new(),
             replies: FuturesUnordered::new(),
+            metrics,
         }
     }
 
@@ -291,6 +297,7 @@ impl EventLoop {
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<ConcordBehaviourEvent>) {
+        self.metrics.record(&event);
         match event {
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
             SwarmEvent::ConnectionEstablished {
@@ -407,6 +414,12 @@ impl EventLoop {
     }
 
     fn on_behaviour_event(&mut self, event: ConcordBehaviourEvent) {
+        match &event {
+            ConcordBehaviourEvent::Gossipsub(event) => self.metrics.record(event),
+            ConcordBehaviourEvent::Identify(event) => self.metrics.record(event),
+            ConcordBehaviourEvent::Ping(event) => self.metrics.record(event),
+            _ => {}
+        }
         match event {
             ConcordBehaviourEvent::Roster(never) => match never {},
             ConcordBehaviourEvent::Gossipsub(event) => self.on_gossipsub_event(event),

@@ -33,7 +33,6 @@ mod event_loop;
 mod redial;
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use concord_protocol::wire::{Gossip, SyncRequest, SyncResponse};
@@ -306,22 +305,9 @@ enum Command {
 #[derive(Debug, Clone)]
 pub struct NetHandle {
     commands: mpsc::Sender<Command>,
-    /// The transports' byte counters, by direction and protocol stack.
-    metrics: Arc<Registry>,
 }
 
 impl NetHandle {
-    /// The bytes every transport sent and received since the node started
-    /// (`libp2p_bandwidth_bytes_total`, by `direction` and `protocols`), in
-    /// the Prometheus text format.
-    pub fn transport_metrics(&self) -> String {
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.metrics)
-            .expect("writing to a String does not fail");
-        // The OpenMetrics end marker belongs at the end of the whole page.
-        text.trim_end_matches("# EOF\n").to_owned()
-    }
-
     /// Publishes `message` on `topic`.
     ///
     /// Having no peer subscribed yet is not an error (gossip is the fast
@@ -444,6 +430,7 @@ pub fn spawn(
     config: NetConfig,
     events: mpsc::Sender<NetEvent>,
     shutdown: CancellationToken,
+    registry: &mut Registry,
 ) -> Result<(NetHandle, JoinHandle<()>), NetError> {
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
         NetError::Config("the network must be started inside a Tokio runtime".into())
@@ -455,8 +442,7 @@ pub fn spawn(
             "federation name {federation:?} must be non-empty, without '/' or whitespace"
         )));
     }
-    let mut metrics = Registry::default();
-    let mut swarm = behaviour::build_swarm(&config, &mut metrics)?;
+    let mut swarm = behaviour::build_swarm(&config, registry)?;
     for addr in &config.listen {
         swarm
             .listen_on(addr.clone())
@@ -466,8 +452,9 @@ pub fn spawn(
             })?;
     }
     let (commands, command_rx) = mpsc::channel(COMMAND_CAPACITY);
-    let event_loop = event_loop::EventLoop::new(swarm, &config, command_rx, events, shutdown);
+    let metrics = libp2p::metrics::Metrics::new(registry);
+    let event_loop =
+        event_loop::EventLoop::new(swarm, &config, command_rx, events, shutdown, metrics);
     let join = runtime.spawn(event_loop.run());
-    let metrics = Arc::new(metrics);
-    Ok((NetHandle { commands, metrics }, join))
+    Ok((NetHandle { commands }, join))
 }
