@@ -271,10 +271,11 @@ impl Feed {
 fn the_feed_streams_new_entries_and_resumes_where_it_stopped() {
     let mut net = Testnet::create_with(
         &concord(),
-        &TestnetSpec::new(&["mx", "co"], &[]).sync_interval_ms(300),
+        &TestnetSpec::new(&["mx", "co"], &["un1540:US"]).sync_interval_ms(300),
     );
     net.start("mx");
     net.start("co");
+    net.start("un1540");
     let co = net.api("co");
     let mut feed = Feed::open(&co, "", None);
     feed.until("the event stream's headers", |t| {
@@ -310,6 +311,18 @@ fn the_feed_streams_new_entries_and_resumes_where_it_stopped() {
     from_start.until("both entries", |t| {
         t.contains(&first) && t.contains(&second)
     });
+
+    // Each node says what happened, one line per event, naming members.
+    for (id, says) in [
+        ("mx", "published on the own log"),
+        ("mx", "peer connected member=co"),
+        ("co", "stored entries of a member's log member=mx"),
+        ("un1540", "cosigned a checkpoint as witness member=mx"),
+    ] {
+        wait_until(Duration::from_secs(30), says, || {
+            net.node_log(id).contains(says)
+        });
+    }
 
     let bad = co.try_get("/v1/feed?from=yesterday").expect("reachable");
     assert_eq!(bad.status, 400, "{}", bad.body);

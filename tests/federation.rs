@@ -820,7 +820,7 @@ fn a_split_view_is_proven_by_an_observer_connected_to_both_sides() {
         allowed: roster
             .members
             .iter()
-            .map(|m| m.peer_id.parse().expect("peer id"))
+            .map(|m| (m.peer_id.parse().expect("peer id"), m.id.to_string()))
             .collect(),
         federation: roster.federation.clone(),
         mdns: false,
@@ -1070,7 +1070,7 @@ impl Rogue {
             allowed: roster
                 .members
                 .iter()
-                .filter_map(|m| m.peer_id.parse().ok())
+                .filter_map(|m| Some((m.peer_id.parse().ok()?, m.id.to_string())))
                 .collect(),
             federation: roster.federation.clone(),
             mdns: false,

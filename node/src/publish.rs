@@ -253,6 +253,17 @@ async fn commit_group(writer: &Writer, group: Vec<Request>) -> Result<Option<Com
         }
         let _ = reply.send(outcome.map_err(PublishError::from));
     }
+    // One line per group: a burst of publishes is a few lines, not thousands.
+    if let (Some(first), Some(last)) = (appended.first(), appended.last()) {
+        tracing::info!(
+            log = %writer.origin,
+            first = first.index,
+            last = last.index,
+            entries = appended.len(),
+            kind = %first.header.kind,
+            "published on the own log"
+        );
+    }
     Ok(checkpoint.map(|checkpoint| Committed {
         entries: appended,
         checkpoint,

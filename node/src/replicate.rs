@@ -491,6 +491,14 @@ async fn ingest(
         .ingest_seconds
         .observe(started.elapsed().as_secs_f64());
     core.metrics.ingested.inc_by(outcome.appended);
+    if outcome.appended > 0 {
+        tracing::info!(
+            member = %member_of(core, origin),
+            entries = outcome.appended,
+            size = core.store.head(origin)?.size,
+            "stored entries of a member's log"
+        );
+    }
     for (index, rejected) in &outcome.rejected {
         tracing::warn!(%origin, index, reason = %rejected, "entry refused");
     }
@@ -570,7 +578,12 @@ async fn record_equivocation(
     else {
         return Ok(());
     };
-    tracing::error!(origin = %found.origin, position = found.position, "equivocation proven; log quarantined");
+    tracing::error!(
+        member = %member_of(core, &found.origin),
+        origin = %found.origin,
+        position = found.position,
+        "equivocation proven; log quarantined"
+    );
     if gossip
         && let Err(e) = core
             .net
@@ -608,6 +621,11 @@ async fn maybe_cosign(core: &Core, origin: &Origin) -> Result<(), StoreError> {
     core.store
         .accept_checkpoint(&bytes, core.roster.as_ref())?
         .ok();
+    tracing::info!(
+        member = %member_of(core, origin),
+        size = latest.checkpoint.size,
+        "cosigned a checkpoint as witness"
+    );
     let note = String::from_utf8_lossy(&bytes).into_owned();
     if let Err(e) = core
         .net
@@ -971,6 +989,13 @@ async fn fetch_past_checkpoint(core: &Core, peer: PeerId, origin: &Origin) {
             }
         }
     }
+}
+
+/// The roster member id of the log `origin`, for log lines.
+fn member_of(core: &Core, origin: &Origin) -> String {
+    core.roster
+        .member_by_origin(origin.as_str())
+        .map_or_else(|| origin.to_string(), |m| m.id.to_string())
 }
 
 /// Reports a replica's new size (for operators following a catch-up, and

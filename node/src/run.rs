@@ -4,7 +4,7 @@
 //! Shutdown: one cancellation token, created by the caller, stops every task;
 //! each is awaited, and the store is flushed last.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -72,14 +72,14 @@ pub async fn run(
             me.peer_id
         );
     }
-    let mut allowed = HashSet::new();
+    let mut allowed = HashMap::new();
     let mut bootstrap = Vec::new();
     for member in &roster.members {
         let Ok(peer) = member.peer_id.parse::<PeerId>() else {
             tracing::warn!(member = %member.id, "roster peer id does not parse; ignoring this member's connections");
             continue;
         };
-        allowed.insert(peer);
+        allowed.insert(peer, member.id.to_string());
         if member.id != me.id {
             for addr in &member.addrs {
                 match addr.parse::<Multiaddr>() {

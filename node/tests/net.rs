@@ -3,7 +3,7 @@
 //! Every wait polls with a deadline; "nothing arrives" is asserted over a
 //! bounded window after the event that would have caused it.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::time::Duration;
@@ -93,7 +93,10 @@ async fn start(keypair: Keypair, allowed: &[PeerId], bootstrap: Vec<(PeerId, Mul
                 .expect("valid multiaddr"),
         ],
         bootstrap,
-        allowed: allowed.iter().copied().collect::<HashSet<_>>(),
+        allowed: allowed
+            .iter()
+            .map(|peer| (*peer, peer.to_string()))
+            .collect::<HashMap<_, _>>(),
         federation: "latam".into(),
         mdns: false,
     };

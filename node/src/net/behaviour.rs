@@ -112,7 +112,7 @@ fn build_behaviour(
     topics: &Topics,
 ) -> Result<ConcordBehaviour, Box<dyn std::error::Error + Send + Sync>> {
     let mut roster = allow_block_list::Behaviour::<allow_block_list::AllowedPeers>::default();
-    for peer in &config.allowed {
+    for peer in config.allowed.keys() {
         roster.allow_peer(*peer);
     }
 

@@ -8,7 +8,7 @@
 //! Nothing a peer sends can make it panic: malformed input is logged and
 //! dropped, or rejected.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
 
 use concord_protocol::wire::{self, Gossip, MAX_GOSSIP_BYTES, SyncRequest, SyncResponse};
@@ -55,7 +55,7 @@ struct Connected {
 pub(crate) struct EventLoop {
     swarm: Swarm<ConcordBehaviour>,
     topics: Topics,
-    allowed: HashSet<PeerId>,
+    allowed: HashMap<PeerId, String>,
     redial: Redial,
     connected: HashMap<PeerId, Connected>,
     commands: mpsc::Receiver<Command>,
@@ -221,7 +221,7 @@ impl EventLoop {
                 request,
                 reply,
             } => {
-                if !self.allowed.contains(&peer) {
+                if !self.allowed.contains_key(&peer) {
                     let _ = reply.send(Err(NetError::NotAllowed(peer)));
                     return;
                 }
@@ -296,6 +296,11 @@ impl EventLoop {
         }
     }
 
+    /// The roster member id of `peer`, for log lines.
+    fn member(&self, peer: &PeerId) -> &str {
+        self.allowed.get(peer).map_or("unknown", String::as_str)
+    }
+
     fn on_swarm_event(&mut self, event: SwarmEvent<ConcordBehaviourEvent>) {
         self.metrics.record(&event);
         match event {
@@ -318,7 +323,7 @@ impl EventLoop {
                     .connections
                     .insert(connection_id, addr.clone());
                 if num_established.get() == 1 {
-                    tracing::info!(peer = %peer_id, %addr, "peer connected");
+                    tracing::info!(member = %self.member(&peer_id), peer = %peer_id, %addr, "peer connected");
                     self.emit(NetEvent::PeerConnected {
                         peer: peer_id,
                         addr,
@@ -338,8 +343,12 @@ impl EventLoop {
                 if num_established == 0 {
                     self.connected.remove(&peer_id);
                     match &cause {
-                        Some(error) => tracing::info!(peer = %peer_id, %error, "peer disconnected"),
-                        None => tracing::info!(peer = %peer_id, "peer disconnected"),
+                        Some(error) => {
+                            tracing::info!(member = %self.member(&peer_id), peer = %peer_id, %error, "peer disconnected")
+                        }
+                        None => {
+                            tracing::info!(member = %self.member(&peer_id), peer = %peer_id, "peer disconnected")
+                        }
                     }
                     self.redial.disconnected(&peer_id, Instant::now());
                     self.emit(NetEvent::PeerDisconnected { peer: peer_id });
@@ -602,7 +611,7 @@ impl EventLoop {
                 tracing::debug!(peer = %peer_id, agent = %info.agent_version, "identified");
                 // Only roster peers get this far; their announced addresses
                 // help later dials and requests.
-                if self.allowed.contains(&peer_id) {
+                if self.allowed.contains_key(&peer_id) {
                     for addr in info.listen_addrs {
                         self.swarm.add_peer_address(peer_id, addr);
                     }
@@ -619,7 +628,7 @@ impl EventLoop {
         match event {
             mdns::Event::Discovered(found) => {
                 for (peer, addr) in found {
-                    if !self.allowed.contains(&peer) {
+                    if !self.allowed.contains_key(&peer) {
                         tracing::debug!(%peer, %addr, "ignoring a discovered peer outside the roster");
                         continue;
                     }

@@ -32,7 +32,7 @@ pub mod codec;
 mod event_loop;
 mod redial;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use concord_protocol::wire::{Gossip, SyncRequest, SyncResponse};
@@ -64,8 +64,9 @@ pub struct NetConfig {
     /// Roster peers and their addresses, dialed at start and redialed when
     /// they drop. A peer may appear once per address.
     pub bootstrap: Vec<(PeerId, Multiaddr)>,
-    /// Roster peer ids: a connection with any other peer is refused.
-    pub allowed: HashSet<PeerId>,
+    /// Roster peer ids, each with its member's id (for the log lines): a
+    /// connection with any other peer is refused.
+    pub allowed: HashMap<PeerId, String>,
     /// The federation name, part of every topic name; no `/` or whitespace.
     pub federation: String,
     /// Discover peers on the local network with mDNS (local demos only);
