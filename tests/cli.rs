@@ -1157,3 +1157,125 @@ fn every_readme_command_runs_as_written() {
         );
     }
 }
+
+/// One roster format: what `roster export` writes and `roster show --json`
+/// prints is taken by `roster install`, `audit --roster` and
+/// `verify-screening --roster`, as a single roster file is; a changed one
+/// is refused.
+#[test]
+fn every_command_takes_the_roster_document_that_export_and_show_give() {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let net = Testnet::create(&concord(), &[NODE, "mx"], &[]);
+    let exported = scratch.path().join("roster.json");
+    let said = net
+        .cli(
+            NODE,
+            [
+                "roster".as_ref(),
+                "export".as_ref(),
+                "--out".as_ref(),
+                exported.as_os_str(),
+            ],
+        )
+        .ok();
+    assert!(said.stdout.contains("fingerprint"), "{}", said.stdout);
+    let shown = net.cli(NODE, ["roster", "show", "--json"]).ok().stdout;
+    let shown = write_temp(scratch.path(), "shown.json", shown.as_bytes());
+    let document: Value =
+        serde_json::from_slice(&std::fs::read(&exported).expect("exported")).expect("JSON");
+    assert_eq!(document["format"], "concord-roster-export/v1");
+    assert_eq!(document["files"].as_array().map(Vec::len), Some(1));
+
+    // A home with no roster installs it; a bundle audits against it.
+    let fresh = scratch.path().join("fresh");
+    let mut init = concord().command();
+    init.args([
+        "init",
+        "--insecure-demo-keys",
+        "--id",
+        "co",
+        "--name",
+        "Ministerio",
+        "--country",
+        "CO",
+        "--home",
+    ])
+    .arg(&fresh);
+    Run::of(init).ok();
+    let mut install = concord().command();
+    install
+        .args(["roster", "install", "--home"])
+        .arg(&fresh)
+        .arg(&shown);
+    let installed = Run::of(install).ok();
+    assert!(
+        installed.stdout.contains("installed roster version 1"),
+        "{}",
+        installed.stdout
+    );
+    assert!(fresh.join("roster/1.json").exists());
+    let bundle = scratch.path().join("cl.bundle");
+    net.cli(
+        NODE,
+        ["export".as_ref(), "--out".as_ref(), bundle.as_os_str()],
+    )
+    .ok();
+    for roster in [&exported, &shown] {
+        let mut audit = concord().command();
+        audit
+            .args(["audit", "--json", "--bundle"])
+            .arg(&bundle)
+            .arg("--roster")
+            .arg(roster);
+        let report = Run::of(audit).ok().json();
+        assert!(
+            !report["roster"]
+                .as_str()
+                .expect("roster")
+                .contains("not checked"),
+            "{report}"
+        );
+    }
+    let result = scratch.path().join("result.json");
+    let application = records::dir().join("applications/co-2026-thiodiglycol.json");
+    net.cli(
+        NODE,
+        [
+            "screen".as_ref(),
+            "--file".as_ref(),
+            application.as_os_str(),
+            "--out".as_ref(),
+            result.as_os_str(),
+        ],
+    )
+    .ok();
+    let mut verify = concord().command();
+    verify
+        .args(["verify-screening"])
+        .arg(&result)
+        .arg("--roster")
+        .arg(&exported);
+    let verified = Run::of(verify).ok();
+    assert!(
+        !verified.stdout.contains("carried by the result"),
+        "{}",
+        verified.stdout
+    );
+
+    // A document whose roster file was changed is refused everywhere.
+    let mut changed = document.clone();
+    let file = changed["files"][0].as_str().expect("base64").to_owned();
+    changed["files"][0] = format!("A{}", &file[1..]).into();
+    let changed = write_temp(
+        scratch.path(),
+        "changed.json",
+        &serde_json::to_vec(&changed).expect("JSON"),
+    );
+    let mut audit = concord().command();
+    audit
+        .args(["audit", "--bundle"])
+        .arg(&bundle)
+        .arg("--roster")
+        .arg(&changed);
+    Run::of(audit).fails_with(exit::INVALID_INPUT, "changed.json");
+}

@@ -181,7 +181,8 @@ pub enum SourceError {
     Store(#[from] StoreError),
 }
 
-/// Reads and verifies a genesis roster file.
+/// Reads and verifies a roster: a genesis roster file, or a roster
+/// document (`roster export`, `roster show --json`) verified as a chain.
 ///
 /// # Errors
 /// [`SourceError`] naming the file.
@@ -190,9 +191,9 @@ pub fn read_roster(path: &Path) -> Result<Roster, SourceError> {
         path: path.display().to_string(),
         why: e.to_string(),
     })?;
-    concord_keys::SignedRoster::verify_genesis(&bytes).map_err(|e| SourceError::Roster {
+    crate::query::verify_roster(&bytes).map_err(|why| SourceError::Roster {
         path: path.display().to_string(),
-        why: e.to_string(),
+        why,
     })
 }
 
@@ -277,7 +278,7 @@ pub struct AuditRequest {
 pub struct PinnedRoster {
     /// Where the auditor read it, for the report.
     pub source: String,
-    /// Base64 of the signed genesis roster file.
+    /// Base64 of a signed genesis roster file or of a roster document.
     pub file: String,
 }
 
@@ -300,7 +301,8 @@ impl PinnedRoster {
     /// The roster, verified.
     ///
     /// # Errors
-    /// [`SourceError::Roster`] when it is not a signed genesis roster.
+    /// [`SourceError::Roster`] when it is neither a signed genesis roster
+    /// nor a roster document whose chain verifies.
     pub fn verify(&self) -> Result<Roster, SourceError> {
         let invalid = |why: String| SourceError::Roster {
             path: self.source.clone(),
@@ -309,7 +311,7 @@ impl PinnedRoster {
         let bytes = BASE64
             .decode(&self.file)
             .map_err(|e| invalid(format!("not base64: {e}")))?;
-        concord_keys::SignedRoster::verify_genesis(&bytes).map_err(|e| invalid(e.to_string()))
+        crate::query::verify_roster(&bytes).map_err(invalid)
     }
 }
 

@@ -331,17 +331,32 @@ impl Home {
     ///
     /// # Errors
     /// A roster that does not verify as genesis or as the next version.
+    ///
+    /// A roster document (`concord roster export`, `roster show --json`)
+    /// installs each of its versions this home lacks, in order.
     pub fn install_roster(&self, bytes: &[u8]) -> anyhow::Result<Roster> {
         let roster_dir = self.roster_dir();
         create_private_dir(&roster_dir)
             .with_context(|| format!("creating {}", roster_dir.display()))?;
-        let roster = match self.roster() {
-            Ok(previous) => SignedRoster::verify_update(bytes, &previous)?,
-            Err(_) => SignedRoster::verify_genesis(bytes)?,
-        };
-        let path = self.roster_dir().join(format!("{}.json", roster.version));
-        write_new(&path, &SignedRoster::canonical_file(bytes)?, 0o644)?;
-        Ok(roster)
+        let files = crate::query::roster_files_in(bytes).map_err(anyhow::Error::msg)?;
+        let mut installed = self.roster().ok();
+        let whole_chain = files.len() > 1;
+        for file in &files {
+            let roster = match &installed {
+                Some(previous)
+                    if whole_chain
+                        && SignedRoster::from_bytes(file)?.roster().version <= previous.version =>
+                {
+                    continue;
+                }
+                Some(previous) => SignedRoster::verify_update(file, previous)?,
+                None => SignedRoster::verify_genesis(file)?,
+            };
+            let path = self.roster_dir().join(format!("{}.json", roster.version));
+            write_new(&path, &SignedRoster::canonical_file(file)?, 0o644)?;
+            installed = Some(roster);
+        }
+        installed.context("the roster document holds no roster file")
     }
 
     /// Refuses a home that another local user could write: the home

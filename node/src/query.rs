@@ -390,6 +390,46 @@ pub struct CosignerView {
     pub time: u64,
 }
 
+/// The roster files `bytes` holds: one signed roster file, or a roster
+/// document ([`ROSTER_FORMAT`]) and its chain.
+///
+/// # Errors
+/// A document whose files are not base64.
+pub fn roster_files_in(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let document = serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .filter(|v| v.get("format").and_then(serde_json::Value::as_str) == Some(ROSTER_FORMAT));
+    let Some(document) = document else {
+        return Ok(vec![bytes.to_vec()]);
+    };
+    document["files"]
+        .as_array()
+        .ok_or("a roster document without its files")?
+        .iter()
+        .map(|f| {
+            f.as_str()
+                .and_then(|f| BASE64.decode(f).ok())
+                .ok_or_else(|| "a roster document's file is not base64".to_owned())
+        })
+        .collect()
+}
+
+/// The roster `bytes` holds (a file or a document), verified as a chain
+/// from its genesis.
+///
+/// # Errors
+/// Why it is no roster, naming the file of the chain that fails.
+pub fn verify_roster(bytes: &[u8]) -> Result<Roster, String> {
+    let files = roster_files_in(bytes)?;
+    concord_keys::SignedRoster::verify_chain(&files).map_err(|(position, e)| {
+        if files.len() == 1 {
+            e.to_string()
+        } else {
+            format!("roster file {} of the document: {e}", position + 1)
+        }
+    })
+}
+
 /// Every log the store holds, with checkpoints and witnesses.
 ///
 /// # Errors
@@ -1048,8 +1088,17 @@ fn not_found(e: StoreError) -> QueryError {
     }
 }
 
-/// The roster as `roster show` prints it.
-pub fn roster(roster: &Roster) -> serde_json::Value {
+/// The format of a roster document: what `concord roster export` writes,
+/// `roster show --json` prints and `GET /v1/roster` serves, and what every
+/// command that takes a roster accepts (as it does a single roster file).
+pub const ROSTER_FORMAT: &str = "concord-roster-export/v1";
+
+/// A roster document: the federation's roster files, genesis first,
+/// canonical (PROTOCOL.md §7, base64), which a reader verifies as a chain,
+/// with the members of the last for a person to read.
+///
+/// `files` are canonical roster files (see [`crate::home::Home::canonical_roster_files`]).
+pub fn roster(roster: &Roster, files: &[Vec<u8>]) -> serde_json::Value {
     let members: Vec<_> = roster
         .members
         .iter()
@@ -1073,9 +1122,11 @@ pub fn roster(roster: &Roster) -> serde_json::Value {
         })
         .collect();
     serde_json::json!({
+        "format": ROSTER_FORMAT,
         "federation": roster.federation,
         "version": roster.version,
         "fingerprint": roster.fingerprint(),
         "members": members,
+        "files": files.iter().map(|f| BASE64.encode(f)).collect::<Vec<_>>(),
     })
 }

@@ -52,7 +52,10 @@ pub(super) async fn status_view(state: &ApiState) -> ApiResult<StatusView> {
 }
 
 pub(super) async fn roster(State(state): State<ApiState>) -> Json<serde_json::Value> {
-    Json(crate::query::roster(&state.queries.roster))
+    Json(crate::query::roster(
+        &state.queries.roster,
+        &state.queries.rosters,
+    ))
 }
 
 pub(super) async fn evidence(State(state): State<ApiState>) -> ApiResult<Json<serde_json::Value>> {

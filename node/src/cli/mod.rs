@@ -309,7 +309,18 @@ pub enum RosterCommand {
         #[command(flatten)]
         home: HomeArg,
     },
-    /// Verify a signed roster file and install it as the next version.
+    /// Write the roster document (every version's signed file and the
+    /// members), the one format `roster install`, `audit --roster` and
+    /// `verify-screening --roster` take, as they take a roster file.
+    Export {
+        #[command(flatten)]
+        home: HomeArg,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify a signed roster file, or a roster document, and install the
+    /// versions this home lacks.
     Install {
         #[command(flatten)]
         home: HomeArg,

@@ -11,9 +11,13 @@ use super::print_json;
 pub fn run(command: RosterCommand, json: bool) -> CliResult {
     match command {
         RosterCommand::Show { home } => {
-            let roster = Home::new(&home.home).roster()?;
+            let home = Home::new(&home.home);
+            let roster = home.roster()?;
             if json {
-                print_json(&crate::query::roster(&roster))?;
+                print_json(&crate::query::roster(
+                    &roster,
+                    &home.canonical_roster_files()?,
+                ))?;
                 return Ok(());
             }
             outln!(
@@ -42,6 +46,33 @@ pub fn run(command: RosterCommand, json: bool) -> CliResult {
                     m.country.as_str(),
                     m.name,
                     key
+                )?;
+            }
+            Ok(())
+        }
+        RosterCommand::Export { home, out } => {
+            let home = Home::new(&home.home);
+            let roster = home.roster()?;
+            let document = crate::query::roster(&roster, &home.canonical_roster_files()?);
+            let text = serde_json::to_string_pretty(&document).expect("documents serialise");
+            std::fs::write(&out, format!("{text}\n")).map_err(|e| {
+                CliError::new(
+                    crate::cli::exit::FAILURE,
+                    anyhow::anyhow!("writing {}: {e}", out.display()),
+                )
+            })?;
+            if json {
+                print_json(&serde_json::json!({
+                    "exported": { "federation": roster.federation, "version": roster.version,
+                                  "fingerprint": roster.fingerprint(), "file": out }
+                }))?;
+            } else {
+                outln!(
+                    "wrote roster version {} of {} (fingerprint {}) to {}: `roster install`, `audit --roster` and `verify-screening --roster` take it",
+                    roster.version,
+                    roster.federation,
+                    roster.fingerprint(),
+                    out.display()
                 )?;
             }
             Ok(())
