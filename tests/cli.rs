@@ -265,8 +265,16 @@ fn publish_refuses_bad_records_through_store_and_api_and_changes_nothing() {
     let after = api.read_log(NODE);
     assert_eq!(after.root, before.root, "refusals changed the root");
 
-    // Still accepting good records after all that.
-    let published = Published::parse(&publish_file(&net, good.kind, &good_file).ok().json());
+    // Still accepting good records after all that (another one: the first
+    // is in force, so repeating it would take --force).
+    let mut another: Value = serde_json::from_slice(&good.bytes).expect("JSON");
+    another["reference"] = "CL-OTHER-0001".into();
+    let another_file = write_temp(
+        scratch.path(),
+        "another.json",
+        &serde_json::to_vec(&another).expect("JSON"),
+    );
+    let published = Published::parse(&publish_file(&net, good.kind, &another_file).ok().json());
     assert_eq!(published.index, before.size);
     net.stop(NODE);
     assert_eq!(net.log_size(NODE, NODE), before.size + 1);
@@ -1278,4 +1286,58 @@ fn every_command_takes_the_roster_document_that_export_and_show_give() {
         .arg("--roster")
         .arg(&changed);
     Run::of(audit).fails_with(exit::INVALID_INPUT, "changed.json");
+}
+
+/// Publishing a record identical to one of the log still in force asks
+/// for `--force`, running or stopped; a revoked one does not count.
+#[test]
+fn a_record_identical_to_one_in_force_takes_force() {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let net = Testnet::create(&concord(), &[NODE], &[]);
+    let denial = write_temp(
+        scratch.path(),
+        "denial.json",
+        &first_denial().stated_by("CL"),
+    );
+    assert_eq!(
+        Published::parse(&publish_file(&net, "denial", &denial).ok().json()).index,
+        0
+    );
+    publish_file(&net, "denial", &denial).fails_with(exit::REFUSED, "--force");
+    let forced = {
+        let mut command = net.concord().command();
+        command
+            .args([
+                "publish",
+                "denial",
+                "--json",
+                "--force",
+                "--accept-fork-risk",
+                "--file",
+            ])
+            .arg(&denial)
+            .arg("--home")
+            .arg(net.home(NODE));
+        Run::of(command).ok()
+    };
+    assert_eq!(Published::parse(&forced.json()).index, 1);
+    // Both revoked: the record is in force nowhere, so it is news again.
+    let revocation = write_temp(
+        scratch.path(),
+        "revoke.json",
+        br#"{"reason": "appeal upheld", "date": "2026-06-01"}"#,
+    );
+    for index in ["0", "1"] {
+        let mut command = net.concord().command();
+        command
+            .args(["revoke", "--accept-fork-risk", "--index", index, "--file"])
+            .arg(&revocation)
+            .arg("--home")
+            .arg(net.home(NODE));
+        Run::of(command).ok();
+    }
+    assert_eq!(
+        Published::parse(&publish_file(&net, "denial", &denial).ok().json()).index,
+        4
+    );
 }

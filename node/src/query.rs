@@ -15,7 +15,7 @@ use concord_keys::roster::{Role, Roster};
 use concord_protocol::checkpoint::{CosignatureVerifier, SignedCheckpoint};
 use concord_protocol::entry::{Digest256, EntryHeader, Visibility};
 use concord_protocol::equivocation::KeyLookup;
-use concord_protocol::ledger::DenialStatus;
+use concord_protocol::ledger::{DenialState, DenialStatus};
 use concord_protocol::origin::Origin;
 use concord_protocol::proof::Proof;
 use concord_protocol::record::{Country, Date, Kind, Record};
@@ -43,6 +43,10 @@ pub enum QueryError {
     /// The system clock reads a time that is no date.
     #[error("the system clock is out of range")]
     Clock,
+    /// The record is the payload of an entry of the own log still in
+    /// force; publishing it again takes `force`.
+    #[error("{0}")]
+    Duplicate(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -339,6 +343,62 @@ pub struct ExpiredDenial {
     pub origin: String,
     /// The denial's index first, then its amendments and revocation.
     pub entries: Vec<u64>,
+}
+
+/// Refuses a new record `entry` (no amendment or revocation) if it is,
+/// byte for byte, the payload of an entry of the own log `origin` of the
+/// same kind that is still in force
+/// (any such entry but a revoked or expired denial): publishing it again
+/// is almost always a mistake, so the command line takes `--force` for it
+/// (the API refuses it when asked, `refuse_duplicate=true`).
+///
+/// # Errors
+/// [`QueryError::Duplicate`] naming the entry; a store error.
+pub fn refuse_duplicate(
+    store: &Store,
+    origin: &Origin,
+    entry: &OwnEntry,
+) -> Result<(), QueryError> {
+    use sha2::Digest as _;
+    // An amendment or revocation names its denial: the same text for
+    // another denial is no repeat.
+    if entry.refers_to.is_some() {
+        return Ok(());
+    }
+    let digest: [u8; 32] = sha2::Sha256::digest(entry.record.to_canonical_bytes()).into();
+    // The payloads are kept by digest: only a held one can be a repeat.
+    if !store.holds_payload(&digest)? {
+        return Ok(());
+    }
+    let kind = entry.record.kind();
+    let today = today(crate::clock::now())?;
+    let mut end = store.head(origin)?.size;
+    while end > 0 {
+        let start = end.saturating_sub(LIST_BATCH);
+        for signed in store.entries(origin, start, end - start)?.iter().rev() {
+            let Ok(header) = signed.decode_header() else {
+                continue;
+            };
+            if header.kind != kind || header.payload.sha256.0 != digest {
+                continue;
+            }
+            let in_force = match store.denial_status(origin, header.index)? {
+                Some(status) => matches!(
+                    status.state_on(&today),
+                    DenialState::Active | DenialState::Amended
+                ),
+                None => true,
+            };
+            if in_force {
+                return Err(QueryError::Duplicate(format!(
+                    "this {kind} is the record of entry {} of {origin}, still in force; publish it again with --force if that is meant",
+                    header.index
+                )));
+            }
+        }
+        end = start;
+    }
+    Ok(())
 }
 
 /// Parses what an officer submits into an entry for the own log.

@@ -19,7 +19,7 @@
 //! | GET  | /v1/health | none | liveness, and whether the node is ready | [`health`] |
 //! | GET  | /v1/health/ready | none | 200 when ready (store open; a member's own log confirmed), else 503 | [`health`] |
 //! | GET  | /v1/status | read | node, peers, every log with checkpoint, witnesses, lag | [`federation`] |
-//! | POST | /v1/records/{kind}?visibility=..&refers_to=N | publish | publish (durable before 201; 503 `own_log_unconfirmed` until a peer confirmed the own log, [`crate::own_log`]) | [`records`] |
+//! | POST | /v1/records/{kind}?visibility=..&refers_to=N&refuse_duplicate=true | publish | publish (durable before 201; 503 `own_log_unconfirmed` until a peer confirmed the own log, [`crate::own_log`]) | [`records`] |
 //! | POST | /v1/consultations `{"denial", "application_reference", "question", "items_summary"}` | publish | publish a consultation request about a denial (as a publish) | [`consultations`] |
 //! | POST | /v1/consultations/reply `{"request", "answer", "comment"}` | publish | publish the reply to a consultation request (as a publish) | [`consultations`] |
 //! | GET  | /v1/consultations?direction=incoming\|outgoing&state=pending\|answered\|overdue | read | the consultations this node can read | [`consultations`] |
@@ -145,6 +145,7 @@ impl From<QueryError> for ApiError {
         match e {
             QueryError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
             QueryError::BadRequest(m) => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", m),
+            QueryError::Duplicate(m) => ApiError::new(StatusCode::CONFLICT, "duplicate_record", m),
             e @ QueryError::NotInRoster(_) => {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "roster", e.to_string())
             }

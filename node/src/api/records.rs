@@ -6,12 +6,16 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use super::{ApiError, ApiResult, ApiState};
-use crate::query::{Published, own_entry};
+use crate::query::{Published, own_entry, refuse_duplicate};
 
 #[derive(Debug, Deserialize)]
 pub(super) struct PublishQuery {
     visibility: Option<String>,
     refers_to: Option<u64>,
+    /// Refuse (409 `duplicate_record`) a record identical to one of the
+    /// own log still in force, as the command line does unless `--force`.
+    #[serde(default)]
+    refuse_duplicate: bool,
 }
 
 /// Answers 201 only once the entry is durable (the writer's group commit
@@ -30,6 +34,16 @@ pub(super) async fn publish(
         )
     })?;
     let entry = own_entry(&kind, query.visibility.as_deref(), query.refers_to, &body)?;
+    if query.refuse_duplicate {
+        let origin = state.queries.log(&state.queries.me.id)?;
+        let store = state.queries.store.clone();
+        let checked = entry.clone();
+        tokio::task::spawn_blocking(move || refuse_duplicate(&store, &origin, &checked))
+            .await
+            .map_err(|e| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "failed", e.to_string())
+            })??;
+    }
     let outcome = publisher.publish(entry).await?;
     Ok((
         StatusCode::CREATED,

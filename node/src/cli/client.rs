@@ -76,6 +76,8 @@ pub struct Submission<'a> {
     /// own log with peers, which it cannot ask; a running node decides by
     /// how it was started.
     fork_risk: ForkRisk,
+    /// Publish even if the record is that of an entry still in force.
+    force: bool,
 }
 
 impl<'a> Submission<'a> {
@@ -96,7 +98,14 @@ impl<'a> Submission<'a> {
             body,
             entry,
             fork_risk: ForkRisk::Refused,
+            force: false,
         })
+    }
+
+    /// The same submission, published even if it repeats a record in
+    /// force (`--force`).
+    pub fn with_force(self, force: bool) -> Self {
+        Self { force, ..self }
     }
 
     /// The entry as parsed: the normalised record and its visibility.
@@ -375,10 +384,14 @@ impl NodeClient for HttpClient {
             body,
             entry,
             fork_risk: _,
+            force,
         } = submission;
         let mut path = format!("/v1/records/{kind}?visibility={visibility}");
         if let Some(index) = entry.refers_to {
             path.push_str(&format!("&refers_to={index}"));
+        }
+        if !force {
+            path.push_str("&refuse_duplicate=true");
         }
         self.post_published(&path, &body)
     }
@@ -587,6 +600,11 @@ impl LocalClient {
 
 impl NodeClient for LocalClient {
     fn publish(&self, submission: Submission<'_>) -> Result<Published, ClientError> {
+        if !submission.force {
+            let queries = self.queries()?;
+            let origin = queries.log(&queries.me.id)?;
+            crate::query::refuse_duplicate(&self.store, &origin, &submission.entry)?;
+        }
         self.publish_entry(submission.entry, submission.fork_risk)
     }
 

@@ -156,6 +156,7 @@ fn query_code(e: &QueryError) -> u8 {
     match e {
         QueryError::NotFound(_) => NOT_FOUND,
         QueryError::BadRequest(_) => INVALID_INPUT,
+        QueryError::Duplicate(_) => REFUSED,
         QueryError::NotInRoster(_) | QueryError::Clock => FAILURE,
         QueryError::Store(s) => store_code(s),
     }

@@ -350,6 +350,10 @@ pub struct PublishArgs {
     /// are checked when it is published.
     #[arg(long)]
     pub dry_run: bool,
+    /// Publish even if the record is, byte for byte, that of an entry of
+    /// this log still in force (refused otherwise, exit 8).
+    #[arg(long)]
+    pub force: bool,
     /// On a stopped node, which cannot ask its peers how far its log goes.
     #[command(flatten)]
     pub fork_risk: ForkRiskArg,

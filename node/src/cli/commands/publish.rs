@@ -20,7 +20,8 @@ use super::{print_json, read_input};
 pub fn publish(args: &PublishArgs, json: bool) -> CliResult {
     let body = read_input(&args.file)?;
     let submission = Submission::parse(&args.kind, &args.visibility, None, body)?
-        .with_fork_risk(args.fork_risk.fork_risk());
+        .with_fork_risk(args.fork_risk.fork_risk())
+        .with_force(args.force);
     if args.dry_run {
         return Ok(print_dry_run(&submission, json)?);
     }
