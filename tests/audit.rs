@@ -304,6 +304,39 @@ fn bundles_travel_offline_and_every_changed_byte_is_found_at_its_line() {
     assert_eq!(out.code, Some(0), "{audited:#}");
     assert_eq!(audited["logs"][0]["payloads_checked"], 0);
     assert_eq!(audited["logs"].as_array().expect("logs").len(), 1);
+
+    // One line deleted: the report names the cause first and counts what
+    // follows from it, rather than a page of findings.
+    let entry_line = first_entry_line(text.as_bytes());
+    let deleted: String = text
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| *i != entry_line)
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    let deleted_path = dir.path().join("deleted.bundle");
+    std::fs::write(&deleted_path, deleted).expect("write");
+    let out = run(&["audit", "--bundle", path(&deleted_path), "--json"]);
+    assert_eq!(out.code, Some(6), "{}", out.stderr);
+    let cascade = report(&out);
+    let findings = cascade["findings"].as_array().expect("findings").len();
+    assert!(
+        findings > 2,
+        "a deleted line puts more out of place: {cascade:#}"
+    );
+    let groups = cascade["groups"].as_array().expect("groups");
+    let grouped: usize = groups
+        .iter()
+        .map(|g| g["follows"].as_array().expect("follows").len())
+        .sum();
+    assert!(grouped >= findings - groups.len() - 1, "{cascade:#}");
+    let text_report = run(&["audit", "--bundle", path(&deleted_path)]);
+    let shown = text_report.stdout.matches("FINDING").count();
+    assert!(
+        shown < findings && text_report.stdout.contains("that follow from it"),
+        "{}",
+        text_report.stdout
+    );
 }
 
 /// `text` (a bundle) without the payload of its first entry line that has

@@ -27,7 +27,7 @@
 //! that prints the report is in [`crate::cli`].
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 
 use base64::Engine as _;
@@ -141,6 +141,70 @@ pub struct Report {
     /// leaves part of its content unsigned); not findings.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// The findings that follow from an earlier one: a line missing from
+    /// a bundle puts every later entry of its log out of place, a bundle
+    /// of another federation fails every log. Each group names its cause
+    /// and what follows (positions in `findings`); a finding in no group
+    /// stands alone.
+    #[serde(default)]
+    pub groups: Vec<Group>,
+}
+
+/// A finding and the findings that follow from it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Group {
+    pub cause: usize,
+    pub follows: Vec<usize>,
+}
+
+/// Findings about the whole bundle after which nothing in it can be
+/// trusted: every other finding follows from them.
+const FATAL: [&str; 4] = [
+    "not_a_bundle",
+    "roster_invalid",
+    "wrong_federation",
+    "bundle_signature",
+];
+
+/// Groups `findings` (see [`Report::groups`]): everything under a fatal
+/// finding of the bundle; else, per log, every later finding under the
+/// log's first. Evidence of equivocation always stands alone: it proves
+/// something of its own.
+fn group(findings: &[Finding]) -> Vec<Group> {
+    let stands_alone = Finding::is_evidence;
+    if let Some(cause) = findings
+        .iter()
+        .position(|f| FATAL.contains(&f.what.as_ref()))
+    {
+        let follows: Vec<usize> = (0..findings.len())
+            .filter(|&i| i != cause && !stands_alone(&findings[i]))
+            .collect();
+        return if follows.is_empty() {
+            Vec::new()
+        } else {
+            vec![Group { cause, follows }]
+        };
+    }
+    let mut groups: Vec<Group> = Vec::new();
+    let mut first_of_log: HashMap<&str, usize> = HashMap::new();
+    for (i, finding) in findings.iter().enumerate() {
+        if stands_alone(finding) {
+            continue;
+        }
+        match first_of_log.get(finding.log.as_str()) {
+            None => {
+                first_of_log.insert(&finding.log, i);
+            }
+            Some(&cause) => match groups.iter_mut().find(|g| g.cause == cause) {
+                Some(group) => group.follows.push(i),
+                None => groups.push(Group {
+                    cause,
+                    follows: vec![i],
+                }),
+            },
+        }
+    }
+    groups
 }
 
 impl Report {
@@ -161,6 +225,7 @@ impl Report {
             roster,
             records_validated,
             logs,
+            groups: group(&findings),
             findings,
             notes: Vec::new(),
         }

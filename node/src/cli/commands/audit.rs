@@ -90,7 +90,17 @@ fn print_report(report: &Report) -> Result<(), StdoutError> {
     for note in &report.notes {
         outln!("  NOTE {note}")?;
     }
-    for finding in &report.findings {
+    // Causes first; what follows from each is counted by kind, and listed
+    // whole in --json.
+    let follows: std::collections::HashSet<usize> = report
+        .groups
+        .iter()
+        .flat_map(|g| g.follows.iter().copied())
+        .collect();
+    for (i, finding) in report.findings.iter().enumerate() {
+        if follows.contains(&i) {
+            continue;
+        }
         let line = finding
             .line
             .map(|l| format!(" line {l}"))
@@ -102,6 +112,18 @@ fn print_report(report: &Report) -> Result<(), StdoutError> {
             finding.what,
             finding.why
         )?;
+        if let Some(group) = report.groups.iter().find(|g| g.cause == i) {
+            let mut kinds: std::collections::BTreeMap<&str, usize> = Default::default();
+            for &j in &group.follows {
+                *kinds.entry(report.findings[j].what.as_ref()).or_default() += 1;
+            }
+            let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
+            outln!(
+                "    and {} finding(s) that follow from it: {} (each in --json)",
+                group.follows.len(),
+                kinds.join(", ")
+            )?;
+        }
     }
     Ok(())
 }
