@@ -42,6 +42,7 @@ use concord_protocol::origin::Origin;
 use concord_protocol::record::{Country, Date, Kind, Record};
 use serde::{Deserialize, Serialize};
 
+pub use crate::progress::Progress;
 use crate::parallel::InOrder;
 use crate::store::{LogHead, Store, StoreError, StoredCheckpoint};
 
@@ -271,56 +272,6 @@ pub fn open_stopped(path: &Path) -> Result<Store, SourceError> {
         Ok(store) => Ok(store),
         Err(StoreError::Locked(path)) => Err(SourceError::Held(path)),
         Err(e) => Err(e.into()),
-    }
-}
-
-/// A progress bar on stderr for large inputs, when stderr is a terminal.
-pub struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-}
-
-impl Progress {
-    /// Inputs below this many entries finish too fast to need a bar.
-    const MIN_ENTRIES: u64 = 10_000;
-
-    pub fn new(wanted: bool) -> Self {
-        use std::io::IsTerminal as _;
-        let bar = (wanted && std::io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::hidden();
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{msg:32} [{bar:40}] {pos}/{len} entries ({per_sec}, {eta} left)",
-                )
-                .expect("a valid template")
-                .progress_chars("=> "),
-            );
-            bar
-        });
-        Self { bar }
-    }
-
-    /// A new log of `total` entries begins.
-    pub fn start(&self, what: &str, total: u64) {
-        if let Some(bar) = &self.bar {
-            if total >= Self::MIN_ENTRIES {
-                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-            }
-            bar.set_message(what.to_owned());
-            bar.set_length(total);
-            bar.set_position(0);
-        }
-    }
-
-    pub fn advance(&self, n: u64) {
-        if let Some(bar) = &self.bar {
-            bar.inc(n);
-        }
-    }
-
-    pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
     }
 }
 

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod net;
 pub mod own_log;
 pub mod parallel;
+pub mod progress;
 pub mod publish;
 pub mod query;
 pub mod replicate;

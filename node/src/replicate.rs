@@ -910,6 +910,9 @@ fn covered(asked: &VecDeque<Asked>, range: Range<u64>) -> bool {
 /// [`RANGES_AHEAD`] more ranges are asked for while the store works.
 async fn catch_up(core: &Core, peer: PeerId, origin: &Origin, due: u64) {
     let mut prefetch = Prefetch::new(core, peer, origin);
+    // A bar only for a node run on a terminal, far behind.
+    let progress = crate::progress::Progress::new(true);
+    let mut started = false;
     loop {
         let Ok(head) = core.store.head(origin) else {
             return;
@@ -920,7 +923,15 @@ async fn catch_up(core: &Core, peer: PeerId, origin: &Origin, due: u64) {
         };
         let limit = target.checkpoint.size.min(due);
         if limit <= head.size {
+            progress.finish();
             return;
+        }
+        if !started {
+            progress.start(
+                &format!("catching up {}", member_of(core, origin)),
+                limit - head.size,
+            );
+            started = true;
         }
         if let Err(e) = prefetch.fill(limit) {
             tracing::error!(error = %e, "store failure while catching up");
@@ -941,9 +952,11 @@ async fn catch_up(core: &Core, peer: PeerId, origin: &Origin, due: u64) {
             s.synced_duplicates += outcome.duplicates;
         });
         if outcome.appended > 0 {
+            progress.advance(outcome.appended);
             log_growth(core, origin);
             continue;
         }
+        progress.finish();
         // Signed entries that extend our tree to another root than the
         // log's signed checkpoint: the log forked below what we hold. The
         // peer's older entries show where.

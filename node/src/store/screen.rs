@@ -186,6 +186,7 @@ impl Store {
         }
         let started = std::time::Instant::now();
         let mut indexed = 0u64;
+        let progress = crate::progress::Progress::new(true);
         for (origin, head) in self.logs()? {
             let log_id = self.log_id(&origin).expect("a listed log has an id");
             let cursor_key = keys::log_key(keys::SCREEN_CURSOR, log_id);
@@ -193,6 +194,10 @@ impl Store {
                 Some(raw) => keys::item_of(&raw).unwrap_or(0),
                 None => 0,
             };
+            progress.start(
+                &format!("indexing {origin} for screening"),
+                head.size.saturating_sub(next),
+            );
             while next < head.size {
                 let end = (next + CHUNK).min(head.size);
                 let mut postings = GroupPostings::new();
@@ -217,12 +222,14 @@ impl Store {
                 batch.insert(&cursor_key[..], &end.to_be_bytes()[..]);
                 self.inner.data.apply_batch(batch)?;
                 indexed += end - next;
+                progress.advance(end - next);
                 next = end;
                 if indexed.is_multiple_of(CHUNK * 64) {
                     tracing::info!(entries = indexed, "screening index: entries read");
                 }
             }
         }
+        progress.finish();
         let mut batch = sled::Batch::default();
         for item in self.inner.data.scan_prefix([keys::SCREEN_CURSOR]) {
             batch.remove(item?.0);
