@@ -42,8 +42,8 @@ use concord_protocol::origin::Origin;
 use concord_protocol::record::{Country, Date, Kind, Record};
 use serde::{Deserialize, Serialize};
 
-pub use crate::progress::Progress;
 use crate::parallel::InOrder;
+pub use crate::progress::Progress;
 use crate::store::{LogHead, Store, StoreError, StoredCheckpoint};
 
 /// Entries read and verified at once.

@@ -53,7 +53,6 @@ impl Progress {
     }
 }
 
-
 /// A bar left behind by an early return is cleared all the same.
 impl Drop for Progress {
     fn drop(&mut self) {

@@ -4,16 +4,11 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use concord_keys::roster::Roster;
 use concord_node::alerts;
-use concord_node::home::Home;
 use concord_node::publish::{self, OwnEntry};
 use concord_node::query::Queries;
 use concord_node::screening::{self, Request, ScreeningResult, verify};
 use concord_node::store::{Store, open_sled};
-use concord_node::testnet::{self, Plan};
 use concord_protocol::entry::Visibility;
 use concord_protocol::origin::Origin;
 use concord_protocol::record::{Country, Date, Kind, Record};
@@ -27,39 +22,10 @@ const APPLICATION: &str =
 /// 2026-12-02, a day every sample denial of 2025 and 2026 is in force.
 const TODAY: u64 = 1_796_212_800;
 
-struct Fed {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    roster: Roster,
-}
+use common::Fed;
 
-impl Fed {
-    fn new() -> Fed {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let root = dir.path().to_path_buf();
-        testnet::build(&Plan {
-            dir: root.clone(),
-            members: vec!["cl".into(), "mx".into(), "pe".into()],
-            observers: vec![],
-            federation: "pacific-alliance".into(),
-            sync_interval_ms: 1000,
-        })
-        .expect("testnet builds");
-        let roster = Home::new(&root.join("mx")).roster().expect("roster");
-        Fed {
-            _dir: dir,
-            root,
-            roster,
-        }
-    }
-
-    fn home(&self, id: &str) -> Home {
-        Home::new(&self.root.join(id))
-    }
-
-    fn queries(&self, store: &Store, id: &str) -> Queries {
-        Queries::of_home(store.clone(), &self.home(id)).expect("queries")
-    }
+fn queries_of(fed: &Fed, store: &Store, id: &str) -> Queries {
+    Queries::of_home(store.clone(), &fed.home(id)).expect("queries")
 }
 
 fn mx() -> Origin {
@@ -165,10 +131,10 @@ fn hit_entries(result: &ScreeningResult) -> Vec<u64> {
 
 #[test]
 fn a_screening_finds_the_denials_in_force_in_their_current_version() {
-    let fed = Fed::new();
+    let fed = Fed::new(&[]);
     let store = Store::open(&fed.home("mx").db_path()).expect("store");
     publish_mx(&fed, &store);
-    let result = screen(&fed.queries(&store, "mx"), APPLICATION, None);
+    let result = screen(&queries_of(&fed, &store, "mx"), APPLICATION, None);
     // 0 and the amended 4 meet; 4's original consignee alone would not.
     assert_eq!(hit_entries(&result), vec![0, 4], "{:#?}", result.hits);
     let amended = &result.hits[1];
@@ -203,7 +169,7 @@ fn a_screening_finds_the_denials_in_force_in_their_current_version() {
     uav_application["parties"][0]["aliases"] = serde_json::json!([]);
     uav_application["parties"][0]["country"] = uav.parties[0].country.as_str().into();
     let uav_result = screen(
-        &fed.queries(&store, "mx"),
+        &queries_of(&fed, &store, "mx"),
         &uav_application.to_string(),
         None,
     );
@@ -216,23 +182,31 @@ fn a_screening_finds_the_denials_in_force_in_their_current_version() {
     // Long after every validity ran out, nothing is in force; before the
     // entries were published, nothing was known.
     assert!(
-        screen(&fed.queries(&store, "mx"), APPLICATION, Some("2045-01-01"))
-            .hits
-            .is_empty()
+        screen(
+            &queries_of(&fed, &store, "mx"),
+            APPLICATION,
+            Some("2045-01-01")
+        )
+        .hits
+        .is_empty()
     );
     assert!(
-        screen(&fed.queries(&store, "mx"), APPLICATION, Some("1969-12-31"))
-            .hits
-            .is_empty()
+        screen(
+            &queries_of(&fed, &store, "mx"),
+            APPLICATION,
+            Some("1969-12-31")
+        )
+        .hits
+        .is_empty()
     );
 }
 
 #[test]
 fn a_saved_result_verifies_and_a_changed_one_does_not() {
-    let fed = Fed::new();
+    let fed = Fed::new(&[]);
     let store = Store::open(&fed.home("mx").db_path()).expect("store");
     publish_mx(&fed, &store);
-    let queries = fed.queries(&store, "mx");
+    let queries = queries_of(&fed, &store, "mx");
     let result = screen(&queries, APPLICATION, None);
     let text = serde_json::to_string(&result).expect("serialises");
     let saved: ScreeningResult = serde_json::from_str(&text).expect("parses back");
@@ -276,7 +250,7 @@ fn a_saved_result_verifies_and_a_changed_one_does_not() {
 
 #[test]
 fn a_denial_this_node_may_not_read_is_named_without_contents() {
-    let fed = Fed::new();
+    let fed = Fed::new(&[]);
     let mx_store = Store::open(&fed.home("mx").db_path()).expect("store");
     publish_mx(&fed, &mx_store);
     // pe's replica holds mx's log; the bilateral MX–CL payload it may not
@@ -304,14 +278,14 @@ fn a_denial_this_node_may_not_read_is_named_without_contents() {
         .accept_checkpoint(&checkpoint.to_bytes(), &fed.roster)
         .expect("store")
         .expect("the checkpoint of the stored tree");
-    let result = screen(&fed.queries(&pe_store, "pe"), APPLICATION, None);
+    let result = screen(&queries_of(&fed, &pe_store, "pe"), APPLICATION, None);
     assert_eq!(hit_entries(&result), vec![0, 4]);
     assert_eq!(result.restricted.len(), 1, "{:?}", result.restricted);
     assert_eq!(result.restricted[0].state.as_str(), "MX");
     assert_eq!(result.restricted[0].entries, vec![1]);
     // mx reads its own bilateral denial: nothing restricted.
     assert!(
-        screen(&fed.queries(&mx_store, "mx"), APPLICATION, None)
+        screen(&queries_of(&fed, &mx_store, "mx"), APPLICATION, None)
             .restricted
             .is_empty()
     );
@@ -319,12 +293,12 @@ fn a_denial_this_node_may_not_read_is_named_without_contents() {
 
 #[test]
 fn a_store_without_its_screening_index_is_indexed_again_on_open() {
-    let fed = Fed::new();
+    let fed = Fed::new(&[]);
     let path = fed.home("mx").db_path();
     let expected = {
         let store = Store::open(&path).expect("store");
         publish_mx(&fed, &store);
-        hit_entries(&screen(&fed.queries(&store, "mx"), APPLICATION, None))
+        hit_entries(&screen(&queries_of(&fed, &store, "mx"), APPLICATION, None))
     };
     // As a store of an earlier build: no screening postings, no state.
     {
@@ -342,13 +316,13 @@ fn a_store_without_its_screening_index_is_indexed_again_on_open() {
     {
         let store = Store::open_for_audit(&path).expect("store");
         assert!(
-            hit_entries(&screen(&fed.queries(&store, "mx"), APPLICATION, None)).is_empty(),
+            hit_entries(&screen(&queries_of(&fed, &store, "mx"), APPLICATION, None)).is_empty(),
             "the postings are gone"
         );
     }
     let store = Store::open(&path).expect("store");
     assert_eq!(
-        hit_entries(&screen(&fed.queries(&store, "mx"), APPLICATION, None)),
+        hit_entries(&screen(&queries_of(&fed, &store, "mx"), APPLICATION, None)),
         expected
     );
     drop(store);
@@ -376,7 +350,7 @@ fn a_store_without_its_screening_index_is_indexed_again_on_open() {
     }
     let store = Store::open(&path).expect("store");
     assert_eq!(
-        hit_entries(&screen(&fed.queries(&store, "mx"), APPLICATION, None)),
+        hit_entries(&screen(&queries_of(&fed, &store, "mx"), APPLICATION, None)),
         vec![4],
         "entry 0 was below the cursor, so it stays unindexed: the cursor was honoured"
     );
@@ -387,7 +361,7 @@ fn a_store_without_its_screening_index_is_indexed_again_on_open() {
 /// in the other.
 #[test]
 fn the_store_screens_as_the_in_memory_index_does() {
-    let fed = Fed::new();
+    let fed = Fed::new(&[]);
     let store = Store::open(&fed.home("mx").db_path()).expect("store");
     let key = fed.home("mx").identity().expect("identity").log_key.clone();
     let Record::Denial(template) = sample("mx-2025-thiodiglycol.json") else {
@@ -417,7 +391,7 @@ fn the_store_screens_as_the_in_memory_index_does() {
         publish::append_own(&store, &mx(), Country::new("MX").unwrap(), &key, 1, chunk)
             .expect("append");
     }
-    let queries = fed.queries(&store, "mx");
+    let queries = queries_of(&fed, &store, "mx");
     for (n, pair) in pairs.iter().enumerate() {
         let mut party = pair["application"].clone();
         party["role"] = "consignee".into();
@@ -444,10 +418,10 @@ fn the_store_screens_as_the_in_memory_index_does() {
 /// and never twice.
 #[test]
 fn a_denial_that_arrives_after_a_screening_raises_one_alert() {
-    let fed = Fed::new();
+    let fed = Fed::new(&[]);
     let store = Store::open(&fed.home("mx").db_path()).expect("store");
     // pe's view of the store: mx's log is a partner's.
-    let queries = fed.queries(&store, "pe");
+    let queries = queries_of(&fed, &store, "pe");
     assert!(
         alerts::sweep(&queries, TODAY, 90)
             .expect("sweep")
@@ -520,7 +494,7 @@ fn a_denial_that_arrives_after_a_screening_raises_one_alert() {
     assert_eq!(kept.len(), 1);
     // mx's own denials raise nothing on mx's node.
     assert!(
-        alerts::sweep(&fed.queries(&store, "mx"), TODAY, 90)
+        alerts::sweep(&queries_of(&fed, &store, "mx"), TODAY, 90)
             .expect("sweep")
             .is_empty()
     );

@@ -4,16 +4,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use concord_keys::AgencyIdentity;
-use concord_keys::roster::Roster;
 use concord_node::home::Home;
 use concord_node::publish::{self, OwnEntry};
 use concord_node::store::{
     CheckpointOutcome, FORMAT_VERSION, Rejected, Store, StoreError, keys, open_sled,
 };
-use concord_node::testnet::{self, Plan};
 use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint};
 use concord_protocol::entry::{self, EntryError, NewEntry, SignedEntry, Visibility};
 use concord_protocol::equivocation::{EquivocationProof, KeyLookup, KeyRefusal};
@@ -22,46 +19,7 @@ use concord_protocol::merkle;
 use concord_protocol::origin::Origin;
 use concord_protocol::record::{Country, Kind, Record};
 
-struct Fed {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    roster: Roster,
-}
-
-impl Fed {
-    fn new() -> Fed {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let root = dir.path().to_path_buf();
-        testnet::build(&Plan {
-            dir: root.clone(),
-            members: vec!["cl".into(), "mx".into(), "pe".into()],
-            observers: vec!["un1540:US".into()],
-            federation: "pacific-alliance".into(),
-            sync_interval_ms: 1000,
-        })
-        .expect("testnet builds");
-        let roster = Home::new(&root.join("mx"))
-            .roster()
-            .expect("roster installed");
-        Fed {
-            _dir: dir,
-            root,
-            roster,
-        }
-    }
-
-    fn identity(&self, id: &str) -> AgencyIdentity {
-        Home::new(&self.root.join(id)).identity().expect("identity")
-    }
-
-    fn origin(&self, id: &str) -> Origin {
-        Origin::for_member("pacific-alliance", id).expect("origin")
-    }
-
-    fn store(&self, id: &str) -> Store {
-        Store::open(&Home::new(&self.root.join(id)).db_path()).expect("store opens")
-    }
-}
+use common::Fed;
 
 /// The sample denials as the member of `state` would publish them.
 fn sample_denials(state: &str) -> Vec<Record> {
@@ -108,7 +66,7 @@ fn root_of(entries: &[(SignedEntry, Option<Vec<u8>>)]) -> merkle::Hash {
 
 #[test]
 fn own_log_group_commit_signs_a_checkpoint_of_the_new_tree() {
-    let fed = Fed::new();
+    let fed = Fed::new(&["un1540:US"]);
     let store = fed.store("mx");
     let origin = fed.origin("mx");
     let records = sample_denials("MX");
@@ -163,7 +121,7 @@ fn amend_and_revoke(denial: &Record) -> (Record, Record) {
 
 #[test]
 fn amend_and_revoke_follow_the_denial_and_refuse_nonsense() {
-    let fed = Fed::new();
+    let fed = Fed::new(&["un1540:US"]);
     let store = fed.store("mx");
     let origin = fed.origin("mx");
     let key = fed.identity("mx").log_key.clone();
@@ -249,7 +207,7 @@ fn amend_and_revoke_follow_the_denial_and_refuse_nonsense() {
 
 #[test]
 fn replica_accepts_good_entries_and_rejects_each_class_of_bad_one() {
-    let fed = Fed::new();
+    let fed = Fed::new(&["un1540:US"]);
     let store = fed.store("pe");
     let cl = fed.origin("cl");
     let good = signed_entries(&fed, "cl", 0, 4);
@@ -413,7 +371,7 @@ fn replica_accepts_good_entries_and_rejects_each_class_of_bad_one() {
 
 #[test]
 fn observers_cannot_publish_and_revoked_keys_sign_nothing() {
-    let fed = Fed::new();
+    let fed = Fed::new(&["un1540:US"]);
     let store = fed.store("pe");
     let un = fed.origin("un1540");
     let observer_entries = signed_entries(&fed, "un1540", 0, 1);
@@ -474,7 +432,7 @@ fn observers_cannot_publish_and_revoked_keys_sign_nothing() {
 
 #[test]
 fn checkpoints_are_checked_against_the_stored_tree() {
-    let fed = Fed::new();
+    let fed = Fed::new(&["un1540:US"]);
     let store = fed.store("pe");
     let cl = fed.origin("cl");
     let key = fed.identity("cl").log_key.clone();
@@ -583,7 +541,7 @@ fn checkpoints_are_checked_against_the_stored_tree() {
 
 #[test]
 fn reopen_checks_and_refusals() {
-    let fed = Fed::new();
+    let fed = Fed::new(&["un1540:US"]);
     let path = Home::new(&fed.root.join("mx")).db_path();
     {
         let store = Store::open(&path).expect("opens");
@@ -637,7 +595,7 @@ fn reopen_checks_and_refusals() {
 
 #[test]
 fn retention_purges_expired_payloads_and_keeps_the_log_verifiable() {
-    let fed = Fed::new();
+    let fed = Fed::new(&["un1540:US"]);
     let store = fed.store("mx");
     let origin = fed.origin("mx");
     let key = fed.identity("mx").log_key.clone();
@@ -710,7 +668,7 @@ fn retention_purges_expired_payloads_and_keeps_the_log_verifiable() {
 
 #[test]
 fn a_quarantined_log_accepts_nothing_until_an_operator_clears_it() {
-    let fed = Fed::new();
+    let fed = Fed::new(&["un1540:US"]);
     let store = fed.store("pe");
     let cl = fed.origin("cl");
     let entries = signed_entries(&fed, "cl", 0, 3);
@@ -806,7 +764,7 @@ fn a_quarantined_log_accepts_nothing_until_an_operator_clears_it() {
 
 #[test]
 fn screening_indexes_find_entries_by_party_country_control_entry_and_kind() {
-    let fed = Fed::new();
+    let fed = Fed::new(&["un1540:US"]);
     let store = fed.store("mx");
     let origin = fed.origin("mx");
     let records = sample_denials("MX");
@@ -880,7 +838,7 @@ fn screening_indexes_find_entries_by_party_country_control_entry_and_kind() {
 
 #[test]
 fn a_checkpoint_is_final_once_it_has_the_required_cosignatures() {
-    let fed = Fed::new();
+    let fed = Fed::new(&["un1540:US"]);
     let store = fed.store("pe");
     let cl = fed.origin("cl");
     let entries = signed_entries(&fed, "cl", 0, 2);
@@ -944,7 +902,7 @@ fn a_checkpoint_is_final_once_it_has_the_required_cosignatures() {
 /// leaves alone, before and after the store is reopened.
 #[test]
 fn proofs_from_the_store_equal_proofs_from_the_leaves_as_the_log_grows() {
-    let fed = Fed::new();
+    let fed = Fed::new(&["un1540:US"]);
     let mut store = fed.store("mx");
     let mut logs = ["cl", "pe"].map(|id| ExpectedLog::new(&fed, id));
     for (round, group) in [37u64, 1, 90, 128, 300, 5].into_iter().enumerate() {
@@ -1035,7 +993,7 @@ impl ExpectedLog {
 /// edge), then proofs anywhere; each equals one computed from the leaves.
 #[test]
 fn proofs_stay_right_as_hashes_are_cached_again_after_reopening() {
-    let fed = Fed::new();
+    let fed = Fed::new(&["un1540:US"]);
     let origin = fed.origin("cl");
     let mut log = ExpectedLog::new(&fed, "cl");
     let store = fed.store("mx");
@@ -1071,7 +1029,7 @@ fn proofs_stay_right_as_hashes_are_cached_again_after_reopening() {
 /// the leaves.
 #[test]
 fn proofs_stay_right_while_hashes_are_cached_beside_appends() {
-    let fed = Fed::new();
+    let fed = Fed::new(&["un1540:US"]);
     let origin = fed.origin("cl");
     let mut log = ExpectedLog::new(&fed, "cl");
     let store = fed.store("mx");
@@ -1106,7 +1064,7 @@ fn proofs_stay_right_while_hashes_are_cached_beside_appends() {
 /// cached out of place.
 #[test]
 fn lost_entries_below_the_head_fail_only_the_proofs_that_need_them() {
-    let fed = Fed::new();
+    let fed = Fed::new(&["un1540:US"]);
     let origin = fed.origin("cl");
     let mut log = ExpectedLog::new(&fed, "cl");
     let store = fed.store("mx");
@@ -1134,7 +1092,7 @@ fn lost_entries_below_the_head_fail_only_the_proofs_that_need_them() {
 /// is sent again.
 #[test]
 fn a_bad_entry_deep_in_a_long_run_keeps_what_came_before_it() {
-    let fed = Fed::new();
+    let fed = Fed::new(&["un1540:US"]);
     let store = fed.store("pe");
     let cl = fed.origin("cl");
     let good = signed_entries(&fed, "cl", 0, 1_000);
@@ -1174,7 +1132,7 @@ fn a_bad_entry_deep_in_a_long_run_keeps_what_came_before_it() {
 /// entries that continue the log after them still go in.
 #[test]
 fn a_call_in_order_up_to_a_point_is_sorted_from_there() {
-    let fed = Fed::new();
+    let fed = Fed::new(&["un1540:US"]);
     let store = fed.store("pe");
     let cl = fed.origin("cl");
     let good = signed_entries(&fed, "cl", 0, 1_200);
@@ -1228,7 +1186,7 @@ fn a_call_in_order_up_to_a_point_is_sorted_from_there() {
 /// stored nor held ahead of a gap, as ranges in order.
 #[test]
 fn what_sync_lacks_is_neither_stored_nor_held() {
-    let fed = Fed::new();
+    let fed = Fed::new(&["un1540:US"]);
     let store = fed.store("pe");
     let cl = fed.origin("cl");
     // As (start, end) pairs: what sync would ask for.
@@ -1269,7 +1227,7 @@ fn what_sync_lacks_is_neither_stored_nor_held() {
 /// entries give the signed root, and then the checkpoint is stored with it.
 #[test]
 fn a_target_deep_in_a_long_run_decides_the_group_that_reaches_it() {
-    let fed = Fed::new();
+    let fed = Fed::new(&["un1540:US"]);
     let cl = fed.origin("cl");
     let key = fed.identity("cl").log_key.clone();
     let entries = signed_entries(&fed, "cl", 0, 5_000);
@@ -1331,7 +1289,7 @@ fn a_target_deep_in_a_long_run_decides_the_group_that_reaches_it() {
 /// own log goes in while a long replica ingest is still under way.
 #[test]
 fn publishing_to_the_own_log_does_not_wait_for_a_replica_ingest() {
-    let fed = Fed::new();
+    let fed = Fed::new(&["un1540:US"]);
     let store = fed.store("mx");
     let (cl, mx) = (fed.origin("cl"), fed.origin("mx"));
     let n = 20_000;
@@ -1375,7 +1333,7 @@ fn publishing_to_the_own_log_does_not_wait_for_a_replica_ingest() {
 /// missing inside a page stops with an error and loses no entry.
 #[test]
 fn a_format_1_store_is_upgraded_on_open_and_loses_nothing() {
-    let fed = Fed::new();
+    let fed = Fed::new(&["un1540:US"]);
     let origin = fed.origin("cl");
     let mut log = ExpectedLog::new(&fed, "cl");
     let store = fed.store("mx");
@@ -1469,7 +1427,7 @@ fn a_format_1_store_is_upgraded_on_open_and_loses_nothing() {
 /// payloads still missing are the ones listed.
 #[test]
 fn payloads_that_come_before_or_after_their_headers_are_kept_with_what_they_index() {
-    let fed = Fed::new();
+    let fed = Fed::new(&["un1540:US"]);
     let store = fed.store("pe");
     let cl = fed.origin("cl");
     let entries = signed_entries(&fed, "cl", 0, 2);

@@ -1,6 +1,6 @@
 //! Consultations (PROTOCOL.md §3.3): asking the denying state about a
 //! denial, answering, and the consultations this node can read. Requests
-//! and replies are published on the own log as `records::publish` does,
+//! and replies are published on the own log as `records::publish_entry` does,
 //! within the same publish rate.
 
 use axum::Json;
@@ -8,9 +8,9 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
+use super::records::publish_entry;
 use super::{ApiError, ApiResult, ApiState};
 use crate::consultation::{ConsultationFilter, ConsultationView, NewReply, NewRequest};
-use crate::publish::OwnEntry;
 use crate::query::{Published, QueryError};
 
 /// A JSON body of `T`, refused as the other routes refuse (400 with a
@@ -20,26 +20,6 @@ fn body_of<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         .map_err(|e| QueryError::BadRequest(format!("request body: {e}")).into())
 }
 
-/// Publishes `entry`; 201 only once it is durable.
-async fn publish(state: &ApiState, entry: OwnEntry) -> ApiResult<(StatusCode, Json<Published>)> {
-    let publisher = state.publisher.as_ref().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "observer",
-            "this node is an observer: observers cannot publish",
-        )
-    })?;
-    let outcome = publisher.publish(entry).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Published {
-            origin: outcome.origin.to_string(),
-            index: outcome.index,
-            leaf_hash: hex::encode(outcome.leaf_hash),
-        }),
-    ))
-}
-
 /// `POST /v1/consultations` with a [`NewRequest`].
 pub(super) async fn request(
     State(state): State<ApiState>,
@@ -47,7 +27,7 @@ pub(super) async fn request(
 ) -> ApiResult<(StatusCode, Json<Published>)> {
     let new: NewRequest = body_of(&body)?;
     let entry = state.queries.consultation_request(&new)?;
-    publish(&state, entry).await
+    publish_entry(&state, entry).await
 }
 
 /// `POST /v1/consultations/reply` with a [`NewReply`].
@@ -57,7 +37,7 @@ pub(super) async fn reply(
 ) -> ApiResult<(StatusCode, Json<Published>)> {
     let new: NewReply = body_of(&body)?;
     let entry = state.queries.consultation_reply(&new)?;
-    publish(&state, entry).await
+    publish_entry(&state, entry).await
 }
 
 /// `GET /v1/consultations?direction=incoming|outgoing&state=pending|answered|overdue`.

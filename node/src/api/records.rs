@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use super::{ApiError, ApiResult, ApiState};
+use crate::publish::OwnEntry;
 use crate::query::{Published, own_entry, refuse_duplicate};
 
 #[derive(Debug, Deserialize)]
@@ -26,13 +27,6 @@ pub(super) async fn publish(
     Query(query): Query<PublishQuery>,
     body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, Json<Published>)> {
-    let publisher = state.publisher.as_ref().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "observer",
-            "this node is an observer: observers cannot publish",
-        )
-    })?;
     let entry = own_entry(&kind, query.visibility.as_deref(), query.refers_to, &body)?;
     if query.refuse_duplicate {
         let origin = state.queries.log(&state.queries.me.id)?;
@@ -44,6 +38,22 @@ pub(super) async fn publish(
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "failed", e.to_string())
             })??;
     }
+    publish_entry(&state, entry).await
+}
+
+/// Publishes `entry` on the own log; 201 only once it is durable. The one
+/// path of every route that publishes (records, consultations).
+pub(super) async fn publish_entry(
+    state: &ApiState,
+    entry: OwnEntry,
+) -> ApiResult<(StatusCode, Json<Published>)> {
+    let publisher = state.publisher.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "observer",
+            "this node is an observer: observers cannot publish",
+        )
+    })?;
     let outcome = publisher.publish(entry).await?;
     Ok((
         StatusCode::CREATED,

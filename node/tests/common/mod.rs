@@ -180,3 +180,50 @@ pub fn set_padding_bit(line: &mut String, at: usize) {
     let changed = char::from(ALPHABET[value ^ 1]).to_string();
     line.replace_range(last..padding, &changed);
 }
+
+/// A federation of cl, mx and pe (and `observers`, `id:CC`) under a temp
+/// dir, each home with the roster every member signed; no node runs.
+pub struct Fed {
+    _dir: tempfile::TempDir,
+    pub root: std::path::PathBuf,
+    pub roster: concord_keys::roster::Roster,
+}
+
+impl Fed {
+    pub fn new(observers: &[&str]) -> Fed {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().to_path_buf();
+        concord_node::testnet::build(&concord_node::testnet::Plan {
+            dir: root.clone(),
+            members: vec!["cl".into(), "mx".into(), "pe".into()],
+            observers: observers.iter().map(|o| (*o).to_owned()).collect(),
+            federation: "pacific-alliance".into(),
+            sync_interval_ms: 1000,
+        })
+        .expect("testnet builds");
+        let roster = concord_node::home::Home::new(&root.join("mx"))
+            .roster()
+            .expect("roster installed");
+        Fed {
+            _dir: dir,
+            root,
+            roster,
+        }
+    }
+
+    pub fn home(&self, id: &str) -> concord_node::home::Home {
+        concord_node::home::Home::new(&self.root.join(id))
+    }
+
+    pub fn identity(&self, id: &str) -> concord_keys::AgencyIdentity {
+        self.home(id).identity().expect("identity")
+    }
+
+    pub fn origin(&self, id: &str) -> Origin {
+        Origin::for_member("pacific-alliance", id).expect("origin")
+    }
+
+    pub fn store(&self, id: &str) -> concord_node::store::Store {
+        concord_node::store::Store::open(&self.home(id).db_path()).expect("store opens")
+    }
+}
