@@ -88,7 +88,7 @@ impl OwnGroup<'_> {
         if let Err(rejected) = ledger::check_follows(&self.staging, &header, now)? {
             return Ok(Err(rejected.into()));
         }
-        let indexed = Indexed::of(record);
+        let indexed = Indexed::of(record, self.staging.store().screening_index());
         let leaf_hash = self
             .staging
             .push(&entry, &header, Some(&payload), Some(&indexed))?;
