@@ -13,6 +13,8 @@
 //! - [`wait`]: the only way to wait, polling with a deadline.
 //! - [`rng`]: a seeded generator, so that "random" moments replay.
 //! - [`records`]: the sample records of `scenarios/records/`.
+//! - [`synthetic`]: seeded synthetic denials and applications, as many as a
+//!   screening benchmark needs.
 //!
 //! The runner of scenario files (faults played against a testnet) is to
 //! sit beside these modules and be built from them.
@@ -29,6 +31,7 @@ pub mod api;
 pub mod process;
 pub mod records;
 pub mod rng;
+pub mod synthetic;
 pub mod testnet;
 pub mod wait;
 

@@ -185,26 +185,46 @@ pub(crate) fn in_force(
     at: Date,
 ) -> Result<Option<Version>, StoreError> {
     let sizes = HashMap::from([(key.origin.clone(), store.head(&key.origin)?.size)]);
-    let source = Source {
-        store,
-        sizes: &sizes,
-        at,
-        versions: RefCell::default(),
-    };
-    source.load(key)
+    Source::new(store, &sizes, at).load(key)
 }
+
+/// A candidate denial: its log's position in [`Source::origins`] and its
+/// index. A query gathers thousands of postings; this is cheaper to gather
+/// and rank than an [`EntryKey`], and ordered alike.
+type Candidate = (usize, u64);
 
 /// The store's postings, as the logs stood at the screened checkpoints,
 /// admitting the denials in force on the screened date.
 struct Source<'a> {
     store: &'a Store,
     sizes: &'a HashMap<Origin, u64>,
+    /// The logs of `sizes`, sorted.
+    origins: Vec<Origin>,
     at: Date,
     /// Loaded once per query: admitted, then scored.
     versions: RefCell<HashMap<EntryKey, Option<Rc<Version>>>>,
 }
 
-impl Source<'_> {
+impl<'a> Source<'a> {
+    fn new(store: &'a Store, sizes: &'a HashMap<Origin, u64>, at: Date) -> Self {
+        let mut origins: Vec<Origin> = sizes.keys().cloned().collect();
+        origins.sort_unstable();
+        Source {
+            store,
+            sizes,
+            origins,
+            at,
+            versions: RefCell::default(),
+        }
+    }
+
+    fn entry_key(&self, (log, index): Candidate) -> EntryKey {
+        EntryKey {
+            origin: self.origins[log].clone(),
+            index,
+        }
+    }
+
     /// The last second of the screened day: an entry published then or
     /// before counts.
     fn day_end(&self) -> u64 {
@@ -294,23 +314,29 @@ impl Source<'_> {
 }
 
 impl Postings for Source<'_> {
-    type Key = EntryKey;
+    type Key = Candidate;
     type Error = StoreError;
 
-    fn postings(&self, term: &Term, limit: usize) -> Result<Option<Vec<EntryKey>>, StoreError> {
-        let Some(found) = self.store.screen_postings(term.as_str(), limit)? else {
+    fn postings(&self, term: &Term, limit: usize) -> Result<Option<Vec<Candidate>>, StoreError> {
+        let Some(by_log) = self.store.screen_postings_by_log(term.as_str(), limit)? else {
             return Ok(None);
         };
+        // A log not screened (created since the query began) has no
+        // position, and its denials none to be admitted by.
         Ok(Some(
-            found
+            by_log
                 .into_iter()
-                .map(|(origin, index)| EntryKey { origin, index })
+                .filter_map(|(origin, indexes)| {
+                    let log = self.origins.binary_search(&origin).ok()?;
+                    Some(indexes.into_iter().map(move |index| (log, index)))
+                })
+                .flatten()
                 .collect(),
         ))
     }
 
-    fn admits(&self, key: &EntryKey) -> Result<bool, StoreError> {
-        Ok(self.version(key)?.is_some())
+    fn admits(&self, candidate: &Candidate) -> Result<bool, StoreError> {
+        Ok(self.version(&self.entry_key(*candidate))?.is_some())
     }
 }
 
@@ -384,15 +410,11 @@ pub(crate) fn hits_of(
     application: &Application,
     threshold: f64,
 ) -> Result<Vec<HitView>, QueryError> {
-    let source = Source {
-        store,
-        sizes,
-        at,
-        versions: RefCell::default(),
-    };
+    let source = Source::new(store, sizes, at);
     let prepared = PreparedApplication::new(application);
     let mut hits = Vec::new();
-    for key in concord_screening::candidates(&source, &prepared)? {
+    for candidate in concord_screening::candidates(&source, &prepared)? {
+        let key = source.entry_key(candidate);
         let Some(version) = source.version(&key)? else {
             continue;
         };
@@ -466,12 +488,7 @@ fn restricted(
     at: Date,
 ) -> Result<Vec<Restricted>, QueryError> {
     let store = &queries.store;
-    let source = Source {
-        store,
-        sizes,
-        at,
-        versions: RefCell::default(),
-    };
+    let source = Source::new(store, sizes, at);
     let terms: &[&str] = match queries.me.role {
         Role::Member => &[RESTRICTED_BILATERAL],
         Role::Observer => &[RESTRICTED_BILATERAL, RESTRICTED_MEMBERS],

@@ -32,11 +32,14 @@ pub use checkpoints::CheckpointOutcome;
 pub use own::OwnGroup;
 pub use query::{EvidenceRecord, PurgeRecord, QuarantineRecord};
 pub use replica::IngestOutcome;
-pub use screen::{Indexed, RESTRICTED_BILATERAL, RESTRICTED_MEMBERS};
+pub use screen::{
+    Indexed, PostingsByLog, RESTRICTED_BILATERAL, RESTRICTED_MEMBERS, ScreeningIndex,
+};
 pub use staging::{AppendOutcome, Rejected};
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use concord_protocol::checkpoint::SignedCheckpoint;
@@ -182,6 +185,8 @@ struct Inner {
     write: [Mutex<()>; WRITE_LOCKS],
     /// Each log's stored hashes in memory; see [`HashCache`].
     hashes: Mutex<HashCache>,
+    /// Set only by [`Store::skip_screening_index`], a benchmark's baseline.
+    screening_skipped: AtomicBool,
 }
 
 /// Append locks; logs beyond this many share them.
@@ -323,6 +328,7 @@ impl Store {
                 log_ids: Mutex::new(LogIds::default()),
                 write: std::array::from_fn(|_| Mutex::new(())),
                 hashes: Mutex::new(HashCache::default()),
+                screening_skipped: AtomicBool::new(false),
             }),
         };
         store.load_log_ids()?;

@@ -95,7 +95,7 @@ impl OwnGroup<'_> {
         {
             return Ok(Err(rejected.into()));
         }
-        let indexed = Indexed::of(record);
+        let indexed = Indexed::of(record, self.staging.store().screening_index());
         let leaf_hash = self
             .staging
             .push(&entry, &header, Some(&payload), Some(&indexed))?;

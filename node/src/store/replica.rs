@@ -15,7 +15,7 @@ use concord_protocol::origin::Origin;
 use concord_protocol::record::{Country, Kind, Record};
 
 use super::keys::{self, log_key};
-use super::screen::Indexed;
+use super::screen::{Indexed, ScreeningIndex};
 use super::staging::{Rejected, Sealed, Staging};
 use super::{Store, StoreError};
 use crate::parallel::{self, InOrder, par_map};
@@ -67,7 +67,12 @@ impl Run {
     /// Decodes the headers still missing, up to the first entry that is not
     /// the log's next one (undecodable, of another log, another index),
     /// and checks the entries up to there; on a thread of its own.
-    fn check(mut self, origin: &Origin, roster: &impl KeyLookup) -> Checked {
+    fn check(
+        mut self,
+        origin: &Origin,
+        roster: &impl KeyLookup,
+        screening: ScreeningIndex,
+    ) -> Checked {
         let mut next = self.start + self.headers.len() as u64;
         for (signed, _) in &self.items[self.headers.len()..] {
             match signed.decode_header() {
@@ -79,7 +84,7 @@ impl Run {
             }
         }
         Checked {
-            results: check_entries(roster, &self.items, &self.headers),
+            results: check_entries(roster, &self.items, &self.headers, screening),
             run: self,
         }
     }
@@ -206,6 +211,7 @@ fn check_entries(
     roster: &impl KeyLookup,
     items: &[Item],
     headers: &[EntryHeader],
+    screening: ScreeningIndex,
 ) -> Vec<Result<Option<Indexed>, Rejected>> {
     let Some(first) = headers.first() else {
         return Vec::new();
@@ -241,7 +247,7 @@ fn check_entries(
     let mut checked = Vec::with_capacity(valid + 1);
     for ((_, payload), header) in items.iter().zip(&headers[..valid]) {
         let result = check_record(roster, &country, header, payload.as_deref())
-            .map(|record| record.map(|r| Indexed::of(&r)));
+            .map(|record| record.map(|r| Indexed::of(&r, screening)));
         let bad = result.is_err();
         checked.push(result);
         if bad {
@@ -391,6 +397,7 @@ impl Store {
             return Ok((RunEnd::Mismatch, Vec::new()));
         }
         let country = ledger::publisher_country(roster, origin).ok();
+        let screening = self.screening_index();
         let mut slices = run.into_slices().peekable();
         std::thread::scope(|scope| {
             let (groups, applied) = std::sync::mpsc::sync_channel::<(Sealed, Vec<Checked>)>(1);
@@ -413,7 +420,8 @@ impl Store {
                     let Some(slice) = slices.next() else {
                         break checks.oldest();
                     };
-                    if let Some(done) = checks.start(move || slice.check(origin, roster)) {
+                    if let Some(done) = checks.start(move || slice.check(origin, roster, screening))
+                    {
                         break Some(done);
                     }
                 };
@@ -506,7 +514,7 @@ impl Store {
                     .and_then(|country| check_record(roster, &country, &header, Some(&payload)));
                 match checked {
                     Ok(record) => fills.push(Fill {
-                        terms: record.map(|r| Indexed::of(&r)),
+                        terms: record.map(|r| Indexed::of(&r, self.screening_index())),
                         header,
                         payload,
                     }),

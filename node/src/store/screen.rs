@@ -49,11 +49,22 @@ pub struct Indexed {
     pub screening: Vec<Term>,
 }
 
+/// Whether records' screening terms are computed and posted: always, but
+/// in a benchmark's baseline ([`Store::skip_screening_index`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScreeningIndex {
+    Kept,
+    Skipped,
+}
+
 impl Indexed {
-    pub fn of(record: &Record) -> Indexed {
-        let screening = match record {
-            Record::Denial(denial) => concord_screening::terms(denial),
-            Record::DenialAmend(amend) => concord_screening::terms(&amend.denial),
+    pub fn of(record: &Record, index: ScreeningIndex) -> Indexed {
+        let screening = match (record, index) {
+            (_, ScreeningIndex::Skipped) => Vec::new(),
+            (Record::Denial(denial), ScreeningIndex::Kept) => concord_screening::terms(denial),
+            (Record::DenialAmend(amend), ScreeningIndex::Kept) => {
+                concord_screening::terms(&amend.denial)
+            }
             _ => Vec::new(),
         };
         Indexed {
@@ -62,6 +73,10 @@ impl Indexed {
         }
     }
 }
+
+/// The denials posted under one screening term, by log: each log once,
+/// with its indexes ascending.
+pub type PostingsByLog = Vec<(Origin, Vec<u64>)>;
 
 /// The postings of one group: per index kind, per term, the indexes.
 pub(super) type GroupPostings = BTreeMap<u8, BTreeMap<String, Vec<u64>>>;
@@ -124,6 +139,36 @@ pub(super) fn write_postings(batch: &mut sled::Batch, postings: GroupPostings, l
 }
 
 impl Store {
+    /// From now on the store (every handle on it) computes and posts no
+    /// screening terms of records: the same ingest code without the
+    /// screening index, the baseline that `node/benches/screening.rs`
+    /// measures the index's cost against. The index is marked unbuilt, so
+    /// the next [`Store::open`] builds it whole again; postings of
+    /// restricted denials, from their headers alone, are still written.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the index's state cannot be written.
+    pub fn skip_screening_index(&self) -> Result<(), StoreError> {
+        self.inner.meta.remove(STATE)?;
+        self.inner
+            .screening_skipped
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Whether records' screening terms are posted.
+    pub(super) fn screening_index(&self) -> ScreeningIndex {
+        if self
+            .inner
+            .screening_skipped
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            ScreeningIndex::Skipped
+        } else {
+            ScreeningIndex::Kept
+        }
+    }
+
     /// The denials (log, index) posted under screening `term`, each once,
     /// or `None` when more than `limit` are.
     ///
@@ -134,6 +179,26 @@ impl Store {
         term: &str,
         limit: usize,
     ) -> Result<Option<Vec<(Origin, u64)>>, StoreError> {
+        Ok(self.screen_postings_by_log(term, limit)?.map(|by_log| {
+            by_log
+                .into_iter()
+                .flat_map(|(origin, indexes)| indexes.into_iter().map(move |i| (origin.clone(), i)))
+                .collect()
+        }))
+    }
+
+    /// [`Store::screen_postings`] by log, in the logs' id order, each log's
+    /// indexes ascending: a screening query gathers thousands of postings,
+    /// and naming the log once per log rather than once per posting keeps
+    /// that cheap.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a read failure.
+    pub fn screen_postings_by_log(
+        &self,
+        term: &str,
+        limit: usize,
+    ) -> Result<Option<PostingsByLog>, StoreError> {
         let mut found = std::collections::BTreeSet::new();
         for item in self
             .inner
@@ -152,10 +217,17 @@ impl Store {
                 return Ok(None);
             }
         }
+        let mut by_log: Vec<(u32, Vec<u64>)> = Vec::new();
+        for (log_id, index) in found {
+            match by_log.last_mut() {
+                Some((last, indexes)) if *last == log_id => indexes.push(index),
+                _ => by_log.push((log_id, vec![index])),
+            }
+        }
         Ok(Some(
-            found
+            by_log
                 .into_iter()
-                .filter_map(|(log_id, index)| Some((self.origin_of(log_id)?, index)))
+                .filter_map(|(log_id, indexes)| Some((self.origin_of(log_id)?, indexes)))
                 .collect(),
         ))
     }
@@ -213,7 +285,11 @@ impl Store {
                         && let Some(payload) = self.payload(&header.payload.sha256.0)?
                         && let Ok(record) = Record::parse(header.kind, &payload)
                     {
-                        post_terms(&mut postings, &header, &Indexed::of(&record).screening);
+                        post_terms(
+                            &mut postings,
+                            &header,
+                            &Indexed::of(&record, ScreeningIndex::Kept).screening,
+                        );
                     }
                     Ok(true)
                 })?;
