@@ -499,3 +499,70 @@ fn a_denial_that_arrives_after_a_screening_raises_one_alert() {
             .is_empty()
     );
 }
+
+/// Indexing a large store again shows a bar on a terminal, and nothing
+/// where stderr is no terminal (a log file, a pipe).
+#[test]
+fn indexing_a_large_store_again_shows_progress_on_a_terminal_only() {
+    let fed = Fed::new(&[]);
+    let path = fed.home("mx").db_path();
+    {
+        let store = Store::open(&path).expect("store");
+        let key = fed.identity("mx").log_key.clone();
+        let Record::Denial(template) = sample("mx-2025-thiodiglycol.json") else {
+            unreachable!("a denial")
+        };
+        let mut denial = serde_json::to_value(&template).expect("denial");
+        for chunk in 0..11 {
+            let group: Vec<OwnEntry> = (0..1000)
+                .map(|n| {
+                    denial["reference"] = format!("SE-{chunk}-{n}").into();
+                    let record =
+                        Record::parse(Kind::Denial, denial.to_string().as_bytes()).expect("denial");
+                    entry(&record, Visibility::Federation, None)
+                })
+                .collect();
+            publish::append_own(&store, &mx(), Country::new("MX").unwrap(), &key, 1, &group)
+                .expect("append");
+        }
+    }
+    let forget_the_index = || {
+        let db = open_sled(&path).expect("raw");
+        db.open_tree("meta")
+            .expect("meta")
+            .remove("screen-index")
+            .expect("remove");
+        db.flush().expect("flush");
+    };
+    let status = |home: &std::path::Path| {
+        format!(
+            "{} status --home {}",
+            env!("CARGO_BIN_EXE_concord"),
+            home.display()
+        )
+    };
+    let home = fed.root.join("mx");
+    forget_the_index();
+    // `script` gives the command a terminal, and copies what it drew.
+    let on_terminal = std::process::Command::new("script")
+        .args(["-qec", &status(&home), "/dev/null"])
+        .env("CONCORD_LOG", "warn")
+        .output()
+        .expect("script runs");
+    let drawn = String::from_utf8_lossy(&on_terminal.stdout);
+    assert!(on_terminal.status.success(), "{drawn}");
+    assert!(
+        drawn.contains("for screening") && drawn.contains("entries"),
+        "{drawn}"
+    );
+    forget_the_index();
+    let piped = std::process::Command::new(env!("CARGO_BIN_EXE_concord"))
+        .args(["status", "--home"])
+        .arg(&home)
+        .env("CONCORD_LOG", "warn")
+        .output()
+        .expect("concord runs");
+    assert!(piped.status.success());
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(!stderr.contains("for screening"), "{stderr}");
+}
