@@ -9,6 +9,7 @@
 //! connections and the time to send headers ([`server`]), the time to send
 //! a body, JSON bodies only (415) and the publish rate of each token (429
 //! with `Retry-After`) ([`limits`]).
+//! The web page ([`crate::web`]) is served beside these routes, at `/`.
 //! Every answer is built by the query service ([`crate::query`]), the audit
 //! engine ([`crate::audit`]) or the bundle writer ([`crate::bundle`]), the
 //! same ones the CLI uses on a stopped node. Errors are JSON
@@ -116,7 +117,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -268,6 +269,7 @@ pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
         .route("/v1/tokens", get(tokens::list))
         .route("/v1/tokens", with_body(post(tokens::create)))
         .route("/v1/tokens/{id}/revoke", post(tokens::revoke));
+    let web = crate::web::router(state.clone());
     Router::new()
         .merge(open)
         .merge(scoped(read, Scope::Read))
@@ -278,6 +280,7 @@ pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+        .merge(web)
 }
 
 async fn not_found(request: axum::extract::Request) -> ApiError {
