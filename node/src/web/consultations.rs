@@ -62,7 +62,7 @@ pub(super) async fn page(
 ) -> Response {
     let signed = match visit.require(&web, Scope::Read) {
         Ok(signed) => signed,
-        Err(page) => return page,
+        Err(refusal) => return refusal.into_response(),
     };
     let queries = web.api.queries.clone();
     let listed = blocking(move || {
@@ -132,7 +132,7 @@ async fn publish(web: &WebState, f: Frame, entry: Result<OwnEntry, QueryError>) 
 pub(super) async fn request(State(web): State<WebState>, visit: Visit, form: Fields) -> Response {
     let signed = match visit.require_form(&web, Scope::Publish, &form) {
         Ok(signed) => signed,
-        Err(page) => return page,
+        Err(refusal) => return refusal.into_response(),
     };
     let items_summary = Some(form.get("items_summary").trim())
         .filter(|s| !s.is_empty())
@@ -151,7 +151,7 @@ pub(super) async fn request(State(web): State<WebState>, visit: Visit, form: Fie
 pub(super) async fn reply(State(web): State<WebState>, visit: Visit, form: Fields) -> Response {
     let signed = match visit.require_form(&web, Scope::Publish, &form) {
         Ok(signed) => signed,
-        Err(page) => return page,
+        Err(refusal) => return refusal.into_response(),
     };
     let new = NewReply {
         request: form.get("request").to_owned(),

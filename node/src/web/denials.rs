@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use concord_keys::roster::Role;
 use concord_protocol::entry::Visibility;
 use concord_protocol::proof::Proof;
@@ -74,7 +74,7 @@ pub(super) async fn search(
 ) -> Response {
     let signed = match visit.require(&web, Scope::Read) {
         Ok(signed) => signed,
-        Err(page) => return page,
+        Err(refusal) => return refusal.into_response(),
     };
     let logs: Vec<String> = web
         .api
@@ -112,7 +112,7 @@ pub(super) async fn search(
         Err(e) => return failed(signed.frame, e),
     };
     // Newest first, as an officer looks for what changed.
-    lines.sort_by(|a, b| b.time.cmp(&a.time));
+    lines.sort_by_key(|line| std::cmp::Reverse(line.time));
     let found = lines
         .into_iter()
         .map(|line| Found {
@@ -120,7 +120,7 @@ pub(super) async fn search(
             line,
         })
         .collect();
-    let searched = q.values().any(|v| !v.is_empty());
+    let searched = q.iter().any(|(k, v)| k != "lang" && !v.is_empty());
     html(&SearchPage {
         f: signed.frame,
         q,
@@ -182,7 +182,7 @@ pub(super) async fn entry(
 ) -> Response {
     let signed = match visit.require(&web, Scope::Read) {
         Ok(signed) => signed,
-        Err(page) => return page,
+        Err(refusal) => return refusal.into_response(),
     };
     let queries = web.api.queries.clone();
     let at = log.clone();

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use concord_keys::roster::Role;
 
 use super::{Frame, Visit, WebState, age, blocking, failed, html, member_of};
@@ -56,7 +56,7 @@ struct FederationPage {
 pub(super) async fn page(State(web): State<WebState>, visit: Visit) -> Response {
     let signed = match visit.require(&web, Scope::Read) {
         Ok(signed) => signed,
-        Err(page) => return page,
+        Err(refusal) => return refusal.into_response(),
     };
     let mut status = match web.api.status().await {
         Ok(status) => status,

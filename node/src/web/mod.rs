@@ -164,11 +164,35 @@ impl FromRequestParts<WebState> for Visit {
             .unwrap_or_else(|| Lang::of_accept(&parts.headers));
         let session = session::cookie(&cookies, &state.cookie)
             .and_then(|id| Some((id.to_owned(), state.sessions.get(id)?)));
+        // The language links of a page answering a form lead to the start
+        // page: the form's own path takes no GET.
+        let path = if parts.method == axum::http::Method::GET {
+            parts.uri.path().to_owned()
+        } else {
+            "/".to_owned()
+        };
         Ok(Visit {
             lang,
-            path: parts.uri.path().to_owned(),
+            path,
             session,
         })
+    }
+}
+
+/// The page answered instead of the one asked for: the sign-in form, or
+/// a page saying why not. Boxed, as a response is large and a signed-in
+/// visit the common case.
+pub(super) struct Refusal(Box<Response>);
+
+impl From<Response> for Refusal {
+    fn from(response: Response) -> Refusal {
+        Refusal(Box::new(response))
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        *self.0
     }
 }
 
@@ -186,17 +210,17 @@ impl Signed {
     }
 
     /// This visit if its token holds `scope`, else a page naming it.
-    fn holding(self, scope: Scope) -> Result<Signed, Response> {
+    fn holding(self, scope: Scope) -> Result<Signed, Refusal> {
         if self.may(scope) {
             return Ok(self);
         }
         let t = self.frame.t;
-        Err(problem(
+        Err(Refusal::from(problem(
             self.frame,
             StatusCode::FORBIDDEN,
             t.scope_missing_title,
             format!("{} {scope}", t.scope_missing),
-        ))
+        )))
     }
 }
 
@@ -208,20 +232,20 @@ impl Visit {
     /// The signed-in officer holding `scope`; else the page to answer: the
     /// sign-in form without a session or with a revoked token, a refusal
     /// naming the scope without it.
-    fn require(self, web: &WebState, scope: Scope) -> Result<Signed, Response> {
+    fn require(self, web: &WebState, scope: Scope) -> Result<Signed, Refusal> {
         self.signed_in(web)?.holding(scope)
     }
 
-    fn signed_in(self, web: &WebState) -> Result<Signed, Response> {
+    fn signed_in(self, web: &WebState) -> Result<Signed, Refusal> {
         let Some((session_id, session)) = self.session else {
-            return Err(Redirect::to("/?why=needed").into_response());
+            return Err(Refusal::from(Redirect::to("/?why=needed").into_response()));
         };
         let Some(held) = session.officer.as_ref() else {
-            return Err(Redirect::to("/?why=needed").into_response());
+            return Err(Refusal::from(Redirect::to("/?why=needed").into_response()));
         };
         let Some(token) = web.api.tokens.active(&held.token_id) else {
             web.sessions.end(&session_id);
-            return Err(Redirect::to("/?why=ended").into_response());
+            return Err(Refusal::from(Redirect::to("/?why=ended").into_response()));
         };
         let officer = Officer::of(&token);
         web.sessions.refresh(&session_id, officer.clone());
@@ -251,15 +275,15 @@ impl Visit {
 
     /// As [`Visit::require`], for a form: its CSRF token must be the
     /// session's, or nothing is done and the page says why.
-    fn require_form(self, web: &WebState, scope: Scope, form: &Fields) -> Result<Signed, Response> {
+    fn require_form(self, web: &WebState, scope: Scope, form: &Fields) -> Result<Signed, Refusal> {
         self.signed_form(web, form)?.holding(scope)
     }
 
     /// A signed-in visit whose form carries the session's CSRF token.
-    fn signed_form(self, web: &WebState, form: &Fields) -> Result<Signed, Response> {
+    fn signed_form(self, web: &WebState, form: &Fields) -> Result<Signed, Refusal> {
         let signed = self.signed_in(web)?;
         if !signed.session.csrf_matches(form.get("csrf")) {
-            return Err(csrf_refused(signed.frame));
+            return Err(Refusal::from(csrf_refused(signed.frame)));
         }
         Ok(signed)
     }

@@ -73,7 +73,7 @@ async fn render(web: &WebState, f: Frame, made: Option<NewToken>) -> Response {
 pub(super) async fn page(State(web): State<WebState>, visit: Visit) -> Response {
     match visit.require(&web, Scope::Admin) {
         Ok(signed) => render(&web, signed.frame, None).await,
-        Err(page) => page,
+        Err(refusal) => refusal.into_response(),
     }
 }
 
@@ -86,7 +86,7 @@ pub(super) async fn create_token(
 ) -> Response {
     let signed = match visit.require_form(&web, Scope::Admin, &form) {
         Ok(signed) => signed,
-        Err(page) => return page,
+        Err(refusal) => return refusal.into_response(),
     };
     let scopes = match Scope::parse_list(&form.all("scope").join(",")) {
         Ok(scopes) => scopes,
@@ -111,7 +111,7 @@ pub(super) async fn revoke_token(
 ) -> Response {
     let signed = match visit.require_form(&web, Scope::Admin, &form) {
         Ok(signed) => signed,
-        Err(page) => return page,
+        Err(refusal) => return refusal.into_response(),
     };
     match tokens::revoke(&web.api.home, &id) {
         Ok(_) => Redirect::to("/operator").into_response(),

@@ -12,7 +12,9 @@ use concord_protocol::record::Date;
 use concord_screening::Application;
 use serde_json::{Value, json};
 
-use super::{Fields, Frame, Signed, Visit, WebState, blocking, failed, html, member_of, problem};
+use super::{
+    Fields, Frame, Refusal, Signed, Visit, WebState, blocking, failed, html, member_of, problem,
+};
 use crate::api::ApiError;
 use crate::consultation::ConsultationView;
 use crate::query::QueryError;
@@ -113,7 +115,7 @@ impl FormPage {
 pub(super) async fn form(State(web): State<WebState>, visit: Visit) -> Response {
     match visit.require(&web, Scope::Screen) {
         Ok(signed) => html(&FormPage::of(signed.frame, &Fields(Vec::new()), None)),
-        Err(page) => page,
+        Err(refusal) => refusal.into_response(),
     }
 }
 
@@ -184,7 +186,7 @@ fn application_json(page: &FormPage) -> Value {
 pub(super) async fn run(State(web): State<WebState>, visit: Visit, fields: Fields) -> Response {
     let signed = match visit.require_form(&web, Scope::Screen, &fields) {
         Ok(signed) => signed,
-        Err(page) => return page,
+        Err(refusal) => return refusal.into_response(),
     };
     let Signed {
         session_id, frame, ..
@@ -377,7 +379,7 @@ fn hit_rows(web: &WebState, result: &ScreeningResult) -> Vec<HitRow> {
 }
 
 /// The session's result `id`, or the page saying it is gone.
-fn kept(signed: Signed, id: &str) -> Result<(Signed, std::sync::Arc<ScreeningResult>), Response> {
+fn kept(signed: Signed, id: &str) -> Result<(Signed, std::sync::Arc<ScreeningResult>), Refusal> {
     let found = signed
         .session
         .results
@@ -388,12 +390,12 @@ fn kept(signed: Signed, id: &str) -> Result<(Signed, std::sync::Arc<ScreeningRes
         Some(result) => Ok((signed, result)),
         None => {
             let t = signed.frame.t;
-            Err(problem(
+            Err(Refusal::from(problem(
                 signed.frame,
                 StatusCode::NOT_FOUND,
                 t.not_found_title,
                 t.result_gone.to_owned(),
-            ))
+            )))
         }
     }
 }
@@ -408,7 +410,7 @@ pub(super) async fn result(
         .and_then(|signed| kept(signed, &id))
     {
         Ok(found) => found,
-        Err(page) => return page,
+        Err(refusal) => return refusal.into_response(),
     };
     let may_consult = signed.may(Scope::Publish) && web.api.publisher.is_some();
     html(&ResultPage {
@@ -445,7 +447,7 @@ pub(super) async fn download(
         .and_then(|signed| kept(signed, &id))
     {
         Ok(found) => found,
-        Err(page) => return page,
+        Err(refusal) => return refusal.into_response(),
     };
     let body = match serde_json::to_vec_pretty(&*result) {
         Ok(body) => body,

@@ -111,7 +111,7 @@ pub(super) async fn sign_in(State(web): State<WebState>, visit: Visit, form: Fie
 pub(super) async fn sign_out(State(web): State<WebState>, visit: Visit, form: Fields) -> Response {
     let signed = match visit.signed_form(&web, &form) {
         Ok(signed) => signed,
-        Err(page) => return page,
+        Err(refusal) => return refusal.into_response(),
     };
     web.sessions.end(&signed.session_id);
     Redirect::to("/?why=signed_out").into_response()
