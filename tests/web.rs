@@ -264,6 +264,9 @@ fn officers_find_screen_and_consult_and_an_observer_sees_headers_only() {
     wait_ready(&net, "mx");
     let mx_api = net.api("mx");
     mx_api.publish("denial", &sample_denial("mx-2025-thiodiglycol.json"));
+    let amendment = std::fs::read(records::dir().join("amendments/mx-2025-thiodiglycol.json"))
+        .expect("the sample amendment");
+    mx_api.publish("denial.amend?refers_to=0", &amendment);
     let co_desk = token(&net, "co", "mesa de licencias", "read,screen,publish");
     let mx_desk = token(&net, "mx", "dirección de comercio exterior", "read,publish");
     let observer = token(&net, "un1540", "expertos 1540", "read");
@@ -321,7 +324,11 @@ fn officers_find_screen_and_consult_and_an_observer_sees_headers_only() {
         "SE-DGCE-DEN-2025-0031",
         "Química Andina del Pacífico S.A.C.",
         "Secretaría de Economía",
-        "active",
+        "amended",
+        "Current version, as amended by mx#1",
+        "مختبر ليفانت الصيدلاني",
+        "ООО «Каспийская логистика»",
+        "History",
         "Tree size",
     ] {
         assert!(denial.contains(expected), "{expected:?} in\n{denial}");
@@ -370,6 +377,11 @@ fn officers_find_screen_and_consult_and_an_observer_sees_headers_only() {
         serde_json::from_str(&download.body_mut().read_to_string().expect("a body")).expect("JSON");
     assert_eq!(saved["format"], "concord-screening/v1");
     assert_eq!(saved["hits"][0]["entry"]["index"], 0);
+    assert_eq!(saved["hits"][0]["current"]["index"], 1);
+    assert_eq!(
+        saved["application"]["parties"][1]["name"],
+        "مختبر ليفانت الصيدلاني"
+    );
     page.click("section.hit h3 a");
     page.wait_for("/denials/mx/0", "SE-DGCE-DEN-2025-0031");
 
@@ -409,7 +421,7 @@ fn officers_find_screen_and_consult_and_an_observer_sees_headers_only() {
         page.text()
     );
     page.reload_until(
-        &format!("{un}/denials/mx/1"),
+        &format!("{un}/denials/mx/2"),
         "Signed header",
         Duration::from_secs(60),
     );

@@ -198,6 +198,20 @@ impl From<PublishError> for ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// Runs `work` off the async workers: screening and listings read many
+/// sled pages.
+///
+/// # Errors
+/// `work`'s error, or a 500 when its thread panicked.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, QueryError> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "failed", e.to_string()))?
+        .map_err(ApiError::from)
+}
+
 /// The router over `state`, within `limits`.
 pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
     let body_timeout = Duration::from_millis(limits.body_timeout_ms.get());

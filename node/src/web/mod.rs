@@ -45,8 +45,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 
-use crate::api::{ApiError, ApiState};
-use crate::query::QueryError;
+use crate::api::{ApiError, ApiState, blocking};
 use crate::tokens::Scope;
 use i18n::{Lang, Text};
 use session::{Officer, Session, Sessions};
@@ -399,16 +398,6 @@ fn failed(f: Frame, e: impl Into<ApiError>) -> Response {
     let e: ApiError = e.into();
     let title = f.t.failed_title;
     problem(f, e.status, title, e.message)
-}
-
-/// Store reads and screening off the async workers, as the API does.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, QueryError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "failed", e.to_string()))?
-        .map_err(ApiError::from)
 }
 
 /// The member id of log `origin`, for links; the origin itself if the
