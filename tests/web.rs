@@ -2,9 +2,9 @@
 //! driven over the DevTools protocol, against real nodes. An officer signs
 //! in, reads the federation, finds a partner's denial, screens an
 //! application and consults the denying state, whose officer replies from
-//! its own node's page; an observer sees headers without contents; the
-//! page refuses a visitor without a token and a form without its CSRF
-//! token, and speaks English, Spanish and Portuguese.
+//! its own node's page; an observer audits every log and sees headers
+//! without contents; the page refuses a visitor without a token and a form
+//! without its CSRF token, and speaks English, Spanish and Portuguese.
 //!
 //! Chromium must be installed (`/usr/bin/chromium`, or the path in
 //! `CONCORD_CHROMIUM`): without it these tests fail, saying so. On a
@@ -420,6 +420,9 @@ fn officers_find_screen_and_consult_and_an_observer_sees_headers_only() {
         "{}",
         page.text()
     );
+    page.click("a[href='/federation/audit']");
+    page.wait_for("/federation/audit", "Findings (0)");
+    assert!(page.text().contains("clean"), "{}", page.text());
     page.reload_until(
         &format!("{un}/denials/mx/2"),
         "Signed header",

@@ -1,6 +1,7 @@
 //! The federation as this node sees it: members and observers, each log
-//! with its checkpoint and witnesses, quarantines, evidence, alerts. It
-//! shows integrity only, so an observer's token reads it all.
+//! with its checkpoint and witnesses, quarantines, evidence, alerts, and
+//! the audit of every log ([`crate::audit`]). It shows integrity only, so
+//! an observer's token reads it all.
 
 use askama::Template;
 use axum::extract::State;
@@ -9,6 +10,7 @@ use concord_keys::roster::Role;
 
 use super::{Frame, Visit, WebState, age, blocking, failed, html, member_of};
 use crate::alerts::Alert;
+use crate::audit::{AuditRequest, Report};
 use crate::query::{LogView, StatusView};
 use crate::tokens::Scope;
 
@@ -118,4 +120,27 @@ pub(super) async fn page(State(web): State<WebState>, visit: Visit) -> Response 
         logs,
         alerts,
     })
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    f: Frame,
+    report: Report,
+}
+
+/// The audit of every log this node holds, from headers and checkpoints:
+/// what an observer checks without reading contents.
+pub(super) async fn audit(State(web): State<WebState>, visit: Visit) -> Response {
+    let signed = match visit.require(&web, Scope::Read) {
+        Ok(signed) => signed,
+        Err(refusal) => return refusal.into_response(),
+    };
+    match web.api.audit_report(AuditRequest::default()).await {
+        Ok(report) => html(&AuditPage {
+            f: signed.frame,
+            report,
+        }),
+        Err(e) => failed(signed.frame, e),
+    }
 }

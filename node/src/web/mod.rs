@@ -16,6 +16,7 @@
 //! | GET  | / | none | sign-in form (the federation page once signed in) |
 //! | POST | /signin, /signout | none | sign in with a token, sign out |
 //! | GET  | /federation | read | members, logs, checkpoints, witnesses, quarantines, evidence, alerts |
+//! | GET  | /federation/audit | read | the audit of every log: verdict, logs checked, findings |
 //! | GET  | /denials | read | denials and notices of every log, with [`crate::query::ListFilter`]'s filters |
 //! | GET  | /denials/{log}/{index} | read | one entry: header, contents, status, history, consultations, inclusion proof |
 //! | GET, POST | /screening | screen | the application form; screening it |
@@ -74,6 +75,7 @@ pub(crate) fn router(api: ApiState) -> Router {
         .route("/signin", post(signin::sign_in))
         .route("/signout", post(signin::sign_out))
         .route("/federation", get(federation::page))
+        .route("/federation/audit", get(federation::audit))
         .route("/denials", get(denials::search))
         .route("/denials/{log}/{index}", get(denials::entry))
         .route("/screening", get(screening::form).post(screening::run))
