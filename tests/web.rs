@@ -347,6 +347,16 @@ fn officers_find_screen_and_consult_and_an_observer_sees_headers_only() {
     page.fill("#p1_country", "LB");
     page.fill("#i0_control_entries", "1C350.1");
     page.fill("#i0_hs_codes", "2930.90");
+    // A destination that is no country: the form comes back saying why,
+    // with what was typed.
+    page.fill("#destination", "Perú");
+    page.click("form.screening button[type=submit]");
+    page.wait_for("/screening", "The application was not screened");
+    assert_eq!(
+        page.eval("document.querySelector('#p1_name').value"),
+        "مختبر ليفانت الصيدلاني"
+    );
+    page.fill("#destination", "PE");
     page.click("form.screening button[type=submit]");
     page.wait_for("/screening/results/", "Denials met (1)");
     let result_url = page.url();

@@ -42,6 +42,7 @@ pub(super) async fn page(
         Some("needed") => Some(t.signin_needed),
         Some("ended") => Some(t.signin_ended),
         Some("signed_out") => Some(t.signed_out),
+        Some("cookies") => Some(t.signin_cookies),
         _ => None,
     };
     let (id, csrf, new) = match &visit.session {
@@ -77,8 +78,9 @@ pub(super) async fn page(
 /// Checks the token; a new session holds it.
 pub(super) async fn sign_in(State(web): State<WebState>, visit: Visit, form: Fields) -> Response {
     let t = visit.t();
+    // No session: the browser did not keep the cookie the form came with.
     let Some((old_id, session)) = visit.session.clone() else {
-        return Redirect::to("/").into_response();
+        return Redirect::to("/?why=cookies").into_response();
     };
     if !session.csrf_matches(form.get("csrf")) {
         return csrf_refused(visit.anonymous_frame(&web, session.csrf.clone()));
