@@ -9,7 +9,8 @@
 //! connections and the time to send headers ([`server`]), the time to send
 //! a body, JSON bodies only (415) and the publish rate of each token (429
 //! with `Retry-After`) ([`limits`]).
-//! The web page ([`crate::web`]) is served beside these routes, at `/`.
+//! The web page ([`crate::web`]) is served beside these routes, at `/`,
+//! its forms within the same body deadline and publish rate.
 //! Every answer is built by the query service ([`crate::query`]), the audit
 //! engine ([`crate::audit`]) or the bundle writer ([`crate::bundle`]), the
 //! same ones the CLI uses on a stopped node. Errors are JSON
@@ -49,7 +50,7 @@ mod auth;
 mod consultations;
 mod federation;
 mod health;
-mod limits;
+pub(crate) mod limits;
 mod logs;
 mod metrics;
 mod records;
@@ -283,7 +284,11 @@ pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
         .route("/v1/tokens", get(tokens::list))
         .route("/v1/tokens", with_body(post(tokens::create)))
         .route("/v1/tokens/{id}/revoke", post(tokens::revoke));
-    let web = crate::web::router(state.clone());
+    // The page's forms arrive within the same body deadline and size, and
+    // its consultations publish within each token's same rate.
+    let web = crate::web::router(state.clone(), publish_rate.clone()).layer(
+        middleware::from_fn_with_state(body_timeout, limits::read_body),
+    );
     Router::new()
         .merge(open)
         .merge(scoped(read, Scope::Read))

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::session::Officer;
 use super::{Fields, Frame, Visit, WebState, blocking, failed, html, member_of};
 use crate::api::ApiError;
 use crate::consultation::{
@@ -103,12 +104,24 @@ pub(super) async fn page(
     })
 }
 
-/// Publishes `entry` built from a form; the consultations page naming it.
-async fn publish(web: &WebState, f: Frame, entry: Result<OwnEntry, QueryError>) -> Response {
+/// Publishes `entry` built from a form of `officer`, within the API's
+/// publish rate; the consultations page naming it.
+async fn publish(
+    web: &WebState,
+    officer: &Officer,
+    f: Frame,
+    entry: Result<OwnEntry, QueryError>,
+) -> Response {
     let entry = match entry {
         Ok(entry) => entry,
         Err(e) => return failed(f, e),
     };
+    if let Err((refusal, _)) = web
+        .publish_rate
+        .check(&format!("web session of token {}", officer.token_id))
+    {
+        return failed(f, refusal);
+    }
     let Some(publisher) = web.api.publisher.as_ref() else {
         let observer = ApiError::new(
             StatusCode::FORBIDDEN,
@@ -144,7 +157,7 @@ pub(super) async fn request(State(web): State<WebState>, visit: Visit, form: Fie
         items_summary,
     };
     let entry = web.api.queries.consultation_request(&new);
-    publish(&web, signed.frame, entry).await
+    publish(&web, &signed.officer, signed.frame, entry).await
 }
 
 /// The reply to an incoming request.
@@ -159,5 +172,5 @@ pub(super) async fn reply(State(web): State<WebState>, visit: Visit, form: Field
         comment: form.get("comment").trim().to_owned(),
     };
     let entry = web.api.queries.consultation_reply(&new);
-    publish(&web, signed.frame, entry).await
+    publish(&web, &signed.officer, signed.frame, entry).await
 }

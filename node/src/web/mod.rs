@@ -46,6 +46,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 
+use crate::api::limits::PublishRate;
 use crate::api::{ApiError, ApiState, blocking};
 use crate::tokens::Scope;
 use i18n::{Lang, Text};
@@ -56,18 +57,22 @@ use session::{Officer, Session, Sessions};
 pub(crate) struct WebState {
     api: ApiState,
     sessions: Sessions,
+    /// The API's publish rate; a session's token is keyed by its id.
+    publish_rate: PublishRate,
     /// The session cookie's name, `concord-<participant id>`: nodes on one
     /// host share its cookies (they ignore ports), and an officer may keep
     /// a page of each open.
     cookie: String,
 }
 
-/// The page's routes over `api`, their sessions held in memory.
-pub(crate) fn router(api: ApiState) -> Router {
+/// The page's routes over `api`, their sessions held in memory, their
+/// publishing within `publish_rate`.
+pub(crate) fn router(api: ApiState, publish_rate: PublishRate) -> Router {
     let cookie = format!("concord-{}", api.queries.me.id);
     let state = WebState {
         api,
         sessions: Sessions::default(),
+        publish_rate,
         cookie,
     };
     Router::new()
