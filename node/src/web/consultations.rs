@@ -22,12 +22,35 @@ use crate::tokens::Scope;
 /// The answers a reply may give, as the record spells them.
 const ANSWERS: [&str; 3] = ["agree", "object", "need_more_information"];
 
-/// A consultation with the member id of its denial's log, for the link.
-struct Row {
-    denial_link: String,
+/// A consultation as the pages show it: its entries named by member id
+/// (`co#3`), the denial's link, the answer's code word.
+pub(super) struct Row {
+    pub request: String,
+    pub denial: String,
+    pub denial_link: String,
     /// The reply's answer as its code word, once answered.
-    answer: Option<&'static str>,
-    view: ConsultationView,
+    pub answer: Option<&'static str>,
+    pub view: ConsultationView,
+}
+
+impl Row {
+    pub(super) fn of(web: &WebState, view: ConsultationView) -> Row {
+        Row {
+            request: short(web, &view.request),
+            denial: short(web, &view.denial),
+            denial_link: denial_link(web, &view.denial),
+            answer: view.reply.as_ref().map(|r| answer_name(r.answer)),
+            view,
+        }
+    }
+}
+
+/// `origin#index` as `member#index`.
+fn short(web: &WebState, reference: &str) -> String {
+    match reference.rsplit_once('#') {
+        Some((origin, index)) => format!("{}#{index}", member_of(web, origin)),
+        None => reference.to_owned(),
+    }
 }
 
 #[derive(Template)]
@@ -82,15 +105,12 @@ pub(super) async fn page(
         Ok(listed) => listed,
         Err(e) => return failed(signed.frame, e),
     };
+    // Newest first.
     let rows = |views: Vec<ConsultationView>| {
         views
             .into_iter()
             .rev()
-            .map(|view| Row {
-                denial_link: denial_link(&web, &view.denial),
-                answer: view.reply.as_ref().map(|r| answer_name(r.answer)),
-                view,
-            })
+            .map(|view| Row::of(&web, view))
             .collect()
     };
     let may_reply = signed.may(Scope::Publish) && web.api.publisher.is_some();

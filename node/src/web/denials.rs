@@ -14,6 +14,7 @@ use concord_protocol::proof::Proof;
 use concord_protocol::record::Kind;
 use serde_json::Value;
 
+use super::consultations::Row;
 use super::{Frame, Visit, WebState, blocking, failed, html, member_of};
 use crate::consultation::ConsultationView;
 use crate::query::{EntryLine, EntryView, ListFilter, visibility_name};
@@ -164,7 +165,7 @@ struct EntryPage {
     state: Option<String>,
     valid_until: Option<String>,
     history: Vec<Change>,
-    consultations: Vec<ConsultationView>,
+    consultations: Vec<Row>,
     proof: Option<InclusionView>,
 }
 
@@ -264,7 +265,11 @@ pub(super) async fn entry(
         other,
         entry,
         history: around.history,
-        consultations: around.consultations,
+        consultations: around
+            .consultations
+            .into_iter()
+            .map(|view| Row::of(&web, view))
+            .collect(),
         proof: around.proof,
     })
 }

@@ -12,11 +12,11 @@ use concord_protocol::record::Date;
 use concord_screening::Application;
 use serde_json::{Value, json};
 
+use super::consultations::Row;
 use super::{
     Fields, Frame, Refusal, Signed, Visit, WebState, blocking, failed, html, member_of, problem,
 };
 use crate::api::ApiError;
-use crate::consultation::ConsultationView;
 use crate::query::QueryError;
 use crate::screening::{self, Request, ScreeningResult};
 use crate::tokens::Scope;
@@ -265,7 +265,7 @@ struct HitRow {
     reference: String,
     parties: Vec<PartyMet>,
     adjustments: Vec<AdjustmentRow>,
-    consultations: Vec<ConsultationView>,
+    consultations: Vec<Row>,
 }
 
 struct RestrictedRow {
@@ -372,7 +372,11 @@ fn hit_rows(web: &WebState, result: &ScreeningResult) -> Vec<HitRow> {
                         }
                     })
                     .collect(),
-                consultations: hit.consultations.clone(),
+                consultations: hit
+                    .consultations
+                    .iter()
+                    .map(|view| Row::of(web, view.clone()))
+                    .collect(),
             }
         })
         .collect()
