@@ -342,7 +342,6 @@ fn officers_find_screen_and_consult_and_an_observer_sees_headers_only() {
     page.fill("#p0_name", "Quimica Andina del Pacifico S.A.C.");
     page.fill("#p0_aliases", "QUIMANDPAC");
     page.fill("#p0_country", "PE");
-    page.fill("#p1_role", "end_user");
     page.fill("#p1_name", "مختبر ليفانت الصيدلاني");
     page.fill("#p1_country", "LB");
     page.fill("#i0_control_entries", "1C350.1");

@@ -34,6 +34,15 @@ const ROLES: [&str; 6] = [
     "supplier",
     "other",
 ];
+/// The role each party row starts with, in the order applications list
+/// them.
+const DEFAULT_ROLES: [&str; PARTY_ROWS] = [
+    "consignee",
+    "end_user",
+    "intermediary",
+    "purchaser",
+    "other",
+];
 /// The registers an identifier comes from.
 const SCHEMES: [&str; 7] = [
     "tax_id",
@@ -90,7 +99,9 @@ impl FormPage {
             at: fields.get("at").to_owned(),
             parties: (0..PARTY_ROWS)
                 .map(|n| PartyRow {
-                    role: get(format!("p{n}_role")),
+                    role: Some(get(format!("p{n}_role")))
+                        .filter(|role| !role.is_empty())
+                        .unwrap_or_else(|| DEFAULT_ROLES[n].to_owned()),
                     name: get(format!("p{n}_name")),
                     aliases: get(format!("p{n}_aliases")),
                     country: get(format!("p{n}_country")),
