@@ -133,8 +133,12 @@ fn tokens_hold_scopes_and_every_refusal_is_json() {
         (missing.status, missing.code().as_str()),
         (404, "no_such_route")
     );
-    let missing = api.try_get("/").expect("reachable");
-    assert_eq!(missing.status, 404);
+    // `/` is the web page; any other path outside /v1/ is not found.
+    let missing = api.try_get("/nothing").expect("reachable");
+    assert_eq!(
+        (missing.status, missing.code().as_str()),
+        (404, "no_such_route")
+    );
     let method = api.try_method("DELETE", "/v1/status").expect("reachable");
     assert_eq!(
         (method.status, method.code().as_str()),

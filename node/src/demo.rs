@@ -443,6 +443,13 @@ fn print_usage(dir: &Path, homes: &[NewHomeView]) -> Result<(), StdoutError> {
         "  concord screen --home {} --file scenarios/records/applications/co-2026-thiodiglycol.json",
         dir.join("co").display()
     )?;
+    if let Some(co) = homes.iter().find(|h| h.member.id.as_str() == "co") {
+        outln!(
+            "Or open co's web page, http://{}/, and sign in with the token in {}",
+            co.config.api.listen,
+            co.home.token_path().display()
+        )?;
+    }
     outln!(
         "Nodes: {}",
         homes

@@ -1,5 +1,6 @@
 //! The Concord node: a verified replica of every member's log, the own log's
-//! writer, the libp2p federation, audit, the HTTP API and the CLI.
+//! writer, the libp2p federation, audit, the HTTP API, the web page and the
+//! CLI.
 //!
 //! The binary `concord` is a thin `main` over this library; see
 //! `ARCHITECTURE.md` at the repository root for the data path and invariants.
@@ -30,3 +31,4 @@ pub mod screening;
 pub mod store;
 pub mod testnet;
 pub mod tokens;
+pub mod web;

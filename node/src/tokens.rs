@@ -124,7 +124,9 @@ fn hash(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.trim().as_bytes()).into()
 }
 
-fn random_hex(bytes: usize) -> anyhow::Result<String> {
+/// `bytes` random bytes from the OS, as hex: token secrets and ids, web
+/// session ids and CSRF tokens.
+pub(crate) fn random_hex(bytes: usize) -> anyhow::Result<String> {
     let mut raw = vec![0u8; bytes];
     getrandom::fill(&mut raw).map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
     Ok(hex::encode(raw))
@@ -288,6 +290,31 @@ impl Tokens {
     /// token's hash is compared, in constant time.
     pub fn check(&self, presented: &str) -> Option<TokenRecord> {
         let presented = hash(presented);
+        let cached = self.current();
+        let mut found = None;
+        for token in cached.1.iter().filter(|t| t.revoked_at.is_none()) {
+            let Ok(stored) = hex::decode(&token.sha256) else {
+                continue;
+            };
+            if bool::from(stored.ct_eq(&presented)) {
+                found = Some(token.clone());
+            }
+        }
+        found
+    }
+
+    /// The token with `id` as the file says now, if it is still active:
+    /// what a web session, which keeps no secret, checks on each request.
+    pub fn active(&self, id: &str) -> Option<TokenRecord> {
+        self.current()
+            .1
+            .iter()
+            .find(|t| t.id == id && t.revoked_at.is_none())
+            .cloned()
+    }
+
+    /// The cached tokens, read again first when the file changed.
+    fn current(&self) -> std::sync::MutexGuard<'_, (Option<SystemTime>, Vec<TokenRecord>)> {
         let mut cached = self
             .cached
             .lock()
@@ -303,16 +330,7 @@ impl Tokens {
                 }
             }
         }
-        let mut found = None;
-        for token in cached.1.iter().filter(|t| t.revoked_at.is_none()) {
-            let Ok(stored) = hex::decode(&token.sha256) else {
-                continue;
-            };
-            if bool::from(stored.ct_eq(&presented)) {
-                found = Some(token.clone());
-            }
-        }
-        found
+        cached
     }
 }
 

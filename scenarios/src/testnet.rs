@@ -153,6 +153,12 @@ impl Testnet {
             .unwrap_or_else(|| panic!("no node {id} in this testnet"))
     }
 
+    /// Where `id`'s HTTP API and web page listen, `127.0.0.1:PORT`.
+    #[track_caller]
+    pub fn api_address(&self, id: &str) -> &str {
+        &self.facts(id).api
+    }
+
     /// The home directory of `id`.
     #[track_caller]
     pub fn home(&self, id: &str) -> PathBuf {

@@ -43,27 +43,40 @@ pub(super) async fn audit(
     State(state): State<ApiState>,
     Json(request): Json<AuditRequest>,
 ) -> ApiResult<Json<Report>> {
-    let now = crate::clock::now();
-    let audited = tokio::task::spawn_blocking(move || {
-        let roster = state.queries.roster.as_ref();
-        audit_node(
-            &state.queries.store,
-            (roster, &state.home.dir),
-            &state.home.db_path().display().to_string(),
-            &request,
-            now,
-            &Progress::new(false),
-        )
-    })
-    .await
-    .map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "failed",
-            format!("the audit stopped: {e}"),
-        )
-    })?;
-    Ok(Json(audited?))
+    Ok(Json(state.audit_report(request).await?))
+}
+
+impl ApiState {
+    /// The audit report of the whole store as [`audit`] answers it, from a
+    /// blocking thread.
+    ///
+    /// # Errors
+    /// A pinned roster that does not verify, a store that cannot be read,
+    /// or a 500 when the audit's thread stopped.
+    pub(crate) async fn audit_report(&self, request: AuditRequest) -> ApiResult<Report> {
+        let now = crate::clock::now();
+        let state = self.clone();
+        let audited = tokio::task::spawn_blocking(move || {
+            let roster = state.queries.roster.as_ref();
+            audit_node(
+                &state.queries.store,
+                (roster, &state.home.dir),
+                &state.home.db_path().display().to_string(),
+                &request,
+                now,
+                &Progress::new(false),
+            )
+        })
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "failed",
+                format!("the audit stopped: {e}"),
+            )
+        })?;
+        Ok(audited?)
+    }
 }
 
 /// `POST /v1/export`: the signed bundle `concord export` writes, streamed

@@ -6,49 +6,50 @@ use axum::extract::{Extension, Path, State};
 
 use super::auth::Caller;
 use super::{ApiResult, ApiState};
-use crate::query::{ClearRequest, Liveness, PeerView, StatusView};
+use crate::query::{ClearRequest, Liveness, PeerView, QueryError, StatusView};
 
 pub(super) async fn status(State(state): State<ApiState>) -> ApiResult<Json<StatusView>> {
-    Ok(Json(status_view(&state).await?))
+    Ok(Json(state.status().await?))
 }
 
-/// The node's status as it is now: the store's, with the network's peers,
-/// the replication counters and the own log's confirmation.
-pub(super) async fn status_view(state: &ApiState) -> ApiResult<StatusView> {
-    let sync = state.sync();
-    let peers = match &state.net {
-        Some(net) => net
-            .peers()
-            .await
-            .into_iter()
-            .map(|p| PeerView {
-                member: state
-                    .queries
-                    .roster
-                    .member_by_peer_id(&p.peer.to_string())
-                    .map(|m| m.id.to_string()),
-                peer_id: p.peer.to_string(),
-                addrs: p.addrs.iter().map(ToString::to_string).collect(),
-            })
-            .collect(),
-        None => Vec::new(),
-    };
-    let own_log = match &state.own_log {
-        Some(own_log) => Some(
-            own_log
-                .state_in(&state.queries.store)
-                .map_err(crate::query::QueryError::Store)?,
-        ),
-        None => None,
-    };
-    let liveness = Liveness {
-        running: true,
-        peers,
-        own_log,
-        sync: serde_json::to_value(&sync).unwrap_or_default(),
-        seen_sizes: sync.seen_sizes,
-    };
-    Ok(state.queries.status(liveness)?)
+impl ApiState {
+    /// The status document of the running node: the query service's, with
+    /// the peers, the own log's confirmation and the replication counters.
+    ///
+    /// # Errors
+    /// [`QueryError::Store`] on a read failure.
+    pub(crate) async fn status(&self) -> Result<StatusView, QueryError> {
+        let sync = self.sync();
+        let peers = match &self.net {
+            Some(net) => net
+                .peers()
+                .await
+                .into_iter()
+                .map(|p| PeerView {
+                    member: self
+                        .queries
+                        .roster
+                        .member_by_peer_id(&p.peer.to_string())
+                        .map(|m| m.id.to_string()),
+                    peer_id: p.peer.to_string(),
+                    addrs: p.addrs.iter().map(ToString::to_string).collect(),
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let own_log = match &self.own_log {
+            Some(own_log) => Some(own_log.state_in(&self.queries.store)?),
+            None => None,
+        };
+        let liveness = Liveness {
+            running: true,
+            peers,
+            own_log,
+            sync: serde_json::to_value(&sync).unwrap_or_default(),
+            seen_sizes: sync.seen_sizes,
+        };
+        self.queries.status(liveness)
+    }
 }
 
 pub(super) async fn roster(State(state): State<ApiState>) -> Json<serde_json::Value> {

@@ -27,7 +27,7 @@ use crate::query::MAX_BODY_BYTES;
 /// from 127.0.0.1. It runs after authentication, so only valid tokens
 /// become keys and the map stays as small as the set of tokens.
 #[derive(Clone)]
-pub(super) struct PublishRate {
+pub(crate) struct PublishRate {
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
     clock: DefaultClock,
 }
@@ -41,29 +41,41 @@ impl PublishRate {
             clock: DefaultClock::default(),
         }
     }
+
+    /// `Ok` while `key` publishes within its rate; else a 429 saying in
+    /// how many whole seconds (rounded up, so that a client that waits
+    /// them is let through) to retry.
+    ///
+    /// # Errors
+    /// The 429, with the wait in seconds.
+    pub(crate) fn check(&self, key: &str) -> Result<(), (ApiError, u64)> {
+        let Err(not_until) = self.limiter.check_key(&key.to_owned()) else {
+            return Ok(());
+        };
+        let wait = not_until.wait_time_from(self.clock.now());
+        let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let refusal = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "this token is publishing faster than the node's api.limits allow; retry in {retry_after} s"
+            ),
+        );
+        Err((refusal, retry_after))
+    }
 }
 
-/// 429 with `Retry-After` (whole seconds, rounded up, so that a client
-/// that honours it is let through) once a token is past its rate.
+/// 429 with `Retry-After` once a token is past its rate.
 pub(super) async fn limit_publish(
     State(rate): State<PublishRate>,
     request: Request,
     next: Next,
 ) -> Response {
-    let token = bearer(request.headers()).unwrap_or_default().to_owned();
-    let Err(not_until) = rate.limiter.check_key(&token) else {
+    let token = bearer(request.headers()).unwrap_or_default();
+    let Err((refusal, retry_after)) = rate.check(token) else {
         return next.run(request).await;
     };
-    let wait = not_until.wait_time_from(rate.clock.now());
-    let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    let mut response = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-        format!(
-            "this token is publishing faster than the node's api.limits allow; retry in {retry_after} s"
-        ),
-    )
-    .into_response();
+    let mut response = refusal.into_response();
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use super::{ApiResult, ApiState};
 
 pub(super) async fn metrics(State(state): State<ApiState>) -> ApiResult<Response> {
-    let status = super::federation::status_view(&state).await?;
+    let status = state.status().await?;
     let alerts = state
         .queries
         .store

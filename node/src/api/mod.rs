@@ -9,6 +9,8 @@
 //! connections and the time to send headers ([`server`]), the time to send
 //! a body, JSON bodies only (415) and the publish rate of each token (429
 //! with `Retry-After`) ([`limits`]).
+//! The web page ([`crate::web`]) is served beside these routes, at `/`,
+//! its forms within the same body deadline and publish rate.
 //! Every answer is built by the query service ([`crate::query`]), the audit
 //! engine ([`crate::audit`]) or the bundle writer ([`crate::bundle`]), the
 //! same ones the CLI uses on a stopped node. Errors are JSON
@@ -50,7 +52,7 @@ mod consultations;
 mod federation;
 mod feed;
 mod health;
-mod limits;
+pub(crate) mod limits;
 mod logs;
 mod metrics;
 mod records;
@@ -124,7 +126,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -206,6 +208,20 @@ impl From<PublishError> for ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// Runs `work` off the async workers: screening and listings read many
+/// sled pages.
+///
+/// # Errors
+/// `work`'s error, or a 500 when its thread panicked.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, QueryError> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "failed", e.to_string()))?
+        .map_err(ApiError::from)
+}
+
 /// The router over `state`, within `limits`.
 pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
     let body_timeout = Duration::from_millis(limits.body_timeout_ms.get());
@@ -278,6 +294,11 @@ pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
         .route("/v1/tokens", get(tokens::list))
         .route("/v1/tokens", with_body(post(tokens::create)))
         .route("/v1/tokens/{id}/revoke", post(tokens::revoke));
+    // The page's forms arrive within the same body deadline and size, and
+    // its consultations publish within each token's same rate.
+    let web = crate::web::router(state.clone(), publish_rate.clone()).layer(
+        middleware::from_fn_with_state(body_timeout, limits::read_body),
+    );
     Router::new()
         .merge(open)
         .merge(scoped(read, Scope::Read))
@@ -292,6 +313,7 @@ pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+        .merge(web)
 }
 
 /// Counts each request by its route's pattern, method and status, and

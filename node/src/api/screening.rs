@@ -7,7 +7,7 @@ use concord_protocol::record::Date;
 use concord_screening::Application;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiResult, ApiState};
+use super::{ApiError, ApiResult, ApiState, blocking};
 use crate::alerts::Alert;
 use crate::query::QueryError;
 use crate::screening::verify::{self, Verdict};
@@ -37,16 +37,6 @@ impl ScreenQuery {
 
 fn application(bytes: &[u8], what: &str) -> Result<Application, QueryError> {
     Application::parse(bytes).map_err(|e| QueryError::BadRequest(format!("{what}: {e}")))
-}
-
-/// Screening reads many sled pages: off the async workers.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, QueryError> + Send + 'static,
-) -> ApiResult<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "failed", e.to_string()))?
-        .map_err(ApiError::from)
 }
 
 pub(super) async fn screen(
