@@ -393,6 +393,17 @@ fn hit_rows(web: &WebState, result: &ScreeningResult) -> Vec<HitRow> {
         .collect()
 }
 
+/// The session's result `id` for a visit holding `screen`.
+fn kept_result(
+    web: &WebState,
+    visit: Visit,
+    id: &str,
+) -> Result<(Signed, std::sync::Arc<ScreeningResult>), Refusal> {
+    visit
+        .require(web, Scope::Screen)
+        .and_then(|signed| kept(signed, id))
+}
+
 /// The session's result `id`, or the page saying it is gone.
 fn kept(signed: Signed, id: &str) -> Result<(Signed, std::sync::Arc<ScreeningResult>), Refusal> {
     let found = signed
@@ -420,10 +431,7 @@ pub(super) async fn result(
     Path(id): Path<String>,
     visit: Visit,
 ) -> Response {
-    let (signed, result) = match visit
-        .require(&web, Scope::Screen)
-        .and_then(|signed| kept(signed, &id))
-    {
+    let (signed, result) = match kept_result(&web, visit, &id) {
         Ok(found) => found,
         Err(refusal) => return refusal.into_response(),
     };
@@ -457,10 +465,7 @@ pub(super) async fn download(
     Path(id): Path<String>,
     visit: Visit,
 ) -> Response {
-    let (signed, result) = match visit
-        .require(&web, Scope::Screen)
-        .and_then(|signed| kept(signed, &id))
-    {
+    let (signed, result) = match kept_result(&web, visit, &id) {
         Ok(found) => found,
         Err(refusal) => return refusal.into_response(),
     };
