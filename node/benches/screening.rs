@@ -11,17 +11,16 @@
 //! with the first. Then:
 //! - replica ingest per second with the screening index, beside the same
 //!   ingest without it;
-//! - the sled directory's size of each store, and the index's posting keys;
+//! - the sled directory's size of each store, the index's rows, and its
+//!   memory;
 //! - one application (5 parties, 3 items) through
 //!   `concord_node::screening::screen`, checkpoints and proofs included:
 //!   p50, p99, max, in two passes, beside a scan that reads, parses and
 //!   scores every stored denial; and the posting reads of candidate
 //!   selection alone;
-//! - applications per second through `screen`, on one thread and on two.
-//!
-//! At the default scale the indexed store's ingest needs more memory than
-//! the project's 24 GiB machine has (BENCHMARKS.md, "Screening over the
-//! store"); `CONCORD_BENCH_SCALE=0.4` peaks at about 12 GiB.
+//! - applications per second through `screen`, on one thread and on two;
+//! - the store opened again: the index read from its rows, every version
+//!   prepared again ([`Store::warm_screening`]), and a third pass.
 
 mod common;
 
@@ -33,7 +32,7 @@ use concord_node::home::Home;
 use concord_node::query::Queries;
 use concord_node::replicate::CATCH_UP_BATCH;
 use concord_node::screening::{self, Request};
-use concord_node::store::keys::{self, IndexKind};
+use concord_node::store::keys;
 use concord_node::store::{Store, open_sled};
 use concord_node::testnet::{self, Plan};
 use concord_protocol::checkpoint::{Checkpoint, SignedCheckpoint};
@@ -152,12 +151,12 @@ fn dir_size(dir: &Path) -> u64 {
         .sum()
 }
 
-/// The screening index's posting keys in the store at `path` (closed), and
-/// the bytes of their keys and values.
-fn posting_keys(path: &Path) -> (usize, u64) {
+/// The screening index's rows in the store at `path` (closed), and the
+/// bytes of their keys and values.
+fn screening_rows(path: &Path) -> (usize, u64) {
     let db = open_sled(path).expect("raw sled");
     let data = db.open_tree("data").expect("data tree");
-    data.scan_prefix([keys::INDEX, IndexKind::Screen as u8])
+    data.scan_prefix([keys::SCREEN_ROW])
         .map(|item| item.expect("posting"))
         .fold((0, 0), |(n, bytes), (key, value)| {
             (n + 1, bytes + (key.len() + value.len()) as u64)
@@ -240,11 +239,8 @@ fn posting_reads(store: &Store, requests: &[Request]) -> Reads {
             let always = party.always.iter().map(|term| (term, usize::MAX));
             for (term, limit) in limited.chain(always) {
                 n_terms += 1;
-                if let Some(by_log) = store
-                    .screen_postings_by_log(term.as_str(), limit)
-                    .expect("postings")
-                {
-                    n_postings += by_log.iter().map(|(_, i)| i.len()).sum::<usize>();
+                if let Some(posted) = store.screen_postings(term, limit).expect("postings") {
+                    n_postings += posted.len();
                 }
             }
         }
@@ -257,6 +253,17 @@ fn posting_reads(store: &Store, requests: &[Request]) -> Reads {
         terms: n_terms as f64 / requests.len() as f64,
         postings: n_postings as f64 / requests.len() as f64,
     }
+}
+
+/// The process's peak resident memory (`VmHWM`), in MiB.
+fn peak_resident_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -356,6 +363,13 @@ fn main() {
     );
     with.flush_blocking().expect("flush");
     without.flush_blocking().expect("flush");
+    let (index_memory, _) = with.screening_memory().expect("index");
+    println!(
+        "index memory, counted (lists and map entries, prepared denials not): {:.0} MiB; \
+         process peak resident {:.0} MiB",
+        index_memory as f64 / f64::from(1 << 20),
+        peak_resident_mib()
+    );
     let (with_bytes, without_bytes) = (dir_size(&with_path), dir_size(&without_path));
     drop(without);
 
@@ -452,14 +466,40 @@ fn main() {
         "batch of {n_batch} applications through screen: {one_thread:.0} /s on one thread, {two_threads:.0} /s on two"
     );
 
+    // A node started again reads the index from its rows, and prepares
+    // every version in the background before its first screenings.
     drop(queries);
     drop(with);
-    let (n_keys, key_bytes) = posting_keys(&with_path);
+    let started = Instant::now();
+    let with = Store::open(&with_path).expect("store");
+    let opened = started.elapsed();
+    let started = Instant::now();
+    with.screening_memory().expect("index");
+    let read = started.elapsed();
+    let started = Instant::now();
+    let prepared = with.warm_screening().expect("warm");
+    let warmed = started.elapsed();
+    let queries = Queries::of_home(with.clone(), &Home::new(&root.join(OBSERVER)))
+        .expect("the observer's queries");
+    let third = screen_pass(&queries, &requests);
+    println!(
+        "opened again in {:.2} s; index read from its rows in {:.2} s; {prepared} versions \
+         prepared in {:.1} s; third pass: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        opened.as_secs_f64(),
+        read.as_secs_f64(),
+        warmed.as_secs_f64(),
+        ms(third.p50),
+        ms(third.p99),
+        ms(third.max)
+    );
+    drop(queries);
+    drop(with);
+    let (n_keys, key_bytes) = screening_rows(&with_path);
     let per_100k = |bytes: f64| bytes / f64::from(1 << 20) * 100_000.0 / n_denials as f64;
     let index_bytes = with_bytes.saturating_sub(without_bytes) as f64;
     println!(
         "disk: {:.0} MiB with the screening index, {:.0} MiB without: the index {:.0} MiB \
-         per 100,000 denials; {n_keys} posting keys holding {:.0} MiB of keys and values",
+         per 100,000 denials; {n_keys} screening rows holding {:.0} MiB of keys and values",
         with_bytes as f64 / f64::from(1 << 20),
         without_bytes as f64 / f64::from(1 << 20),
         per_100k(index_bytes),
@@ -473,6 +513,7 @@ fn main() {
     for (pass, name) in [
         (&first, "first pass, just after the ingest"),
         (&second, "second pass"),
+        (&third, "third pass, the store opened again"),
     ] {
         println!(
             "| one application through `screen`, {} applications, {n_denials} denials, {name} | p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms | scan reading, parsing and scoring every stored denial: p50 {:.0} ms ({} runs) | p99 ≤ 10 ms | {} |",
@@ -498,7 +539,7 @@ fn main() {
         }
     );
     println!(
-        "| disk per 100,000 denials, the index's share | {:.0} MiB ({n_keys} posting keys, {:.0} MiB of keys and values) | the store without the index: {:.0} MiB | — | — |",
+        "| disk per 100,000 denials, the index's share | {:.0} MiB ({n_keys} rows, {:.0} MiB of keys and values) | the store without the index: {:.0} MiB | — | — |",
         per_100k(index_bytes),
         key_bytes as f64 / f64::from(1 << 20),
         per_100k(without_bytes as f64)

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::query::{Queries, QueryError, iso_utc, today};
-use crate::screening::{EntryKey, Explanation, ScreeningResult, in_force};
+use crate::screening::{EntryKey, Explanation, ScreeningResult, denial_of, in_force};
 use crate::store::Store;
 
 /// How often a running node looks for new denials.
@@ -144,6 +144,7 @@ pub fn sweep(queries: &Queries, now: u64, window_days: u32) -> Result<Vec<Alert>
             }
             screening.hits.push(key.clone());
             store.update_screening(record_key, screening)?;
+            let denying_state = denial_of(store, &key.origin, version.index)?.denying_state;
             let mut alert = None;
             store.raise_alert(|id| {
                 let made = Alert {
@@ -153,7 +154,7 @@ pub fn sweep(queries: &Queries, now: u64, window_days: u32) -> Result<Vec<Alert>
                     screened_at: iso_utc(screening.screened_at),
                     denial: key.clone(),
                     version: version.index,
-                    denying_state: version.denial.denying_state,
+                    denying_state,
                     score: hit.score,
                     explanation: Explanation {
                         parties: hit.parties.clone(),

@@ -57,11 +57,15 @@ pub async fn run(
         .clone();
     let origin = Origin::new(&me.origin).context("own origin in the roster")?;
     let store = Store::open(&home.db_path()).context("opening the store")?;
-    // Proofs read every log's hashes from memory; they are read in once, in
-    // the background, so that the first proof asked for does not wait.
+    // Proofs read every log's hashes from memory, and screening every
+    // denial's prepared versions; they are read in once, in the background,
+    // so that the first proof or screening asked for does not wait.
     let cache_task = {
         let store = store.clone();
-        tokio::task::spawn_blocking(move || store.cache_hashes())
+        tokio::task::spawn_blocking(move || {
+            store.cache_hashes()?;
+            store.warm_screening().map(drop)
+        })
     };
 
     let keypair = libp2p::identity::Keypair::ed25519_from_bytes(identity.transport_seed)
@@ -193,7 +197,7 @@ pub async fn run(
     }
     let _ = net_task.await;
     if let Ok(Err(e)) = cache_task.await {
-        tracing::warn!(error = %e, "caching the logs' hashes stopped early");
+        tracing::warn!(error = %e, "caching the logs' hashes or preparing the screening index stopped early");
     }
     // Last: everything the tasks wrote is made durable before exit.
     if let Some(why) = storage_failure {

@@ -300,24 +300,27 @@ fn a_store_without_its_screening_index_is_indexed_again_on_open() {
         publish_mx(&fed, &store);
         hit_entries(&screen(&queries_of(&fed, &store, "mx"), APPLICATION, None))
     };
-    // As a store of an earlier build: no screening postings, no state.
+    // As a store of an earlier build: no screening rows and no state, but
+    // the per-term postings and the state that build wrote.
+    let legacy_posting = b"Isw:pacifico\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00";
     {
         let db = open_sled(&path).expect("raw");
         let data = db.open_tree("data").expect("data");
-        for key in data.scan_prefix(b"Is").keys() {
+        for key in data.scan_prefix(b"Q").keys() {
             data.remove(key.expect("key")).expect("remove");
         }
-        db.open_tree("meta")
-            .expect("meta")
-            .remove("screen-index")
-            .expect("remove");
+        data.insert(&legacy_posting[..], &0u64.to_be_bytes())
+            .expect("posting");
+        let meta = db.open_tree("meta").expect("meta");
+        meta.remove("screen-rows").expect("remove");
+        meta.insert("screen-index", &[0, 0, 0, 1, 1]).expect("state");
         db.flush().expect("flush");
     }
     {
         let store = Store::open_for_audit(&path).expect("store");
         assert!(
             hit_entries(&screen(&queries_of(&fed, &store, "mx"), APPLICATION, None)).is_empty(),
-            "the postings are gone"
+            "the rows are gone"
         );
     }
     let store = Store::open(&path).expect("store");
@@ -326,19 +329,26 @@ fn a_store_without_its_screening_index_is_indexed_again_on_open() {
         expected
     );
     drop(store);
+    {
+        let db = open_sled(&path).expect("raw");
+        let data = db.open_tree("data").expect("data");
+        assert!(!data.contains_key(&legacy_posting[..]).expect("read"));
+        let meta = db.open_tree("meta").expect("meta");
+        assert!(meta.get("screen-index").expect("read").is_none());
+    }
 
     // Interrupted after the first entries: it resumes from its cursor.
     {
         let db = open_sled(&path).expect("raw");
         let data = db.open_tree("data").expect("data");
-        for key in data.scan_prefix(b"Is").keys() {
+        for key in data.scan_prefix(b"Q").keys() {
             data.remove(key.expect("key")).expect("remove");
         }
         let mut state = concord_screening::TERMS_VERSION.to_be_bytes().to_vec();
         state.push(0);
         db.open_tree("meta")
             .expect("meta")
-            .insert("screen-index", state)
+            .insert("screen-rows", state)
             .expect("state");
         // mx is log id 1 or 2; a cursor past entry 0 on every log.
         for id in 0u32..4 {
@@ -530,7 +540,7 @@ fn indexing_a_large_store_again_shows_progress_on_a_terminal_only() {
         let db = open_sled(&path).expect("raw");
         db.open_tree("meta")
             .expect("meta")
-            .remove("screen-index")
+            .remove("screen-rows")
             .expect("remove");
         db.flush().expect("flush");
     };

@@ -38,17 +38,6 @@ pub const MAX_CANDIDATES_PER_PARTY: usize = 16;
 /// enough.
 pub const MIN_WEIGHT: f64 = 1.0;
 
-/// The in-memory key of a term: FNV-1a of its text. Two terms whose keys
-/// collide share a posting list, which only adds candidates; the score
-/// decides. Keys rather than strings keep the index's memory down.
-fn term_key(term: &Term) -> u64 {
-    term.as_str()
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-        })
-}
-
 /// Where candidate selection reads posting lists: the in-memory [`Index`],
 /// or a store that persisted every denial's [`terms`](crate::terms::terms)
 /// under the denial's key.
@@ -168,7 +157,7 @@ impl<K: Clone + Eq + Hash + Ord> Index<K> {
             .expect("fewer than 2^32 denials are ever indexed in one process");
         let prepared = PreparedDenial::new(denial);
         for term in prepared_terms(&prepared) {
-            let list = self.postings.entry(term_key(&term)).or_default();
+            let list = self.postings.entry(term.key()).or_default();
             // Two terms of one denial may share a key.
             if list.last() != Some(&slot) {
                 list.push(slot);
@@ -189,7 +178,7 @@ impl<K: Clone + Eq + Hash + Ord> Index<K> {
             .take()
             .expect("a slot in the key map holds a denial");
         for term in prepared_terms(&held.1) {
-            let key = term_key(&term);
+            let key = term.key();
             if let Some(list) = self.postings.get_mut(&key) {
                 if let Ok(at) = list.binary_search(&slot) {
                     list.remove(at);
@@ -207,7 +196,7 @@ impl<K: Clone + Eq + Hash + Ord> Index<K> {
     /// collides with it), in the order they were indexed.
     pub fn postings(&self, term: &Term) -> Vec<&K> {
         self.postings
-            .get(&term_key(term))
+            .get(&term.key())
             .map(|list| list.iter().filter_map(|&slot| self.key(slot)).collect())
             .unwrap_or_default()
     }
@@ -297,7 +286,7 @@ impl<K> Postings for Index<K> {
     type Error = std::convert::Infallible;
 
     fn postings(&self, term: &Term, limit: usize) -> Result<Option<Vec<u32>>, Self::Error> {
-        Ok(match self.postings.get(&term_key(term)) {
+        Ok(match self.postings.get(&term.key()) {
             Some(list) if list.len() > limit => None,
             Some(list) => Some(list.clone()),
             None => Some(Vec::new()),

@@ -103,6 +103,16 @@ impl Term {
         &self.0
     }
 
+    /// The term's key in an index: FNV-1a of its text. Two terms whose
+    /// keys collide share a posting list, which only adds candidates; the
+    /// score decides. Keys rather than strings keep an index's memory down,
+    /// and a store persists them, so this function is part of its format.
+    pub fn key(&self) -> u64 {
+        self.0.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        })
+    }
+
     /// The kind of the term.
     pub fn kind(&self) -> TermKind {
         match self.0.as_bytes()[0] {
@@ -265,9 +275,9 @@ pub fn terms(denial: &Denial) -> Vec<Term> {
     prepared_terms(&PreparedDenial::new(denial))
 }
 
-/// The terms of a denial already prepared for scoring: [`terms`], which the
-/// index recomputes to remove a denial rather than keep them.
-pub(crate) fn prepared_terms(denial: &PreparedDenial) -> Vec<Term> {
+/// The terms of a denial already prepared for scoring: [`terms`], for a
+/// caller that keeps the prepared denial too.
+pub fn prepared_terms(denial: &PreparedDenial) -> Vec<Term> {
     let mut out = Vec::new();
     for party in &denial.parties {
         for (_, key) in &party.names {

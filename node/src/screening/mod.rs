@@ -2,11 +2,12 @@
 //! logs stood at their latest signed checkpoints, with what proves it
 //! afterwards (PROTOCOL.md §11).
 //!
-//! Candidates come from the store's screening postings
+//! Candidates come from the store's screening index
 //! ([`Store::screen_postings`]), selected by `concord_screening`'s rules
 //! ([`concord_screening::candidates`]), and each is scored in the version
-//! in force on the screened date: the latest amendment published by then,
-//! unless a revocation was, and only while that version's validity runs.
+//! in force on the screened date ([`Store::screen_version`]): the latest
+//! amendment published by then, unless a revocation was, and only while
+//! that version's validity runs.
 //! Every log is screened up to its latest stored checkpoint, so that each
 //! hit's entries come with inclusion proofs in a tree its member signed;
 //! entries past that checkpoint are named in the result, not screened.
@@ -20,13 +21,13 @@ pub mod verify;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use concord_keys::roster::Role;
 use concord_protocol::entry::{Digest256, EntryHeader, WireEntry};
 use concord_protocol::origin::Origin;
-use concord_protocol::record::{Country, Date, Denial, Kind, Record};
+use concord_protocol::record::{Country, Date, Denial, Record};
 use concord_screening::{
     Adjustment, Application, PartyMatch, Postings, PreparedApplication, PreparedDenial, Term,
 };
@@ -34,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::consultation::ConsultationView;
 use crate::query::{Queries, QueryError, iso_utc};
-use crate::store::{RESTRICTED_BILATERAL, RESTRICTED_MEMBERS, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// The format of a saved result, in its `format` field.
 pub const RESULT_FORMAT: &str = "concord-screening/v1";
@@ -170,8 +171,7 @@ pub(crate) struct Version {
     pub index: u64,
     /// The denial and its amendments by the screened date.
     pub chain: Vec<u64>,
-    pub denial: Denial,
-    pub prepared: PreparedDenial,
+    pub prepared: Arc<PreparedDenial>,
 }
 
 /// The denial of `key` in its version in force on `at`, over all the store
@@ -183,36 +183,65 @@ pub(crate) fn in_force(
     store: &Store,
     key: &EntryKey,
     at: Date,
-) -> Result<Option<Version>, StoreError> {
+) -> Result<Option<Rc<Version>>, StoreError> {
     let sizes = HashMap::from([(key.origin.clone(), store.head(&key.origin)?.size)]);
-    Source::new(store, &sizes, at).load(key)
+    let source = Source::new(store, &sizes, at);
+    match source.logs.binary_search_by(|log| log.origin.cmp(&key.origin)) {
+        Ok(log) => source.version((log, key.index)),
+        Err(_) => Ok(None),
+    }
 }
 
-/// A candidate denial: its log's position in [`Source::origins`] and its
+/// A candidate denial: its log's position in [`Source::logs`] and its
 /// index. A query gathers thousands of postings; this is cheaper to gather
 /// and rank than an [`EntryKey`], and ordered alike.
 type Candidate = (usize, u64);
 
-/// The store's postings, as the logs stood at the screened checkpoints,
-/// admitting the denials in force on the screened date.
+/// A log as screened.
+struct Log {
+    origin: Origin,
+    /// The store's number of it.
+    number: u32,
+    /// The entries screened.
+    size: u64,
+}
+
+/// The store's screening index, as the logs stood at the screened
+/// checkpoints, admitting the denials in force on the screened date.
 struct Source<'a> {
     store: &'a Store,
-    sizes: &'a HashMap<Origin, u64>,
-    /// The logs of `sizes`, sorted.
-    origins: Vec<Origin>,
+    /// The logs screened, by origin.
+    logs: Vec<Log>,
+    /// Positions in `logs` by the store's number of the log.
+    positions: HashMap<u32, usize>,
     at: Date,
-    /// Loaded once per query: admitted, then scored.
-    versions: RefCell<HashMap<EntryKey, Option<Rc<Version>>>>,
+    /// Looked up once per query: admitted, then scored.
+    versions: RefCell<HashMap<Candidate, Option<Rc<Version>>>>,
 }
 
 impl<'a> Source<'a> {
-    fn new(store: &'a Store, sizes: &'a HashMap<Origin, u64>, at: Date) -> Self {
-        let mut origins: Vec<Origin> = sizes.keys().cloned().collect();
-        origins.sort_unstable();
+    fn new(store: &'a Store, sizes: &HashMap<Origin, u64>, at: Date) -> Self {
+        let logs: Vec<Log> = store
+            .screen_log_numbers()
+            .into_iter()
+            .filter_map(|(origin, number)| {
+                let size = *sizes.get(&origin)?;
+                Some(Log {
+                    origin,
+                    number,
+                    size,
+                })
+            })
+            .collect();
+        let positions = logs
+            .iter()
+            .enumerate()
+            .map(|(position, log)| (log.number, position))
+            .collect();
         Source {
             store,
-            sizes,
-            origins,
+            logs,
+            positions,
             at,
             versions: RefCell::default(),
         }
@@ -220,7 +249,7 @@ impl<'a> Source<'a> {
 
     fn entry_key(&self, (log, index): Candidate) -> EntryKey {
         EntryKey {
-            origin: self.origins[log].clone(),
+            origin: self.logs[log].origin.clone(),
             index,
         }
     }
@@ -231,85 +260,33 @@ impl<'a> Source<'a> {
         u64::try_from(self.at.unix_days() * 86_400 + 86_399).unwrap_or(0)
     }
 
-    fn header(&self, origin: &Origin, index: u64) -> Result<Option<EntryHeader>, StoreError> {
-        let Some(entry) = self.store.entry(origin, index)? else {
-            return Ok(None);
-        };
-        entry
-            .decode_header()
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt(format!("entry {index} of {origin}: {e}")))
+    /// The candidates of the store's postings, in the logs screened.
+    fn candidates(&self, posted: Vec<(u32, u64)>) -> Vec<Candidate> {
+        // A log not screened (created since the query began) has no
+        // position, and its denials none to be admitted by.
+        posted
+            .into_iter()
+            .filter_map(|(number, index)| Some((*self.positions.get(&number)?, index)))
+            .collect()
     }
 
-    /// The denial's chain by the screened date (the denial, then its
-    /// amendments) unless it was revoked by then; `None` if it is no
-    /// denial in force then or past the screened checkpoint.
-    fn chain(&self, key: &EntryKey) -> Result<Option<Vec<(u64, EntryHeader)>>, StoreError> {
-        let size = self.sizes.get(&key.origin).copied().unwrap_or(0);
-        if key.index >= size {
-            return Ok(None);
-        }
-        let Some(header) = self.header(&key.origin, key.index)? else {
-            return Ok(None);
-        };
-        if header.kind != Kind::Denial || header.time > self.day_end() {
-            return Ok(None);
-        }
-        let mut chain = vec![(key.index, header)];
-        let history = self
-            .store
-            .denial_status(&key.origin, key.index)?
-            .map(|status| status.history)
-            .unwrap_or_default();
-        for index in history.into_iter().filter(|&i| i < size) {
-            let Some(header) = self.header(&key.origin, index)? else {
-                continue;
-            };
-            if header.time > self.day_end() {
-                break;
-            }
-            match header.kind {
-                Kind::DenialRevoke => return Ok(None),
-                Kind::DenialAmend => chain.push((index, header)),
-                _ => {}
-            }
-        }
-        Ok(Some(chain))
-    }
-
-    fn version(&self, key: &EntryKey) -> Result<Option<Rc<Version>>, StoreError> {
-        if let Some(known) = self.versions.borrow().get(key) {
+    fn version(&self, candidate: Candidate) -> Result<Option<Rc<Version>>, StoreError> {
+        if let Some(known) = self.versions.borrow().get(&candidate) {
             return Ok(known.clone());
         }
-        let version = self.load(key)?.map(Rc::new);
-        self.versions
-            .borrow_mut()
-            .insert(key.clone(), version.clone());
+        let log = &self.logs[candidate.0];
+        let version = self
+            .store
+            .screen_version(log.number, candidate.1, log.size, self.day_end(), self.at)?
+            .map(|(chain, prepared)| {
+                Rc::new(Version {
+                    index: chain.current(),
+                    chain: chain.entries,
+                    prepared,
+                })
+            });
+        self.versions.borrow_mut().insert(candidate, version.clone());
         Ok(version)
-    }
-
-    fn load(&self, key: &EntryKey) -> Result<Option<Version>, StoreError> {
-        let Some(chain) = self.chain(key)? else {
-            return Ok(None);
-        };
-        let (index, header) = chain.last().expect("a chain holds its denial");
-        let Some(payload) = self.store.payload(&header.payload.sha256.0)? else {
-            return Ok(None);
-        };
-        let denial = match Record::parse(header.kind, &payload) {
-            Ok(Record::Denial(denial)) => denial,
-            Ok(Record::DenialAmend(amend)) => amend.denial,
-            _ => return Ok(None),
-        };
-        if !denial.in_force_on(self.at) {
-            return Ok(None);
-        }
-        Ok(Some(Version {
-            index: *index,
-            chain: chain.iter().map(|(i, _)| *i).collect(),
-            prepared: PreparedDenial::new(&denial),
-            denial,
-        }))
     }
 }
 
@@ -318,26 +295,38 @@ impl Postings for Source<'_> {
     type Error = StoreError;
 
     fn postings(&self, term: &Term, limit: usize) -> Result<Option<Vec<Candidate>>, StoreError> {
-        let Some(by_log) = self.store.screen_postings_by_log(term.as_str(), limit)? else {
-            return Ok(None);
-        };
-        // A log not screened (created since the query began) has no
-        // position, and its denials none to be admitted by.
-        Ok(Some(
-            by_log
-                .into_iter()
-                .filter_map(|(origin, indexes)| {
-                    let log = self.origins.binary_search(&origin).ok()?;
-                    Some(indexes.into_iter().map(move |index| (log, index)))
-                })
-                .flatten()
-                .collect(),
-        ))
+        Ok(self
+            .store
+            .screen_postings(term, limit)?
+            .map(|posted| self.candidates(posted)))
     }
 
     fn admits(&self, candidate: &Candidate) -> Result<bool, StoreError> {
-        Ok(self.version(&self.entry_key(*candidate))?.is_some())
+        Ok(self.version(*candidate)?.is_some())
     }
+}
+
+/// The denial held by entry `index` of `origin`: a denial's or an
+/// amendment's.
+pub(crate) fn denial_of(store: &Store, origin: &Origin, index: u64) -> Result<Denial, QueryError> {
+    let header = header_of(store, origin, index)?;
+    let payload = store.payload(&header.payload.sha256.0)?.ok_or_else(|| {
+        QueryError::NotFound(format!("the payload of entry {index} of {origin} is not held"))
+    })?;
+    match Record::parse(header.kind, &payload) {
+        Ok(Record::Denial(denial)) => Ok(denial),
+        Ok(Record::DenialAmend(amend)) => Ok(amend.denial),
+        _ => Err(StoreError::Corrupt(format!("entry {index} of {origin} holds no denial")).into()),
+    }
+}
+
+fn header_of(store: &Store, origin: &Origin, index: u64) -> Result<EntryHeader, QueryError> {
+    let entry = store
+        .entry(origin, index)?
+        .ok_or_else(|| QueryError::NotFound(format!("{origin} has no entry {index}")))?;
+    Ok(entry
+        .decode_header()
+        .map_err(|e| StoreError::Corrupt(format!("entry {index} of {origin}: {e}")))?)
 }
 
 /// Screens `request` against the store of `queries`, as of `now` (seconds
@@ -415,7 +404,7 @@ pub(crate) fn hits_of(
     let mut hits = Vec::new();
     for candidate in concord_screening::candidates(&source, &prepared)? {
         let key = source.entry_key(candidate);
-        let Some(version) = source.version(&key)? else {
+        let Some(version) = source.version(candidate)? else {
             continue;
         };
         if let Some(hit) = concord_screening::score_denial(&prepared, key, &version.prepared)
@@ -432,8 +421,9 @@ pub(crate) fn hits_of(
     hits.into_iter()
         .map(|(hit, version)| {
             let size = sizes[&hit.denial.origin];
+            let denial = denial_of(store, &hit.denial.origin, version.index)?;
             Ok(HitView {
-                denying_state: version.denial.denying_state,
+                denying_state: denial.denying_state,
                 score: hit.score,
                 explanation: Explanation {
                     parties: hit.parties,
@@ -441,8 +431,8 @@ pub(crate) fn hits_of(
                 },
                 current: Current {
                     index: version.index,
-                    valid_until: version.denial.expires(),
-                    denial: version.denial.clone(),
+                    valid_until: denial.expires(),
+                    denial,
                 },
                 entries: version
                     .chain
@@ -489,25 +479,21 @@ fn restricted(
 ) -> Result<Vec<Restricted>, QueryError> {
     let store = &queries.store;
     let source = Source::new(store, sizes, at);
-    let terms: &[&str] = match queries.me.role {
-        Role::Member => &[RESTRICTED_BILATERAL],
-        Role::Observer => &[RESTRICTED_BILATERAL, RESTRICTED_MEMBERS],
-    };
     let mut by_log: BTreeMap<Origin, Vec<u64>> = BTreeMap::new();
-    for term in terms {
-        for (origin, index) in store.screen_postings(term, usize::MAX)?.unwrap_or_default() {
-            let key = EntryKey { origin, index };
-            let Some(chain) = source.chain(&key)? else {
-                continue;
-            };
-            let readable = chain[0]
-                .1
-                .payload
-                .visibility
-                .may_read(queries.me.role, &queries.me.country);
-            if !readable {
-                by_log.entry(key.origin).or_default().push(key.index);
-            }
+    for (log, index) in source.candidates(store.screen_restricted()?) {
+        let Log { origin, number, size } = &source.logs[log];
+        if store
+            .screen_chain(*number, index, *size, source.day_end())?
+            .is_none()
+        {
+            continue;
+        }
+        let readable = header_of(store, origin, index)?
+            .payload
+            .visibility
+            .may_read(queries.me.role, &queries.me.country);
+        if !readable {
+            by_log.entry(origin.clone()).or_default().push(index);
         }
     }
     by_log

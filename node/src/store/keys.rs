@@ -18,6 +18,7 @@
 //! | `I`    | index kind u8, term, 0x00, log id, first index u64 | the indexes (u64 each) of one commit group's entries with that term (a consultation's kinds `q` and `r` have an entry reference `origin#index` as term) |
 //! | `M`    | log id u32, index u64             | empty: the entry's payload is one this node may read and does not hold |
 //! | `W`    | log id u32                        | u64: the entries below it were looked at for missing payloads |
+//! | `Q`    | log id u32, index u64             | a denial's, amendment's or revocation's screening row (see `screen.rs`) |
 //! | `X`    | log id u32                        | u64: the entries below it were indexed for screening, while a store is indexed again (see `screen.rs`) |
 //!
 //! Format 1 stored each entry and each denial status under a key of its own
@@ -37,6 +38,7 @@ pub const PURGE: u8 = b'R';
 pub const INDEX: u8 = b'I';
 pub const MISSING: u8 = b'M';
 pub const MISSING_SCANNED: u8 = b'W';
+pub const SCREEN_ROW: u8 = b'Q';
 pub const SCREEN_CURSOR: u8 = b'X';
 
 /// The search indexes a screening query can use.
@@ -48,8 +50,6 @@ pub enum IndexKind {
     Country = b'c',
     ControlEntry = b'x',
     HsCode = b'h',
-    /// Screening terms, under the denial they select (see `screen.rs`).
-    Screen = b's',
     /// Consultation requests by the denial they are about.
     ConsultedDenial = b'q',
     /// Consultation replies by the request they answer.

@@ -32,9 +32,7 @@ pub use checkpoints::CheckpointOutcome;
 pub use own::OwnGroup;
 pub use query::{EvidenceRecord, PurgeRecord, QuarantineRecord};
 pub use replica::IngestOutcome;
-pub use screen::{
-    Indexed, PostingsByLog, RESTRICTED_BILATERAL, RESTRICTED_MEMBERS, ScreeningIndex,
-};
+pub use screen::{Chain, Indexed, ScreeningIndex, Screened};
 pub use staging::{AppendOutcome, Rejected};
 
 use std::collections::HashMap;
@@ -187,6 +185,8 @@ struct Inner {
     hashes: Mutex<HashCache>,
     /// Set only by [`Store::skip_screening_index`], a benchmark's baseline.
     screening_skipped: AtomicBool,
+    /// The screening index in memory (see `screen.rs`).
+    screen: screen::Shared,
 }
 
 /// Append locks; logs beyond this many share them.
@@ -329,6 +329,7 @@ impl Store {
                 write: std::array::from_fn(|_| Mutex::new(())),
                 hashes: Mutex::new(HashCache::default()),
                 screening_skipped: AtomicBool::new(false),
+                screen: screen::Shared::default(),
             }),
         };
         store.load_log_ids()?;

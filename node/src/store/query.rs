@@ -330,7 +330,8 @@ impl Store {
             &log_item_key(keys::PURGE, log_id, index),
             serde_json::to_vec(&purge).expect("serialisable"),
         );
-        self.inner.data.apply_batch(batch)?;
+        let row = self.forget_row(&mut batch, log_id, index)?;
+        self.apply_forgetting(batch, log_id, index, row)?;
         self.flush().await?;
         Ok(true)
     }

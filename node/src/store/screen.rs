@@ -1,56 +1,102 @@
-//! The screening index: every denial posted under its screening terms
-//! (`concord_screening::terms`), by the store, in the batch that stores the
-//! entry or the payload the terms come from.
+//! The screening index: which denials an application may meet, and each
+//! denial's versions, kept in memory beside sled, with sled as its durable
+//! source.
 //!
-//! A denial and each of its amendments post their terms under the denial's
-//! own entry (log id, index): candidates are denials, and whichever version
-//! is in force on the screened date is what gets scored, so terms an
-//! amendment took away only add candidates. Postings are never removed;
-//! the screener admits only the denials in force ([`Store::screen_postings`]
-//! serves the lists, `crate::screening` decides).
+//! Each denial, amendment and revocation writes one row (`Q`, log id,
+//! index; see [`keys`]) in the batch that stores its entry or its late
+//! payload: the denial it belongs to, its time, and once the payload is
+//! held the validity of the version and the keys
+//! ([`Term::key`](concord_screening::Term::key)) of its screening terms
+//! (`concord_screening::terms`). One sequential key per entry is what
+//! keeps ingest cheap: a key per term, at random places in sled's tree,
+//! cost twenty times the entries' own writes.
+//!
+//! The rows are read into [`Memory`] the first time a screening needs them
+//! (a scan, no payload parsed), and every later batch updates it under the
+//! same lock it is applied under, so a query sees a group's entries, its
+//! checkpoint and its rows together or not at all. A denial and each of
+//! its amendments post their terms under the denial; postings are never
+//! removed, so terms an amendment took away only add candidates: the
+//! screener scores the version in force ([`Store::screen_version`]). The
+//! prepared form of each version (`PreparedDenial`) is kept once computed:
+//! by ingest, by [`Store::warm_screening`], or by the first query that
+//! scores it.
 //!
 //! A denial whose payload only some members may read (visibility `members`
-//! or `bilateral`) is also posted under [`RESTRICTED_MEMBERS`] or
-//! [`RESTRICTED_BILATERAL`] from its header alone, so that a node that may
-//! not read it can say that it exists without a scan of every denial.
+//! or `bilateral`) says so in its row from its header alone, so that a node
+//! that may not read it names it without a scan of every denial.
 //!
-//! A store written before these terms existed, or under another
-//! [`TERMS_VERSION`], is indexed again when it opens: the old postings are
-//! removed, then each log is indexed from a cursor kept in the same batch
-//! as its postings, so an interrupted run resumes where it stopped.
+//! A store written before these rows existed, or under another
+//! [`TERMS_VERSION`], is indexed again when it opens: the old rows (and the
+//! per-term postings of earlier stores) are removed, then each log is
+//! indexed from a cursor kept in the same batch as its rows, so an
+//! interrupted run resumes where it stopped.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
 
 use concord_protocol::entry::{EntryHeader, Visibility};
-use concord_protocol::origin::Origin;
-use concord_protocol::record::{IndexTerms, Kind, Record};
-use concord_screening::{TERMS_VERSION, Term};
+use concord_protocol::record::{Date, IndexTerms, Kind, Record};
+use concord_screening::{PreparedDenial, TERMS_VERSION, Term};
 
-use super::keys::{self, IndexKind};
+use super::keys;
 use super::{Store, StoreError, decode_entry};
 
-/// The term every `members` denial is posted under.
-pub const RESTRICTED_MEMBERS: &str = "r:members";
-/// The term every `bilateral` denial is posted under.
-pub const RESTRICTED_BILATERAL: &str = "r:bilateral";
-
 /// `meta` key of the index's state: terms version (u32) ‖ phase (u8).
-const STATE: &str = "screen-index";
+const STATE: &str = "screen-rows";
+/// `meta` key of the state of earlier stores' per-term postings.
+const LEGACY_STATE: &str = "screen-index";
+/// Index kind of earlier stores' per-term postings (`I`, `s`, term, ...).
+const LEGACY_POSTINGS: u8 = b's';
 const BUILDING: u8 = 0;
 const DONE: u8 = 1;
 /// Entries indexed per batch when a store is indexed again.
 const CHUNK: u64 = 1024;
+/// The format of a row, its first byte.
+const ROW_FORMAT: u8 = 1;
+/// No next node, no validity end.
+const NONE: u32 = u32::MAX;
 
 /// What an entry's record adds to the store's indexes: the search terms
-/// of the ledger and, for a denial or an amendment, its screening terms.
+/// of the ledger and, for a denial or an amendment, what screening needs.
 #[derive(Debug, Clone, Default)]
 pub struct Indexed {
     pub terms: IndexTerms,
-    pub screening: Vec<Term>,
+    pub screening: Option<Screened>,
 }
 
-/// Whether records' screening terms are computed and posted: always, but
-/// in a benchmark's baseline ([`Store::skip_screening_index`]).
+/// A version of a denial as screening keeps it.
+#[derive(Debug, Clone)]
+pub struct Screened {
+    /// The days (since the Unix epoch) its validity runs from and to,
+    /// inclusive; no end: never in force.
+    pub from: i64,
+    pub until: Option<i64>,
+    /// Its terms' keys, sorted, each once.
+    pub keys: Vec<u64>,
+    pub prepared: Arc<PreparedDenial>,
+}
+
+impl Screened {
+    fn of(denial: &concord_protocol::record::Denial) -> Screened {
+        let prepared = PreparedDenial::new(denial);
+        let mut keys: Vec<u64> = concord_screening::prepared_terms(&prepared)
+            .iter()
+            .map(Term::key)
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        Screened {
+            from: denial.decision_date.unix_days(),
+            until: denial.expires().map(|d| d.unix_days()),
+            keys,
+            prepared: Arc::new(prepared),
+        }
+    }
+}
+
+/// Whether records are prepared for screening and their rows written:
+/// always, but in a benchmark's baseline ([`Store::skip_screening_index`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScreeningIndex {
     Kept,
@@ -60,12 +106,10 @@ pub enum ScreeningIndex {
 impl Indexed {
     pub fn of(record: &Record, index: ScreeningIndex) -> Indexed {
         let screening = match (record, index) {
-            (_, ScreeningIndex::Skipped) => Vec::new(),
-            (Record::Denial(denial), ScreeningIndex::Kept) => concord_screening::terms(denial),
-            (Record::DenialAmend(amend), ScreeningIndex::Kept) => {
-                concord_screening::terms(&amend.denial)
-            }
-            _ => Vec::new(),
+            (_, ScreeningIndex::Skipped) => None,
+            (Record::Denial(denial), ScreeningIndex::Kept) => Some(Screened::of(denial)),
+            (Record::DenialAmend(amend), ScreeningIndex::Kept) => Some(Screened::of(&amend.denial)),
+            _ => None,
         };
         Indexed {
             terms: record.index_terms(),
@@ -74,77 +118,498 @@ impl Indexed {
     }
 }
 
-/// The denials posted under one screening term, by log: each log once,
-/// with its indexes ascending.
-pub type PostingsByLog = Vec<(Origin, Vec<u64>)>;
-
-/// The postings of one group: per index kind, per term, the indexes.
-pub(super) type GroupPostings = BTreeMap<u8, BTreeMap<String, Vec<u64>>>;
-
-/// Adds `index` to the postings of `term`. A term the group has already is
-/// looked up, not copied. An index may repeat when amendments interleave
-/// (readers take each once); consecutive repeats are dropped here.
-pub(super) fn post(postings: &mut GroupPostings, kind: IndexKind, text: &str, index: u64) {
-    let terms = postings.entry(kind as u8).or_default();
-    let list = match terms.get_mut(text) {
-        Some(list) => list,
-        None => terms.entry(text.to_owned()).or_default(),
-    };
-    if list.last() != Some(&index) {
-        list.push(index);
-    }
+/// What an entry is to screening.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowKind {
+    /// A denial, and who may read its payload.
+    Denial(Readers),
+    Amend,
+    Revoke,
 }
 
-/// The denial an entry's screening terms are posted under: the denial
-/// itself, or the one an amendment changes.
-fn screened_denial(header: &EntryHeader) -> Option<u64> {
-    match header.kind {
-        Kind::Denial => Some(header.index),
-        Kind::DenialAmend => header.refers_to.map(|r| r.index),
-        _ => None,
-    }
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Readers {
+    /// `public` or `federation`: every participant.
+    All,
+    Members,
+    Bilateral,
 }
 
-/// Posts what the header alone says: a restricted denial.
-pub(super) fn post_header(postings: &mut GroupPostings, header: &EntryHeader) {
-    if header.kind != Kind::Denial {
-        return;
-    }
-    let term = match header.payload.visibility {
-        Visibility::Members => RESTRICTED_MEMBERS,
-        Visibility::Bilateral { .. } => RESTRICTED_BILATERAL,
-        Visibility::Public | Visibility::Federation => return,
-    };
-    post(postings, IndexKind::Screen, term, header.index);
-}
-
-/// Posts the screening terms of the record of `header`'s entry.
-pub(super) fn post_terms(postings: &mut GroupPostings, header: &EntryHeader, terms: &[Term]) {
-    if let Some(denial) = screened_denial(header) {
-        for term in terms {
-            post(postings, IndexKind::Screen, term.as_str(), denial);
+impl RowKind {
+    fn byte(self) -> u8 {
+        match self {
+            RowKind::Denial(Readers::All) => b'd',
+            RowKind::Denial(Readers::Members) => b'm',
+            RowKind::Denial(Readers::Bilateral) => b'b',
+            RowKind::Amend => b'a',
+            RowKind::Revoke => b'v',
         }
     }
+
+    fn of_byte(byte: u8) -> Option<RowKind> {
+        Some(match byte {
+            b'd' => RowKind::Denial(Readers::All),
+            b'm' => RowKind::Denial(Readers::Members),
+            b'b' => RowKind::Denial(Readers::Bilateral),
+            b'a' => RowKind::Amend,
+            b'v' => RowKind::Revoke,
+            _ => return None,
+        })
+    }
 }
 
-/// Writes a group's postings into its batch: one key per term.
-pub(super) fn write_postings(batch: &mut sled::Batch, postings: GroupPostings, log_id: u32) {
-    for (kind, terms) in postings {
-        for (term, indexes) in terms {
-            let first = indexes[0];
-            let value: Vec<u8> = indexes.iter().flat_map(|i| i.to_be_bytes()).collect();
-            batch.insert(keys::index_key(kind, &term, log_id, first), value);
+/// One entry's row (see the module documentation). Encoded: format (u8) ‖
+/// kind (u8) ‖ denial (u64) ‖ time (u64) ‖ held (u8), and when held: from
+/// (i64 days) ‖ until (i64 days, `i64::MIN` for none) ‖ key count (u32) ‖
+/// keys (u64 each). Big-endian.
+#[derive(Debug, Clone)]
+pub(super) struct Row {
+    kind: RowKind,
+    /// The index of the denial it belongs to (its own, for a denial).
+    denial: u64,
+    time: u64,
+    /// The version's validity and terms, once its payload is held.
+    held: Option<(i64, Option<i64>, Vec<u64>)>,
+    /// Not stored: the prepared version, when the writer computed it.
+    prepared: Option<Arc<PreparedDenial>>,
+}
+
+impl Row {
+    /// The row of `header`'s entry, with what its record gave when held.
+    pub(super) fn of(header: &EntryHeader, screened: Option<&Screened>) -> Option<Row> {
+        let (kind, denial) = match header.kind {
+            Kind::Denial => {
+                let readers = match header.payload.visibility {
+                    Visibility::Public | Visibility::Federation => Readers::All,
+                    Visibility::Members => Readers::Members,
+                    Visibility::Bilateral { .. } => Readers::Bilateral,
+                };
+                (RowKind::Denial(readers), header.index)
+            }
+            Kind::DenialAmend => (RowKind::Amend, header.refers_to.as_ref()?.index),
+            Kind::DenialRevoke => (RowKind::Revoke, header.refers_to.as_ref()?.index),
+            _ => return None,
+        };
+        Some(Row {
+            kind,
+            denial,
+            time: header.time,
+            held: screened.map(|s| (s.from, s.until, s.keys.clone())),
+            prepared: screened.map(|s| s.prepared.clone()),
+        })
+    }
+
+    pub(super) fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(19 + self.held.as_ref().map_or(0, |h| 20 + 8 * h.2.len()));
+        out.push(ROW_FORMAT);
+        out.push(self.kind.byte());
+        out.extend_from_slice(&self.denial.to_be_bytes());
+        out.extend_from_slice(&self.time.to_be_bytes());
+        match &self.held {
+            None => out.push(0),
+            Some((from, until, keys)) => {
+                out.push(1);
+                out.extend_from_slice(&from.to_be_bytes());
+                out.extend_from_slice(&until.unwrap_or(i64::MIN).to_be_bytes());
+                let count = u32::try_from(keys.len()).expect("a denial has fewer than 2^32 terms");
+                out.extend_from_slice(&count.to_be_bytes());
+                for key in keys {
+                    out.extend_from_slice(&key.to_be_bytes());
+                }
+            }
         }
+        out
+    }
+
+    fn decode(raw: &[u8]) -> Option<Row> {
+        let mut at = 0;
+        let mut take = |n: usize| {
+            let part = raw.get(at..at + n)?;
+            at += n;
+            Some(part)
+        };
+        let u64_of = |b: &[u8]| u64::from_be_bytes(b.try_into().expect("eight bytes"));
+        if take(1)? != [ROW_FORMAT] {
+            return None;
+        }
+        let kind = RowKind::of_byte(take(1)?[0])?;
+        let denial = u64_of(take(8)?);
+        let time = u64_of(take(8)?);
+        let held = match take(1)? {
+            [0] => None,
+            [1] => {
+                let from = i64::from_be_bytes(take(8)?.try_into().ok()?);
+                let until = i64::from_be_bytes(take(8)?.try_into().ok()?);
+                let count = u32::from_be_bytes(take(4)?.try_into().ok()?) as usize;
+                let keys = take(count.checked_mul(8)?)?
+                    .chunks_exact(8)
+                    .map(u64_of)
+                    .collect();
+                Some((from, (until != i64::MIN).then_some(until), keys))
+            }
+            _ => return None,
+        };
+        (at == raw.len()).then_some(Row {
+            kind,
+            denial,
+            time,
+            held,
+            prepared: None,
+        })
+    }
+}
+
+/// A denial's chain as screened: its entry and its amendments by the
+/// screened day within the screened size, the last one in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chain {
+    pub entries: Vec<u64>,
+}
+
+impl Chain {
+    /// The entry holding the version in force.
+    pub fn current(&self) -> u64 {
+        *self.entries.last().expect("a chain holds its denial")
+    }
+}
+
+/// One version of a denial: the denial's entry or an amendment's.
+#[derive(Debug)]
+struct Version {
+    index: u64,
+    time: u64,
+    /// The validity's days, once the payload is held.
+    validity: Option<(i64, Option<i64>)>,
+    prepared: OnceLock<Arc<PreparedDenial>>,
+}
+
+/// A denial in memory.
+#[derive(Debug)]
+struct Denied {
+    log_id: u32,
+    index: u64,
+    /// By index.
+    versions: Vec<Version>,
+    /// The earliest revocation: its index and time.
+    revoked: Option<(u64, u64)>,
+}
+
+/// The index in memory (see the module documentation).
+#[derive(Debug, Default)]
+pub(super) struct Memory {
+    /// By slot; a slot is never reused.
+    denials: Vec<Denied>,
+    slot_of: HashMap<(u32, u64), u32>,
+    /// By term key: the last node posted and how many were.
+    heads: HashMap<u64, (u32, u32)>,
+    /// Posting nodes: a denial's slot and the node posted before it.
+    nodes: Vec<(u32, u32)>,
+    restricted: Vec<u32>,
+}
+
+impl Memory {
+    /// Applies entry `index`'s row; applying one twice changes nothing.
+    fn apply(&mut self, log_id: u32, index: u64, row: Row) {
+        let slot = match row.kind {
+            RowKind::Denial(readers) => {
+                let next = u32::try_from(self.denials.len())
+                    .expect("fewer than 2^32 denials are held in one process");
+                let slot = *self.slot_of.entry((log_id, index)).or_insert(next);
+                if slot == next {
+                    self.denials.push(Denied {
+                        log_id,
+                        index,
+                        versions: Vec::new(),
+                        revoked: None,
+                    });
+                    if readers != Readers::All {
+                        self.restricted.push(slot);
+                    }
+                }
+                slot
+            }
+            RowKind::Amend | RowKind::Revoke => match self.slot_of.get(&(log_id, row.denial)) {
+                Some(&slot) => slot,
+                // Not a denial this store indexed: nothing to screen.
+                None => return,
+            },
+        };
+        let denied = &mut self.denials[slot as usize];
+        if row.kind == RowKind::Revoke {
+            if denied.revoked.is_none_or(|(at, _)| index < at) {
+                denied.revoked = Some((index, row.time));
+            }
+            return;
+        }
+        let at = match denied.versions.binary_search_by_key(&index, |v| v.index) {
+            Ok(at) => at,
+            Err(at) => {
+                denied.versions.insert(
+                    at,
+                    Version {
+                        index,
+                        time: row.time,
+                        validity: None,
+                        prepared: OnceLock::new(),
+                    },
+                );
+                at
+            }
+        };
+        let version = &mut denied.versions[at];
+        let Some((from, until, keys)) = row.held else {
+            return;
+        };
+        if let Some(prepared) = row.prepared {
+            let _ = version.prepared.set(prepared);
+        }
+        if version.validity.is_some() {
+            return;
+        }
+        version.validity = Some((from, until));
+        for key in keys {
+            let node = u32::try_from(self.nodes.len())
+                .expect("fewer than 2^32 postings are held in one process");
+            let head = self.heads.entry(key).or_insert((NONE, 0));
+            self.nodes.push((slot, head.0));
+            *head = (node, head.1 + 1);
+        }
+    }
+
+    /// The payload of entry `index` was purged: its version is no longer
+    /// scored.
+    fn forget(&mut self, log_id: u32, index: u64, row: &Row) {
+        let Some(&slot) = self.slot_of.get(&(log_id, row.denial)) else {
+            return;
+        };
+        let denied = &mut self.denials[slot as usize];
+        if let Ok(at) = denied.versions.binary_search_by_key(&index, |v| v.index) {
+            let version = &mut denied.versions[at];
+            version.validity = None;
+            version.prepared = OnceLock::new();
+        }
+    }
+
+    /// The denials posted under `key`, each once, or `None` when more than
+    /// `limit` are.
+    fn postings(&self, key: u64, limit: usize) -> Option<Vec<(u32, u64)>> {
+        let Some(&(head, count)) = self.heads.get(&key) else {
+            return Some(Vec::new());
+        };
+        let walk = std::iter::successors(Some(head), |&node| {
+            let next = self.nodes[node as usize].1;
+            (next != NONE).then_some(next)
+        })
+        .map(|node| self.nodes[node as usize].0);
+        let slots: Vec<u32> = if count as usize <= limit {
+            let mut slots: Vec<u32> = walk.collect();
+            slots.sort_unstable();
+            slots.dedup();
+            slots
+        } else {
+            // Longer than the limit, unless amendments posted a denial
+            // twice: counted until the limit is passed, not walked whole.
+            let mut seen = std::collections::HashSet::new();
+            for slot in walk {
+                seen.insert(slot);
+                if seen.len() > limit {
+                    return None;
+                }
+            }
+            let mut slots: Vec<u32> = seen.into_iter().collect();
+            slots.sort_unstable();
+            slots
+        };
+        Some(
+            slots
+                .into_iter()
+                .map(|slot| {
+                    let denied = &self.denials[slot as usize];
+                    (denied.log_id, denied.index)
+                })
+                .collect(),
+        )
+    }
+
+    /// The chain of denial (`log_id`, `index`) as it stood with `size`
+    /// entries at the end of the day `day_end` (seconds), unless revoked
+    /// by then, with its last version.
+    fn chain(
+        &self,
+        log_id: u32,
+        index: u64,
+        size: u64,
+        day_end: u64,
+    ) -> Option<(Chain, &Version)> {
+        let denied = &self.denials[*self.slot_of.get(&(log_id, index))? as usize];
+        if denied
+            .revoked
+            .is_some_and(|(at, time)| at < size && time <= day_end)
+        {
+            return None;
+        }
+        let counted: Vec<&Version> = denied
+            .versions
+            .iter()
+            .take_while(|v| v.index < size && v.time <= day_end)
+            .collect();
+        // The denial's own entry is its first version.
+        if counted.first()?.index != index {
+            return None;
+        }
+        let last = *counted.last()?;
+        Some((
+            Chain {
+                entries: counted.iter().map(|v| v.index).collect(),
+            },
+            last,
+        ))
+    }
+
+    /// An estimate of the memory held, in bytes: lists and map entries
+    /// counted, prepared denials not (see `concord_screening::Index`).
+    fn approximate_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let versions: usize = self
+            .denials
+            .iter()
+            .map(|d| d.versions.capacity() * size_of::<Version>())
+            .sum();
+        self.denials.capacity() * size_of::<Denied>()
+            + versions
+            + self.slot_of.capacity() * (size_of::<(u32, u64)>() + 4 + 1)
+            + self.heads.capacity() * (8 + 8 + 1)
+            + self.nodes.capacity() * 8
+            + self.restricted.capacity() * 4
+    }
+}
+
+/// The index's lock and contents: `None` until a screening first needs it.
+pub(super) type Shared = RwLock<Option<Memory>>;
+
+/// A group's rows, written into its batch and applied to memory with it.
+pub(super) type Rows = Vec<(u64, Row)>;
+
+/// Writes a group's rows into its batch.
+pub(super) fn write_rows(batch: &mut sled::Batch, rows: &Rows, log_id: u32) {
+    for (index, row) in rows {
+        batch.insert(
+            &keys::log_item_key(keys::SCREEN_ROW, log_id, *index)[..],
+            row.encode(),
+        );
     }
 }
 
 impl Store {
-    /// From now on the store (every handle on it) computes and posts no
-    /// screening terms of records: the same ingest code without the
-    /// screening index, the baseline that `node/benches/screening.rs`
+    /// Applies `batch`, which holds `rows` of log `log_id`, and the rows to
+    /// the index in memory, under the index's lock: a screening sees both
+    /// or neither.
+    pub(super) fn apply_with_rows(
+        &self,
+        batch: sled::Batch,
+        log_id: u32,
+        rows: Rows,
+    ) -> Result<(), StoreError> {
+        let mut memory = self.write_memory();
+        self.inner.data.apply_batch(batch)?;
+        if let Some(memory) = memory.as_mut() {
+            for (index, row) in rows {
+                memory.apply(log_id, index, row);
+            }
+        }
+        Ok(())
+    }
+
+    /// Stages the removal of entry `index`'s payload from the index: its
+    /// row loses what the payload gave. Applied by [`Store::apply_forgetting`].
+    pub(super) fn forget_row(
+        &self,
+        batch: &mut sled::Batch,
+        log_id: u32,
+        index: u64,
+    ) -> Result<Option<Row>, StoreError> {
+        let key = keys::log_item_key(keys::SCREEN_ROW, log_id, index);
+        let Some(row) = self.inner.data.get(key)?.as_deref().and_then(Row::decode) else {
+            return Ok(None);
+        };
+        let row = Row { held: None, ..row };
+        batch.insert(&key[..], row.encode());
+        Ok(Some(row))
+    }
+
+    /// Applies `batch`, in which entry `index`'s row was forgotten.
+    pub(super) fn apply_forgetting(
+        &self,
+        batch: sled::Batch,
+        log_id: u32,
+        index: u64,
+        row: Option<Row>,
+    ) -> Result<(), StoreError> {
+        let mut memory = self.write_memory();
+        self.inner.data.apply_batch(batch)?;
+        if let (Some(memory), Some(row)) = (memory.as_mut(), row) {
+            memory.forget(log_id, index, &row);
+        }
+        Ok(())
+    }
+
+    fn write_memory(&self) -> std::sync::RwLockWriteGuard<'_, Option<Memory>> {
+        self.inner
+            .screen
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the index in memory, reading it from the rows first if
+    /// no screening has yet.
+    fn with_memory<T>(&self, f: impl FnOnce(&Memory) -> T) -> Result<T, StoreError> {
+        {
+            let memory = self
+                .inner
+                .screen
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(memory) = memory.as_ref() {
+                return Ok(f(memory));
+            }
+        }
+        let mut memory = self.write_memory();
+        if memory.is_none() {
+            *memory = Some(self.read_rows()?);
+        }
+        Ok(f(memory.as_ref().expect("just read")))
+    }
+
+    /// The index in memory, from the stored rows.
+    fn read_rows(&self) -> Result<Memory, StoreError> {
+        let started = std::time::Instant::now();
+        let mut memory = Memory::default();
+        for item in self.inner.data.scan_prefix([keys::SCREEN_ROW]) {
+            let (key, raw) = item?;
+            let (log_id, index) = keys::log_item_of(&key)
+                .ok_or_else(|| StoreError::Corrupt("a screening row's key is malformed".into()))?;
+            let row = Row::decode(&raw).ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "the screening row of entry {index} of log {log_id} is malformed"
+                ))
+            })?;
+            memory.apply(log_id, index, row);
+        }
+        if !memory.denials.is_empty() {
+            tracing::debug!(
+                denials = memory.denials.len(),
+                seconds = started.elapsed().as_secs_f64(),
+                "screening index read"
+            );
+        }
+        Ok(memory)
+    }
+
+    /// From now on the store (every handle on it) prepares no records for
+    /// screening and writes no screening rows: the same ingest code without
+    /// the screening index, the baseline that `node/benches/screening.rs`
     /// measures the index's cost against. The index is marked unbuilt, so
-    /// the next [`Store::open`] builds it whole again; postings of
-    /// restricted denials, from their headers alone, are still written.
+    /// the next [`Store::open`] builds it whole again.
     ///
     /// # Errors
     /// [`StoreError`] when the index's state cannot be written.
@@ -156,7 +621,7 @@ impl Store {
         Ok(())
     }
 
-    /// Whether records' screening terms are posted.
+    /// Whether records are prepared for screening.
     pub(super) fn screening_index(&self) -> ScreeningIndex {
         if self
             .inner
@@ -169,67 +634,160 @@ impl Store {
         }
     }
 
-    /// The denials (log, index) posted under screening `term`, each once,
-    /// or `None` when more than `limit` are.
-    ///
-    /// # Errors
-    /// [`StoreError`] on a read failure.
-    pub fn screen_postings(
-        &self,
-        term: &str,
-        limit: usize,
-    ) -> Result<Option<Vec<(Origin, u64)>>, StoreError> {
-        Ok(self.screen_postings_by_log(term, limit)?.map(|by_log| {
-            by_log
-                .into_iter()
-                .flat_map(|(origin, indexes)| indexes.into_iter().map(move |i| (origin.clone(), i)))
-                .collect()
-        }))
+    /// The store's number of each log, for [`Store::screen_postings`].
+    pub fn screen_log_numbers(&self) -> Vec<(concord_protocol::origin::Origin, u32)> {
+        self.log_ids()
     }
 
-    /// [`Store::screen_postings`] by log, in the logs' id order, each log's
-    /// indexes ascending: a screening query gathers thousands of postings,
-    /// and naming the log once per log rather than once per posting keeps
-    /// that cheap.
+    /// The denials posted under screening `term`, each once, as (the log's
+    /// number, [`Store::screen_log_numbers`], and the denial's index), or
+    /// `None` when more than `limit` are.
     ///
     /// # Errors
-    /// [`StoreError`] on a read failure.
-    pub fn screen_postings_by_log(
+    /// [`StoreError`] when the index cannot be read.
+    pub fn screen_postings(
         &self,
-        term: &str,
+        term: &Term,
         limit: usize,
-    ) -> Result<Option<PostingsByLog>, StoreError> {
-        let mut found = std::collections::BTreeSet::new();
-        for item in self
-            .inner
-            .data
-            .scan_prefix(keys::index_prefix(IndexKind::Screen, term))
-        {
-            let (key, postings) = item?;
-            let Some(log_id) = keys::index_log(&key) else {
-                continue;
-            };
-            for index in postings.chunks_exact(8) {
-                let index = u64::from_be_bytes(index.try_into().expect("chunks of eight bytes"));
-                found.insert((log_id, index));
-            }
-            if found.len() > limit {
-                return Ok(None);
-            }
+    ) -> Result<Option<Vec<(u32, u64)>>, StoreError> {
+        self.with_memory(|memory| memory.postings(term.key(), limit))
+    }
+
+    /// The denials of `members` or `bilateral` visibility, as
+    /// [`Store::screen_postings`] names them.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the index cannot be read.
+    pub fn screen_restricted(&self) -> Result<Vec<(u32, u64)>, StoreError> {
+        self.with_memory(|memory| {
+            memory
+                .restricted
+                .iter()
+                .map(|&slot| {
+                    let denied = &memory.denials[slot as usize];
+                    (denied.log_id, denied.index)
+                })
+                .collect()
+        })
+    }
+
+    /// The chain of denial `index` of log number `log_id` cut at `size`
+    /// entries and at `day_end` (seconds), unless it is no denial or was
+    /// revoked by then.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the index cannot be read.
+    pub fn screen_chain(
+        &self,
+        log_id: u32,
+        index: u64,
+        size: u64,
+        day_end: u64,
+    ) -> Result<Option<Chain>, StoreError> {
+        self.with_memory(|memory| {
+            memory
+                .chain(log_id, index, size, day_end)
+                .map(|(chain, _)| chain)
+        })
+    }
+
+    /// [`Store::screen_chain`] when its current version is in force on
+    /// `at` and its payload is held, with the version prepared for
+    /// scoring.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the index or the version's entry cannot be read.
+    pub fn screen_version(
+        &self,
+        log_id: u32,
+        index: u64,
+        size: u64,
+        day_end: u64,
+        at: Date,
+    ) -> Result<Option<(Chain, Arc<PreparedDenial>)>, StoreError> {
+        let day = at.unix_days();
+        let found = self.with_memory(|memory| {
+            let (chain, version) = memory.chain(log_id, index, size, day_end)?;
+            let (from, until) = version.validity?;
+            let in_force = day >= from && until.is_some_and(|until| day <= until);
+            in_force.then(|| (chain, version.prepared.get().cloned()))
+        })?;
+        let Some((chain, prepared)) = found else {
+            return Ok(None);
+        };
+        let prepared = match prepared {
+            Some(prepared) => prepared,
+            None => match self.prepare(log_id, chain.current())? {
+                Some(prepared) => prepared,
+                None => return Ok(None),
+            },
+        };
+        Ok(Some((chain, prepared)))
+    }
+
+    /// Prepares the version held by entry `index` of log `log_id` from its
+    /// payload, and keeps it in memory.
+    fn prepare(&self, log_id: u32, index: u64) -> Result<Option<Arc<PreparedDenial>>, StoreError> {
+        let Some(entry) = self.entry_by_id(log_id, index)? else {
+            return Ok(None);
+        };
+        let header = entry
+            .decode_header()
+            .map_err(|e| StoreError::Corrupt(format!("entry {index} of log {log_id}: {e}")))?;
+        let Some(payload) = self.payload(&header.payload.sha256.0)? else {
+            return Ok(None);
+        };
+        let denial = match Record::parse(header.kind, &payload) {
+            Ok(Record::Denial(denial)) => denial,
+            Ok(Record::DenialAmend(amend)) => amend.denial,
+            _ => return Ok(None),
+        };
+        let prepared = Arc::new(PreparedDenial::new(&denial));
+        let denial_index = match header.kind {
+            Kind::DenialAmend => header.refers_to.map_or(index, |r| r.index),
+            _ => index,
+        };
+        self.with_memory(|memory| {
+            let slot = memory.slot_of.get(&(log_id, denial_index))?;
+            let versions = &memory.denials[*slot as usize].versions;
+            let at = versions.binary_search_by_key(&index, |v| v.index).ok()?;
+            Some(versions[at].prepared.get_or_init(|| prepared.clone()).clone())
+        })
+        .map(|kept| Some(kept.unwrap_or(prepared)))
+    }
+
+    /// Prepares every held version not prepared yet, so that no screening
+    /// waits for one: what a running node does once it started. Returns
+    /// how many were prepared.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the index or an entry cannot be read.
+    pub fn warm_screening(&self) -> Result<usize, StoreError> {
+        let cold: Vec<(u32, u64)> = self.with_memory(|memory| {
+            memory
+                .denials
+                .iter()
+                .flat_map(|d| {
+                    d.versions
+                        .iter()
+                        .filter(|v| v.validity.is_some() && v.prepared.get().is_none())
+                        .map(|v| (d.log_id, v.index))
+                })
+                .collect()
+        })?;
+        for &(log_id, index) in &cold {
+            self.prepare(log_id, index)?;
         }
-        let mut by_log: Vec<(u32, Vec<u64>)> = Vec::new();
-        for (log_id, index) in found {
-            match by_log.last_mut() {
-                Some((last, indexes)) if *last == log_id => indexes.push(index),
-                _ => by_log.push((log_id, vec![index])),
-            }
-        }
-        Ok(Some(
-            by_log
-                .into_iter()
-                .filter_map(|(log_id, indexes)| Some((self.origin_of(log_id)?, indexes)))
-                .collect(),
-        ))
+        Ok(cold.len())
+    }
+
+    /// The index's memory, approximately (see `Memory`), and how many
+    /// denials it holds.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the index cannot be read.
+    pub fn screening_memory(&self) -> Result<(usize, usize), StoreError> {
+        self.with_memory(|memory| (memory.approximate_bytes(), memory.denials.len()))
     }
 
     /// Indexes the store for screening if it was not, or was under other
@@ -248,7 +806,7 @@ impl Store {
             _ => {
                 tracing::info!(
                     version = TERMS_VERSION,
-                    "indexing the store for screening (about a minute per 100,000 denials)"
+                    "indexing the store for screening (about 15 s per 100,000 denials)"
                 );
                 self.clear_screen_index()?;
                 let mut value = TERMS_VERSION.to_be_bytes().to_vec();
@@ -272,7 +830,7 @@ impl Store {
             );
             while next < head.size {
                 let end = (next + CHUNK).min(head.size);
-                let mut postings = GroupPostings::new();
+                let mut rows = Rows::new();
                 self.scan_entries(log_id, next, end - 1, |index, raw| {
                     let entry = decode_entry(raw).ok_or_else(|| {
                         StoreError::Corrupt(format!("entry {index} of {origin} is malformed"))
@@ -280,23 +838,28 @@ impl Store {
                     let header = entry.decode_header().map_err(|e| {
                         StoreError::Corrupt(format!("entry {index} of {origin}: {e}"))
                     })?;
-                    post_header(&mut postings, &header);
-                    if screened_denial(&header).is_some()
-                        && let Some(payload) = self.payload(&header.payload.sha256.0)?
-                        && let Ok(record) = Record::parse(header.kind, &payload)
+                    if !matches!(
+                        header.kind,
+                        Kind::Denial | Kind::DenialAmend | Kind::DenialRevoke
+                    ) {
+                        return Ok(true);
+                    }
+                    let record = match self.payload(&header.payload.sha256.0)? {
+                        Some(payload) => Record::parse(header.kind, &payload).ok(),
+                        None => None,
+                    };
+                    let indexed = record.map(|r| Indexed::of(&r, ScreeningIndex::Kept));
+                    if let Some(row) =
+                        Row::of(&header, indexed.as_ref().and_then(|i| i.screening.as_ref()))
                     {
-                        post_terms(
-                            &mut postings,
-                            &header,
-                            &Indexed::of(&record, ScreeningIndex::Kept).screening,
-                        );
+                        rows.push((index, row));
                     }
                     Ok(true)
                 })?;
                 let mut batch = sled::Batch::default();
-                write_postings(&mut batch, postings, log_id);
+                write_rows(&mut batch, &rows, log_id);
                 batch.insert(&cursor_key[..], &end.to_be_bytes()[..]);
-                self.inner.data.apply_batch(batch)?;
+                self.apply_with_rows(batch, log_id, rows)?;
                 indexed += end - next;
                 progress.advance(end - next);
                 next = end;
@@ -325,10 +888,17 @@ impl Store {
         Ok(())
     }
 
-    /// Removes every screening posting and cursor, a batch at a time.
+    /// Removes every screening row and cursor, and earlier stores'
+    /// per-term postings, a batch at a time.
     fn clear_screen_index(&self) -> Result<(), StoreError> {
-        let postings = vec![keys::INDEX, IndexKind::Screen as u8];
-        for prefix in [postings, vec![keys::SCREEN_CURSOR]] {
+        *self.write_memory() = None;
+        self.inner.meta.remove(LEGACY_STATE)?;
+        let prefixes = [
+            vec![keys::INDEX, LEGACY_POSTINGS],
+            vec![keys::SCREEN_ROW],
+            vec![keys::SCREEN_CURSOR],
+        ];
+        for prefix in prefixes {
             loop {
                 let mut batch = sled::Batch::default();
                 let mut n = 0;
@@ -343,5 +913,83 @@ impl Store {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kind: RowKind, held: Option<(i64, Option<i64>, Vec<u64>)>) -> Row {
+        Row {
+            kind,
+            denial: 7,
+            time: 1_764_633_600,
+            held,
+            prepared: None,
+        }
+    }
+
+    #[test]
+    fn rows_round_trip_and_refuse_damage() {
+        for original in [
+            row(RowKind::Denial(Readers::Bilateral), None),
+            row(RowKind::Amend, Some((20_000, None, vec![]))),
+            row(RowKind::Denial(Readers::All), Some((20_000, Some(21_000), vec![1, u64::MAX]))),
+            row(RowKind::Revoke, None),
+        ] {
+            let encoded = original.encode();
+            let decoded = Row::decode(&encoded).expect("decodes");
+            assert_eq!(decoded.encode(), encoded);
+            assert_eq!(decoded.kind, original.kind);
+            assert_eq!(decoded.held, original.held);
+            assert!(Row::decode(&encoded[..encoded.len() - 1]).is_none());
+            let mut longer = encoded.clone();
+            longer.push(0);
+            assert!(Row::decode(&longer).is_none());
+        }
+        let mut unknown = row(RowKind::Amend, None).encode();
+        unknown[1] = b'?';
+        assert!(Row::decode(&unknown).is_none());
+    }
+
+    #[test]
+    fn memory_applies_a_row_twice_as_once_and_cuts_chains() {
+        let mut memory = Memory::default();
+        let denial = Row {
+            denial: 3,
+            time: 100,
+            ..row(RowKind::Denial(Readers::All), Some((0, Some(10), vec![42, 43])))
+        };
+        let amend = Row {
+            denial: 3,
+            time: 200,
+            ..row(RowKind::Amend, Some((0, Some(10), vec![42, 44])))
+        };
+        let revoke = Row {
+            denial: 3,
+            time: 300,
+            ..row(RowKind::Revoke, None)
+        };
+        for _ in 0..2 {
+            memory.apply(0, 3, denial.clone());
+            memory.apply(0, 5, amend.clone());
+        }
+        assert_eq!(memory.postings(42, 10), Some(vec![(0, 3)]));
+        assert_eq!(memory.postings(44, 10), Some(vec![(0, 3)]));
+        assert_eq!(memory.postings(42, 0), None);
+        assert_eq!(memory.postings(45, 0), Some(vec![]));
+        let chain = |m: &Memory, size, day_end| m.chain(0, 3, size, day_end).map(|(c, _)| c.entries);
+        assert_eq!(chain(&memory, 6, 1000), Some(vec![3, 5]));
+        assert_eq!(chain(&memory, 5, 1000), Some(vec![3]));
+        assert_eq!(chain(&memory, 6, 150), Some(vec![3]));
+        assert_eq!(chain(&memory, 3, 1000), None);
+        memory.apply(0, 8, revoke);
+        assert_eq!(chain(&memory, 9, 1000), None);
+        assert_eq!(chain(&memory, 9, 250), Some(vec![3, 5]));
+        assert_eq!(chain(&memory, 8, 1000), Some(vec![3, 5]));
+        // An amendment of an entry that is no denial is not indexed.
+        memory.apply(0, 9, Row { denial: 4, ..amend });
+        assert_eq!(memory.denials.len(), 1);
     }
 }

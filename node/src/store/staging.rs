@@ -18,7 +18,7 @@ use concord_protocol::record::{EntryRef as RecordRef, Kind, Record};
 
 use super::keys::{self, IndexKind, log_item_key, log_key};
 use super::query::{malformed_status_page, status_in_page};
-use super::screen::{self, GroupPostings, Indexed};
+use super::screen::{self, Indexed, Row, Rows, ScreeningIndex};
 use super::{LogHead, Store, StoreError, TreeReader, encode_entry, page};
 
 /// Where an appended entry landed, and what to gossip.
@@ -85,6 +85,8 @@ pub(super) struct Staging<'a> {
     /// that terms shared by many entries (kinds, countries) cost one write.
     /// By index kind, then term.
     postings: GroupPostings,
+    /// The screening rows of this group's entries and late payloads.
+    rows: Rows,
     /// The checkpoint target this group reached, stored with it.
     pub(super) reached: Option<SignedCheckpoint>,
     /// How many of the overlay's new hashes earlier groups sealed.
@@ -105,13 +107,43 @@ pub(super) struct Sealed {
     pub(super) batch: sled::Batch,
     first: u64,
     hashes: Vec<Hash>,
+    /// Also in the batch; applied to the screening index with it.
+    rows: Rows,
 }
 
 impl Sealed {
     pub(super) fn apply(self, store: &Store, log_id: u32) -> Result<(), StoreError> {
-        store.inner.data.apply_batch(self.batch)?;
+        store.apply_with_rows(self.batch, log_id, self.rows)?;
         store.remember_hashes(log_id, self.first, self.hashes);
         Ok(())
+    }
+}
+
+/// The postings of one group: per index kind, per term, the indexes.
+type GroupPostings = BTreeMap<u8, BTreeMap<String, Vec<u64>>>;
+
+/// Adds `index` to the postings of `term`. A term the group has already is
+/// looked up, not copied. An index may repeat when amendments interleave
+/// (readers take each once); consecutive repeats are dropped here.
+fn post(postings: &mut GroupPostings, kind: IndexKind, text: &str, index: u64) {
+    let terms = postings.entry(kind as u8).or_default();
+    let list = match terms.get_mut(text) {
+        Some(list) => list,
+        None => terms.entry(text.to_owned()).or_default(),
+    };
+    if list.last() != Some(&index) {
+        list.push(index);
+    }
+}
+
+/// Writes a group's postings into its batch: one key per term.
+fn write_postings(batch: &mut sled::Batch, postings: GroupPostings, log_id: u32) {
+    for (kind, terms) in postings {
+        for (term, indexes) in terms {
+            let first = indexes[0];
+            let value: Vec<u8> = indexes.iter().flat_map(|i| i.to_be_bytes()).collect();
+            batch.insert(keys::index_key(kind, &term, log_id, first), value);
+        }
     }
 }
 
@@ -153,6 +185,7 @@ impl<'a> Staging<'a> {
             },
             batch: sled::Batch::default(),
             postings: BTreeMap::new(),
+            rows: Rows::new(),
             reached: None,
             sealed: 0,
             page,
@@ -215,10 +248,7 @@ impl<'a> Staging<'a> {
         ledger::postings(header.kind, terms, |term, text| {
             self.post(term, text, index)
         });
-        screen::post_header(&mut self.postings, header);
-        if let Some(indexed) = indexed {
-            screen::post_terms(&mut self.postings, header, &indexed.screening);
-        }
+        self.stage_row(header, index, indexed);
         let update =
             ledger::denial_update(header, index, terms, |denial| self.denial_status(denial))?;
         if let Some((denial, status)) = update {
@@ -243,17 +273,28 @@ impl<'a> Staging<'a> {
             .insert(&keys::payload_key(&header.payload.sha256.0)[..], payload);
         self.batch
             .remove(&log_item_key(keys::MISSING, self.log_id, index)[..]);
-        let Some(Indexed { terms, screening }) = indexed else {
+        self.stage_row(header, index, indexed);
+        let Some(Indexed { terms, .. }) = indexed else {
             return Ok(());
         };
         ledger::record_postings(terms, |term, text| self.post(term, text, index));
-        screen::post_terms(&mut self.postings, header, screening);
         let update =
             ledger::payload_update(header, index, terms, |denial| self.denial_status(denial))?;
         if let Some((denial, status)) = update {
             self.set_status(denial, status)?;
         }
         Ok(())
+    }
+
+    /// Stages entry `index`'s screening row, unless the index is skipped.
+    fn stage_row(&mut self, header: &EntryHeader, index: u64, indexed: Option<&Indexed>) {
+        if self.store.screening_index() == ScreeningIndex::Skipped {
+            return;
+        }
+        let screened = indexed.and_then(|i| i.screening.as_ref());
+        if let Some(row) = Row::of(header, screened) {
+            self.rows.push((index, row));
+        }
     }
 
     /// Adds `index` to the postings of the ledger's `term`; written once per
@@ -268,7 +309,7 @@ impl<'a> Staging<'a> {
             Term::ConsultedDenial => IndexKind::ConsultedDenial,
             Term::AnsweredRequest => IndexKind::AnsweredRequest,
         };
-        screen::post(&mut self.postings, kind, text, index);
+        post(&mut self.postings, kind, text, index);
     }
 
     fn set_status(&mut self, index: u64, status: DenialStatus) -> Result<(), StoreError> {
@@ -305,11 +346,12 @@ impl<'a> Staging<'a> {
                 self.status_pages[&number].clone(),
             );
         }
-        screen::write_postings(
+        write_postings(
             &mut self.batch,
             std::mem::take(&mut self.postings),
             self.log_id,
         );
+        screen::write_rows(&mut self.batch, &self.rows, self.log_id);
         if !self.page.is_empty() {
             // Rewritten whole by each group until it is full.
             let (number, _) = page::locate(self.size - 1);
@@ -337,6 +379,7 @@ impl<'a> Staging<'a> {
             batch: std::mem::take(&mut self.batch),
             first,
             hashes,
+            rows: std::mem::take(&mut self.rows),
         })
     }
 
