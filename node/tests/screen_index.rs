@@ -201,6 +201,60 @@ fn a_screening_finds_the_denials_in_force_in_their_current_version() {
     );
 }
 
+/// What the index kept as entries arrived is what it reads from its rows
+/// when the store opens again; a purged payload is no longer screened,
+/// then or after a restart.
+#[test]
+fn the_index_read_from_its_rows_screens_as_the_one_kept_live() {
+    let fed = Fed::new(&[]);
+    let path = fed.home("mx").db_path();
+    let scores = |result: &ScreeningResult| {
+        result
+            .hits
+            .iter()
+            .map(|h| (h.entry.index, h.current.index, h.score.to_bits()))
+            .collect::<Vec<_>>()
+    };
+    let live = {
+        let store = Store::open(&path).expect("store");
+        publish_mx(&fed, &store);
+        scores(&screen(&queries_of(&fed, &store, "mx"), APPLICATION, None))
+    };
+    assert_eq!(live.len(), 2, "{live:?}");
+    let store = Store::open(&path).expect("store");
+    let (_, denials) = store.screening_memory().expect("index");
+    assert_eq!(
+        denials, 4,
+        "every denial, the revoked and the restricted included"
+    );
+    let read = scores(&screen(&queries_of(&fed, &store, "mx"), APPLICATION, None));
+    assert_eq!(read, live);
+    assert_eq!(
+        store.warm_screening().expect("warm"),
+        3,
+        "versions not scored yet"
+    );
+    assert_eq!(store.warm_screening().expect("warm"), 0);
+
+    // The amendment holding denial 4's current version loses its payload.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    assert!(
+        runtime
+            .block_on(store.purge_payload(&mx(), 5, "test", TODAY))
+            .expect("purge")
+    );
+    let purged = hit_entries(&screen(&queries_of(&fed, &store, "mx"), APPLICATION, None));
+    assert_eq!(purged, vec![0]);
+    drop(store);
+    let store = Store::open(&path).expect("store");
+    assert_eq!(
+        hit_entries(&screen(&queries_of(&fed, &store, "mx"), APPLICATION, None)),
+        purged
+    );
+}
+
 #[test]
 fn a_saved_result_verifies_and_a_changed_one_does_not() {
     let fed = Fed::new(&[]);
@@ -313,7 +367,8 @@ fn a_store_without_its_screening_index_is_indexed_again_on_open() {
             .expect("posting");
         let meta = db.open_tree("meta").expect("meta");
         meta.remove("screen-rows").expect("remove");
-        meta.insert("screen-index", &[0, 0, 0, 1, 1]).expect("state");
+        meta.insert("screen-index", &[0, 0, 0, 1, 1])
+            .expect("state");
         db.flush().expect("flush");
     }
     {

@@ -186,7 +186,10 @@ pub(crate) fn in_force(
 ) -> Result<Option<Rc<Version>>, StoreError> {
     let sizes = HashMap::from([(key.origin.clone(), store.head(&key.origin)?.size)]);
     let source = Source::new(store, &sizes, at);
-    match source.logs.binary_search_by(|log| log.origin.cmp(&key.origin)) {
+    match source
+        .logs
+        .binary_search_by(|log| log.origin.cmp(&key.origin))
+    {
         Ok(log) => source.version((log, key.index)),
         Err(_) => Ok(None),
     }
@@ -212,8 +215,8 @@ struct Source<'a> {
     store: &'a Store,
     /// The logs screened, by origin.
     logs: Vec<Log>,
-    /// Positions in `logs` by the store's number of the log.
-    positions: HashMap<u32, usize>,
+    /// Positions in `logs` by the store's number of the log, if screened.
+    positions: Vec<Option<usize>>,
     at: Date,
     /// Looked up once per query: admitted, then scored.
     versions: RefCell<HashMap<Candidate, Option<Rc<Version>>>>,
@@ -233,11 +236,14 @@ impl<'a> Source<'a> {
                 })
             })
             .collect();
-        let positions = logs
-            .iter()
-            .enumerate()
-            .map(|(position, log)| (log.number, position))
-            .collect();
+        let mut positions = Vec::new();
+        for (position, log) in logs.iter().enumerate() {
+            let number = log.number as usize;
+            if positions.len() <= number {
+                positions.resize(number + 1, None);
+            }
+            positions[number] = Some(position);
+        }
         Source {
             store,
             logs,
@@ -266,7 +272,9 @@ impl<'a> Source<'a> {
         // position, and its denials none to be admitted by.
         posted
             .into_iter()
-            .filter_map(|(number, index)| Some((*self.positions.get(&number)?, index)))
+            .filter_map(|(number, index)| {
+                Some((self.positions.get(number as usize).copied()??, index))
+            })
             .collect()
     }
 
@@ -285,7 +293,9 @@ impl<'a> Source<'a> {
                     prepared,
                 })
             });
-        self.versions.borrow_mut().insert(candidate, version.clone());
+        self.versions
+            .borrow_mut()
+            .insert(candidate, version.clone());
         Ok(version)
     }
 }
@@ -311,7 +321,9 @@ impl Postings for Source<'_> {
 pub(crate) fn denial_of(store: &Store, origin: &Origin, index: u64) -> Result<Denial, QueryError> {
     let header = header_of(store, origin, index)?;
     let payload = store.payload(&header.payload.sha256.0)?.ok_or_else(|| {
-        QueryError::NotFound(format!("the payload of entry {index} of {origin} is not held"))
+        QueryError::NotFound(format!(
+            "the payload of entry {index} of {origin} is not held"
+        ))
     })?;
     match Record::parse(header.kind, &payload) {
         Ok(Record::Denial(denial)) => Ok(denial),
@@ -481,7 +493,11 @@ fn restricted(
     let source = Source::new(store, sizes, at);
     let mut by_log: BTreeMap<Origin, Vec<u64>> = BTreeMap::new();
     for (log, index) in source.candidates(store.screen_restricted()?) {
-        let Log { origin, number, size } = &source.logs[log];
+        let Log {
+            origin,
+            number,
+            size,
+        } = &source.logs[log];
         if store
             .screen_chain(*number, index, *size, source.day_end())?
             .is_none()

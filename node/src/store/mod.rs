@@ -32,7 +32,7 @@ pub use checkpoints::CheckpointOutcome;
 pub use own::OwnGroup;
 pub use query::{EvidenceRecord, PurgeRecord, QuarantineRecord};
 pub use replica::IngestOutcome;
-pub use screen::{Chain, Indexed, ScreeningIndex, Screened};
+pub use screen::{Chain, Indexed, Screened, ScreeningIndex};
 pub use staging::{AppendOutcome, Rejected};
 
 use std::collections::HashMap;

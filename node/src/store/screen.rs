@@ -54,8 +54,6 @@ const DONE: u8 = 1;
 const CHUNK: u64 = 1024;
 /// The format of a row, its first byte.
 const ROW_FORMAT: u8 = 1;
-/// No next node, no validity end.
-const NONE: u32 = u32::MAX;
 
 /// What an entry's record adds to the store's indexes: the search terms
 /// of the ledger and, for a denial or an amendment, what screening needs.
@@ -294,16 +292,45 @@ struct Denied {
     revoked: Option<(u64, u64)>,
 }
 
+/// The denials posted under one term key, by slot, in the order posted.
+/// Most terms (a name's one-letter deletions) are posted once: those hold
+/// no list of their own.
+#[derive(Debug)]
+enum Posted {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+/// Hashes a term key, already FNV-1a of the term, by taking it as it is:
+/// hashing it again cost a tenth of each screening.
+#[derive(Debug, Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key;
+    }
+}
+
+type ByKey<V> = HashMap<u64, V, std::hash::BuildHasherDefault<KeyHasher>>;
+
 /// The index in memory (see the module documentation).
 #[derive(Debug, Default)]
 pub(super) struct Memory {
     /// By slot; a slot is never reused.
     denials: Vec<Denied>,
     slot_of: HashMap<(u32, u64), u32>,
-    /// By term key: the last node posted and how many were.
-    heads: HashMap<u64, (u32, u32)>,
-    /// Posting nodes: a denial's slot and the node posted before it.
-    nodes: Vec<(u32, u32)>,
+    postings: ByKey<Posted>,
     restricted: Vec<u32>,
 }
 
@@ -368,11 +395,18 @@ impl Memory {
         }
         version.validity = Some((from, until));
         for key in keys {
-            let node = u32::try_from(self.nodes.len())
-                .expect("fewer than 2^32 postings are held in one process");
-            let head = self.heads.entry(key).or_insert((NONE, 0));
-            self.nodes.push((slot, head.0));
-            *head = (node, head.1 + 1);
+            match self.postings.entry(key) {
+                std::collections::hash_map::Entry::Vacant(vacant) => {
+                    vacant.insert(Posted::One(slot));
+                }
+                std::collections::hash_map::Entry::Occupied(mut occupied) => {
+                    let posted = occupied.get_mut();
+                    match posted {
+                        Posted::One(first) => *posted = Posted::Many(vec![*first, slot]),
+                        Posted::Many(slots) => slots.push(slot),
+                    }
+                }
+            }
         }
     }
 
@@ -393,54 +427,37 @@ impl Memory {
     /// The denials posted under `key`, each once, or `None` when more than
     /// `limit` are.
     fn postings(&self, key: u64, limit: usize) -> Option<Vec<(u32, u64)>> {
-        let Some(&(head, count)) = self.heads.get(&key) else {
-            return Some(Vec::new());
+        let slots: &[u32] = match self.postings.get(&key) {
+            None => &[],
+            Some(Posted::One(slot)) => std::slice::from_ref(slot),
+            Some(Posted::Many(slots)) => slots,
         };
-        let walk = std::iter::successors(Some(head), |&node| {
-            let next = self.nodes[node as usize].1;
-            (next != NONE).then_some(next)
-        })
-        .map(|node| self.nodes[node as usize].0);
-        let slots: Vec<u32> = if count as usize <= limit {
-            let mut slots: Vec<u32> = walk.collect();
-            slots.sort_unstable();
-            slots.dedup();
-            slots
-        } else {
-            // Longer than the limit, unless amendments posted a denial
-            // twice: counted until the limit is passed, not walked whole.
-            let mut seen = std::collections::HashSet::new();
-            for slot in walk {
-                seen.insert(slot);
-                if seen.len() > limit {
-                    return None;
-                }
+        // A denial's amendments may post it again; a list longer than the
+        // limit is looked at more closely only then.
+        if slots.len() > limit {
+            let mut distinct = slots.to_vec();
+            distinct.sort_unstable();
+            distinct.dedup();
+            if distinct.len() > limit {
+                return None;
             }
-            let mut slots: Vec<u32> = seen.into_iter().collect();
-            slots.sort_unstable();
-            slots
-        };
-        Some(
-            slots
-                .into_iter()
-                .map(|slot| {
-                    let denied = &self.denials[slot as usize];
-                    (denied.log_id, denied.index)
-                })
-                .collect(),
-        )
+        }
+        let mut posted: Vec<(u32, u64)> = slots
+            .iter()
+            .map(|&slot| {
+                let denied = &self.denials[slot as usize];
+                (denied.log_id, denied.index)
+            })
+            .collect();
+        posted.sort_unstable();
+        posted.dedup();
+        Some(posted)
     }
 
     /// The chain of denial (`log_id`, `index`) as it stood with `size`
     /// entries at the end of the day `day_end` (seconds), unless revoked
     /// by then, with its last version.
-    fn chain(
-        &self,
-        log_id: u32,
-        index: u64,
-        size: u64,
-        day_end: u64,
-    ) -> Option<(Chain, &Version)> {
+    fn chain(&self, log_id: u32, index: u64, size: u64, day_end: u64) -> Option<(Chain, &Version)> {
         let denied = &self.denials[*self.slot_of.get(&(log_id, index))? as usize];
         if denied
             .revoked
@@ -478,8 +495,15 @@ impl Memory {
         self.denials.capacity() * size_of::<Denied>()
             + versions
             + self.slot_of.capacity() * (size_of::<(u32, u64)>() + 4 + 1)
-            + self.heads.capacity() * (8 + 8 + 1)
-            + self.nodes.capacity() * 8
+            + self.postings.capacity() * (8 + size_of::<Posted>() + 1)
+            + self
+                .postings
+                .values()
+                .map(|posted| match posted {
+                    Posted::One(_) => 0,
+                    Posted::Many(slots) => slots.capacity() * 4,
+                })
+                .sum::<usize>()
             + self.restricted.capacity() * 4
     }
 }
@@ -751,7 +775,12 @@ impl Store {
             let slot = memory.slot_of.get(&(log_id, denial_index))?;
             let versions = &memory.denials[*slot as usize].versions;
             let at = versions.binary_search_by_key(&index, |v| v.index).ok()?;
-            Some(versions[at].prepared.get_or_init(|| prepared.clone()).clone())
+            Some(
+                versions[at]
+                    .prepared
+                    .get_or_init(|| prepared.clone())
+                    .clone(),
+            )
         })
         .map(|kept| Some(kept.unwrap_or(prepared)))
     }
@@ -935,7 +964,10 @@ mod tests {
         for original in [
             row(RowKind::Denial(Readers::Bilateral), None),
             row(RowKind::Amend, Some((20_000, None, vec![]))),
-            row(RowKind::Denial(Readers::All), Some((20_000, Some(21_000), vec![1, u64::MAX]))),
+            row(
+                RowKind::Denial(Readers::All),
+                Some((20_000, Some(21_000), vec![1, u64::MAX])),
+            ),
             row(RowKind::Revoke, None),
         ] {
             let encoded = original.encode();
@@ -959,7 +991,10 @@ mod tests {
         let denial = Row {
             denial: 3,
             time: 100,
-            ..row(RowKind::Denial(Readers::All), Some((0, Some(10), vec![42, 43])))
+            ..row(
+                RowKind::Denial(Readers::All),
+                Some((0, Some(10), vec![42, 43])),
+            )
         };
         let amend = Row {
             denial: 3,
@@ -979,7 +1014,8 @@ mod tests {
         assert_eq!(memory.postings(44, 10), Some(vec![(0, 3)]));
         assert_eq!(memory.postings(42, 0), None);
         assert_eq!(memory.postings(45, 0), Some(vec![]));
-        let chain = |m: &Memory, size, day_end| m.chain(0, 3, size, day_end).map(|(c, _)| c.entries);
+        let chain =
+            |m: &Memory, size, day_end| m.chain(0, 3, size, day_end).map(|(c, _)| c.entries);
         assert_eq!(chain(&memory, 6, 1000), Some(vec![3, 5]));
         assert_eq!(chain(&memory, 5, 1000), Some(vec![3]));
         assert_eq!(chain(&memory, 6, 150), Some(vec![3]));
