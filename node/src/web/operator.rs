@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::{Fields, Frame, Visit, WebState, failed, html, member_of};
-use crate::api::ApiError;
+use crate::api::{ApiError, Code};
 use crate::query::{LogView, PeerView};
 use crate::tokens::{self, NewToken, Scope, TokenRecord};
 
@@ -34,7 +34,7 @@ struct OperatorPage {
 }
 
 fn refused(e: &anyhow::Error) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("{e:#}"))
+    ApiError::new(StatusCode::BAD_REQUEST, Code::BadRequest, format!("{e:#}"))
 }
 
 /// The page, with `made` when a token was just created.
@@ -93,7 +93,7 @@ pub(super) async fn create_token(
         Err(why) => {
             return failed(
                 signed.frame,
-                ApiError::new(StatusCode::BAD_REQUEST, "bad_request", why),
+                ApiError::new(StatusCode::BAD_REQUEST, Code::BadRequest, why),
             );
         }
     };

@@ -16,7 +16,7 @@ use super::consultations::Row;
 use super::{
     Fields, Frame, Refusal, Signed, Visit, WebState, blocking, failed, html, member_of, problem,
 };
-use crate::api::ApiError;
+use crate::api::{ApiError, Code};
 use crate::query::QueryError;
 use crate::screening::{self, Request, ScreeningResult};
 use crate::tokens::Scope;
@@ -237,7 +237,11 @@ pub(super) async fn run(State(web): State<WebState>, visit: Visit, fields: Field
         Ok(id) => Redirect::to(&format!("/screening/results/{id}")).into_response(),
         Err(e) => failed(
             page.f,
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "failed", e.to_string()),
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Code::Failed,
+                e.to_string(),
+            ),
         ),
     }
 }
