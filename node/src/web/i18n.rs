@@ -684,6 +684,16 @@ static EN: Text = Text {
         ("more_parties", "more parties met"),
         ("clean", "clean"),
         ("findings", "findings"),
+        // The fields of an adjustment and the ways an entry or a code met.
+        ("country", "country"),
+        ("application", "application"),
+        ("destination", "destination"),
+        ("scheme", "identifier type"),
+        ("relation", "relation"),
+        ("n_parties", "parties that met"),
+        ("same", "same"),
+        ("same_heading", "same heading"),
+        ("same_subheading", "same subheading"),
     ],
 };
 
@@ -927,6 +937,15 @@ static ES: Text = Text {
         ("more_parties", "más partes coincidentes"),
         ("clean", "sin hallazgos"),
         ("findings", "con hallazgos"),
+        ("country", "país"),
+        ("application", "solicitud"),
+        ("destination", "destino"),
+        ("scheme", "tipo de identificador"),
+        ("relation", "relación"),
+        ("n_parties", "partes coincidentes"),
+        ("same", "igual"),
+        ("same_heading", "misma partida"),
+        ("same_subheading", "misma subpartida"),
     ],
 };
 
@@ -1170,6 +1189,15 @@ static PT: Text = Text {
         ("more_parties", "mais partes coincidentes"),
         ("clean", "sem constatações"),
         ("findings", "com constatações"),
+        ("country", "país"),
+        ("application", "pedido"),
+        ("destination", "destino"),
+        ("scheme", "tipo de identificador"),
+        ("relation", "relação"),
+        ("n_parties", "partes coincidentes"),
+        ("same", "igual"),
+        ("same_heading", "mesma posição"),
+        ("same_subheading", "mesma subposição"),
     ],
 };
 
@@ -1221,5 +1249,53 @@ mod tests {
             Lang::Pt.explain(Code::OwnLogUnconfirmed),
             "O registro próprio deste nó ainda não foi confirmado pelos pares; tente novamente em alguns segundos."
         );
+    }
+
+    /// Every way names meet and every factor of a score, with each of its
+    /// fields, is a code word every language says.
+    #[test]
+    fn every_language_says_how_names_met_and_what_moved_a_score() {
+        let hows = [
+            r#"{"kind": "same_key"}"#,
+            r#"{"kind": "transliteration"}"#,
+            r#"{"kind": "phonetic"}"#,
+            r#"{"kind": "edit_distance", "distance": 1}"#,
+            r#"{"kind": "word_order"}"#,
+            r#"{"kind": "alias"}"#,
+            r#"{"kind": "identifier"}"#,
+        ];
+        let factors = [
+            r#"{"kind": "same_country", "country": "PE"}"#,
+            r#"{"kind": "other_country", "application": "GT", "denial": "MX"}"#,
+            r#"{"kind": "identifier_conflict", "scheme": "tax_id", "application": "1", "denial": "2"}"#,
+            r#"{"kind": "same_destination", "destination": "PE"}"#,
+            r#"{"kind": "other_destination", "destination": "PE", "denial": ["MX"]}"#,
+            r#"{"kind": "control_entry", "application": "1C350.1", "denial": "1C350", "relation": "same_heading"}"#,
+            r#"{"kind": "no_common_control_entry"}"#,
+            r#"{"kind": "hs_code", "application": "2930.90", "denial": "2930.90", "relation": "same_subheading"}"#,
+            r#"{"kind": "more_parties", "n_parties": 2}"#,
+        ];
+        let mut words = vec!["same".to_owned()];
+        for how in hows {
+            let how: concord_screening::How = serde_json::from_str(how).expect(how);
+            let how = serde_json::to_value(how).expect("JSON");
+            words.push(how["kind"].as_str().expect("a kind").to_owned());
+        }
+        for factor in factors {
+            let factor: concord_screening::Factor = serde_json::from_str(factor).expect(factor);
+            let factor = serde_json::to_value(factor).expect("JSON");
+            for (key, value) in factor.as_object().expect("an object") {
+                if key != "kind" {
+                    words.push(key.clone());
+                }
+                if key == "kind" || key == "relation" {
+                    words.push(value.as_str().expect("a code").to_owned());
+                }
+            }
+        }
+        // The tables of the three languages hold the same codes (above).
+        for word in words {
+            assert!(EN.words.iter().any(|(code, _)| *code == word), "{word}");
+        }
     }
 }

@@ -6,6 +6,7 @@
 //! (explained, each hit a link to its denial, a consultation one form
 //! away) and its download, the saved result `concord verify-screening`
 //! checks.
+
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -297,7 +298,9 @@ struct FieldMet {
 /// What raised or lowered a hit's score.
 struct AdjustmentRow {
     kind: String,
-    details: String,
+    /// Each field of the factor and its value, as code words the page
+    /// says in its language (`relation`: `same_heading`).
+    details: Vec<(String, String)>,
     delta: f64,
 }
 
@@ -340,6 +343,15 @@ fn how_words(how: &concord_screening::How) -> String {
         .ok()
         .and_then(|v| Some(v.get("kind")?.as_str()?.to_owned()))
         .unwrap_or_default()
+}
+
+/// A factor's value as text: a string as it is, a list joined.
+fn plain(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(plain).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
 }
 
 fn hit_rows(web: &WebState, result: &ScreeningResult) -> Vec<HitRow> {
@@ -401,15 +413,7 @@ fn hit_rows(web: &WebState, result: &ScreeningResult) -> Vec<HitRow> {
                         }
                         let details = factor
                             .as_object()
-                            .map(|map| {
-                                map.iter()
-                                    .map(|(k, v)| match v {
-                                        Value::String(s) => format!("{k}: {s}"),
-                                        other => format!("{k}: {other}"),
-                                    })
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            })
+                            .map(|map| map.iter().map(|(k, v)| (k.clone(), plain(v))).collect())
                             .unwrap_or_default();
                         AdjustmentRow {
                             kind,
