@@ -694,6 +694,12 @@ static EN: Text = Text {
         ("same", "same"),
         ("same_heading", "same heading"),
         ("same_subheading", "same subheading"),
+        // The own log's states, on the operator's page.
+        ("confirmed", "confirmed"),
+        ("awaiting_peers", "waiting for its peers"),
+        ("not_running", "node stopped"),
+        ("recovering", "recovering entries from its peers"),
+        ("forked", "FORKED: contradicts its peers"),
     ],
 };
 
@@ -946,6 +952,11 @@ static ES: Text = Text {
         ("same", "igual"),
         ("same_heading", "misma partida"),
         ("same_subheading", "misma subpartida"),
+        ("confirmed", "confirmado"),
+        ("awaiting_peers", "a la espera de sus pares"),
+        ("not_running", "nodo detenido"),
+        ("recovering", "recuperando entradas desde sus pares"),
+        ("forked", "BIFURCADO: contradice a sus pares"),
     ],
 };
 
@@ -1198,6 +1209,11 @@ static PT: Text = Text {
         ("same", "igual"),
         ("same_heading", "mesma posição"),
         ("same_subheading", "mesma subposição"),
+        ("confirmed", "confirmado"),
+        ("awaiting_peers", "aguardando os pares"),
+        ("not_running", "nó parado"),
+        ("recovering", "recuperando entradas dos pares"),
+        ("forked", "BIFURCADO: contradiz os pares"),
     ],
 };
 
@@ -1251,10 +1267,11 @@ mod tests {
         );
     }
 
-    /// Every way names meet and every factor of a score, with each of its
-    /// fields, is a code word every language says.
+    /// Every way names meet, every factor of a score with each of its
+    /// fields, and every state of the own log is a code word every
+    /// language says.
     #[test]
-    fn every_language_says_how_names_met_and_what_moved_a_score() {
+    fn every_language_says_how_names_met_what_moved_a_score_and_the_own_log_s_state() {
         let hows = [
             r#"{"kind": "same_key"}"#,
             r#"{"kind": "transliteration"}"#,
@@ -1292,6 +1309,23 @@ mod tests {
                     words.push(value.as_str().expect("a code").to_owned());
                 }
             }
+        }
+        use crate::own_log::{Basis, OwnLogState};
+        for state in [
+            OwnLogState::Confirmed {
+                by: Basis::Peers,
+                size: 1,
+            },
+            OwnLogState::AwaitingPeers { size: 1 },
+            OwnLogState::NotRunning { size: 1 },
+            OwnLogState::Recovering {
+                size: 1,
+                peers_hold: 2,
+            },
+            OwnLogState::Forked { size: 1, at: 2 },
+        ] {
+            let state = serde_json::to_value(state).expect("JSON");
+            words.push(state["state"].as_str().expect("a state").to_owned());
         }
         // The tables of the three languages hold the same codes (above).
         for word in words {
