@@ -317,6 +317,27 @@ fn officers_find_screen_and_consult_and_an_observer_sees_headers_only() {
     page.fill("#kind", "denial");
     page.click("form.filters button");
     page.wait_for("party=Quimica", "Results (1)");
+    // Switching the language keeps the search: its filters in the form,
+    // its results, a name with accents as typed.
+    let field = |id: &str| page.eval(&format!("document.querySelector('#{id}').value"));
+    page.click("a[hreflang=es]");
+    page.wait_for("lang=es", "Resultados (1)");
+    assert_eq!(field("party"), "Quimica Andina");
+    assert_eq!(field("kind"), "denial");
+    page.fill("#party", "Química Andina");
+    page.fill("#state", "MX");
+    page.click("form.filters button");
+    page.wait_for("party=Qu%C3%ADmica", "Resultados (1)");
+    page.click("a[hreflang=pt]");
+    page.wait_for("lang=pt", "Nome ou apelido de uma parte");
+    assert!(page.text().contains("Resultados (1)"), "{}", page.text());
+    assert_eq!(
+        [field("party"), field("state"), field("kind")],
+        ["Química Andina", "MX", "denial"]
+    );
+    page.click("a[hreflang=en]");
+    page.wait_for("lang=en", "Results (1)");
+    assert_eq!(field("party"), "Química Andina");
     page.click("a[href='/denials/mx/0']");
     page.wait_for("/denials/mx/0", "Proof of inclusion");
     let denial = page.text();
@@ -335,8 +356,9 @@ fn officers_find_screen_and_consult_and_an_observer_sees_headers_only() {
     }
 
     // Screening from the form: the hit, explained, one click from its
-    // denial; the result downloads as the verifiable JSON.
-    page.open(&format!("{co}/screening"));
+    // denial; the result downloads as the verifiable JSON. The form is
+    // filled in Spanish first.
+    page.open(&format!("{co}/screening?lang=es"));
     page.fill("#reference", "MINCIT-DCE-SOL-2026-0187");
     page.fill("#destination", "PE");
     page.fill("#p0_name", "Quimica Andina del Pacifico S.A.C.");
@@ -346,14 +368,30 @@ fn officers_find_screen_and_consult_and_an_observer_sees_headers_only() {
     page.fill("#p1_country", "LB");
     page.fill("#i0_control_entries", "1C350.1");
     page.fill("#i0_hs_codes", "2930.90");
-    // A destination that is no country: the form comes back saying why,
-    // with what was typed.
+    // A destination that is no country: the form comes back saying why in
+    // Spanish, the core's detail beneath, with what was typed; in English
+    // too, the form kept.
     page.fill("#destination", "Perú");
     page.click("form.screening button[type=submit]");
-    page.wait_for("/screening", "The application was not screened");
+    page.wait_for("/screening", "La solicitud no se cotejó.");
+    let refused = page.text();
+    for expected in [
+        "Falta un dato o un dato no es válido",
+        "Detalle técnico (en inglés):",
+    ] {
+        assert!(refused.contains(expected), "{expected:?} in\n{refused}");
+    }
+    assert_eq!(field("p1_name"), "مختبر ليفانت الصيدلاني");
+    page.click("a[hreflang=en]");
+    page.wait_for("lang=en", "The application was not screened.");
+    assert!(
+        page.text().contains("A value is missing or not valid"),
+        "{}",
+        page.text()
+    );
     assert_eq!(
-        page.eval("document.querySelector('#p1_name').value"),
-        "مختبر ليفانت الصيدلاني"
+        [field("destination"), field("p1_name")],
+        ["Perú", "مختبر ليفانت الصيدلاني"]
     );
     page.fill("#destination", "PE");
     page.click("form.screening button[type=submit]");
@@ -508,6 +546,21 @@ fn the_page_refuses_strangers_and_forms_without_csrf_and_speaks_three_languages(
         !tokens.to_string().contains("sin csrf"),
         "a token was made without CSRF: {tokens}"
     );
+
+    // A token without a scope: the node's refusal, said in Portuguese
+    // above its own detail.
+    page.open(&format!("{mx}/operator?lang=pt"));
+    page.fill("#token-name", "sem escopo");
+    page.click("form.create-token button");
+    page.wait_for("/operator/tokens", "Algo deu errado");
+    let refused = page.text();
+    for expected in [
+        "Falta um dado ou um dado não é válido",
+        "Detalhe técnico (em inglês): a token needs at least one scope",
+    ] {
+        assert!(refused.contains(expected), "{expected:?} in\n{refused}");
+    }
+    page.open(&format!("{mx}/operator?lang=en"));
 
     // A read token may browse but not screen; the page says which scope
     // it lacks.

@@ -89,10 +89,10 @@ pub struct Unconfirmed(pub OwnLogState);
 
 impl Unconfirmed {
     /// The API's and the documentation's name for it.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::api::Code {
         match self.0 {
-            OwnLogState::Forked { .. } => "own_log_forked",
-            _ => "own_log_unconfirmed",
+            OwnLogState::Forked { .. } => crate::api::Code::OwnLogForked,
+            _ => crate::api::Code::OwnLogUnconfirmed,
         }
     }
 }

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::channel::{Channel, Sender};
 use serde::Deserialize;
 
-use super::{ApiError, ApiResult, ApiState};
+use super::{ApiError, ApiResult, ApiState, Code};
 use crate::audit::{AuditRequest, Progress, Report, audit_node};
 use crate::bundle::ExportRequest;
 use crate::query::ExpiredDenial;
@@ -71,7 +71,7 @@ impl ApiState {
         .map_err(|e| {
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "failed",
+                Code::Failed,
                 format!("the audit stopped: {e}"),
             )
         })?;

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::{ApiError, ApiState};
+use super::{ApiError, ApiState, Code};
 use crate::tokens::Scope;
 
 /// The token of `Authorization: Bearer <token>`, if the request has one.
@@ -33,7 +33,7 @@ pub(super) async fn require(
     let Some(token) = token else {
         return ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            Code::Unauthorized,
             "missing, wrong or revoked bearer token: send `Authorization: Bearer <token>` with a token from `concord token create` (the node's own is HOME/api.token)",
         )
         .into_response();
@@ -41,7 +41,7 @@ pub(super) async fn require(
     if !token.scopes.contains(&scope) {
         return ApiError::new(
             StatusCode::FORBIDDEN,
-            "insufficient_scope",
+            Code::InsufficientScope,
             format!(
                 "the token {:?} holds {}, not the {scope} scope this asks for",
                 token.name,

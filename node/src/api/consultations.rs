@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use super::records::publish_entry;
-use super::{ApiError, ApiResult, ApiState};
+use super::{ApiError, ApiResult, ApiState, Code};
 use crate::consultation::{ConsultationFilter, ConsultationView, NewReply, NewRequest};
 use crate::query::{Published, QueryError};
 
@@ -54,7 +54,7 @@ pub(super) async fn list(
             .map_err(|e| {
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "failed",
+                    Code::Failed,
                     format!("listing consultations: {e}"),
                 )
             })??;

@@ -21,7 +21,7 @@ use concord_protocol::origin::Origin;
 use futures_util::Stream;
 use serde::Deserialize;
 
-use super::{ApiError, ApiResult, ApiState};
+use super::{ApiError, ApiResult, ApiState, Code};
 use crate::query::{ListFilter, QueryError};
 
 /// How often the heads are looked at.
@@ -91,7 +91,7 @@ pub(super) async fn feed(
             (None, Some(other)) => {
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
-                    "bad_request",
+                    Code::BadRequest,
                     format!("from={other:?}: expected `now` or `start`"),
                 ));
             }

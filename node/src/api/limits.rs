@@ -16,8 +16,8 @@ use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 
-use super::ApiError;
 use super::auth::bearer;
+use super::{ApiError, Code};
 use crate::query::MAX_BODY_BYTES;
 
 /// The publish rate of each bearer token (GCRA: `per_second` sustained,
@@ -56,7 +56,7 @@ impl PublishRate {
         let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let refusal = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            Code::RateLimited,
             format!(
                 "this token is publishing faster than the node's api.limits allow; retry in {retry_after} s"
             ),
@@ -94,7 +94,7 @@ pub(super) async fn require_json(request: Request, next: Next) -> Response {
     if !is_json {
         return ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            Code::UnsupportedMediaType,
             "send the body as JSON, with `Content-Type: application/json`",
         )
         .into_response();
@@ -119,7 +119,7 @@ pub(super) async fn read_body(
         }
         Err(_elapsed) => ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
-            "body_timeout",
+            Code::BodyTimeout,
             format!(
                 "the request body did not arrive within {} ms",
                 deadline.as_millis()
@@ -127,12 +127,12 @@ pub(super) async fn read_body(
         ),
         Ok(Err(e)) if e.is::<LengthLimitError>() => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
+            Code::TooLarge,
             format!("the request body is larger than the {MAX_BODY_BYTES} bytes a record may have"),
         ),
         Ok(Err(e)) => ApiError::new(
             StatusCode::BAD_REQUEST,
-            "bad_body",
+            Code::BadBody,
             format!("reading the request body: {e}"),
         ),
     };

@@ -48,6 +48,7 @@
 
 mod audit;
 mod auth;
+mod code;
 mod consultations;
 mod federation;
 mod feed;
@@ -81,6 +82,7 @@ use crate::query::{MAX_BODY_BYTES, Queries, QueryError};
 use crate::replicate::SyncState;
 use crate::store::Rejected;
 use crate::tokens::Scope;
+pub use code::Code;
 
 /// Everything the handlers read.
 #[derive(Clone)]
@@ -121,12 +123,12 @@ impl ApiState {
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
 }
 
 impl ApiError {
-    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: Code, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -135,9 +137,20 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// An observer asked to publish: it has no log of its own.
+    pub(crate) fn observer() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            Code::Observer,
+            "this node is an observer: observers cannot publish",
+        )
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.code, "message": self.message });
+        let body = serde_json::json!({ "error": self.code.as_str(), "message": self.message });
         (self.status, Json(body)).into_response()
     }
 }
@@ -145,18 +158,28 @@ impl IntoResponse for ApiError {
 impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> Self {
         match e {
-            QueryError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
-            QueryError::BadRequest(m) => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", m),
-            QueryError::Duplicate(m) => ApiError::new(StatusCode::CONFLICT, "duplicate_record", m),
-            e @ QueryError::NotInRoster(_) => {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "roster", e.to_string())
+            QueryError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, Code::NotFound, m),
+            QueryError::BadRequest(m) => {
+                ApiError::new(StatusCode::BAD_REQUEST, Code::BadRequest, m)
             }
-            e @ QueryError::Clock => {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "clock", e.to_string())
+            QueryError::Duplicate(m) => {
+                ApiError::new(StatusCode::CONFLICT, Code::DuplicateRecord, m)
             }
-            QueryError::Store(s) => {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", s.to_string())
-            }
+            e @ QueryError::NotInRoster(_) => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Code::Roster,
+                e.to_string(),
+            ),
+            e @ QueryError::Clock => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Code::Clock,
+                e.to_string(),
+            ),
+            QueryError::Store(s) => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Code::Storage,
+                s.to_string(),
+            ),
         }
     }
 }
@@ -165,11 +188,13 @@ impl From<SourceError> for ApiError {
     fn from(e: SourceError) -> Self {
         match e {
             e @ (SourceError::Unreadable { .. } | SourceError::Roster { .. }) => {
-                ApiError::new(StatusCode::BAD_REQUEST, "bad_roster", e.to_string())
+                ApiError::new(StatusCode::BAD_REQUEST, Code::BadRoster, e.to_string())
             }
-            e @ SourceError::Held(_) => {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "failed", e.to_string())
-            }
+            e @ SourceError::Held(_) => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Code::Failed,
+                e.to_string(),
+            ),
             SourceError::Store(s) => QueryError::Store(s).into(),
         }
     }
@@ -179,9 +204,16 @@ impl From<PublishError> for ApiError {
     fn from(e: PublishError) -> Self {
         match e {
             // A quarantine is the log's state, not a fault of the record.
+            PublishError::Rejected(Rejected::Ledger(closed @ LedgerError::Quarantined(_))) => {
+                ApiError::new(StatusCode::CONFLICT, Code::Quarantined, closed.to_string())
+            }
             PublishError::Rejected(Rejected::Ledger(
-                closed @ (LedgerError::Quarantined(_) | LedgerError::OwnLogQuarantined(_)),
-            )) => ApiError::new(StatusCode::CONFLICT, closed.code(), closed.to_string()),
+                closed @ LedgerError::OwnLogQuarantined(_),
+            )) => ApiError::new(
+                StatusCode::CONFLICT,
+                Code::OwnLogQuarantined,
+                closed.to_string(),
+            ),
             // The node may publish once it learnt its log's head from a
             // peer: a client retries later.
             PublishError::Unconfirmed(unconfirmed) => {
@@ -191,15 +223,17 @@ impl From<PublishError> for ApiError {
                 };
                 ApiError::new(status, unconfirmed.code(), unconfirmed.to_string())
             }
-            PublishError::Rejected(r) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "rejected", r.to_string())
-            }
+            PublishError::Rejected(r) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Code::Rejected,
+                r.to_string(),
+            ),
             PublishError::Storage(m) => {
-                ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "storage", m)
+                ApiError::new(StatusCode::INSUFFICIENT_STORAGE, Code::Storage, m)
             }
             PublishError::ShuttingDown => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "shutting_down",
+                Code::ShuttingDown,
                 "the node is shutting down",
             ),
         }
@@ -218,7 +252,13 @@ pub(crate) async fn blocking<T: Send + 'static>(
 ) -> ApiResult<T> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "failed", e.to_string()))?
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Code::Failed,
+                e.to_string(),
+            )
+        })?
         .map_err(ApiError::from)
 }
 
@@ -352,7 +392,7 @@ async fn count_request(
 async fn not_found(request: axum::extract::Request) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "no_such_route",
+        Code::NoSuchRoute,
         format!(
             "no route {} {}: the API's routes are under /v1/ (see the table in the README)",
             request.method(),
@@ -364,7 +404,7 @@ async fn not_found(request: axum::extract::Request) -> ApiError {
 async fn method_not_allowed(request: axum::extract::Request) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        Code::MethodNotAllowed,
         format!(
             "{} does not take {}",
             request.uri().path(),

@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use super::{ApiError, ApiResult, ApiState};
+use super::{ApiError, ApiResult, ApiState, Code};
 use crate::publish::OwnEntry;
 use crate::query::{Published, own_entry, refuse_duplicate};
 
@@ -35,7 +35,11 @@ pub(super) async fn publish(
         tokio::task::spawn_blocking(move || refuse_duplicate(&store, &origin, &checked))
             .await
             .map_err(|e| {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "failed", e.to_string())
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Code::Failed,
+                    e.to_string(),
+                )
             })??;
     }
     publish_entry(&state, entry).await
@@ -47,13 +51,7 @@ pub(super) async fn publish_entry(
     state: &ApiState,
     entry: OwnEntry,
 ) -> ApiResult<(StatusCode, Json<Published>)> {
-    let publisher = state.publisher.as_ref().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "observer",
-            "this node is an observer: observers cannot publish",
-        )
-    })?;
+    let publisher = state.publisher.as_ref().ok_or_else(ApiError::observer)?;
     let outcome = publisher.publish(entry).await?;
     Ok((
         StatusCode::CREATED,

@@ -7,7 +7,7 @@ use concord_protocol::record::Date;
 use concord_screening::Application;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiResult, ApiState, blocking};
+use super::{ApiError, ApiResult, ApiState, Code, blocking};
 use crate::alerts::Alert;
 use crate::query::QueryError;
 use crate::screening::verify::{self, Verdict};
@@ -70,7 +70,7 @@ pub(super) async fn batch(
     if items.len() > MAX_BATCH {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "batch_too_large",
+            Code::BatchTooLarge,
             format!(
                 "the batch holds {} applications, more than the {MAX_BATCH} of one request",
                 items.len()

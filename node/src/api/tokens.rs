@@ -5,11 +5,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use super::{ApiError, ApiResult, ApiState};
+use super::{ApiError, ApiResult, ApiState, Code};
 use crate::tokens::{self, NewToken, Scope, TokenRecord};
 
 fn refused(e: anyhow::Error) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("{e:#}"))
+    ApiError::new(StatusCode::BAD_REQUEST, Code::BadRequest, format!("{e:#}"))
 }
 
 pub(super) async fn list(State(state): State<ApiState>) -> ApiResult<Json<Vec<TokenRecord>>> {
@@ -31,7 +31,7 @@ pub(super) async fn create(
     let request: CreateRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            "bad_request",
+            Code::BadRequest,
             format!("a token request is {{\"name\", \"scopes\"}}: {e}"),
         )
     })?;
@@ -44,6 +44,6 @@ pub(super) async fn revoke(
     Path(id): Path<String>,
 ) -> ApiResult<Json<TokenRecord>> {
     let revoked = tokens::revoke(&state.home, &id)
-        .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{e:#}")))?;
+        .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, Code::NotFound, format!("{e:#}")))?;
     Ok(Json(revoked))
 }

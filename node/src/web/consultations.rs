@@ -5,7 +5,6 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
@@ -143,12 +142,7 @@ async fn publish(
         return failed(f, refusal);
     }
     let Some(publisher) = web.api.publisher.as_ref() else {
-        let observer = ApiError::new(
-            StatusCode::FORBIDDEN,
-            "observer",
-            f.t.observer_cannot_publish,
-        );
-        return failed(f, observer);
+        return failed(f, ApiError::observer());
     };
     match publisher.publish(entry).await {
         Ok(outcome) => Redirect::to(&format!(

@@ -3,11 +3,14 @@
 //!
 //! The language is the one `?lang=` chose (remembered in the
 //! `concord-lang` cookie), else the first of the browser's
-//! `Accept-Language` this page speaks, else English. What the node's core
-//! says in its own messages (a refused record, a store error) stays in
-//! English.
+//! `Accept-Language` this page speaks, else English. An error of the
+//! node's core is said by its stable [`Code`] in the page's language; the
+//! core's own message, in English, follows as the detail, since it names
+//! the field and the value a sentence per code cannot.
 
 use axum::http::{HeaderMap, header};
+
+use crate::api::Code;
 
 /// A language of the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +90,159 @@ impl Lang {
     }
 }
 
+/// One sentence in each language.
+struct Said {
+    en: &'static str,
+    es: &'static str,
+    pt: &'static str,
+}
+
+impl Lang {
+    /// How this language tells an officer what an error of `code` means
+    /// and what to do.
+    pub fn explain(self, code: Code) -> &'static str {
+        let said = said(code);
+        match self {
+            Lang::En => said.en,
+            Lang::Es => said.es,
+            Lang::Pt => said.pt,
+        }
+    }
+}
+
+/// The sentences of every code. The match has no catch-all arm, so a code
+/// added to [`Code`] without its sentences does not compile: every code
+/// the API can answer has one, and no English fallback is needed.
+fn said(code: Code) -> Said {
+    match code {
+        Code::NotFound => Said {
+            en: "This node does not hold what was asked for. Check the reference and try again.",
+            es: "Este nodo no tiene lo solicitado. Revise la referencia e inténtelo de nuevo.",
+            pt: "Este nó não tem o que foi solicitado. Verifique a referência e tente novamente.",
+        },
+        Code::BadRequest => Said {
+            en: "A value is missing or not valid; the detail below names it. Correct it and send the form again.",
+            es: "Falta un dato o un dato no es válido; el detalle de abajo indica cuál. Corríjalo y envíe el formulario de nuevo.",
+            pt: "Falta um dado ou um dado não é válido; o detalhe abaixo indica qual. Corrija-o e envie o formulário novamente.",
+        },
+        Code::DuplicateRecord => Said {
+            en: "This was already published: the log holds the same entry. Nothing was published again.",
+            es: "Esto ya se publicó: el registro contiene una entrada idéntica. No se volvió a publicar.",
+            pt: "Isto já foi publicado: o registro contém uma entrada idêntica. Nada foi publicado novamente.",
+        },
+        Code::Roster => Said {
+            en: "The node holds a log its list of participants does not name. Tell the node's operator.",
+            es: "El nodo tiene un registro que su lista de participantes no incluye. Avise al operador del nodo.",
+            pt: "O nó tem um registro que sua lista de participantes não inclui. Avise o operador do nó.",
+        },
+        Code::Clock => Said {
+            en: "The node's clock gives a time it cannot use. Tell the node's operator to check the server's clock.",
+            es: "El reloj del nodo da una hora que no puede usarse. Pida al operador del nodo que revise el reloj del servidor.",
+            pt: "O relógio do nó informa uma hora que não pode ser usada. Peça ao operador do nó que verifique o relógio do servidor.",
+        },
+        Code::Storage => Said {
+            en: "The node could not read or write its storage. Try again; if it persists, tell the node's operator.",
+            es: "El nodo no pudo leer ni escribir en su almacenamiento. Inténtelo de nuevo; si persiste, avise al operador del nodo.",
+            pt: "O nó não conseguiu ler nem gravar em seu armazenamento. Tente novamente; se persistir, avise o operador do nó.",
+        },
+        Code::BadRoster => Said {
+            en: "The list of participants given cannot be read or is not valid.",
+            es: "La lista de participantes indicada no puede leerse o no es válida.",
+            pt: "A lista de participantes informada não pode ser lida ou não é válida.",
+        },
+        Code::Failed => Said {
+            en: "The node could not complete this. Try again; if it persists, tell the node's operator.",
+            es: "El nodo no pudo completar la operación. Inténtelo de nuevo; si persiste, avise al operador del nodo.",
+            pt: "O nó não conseguiu concluir a operação. Tente novamente; se persistir, avise o operador do nó.",
+        },
+        Code::Quarantined => Said {
+            en: "The log this refers to is in quarantine because it signed two different histories. Nothing that refers to it is accepted until the operators lift the quarantine.",
+            es: "El registro al que esto se refiere está en cuarentena porque firmó dos historiales distintos. No se acepta nada que se refiera a él hasta que los operadores levanten la cuarentena.",
+            pt: "O registro a que isto se refere está em quarentena porque assinou dois históricos diferentes. Nada que se refira a ele é aceito até que os operadores suspendam a quarentena.",
+        },
+        Code::OwnLogQuarantined => Said {
+            en: "This node's own log is in quarantine: it cannot publish until the operators lift the quarantine.",
+            es: "El registro propio de este nodo está en cuarentena: no puede publicar hasta que los operadores levanten la cuarentena.",
+            pt: "O registro próprio deste nó está em quarentena: ele não pode publicar até que os operadores suspendam a quarentena.",
+        },
+        Code::OwnLogUnconfirmed => Said {
+            en: "This node's own log has not yet been confirmed by its peers; try again in a few seconds.",
+            es: "El registro propio de este nodo aún no ha sido confirmado por sus pares; inténtelo de nuevo en unos segundos.",
+            pt: "O registro próprio deste nó ainda não foi confirmado pelos pares; tente novamente em alguns segundos.",
+        },
+        Code::OwnLogForked => Said {
+            en: "This node's own log contradicts what its peers hold, so publishing is stopped. Tell the node's operator at once.",
+            es: "El registro propio de este nodo contradice lo que tienen sus pares, por lo que la publicación está detenida. Avise de inmediato al operador del nodo.",
+            pt: "O registro próprio deste nó contradiz o que os pares têm, por isso a publicação está suspensa. Avise imediatamente o operador do nó.",
+        },
+        Code::Rejected => Said {
+            en: "The federation's rules do not allow this entry; the detail below names the rule. Nothing was published.",
+            es: "Las reglas de la federación no admiten esta entrada; el detalle de abajo indica qué regla. No se publicó nada.",
+            pt: "As regras da federação não admitem esta entrada; o detalhe abaixo indica qual regra. Nada foi publicado.",
+        },
+        Code::ShuttingDown => Said {
+            en: "The node is shutting down. Try again once it is running again.",
+            es: "El nodo se está apagando. Inténtelo de nuevo cuando vuelva a estar en funcionamiento.",
+            pt: "O nó está sendo desligado. Tente novamente quando ele voltar a funcionar.",
+        },
+        Code::NoSuchRoute => Said {
+            en: "This address is not a page of the node.",
+            es: "Esta dirección no corresponde a ninguna página del nodo.",
+            pt: "Este endereço não corresponde a nenhuma página do nó.",
+        },
+        Code::MethodNotAllowed => Said {
+            en: "This address does not take this kind of request.",
+            es: "Esta dirección no admite este tipo de solicitud.",
+            pt: "Este endereço não aceita este tipo de requisição.",
+        },
+        Code::BatchTooLarge => Said {
+            en: "The batch holds more applications than one request may.",
+            es: "El lote contiene más solicitudes de las que admite una sola petición.",
+            pt: "O lote contém mais pedidos do que uma única requisição permite.",
+        },
+        Code::Unauthorized => Said {
+            en: "The token is missing, wrong or revoked. Sign in with an active token.",
+            es: "Falta el token, es incorrecto o fue revocado. Inicie sesión con un token activo.",
+            pt: "O token está ausente, incorreto ou foi revogado. Entre com um token ativo.",
+        },
+        Code::InsufficientScope => Said {
+            en: "Your token does not hold the permission this needs. Ask the node's operator for one that does.",
+            es: "Su token no tiene el permiso que esto requiere. Solicite al operador del nodo uno que lo tenga.",
+            pt: "Seu token não tem o escopo que isto exige. Peça ao operador do nó um token que o tenha.",
+        },
+        Code::Observer => Said {
+            en: "This node is an observer: observers cannot publish.",
+            es: "Este nodo es un observador: los observadores no pueden publicar.",
+            pt: "Este nó é um observador: observadores não podem publicar.",
+        },
+        Code::RateLimited => Said {
+            en: "You are publishing faster than this node allows. Wait a few seconds and try again.",
+            es: "Está publicando más rápido de lo que este nodo permite. Espere unos segundos e inténtelo de nuevo.",
+            pt: "Você está publicando mais rápido do que este nó permite. Aguarde alguns segundos e tente novamente.",
+        },
+        Code::UnsupportedMediaType => Said {
+            en: "The request was not sent in a format the node reads.",
+            es: "La solicitud no se envió en un formato que el nodo admita.",
+            pt: "A requisição não foi enviada em um formato que o nó aceite.",
+        },
+        Code::BodyTimeout => Said {
+            en: "The form took too long to arrive. Send it again.",
+            es: "El formulario tardó demasiado en llegar. Envíelo de nuevo.",
+            pt: "O formulário demorou demais para chegar. Envie-o novamente.",
+        },
+        Code::TooLarge => Said {
+            en: "What was sent is larger than the node accepts.",
+            es: "Lo enviado supera el tamaño que el nodo acepta.",
+            pt: "O que foi enviado excede o tamanho que o nó aceita.",
+        },
+        Code::BadBody => Said {
+            en: "The node could not read what was sent. Send it again.",
+            es: "El nodo no pudo leer lo enviado. Envíelo de nuevo.",
+            pt: "O nó não conseguiu ler o que foi enviado. Envie novamente.",
+        },
+    }
+}
+
 impl Text {
     /// How this language says a code word of a record or a result; the
     /// code itself when the table has none.
@@ -129,9 +285,10 @@ pub(super) struct Text {
     pub scope_missing_title: &'static str,
     pub scope_missing: &'static str,
     pub failed_title: &'static str,
+    /// Labels the core's own message, in English, beneath the sentence.
+    pub detail: &'static str,
     pub not_found_title: &'static str,
     pub result_gone: &'static str,
-    pub observer_cannot_publish: &'static str,
     pub federation_title: &'static str,
     pub observer_notice: &'static str,
     pub this_node: &'static str,
@@ -320,9 +477,9 @@ static EN: Text = Text {
     scope_missing_title: "Not allowed",
     scope_missing: "Your token does not hold the scope this page needs:",
     failed_title: "Something went wrong",
+    detail: "Technical detail:",
     not_found_title: "Not found",
     result_gone: "This screening result is no longer held by your session (it keeps the latest five). Screen the application again.",
-    observer_cannot_publish: "this node is an observer: observers cannot publish",
     federation_title: "Federation",
     observer_notice: "This node is an observer: it verifies every log and cosigns checkpoints, and shows contents only where their visibility allows it.",
     this_node: "This node",
@@ -419,7 +576,7 @@ static EN: Text = Text {
     no_proof_yet: "No signed checkpoint covers this entry yet.",
     screening_title: "Screen an application",
     screening_intro: "Screen a licence application against every partner's denials in force. Leave unused rows empty.",
-    application_refused: "The application was not screened:",
+    application_refused: "The application was not screened.",
     application: "Application",
     destination: "Country of destination",
     screen_at: "Denials in force on",
@@ -527,6 +684,22 @@ static EN: Text = Text {
         ("more_parties", "more parties met"),
         ("clean", "clean"),
         ("findings", "findings"),
+        // The fields of an adjustment and the ways an entry or a code met.
+        ("country", "country"),
+        ("application", "application"),
+        ("destination", "destination"),
+        ("scheme", "identifier type"),
+        ("relation", "relation"),
+        ("n_parties", "parties that met"),
+        ("same", "same"),
+        ("same_heading", "same heading"),
+        ("same_subheading", "same subheading"),
+        // The own log's states, on the operator's page.
+        ("confirmed", "confirmed"),
+        ("awaiting_peers", "waiting for its peers"),
+        ("not_running", "node stopped"),
+        ("recovering", "recovering entries from its peers"),
+        ("forked", "FORKED: contradicts its peers"),
     ],
 };
 
@@ -560,9 +733,9 @@ static ES: Text = Text {
     scope_missing_title: "No permitido",
     scope_missing: "Su token no tiene el permiso que esta página requiere:",
     failed_title: "Algo salió mal",
+    detail: "Detalle técnico (en inglés):",
     not_found_title: "No encontrado",
     result_gone: "Su sesión ya no guarda este resultado de cotejo (guarda los cinco últimos). Vuelva a cotejar la solicitud.",
-    observer_cannot_publish: "este nodo es un observador: los observadores no publican",
     federation_title: "Federación",
     observer_notice: "Este nodo es un observador: verifica todos los registros y cofirma los checkpoints, y muestra contenidos solo donde su visibilidad lo permite.",
     this_node: "Este nodo",
@@ -659,7 +832,7 @@ static ES: Text = Text {
     no_proof_yet: "Aún no hay un checkpoint firmado que cubra esta entrada.",
     screening_title: "Cotejar una solicitud",
     screening_intro: "Coteje una solicitud de licencia con las denegaciones vigentes de todos los socios. Deje vacías las filas que no use.",
-    application_refused: "La solicitud no se cotejó:",
+    application_refused: "La solicitud no se cotejó.",
     application: "Solicitud",
     destination: "País de destino",
     screen_at: "Denegaciones vigentes al",
@@ -770,6 +943,20 @@ static ES: Text = Text {
         ("more_parties", "más partes coincidentes"),
         ("clean", "sin hallazgos"),
         ("findings", "con hallazgos"),
+        ("country", "país"),
+        ("application", "solicitud"),
+        ("destination", "destino"),
+        ("scheme", "tipo de identificador"),
+        ("relation", "relación"),
+        ("n_parties", "partes coincidentes"),
+        ("same", "igual"),
+        ("same_heading", "misma partida"),
+        ("same_subheading", "misma subpartida"),
+        ("confirmed", "confirmado"),
+        ("awaiting_peers", "a la espera de sus pares"),
+        ("not_running", "nodo detenido"),
+        ("recovering", "recuperando entradas desde sus pares"),
+        ("forked", "BIFURCADO: contradice a sus pares"),
     ],
 };
 
@@ -803,9 +990,9 @@ static PT: Text = Text {
     scope_missing_title: "Não permitido",
     scope_missing: "Seu token não tem o escopo que esta página exige:",
     failed_title: "Algo deu errado",
+    detail: "Detalhe técnico (em inglês):",
     not_found_title: "Não encontrado",
     result_gone: "Sua sessão não guarda mais este resultado de triagem (guarda os cinco últimos). Faça a triagem do pedido novamente.",
-    observer_cannot_publish: "este nó é um observador: observadores não publicam",
     federation_title: "Federação",
     observer_notice: "Este nó é um observador: verifica todos os registros e cossina os checkpoints, e mostra conteúdos apenas onde a visibilidade permite.",
     this_node: "Este nó",
@@ -902,7 +1089,7 @@ static PT: Text = Text {
     no_proof_yet: "Ainda não há checkpoint assinado que cubra esta entrada.",
     screening_title: "Triagem de um pedido",
     screening_intro: "Faça a triagem de um pedido de licença contra as denegações vigentes de todos os parceiros. Deixe vazias as linhas não usadas.",
-    application_refused: "O pedido não foi triado:",
+    application_refused: "O pedido não foi triado.",
     application: "Pedido",
     destination: "País de destino",
     screen_at: "Denegações vigentes em",
@@ -1013,6 +1200,20 @@ static PT: Text = Text {
         ("more_parties", "mais partes coincidentes"),
         ("clean", "sem constatações"),
         ("findings", "com constatações"),
+        ("country", "país"),
+        ("application", "pedido"),
+        ("destination", "destino"),
+        ("scheme", "tipo de identificador"),
+        ("relation", "relação"),
+        ("n_parties", "partes coincidentes"),
+        ("same", "igual"),
+        ("same_heading", "mesma posição"),
+        ("same_subheading", "mesma subposição"),
+        ("confirmed", "confirmado"),
+        ("awaiting_peers", "aguardando os pares"),
+        ("not_running", "nó parado"),
+        ("recovering", "recuperando entradas dos pares"),
+        ("forked", "BIFURCADO: contradiz os pares"),
     ],
 };
 
@@ -1044,5 +1245,91 @@ mod tests {
         }
         assert_eq!(ES.word("end_user"), "usuario final");
         assert_eq!(PT.word("unknown_code"), "unknown_code");
+    }
+
+    #[test]
+    fn every_language_explains_every_code_of_the_api() {
+        for &code in Code::ALL {
+            let [en, es, pt] = [Lang::En, Lang::Es, Lang::Pt].map(|l| l.explain(code));
+            for said in [en, es, pt] {
+                assert!(said.ends_with('.') && said.len() > 20, "{code:?}: {said}");
+            }
+            // A sentence left in English, or copied across, is no translation.
+            assert!(en != es && en != pt && es != pt, "{code:?}");
+        }
+        assert_eq!(
+            Lang::Es.explain(Code::OwnLogUnconfirmed),
+            "El registro propio de este nodo aún no ha sido confirmado por sus pares; inténtelo de nuevo en unos segundos."
+        );
+        assert_eq!(
+            Lang::Pt.explain(Code::OwnLogUnconfirmed),
+            "O registro próprio deste nó ainda não foi confirmado pelos pares; tente novamente em alguns segundos."
+        );
+    }
+
+    /// Every way names meet, every factor of a score with each of its
+    /// fields, and every state of the own log is a code word every
+    /// language says.
+    #[test]
+    fn every_language_says_how_names_met_what_moved_a_score_and_the_own_log_s_state() {
+        let hows = [
+            r#"{"kind": "same_key"}"#,
+            r#"{"kind": "transliteration"}"#,
+            r#"{"kind": "phonetic"}"#,
+            r#"{"kind": "edit_distance", "distance": 1}"#,
+            r#"{"kind": "word_order"}"#,
+            r#"{"kind": "alias"}"#,
+            r#"{"kind": "identifier"}"#,
+        ];
+        let factors = [
+            r#"{"kind": "same_country", "country": "PE"}"#,
+            r#"{"kind": "other_country", "application": "GT", "denial": "MX"}"#,
+            r#"{"kind": "identifier_conflict", "scheme": "tax_id", "application": "1", "denial": "2"}"#,
+            r#"{"kind": "same_destination", "destination": "PE"}"#,
+            r#"{"kind": "other_destination", "destination": "PE", "denial": ["MX"]}"#,
+            r#"{"kind": "control_entry", "application": "1C350.1", "denial": "1C350", "relation": "same_heading"}"#,
+            r#"{"kind": "no_common_control_entry"}"#,
+            r#"{"kind": "hs_code", "application": "2930.90", "denial": "2930.90", "relation": "same_subheading"}"#,
+            r#"{"kind": "more_parties", "n_parties": 2}"#,
+        ];
+        let mut words = vec!["same".to_owned()];
+        for how in hows {
+            let how: concord_screening::How = serde_json::from_str(how).expect(how);
+            let how = serde_json::to_value(how).expect("JSON");
+            words.push(how["kind"].as_str().expect("a kind").to_owned());
+        }
+        for factor in factors {
+            let factor: concord_screening::Factor = serde_json::from_str(factor).expect(factor);
+            let factor = serde_json::to_value(factor).expect("JSON");
+            for (key, value) in factor.as_object().expect("an object") {
+                if key != "kind" {
+                    words.push(key.clone());
+                }
+                if key == "kind" || key == "relation" {
+                    words.push(value.as_str().expect("a code").to_owned());
+                }
+            }
+        }
+        use crate::own_log::{Basis, OwnLogState};
+        for state in [
+            OwnLogState::Confirmed {
+                by: Basis::Peers,
+                size: 1,
+            },
+            OwnLogState::AwaitingPeers { size: 1 },
+            OwnLogState::NotRunning { size: 1 },
+            OwnLogState::Recovering {
+                size: 1,
+                peers_hold: 2,
+            },
+            OwnLogState::Forked { size: 1, at: 2 },
+        ] {
+            let state = serde_json::to_value(state).expect("JSON");
+            words.push(state["state"].as_str().expect("a state").to_owned());
+        }
+        // The tables of the three languages hold the same codes (above).
+        for word in words {
+            assert!(EN.words.iter().any(|(code, _)| *code == word), "{word}");
+        }
     }
 }

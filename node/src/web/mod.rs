@@ -19,7 +19,7 @@
 //! | GET  | /federation/audit | read | the audit of every log: verdict, logs checked, findings |
 //! | GET  | /denials | read | denials and notices of every log, with [`crate::query::ListFilter`]'s filters |
 //! | GET  | /denials/{log}/{index} | read | one entry: header, contents, status, history, consultations, inclusion proof |
-//! | GET, POST | /screening | screen | the application form; screening it |
+//! | GET, POST | /screening | screen | the application form (`?draft`: the session's refused one, saying why); screening it |
 //! | GET  | /screening/results/{id} | screen | a result, explained |
 //! | GET  | /screening/results/{id}/download | screen | the result as a JSON attachment |
 //! | GET  | /consultations | read | incoming and outgoing consultations |
@@ -144,6 +144,8 @@ async fn remember_lang(request: Request, next: Next) -> Response {
 pub(super) struct Visit {
     lang: Lang,
     path: String,
+    /// The page's query, for the language links to keep.
+    query: Option<String>,
     /// The session's id and the session, if the browser has one.
     session: Option<(String, Session)>,
 }
@@ -171,15 +173,20 @@ impl FromRequestParts<WebState> for Visit {
         let session = session::cookie(&cookies, &state.cookie)
             .and_then(|id| Some((id.to_owned(), state.sessions.get(id)?)));
         // The language links of a page answering a form lead to the start
-        // page: the form's own path takes no GET.
-        let path = if parts.method == axum::http::Method::GET {
-            parts.uri.path().to_owned()
+        // page: the form's own path takes no GET. (A refused screening
+        // form redirects to a GET page instead, which keeps its draft.)
+        let (path, query) = if parts.method == axum::http::Method::GET {
+            (
+                parts.uri.path().to_owned(),
+                parts.uri.query().map(str::to_owned),
+            )
         } else {
-            "/".to_owned()
+            ("/".to_owned(), None)
         };
         Ok(Visit {
             lang,
             path,
+            query,
             session,
         })
     }
@@ -259,6 +266,7 @@ impl Visit {
             t: self.lang.text(),
             lang: self.lang,
             path: self.path,
+            query: self.query,
             node: web.api.queries.me.id.clone(),
             officer: Some(officer.name.clone()),
             scopes: officer
@@ -300,6 +308,7 @@ impl Visit {
             t: self.t(),
             lang: self.lang,
             path: self.path.clone(),
+            query: self.query.clone(),
             node: web.api.queries.me.id.clone(),
             officer: None,
             scopes: String::new(),
@@ -315,8 +324,9 @@ impl Visit {
 pub(super) struct Frame {
     t: &'static Text,
     lang: Lang,
-    /// The page's path, for the language links.
+    /// The page's path and query, for the language links.
     path: String,
+    query: Option<String>,
     node: String,
     officer: Option<String>,
     scopes: String,
@@ -329,6 +339,29 @@ impl Frame {
     fn langs(&self) -> &'static [Lang] {
         &Lang::ALL
     }
+
+    /// The link to this page in `lang`.
+    fn switch(&self, lang: &Lang) -> String {
+        lang_link(&self.path, self.query.as_deref(), *lang)
+    }
+}
+
+/// The link to the page at `path` with `query` in `lang`: the same path
+/// and every parameter but `lang` (a search's filters, a draft), then
+/// `lang`, percent-encoded. It stays a path on this host: one a browser
+/// would read as another host's (`//host`, `/\host`) becomes `/`.
+fn lang_link(path: &str, query: Option<&str>, lang: Lang) -> String {
+    let path = match path.strip_prefix('/') {
+        Some(rest) if !rest.starts_with(['/', '\\']) => path,
+        _ => "/",
+    };
+    let mut pairs: Vec<(String, String)> = query
+        .and_then(|q| serde_urlencoded::from_str(q).ok())
+        .unwrap_or_default();
+    pairs.retain(|(name, _)| name != "lang");
+    pairs.push(("lang".to_owned(), lang.code().to_owned()));
+    let query = serde_urlencoded::to_string(&pairs).expect("pairs of strings encode");
+    format!("{path}?{query}")
 }
 
 /// A submitted form's fields; a field missing reads as empty, so that a
@@ -382,11 +415,19 @@ struct Problem {
     f: Frame,
     title: &'static str,
     message: String,
+    /// The core's own message, beneath the page's sentence for its code.
+    detail: Option<String>,
 }
 
 /// A page saying what went wrong, with `status`.
 fn problem(f: Frame, status: StatusCode, title: &'static str, message: String) -> Response {
-    (status, html(&Problem { f, title, message })).into_response()
+    let page = Problem {
+        f,
+        title,
+        message,
+        detail: None,
+    };
+    (status, html(&page)).into_response()
 }
 
 /// The page of a form refused for its missing or wrong CSRF token.
@@ -400,11 +441,36 @@ fn csrf_refused(f: Frame) -> Response {
     )
 }
 
-/// The page of an API error: the same status and message the API answers.
+/// An error of the core as a page shows it: what its code means, in the
+/// page's language, and the core's own message, which names the field or
+/// value concerned.
+pub(super) struct Explained {
+    pub sentence: &'static str,
+    pub detail: String,
+}
+
+impl Explained {
+    fn of(lang: Lang, e: impl Into<ApiError>) -> Explained {
+        let e: ApiError = e.into();
+        Explained {
+            sentence: lang.explain(e.code),
+            detail: e.message,
+        }
+    }
+}
+
+/// The page of an API error: the API's status, its code explained.
 fn failed(f: Frame, e: impl Into<ApiError>) -> Response {
     let e: ApiError = e.into();
-    let title = f.t.failed_title;
-    problem(f, e.status, title, e.message)
+    let status = e.status;
+    let explained = Explained::of(f.lang, e);
+    let page = Problem {
+        title: f.t.failed_title,
+        f,
+        message: explained.sentence.to_owned(),
+        detail: Some(explained.detail),
+    };
+    (status, html(&page)).into_response()
 }
 
 /// The member id of log `origin`, for links; the origin itself if the
@@ -440,4 +506,64 @@ fn session_cookie(web: &WebState, id: &str) -> HeaderMap {
         headers.insert(header::SET_COOKIE, value);
     }
     headers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_language_link_keeps_every_filter_and_replaces_the_language() {
+        let link = lang_link(
+            "/denials",
+            Some("party=Qu%C3%ADmica+Andina&state=PE&lang=en&kind=denial&since=2025-01-01&lang=pt"),
+            Lang::Es,
+        );
+        assert_eq!(
+            link,
+            "/denials?party=Qu%C3%ADmica+Andina&state=PE&kind=denial&since=2025-01-01&lang=es"
+        );
+        assert_eq!(
+            lang_link("/federation", None, Lang::Pt),
+            "/federation?lang=pt"
+        );
+        assert_eq!(lang_link("/", Some("lang=pt"), Lang::En), "/?lang=en");
+    }
+
+    #[test]
+    fn the_language_link_encodes_any_script_and_the_query_s_own_signs() {
+        let filters = [
+            ("party", "ООО «Каспийская логистика»"),
+            ("control_entry", "مختبر ليفانت الصيدلاني & 北京化工 #1"),
+            ("until", "a=b+c?d"),
+        ];
+        let query = serde_urlencoded::to_string(filters).expect("encodes");
+        let link = lang_link("/denials", Some(&query), Lang::Pt);
+        assert!(link.is_ascii(), "{link}");
+        let (path, query) = link.split_once('?').expect("a query");
+        assert_eq!(path, "/denials");
+        let read: Vec<(String, String)> = serde_urlencoded::from_str(query).expect("decodes");
+        let mut expected: Vec<(String, String)> = filters
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        expected.push(("lang".to_owned(), "pt".to_owned()));
+        assert_eq!(read, expected);
+    }
+
+    #[test]
+    fn the_language_link_stays_a_path_on_this_host() {
+        for path in [
+            "//evil.example/x",
+            "/\\evil.example",
+            "https://evil.example/",
+            "",
+        ] {
+            assert_eq!(
+                lang_link(path, Some("q=1"), Lang::En),
+                "/?q=1&lang=en",
+                "{path}"
+            );
+        }
+    }
 }

@@ -9,7 +9,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::{Fields, Frame, Visit, WebState, failed, html, member_of};
-use crate::api::ApiError;
+use crate::api::{ApiError, Code};
+use crate::own_log::OwnLogState;
 use crate::query::{LogView, PeerView};
 use crate::tokens::{self, NewToken, Scope, TokenRecord};
 
@@ -23,7 +24,8 @@ struct LagRow {
 #[template(path = "operator.html")]
 struct OperatorPage {
     f: Frame,
-    own_log: Option<String>,
+    /// The own log's state as a code word, and the core's line about it.
+    own_log: Option<(String, String)>,
     peers: Vec<PeerView>,
     logs: Vec<LagRow>,
     tokens: Vec<TokenRecord>,
@@ -33,8 +35,18 @@ struct OperatorPage {
     made: Option<NewToken>,
 }
 
+/// The state's code word (`awaiting_peers`), which the page says in its
+/// language, and the core's line about it (sizes, peers), in English.
+fn own_log_state(state: &OwnLogState) -> (String, String) {
+    let word = serde_json::to_value(state)
+        .ok()
+        .and_then(|v| Some(v.get("state")?.as_str()?.to_owned()))
+        .unwrap_or_default();
+    (word, state.to_string())
+}
+
 fn refused(e: &anyhow::Error) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("{e:#}"))
+    ApiError::new(StatusCode::BAD_REQUEST, Code::BadRequest, format!("{e:#}"))
 }
 
 /// The page, with `made` when a token was just created.
@@ -56,7 +68,7 @@ async fn render(web: &WebState, f: Frame, made: Option<NewToken>) -> Response {
         })
         .collect();
     let page = OperatorPage {
-        own_log: status.own_log.map(|s| s.to_string()),
+        own_log: status.own_log.as_ref().map(own_log_state),
         peers: status.peers,
         logs,
         tokens,
@@ -93,7 +105,7 @@ pub(super) async fn create_token(
         Err(why) => {
             return failed(
                 signed.frame,
-                ApiError::new(StatusCode::BAD_REQUEST, "bad_request", why),
+                ApiError::new(StatusCode::BAD_REQUEST, Code::BadRequest, why),
             );
         }
     };

@@ -1,22 +1,27 @@
 //! Screening from a form: the application's fields become the JSON of
 //! [`Application`], screened by [`crate::screening::screen`] as the API
-//! screens it. The result is kept in the session for its page (explained,
-//! each hit a link to its denial, a consultation one form away) and its
-//! download, the saved result `concord verify-screening` checks.
+//! screens it. A refused form is kept in the session and shown again by
+//! `GET /screening?draft`, so that its page may switch language without
+//! losing what was typed. The result is kept in the session for its page
+//! (explained, each hit a link to its denial, a consultation one form
+//! away) and its download, the saved result `concord verify-screening`
+//! checks.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use concord_protocol::record::Date;
 use concord_screening::Application;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::consultations::Row;
 use super::{
-    Fields, Frame, Refusal, Signed, Visit, WebState, blocking, failed, html, member_of, problem,
+    Explained, Fields, Frame, Refusal, Signed, Visit, WebState, blocking, failed, html, member_of,
+    problem,
 };
-use crate::api::ApiError;
+use crate::api::{ApiError, Code};
 use crate::query::QueryError;
 use crate::screening::{self, Request, ScreeningResult};
 use crate::tokens::Scope;
@@ -84,12 +89,12 @@ struct FormPage {
     roles: &'static [&'static str],
     schemes: &'static [&'static str],
     /// Why the application was refused, shown above the form.
-    error: Option<String>,
+    error: Option<Explained>,
 }
 
 impl FormPage {
     /// The form as submitted in `fields` (empty rows where none were).
-    fn of(f: Frame, fields: &Fields, error: Option<String>) -> FormPage {
+    fn of(f: Frame, fields: &Fields, error: Option<Explained>) -> FormPage {
         let get = |name: String| fields.get(&name).to_owned();
         FormPage {
             f,
@@ -123,10 +128,38 @@ impl FormPage {
     }
 }
 
-pub(super) async fn form(State(web): State<WebState>, visit: Visit) -> Response {
-    match visit.require(&web, Scope::Screen) {
-        Ok(signed) => html(&FormPage::of(signed.frame, &Fields(Vec::new()), None)),
-        Err(refusal) => refusal.into_response(),
+#[derive(Debug, Deserialize)]
+pub(super) struct FormQuery {
+    /// Present when the form shows the session's refused draft.
+    draft: Option<String>,
+}
+
+/// The empty form, or with `?draft` the session's refused one, its fields
+/// as typed and why it was refused, in the page's language: the refusal
+/// redirects here so that switching the language keeps the officer's work.
+pub(super) async fn form(
+    State(web): State<WebState>,
+    Query(query): Query<FormQuery>,
+    visit: Visit,
+) -> Response {
+    let signed = match visit.require(&web, Scope::Screen) {
+        Ok(signed) => signed,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let Some(draft) = query.draft.and(signed.session.draft.clone()) else {
+        return html(&FormPage::of(signed.frame, &Fields(Vec::new()), None));
+    };
+    let page = FormPage::of(signed.frame, &Fields(draft), None);
+    match request_of(&page) {
+        Ok(_) => html(&page),
+        Err(e) => {
+            let error = Some(Explained::of(page.f.lang, e));
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                html(&FormPage { error, ..page }),
+            )
+                .into_response()
+        }
     }
 }
 
@@ -192,6 +225,22 @@ fn application_json(page: &FormPage) -> Value {
     application
 }
 
+/// The screening request of the form, or why the application is refused.
+fn request_of(page: &FormPage) -> Result<Request, ApiError> {
+    let bytes = serde_json::to_vec(&application_json(page)).expect("JSON values serialise");
+    let at = match page.at.trim() {
+        "" => None,
+        at => Some(Date::parse(at).map_err(|e| QueryError::BadRequest(e.to_string()))?),
+    };
+    let application =
+        Application::parse(&bytes).map_err(|e| QueryError::BadRequest(e.to_string()))?;
+    Ok(Request {
+        application,
+        at,
+        threshold: None,
+    })
+}
+
 /// Screens the submitted application; the result's page, or the form
 /// again saying what is wrong.
 pub(super) async fn run(State(web): State<WebState>, visit: Visit, fields: Fields) -> Response {
@@ -203,29 +252,12 @@ pub(super) async fn run(State(web): State<WebState>, visit: Visit, fields: Field
         session_id, frame, ..
     } = signed;
     let page = FormPage::of(frame, &fields, None);
-    let bytes = serde_json::to_vec(&application_json(&page)).expect("JSON values serialise");
-    let at = match page.at.trim() {
-        "" => Ok(None),
-        at => Date::parse(at).map(Some).map_err(|e| format!("{e}")),
-    };
-    let request = Application::parse(&bytes)
-        .map_err(|e| e.to_string())
-        .and_then(|application| {
-            Ok(Request {
-                application,
-                at: at?,
-                threshold: None,
-            })
-        });
-    let request = match request {
-        Ok(request) => request,
-        Err(why) => {
-            let page = FormPage {
-                error: Some(why),
-                ..page
-            };
-            return (StatusCode::UNPROCESSABLE_ENTITY, html(&page)).into_response();
-        }
+    let Ok(request) = request_of(&page) else {
+        // The form's page shows the draft and says why (`form`); its CSRF
+        // token stays out of the session's copy.
+        let draft = fields.0.into_iter().filter(|(k, _)| k != "csrf").collect();
+        web.sessions.keep_draft(&session_id, draft);
+        return Redirect::to("/screening?draft").into_response();
     };
     let queries = web.api.queries.clone();
     let result = blocking(move || screening::screen(&queries, &request, crate::clock::now())).await;
@@ -237,7 +269,11 @@ pub(super) async fn run(State(web): State<WebState>, visit: Visit, fields: Field
         Ok(id) => Redirect::to(&format!("/screening/results/{id}")).into_response(),
         Err(e) => failed(
             page.f,
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "failed", e.to_string()),
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Code::Failed,
+                e.to_string(),
+            ),
         ),
     }
 }
@@ -262,7 +298,9 @@ struct FieldMet {
 /// What raised or lowered a hit's score.
 struct AdjustmentRow {
     kind: String,
-    details: String,
+    /// Each field of the factor and its value, as code words the page
+    /// says in its language (`relation`: `same_heading`).
+    details: Vec<(String, String)>,
     delta: f64,
 }
 
@@ -305,6 +343,15 @@ fn how_words(how: &concord_screening::How) -> String {
         .ok()
         .and_then(|v| Some(v.get("kind")?.as_str()?.to_owned()))
         .unwrap_or_default()
+}
+
+/// A factor's value as text: a string as it is, a list joined.
+fn plain(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(plain).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
 }
 
 fn hit_rows(web: &WebState, result: &ScreeningResult) -> Vec<HitRow> {
@@ -366,15 +413,7 @@ fn hit_rows(web: &WebState, result: &ScreeningResult) -> Vec<HitRow> {
                         }
                         let details = factor
                             .as_object()
-                            .map(|map| {
-                                map.iter()
-                                    .map(|(k, v)| match v {
-                                        Value::String(s) => format!("{k}: {s}"),
-                                        other => format!("{k}: {other}"),
-                                    })
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            })
+                            .map(|map| map.iter().map(|(k, v)| (k.clone(), plain(v))).collect())
                             .unwrap_or_default();
                         AdjustmentRow {
                             kind,

@@ -57,6 +57,9 @@ pub(super) struct Session {
     pub officer: Option<Officer>,
     /// The latest screening results, newest last, by their id.
     pub results: Vec<(String, Arc<ScreeningResult>)>,
+    /// The fields of the screening form last refused, for its page to show
+    /// them again in any language.
+    pub draft: Option<Vec<(String, String)>>,
 }
 
 impl Session {
@@ -109,6 +112,7 @@ impl Sessions {
             started: Instant::now(),
             officer,
             results: Vec::new(),
+            draft: None,
         };
         let mut sessions = self.lock();
         let now = Instant::now();
@@ -150,6 +154,13 @@ impl Sessions {
             }
         }
         Ok(result_id)
+    }
+
+    /// Keeps `fields`, a refused screening form, as session `id`'s draft.
+    pub(super) fn keep_draft(&self, id: &str, fields: Vec<(String, String)>) {
+        if let Some(session) = self.lock().get_mut(id) {
+            session.draft = Some(fields);
+        }
     }
 }
 

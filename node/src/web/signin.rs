@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::session::Officer;
-use super::{Fields, Frame, Visit, WebState, csrf_refused, html, problem, session_cookie};
+use super::{Fields, Frame, Visit, WebState, csrf_refused, failed, html, session_cookie};
+use crate::api::{ApiError, Code};
 
 #[derive(Template)]
 #[template(path = "signin.html")]
@@ -56,11 +57,7 @@ pub(super) async fn page(
                     .expect("a session just started is held");
                 (id, csrf, true)
             }
-            Err(e) => {
-                let f = visit.anonymous_frame(&web, String::new());
-                let title = t.failed_title;
-                return problem(f, StatusCode::INTERNAL_SERVER_ERROR, title, e.to_string());
-            }
+            Err(e) => return no_session(&web, &visit, &e),
         },
     };
     let page = html(&SignIn {
@@ -73,6 +70,17 @@ pub(super) async fn page(
     } else {
         page
     }
+}
+
+/// The page saying no session could be started (the OS gave no
+/// randomness).
+fn no_session(web: &WebState, visit: &Visit, e: &anyhow::Error) -> Response {
+    let e = ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Code::Failed,
+        e.to_string(),
+    );
+    failed(visit.anonymous_frame(web, String::new()), e)
 }
 
 /// Checks the token; a new session holds it.
@@ -98,15 +106,7 @@ pub(super) async fn sign_in(State(web): State<WebState>, visit: Visit, form: Fie
     web.sessions.end(&old_id);
     match web.sessions.start(Some(Officer::of(&token))) {
         Ok(id) => (session_cookie(&web, &id), Redirect::to("/federation")).into_response(),
-        Err(e) => {
-            let f = visit.anonymous_frame(&web, String::new());
-            problem(
-                f,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                t.failed_title,
-                e.to_string(),
-            )
-        }
+        Err(e) => no_session(&web, &visit, &e),
     }
 }
 
