@@ -36,4 +36,7 @@ pub use score::{
     Adjustment, DEFAULT_THRESHOLD, Factor, FieldMatch, Hit, PartyMatch, PreparedApplication,
     PreparedDenial, score_denial, screen, sort_hits,
 };
-pub use terms::{QueryTerms, TERMS_VERSION, Term, TermKind, prepared_terms, query_terms, terms};
+pub use terms::{
+    QueryTerms, TERMS_VERSION, Term, TermKind, prepared_term_keys, prepared_terms, query_terms,
+    terms,
+};

@@ -91,10 +91,16 @@ impl TermKind {
 
 impl Term {
     fn new(kind: TermKind, value: &str) -> Term {
-        let mut text = String::with_capacity(value.len() + 2);
+        Term::of_parts(kind, [value, ""])
+    }
+
+    /// The term of `kind` whose value is the two parts joined.
+    fn of_parts(kind: TermKind, parts: [&str; 2]) -> Term {
+        let mut text = String::with_capacity(parts[0].len() + parts[1].len() + 2);
         text.push(kind.letter());
         text.push(':');
-        text.push_str(value);
+        text.push_str(parts[0]);
+        text.push_str(parts[1]);
         Term(text)
     }
 
@@ -108,9 +114,7 @@ impl Term {
     /// score decides. Keys rather than strings keep an index's memory down,
     /// and a store persists them, so this function is part of its format.
     pub fn key(&self) -> u64 {
-        self.0.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-        })
+        fnv1a(FNV_OFFSET, self.0.as_bytes())
     }
 
     /// The kind of the term.
@@ -133,6 +137,41 @@ impl Term {
 impl std::fmt::Display for Term {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Where a denial's terms go: whole terms, or only their keys.
+pub trait TermSink {
+    /// Takes the term of `kind` whose value is `parts` joined.
+    fn take(&mut self, kind: TermKind, parts: [&str; 2]);
+}
+
+impl TermSink for Vec<Term> {
+    fn take(&mut self, kind: TermKind, parts: [&str; 2]) {
+        self.push(Term::of_parts(kind, parts));
+    }
+}
+
+/// Terms' keys ([`Term::key`]) made without the terms: a store that
+/// persists keys makes about seventy a denial, and the strings cost more
+/// than the hashing.
+#[derive(Debug, Default)]
+pub struct TermKeys(pub Vec<u64>);
+
+impl TermSink for TermKeys {
+    fn take(&mut self, kind: TermKind, parts: [&str; 2]) {
+        let prefix = [kind.letter() as u8, b':'];
+        let hash = fnv1a(FNV_OFFSET, &prefix);
+        let hash = fnv1a(hash, parts[0].as_bytes());
+        self.0.push(fnv1a(hash, parts[1].as_bytes()));
     }
 }
 
@@ -170,22 +209,19 @@ pub fn identifier_term(value: &str) -> Term {
     Term::new(TermKind::Identifier, value)
 }
 
-fn push_deletions(text: &str, out: &mut Vec<Term>) {
+fn push_deletions(text: &str, out: &mut impl TermSink) {
     if text.len() < 4 || !text.is_ascii() {
         return;
     }
     // The text itself too: a deletion of one side is then the other side
     // when one letter was added or dropped, not only when one was changed;
     // a word of 4 letters may be one of 5 with a letter dropped.
-    out.push(Term::new(TermKind::Deletion, text));
+    out.take(TermKind::Deletion, [text, ""]);
     if text.len() < 5 {
         return;
     }
     for at in 0..text.len() {
-        let mut deleted = String::with_capacity(text.len() - 1);
-        deleted.push_str(&text[..at]);
-        deleted.push_str(&text[at + 1..]);
-        out.push(Term::new(TermKind::Deletion, &deleted));
+        out.take(TermKind::Deletion, [&text[..at], &text[at + 1..]]);
     }
 }
 
@@ -195,33 +231,33 @@ pub fn joined_term(key: &NameKey) -> Term {
 }
 
 /// The terms of one normalised name.
-pub fn name_terms(key: &NameKey, out: &mut Vec<Term>) {
+pub fn name_terms(key: &NameKey, out: &mut impl TermSink) {
     if key.is_empty() {
         return;
     }
-    out.push(joined_term(key));
+    out.take(TermKind::Joined, [&key.joined, ""]);
     if key.joined.len() <= MAX_JOINED_DELETIONS {
         push_deletions(&key.joined, out);
     }
     if key.joined.len() >= 8 && key.joined.is_ascii() {
         let n = key.joined.len();
-        out.push(Term::new(TermKind::JoinedStart, &key.joined[..4]));
-        out.push(Term::new(TermKind::JoinedEnd, &key.joined[n - 4..]));
+        out.take(TermKind::JoinedStart, [&key.joined[..4], ""]);
+        out.take(TermKind::JoinedEnd, [&key.joined[n - 4..], ""]);
     }
     if key.skeleton.len() >= 4 {
-        out.push(Term::new(TermKind::Skeleton, &key.skeleton));
+        out.take(TermKind::Skeleton, [&key.skeleton, ""]);
     }
     for word in &key.words {
-        out.push(Term::new(TermKind::Word, &word.text));
+        out.take(TermKind::Word, [&word.text, ""]);
         push_deletions(&word.text, out);
         if word.text.len() >= 4 {
             for code in word.sounds.iter().filter(|code| code.len() >= 2) {
-                out.push(Term::new(TermKind::Sound, code));
+                out.take(TermKind::Sound, [code, ""]);
             }
         }
         let word_skeleton = skeleton(&word.text);
         if word_skeleton.len() >= 2 {
-            out.push(Term::new(TermKind::Skeleton, &word_skeleton));
+            out.take(TermKind::Skeleton, [&word_skeleton, ""]);
         }
     }
 }
@@ -279,26 +315,40 @@ pub fn terms(denial: &Denial) -> Vec<Term> {
 /// caller that keeps the prepared denial too.
 pub fn prepared_terms(denial: &PreparedDenial) -> Vec<Term> {
     let mut out = Vec::new();
-    for party in &denial.parties {
-        for (_, key) in &party.names {
-            name_terms(key, &mut out);
-        }
-        for (_, value) in &party.identifiers {
-            out.push(identifier_term(value));
-        }
-    }
-    for entry in &denial.control_entries {
-        out.push(Term::new(TermKind::ControlEntry, entry.as_str()));
-        out.push(Term::new(TermKind::ControlEntry, entry.heading()));
-    }
-    for hs_code in &denial.hs_codes {
-        let subheading = hs_code.subheading();
-        out.push(Term::new(TermKind::HsCode, &subheading[..4]));
-        out.push(Term::new(TermKind::HsCode, &subheading));
-    }
+    emit_terms(denial, &mut out);
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// The keys of [`prepared_terms`], sorted, without repetition, made
+/// without the terms.
+pub fn prepared_term_keys(denial: &PreparedDenial) -> Vec<u64> {
+    let mut out = TermKeys::default();
+    emit_terms(denial, &mut out);
+    out.0.sort_unstable();
+    out.0.dedup();
+    out.0
+}
+
+fn emit_terms(denial: &PreparedDenial, out: &mut impl TermSink) {
+    for party in &denial.parties {
+        for (_, key) in &party.names {
+            name_terms(key, out);
+        }
+        for (_, value) in &party.identifiers {
+            out.take(TermKind::Identifier, [value, ""]);
+        }
+    }
+    for entry in &denial.control_entries {
+        out.take(TermKind::ControlEntry, [entry.as_str(), ""]);
+        out.take(TermKind::ControlEntry, [entry.heading(), ""]);
+    }
+    for hs_code in &denial.hs_codes {
+        let subheading = hs_code.subheading();
+        out.take(TermKind::HsCode, [&subheading[..4], ""]);
+        out.take(TermKind::HsCode, [&subheading, ""]);
+    }
 }
 
 #[cfg(test)]
@@ -353,5 +403,21 @@ mod tests {
                 .iter()
                 .all(|t| t.kind().letter() == t.as_str().chars().next().unwrap_or(' '))
         );
+
+        // The keys made without the terms are the terms' keys.
+        let prepared = PreparedDenial::new(&denial);
+        let mut keys: Vec<u64> = found.iter().map(Term::key).collect();
+        keys.sort_unstable();
+        assert_eq!(prepared_term_keys(&prepared), keys);
+    }
+
+    /// The key is FNV-1a (64 bits) of the term's text: a store persists
+    /// keys, so they may never change under it.
+    #[test]
+    fn term_keys_are_fnv_1a() {
+        assert_eq!(Term::new(TermKind::Word, "").key(), 0x08cb_8c07_b56d_8384);
+        assert_eq!(fnv1a(FNV_OFFSET, b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(FNV_OFFSET, b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(FNV_OFFSET, b"foobar"), 0x8594_4171_f739_67e8);
     }
 }

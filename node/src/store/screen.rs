@@ -78,16 +78,10 @@ pub struct Screened {
 impl Screened {
     fn of(denial: &concord_protocol::record::Denial) -> Screened {
         let prepared = PreparedDenial::new(denial);
-        let mut keys: Vec<u64> = concord_screening::prepared_terms(&prepared)
-            .iter()
-            .map(Term::key)
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
         Screened {
             from: denial.decision_date.unix_days(),
             until: denial.expires().map(|d| d.unix_days()),
-            keys,
+            keys: concord_screening::prepared_term_keys(&prepared),
             prepared: Arc::new(prepared),
         }
     }
