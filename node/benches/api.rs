@@ -4,10 +4,12 @@
 //! figures, asserts nothing.
 //!
 //! `cargo bench -p concord-node --bench api` (scale the counts with
-//! `CONCORD_BENCH_SCALE`, default 1.0): co holds 1,000 of mx's denials;
-//! 64 clients read entries (`GET /v1/logs/mx/entries/{i}`) and screen the
-//! sample application (`POST /v1/screen`), then co is stopped and 64
-//! threads make the same calls on its store through the query service.
+//! `CONCORD_BENCH_SCALE`, default 1.0): co holds 1,000 of mx's denials,
+//! synthetic ones (`concord_scenarios::synthetic`, each with names of its
+//! own); 64 clients read entries (`GET /v1/logs/mx/entries/{i}`) and
+//! screen applications that each name two of the denied parties with a
+//! typo (`POST /v1/screen`), then co is stopped and 64 threads make the
+//! same calls on its store through the query service.
 
 mod common;
 
@@ -19,7 +21,8 @@ use concord_node::query::Queries;
 use concord_node::screening::{self, Request};
 use concord_node::store::Store;
 use concord_scenarios::process::Concord;
-use concord_scenarios::records;
+use concord_scenarios::rng::Rng;
+use concord_scenarios::synthetic;
 use concord_scenarios::testnet::{Testnet, TestnetSpec};
 use concord_scenarios::wait::wait_until;
 use concord_screening::Application;
@@ -27,6 +30,9 @@ use concord_screening::Application;
 use common::{cores, percentile, scale};
 
 const CLIENTS: usize = 64;
+/// Distinct applications, screened in turn.
+const APPLICATIONS: usize = 64;
+const SEED: u64 = 0xA91_2026;
 
 /// Runs `call` `n` times over `CLIENTS` threads, each with the client
 /// `client` makes for it (its own connections); the sorted latencies.
@@ -83,15 +89,18 @@ fn main() {
     );
     net.start("mx");
     net.start("co");
-    let sample = records::denials()
-        .into_iter()
-        .find(|r| r.name == "mx-2025-thiodiglycol.json")
-        .expect("the sample");
-    let mut denial: serde_json::Value =
-        serde_json::from_slice(&sample.stated_by("MX")).expect("JSON");
+    let mut rng = Rng::new(SEED);
+    let mut denied = Vec::new();
     let bodies: Vec<(String, Vec<u8>)> = (0..denials)
         .map(|n| {
+            let mut denial: serde_json::Value =
+                serde_json::from_str(&synthetic::denial_json(&mut rng)).expect("JSON");
+            // mx may publish only its own state's denials.
+            denial["denying_state"] = "MX".into();
             denial["reference"] = format!("SE-API-{n}").into();
+            for party in denial["parties"].as_array().expect("parties") {
+                denied.push(party["name"].as_str().expect("name").to_owned());
+            }
             (
                 "denial".to_owned(),
                 serde_json::to_vec(&denial).expect("JSON"),
@@ -102,8 +111,10 @@ fn main() {
     wait_until(Duration::from_secs(600), "co holds mx's denials", || {
         net.log_size("co", "mx") == denials as u64
     });
-    let application = std::fs::read(records::dir().join("applications/co-2026-thiodiglycol.json"))
-        .expect("the sample application");
+    let denied: Vec<&str> = denied.iter().map(String::as_str).collect();
+    let applications: Vec<String> = (0..APPLICATIONS)
+        .map(|_| synthetic::application_json(&mut rng, &denied))
+        .collect();
 
     let read_api = concurrently(
         reads,
@@ -118,8 +129,9 @@ fn main() {
     let screen_api = concurrently(
         screens,
         || net.api("co"),
-        |co, _| {
-            let reply = co.try_post("/v1/screen", &application).expect("reachable");
+        |co, i| {
+            let application = applications[i % APPLICATIONS].as_bytes();
+            let reply = co.try_post("/v1/screen", application).expect("reachable");
             assert_eq!(reply.status, 200);
         },
     );
@@ -128,7 +140,10 @@ fn main() {
     let home = Home::new(&net.home("co"));
     let store = Store::open(&home.db_path()).expect("co's store");
     let queries = Queries::of_home(store, &home).expect("co's queries");
-    let parsed = Application::parse(&application).expect("application");
+    let parsed: Vec<Application> = applications
+        .iter()
+        .map(|json| Application::parse(json.as_bytes()).expect("application"))
+        .collect();
     let read_store = concurrently(
         reads,
         || queries.clone(),
@@ -139,9 +154,9 @@ fn main() {
     let screen_store = concurrently(
         screens,
         || queries.clone(),
-        |queries, _| {
+        |queries, i| {
             let request = Request {
-                application: parsed.clone(),
+                application: parsed[i % APPLICATIONS].clone(),
                 at: None,
                 threshold: None,
             };
