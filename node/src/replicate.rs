@@ -52,7 +52,7 @@ pub struct Core {
     pub sync_interval: Duration,
     pub state: Arc<Mutex<SyncState>>,
     /// Work for the anti-entropy task that the event task noticed.
-    pub hints: mpsc::Sender<Hint>,
+    pub hints: Hints,
     /// Days after a denial's validity ends before its payloads are purged;
     /// `None`: never.
     pub purge_after_days: Option<u32>,
@@ -72,7 +72,7 @@ pub struct Core {
 const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// Sync work the event task hands to the anti-entropy task.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Hint {
     /// Fetch what this node lacks of `origin` off `peer`.
     CatchUp { peer: PeerId, origin: Origin },
@@ -92,6 +92,60 @@ pub enum Hint {
 
 /// Capacity of the hint queue; when full, the next round finds the work anyway.
 pub const HINT_QUEUE: usize = 1024;
+
+/// The hint queue's sending end. A hint already waiting is not queued
+/// again: a burst of gossip past one gap, or checkpoints ahead of the
+/// stored tree, showed the same work hundreds of times, and each copy cost
+/// the anti-entropy task a look at the store, or a request, before the
+/// work it stood for got its turn.
+#[derive(Debug, Clone)]
+pub struct Hints {
+    sender: mpsc::Sender<Hint>,
+    waiting: Arc<Mutex<HashSet<Hint>>>,
+}
+
+impl Hints {
+    /// A queue of [`HINT_QUEUE`] and its receiving end, whose every hint
+    /// goes back through [`Hints::taken`].
+    pub fn channel() -> (Hints, mpsc::Receiver<Hint>) {
+        let (sender, receiver) = mpsc::channel(HINT_QUEUE);
+        let hints = Hints {
+            sender,
+            waiting: Arc::default(),
+        };
+        (hints, receiver)
+    }
+
+    fn waiting(&self) -> std::sync::MutexGuard<'_, HashSet<Hint>> {
+        self.waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Queues `hint` unless it is waiting already; returns whether it was
+    /// queued.
+    fn send(&self, hint: Hint) -> bool {
+        let mut waiting = self.waiting();
+        if waiting.contains(&hint) {
+            return false;
+        }
+        match self.sender.try_send(hint.clone()) {
+            Ok(()) => {
+                waiting.insert(hint);
+                true
+            }
+            Err(_) => {
+                tracing::debug!("sync hint queue full; the next anti-entropy round will catch up");
+                false
+            }
+        }
+    }
+
+    /// `hint` left the queue: the same work may be queued again.
+    fn taken(&self, hint: &Hint) {
+        self.waiting().remove(hint);
+    }
+}
 
 /// What peers told this node, for `status`.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -129,9 +183,7 @@ impl Core {
     }
 
     fn hint(&self, hint: Hint) {
-        if self.hints.try_send(hint).is_err() {
-            tracing::debug!("sync hint queue full; the next anti-entropy round will catch up");
-        }
+        self.hints.send(hint);
     }
 
     fn count(&self, f: impl FnOnce(&mut SyncState)) {
@@ -1158,16 +1210,19 @@ async fn anti_entropy_loop(
             biased;
             () = shutdown.cancelled() => break,
             _ = retention.tick(), if core.purge_after_days.is_some() => apply_retention(&core).await,
-            Some(hint) = hints.recv() => match hint {
-                Hint::CatchUp { peer, origin } => {
-                    if let Some(&limit) = due.get(&origin) {
-                        catch_up(&core, peer, &origin, limit).await;
+            Some(hint) = hints.recv() => {
+                core.hints.taken(&hint);
+                match hint {
+                    Hint::CatchUp { peer, origin } => {
+                        if let Some(&limit) = due.get(&origin) {
+                            catch_up(&core, peer, &origin, limit).await;
+                        }
                     }
+                    Hint::Diverged { peer, origin, size } => find_divergence(&core, peer, &origin, size).await,
+                    Hint::Payloads { origin } => fetch_payloads_anywhere(&core, &origin).await,
+                    Hint::Confirm { peer } => confirm_with(&core, peer).await,
                 }
-                Hint::Diverged { peer, origin, size } => find_divergence(&core, peer, &origin, size).await,
-                Hint::Payloads { origin } => fetch_payloads_anywhere(&core, &origin).await,
-                Hint::Confirm { peer } => confirm_with(&core, peer).await,
-            },
+            }
             _ = ticker.tick() => {
                 anti_entropy_round(&core, round).await;
                 due = targets(&core);
@@ -1312,7 +1367,44 @@ async fn sync_with(core: &Core, peer: PeerId) {
 
 #[cfg(test)]
 mod tests {
-    use super::index_runs;
+    use super::{HINT_QUEUE, Hint, Hints, index_runs};
+    use concord_protocol::origin::Origin;
+
+    #[test]
+    fn a_hint_waiting_is_not_queued_again() {
+        let (hints, mut receiver) = Hints::channel();
+        let peer = libp2p::PeerId::random();
+        let catch_up = |member: &str| Hint::CatchUp {
+            peer,
+            origin: Origin::for_member("pacific-alliance", member).expect("origin"),
+        };
+        assert!(hints.send(catch_up("mx")));
+        for _ in 0..10 {
+            assert!(!hints.send(catch_up("mx")));
+        }
+        assert!(hints.send(catch_up("cl")), "other work is queued");
+        let first = receiver.try_recv().expect("queued");
+        assert_eq!(first, catch_up("mx"));
+        assert!(!hints.send(catch_up("mx")), "not taken yet");
+        hints.taken(&first);
+        assert!(hints.send(catch_up("mx")), "queued again once taken");
+        assert_eq!(receiver.try_recv().expect("queued"), catch_up("cl"));
+        assert_eq!(receiver.try_recv().expect("queued"), catch_up("mx"));
+        assert!(receiver.try_recv().is_err(), "one of each");
+
+        // A full queue drops a hint without remembering it as waiting.
+        for n in 0..HINT_QUEUE as u64 {
+            let diverged = Hint::Diverged {
+                peer,
+                origin: Origin::for_member("pacific-alliance", "pe").expect("origin"),
+                size: n,
+            };
+            assert!(hints.send(diverged));
+        }
+        assert!(!hints.send(catch_up("br")));
+        receiver.try_recv().expect("queued");
+        assert!(hints.send(catch_up("br")), "not remembered while full");
+    }
 
     #[test]
     fn missing_indexes_are_asked_for_in_runs_of_consecutive_ones() {

@@ -22,7 +22,7 @@ use crate::net::{self, NetConfig};
 use crate::own_log::{ForkRisk, OwnLog};
 use crate::publish::{self, Writer};
 use crate::query::Queries;
-use crate::replicate::{self, Core, HINT_QUEUE, SyncState, Witness};
+use crate::replicate::{self, Core, Hints, SyncState, Witness};
 use crate::store::Store;
 
 /// Capacity of the queue from the network task to the node core.
@@ -138,7 +138,7 @@ pub async fn run(
     };
 
     let sync_state = Arc::new(Mutex::new(SyncState::default()));
-    let (hints_tx, hints_rx) = mpsc::channel(HINT_QUEUE);
+    let (hints_tx, hints_rx) = Hints::channel();
     let witness = (config.witness.cosign || me.role == Role::Observer).then(|| Witness {
         name: me.origin.clone(),
         key: identity.log_key.clone(),
