@@ -36,7 +36,7 @@ pub const DEFAULT_OVERDUE_DAYS: u32 = 30;
 
 /// A consultation request as an officer asks it; the states and the
 /// visibility follow from the roster and the denial.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRequest {
     /// The denial, `ORIGIN#INDEX` (ORIGIN a member id or a log origin).
@@ -49,7 +49,7 @@ pub struct NewRequest {
 }
 
 /// A consultation reply as an officer gives it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewReply {
     /// The request, `ORIGIN#INDEX`.
@@ -130,8 +130,9 @@ impl Direction {
 
 /// Which consultations a listing keeps, as text from a command line or a
 /// URL's query.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ConsultationFilter {
     /// `incoming` or `outgoing`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -122,15 +122,18 @@ pub struct Liveness {
 }
 
 /// Where a published entry landed.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Published {
+    /// The own log's origin.
     pub origin: String,
+    /// The entry's index in it.
     pub index: u64,
+    /// The entry's RFC 6962 leaf hash, hex.
     pub leaf_hash: String,
 }
 
 /// Who lifts a quarantine, and why.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct ClearRequest {
     pub operator: String,
     pub reason: String,

@@ -8,6 +8,13 @@ use super::auth::Caller;
 use super::{ApiResult, ApiState};
 use crate::query::{ClearRequest, Liveness, PeerView, QueryError, StatusView};
 
+/// The node, its peers, every log with its checkpoint, witnesses and lag.
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    tag = "federation",
+    responses((status = 200, description = "The status document `concord status --json` prints", body = Object)),
+)]
 pub(super) async fn status(State(state): State<ApiState>) -> ApiResult<Json<StatusView>> {
     Ok(Json(state.status().await?))
 }
@@ -52,6 +59,13 @@ impl ApiState {
     }
 }
 
+/// The roster's members and their C2SP verifier keys.
+#[utoipa::path(
+    get,
+    path = "/v1/roster",
+    tag = "federation",
+    responses((status = 200, description = "The roster in force and the roster files", body = Object)),
+)]
 pub(super) async fn roster(State(state): State<ApiState>) -> Json<serde_json::Value> {
     Json(crate::query::roster(
         &state.queries.roster,
@@ -59,11 +73,30 @@ pub(super) async fn roster(State(state): State<ApiState>) -> Json<serde_json::Va
     ))
 }
 
+/// The proofs of equivocation held and the quarantines they caused.
+#[utoipa::path(
+    get,
+    path = "/v1/evidence",
+    tag = "federation",
+    responses((status = 200, description = "Equivocation proofs and quarantines", body = Object)),
+)]
 pub(super) async fn evidence(State(state): State<ApiState>) -> ApiResult<Json<serde_json::Value>> {
     Ok(Json(state.queries.evidence()?))
 }
 
-/// The decision records the operator named and the token that asked.
+/// Lifts a log's quarantine. The decision records the operator named and
+/// the token that asked.
+#[utoipa::path(
+    post,
+    path = "/v1/quarantine/{log}/clear",
+    tag = "federation",
+    params(("log" = String, Path, description = "A member id or a log origin")),
+    request_body = ClearRequest,
+    responses(
+        (status = 200, description = "`{\"origin\", \"cleared\"}`: whether a quarantine was lifted", body = Object),
+        (status = 404, description = "`not_found`: no such log", body = super::openapi::ErrorBody),
+    ),
+)]
 pub(super) async fn clear_quarantine(
     State(state): State<ApiState>,
     Path(log): Path<String>,

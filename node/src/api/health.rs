@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::ApiState;
 use crate::own_log::OwnLogState;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct Health {
     /// The process answers.
     live: bool,
@@ -17,6 +17,7 @@ pub(super) struct Health {
     /// with its peers, so it publishes.
     ready: bool,
     /// The own log's state (`null` for an observer).
+    #[schema(value_type = Option<Object>)]
     own_log: Option<OwnLogState>,
 }
 
@@ -37,11 +38,26 @@ fn health(state: &ApiState) -> Health {
 }
 
 /// 200 while the node answers, with whether it is ready.
+#[utoipa::path(
+    get,
+    path = "/v1/health",
+    tag = "health",
+    responses((status = 200, description = "The node answers; `ready` says whether it publishes", body = Health)),
+)]
 pub(super) async fn live(State(state): State<ApiState>) -> Json<Health> {
     Json(health(&state))
 }
 
 /// 200 when ready, 503 until then.
+#[utoipa::path(
+    get,
+    path = "/v1/health/ready",
+    tag = "health",
+    responses(
+        (status = 200, description = "Ready: the store is open and, for a member, its own log confirmed", body = Health),
+        (status = 503, description = "Not ready yet", body = Health),
+    ),
+)]
 pub(super) async fn ready(State(state): State<ApiState>) -> (StatusCode, Json<Health>) {
     let health = health(&state);
     let status = if health.ready {
