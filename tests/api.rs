@@ -409,7 +409,10 @@ fn the_openapi_document_holds_every_route_and_is_valid_openapi_3_1() {
     assert_eq!((version.major, version.minor), (3, 1));
     check_refs(&document, &document);
     let mut operations = std::collections::BTreeMap::new();
+    let mut ids = std::collections::BTreeSet::new();
     for (path, method, operation) in spec.operations() {
+        let id = operation.operation_id.clone().expect("an operationId");
+        assert!(ids.insert(id.clone()), "{id} names one operation");
         assert!(
             !operation.responses(&spec).is_empty(),
             "{method} {path} says what it answers"

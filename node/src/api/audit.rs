@@ -43,6 +43,8 @@ const EXPORT_CHUNK_BYTES: usize = 256 * 1024;
     post,
     path = "/v1/audit",
     tag = "audit",
+    summary = "The audit report of the whole store",
+    description = "The report `concord audit --home DIR --json` prints of a stopped node, 200 whether or not it has findings. Each log is audited as one state it really had, though two logs may be seen moments apart.",
     request_body = AuditRequest,
     responses(
         (status = 200, description = "The audit report, with its findings if any", body = Object),
@@ -100,6 +102,8 @@ impl ApiState {
     post,
     path = "/v1/export",
     tag = "audit",
+    summary = "A signed bundle of the logs, streamed",
+    description = "The bundle `concord export` writes. A failure after the answer started ends the stream without its signed last line, so a cut bundle is never taken for a whole one.",
     request_body = ExportRequest,
     responses(
         (status = 200, description = "The signed bundle, one JSON object a line", body = String, content_type = "application/x-ndjson"),
@@ -193,6 +197,9 @@ pub(super) struct PurgeQuery {
     get,
     path = "/v1/purge",
     tag = "audit",
+    operation_id = "purge_preview",
+    summary = "The denials a purge would remove the payloads of",
+    description = "The listing of `concord purge --dry-run`; purging itself is a stopped node's operation, or the retention task's.",
     params(PurgeQuery),
     responses((status = 200, description = "The denials a purge would remove the payloads of", body = [Object])),
 )]

@@ -25,6 +25,7 @@ fn body_of<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     post,
     path = "/v1/consultations",
     tag = "consultations",
+    operation_id = "request_consultation",
     request_body = NewRequest,
     responses(
         (status = 201, description = "Published and durable", body = Published),
@@ -47,6 +48,7 @@ pub(super) async fn request(
 #[utoipa::path(
     post,
     path = "/v1/consultations/reply",
+    operation_id = "reply_consultation",
     tag = "consultations",
     request_body = NewReply,
     responses(
@@ -71,6 +73,7 @@ pub(super) async fn reply(
     get,
     path = "/v1/consultations",
     tag = "consultations",
+    operation_id = "list_consultations",
     params(ConsultationFilter),
     responses(
         (status = 200, description = "The consultations, each with its request, denial and state", body = [Object]),

@@ -12,6 +12,7 @@ use crate::query::{ClearRequest, Liveness, PeerView, QueryError, StatusView};
 #[utoipa::path(
     get,
     path = "/v1/status",
+    operation_id = "status",
     tag = "federation",
     responses((status = 200, description = "The status document `concord status --json` prints", body = Object)),
 )]

@@ -41,6 +41,7 @@ fn health(state: &ApiState) -> Health {
 #[utoipa::path(
     get,
     path = "/v1/health",
+    operation_id = "health",
     tag = "health",
     responses((status = 200, description = "The node answers; `ready` says whether it publishes", body = Health)),
 )]
@@ -52,6 +53,7 @@ pub(super) async fn live(State(state): State<ApiState>) -> Json<Health> {
 #[utoipa::path(
     get,
     path = "/v1/health/ready",
+    operation_id = "health_ready",
     tag = "health",
     responses(
         (status = 200, description = "Ready: the store is open and, for a member, its own log confirmed", body = Health),

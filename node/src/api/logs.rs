@@ -131,6 +131,7 @@ pub(super) struct InclusionQuery {
 #[utoipa::path(
     get,
     path = "/v1/logs/{log}/proof/inclusion",
+    operation_id = "inclusion_proof",
     tag = "logs",
     params(("log" = String, Path, description = "A member id or a log origin"), InclusionQuery),
     responses(
@@ -164,6 +165,7 @@ pub(super) struct ConsistencyQuery {
 #[utoipa::path(
     get,
     path = "/v1/logs/{log}/proof/consistency",
+    operation_id = "consistency_proof",
     tag = "logs",
     params(("log" = String, Path, description = "A member id or a log origin"), ConsistencyQuery),
     responses(

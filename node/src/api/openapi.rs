@@ -43,6 +43,18 @@ pub(super) const REFERENCE_PATH: &str = "/v1/docs";
     ),
     modifiers(&Bearer),
     components(schemas(ErrorBody)),
+    tags(
+        (name = "health", description = "Liveness and readiness, without a token"),
+        (name = "federation", description = "The federation as this node sees it"),
+        (name = "logs", description = "Entries, checkpoints and proofs of each log, and the feed of new entries"),
+        (name = "records", description = "Publishing on the own log"),
+        (name = "consultations", description = "Asking the denying state about a denial, and answering"),
+        (name = "screening", description = "Licence applications screened against the denials in force"),
+        (name = "audit", description = "The whole store checked or taken away"),
+        (name = "tokens", description = "Bearer tokens and their scopes"),
+        (name = "metrics", description = "Prometheus metrics"),
+        (name = "reference", description = "This document"),
+    ),
 )]
 pub(super) struct ApiDoc;
 
@@ -197,7 +209,13 @@ fn rewrite_refs(schema: &mut Value, own: &str) {
 /// The whole document: `openapi` with the schema files embedded, and the
 /// bodies made of them: `record`, any record payload, which publishing
 /// takes, and `application_batch`.
-pub(super) fn document(openapi: utoipa::openapi::OpenApi) -> Value {
+pub(super) fn document(mut openapi: utoipa::openapi::OpenApi) -> Value {
+    // A summary is the first paragraph of a handler's doc comment, wrapped.
+    for operation in openapi.paths.paths.values_mut().flat_map(operations) {
+        if let Some(summary) = &mut operation.summary {
+            *summary = summary.replace('\n', " ");
+        }
+    }
     let mut document = serde_json::to_value(openapi).expect("an OpenAPI document serialises");
     let components = document
         .as_object_mut()
@@ -265,6 +283,8 @@ pub(super) fn reference<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
     let config = utoipa_swagger_ui::Config::new([DOCUMENT_PATH])
         // No call to the public validator: the page stays on this host.
         .validator_url("none")
+        // No top bar, whose field would load a document from elsewhere.
+        .use_base_layout()
         .try_it_out_enabled(true)
         .persist_authorization(false);
     axum::Router::from(utoipa_swagger_ui::SwaggerUi::new(REFERENCE_PATH).config(config)).layer(

@@ -27,6 +27,7 @@ pub(super) struct PublishQuery {
 #[utoipa::path(
     post,
     path = "/v1/records/{kind}",
+    operation_id = "publish_record",
     tag = "records",
     params(
         ("kind" = String, Path, description = "The record's kind, e.g. `denial`, `denial.amend`, `notice`"),

@@ -78,6 +78,7 @@ pub(super) struct BatchResults {
 #[utoipa::path(
     post,
     path = "/v1/screen/batch",
+    operation_id = "screen_batch",
     tag = "screening",
     params(ScreenQuery),
     request_body(content = ref("#/components/schemas/application_batch"), description = "At most 1,000 applications"),
@@ -131,6 +132,7 @@ pub(super) async fn batch(
 #[utoipa::path(
     post,
     path = "/v1/screen/verify",
+    operation_id = "verify_screening",
     tag = "screening",
     request_body(content = Object, description = "A screening result as `/v1/screen` answered it"),
     responses((status = 200, description = "The verdict: what holds and what does not", body = Object)),
@@ -155,6 +157,7 @@ pub(super) async fn verify(
 #[utoipa::path(
     get,
     path = "/v1/alerts",
+    operation_id = "alerts",
     tag = "screening",
     responses((status = 200, description = "The alerts", body = [Object])),
 )]

@@ -17,6 +17,7 @@ fn refused(e: anyhow::Error) -> ApiError {
     get,
     path = "/v1/tokens",
     tag = "tokens",
+    operation_id = "list_tokens",
     responses((status = 200, description = "The tokens", body = [TokenRecord])),
 )]
 pub(super) async fn list(State(state): State<ApiState>) -> ApiResult<Json<Vec<TokenRecord>>> {
@@ -36,6 +37,7 @@ pub(super) struct CreateRequest {
     post,
     path = "/v1/tokens",
     tag = "tokens",
+    operation_id = "create_token",
     request_body = CreateRequest,
     responses((status = 201, description = "The token and its secret", body = NewToken)),
 )]
@@ -58,6 +60,7 @@ pub(super) async fn create(
 #[utoipa::path(
     post,
     path = "/v1/tokens/{id}/revoke",
+    operation_id = "revoke_token",
     tag = "tokens",
     params(("id" = String, Path, description = "The token's id or name")),
     responses(
