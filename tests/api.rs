@@ -380,6 +380,20 @@ fn check_refs(document: &Value, value: &Value) {
     }
 }
 
+/// `value` is what the document's schema `name` describes: the document
+/// is the root schema, so `$ref`s into it resolve.
+fn check_against(document: &Value, name: &str, value: &Value) {
+    let mut schema = document.clone();
+    schema["$ref"] = Value::String(format!("#/components/schemas/{name}"));
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("the schema {name}: {e}"));
+    if let Err(e) = validator.validate(value) {
+        panic!("{value} is no {name}: {e}");
+    }
+}
+
 /// A path of the document with its parameters filled in.
 fn concrete(path: &str) -> String {
     path.replace("{log}", "mx")
@@ -394,9 +408,9 @@ fn the_openapi_document_holds_every_route_and_is_valid_openapi_3_1() {
     net.start("mx");
     let api = net.api("mx");
     let anonymous = api.with_token(None);
-    wait_until(Duration::from_secs(60), "mx answers", || {
+    wait_until(Duration::from_secs(60), "mx is ready", || {
         anonymous
-            .try_get("/v1/health")
+            .try_get("/v1/health/ready")
             .is_ok_and(|r| r.status == 200)
     });
 
@@ -447,6 +461,36 @@ fn the_openapi_document_holds_every_route_and_is_valid_openapi_3_1() {
             ["schema"]["$ref"],
         "#/components/schemas/record"
     );
+
+    // The samples and the node's answers are what the schemas describe.
+    let sample = serde_json::from_slice(&denial()).expect("JSON");
+    check_against(&document, "record", &sample);
+    check_against(&document, "denial", &sample);
+    let sample = serde_json::from_slice(&application()).expect("JSON");
+    check_against(&document, "application", &sample);
+    let published = api
+        .try_post("/v1/records/denial", &denial())
+        .expect("reachable");
+    assert_eq!(published.status, 201, "{}", published.body);
+    check_against(&document, "Published", &published.json());
+    for (path, name) in [
+        ("/v1/health", "Health"),
+        ("/v1/status", "StatusView"),
+        ("/v1/logs/mx/entries/0", "EntryView"),
+    ] {
+        check_against(&document, name, &api.get(path).json());
+    }
+    for (path, name) in [
+        ("/v1/logs/mx/entries", "EntryLine"),
+        ("/v1/tokens", "TokenRecord"),
+    ] {
+        let items = api.get(path).json();
+        let items = items.as_array().expect("an array");
+        assert!(!items.is_empty(), "{path}");
+        for item in items {
+            check_against(&document, name, item);
+        }
+    }
 
     // The table in node/src/api/mod.rs lists the same routes and scopes;
     // the reference page is HTML, not an operation of the document.

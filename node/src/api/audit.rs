@@ -201,7 +201,7 @@ pub(super) struct PurgeQuery {
     summary = "The denials a purge would remove the payloads of",
     description = "The listing of `concord purge --dry-run`; purging itself is a stopped node's operation, or the retention task's.",
     params(PurgeQuery),
-    responses((status = 200, description = "The denials a purge would remove the payloads of", body = [Object])),
+    responses((status = 200, description = "The denials a purge would remove the payloads of", body = [ExpiredDenial])),
 )]
 pub(super) async fn expired(
     State(state): State<ApiState>,

@@ -76,7 +76,7 @@ pub(super) async fn reply(
     operation_id = "list_consultations",
     params(ConsultationFilter),
     responses(
-        (status = 200, description = "The consultations, each with its request, denial and state", body = [Object]),
+        (status = 200, description = "The consultations, each with its request, denial and state", body = [ConsultationView]),
         (status = 400, description = "`bad_request`: an unknown filter", body = super::openapi::ErrorBody),
     ),
 )]

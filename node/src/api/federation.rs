@@ -14,7 +14,7 @@ use crate::query::{ClearRequest, Liveness, PeerView, QueryError, StatusView};
     path = "/v1/status",
     operation_id = "status",
     tag = "federation",
-    responses((status = 200, description = "The status document `concord status --json` prints", body = Object)),
+    responses((status = 200, description = "The status document `concord status --json` prints", body = StatusView)),
 )]
 pub(super) async fn status(State(state): State<ApiState>) -> ApiResult<Json<StatusView>> {
     Ok(Json(state.status().await?))

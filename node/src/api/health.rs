@@ -17,7 +17,6 @@ pub(super) struct Health {
     /// with its peers, so it publishes.
     ready: bool,
     /// The own log's state (`null` for an observer).
-    #[schema(value_type = Option<Object>)]
     own_log: Option<OwnLogState>,
 }
 

@@ -49,7 +49,7 @@ pub(super) struct ListQuery {
     tag = "logs",
     params(("log" = String, Path, description = "A member id or a log origin"), ListQuery),
     responses(
-        (status = 200, description = "One line per entry", body = [Object]),
+        (status = 200, description = "One line per entry", body = [EntryLine]),
         (status = 400, description = "`bad_request`: a filter that does not parse", body = super::openapi::ErrorBody),
         (status = 404, description = "`not_found`: no such log", body = super::openapi::ErrorBody),
     ),
@@ -88,7 +88,7 @@ pub(super) async fn list_entries(
         ("index" = u64, Path, description = "The entry's index"),
     ),
     responses(
-        (status = 200, description = "The entry", body = Object),
+        (status = 200, description = "The entry", body = EntryView),
         (status = 404, description = "`not_found`: no such log or entry", body = super::openapi::ErrorBody),
     ),
 )]
