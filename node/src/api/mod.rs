@@ -16,6 +16,9 @@
 //! engine ([`crate::audit`]) or the bundle writer ([`crate::bundle`]), the
 //! same ones the CLI uses on a stopped node. Errors are JSON
 //! `{"error": <stable code>, "message": <what and why>}`.
+//! Each handler's `#[utoipa::path]` names the path it is served at, and
+//! the OpenAPI document is collected from the same registrations
+//! ([`openapi`]); `tests/api.rs` holds this table to that document.
 //!
 //! | method | path | scope | what | room |
 //! |---|---|---|---|---|
@@ -236,7 +239,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
 pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
     let body_timeout = Duration::from_millis(limits.body_timeout_ms.get());
     // Routes that take a body get it as JSON, whole, within the deadline;
-    // the token was checked first (the layer of `protected` below).
+    // the token was checked first (the layer of `scoped` below).
     let with_body = |route: UtoipaMethodRouter<ApiState>| {
         let (schemas, mut paths, route) = route;
         openapi::takes_body(&mut paths);

@@ -29,9 +29,9 @@ use utoipa::{Modify, OpenApi};
 use crate::tokens::Scope;
 
 /// Where the document is served.
-pub(super) const DOCUMENT_PATH: &str = "/v1/openapi.json";
+const DOCUMENT_PATH: &str = "/v1/openapi.json";
 /// Where the interactive reference is served.
-pub(super) const REFERENCE_PATH: &str = "/v1/docs";
+const REFERENCE_PATH: &str = "/v1/docs";
 
 /// The document's frame: what the handlers' annotations do not say.
 #[derive(OpenApi)]
@@ -100,7 +100,7 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
 }
 
 /// An error answer with `description`, its body the `Error` schema.
-pub(super) fn error(description: &str) -> RefOr<Answer> {
+fn error(description: &str) -> RefOr<Answer> {
     ResponseBuilder::new()
         .description(description)
         .content(
