@@ -480,6 +480,14 @@ fn the_openapi_document_holds_every_route_and_is_valid_openapi_3_1() {
     ] {
         check_against(&document, name, &api.get(path).json());
     }
+    let screened = api.post("/v1/screen", &application()).json();
+    check_against(&document, "ScreeningResult", &screened);
+    let batch = format!("[{}]", String::from_utf8(application()).expect("UTF-8"));
+    check_against(
+        &document,
+        "BatchResults",
+        &api.post("/v1/screen/batch", batch.as_bytes()).json(),
+    );
     for (path, name) in [
         ("/v1/logs/mx/entries", "EntryLine"),
         ("/v1/tokens", "TokenRecord"),

@@ -62,6 +62,7 @@ pub(crate) mod limits;
 mod logs;
 mod metrics;
 mod openapi;
+pub(crate) use openapi::schema_ref;
 mod records;
 mod screening;
 mod server;

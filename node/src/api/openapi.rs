@@ -262,6 +262,20 @@ pub(super) fn document(mut openapi: utoipa::openapi::OpenApi) -> Value {
     document
 }
 
+/// References to the embedded schemas, for the fields of types that hold
+/// a record or an application (`#[schema(schema_with = ...)]`).
+pub(crate) mod schema_ref {
+    use utoipa::openapi::Ref;
+
+    pub(crate) fn application() -> Ref {
+        Ref::from_schema_name("application")
+    }
+
+    pub(crate) fn denial() -> Ref {
+        Ref::from_schema_name("denial")
+    }
+}
+
 /// The document as served, serialised once.
 #[derive(Clone)]
 pub(super) struct Document(pub(super) Bytes);

@@ -51,7 +51,7 @@ fn application(bytes: &[u8], what: &str) -> Result<Application, QueryError> {
     params(ScreenQuery),
     request_body(content = ref("#/components/schemas/application"), description = "The licence application"),
     responses(
-        (status = 200, description = "The screening result, its hits explained", body = Object),
+        (status = 200, description = "The screening result, its hits explained", body = ScreeningResult),
         (status = 400, description = "`bad_request`: not an application, or a bad `at` or `threshold`", body = super::openapi::ErrorBody),
     ),
 )]
@@ -70,7 +70,6 @@ pub(super) async fn screen(
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct BatchResults {
     /// One screening result per application, in their order.
-    #[schema(value_type = Vec<Object>)]
     results: Vec<ScreeningResult>,
 }
 
@@ -134,7 +133,7 @@ pub(super) async fn batch(
     path = "/v1/screen/verify",
     operation_id = "verify_screening",
     tag = "screening",
-    request_body(content = Object, description = "A screening result as `/v1/screen` answered it"),
+    request_body(content = ScreeningResult, description = "A screening result as `/v1/screen` answered it"),
     responses((status = 200, description = "The verdict: what holds and what does not", body = Object)),
 )]
 pub(super) async fn verify(
