@@ -482,6 +482,12 @@ fn the_openapi_document_holds_every_route_and_is_valid_openapi_3_1() {
     }
     let screened = api.post("/v1/screen", &application()).json();
     check_against(&document, "ScreeningResult", &screened);
+    check_against(
+        &document,
+        "Verdict",
+        &api.post("/v1/screen/verify", screened.to_string().as_bytes())
+            .json(),
+    );
     let batch = format!("[{}]", String::from_utf8(application()).expect("UTF-8"));
     check_against(
         &document,

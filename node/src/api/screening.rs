@@ -134,7 +134,7 @@ pub(super) async fn batch(
     operation_id = "verify_screening",
     tag = "screening",
     request_body(content = ScreeningResult, description = "A screening result as `/v1/screen` answered it"),
-    responses((status = 200, description = "The verdict: what holds and what does not", body = Object)),
+    responses((status = 200, description = "The verdict: what holds and what does not", body = Verdict)),
 )]
 pub(super) async fn verify(
     State(state): State<ApiState>,
@@ -158,7 +158,7 @@ pub(super) async fn verify(
     path = "/v1/alerts",
     operation_id = "alerts",
     tag = "screening",
-    responses((status = 200, description = "The alerts", body = [Object])),
+    responses((status = 200, description = "The alerts", body = [Alert])),
 )]
 pub(super) async fn alerts(State(state): State<ApiState>) -> ApiResult<Json<Vec<Alert>>> {
     let store = state.queries.store.clone();
