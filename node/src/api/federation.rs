@@ -94,7 +94,7 @@ pub(super) async fn evidence(State(state): State<ApiState>) -> ApiResult<Json<se
     params(("log" = String, Path, description = "A member id or a log origin")),
     request_body = ClearRequest,
     responses(
-        (status = 200, description = "`{\"origin\", \"cleared\"}`: whether a quarantine was lifted", body = Object),
+        (status = 200, description = "Whether a quarantine was lifted", body = Cleared),
         (status = 404, description = "`not_found`: no such log", body = super::openapi::ErrorBody),
     ),
 )]
@@ -103,13 +103,23 @@ pub(super) async fn clear_quarantine(
     Path(log): Path<String>,
     Extension(caller): Extension<Caller>,
     Json(mut request): Json<ClearRequest>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<Cleared>> {
     request.operator = format!("{} (token {:?})", request.operator, caller.0);
     let (origin, cleared) = state
         .queries
         .clear_quarantine(&log, &request, crate::clock::now())
         .await?;
-    Ok(Json(
-        serde_json::json!({ "origin": origin, "cleared": cleared }),
-    ))
+    Ok(Json(Cleared {
+        origin: origin.to_string(),
+        cleared,
+    }))
+}
+
+/// A log's quarantine, lifted or not.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct Cleared {
+    /// The log's origin.
+    origin: String,
+    /// Whether the log was quarantined and is no longer.
+    cleared: bool,
 }
