@@ -68,6 +68,7 @@ pub(super) struct ErrorBody {
     pub(super) message: String,
 }
 
+/// The `bearer` scheme the scoped operations name.
 struct Bearer;
 
 impl Modify for Bearer {
@@ -87,6 +88,7 @@ impl Modify for Bearer {
     }
 }
 
+/// The operations of `item`, whatever their methods.
 fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     [
         &mut item.get,
