@@ -333,3 +333,286 @@ fn the_feed_streams_new_entries_and_resumes_where_it_stopped() {
     let unknown = co.try_get("/v1/feed?since=0").expect("reachable");
     assert_eq!(unknown.status, 400, "{}", unknown.body);
 }
+
+/// The routes `node/src/api/mod.rs`'s table lists: (method, path) and the
+/// scope each asks for (`none` without a token).
+fn route_table() -> std::collections::BTreeMap<(String, String), String> {
+    let source = include_str!("../node/src/api/mod.rs");
+    source
+        .lines()
+        .filter_map(|line| line.strip_prefix("//! | "))
+        .filter(|row| row.starts_with("GET") || row.starts_with("POST"))
+        .map(|row| {
+            let cells: Vec<&str> = row.split(" | ").map(str::trim).collect();
+            let path = cells[1]
+                .split(['?', ' '])
+                .next()
+                .expect("a path")
+                .to_owned();
+            let scope = cells[2]
+                .split([',', ' '])
+                .next()
+                .expect("a scope")
+                .to_owned();
+            ((cells[0].to_owned(), path), scope)
+        })
+        .collect()
+}
+
+/// Every `$ref` in `value` points at something in `document`.
+fn check_refs(document: &Value, value: &Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(target) = map.get("$ref") {
+                let target = target.as_str().expect("a $ref is a string");
+                let pointer = target
+                    .strip_prefix('#')
+                    .unwrap_or_else(|| panic!("{target} points outside the document"));
+                assert!(
+                    document.pointer(pointer).is_some(),
+                    "{target} resolves to nothing"
+                );
+            }
+            map.values().for_each(|v| check_refs(document, v));
+        }
+        Value::Array(items) => items.iter().for_each(|v| check_refs(document, v)),
+        _ => {}
+    }
+}
+
+/// `value` is what the document's schema `name` describes: the document
+/// is the root schema, so `$ref`s into it resolve.
+fn check_against(document: &Value, name: &str, value: &Value) {
+    let mut schema = document.clone();
+    schema["$ref"] = Value::String(format!("#/components/schemas/{name}"));
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("the schema {name}: {e}"));
+    if let Err(e) = validator.validate(value) {
+        panic!("{value} is no {name}: {e}");
+    }
+}
+
+/// A path of the document with its parameters filled in.
+fn concrete(path: &str) -> String {
+    path.replace("{log}", "mx")
+        .replace("{index}", "0")
+        .replace("{kind}", "denial")
+        .replace("{id}", "nobody")
+}
+
+#[test]
+fn the_openapi_document_holds_every_route_and_is_valid_openapi_3_1() {
+    let mut net = Testnet::create(&concord(), &["mx"], &[]);
+    net.start("mx");
+    let api = net.api("mx");
+    let anonymous = api.with_token(None);
+    wait_until(Duration::from_secs(60), "mx is ready", || {
+        anonymous
+            .try_get("/v1/health/ready")
+            .is_ok_and(|r| r.status == 200)
+    });
+
+    // Served without a token, and valid as OpenAPI 3.1 reads it.
+    let served = anonymous.try_get("/v1/openapi.json").expect("reachable");
+    assert_eq!(served.status, 200, "{}", served.body);
+    let document = served.json();
+    let spec = oas3::from_json(&served.body).expect("an OpenAPI 3.1 document");
+    let version = spec.validate_version().expect("a 3.1 version");
+    assert_eq!((version.major, version.minor), (3, 1));
+    check_refs(&document, &document);
+    // Every error code the API answers is listed, for clients to switch on.
+    let codes = document["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_array()
+        .expect("the error codes");
+    for code in [
+        "not_found",
+        "insufficient_scope",
+        "own_log_unconfirmed",
+        "batch_too_large",
+    ] {
+        assert!(codes.iter().any(|c| c == code), "{code} in {codes:?}");
+    }
+    let mut operations = std::collections::BTreeMap::new();
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, method, operation) in spec.operations() {
+        let id = operation.operation_id.clone().expect("an operationId");
+        assert!(ids.insert(id.clone()), "{id} names one operation");
+        assert!(
+            !operation.responses(&spec).is_empty(),
+            "{method} {path} says what it answers"
+        );
+        let declared: Vec<String> = operation
+            .parameters(&spec)
+            .expect("parameters resolve")
+            .into_iter()
+            .filter(|p| p.location == oas3::spec::ParameterIn::Path)
+            .map(|p| p.name)
+            .collect();
+        let templated: Vec<String> = path
+            .split('/')
+            .filter_map(|part| part.strip_prefix('{')?.strip_suffix('}'))
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(declared, templated, "{method} {path}: its path parameters");
+        let scope = match operation.security.as_slice() {
+            [] => "none".to_owned(),
+            [requirement] => requirement.0["bearer"].join(","),
+            more => panic!("{method} {path}: one scope, not {more:?}"),
+        };
+        operations.insert((method.to_string(), path), scope);
+    }
+    // The record schemas are embedded, each `$ref` between files rewritten.
+    let schemas = &document["components"]["schemas"];
+    for name in ["defs", "denial", "notice", "application", "record"] {
+        assert!(schemas[name].is_object(), "{name} is embedded");
+    }
+    assert_eq!(
+        document["paths"]["/v1/records/{kind}"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"]["$ref"],
+        "#/components/schemas/record"
+    );
+
+    // The samples and the node's answers are what the schemas describe.
+    let sample = serde_json::from_slice(&denial()).expect("JSON");
+    check_against(&document, "record", &sample);
+    check_against(&document, "denial", &sample);
+    let sample = serde_json::from_slice(&application()).expect("JSON");
+    check_against(&document, "application", &sample);
+    let published = api
+        .try_post("/v1/records/denial", &denial())
+        .expect("reachable");
+    assert_eq!(published.status, 201, "{}", published.body);
+    check_against(&document, "Published", &published.json());
+    for (path, name) in [
+        ("/v1/health", "Health"),
+        ("/v1/status", "StatusView"),
+        ("/v1/logs/mx/entries/0", "EntryView"),
+    ] {
+        check_against(&document, name, &api.get(path).json());
+    }
+    let screened = api.post("/v1/screen", &application()).json();
+    check_against(&document, "ScreeningResult", &screened);
+    check_against(
+        &document,
+        "Verdict",
+        &api.post("/v1/screen/verify", screened.to_string().as_bytes())
+            .json(),
+    );
+    let batch = format!("[{}]", String::from_utf8(application()).expect("UTF-8"));
+    check_against(
+        &document,
+        "BatchResults",
+        &api.post("/v1/screen/batch", batch.as_bytes()).json(),
+    );
+    for (path, name) in [
+        ("/v1/logs/mx/entries", "EntryLine"),
+        ("/v1/tokens", "TokenRecord"),
+    ] {
+        let items = api.get(path).json();
+        let items = items.as_array().expect("an array");
+        assert!(!items.is_empty(), "{path}");
+        for item in items {
+            check_against(&document, name, item);
+        }
+    }
+
+    // The table in node/src/api/mod.rs lists the same routes and scopes;
+    // the reference page is HTML, not an operation of the document.
+    let mut table = route_table();
+    assert_eq!(
+        table.remove(&("GET".to_owned(), "/v1/docs/".to_owned())),
+        Some("none".to_owned()),
+        "the table lists the reference page"
+    );
+    assert_eq!(table, operations, "the table and the document");
+
+    // Each operation is served, with the scope the document states: without
+    // a token, 401 if it asks for one; with a token of another scope, 403.
+    let mut tokens = Vec::new();
+    for scope in ["read", "screen", "publish", "admin"] {
+        let made = net
+            .cli(
+                "mx",
+                [
+                    "--json", "token", "create", "--name", scope, "--scope", scope,
+                ],
+            )
+            .ok()
+            .json();
+        let secret = made["secret"].as_str().expect("a secret").to_owned();
+        tokens.push((scope, api.with_token(Some(&secret))));
+    }
+    for ((method, path), scope) in &operations {
+        let url = concrete(path);
+        let answer = anonymous.try_method(method, &url).expect("reachable");
+        assert!(
+            answer.status != 405 && answer.code() != "no_such_route",
+            "{method} {path} is served: {}",
+            answer.body
+        );
+        assert_eq!(
+            answer.status == 401,
+            scope != "none",
+            "{method} {path} without a token: {}",
+            answer.body
+        );
+        for (held, client) in tokens.iter().filter(|(held, _)| held != scope) {
+            if scope == "none" {
+                continue;
+            }
+            let answer = client.try_method(method, &url).expect("reachable");
+            assert_eq!(
+                (answer.status, answer.code().as_str()),
+                (403, "insufficient_scope"),
+                "{method} {path} with a {held} token: {}",
+                answer.body
+            );
+        }
+    }
+
+    // The reference page: HTML, every asset it names served by the node
+    // itself, and a CSP that keeps it there.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let base = format!("http://{}", api.address());
+    let mut page = agent
+        .get(format!("{base}/v1/docs/"))
+        .call()
+        .expect("the page");
+    assert_eq!(page.status(), 200);
+    let header = |response: &ureq::http::Response<ureq::Body>, name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(header(&page, "content-type").starts_with("text/html"));
+    let csp = header(&page, "content-security-policy");
+    assert!(csp.starts_with("default-src 'none'"), "{csp}");
+    let html = page.body_mut().read_to_string().expect("the page's text");
+    let assets: Vec<&str> = html
+        .split(['"', '\''])
+        .filter(|part| part.ends_with(".js") || part.ends_with(".css") || part.ends_with(".png"))
+        .collect();
+    assert!(assets.len() >= 4, "the page's assets: {html}");
+    for asset in assets {
+        assert!(
+            !asset.contains("//"),
+            "{asset}: the page loads nothing from elsewhere"
+        );
+        let url = format!("{base}/v1/docs/{}", asset.trim_start_matches("./"));
+        let mut answer = agent.get(&url).call().expect("the asset");
+        assert_eq!(answer.status(), 200, "{url}");
+        if asset.ends_with("swagger-initializer.js") {
+            let script = answer.body_mut().read_to_string().expect("the script");
+            assert!(script.contains("\"/v1/openapi.json\""), "{script}");
+            assert!(!script.contains("http"), "{script}");
+        }
+    }
+}

@@ -20,7 +20,9 @@ use concord_scenarios::process::Concord;
 use concord_scenarios::records;
 use concord_scenarios::testnet::{Testnet, TestnetSpec};
 use concord_scenarios::wait::wait_until;
-use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
+use headless_chrome::protocol::cdp::Page::{
+    AddScriptToEvaluateOnNewDocument, CaptureScreenshotFormatOption,
+};
 use headless_chrome::{Browser, LaunchOptions, Tab};
 use serde_json::Value;
 
@@ -585,4 +587,58 @@ fn the_page_refuses_strangers_and_forms_without_csrf_and_speaks_three_languages(
     net.cli("mx", ["token", "revoke", "mesa de licencias"]).ok();
     page.open(&format!("{mx}/denials"));
     page.wait_for("why=ended", "Sua sessão terminou");
+}
+
+/// The API's reference page (`/v1/docs/`) renders every operation of the
+/// node's OpenAPI document and opens one with its record schemas, from the
+/// node's own files and under its CSP: nothing refused, nothing fetched
+/// from elsewhere.
+#[test]
+fn the_api_reference_renders_every_operation_under_its_csp() {
+    let mut net = Testnet::create(&concord(), &["mx"], &[]);
+    net.start("mx");
+    wait_ready(&net, "mx");
+    let api = net.api("mx").with_token(None);
+    let document = api.get("/v1/openapi.json").json();
+    let operations: usize = document["paths"]
+        .as_object()
+        .expect("paths")
+        .values()
+        .map(|item| item.as_object().expect("a path item").len())
+        .sum();
+    let base = format!("http://{}", api.address());
+
+    let page = Page::launch();
+    // Before the page's own scripts run, so that no refusal goes unseen.
+    page.tab
+        .call_method(AddScriptToEvaluateOnNewDocument {
+            source: "window.refused = []; document.addEventListener('securitypolicyviolation', e => window.refused.push(e.violatedDirective + ' ' + e.blockedURI));".to_owned(),
+            world_name: None,
+            include_command_line_api: None,
+            run_immediately: None,
+        })
+        .expect("a script before the page's");
+    page.open(&format!("{base}/v1/docs/"));
+    wait_until(PAGE_WAIT, "every operation shown", || {
+        page.eval("document.querySelectorAll('.opblock').length")
+            .as_u64()
+            == Some(operations as u64)
+    });
+    page.click("#operations-records-publish_record .opblock-summary-control");
+    page.wait_for("/v1/docs/", "refuse_duplicate");
+    page.wait_for("/v1/docs/", "Request body");
+
+    // Objects come back from the page as JSON text.
+    let json = |script: &str| -> Value {
+        let text = page.eval(&format!("JSON.stringify({script})"));
+        serde_json::from_str(text.as_str().expect("JSON text")).expect("JSON")
+    };
+    assert_eq!(json("window.refused"), serde_json::json!([]));
+    let fetched = json("performance.getEntriesByType('resource').map(e => e.name)");
+    let fetched = fetched.as_array().expect("the resources fetched");
+    assert!(fetched.len() >= 4, "{fetched:?}");
+    for url in fetched {
+        let url = url.as_str().expect("a URL");
+        assert!(url.starts_with(&format!("{base}/")), "{url} is the node's");
+    }
 }

@@ -42,7 +42,7 @@ pub struct Kept {
 }
 
 /// A denial that met an application screened before it arrived.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Alert {
     pub id: u64,
@@ -55,8 +55,12 @@ pub struct Alert {
     pub denial: EntryKey,
     /// The entry holding the version that met (the denial or an amendment).
     pub version: u64,
+    /// ISO 3166-1 alpha-2.
+    #[schema(value_type = String)]
     pub denying_state: Country,
     pub score: f64,
+    /// Which parties met and how, and what moved the score.
+    #[schema(value_type = Object)]
     pub explanation: Explanation,
 }
 

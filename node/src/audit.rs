@@ -277,7 +277,7 @@ pub fn open_stopped(path: &Path) -> Result<Store, SourceError> {
 
 /// What an audit of a node's store is asked: the options of `concord
 /// audit --home`, and the body of the API's `POST /v1/audit`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditRequest {
     /// Also validate every payload as a record of its kind.
@@ -289,7 +289,7 @@ pub struct AuditRequest {
 }
 
 /// A roster file given to the auditor, with where it came from.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PinnedRoster {
     /// Where the auditor read it, for the report.

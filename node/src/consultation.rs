@@ -36,7 +36,7 @@ pub const DEFAULT_OVERDUE_DAYS: u32 = 30;
 
 /// A consultation request as an officer asks it; the states and the
 /// visibility follow from the roster and the denial.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRequest {
     /// The denial, `ORIGIN#INDEX` (ORIGIN a member id or a log origin).
@@ -49,7 +49,7 @@ pub struct NewRequest {
 }
 
 /// A consultation reply as an officer gives it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewReply {
     /// The request, `ORIGIN#INDEX`.
@@ -60,7 +60,7 @@ pub struct NewReply {
 }
 
 /// Where a consultation stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsultationState {
     Pending,
@@ -105,7 +105,7 @@ impl ConsultationState {
 }
 
 /// Which way a consultation goes for this node's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// This state denied, and is asked.
@@ -130,8 +130,9 @@ impl Direction {
 
 /// Which consultations a listing keeps, as text from a command line or a
 /// URL's query.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ConsultationFilter {
     /// `incoming` or `outgoing`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -142,13 +143,17 @@ pub struct ConsultationFilter {
 }
 
 /// One consultation as this node reads it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConsultationView {
     /// The request entry, `origin#index`.
     pub request: String,
     /// The denial it is about, `origin#index`.
     pub denial: String,
+    /// ISO 3166-1 alpha-2.
+    #[schema(value_type = String)]
     pub requesting_state: Country,
+    /// ISO 3166-1 alpha-2.
+    #[schema(value_type = String)]
     pub denying_state: Country,
     pub direction: Direction,
     pub application_reference: String,
@@ -166,10 +171,12 @@ pub struct ConsultationView {
 }
 
 /// The denying state's reply to a consultation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReplyView {
     /// The reply entry, `origin#index`.
     pub entry: String,
+    /// `agree`, `object` or `need_more_information`.
+    #[schema(value_type = String)]
     pub answer: Answer,
     pub comment: String,
     pub time: u64,

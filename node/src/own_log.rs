@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::store::{Store, StoreError};
 
 /// Why the own log may be written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Basis {
     /// The roster has no other participant: nobody else can hold the log.
@@ -44,7 +44,7 @@ pub enum ForkRisk {
 }
 
 /// The own log's confirmation as it is now; `size` is the store's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum OwnLogState {
     /// Publishing is open.

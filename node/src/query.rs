@@ -52,11 +52,15 @@ pub enum QueryError {
 }
 
 /// This node's identity as the roster states it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Me {
     pub id: String,
     pub origin: String,
+    /// `member` or `observer`.
+    #[schema(value_type = String)]
     pub role: Role,
+    /// ISO 3166-1 alpha-2.
+    #[schema(value_type = String)]
     pub country: Country,
 }
 
@@ -81,7 +85,7 @@ impl Me {
 }
 
 /// The status document.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatusView {
     pub me: Me,
     pub federation: String,
@@ -100,7 +104,7 @@ pub struct StatusView {
 }
 
 /// A connected peer.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PeerView {
     pub peer_id: String,
     pub member: Option<String>,
@@ -122,15 +126,18 @@ pub struct Liveness {
 }
 
 /// Where a published entry landed.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Published {
+    /// The own log's origin.
     pub origin: String,
+    /// The entry's index in it.
     pub index: u64,
+    /// The entry's RFC 6962 leaf hash, hex.
     pub leaf_hash: String,
 }
 
 /// Who lifts a quarantine, and why.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct ClearRequest {
     pub operator: String,
     pub reason: String,
@@ -338,7 +345,7 @@ pub fn today(now: u64) -> Result<Date, QueryError> {
 }
 
 /// A denial a purge would remove the payloads of.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExpiredDenial {
     pub origin: String,
     /// The denial's index first, then its amendments and revocation.
@@ -424,7 +431,7 @@ pub fn own_entry(
 }
 
 /// One log as `status` shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LogView {
     pub origin: String,
     pub member: Option<String>,
@@ -444,7 +451,7 @@ pub struct LogView {
     pub quarantined: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CosignerView {
     pub witness: String,
     pub time: u64,
@@ -561,7 +568,7 @@ pub fn resolve_log(roster: &Roster, log: &str) -> Result<Origin, QueryError> {
 }
 
 /// One entry as `show` prints it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EntryView {
     pub origin: String,
     pub index: u64,
@@ -585,7 +592,7 @@ pub struct EntryView {
 }
 
 /// The content of a denial after its amendments.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CurrentVersion {
     /// The amendment that states it.
     pub index: u64,
@@ -688,7 +695,7 @@ fn status_json(status: &DenialStatus, today: Option<&Date>) -> serde_json::Value
 }
 
 /// A short line per entry for `list`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EntryLine {
     pub origin: String,
     pub index: u64,

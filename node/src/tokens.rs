@@ -31,7 +31,19 @@ use crate::home::{Home, write_new};
 const FORMAT: &str = "concord-tokens/v1";
 
 /// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// Everything a node shows: status, logs, proofs, audits, exports,
@@ -91,7 +103,7 @@ impl std::fmt::Display for Scope {
 }
 
 /// One token as the file keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRecord {
     /// 8 hex digits, to name it in `token revoke`.
@@ -113,7 +125,7 @@ struct TokenFile {
 }
 
 /// A token just made: its record and the secret, shown this once.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewToken {
     #[serde(flatten)]
     pub record: TokenRecord,

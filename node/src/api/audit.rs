@@ -39,6 +39,18 @@ const EXPORT_CHUNK_BYTES: usize = 256 * 1024;
 /// had, and nothing that arrives meanwhile is a false finding (see
 /// [`crate::audit::audit_store`]). Two logs may be seen at different
 /// moments; evidence and quarantines are read last.
+#[utoipa::path(
+    post,
+    path = "/v1/audit",
+    tag = "audit",
+    summary = "The audit report of the whole store",
+    description = "The report `concord audit --home DIR --json` prints of a stopped node, 200 whether or not it has findings. Each log is audited as one state it really had, though two logs may be seen moments apart.",
+    request_body = AuditRequest,
+    responses(
+        (status = 200, description = "The audit report, with its findings if any", body = Object),
+        (status = 400, description = "`bad_roster`: the pinned roster does not verify", body = super::openapi::ErrorBody),
+    ),
+)]
 pub(super) async fn audit(
     State(state): State<ApiState>,
     Json(request): Json<AuditRequest>,
@@ -86,6 +98,19 @@ impl ApiState {
 /// takes a cut bundle for a whole one (and it would lack its signed end
 /// line anyway). Each log is exported up to the head read when its turn
 /// comes, as the audit reads it.
+#[utoipa::path(
+    post,
+    path = "/v1/export",
+    tag = "audit",
+    summary = "A signed bundle of the logs, streamed",
+    description = "The bundle `concord export` writes. A failure after the answer started ends the stream without its signed last line, so a cut bundle is never taken for a whole one.",
+    request_body = ExportRequest,
+    responses(
+        (status = 200, description = "The signed bundle, one JSON object a line", body = String, content_type = "application/x-ndjson"),
+        (status = 400, description = "`bad_request`: an unknown audience", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: an unknown log", body = super::openapi::ErrorBody),
+    ),
+)]
 pub(super) async fn export(
     State(state): State<ApiState>,
     Json(request): Json<ExportRequest>,
@@ -156,8 +181,10 @@ impl Write for ChunkWriter {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct PurgeQuery {
+    /// Days past a denial's end before its payload goes (0).
     #[serde(default)]
     grace_days: u32,
 }
@@ -166,6 +193,16 @@ pub(super) struct PurgeQuery {
 /// payloads of, the listing of `concord purge --dry-run`. Purging itself
 /// stays a stopped node's operation, or the retention task's of a running
 /// one.
+#[utoipa::path(
+    get,
+    path = "/v1/purge",
+    tag = "audit",
+    operation_id = "purge_preview",
+    summary = "The denials a purge would remove the payloads of",
+    description = "The listing of `concord purge --dry-run`; purging itself is a stopped node's operation, or the retention task's.",
+    params(PurgeQuery),
+    responses((status = 200, description = "The denials a purge would remove the payloads of", body = [ExpiredDenial])),
+)]
 pub(super) async fn expired(
     State(state): State<ApiState>,
     Query(query): Query<PurgeQuery>,

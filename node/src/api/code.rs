@@ -25,6 +25,30 @@ macro_rules! codes {
     };
 }
 
+impl serde::Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// In the OpenAPI document, a string among [`Code::ALL`]'s spellings, so
+/// that a client can switch on every code the API may answer.
+impl utoipa::PartialSchema for Code {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(Code::ALL.iter().map(|code| code.as_str())))
+            .description(Some("A stable code, the same in every version of the API."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Code {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "ErrorCode".into()
+    }
+}
+
 codes! {
     /// No such log, entry, token or result.
     NotFound = "not_found",

@@ -20,7 +20,21 @@ fn body_of<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         .map_err(|e| QueryError::BadRequest(format!("request body: {e}")).into())
 }
 
-/// `POST /v1/consultations` with a [`NewRequest`].
+/// Publishes a consultation request about a denial, as a publish does.
+#[utoipa::path(
+    post,
+    path = "/v1/consultations",
+    tag = "consultations",
+    operation_id = "request_consultation",
+    request_body = NewRequest,
+    responses(
+        (status = 201, description = "Published and durable", body = Published),
+        (status = 403, description = "`observer` or `insufficient_scope`", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such denial", body = super::openapi::ErrorBody),
+        (status = 422, description = "`rejected`: the request breaks a rule of the protocol", body = super::openapi::ErrorBody),
+        (status = 503, description = "`own_log_unconfirmed` or `shutting_down`", body = super::openapi::ErrorBody),
+    ),
+)]
 pub(super) async fn request(
     State(state): State<ApiState>,
     body: axum::body::Bytes,
@@ -30,7 +44,21 @@ pub(super) async fn request(
     publish_entry(&state, entry).await
 }
 
-/// `POST /v1/consultations/reply` with a [`NewReply`].
+/// Publishes the reply to a consultation request, as a publish does.
+#[utoipa::path(
+    post,
+    path = "/v1/consultations/reply",
+    operation_id = "reply_consultation",
+    tag = "consultations",
+    request_body = NewReply,
+    responses(
+        (status = 201, description = "Published and durable", body = Published),
+        (status = 403, description = "`observer` or `insufficient_scope`", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such request", body = super::openapi::ErrorBody),
+        (status = 422, description = "`rejected`: the reply breaks a rule of the protocol", body = super::openapi::ErrorBody),
+        (status = 503, description = "`own_log_unconfirmed` or `shutting_down`", body = super::openapi::ErrorBody),
+    ),
+)]
 pub(super) async fn reply(
     State(state): State<ApiState>,
     body: axum::body::Bytes,
@@ -40,7 +68,18 @@ pub(super) async fn reply(
     publish_entry(&state, entry).await
 }
 
-/// `GET /v1/consultations?direction=incoming|outgoing&state=pending|answered|overdue`.
+/// The consultations this node can read.
+#[utoipa::path(
+    get,
+    path = "/v1/consultations",
+    tag = "consultations",
+    operation_id = "list_consultations",
+    params(ConsultationFilter),
+    responses(
+        (status = 200, description = "The consultations, each with its request, denial and state", body = [ConsultationView]),
+        (status = 400, description = "`bad_request`: an unknown filter", body = super::openapi::ErrorBody),
+    ),
+)]
 pub(super) async fn list(
     State(state): State<ApiState>,
     RawQuery(query): RawQuery,

@@ -8,6 +8,14 @@ use super::auth::Caller;
 use super::{ApiResult, ApiState};
 use crate::query::{ClearRequest, Liveness, PeerView, QueryError, StatusView};
 
+/// The node, its peers, every log with its checkpoint, witnesses and lag.
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    operation_id = "status",
+    tag = "federation",
+    responses((status = 200, description = "The status document `concord status --json` prints", body = StatusView)),
+)]
 pub(super) async fn status(State(state): State<ApiState>) -> ApiResult<Json<StatusView>> {
     Ok(Json(state.status().await?))
 }
@@ -52,6 +60,13 @@ impl ApiState {
     }
 }
 
+/// The roster's members and their C2SP verifier keys.
+#[utoipa::path(
+    get,
+    path = "/v1/roster",
+    tag = "federation",
+    responses((status = 200, description = "The roster in force and the roster files", body = Object)),
+)]
 pub(super) async fn roster(State(state): State<ApiState>) -> Json<serde_json::Value> {
     Json(crate::query::roster(
         &state.queries.roster,
@@ -59,23 +74,52 @@ pub(super) async fn roster(State(state): State<ApiState>) -> Json<serde_json::Va
     ))
 }
 
+/// The proofs of equivocation held and the quarantines they caused.
+#[utoipa::path(
+    get,
+    path = "/v1/evidence",
+    tag = "federation",
+    responses((status = 200, description = "Equivocation proofs and quarantines", body = Object)),
+)]
 pub(super) async fn evidence(State(state): State<ApiState>) -> ApiResult<Json<serde_json::Value>> {
     Ok(Json(state.queries.evidence()?))
 }
 
-/// The decision records the operator named and the token that asked.
+/// Lifts a log's quarantine. The decision records the operator named and
+/// the token that asked.
+#[utoipa::path(
+    post,
+    path = "/v1/quarantine/{log}/clear",
+    tag = "federation",
+    params(("log" = String, Path, description = "A member id or a log origin")),
+    request_body = ClearRequest,
+    responses(
+        (status = 200, description = "Whether a quarantine was lifted", body = Cleared),
+        (status = 404, description = "`not_found`: no such log", body = super::openapi::ErrorBody),
+    ),
+)]
 pub(super) async fn clear_quarantine(
     State(state): State<ApiState>,
     Path(log): Path<String>,
     Extension(caller): Extension<Caller>,
     Json(mut request): Json<ClearRequest>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<Cleared>> {
     request.operator = format!("{} (token {:?})", request.operator, caller.0);
     let (origin, cleared) = state
         .queries
         .clear_quarantine(&log, &request, crate::clock::now())
         .await?;
-    Ok(Json(
-        serde_json::json!({ "origin": origin, "cleared": cleared }),
-    ))
+    Ok(Json(Cleared {
+        origin: origin.to_string(),
+        cleared,
+    }))
+}
+
+/// A log's quarantine, lifted or not.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct Cleared {
+    /// The log's origin.
+    origin: String,
+    /// Whether the log was quarantined and is no longer.
+    cleared: bool,
 }

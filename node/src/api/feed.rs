@@ -29,10 +29,13 @@ const LOOK_EVERY: Duration = Duration::from_millis(250);
 /// Most entries read from one log at one look.
 const BATCH: u64 = 256;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct FeedQuery {
+    /// `now` (the default) or `start`, without `Last-Event-ID`.
     from: Option<String>,
+    /// Follow one log (a member id or a log origin).
     log: Option<String>,
 }
 
@@ -58,6 +61,23 @@ fn decode(text: &str, logs: &[Origin]) -> Result<BTreeMap<Origin, u64>, QueryErr
     Ok(cursor)
 }
 
+/// New entries of every log as server-sent events (`event: entry`, its
+/// data the entry's line as the listing shows it), resumable with
+/// `Last-Event-ID`.
+#[utoipa::path(
+    get,
+    path = "/v1/feed",
+    tag = "logs",
+    params(
+        FeedQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "The id of the last event received: the feed resumes there"),
+    ),
+    responses(
+        (status = 200, description = "The event stream; it ends when the node shuts down", body = String, content_type = "text/event-stream"),
+        (status = 400, description = "`bad_request`: a bad `from` or `Last-Event-ID`", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such log", body = super::openapi::ErrorBody),
+    ),
+)]
 pub(super) async fn feed(
     State(state): State<ApiState>,
     Query(query): Query<FeedQuery>,

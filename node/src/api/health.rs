@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::ApiState;
 use crate::own_log::OwnLogState;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct Health {
     /// The process answers.
     live: bool,
@@ -37,11 +37,28 @@ fn health(state: &ApiState) -> Health {
 }
 
 /// 200 while the node answers, with whether it is ready.
+#[utoipa::path(
+    get,
+    path = "/v1/health",
+    operation_id = "health",
+    tag = "health",
+    responses((status = 200, description = "The node answers; `ready` says whether it publishes", body = Health)),
+)]
 pub(super) async fn live(State(state): State<ApiState>) -> Json<Health> {
     Json(health(&state))
 }
 
 /// 200 when ready, 503 until then.
+#[utoipa::path(
+    get,
+    path = "/v1/health/ready",
+    operation_id = "health_ready",
+    tag = "health",
+    responses(
+        (status = 200, description = "Ready: the store is open and, for a member, its own log confirmed", body = Health),
+        (status = 503, description = "Not ready yet", body = Health),
+    ),
+)]
 pub(super) async fn ready(State(state): State<ApiState>) -> (StatusCode, Json<Health>) {
     let health = health(&state);
     let status = if health.ready {

@@ -7,6 +7,13 @@ use axum::response::{IntoResponse, Response};
 
 use super::{ApiResult, ApiState};
 
+/// The node's metrics. Asks for `read` unless `[api] metrics_open`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "metrics",
+    responses((status = 200, description = "OpenMetrics text", body = String, content_type = "application/openmetrics-text")),
+)]
 pub(super) async fn metrics(State(state): State<ApiState>) -> ApiResult<Response> {
     let status = state.status().await?;
     let alerts = state

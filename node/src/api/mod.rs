@@ -1,6 +1,7 @@
 //! The local HTTP API (axum), for this agency's officers and scripts.
 //!
-//! Bound to loopback by default. Every route but `/v1/health` asks for a
+//! Bound to loopback by default. Every route but the health checks and
+//! the API's reference (`/v1/openapi.json`, `/v1/docs/`) asks for a
 //! bearer token holding one scope ([`auth`], [`crate::tokens`]): `read`,
 //! `screen`, `publish` or `admin`, as the table says; `/metrics` asks for
 //! `read` unless `[api] metrics_open`. An unknown path (404) and a method a
@@ -15,6 +16,9 @@
 //! engine ([`crate::audit`]) or the bundle writer ([`crate::bundle`]), the
 //! same ones the CLI uses on a stopped node. Errors are JSON
 //! `{"error": <stable code>, "message": <what and why>}`.
+//! Each handler's `#[utoipa::path]` names the path it is served at, and
+//! the OpenAPI document is collected from the same registrations
+//! ([`openapi`]); `tests/api.rs` holds this table to that document.
 //!
 //! | method | path | scope | what | room |
 //! |---|---|---|---|---|
@@ -45,6 +49,8 @@
 //! | POST | /v1/tokens `{"name", "scopes"}` | admin | a new token; its secret is in this answer only | [`tokens`] |
 //! | POST | /v1/tokens/{id}/revoke | admin | revoke a token (by id or name) | [`tokens`] |
 //! | GET  | /metrics | read, or none with `metrics_open` | Prometheus text format | [`metrics`] |
+//! | GET  | /v1/openapi.json | none | the OpenAPI 3.1 document of these routes, the record schemas embedded | [`openapi`] |
+//! | GET  | /v1/docs/ | none | the interactive reference of that document (HTML; its files under /v1/docs/) | [`openapi`] |
 
 mod audit;
 mod auth;
@@ -56,6 +62,8 @@ mod health;
 pub(crate) mod limits;
 mod logs;
 mod metrics;
+mod openapi;
+pub(crate) use openapi::schema_ref;
 mod records;
 mod screening;
 mod server;
@@ -67,10 +75,12 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use concord_protocol::ledger::LedgerError;
 use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 
 use crate::audit::SourceError;
 use crate::bundle::Exporter;
@@ -150,7 +160,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.code.as_str(), "message": self.message });
+        let body = openapi::ErrorBody {
+            error: self.code,
+            message: self.message,
+        };
         (self.status, Json(body)).into_response()
     }
 }
@@ -262,89 +275,98 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
-/// The router over `state`, within `limits`.
+/// The router over `state`, within `limits`, and the OpenAPI document of
+/// its routes ([`openapi`]) served beside them.
 pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
     let body_timeout = Duration::from_millis(limits.body_timeout_ms.get());
     // Routes that take a body get it as JSON, whole, within the deadline;
-    // the token was checked first (the layer of `protected` below).
-    let with_body = |route: MethodRouter<ApiState>| {
-        route
+    // the token was checked first (the layer of `scoped` below).
+    let with_body = |route: UtoipaMethodRouter<ApiState>| {
+        let (schemas, mut paths, route) = route;
+        openapi::takes_body(&mut paths);
+        let route = route
             .layer(middleware::from_fn_with_state(
                 body_timeout,
                 limits::read_body,
             ))
-            .layer(middleware::from_fn(limits::require_json))
+            .layer(middleware::from_fn(limits::require_json));
+        (schemas, paths, route)
     };
     let publish_rate = limits::PublishRate::new(limits.publish_per_second, limits.publish_burst);
-    let publishing = |route: MethodRouter<ApiState>| {
-        with_body(route).layer(middleware::from_fn_with_state(
+    let publishing = |route: UtoipaMethodRouter<ApiState>| {
+        let (schemas, mut paths, route) = with_body(route);
+        openapi::rate_limited(&mut paths);
+        let route = route.layer(middleware::from_fn_with_state(
             publish_rate.clone(),
             limits::limit_publish,
-        ))
+        ));
+        (schemas, paths, route)
     };
-    // Each group of routes asks its tokens for one scope (`auth`).
-    let scoped = |routes: Router<ApiState>, scope: Scope| {
+    // Each group of routes asks its tokens for one scope (`auth`), and the
+    // document says so of each of them.
+    let scoped = |mut routes: OpenApiRouter<ApiState>, scope: Scope| {
+        openapi::scope(&mut routes.get_openapi_mut().paths, scope);
         routes.route_layer(middleware::from_fn_with_state(
             (state.clone(), scope),
             auth::require,
         ))
     };
-    let mut read = Router::new()
-        .route("/v1/status", get(federation::status))
-        .route("/v1/consultations", get(consultations::list))
-        .route("/v1/logs/{log}/entries", get(logs::list_entries))
-        .route("/v1/logs/{log}/entries/{index}", get(logs::show_entry))
-        .route("/v1/logs/{log}/checkpoint", get(logs::checkpoint))
-        .route("/v1/logs/{log}/proof/inclusion", get(logs::inclusion))
-        .route("/v1/logs/{log}/proof/consistency", get(logs::consistency))
-        .route("/v1/roster", get(federation::roster))
-        .route("/v1/evidence", get(federation::evidence))
-        .route("/v1/audit", with_body(post(audit::audit)))
-        .route("/v1/export", with_body(post(audit::export)))
-        .route("/v1/purge", get(audit::expired))
-        .route("/v1/alerts", get(screening::alerts))
-        .route("/v1/feed", get(feed::feed));
-    let mut open = Router::new()
-        .route("/v1/health", get(health::live))
-        .route("/v1/health/ready", get(health::ready));
+    let mut read = OpenApiRouter::new()
+        .routes(routes!(federation::status))
+        .routes(routes!(consultations::list))
+        .routes(routes!(logs::list_entries))
+        .routes(routes!(logs::show_entry))
+        .routes(routes!(logs::checkpoint))
+        .routes(routes!(logs::inclusion))
+        .routes(routes!(logs::consistency))
+        .routes(routes!(federation::roster))
+        .routes(routes!(federation::evidence))
+        .routes(with_body(routes!(audit::audit)))
+        .routes(with_body(routes!(audit::export)))
+        .routes(routes!(audit::expired))
+        .routes(routes!(screening::alerts))
+        .routes(routes!(feed::feed));
+    let mut open = OpenApiRouter::new()
+        .routes(routes!(health::live))
+        .routes(routes!(health::ready))
+        .routes(routes!(openapi::openapi));
     if state.metrics_open {
-        open = open.route("/metrics", get(metrics::metrics));
+        open = open.routes(routes!(metrics::metrics));
     } else {
-        read = read.route("/metrics", get(metrics::metrics));
+        read = read.routes(routes!(metrics::metrics));
     }
-    let screen = Router::new()
-        .route("/v1/screen", with_body(post(screening::screen)))
-        .route("/v1/screen/batch", with_body(post(screening::batch)))
-        .route("/v1/screen/verify", with_body(post(screening::verify)));
-    let publish = Router::new()
-        .route("/v1/records/{kind}", publishing(post(records::publish)))
-        .route(
-            "/v1/consultations",
-            publishing(post(consultations::request)),
-        )
-        .route(
-            "/v1/consultations/reply",
-            publishing(post(consultations::reply)),
-        );
-    let admin = Router::new()
-        .route(
-            "/v1/quarantine/{log}/clear",
-            with_body(post(federation::clear_quarantine)),
-        )
-        .route("/v1/tokens", get(tokens::list))
-        .route("/v1/tokens", with_body(post(tokens::create)))
-        .route("/v1/tokens/{id}/revoke", post(tokens::revoke));
-    // The page's forms arrive within the same body deadline and size, and
-    // its consultations publish within each token's same rate.
-    let web = crate::web::router(state.clone(), publish_rate.clone()).layer(
-        middleware::from_fn_with_state(body_timeout, limits::read_body),
-    );
-    Router::new()
+    let screen = OpenApiRouter::new()
+        .routes(with_body(routes!(screening::screen)))
+        .routes(with_body(routes!(screening::batch)))
+        .routes(with_body(routes!(screening::verify)));
+    let publish = OpenApiRouter::new()
+        .routes(publishing(routes!(records::publish)))
+        .routes(publishing(routes!(consultations::request)))
+        .routes(publishing(routes!(consultations::reply)));
+    let admin = OpenApiRouter::new()
+        .routes(with_body(routes!(federation::clear_quarantine)))
+        .routes(routes!(tokens::list))
+        .routes(with_body(routes!(tokens::create)))
+        .routes(routes!(tokens::revoke));
+    let (api, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(open)
         .merge(scoped(read, Scope::Read))
         .merge(scoped(screen, Scope::Screen))
         .merge(scoped(publish, Scope::Publish))
         .merge(scoped(admin, Scope::Admin))
+        .split_for_parts();
+    let document = openapi::Document(
+        serde_json::to_vec(&openapi::document(document))
+            .expect("a JSON value serialises")
+            .into(),
+    );
+    // The page's forms arrive within the same body deadline and size, and
+    // its consultations publish within each token's same rate.
+    let web = crate::web::router(state.clone(), publish_rate.clone()).layer(
+        middleware::from_fn_with_state(body_timeout, limits::read_body),
+    );
+    api.merge(openapi::reference())
+        .layer(Extension(document))
         .route_layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             count_request,

@@ -9,9 +9,12 @@ use super::{ApiError, ApiResult, ApiState, Code};
 use crate::publish::OwnEntry;
 use crate::query::{Published, own_entry, refuse_duplicate};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct PublishQuery {
+    /// `public`, `federation` (the default) or a list of member ids.
     visibility: Option<String>,
+    /// The index in the own log of the record this one amends or revokes.
     refers_to: Option<u64>,
     /// Refuse (409 `duplicate_record`) a record identical to one of the
     /// own log still in force, as the command line does unless `--force`.
@@ -19,8 +22,27 @@ pub(super) struct PublishQuery {
     refuse_duplicate: bool,
 }
 
-/// Answers 201 only once the entry is durable (the writer's group commit
-/// flushed it).
+/// Publishes a record on the own log. Answers 201 only once the entry is
+/// durable (the writer's group commit flushed it).
+#[utoipa::path(
+    post,
+    path = "/v1/records/{kind}",
+    operation_id = "publish_record",
+    tag = "records",
+    params(
+        ("kind" = String, Path, description = "The record's kind, e.g. `denial`, `denial.amend`, `notice`"),
+        PublishQuery,
+    ),
+    request_body(content = ref("#/components/schemas/record"), description = "The record's payload, by the schema of its kind"),
+    responses(
+        (status = 201, description = "Published and durable", body = Published),
+        (status = 403, description = "`observer` or `insufficient_scope`", body = super::openapi::ErrorBody),
+        (status = 409, description = "`duplicate_record`, a quarantined log, or `own_log_forked`", body = super::openapi::ErrorBody),
+        (status = 422, description = "`rejected`: the record breaks a rule of the protocol", body = super::openapi::ErrorBody),
+        (status = 503, description = "`own_log_unconfirmed` until a peer confirmed the own log, or `shutting_down`", body = super::openapi::ErrorBody),
+        (status = 507, description = "`storage`: the disk refused the write", body = super::openapi::ErrorBody),
+    ),
+)]
 pub(super) async fn publish(
     State(state): State<ApiState>,
     Path(kind): Path<String>,

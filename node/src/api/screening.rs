@@ -13,10 +13,13 @@ use crate::query::QueryError;
 use crate::screening::verify::{self, Verdict};
 use crate::screening::{self, MAX_BATCH, Request, ScreeningResult};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ScreenQuery {
+    /// The day screened as of (`YYYY-MM-DD`; today).
     at: Option<String>,
+    /// The least score of a hit, between 0 and 1.
     threshold: Option<f64>,
 }
 
@@ -39,6 +42,19 @@ fn application(bytes: &[u8], what: &str) -> Result<Application, QueryError> {
     Application::parse(bytes).map_err(|e| QueryError::BadRequest(format!("{what}: {e}")))
 }
 
+/// An application screened against every denial in force, with the
+/// checkpoints and proofs that make the result checkable.
+#[utoipa::path(
+    post,
+    path = "/v1/screen",
+    tag = "screening",
+    params(ScreenQuery),
+    request_body(content = ref("#/components/schemas/application"), description = "The licence application"),
+    responses(
+        (status = 200, description = "The screening result, its hits explained", body = ScreeningResult),
+        (status = 400, description = "`bad_request`: not an application, or a bad `at` or `threshold`", body = super::openapi::ErrorBody),
+    ),
+)]
 pub(super) async fn screen(
     State(state): State<ApiState>,
     Query(query): Query<ScreenQuery>,
@@ -51,12 +67,26 @@ pub(super) async fn screen(
     Ok(Json(result))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct BatchResults {
+    /// One screening result per application, in their order.
     results: Vec<ScreeningResult>,
 }
 
 /// A JSON array of applications; the results in the same order.
+#[utoipa::path(
+    post,
+    path = "/v1/screen/batch",
+    operation_id = "screen_batch",
+    tag = "screening",
+    params(ScreenQuery),
+    request_body(content = ref("#/components/schemas/application_batch"), description = "At most 1,000 applications"),
+    responses(
+        (status = 200, description = "The results", body = BatchResults),
+        (status = 400, description = "`bad_request`: not an array of applications", body = super::openapi::ErrorBody),
+        (status = 413, description = "`batch_too_large`, or `too_large`: a body larger than a record may be", body = super::openapi::ErrorBody),
+    ),
+)]
 pub(super) async fn batch(
     State(state): State<ApiState>,
     Query(query): Query<ScreenQuery>,
@@ -98,6 +128,14 @@ pub(super) async fn batch(
 }
 
 /// A saved result, checked against this node's roster and store.
+#[utoipa::path(
+    post,
+    path = "/v1/screen/verify",
+    operation_id = "verify_screening",
+    tag = "screening",
+    request_body(content = ScreeningResult, description = "A screening result as `/v1/screen` answered it"),
+    responses((status = 200, description = "The verdict: what holds and what does not", body = Verdict)),
+)]
 pub(super) async fn verify(
     State(state): State<ApiState>,
     body: axum::body::Bytes,
@@ -113,7 +151,15 @@ pub(super) async fn verify(
     Ok(Json(verdict))
 }
 
-/// Every alert raised, oldest first.
+/// Every alert raised, oldest first: denials that met an application
+/// screened before they arrived.
+#[utoipa::path(
+    get,
+    path = "/v1/alerts",
+    operation_id = "alerts",
+    tag = "screening",
+    responses((status = 200, description = "The alerts", body = [Alert])),
+)]
 pub(super) async fn alerts(State(state): State<ApiState>) -> ApiResult<Json<Vec<Alert>>> {
     let store = state.queries.store.clone();
     Ok(Json(blocking(move || Ok(store.alerts()?)).await?))

@@ -12,18 +12,35 @@ fn refused(e: anyhow::Error) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, Code::BadRequest, format!("{e:#}"))
 }
 
+/// The tokens, hashed, revoked ones included.
+#[utoipa::path(
+    get,
+    path = "/v1/tokens",
+    tag = "tokens",
+    operation_id = "list_tokens",
+    responses((status = 200, description = "The tokens", body = [TokenRecord])),
+)]
 pub(super) async fn list(State(state): State<ApiState>) -> ApiResult<Json<Vec<TokenRecord>>> {
     Ok(Json(tokens::load(&state.home).map_err(refused)?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct CreateRequest {
+    /// Who holds it, e.g. `licensing desk`.
     name: String,
     scopes: Vec<Scope>,
 }
 
-/// 201 with the secret, shown this once.
+/// A new token: 201 with the secret, shown this once.
+#[utoipa::path(
+    post,
+    path = "/v1/tokens",
+    tag = "tokens",
+    operation_id = "create_token",
+    request_body = CreateRequest,
+    responses((status = 201, description = "The token and its secret", body = NewToken)),
+)]
 pub(super) async fn create(
     State(state): State<ApiState>,
     body: axum::body::Bytes,
@@ -39,6 +56,18 @@ pub(super) async fn create(
     Ok((StatusCode::CREATED, Json(made)))
 }
 
+/// Revokes a token, by id or name.
+#[utoipa::path(
+    post,
+    path = "/v1/tokens/{id}/revoke",
+    operation_id = "revoke_token",
+    tag = "tokens",
+    params(("id" = String, Path, description = "The token's id or name")),
+    responses(
+        (status = 200, description = "The revoked token", body = TokenRecord),
+        (status = 404, description = "`not_found`: no such active token", body = super::openapi::ErrorBody),
+    ),
+)]
 pub(super) async fn revoke(
     State(state): State<ApiState>,
     Path(id): Path<String>,

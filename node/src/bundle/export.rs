@@ -43,7 +43,7 @@ pub struct ExportedLog {
 
 /// What an export carries: the options of `concord export`, and the body
 /// of the API's `POST /v1/export`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportRequest {
     /// Member ids or origins; every log when empty.

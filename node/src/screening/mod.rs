@@ -53,16 +53,19 @@ pub struct Request {
 }
 
 /// A denial's entry.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct EntryKey {
+    #[schema(value_type = String)]
     pub origin: Origin,
     pub index: u64,
 }
 
 /// A screening result, saved and verified later by `concord
 /// verify-screening`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScreeningResult {
     pub format: String,
@@ -71,8 +74,10 @@ pub struct ScreeningResult {
     /// The participant whose node computed it.
     pub node: String,
     /// The day whose denials in force were screened against.
+    #[schema(value_type = String, format = Date)]
     pub at: Date,
     pub threshold: f64,
+    #[schema(schema_with = crate::api::schema_ref::application)]
     pub application: Application,
     /// The roster files of the federation, oldest first, as bundles carry
     /// them (base64), so the result verifies without the node.
@@ -86,9 +91,10 @@ pub struct ScreeningResult {
 }
 
 /// A log as screened.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScreenedLog {
+    #[schema(value_type = String)]
     pub origin: Origin,
     /// The entries screened: the checkpoint's tree size (0 without one).
     pub size: u64,
@@ -105,19 +111,24 @@ fn is_zero(n: &u64) -> bool {
 }
 
 /// A denial the application met.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HitView {
     /// The denial's own entry.
     pub entry: EntryKey,
+    /// ISO 3166-1 alpha-2.
+    #[schema(value_type = String)]
     pub denying_state: Country,
     pub score: f64,
+    /// Which parties met and how, and what moved the score.
+    #[schema(value_type = Object)]
     pub explanation: Explanation,
     /// The version scored: the entry holding it (the denial or its latest
     /// amendment by the screened date) and its record.
     pub current: Current,
     /// The denial and each amendment by the screened date, each with its
     /// inclusion proof in the log's screened checkpoint.
+    #[schema(value_type = Vec<Object>)]
     pub entries: Vec<ProvenEntry>,
     /// The consultations about the denial this node can read (its own
     /// state's, with the denying state), as they stood when screened; not
@@ -137,11 +148,13 @@ pub struct Explanation {
 }
 
 /// The version of a denial that was scored.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Current {
     pub index: u64,
+    #[schema(value_type = Option<String>, format = Date)]
     pub valid_until: Option<Date>,
+    #[schema(schema_with = crate::api::schema_ref::denial)]
     pub denial: Denial,
 }
 
@@ -156,10 +169,13 @@ pub struct ProvenEntry {
 }
 
 /// Denials of one state this node may not read.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Restricted {
+    /// ISO 3166-1 alpha-2.
+    #[schema(value_type = String)]
     pub state: Country,
+    #[schema(value_type = String)]
     pub origin: Origin,
     /// Their entries, none revoked by the screened date.
     pub entries: Vec<u64>,

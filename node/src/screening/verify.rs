@@ -31,7 +31,7 @@ use super::{EntryKey, HitView, RESULT_FORMAT, ScreeningResult, hits_of};
 use crate::store::Store;
 
 /// What a verification found.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Verdict {
     /// Which roster the signatures were checked against, and its
     /// fingerprint.
