@@ -259,6 +259,8 @@ impl Text {
 pub(super) struct Text {
     pub brand: &'static str,
     pub skip_to_content: &'static str,
+    /// The footer's link to the HTTP API's reference (`/v1/docs/`).
+    pub api_reference: &'static str,
     pub nav_label: &'static str,
     pub language: &'static str,
     pub nav_federation: &'static str,
@@ -451,6 +453,7 @@ pub(super) struct Text {
 static EN: Text = Text {
     brand: "Concord",
     skip_to_content: "Skip to content",
+    api_reference: "HTTP API reference",
     nav_label: "Main",
     language: "Language",
     nav_federation: "Federation",
@@ -707,6 +710,7 @@ static EN: Text = Text {
 static ES: Text = Text {
     brand: "Concord",
     skip_to_content: "Ir al contenido",
+    api_reference: "Referencia de la API HTTP",
     nav_label: "Principal",
     language: "Idioma",
     nav_federation: "Federación",
@@ -964,6 +968,7 @@ static ES: Text = Text {
 static PT: Text = Text {
     brand: "Concord",
     skip_to_content: "Ir para o conteúdo",
+    api_reference: "Referência da API HTTP",
     nav_label: "Principal",
     language: "Idioma",
     nav_federation: "Federação",
