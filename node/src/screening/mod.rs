@@ -25,9 +25,9 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use concord_protocol::entry::{Digest256, EntryHeader, WireEntry};
+use concord_protocol::entry::{Digest256, EntryHeader, SignedEntry, WireEntry};
 use concord_protocol::origin::Origin;
-use concord_protocol::record::{Country, Date, Denial, Record};
+use concord_protocol::record::{Country, Date, Denial};
 use concord_screening::{
     Adjustment, Application, PartyMatch, Postings, PreparedApplication, PreparedDenial, Term,
 };
@@ -335,26 +335,26 @@ impl Postings for Source<'_> {
 /// The denial held by entry `index` of `origin`: a denial's or an
 /// amendment's.
 pub(crate) fn denial_of(store: &Store, origin: &Origin, index: u64) -> Result<Denial, QueryError> {
-    let header = header_of(store, origin, index)?;
-    let payload = store.payload(&header.payload.sha256.0)?.ok_or_else(|| {
+    store.held_denial(origin, index)?.ok_or_else(|| {
         QueryError::NotFound(format!(
             "the payload of entry {index} of {origin} is not held"
         ))
-    })?;
-    match Record::parse(header.kind, &payload) {
-        Ok(Record::Denial(denial)) => Ok(denial),
-        Ok(Record::DenialAmend(amend)) => Ok(amend.denial),
-        _ => Err(StoreError::Corrupt(format!("entry {index} of {origin} holds no denial")).into()),
-    }
+    })
 }
 
-fn header_of(store: &Store, origin: &Origin, index: u64) -> Result<EntryHeader, QueryError> {
+/// Entry `index` of `origin`, with its header decoded.
+fn entry_of(
+    store: &Store,
+    origin: &Origin,
+    index: u64,
+) -> Result<(SignedEntry, EntryHeader), QueryError> {
     let entry = store
         .entry(origin, index)?
         .ok_or_else(|| QueryError::NotFound(format!("{origin} has no entry {index}")))?;
-    Ok(entry
+    let header = entry
         .decode_header()
-        .map_err(|e| StoreError::Corrupt(format!("entry {index} of {origin}: {e}")))?)
+        .map_err(|e| StoreError::Corrupt(format!("entry {index} of {origin}: {e}")))?;
+    Ok((entry, header))
 }
 
 /// Screens `request` against the store of `queries`, as of `now` (seconds
@@ -480,12 +480,7 @@ fn proven(
     index: u64,
     size: u64,
 ) -> Result<ProvenEntry, QueryError> {
-    let entry = store
-        .entry(origin, index)?
-        .ok_or_else(|| QueryError::NotFound(format!("{origin} has no entry {index}")))?;
-    let header = entry
-        .decode_header()
-        .map_err(|e| StoreError::Corrupt(format!("entry {index} of {origin}: {e}")))?;
+    let (entry, header) = entry_of(store, origin, index)?;
     let payload = store.payload(&header.payload.sha256.0)?;
     Ok(ProvenEntry {
         index,
@@ -520,7 +515,8 @@ fn restricted(
         {
             continue;
         }
-        let readable = header_of(store, origin, index)?
+        let readable = entry_of(store, origin, index)?
+            .1
             .payload
             .visibility
             .may_read(queries.me.role, &queries.me.country);

@@ -36,7 +36,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use concord_protocol::entry::{EntryHeader, Visibility};
-use concord_protocol::record::{Date, IndexTerms, Kind, Record};
+use concord_protocol::origin::Origin;
+use concord_protocol::record::{Date, Denial, IndexTerms, Kind, Record};
 use concord_screening::{PreparedDenial, TERMS_VERSION, Term};
 
 use super::keys;
@@ -407,15 +408,24 @@ impl Memory {
     /// The payload of entry `index` was purged: its version is no longer
     /// scored.
     fn forget(&mut self, log_id: u32, index: u64, row: &Row) {
-        let Some(&slot) = self.slot_of.get(&(log_id, row.denial)) else {
-            return;
-        };
-        let denied = &mut self.denials[slot as usize];
-        if let Ok(at) = denied.versions.binary_search_by_key(&index, |v| v.index) {
-            let version = &mut denied.versions[at];
+        if let Some(version) = self.version_mut(log_id, row.denial, index) {
             version.validity = None;
             version.prepared = OnceLock::new();
         }
+    }
+
+    /// Version `index` of denial `denial` of log `log_id`.
+    fn version(&self, log_id: u32, denial: u64, index: u64) -> Option<&Version> {
+        let versions = &self.denials[*self.slot_of.get(&(log_id, denial))? as usize].versions;
+        let at = versions.binary_search_by_key(&index, |v| v.index).ok()?;
+        Some(&versions[at])
+    }
+
+    fn version_mut(&mut self, log_id: u32, denial: u64, index: u64) -> Option<&mut Version> {
+        let slot = *self.slot_of.get(&(log_id, denial))?;
+        let versions = &mut self.denials[slot as usize].versions;
+        let at = versions.binary_search_by_key(&index, |v| v.index).ok()?;
+        Some(&mut versions[at])
     }
 
     /// The denials posted under `key`, each once, or `None` when more than
@@ -653,7 +663,7 @@ impl Store {
     }
 
     /// The store's number of each log, for [`Store::screen_postings`].
-    pub fn screen_log_numbers(&self) -> Vec<(concord_protocol::origin::Origin, u32)> {
+    pub fn screen_log_numbers(&self) -> Vec<(Origin, u32)> {
         self.log_ids()
     }
 
@@ -735,7 +745,7 @@ impl Store {
         };
         let prepared = match prepared {
             Some(prepared) => prepared,
-            None => match self.prepare(log_id, chain.current())? {
+            None => match self.prepare(log_id, index, chain.current())? {
                 Some(prepared) => prepared,
                 None => return Ok(None),
             },
@@ -743,40 +753,52 @@ impl Store {
         Ok(Some((chain, prepared)))
     }
 
-    /// Prepares the version held by entry `index` of log `log_id` from its
-    /// payload, and keeps it in memory.
-    fn prepare(&self, log_id: u32, index: u64) -> Result<Option<Arc<PreparedDenial>>, StoreError> {
+    /// The denial held by entry `index` of `origin` (a denial's or an
+    /// amendment's), unless its payload is not held.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the entry cannot be read, or holds no denial.
+    pub fn held_denial(&self, origin: &Origin, index: u64) -> Result<Option<Denial>, StoreError> {
+        let log_id = self
+            .log_id(origin)
+            .ok_or_else(|| StoreError::UnknownLog(origin.clone()))?;
+        self.held_denial_by_id(log_id, index)
+    }
+
+    fn held_denial_by_id(&self, log_id: u32, index: u64) -> Result<Option<Denial>, StoreError> {
+        let corrupt =
+            |why: String| StoreError::Corrupt(format!("entry {index} of log {log_id}: {why}"));
         let Some(entry) = self.entry_by_id(log_id, index)? else {
             return Ok(None);
         };
-        let header = entry
-            .decode_header()
-            .map_err(|e| StoreError::Corrupt(format!("entry {index} of log {log_id}: {e}")))?;
+        let header = entry.decode_header().map_err(|e| corrupt(e.to_string()))?;
         let Some(payload) = self.payload(&header.payload.sha256.0)? else {
             return Ok(None);
         };
-        let denial = match Record::parse(header.kind, &payload) {
-            Ok(Record::Denial(denial)) => denial,
-            Ok(Record::DenialAmend(amend)) => amend.denial,
-            _ => return Ok(None),
+        match Record::parse(header.kind, &payload) {
+            Ok(Record::Denial(denial)) => Ok(Some(denial)),
+            Ok(Record::DenialAmend(amend)) => Ok(Some(amend.denial)),
+            _ => Err(corrupt("it holds no denial".into())),
+        }
+    }
+
+    /// Prepares version `index` of denial `denial` of log `log_id` from its
+    /// payload, and keeps it in memory.
+    fn prepare(
+        &self,
+        log_id: u32,
+        denial: u64,
+        index: u64,
+    ) -> Result<Option<Arc<PreparedDenial>>, StoreError> {
+        let Some(held) = self.held_denial_by_id(log_id, index)? else {
+            return Ok(None);
         };
-        let prepared = Arc::new(PreparedDenial::new(&denial));
-        let denial_index = match header.kind {
-            Kind::DenialAmend => header.refers_to.map_or(index, |r| r.index),
-            _ => index,
-        };
-        self.with_memory(|memory| {
-            let slot = memory.slot_of.get(&(log_id, denial_index))?;
-            let versions = &memory.denials[*slot as usize].versions;
-            let at = versions.binary_search_by_key(&index, |v| v.index).ok()?;
-            Some(
-                versions[at]
-                    .prepared
-                    .get_or_init(|| prepared.clone())
-                    .clone(),
-            )
-        })
-        .map(|kept| Some(kept.unwrap_or(prepared)))
+        let prepared = Arc::new(PreparedDenial::new(&held));
+        let kept = self.with_memory(|memory| {
+            let version = memory.version(log_id, denial, index)?;
+            Some(version.prepared.get_or_init(|| prepared.clone()).clone())
+        })?;
+        Ok(Some(kept.unwrap_or(prepared)))
     }
 
     /// Prepares every held version not prepared yet, so that no screening
@@ -786,7 +808,7 @@ impl Store {
     /// # Errors
     /// [`StoreError`] when the index or an entry cannot be read.
     pub fn warm_screening(&self) -> Result<usize, StoreError> {
-        let cold: Vec<(u32, u64)> = self.with_memory(|memory| {
+        let cold: Vec<(u32, u64, u64)> = self.with_memory(|memory| {
             memory
                 .denials
                 .iter()
@@ -794,12 +816,12 @@ impl Store {
                     d.versions
                         .iter()
                         .filter(|v| v.validity.is_some() && v.prepared.get().is_none())
-                        .map(|v| (d.log_id, v.index))
+                        .map(|v| (d.log_id, d.index, v.index))
                 })
                 .collect()
         })?;
-        for &(log_id, index) in &cold {
-            self.prepare(log_id, index)?;
+        for &(log_id, denial, index) in &cold {
+            self.prepare(log_id, denial, index)?;
         }
         Ok(cold.len())
     }
