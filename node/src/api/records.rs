@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use super::{ApiError, ApiResult, ApiState, Code};
+use super::{ApiError, ApiResult, ApiState};
 use crate::publish::OwnEntry;
 use crate::query::{Published, own_entry, refuse_duplicate};
 
@@ -54,15 +54,7 @@ pub(super) async fn publish(
         let origin = state.queries.log(&state.queries.me.id)?;
         let store = state.queries.store.clone();
         let checked = entry.clone();
-        tokio::task::spawn_blocking(move || refuse_duplicate(&store, &origin, &checked))
-            .await
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    Code::Failed,
-                    e.to_string(),
-                )
-            })??;
+        super::blocking(move || refuse_duplicate(&store, &origin, &checked)).await?;
     }
     publish_entry(&state, entry).await
 }

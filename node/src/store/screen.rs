@@ -883,10 +883,8 @@ impl Store {
                     let header = entry.decode_header().map_err(|e| {
                         StoreError::Corrupt(format!("entry {index} of {origin}: {e}"))
                     })?;
-                    if !matches!(
-                        header.kind,
-                        Kind::Denial | Kind::DenialAmend | Kind::DenialRevoke
-                    ) {
+                    // Only the kinds that have a row are worth a payload read.
+                    if Row::of(&header, None).is_none() {
                         return Ok(true);
                     }
                     let record = match self.payload(&header.payload.sha256.0)? {
